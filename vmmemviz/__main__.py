@@ -1,0 +1,3 @@
+from vmmemviz.cli import main
+
+raise SystemExit(main())
