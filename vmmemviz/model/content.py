@@ -1,0 +1,76 @@
+"""Page content: every page holds a content id (CID); the store turns a CID into 4 KiB of bytes.
+
+A CID is a uint32 whose top two bits name its class:
+
+* ``ZERO``   -- the all-zero page (CID 0 only). Windows zeroes all of its memory at boot.
+* ``OS``     -- page *i* of a guest OS image (kernel text, libraries). Two VMs of the same
+  OS hold byte-identical OS pages: what inter-VM transparent page sharing finds.
+* ``TEXT``   -- heap, text, logs: compressible (LZ4 keeps it well under 2 KiB).
+* ``RANDOM`` -- encrypted or compressed data: incompressible, never identical by chance.
+
+Bytes are produced deterministically from the CID (same CID, same bytes, in every run), so
+page sharing compares real bytes and memory compression runs real LZ4 on them.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+PAGE_SIZE = 4096
+CLASS_SHIFT = 30
+ZERO, OS, TEXT, RANDOM = 0, 1, 2, 3
+CLASS_NAMES = ("zero", "os", "text", "random")
+ZERO_CID = 0
+UNIQUE_MASK = (1 << CLASS_SHIFT) - 1
+OS_KINDS = ("linux", "windows")
+OS_INDEX_BITS = 24
+
+_WORDS = (
+    "the page table maps guest virtual memory to guest physical memory and the hypervisor "
+    "maps guest physical pages to machine pages through the pmap while the balloon driver "
+    "pins idle memory so that other virtual machines can use it when the host is short of "
+    "free frames and the scanner hashes pages to share identical copies read only"
+).split()
+
+
+def os_cid(os_kind: str, index):
+    """CID of page ``index`` of the image of guest OS ``os_kind`` (vectorised over index)."""
+    k = OS_KINDS.index(os_kind)
+    return (np.uint32(OS << CLASS_SHIFT) | np.uint32(k << OS_INDEX_BITS)
+            | (np.asarray(index, dtype=np.uint32) & np.uint32((1 << OS_INDEX_BITS) - 1)))
+
+
+def unique_cid(cls: int, serial):
+    """CID of a fresh page of class TEXT or RANDOM with serial number ``serial``."""
+    return np.uint32(cls << CLASS_SHIFT) | (np.asarray(serial, dtype=np.uint32) & np.uint32(UNIQUE_MASK))
+
+
+def content_class(cid):
+    """Class of one CID or of an array of CIDs."""
+    return np.asarray(cid, dtype=np.uint32) >> np.uint32(CLASS_SHIFT)
+
+
+@lru_cache(maxsize=65536)
+def page_bytes(cid: int) -> bytes:
+    """The 4 KiB a page with this CID holds."""
+    cid = int(cid)
+    cls = cid >> CLASS_SHIFT
+    if cid == ZERO_CID:
+        return bytes(PAGE_SIZE)
+    rng = np.random.default_rng(cid)
+    if cls == RANDOM:
+        return rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
+    if cls == OS:
+        # machine code: a small vocabulary of instruction-like 8-byte groups, plus some
+        # random immediates, so it compresses to a bit under half like real code does.
+        vocab = np.random.default_rng(cid >> OS_INDEX_BITS).integers(0, 256, (32, 8), dtype=np.uint8)
+        words = vocab[rng.integers(0, 32, PAGE_SIZE // 8)]
+        noise = rng.random(PAGE_SIZE // 8) < 0.35
+        words[noise, 4:] = rng.integers(0, 256, (int(noise.sum()), 4), dtype=np.uint8)
+        return words.tobytes()
+    # TEXT: words of English-like text, compresses to well under 2 KiB
+    idx = rng.integers(0, len(_WORDS), 900)
+    text = " ".join(_WORDS[i] for i in idx).encode()
+    header = f"[{cid & UNIQUE_MASK:08x}] ".encode()
+    return (header + text)[:PAGE_SIZE].ljust(PAGE_SIZE, b".")

@@ -1,0 +1,134 @@
+"""Events: every change of model state is one typed row, the unit a user steps through.
+
+An event row (``EVENT_DTYPE``) records what happened: tick, kind, VM, process, GVPN,
+GPPN, MPN, a slot (swap or compression slot), the page's new content id and a free
+``aux`` word whose meaning the kind defines (a count, a walk cost, flags). Mechanism
+modules register their kinds with :func:`kind`; each kind has
+
+* ``apply(state, rows)``: carry out a run of rows of this kind on the state, vectorised.
+  Applying rows one at a time gives exactly the state that applying them as one run
+  gives (tests check it), so a seek can stop on any event.
+* ``narrate(row, names)``: one plain-English sentence about the row.
+
+Live simulation and replay go through the same ``apply``: the simulator only decides
+(with its random generator) *what* happens and fills the rows; ``apply`` does it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+NONE = np.uint32(0xFFFFFFFF)
+
+EVENT_DTYPE = np.dtype([
+    ("tick", "<u4"), ("kind", "u1"), ("vm", "u1"), ("proc", "u1"), ("flags", "u1"),
+    ("gvpn", "<u4"), ("gppn", "<u4"), ("mpn", "<u4"), ("slot", "<u4"),
+    ("content", "<u4"), ("aux", "<u4"),
+])
+
+# row flags
+F_WRITE = 1      # the access wrote the page
+F_TLB_HIT = 2    # the translation came from the TLB
+F_RANGE = 4      # the row covers ``aux`` consecutive GPPNs from ``gppn``
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: int
+    name: str
+    group: str            # for colours and filters: core, access, guest, tps, balloon, swap, zip, state
+    apply: Callable
+    narrate: Callable
+    help: str             # one paragraph for F1 help: which part of the guide this is
+
+
+KINDS: dict[int, Kind] = {}
+BY_NAME: dict[str, Kind] = {}
+
+
+def kind(code: int, name: str, group: str, help: str):
+    """Decorator pair: ``@kind(...)`` on the apply function, then ``.narrator`` on the narrate."""
+    def register(apply):
+        def narrator(fn):
+            k = Kind(code, name, group, apply, fn, help)
+            assert code not in KINDS, f"event kind {code} registered twice"
+            KINDS[code] = BY_NAME[name] = k
+            return fn
+        apply.narrator = narrator
+        apply.code = code
+        return apply
+    return register
+
+
+def make_rows(n: int, tick: int, kind_code: int, vm: int = 0, **fields) -> np.ndarray:
+    """``n`` rows of one kind; ``fields`` give scalars or arrays for any column."""
+    rows = np.zeros(n, EVENT_DTYPE)
+    rows["tick"] = tick
+    rows["kind"] = kind_code
+    rows["vm"] = vm
+    for k in ("gvpn", "gppn", "mpn", "slot"):
+        rows[k] = NONE
+    for k, v in fields.items():
+        rows[k] = v
+    return rows
+
+
+def runs(rows: np.ndarray):
+    """Yield (start, stop) of maximal runs of rows with the same kind."""
+    n = len(rows)
+    if n == 0:
+        return
+    k = rows["kind"]
+    cut = np.flatnonzero(k[1:] != k[:-1]) + 1
+    bounds = np.concatenate(([0], cut, [n]))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        yield int(a), int(b)
+
+
+def apply_rows(state, rows: np.ndarray) -> None:
+    """Carry out ``rows`` on ``state`` in order."""
+    for a, b in runs(rows):
+        KINDS[int(rows["kind"][a])].apply(state, rows[a:b])
+    if len(rows):
+        state.tick = int(rows["tick"][-1])
+
+
+def narrate(row, names) -> str:
+    """One sentence for one row. ``names`` is the list of VM names."""
+    return KINDS[int(row["kind"])].narrate(row, names)
+
+
+def hx(v) -> str:
+    """Page numbers are shown in hex, as ESXi's tools do."""
+    return f"0x{int(v):x}"
+
+
+class EventLog:
+    """All rows so far, in one growing array, with the index where each tick starts."""
+
+    def __init__(self):
+        self._rows = np.zeros(1024, EVENT_DTYPE)
+        self.n = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self._rows):
+            grown = np.zeros(max(need, 2 * len(self._rows)), EVENT_DTYPE)
+            grown[:self.n] = self._rows[:self.n]
+            self._rows = grown
+        self._rows[self.n:need] = rows
+        self.n = need
+
+    def __len__(self) -> int:
+        return self.n
+
+    def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        b = self.n if b is None else min(b, self.n)
+        return self._rows[a:b]
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self._rows[i]

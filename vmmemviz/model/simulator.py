@@ -1,0 +1,155 @@
+"""The simulator: builds the model from a scenario and moves it forward, one tick a second.
+
+Each tick: power-on and boot at tick 0; then every process runs its workload (system
+calls, then accesses, each access first resolved through the fault handlers: a first
+touch is backed, a write to a shared page is copied, a swapped or compressed page is
+brought back); then the reclamation mechanisms registered in ``MECHANISMS`` run in order.
+Everything goes through :meth:`emit`: rows are applied to the state and logged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import guest, host as H, workload
+from .events import F_WRITE, EventLog, apply_rows, make_rows
+from .mmu import apply_access
+from .settings import HOST_SETTINGS, VM_SETTINGS, defaults
+from .state import State
+from .vm import UNTOUCHED, VM, apply_back, apply_power_on
+
+from .mechanisms import ALL as MECHANISMS
+
+
+def build_state(sc) -> State:
+    """A fresh State of the shape the scenario asks for (no events applied)."""
+    host = H.Host(sc.host_pages)
+    vms = []
+    for i, cfg in enumerate(sc.vms):
+        vm = VM(i, cfg, sc.tlb_entries)
+        for j, pc in enumerate(cfg.processes):
+            vm.procs.append(guest.Process(j, pc.name, pc.size_pages, pc))
+        vms.append(vm)
+    st = State(host, vms)
+    for m in MECHANISMS:
+        if hasattr(m, "setup_state"):
+            m.setup_state(st, sc)
+    return st
+
+
+class Simulator:
+    def __init__(self, scenario, log: bool = True):
+        self.sc = scenario
+        self.settings = defaults(HOST_SETTINGS) | scenario.settings
+        self.state = build_state(scenario)
+        for vm in self.state.vms:
+            vm.vm_settings = defaults(VM_SETTINGS) | vm.cfg.settings
+        self.rng = np.random.default_rng(scenario.seed)
+        self.log = EventLog() if log else None
+        self.events = 0
+        self.now = 0           # the next tick to run
+        self._serial = 1
+        self.mechanisms = [m for m in MECHANISMS if m.enabled(self)]
+        for m in self.mechanisms:
+            m.setup(self)
+
+    @property
+    def vms(self):
+        return self.state.vms
+
+    # -- plumbing -------------------------------------------------------------------
+    def emit(self, rows: np.ndarray) -> np.ndarray:
+        """Apply rows to the state and log them."""
+        if len(rows) == 0:
+            return rows
+        apply_rows(self.state, rows)
+        if self.log is not None:
+            self.log.append(rows)
+        self.events += len(rows)
+        return rows
+
+    def rows(self, n: int, kind_code: int, vm: int = 0, **fields) -> np.ndarray:
+        return make_rows(n, self.now, kind_code, vm, **fields)
+
+    def next_serials(self, n: int) -> np.ndarray:
+        s = np.arange(self._serial, self._serial + n, dtype=np.uint32)
+        self._serial += n
+        return s
+
+    # -- the tick ----------------------------------------------------------------------
+    def done(self) -> bool:
+        return self.now >= self.sc.duration
+
+    def step_tick(self) -> None:
+        t = self.now
+        if t == 0:
+            self.power_on()
+        for vm in self.state.vms:
+            for proc in vm.procs:
+                self.run_process(vm, proc, t)
+        for m in self.mechanisms:
+            m.tick(self)
+        self.now += 1
+
+    def run(self, ticks: int | None = None, max_events: int | None = None) -> None:
+        end = self.sc.duration if ticks is None else self.now + ticks
+        while self.now < end and (max_events is None or self.events < max_events):
+            self.step_tick()
+
+    def power_on(self) -> None:
+        for vm in self.state.vms:
+            self.emit(self.rows(1, apply_power_on.code, vm.index, aux=vm.cfg.overhead_pages()))
+            for r in guest.boot_rows(self.now, vm):
+                self.emit(r)
+
+    # -- processes -----------------------------------------------------------------------
+    def run_process(self, vm, proc, t: int) -> None:
+        for op in workload.plan(self, vm, proc, t):
+            if op[0] == "alloc":
+                self.alloc(vm, proc, op[1], op[2])
+            elif op[0] == "free":
+                self.emit(self.rows(1, guest.apply_free.code, vm.index, proc=proc.index, gvpn=op[1], aux=op[2]))
+            else:
+                got = workload.touches_for(self, vm, proc, op)
+                if got is not None and len(got[0]):
+                    self.access(vm, proc, *got)
+
+    def alloc(self, vm, proc, gvpn, n: int) -> None:
+        """A system call for ``n`` pages at ``gvpn`` (first fit when None)."""
+        free = int(np.count_nonzero(vm.gp_guest == guest.FREE))
+        if free < n:
+            for m in self.mechanisms:
+                if hasattr(m, "guest_reclaim"):
+                    m.guest_reclaim(self, vm, n - free)
+            free = int(np.count_nonzero(vm.gp_guest == guest.FREE))
+        n = min(n, free)
+        if gvpn is None:
+            gvpn = workload._first_fit(proc, n)
+        if n <= 0 or gvpn is None:
+            return
+        self.emit(self.rows(1, guest.apply_alloc.code, vm.index, proc=proc.index, gvpn=gvpn, aux=n))
+
+    def access(self, vm, proc, gvpns, writes, contents) -> None:
+        """Accesses by ``proc``: guest faults, hypervisor faults, then the ACCESS rows."""
+        gvpns = np.asarray(gvpns, np.int64)
+        out = proc.pt_state[gvpns] == guest.GSWAPPED
+        if out.any():
+            for m in self.mechanisms:
+                if hasattr(m, "guest_fault"):
+                    m.guest_fault(self, vm, proc, np.unique(gvpns[out]))
+        gppns = proc.pt[gvpns].astype(np.int64)
+        self.fault(vm, gppns, writes)
+        flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
+        self.emit(self.rows(len(gvpns), apply_access.code, vm.index, proc=proc.index, gvpn=gvpns,
+                            gppn=gppns, content=contents, flags=flags))
+
+    def fault(self, vm, gppns, writes) -> None:
+        """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
+        u, inv = np.unique(gppns, return_inverse=True)
+        w = np.zeros(len(u), bool)
+        np.logical_or.at(w, inv, writes)
+        untouched = u[vm.gp_state[u] == UNTOUCHED]
+        if len(untouched):
+            self.emit(self.rows(len(untouched), apply_back.code, vm.index, gppn=untouched, content=0))
+        for m in self.mechanisms:
+            if hasattr(m, "fault"):
+                m.fault(self, vm, u, w)
