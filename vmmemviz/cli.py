@@ -25,7 +25,7 @@ SUBCOMMANDS = [
 
 
 def _run(args) -> int:
-    from .model import counters, events, scenario
+    from .model import events, scenario
     from .model.timeline import Timeline
 
     sc = scenario.load(args.scenario)
@@ -43,7 +43,7 @@ def _run(args) -> int:
             row = tl.log[i]
             out.write(f"{i + 1:7d} t={int(row['tick']):4d} {events.KINDS[int(row['kind'])].name:13s} "
                       f"{events.narrate(row, names)}\n")
-    c = counters.all_counters(tl.view, tl.sim)
+    c = tl.counters()
     if args.json:
         states = [h["host"]["state"] for h in tl.history]
         seq = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]

@@ -3,13 +3,17 @@
 Per VM: MEMSZ (configured), GRANT (guest memory backed by machine memory, shared included),
 TCHD (touched lately, sampling.py), OVHD (VMM overhead), plus the TLB/MMU figures.
 Host: managed, free, minfree, state. Reclamation mechanisms add theirs through
-``VM_EXTRA`` / ``HOST_EXTRA`` (functions of (state, sim) returning a dict).
+``VM_EXTRA`` / ``HOST_EXTRA``: functions ``f(state, vm, sim, recent)`` / ``f(state, sim, recent)``
+returning a dict. ``sim`` gives the settings (``sim.settings``, ``sim.minfree_mb``);
+``recent`` is the event rows of the current tick up to the state's position, for the
+per-second rates (SWR/s, ZIP/s, ...): count the rows of your kind for that VM.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import host as H
+from .events import EVENT_DTYPE
 from .sampling import touched
 from .states import STATE_NAMES
 from .vm import MAPPED, PAGES_PER_MB, SHARED
@@ -22,7 +26,7 @@ def mb(pages) -> float:
     return round(float(pages) / PAGES_PER_MB, 2)
 
 
-def vm_counters(state, vm, sim=None) -> dict:
+def vm_counters(state, vm, sim, recent) -> dict:
     st = vm.gp_state
     granted = int(np.count_nonzero((st == MAPPED) | (st == SHARED)))
     ovhd = int(np.count_nonzero((state.host.mpn_state == H.HV) & (state.host.mpn_owner == vm.index)))
@@ -38,11 +42,11 @@ def vm_counters(state, vm, sim=None) -> dict:
         "VM_EXITS": vm.vm_exits,
     }
     for f in VM_EXTRA:
-        out.update(f(state, vm, sim))
+        out.update(f(state, vm, sim, recent))
     return out
 
 
-def host_counters(state, sim) -> dict:
+def host_counters(state, sim, recent) -> dict:
     free = state.host.free_count()
     out = {
         "managed_mb": mb(state.host.n_mpn),
@@ -51,10 +55,13 @@ def host_counters(state, sim) -> dict:
         "state": STATE_NAMES[state.host_state],
     }
     for f in HOST_EXTRA:
-        out.update(f(state, sim))
+        out.update(f(state, sim, recent))
     return out
 
 
-def all_counters(state, sim) -> dict:
-    return {"host": host_counters(state, sim),
-            "vms": {vm.name: vm_counters(state, vm, sim) for vm in state.vms}}
+def all_counters(state, sim, recent=None) -> dict:
+    """Every counter of ``state``; ``recent`` defaults to no rows (rates of 0)."""
+    if recent is None:
+        recent = np.zeros(0, EVENT_DTYPE)
+    return {"host": host_counters(state, sim, recent),
+            "vms": {vm.name: vm_counters(state, vm, sim, recent) for vm in state.vms}}

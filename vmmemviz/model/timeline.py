@@ -10,6 +10,8 @@ memory is bounded and seeks get at most twice as long.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import counters
 from .events import apply_rows
 from .simulator import Simulator, build_state
@@ -45,7 +47,7 @@ class Timeline:
             self.sim.step_tick()
             n = len(self.sim.log)
             self.history.append({"tick": self.sim.now - 1, "events": n,
-                                 **counters.all_counters(self.sim.state, self.sim)})
+                                 **counters.all_counters(self.sim.state, self.sim, self.tick_rows(n))})
             if n - self.keyframes[-1][0] >= self.keyframe_every:
                 self.keyframes.append((n, self.sim.state.snapshot()))
                 self._bound()
@@ -82,6 +84,18 @@ class Timeline:
         if k > self.pos:
             apply_rows(self.view, self.sim.log.rows(self.pos, k))
         self.pos = k
+
+    def tick_rows(self, pos: int):
+        """Rows of the tick the event at ``pos - 1`` belongs to, up to ``pos`` (for rates)."""
+        if pos == 0:
+            return self.sim.log.rows(0, 0)
+        ticks = self.sim.log.rows(0, pos)["tick"]
+        start = int(np.searchsorted(ticks, ticks[-1], side="left"))
+        return self.sim.log.rows(start, pos)
+
+    def counters(self) -> dict:
+        """The esxtop counters of the view."""
+        return counters.all_counters(self.view, self.sim, self.tick_rows(self.pos))
 
     def step(self, n: int = 1) -> None:
         self.seek(self.pos + n)
