@@ -40,8 +40,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# A fresh work folder for this spec. (Not PyInstaller's --clean: that also
+# empties the user-wide PyInstaller cache, which a concurrent build may be using.)
+rm -rf "$workpath/vmmemviz"
 start=$(date +%s)
-"$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+"$PY" -m PyInstaller --noconfirm --log-level WARN \
     --distpath "$distpath" --workpath "$workpath" \
     ${extra[@]+"${extra[@]}"} "$REPO/packaging/vmmemviz.spec"
 end=$(date +%s)
