@@ -34,9 +34,12 @@ SCALE = ((4096, 0.06), (8192, 0.04), (16384, 0.02), (float("inf"), 0.01))
 
 
 def minfree_mb(managed_mb: float, min_free_pct: int = 0) -> float:
-    """minFree in MB for ``managed_mb`` of managed memory (``Mem.MemMinFreePct``)."""
+    """minFree in MB for ``managed_mb`` of managed memory (``Mem.MemMinFreePct``).
+
+    Whole MB, rounded down, as ESXi reports it (8043 MB managed -> 403 MB); teaching-scale
+    hosts (under 1 GB managed) keep the fraction so their thresholds stay apart."""
     if min_free_pct:
-        return managed_mb * min_free_pct / 100
+        return _whole(managed_mb, managed_mb * min_free_pct / 100)
     left, total = managed_mb, 0.0
     for size, pct in SCALE:
         part = min(left, size)
@@ -44,7 +47,11 @@ def minfree_mb(managed_mb: float, min_free_pct: int = 0) -> float:
         left -= part
         if left <= 0:
             break
-    return total
+    return _whole(managed_mb, total)
+
+
+def _whole(managed_mb: float, mb: float) -> float:
+    return float(int(mb)) if managed_mb >= 1024 else mb
 
 
 def thresholds_mb(model: str, managed_mb: float, minfree: float) -> list[float]:

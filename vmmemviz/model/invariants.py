@@ -1,0 +1,94 @@
+"""Invariants of the model, checked by the tests after every event (and by `run --check`).
+
+* Frames: every MPN is free, hypervisor-owned, compression cache, or mapped by exactly
+  as many GPPNs as its reference count (1 for a private frame).
+* Guest views: every resident GVPN maps a GPPN the guest OS lists as USER for that very
+  process page, and back.
+* Content (with :func:`guest_content`): what a guest read returns, wherever the page is.
+
+Mechanisms that keep pages elsewhere (swap, compression cache, guest swap) register a
+resolver in ``CONTENT_RESOLVERS`` (by ``gp_state``) or ``GUEST_SWAP_RESOLVER``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import guest as G
+from . import host as H
+from . import vm as V
+
+# gp_state -> f(state, vm, slots) -> content ids held for those pages
+CONTENT_RESOLVERS: dict = {}
+# f(state, vm, slots) -> content ids of guest swap slots
+GUEST_SWAP_RESOLVER: list = []
+
+
+class Broken(AssertionError):
+    pass
+
+
+def check(state) -> None:
+    host = state.host
+    n = host.n_mpn
+    maps = np.zeros(n, np.int64)
+    for vm in state.vms:
+        mapped = (vm.gp_state == V.MAPPED) | (vm.gp_state == V.SHARED)
+        maps += np.bincount(vm.gp_loc[mapped].astype(np.int64), minlength=n)[:n]
+        priv = vm.gp_state == V.MAPPED
+        m = vm.gp_loc[priv].astype(np.int64)
+        bad = (host.mpn_state[m] != H.PRIVATE) | (host.mpn_owner[m] != vm.index) | \
+              (host.mpn_gppn[m] != np.flatnonzero(priv))
+        if bad.any():
+            raise Broken(f"{vm.name}: GPPN {np.flatnonzero(priv)[bad][0]:#x} maps a frame that is not "
+                         f"its private frame")
+        sh = vm.gp_loc[vm.gp_state == V.SHARED].astype(np.int64)
+        if (host.mpn_state[sh] != H.SHARED).any():
+            raise Broken(f"{vm.name}: a SHARED GPPN maps a frame that is not shared")
+        _check_guest(vm)
+    st = host.mpn_state
+    counted = (st == H.PRIVATE) | (st == H.SHARED)
+    if (maps[~counted] != 0).any():
+        raise Broken(f"MPN {np.flatnonzero(maps[~counted] != 0)[0]:#x}: mapped but free/HV/cache")
+    wrong = counted & (maps != host.mpn_refs)
+    if wrong.any():
+        m = int(np.flatnonzero(wrong)[0])
+        raise Broken(f"MPN {m:#x}: {maps[m]} GPPNs map it, reference count {host.mpn_refs[m]}")
+    if (host.mpn_refs[st == H.FREE] != 0).any():
+        raise Broken("a free frame has references")
+
+
+def _check_guest(vm) -> None:
+    user = vm.gp_guest == G.USER
+    for p in vm.procs:
+        res = np.flatnonzero(p.pt_state == G.RESIDENT)
+        g = p.pt[res].astype(np.int64)
+        if (vm.gp_guest[g] != G.USER).any() or (vm.gp_proc[g] != p.index).any() or (vm.gp_gvpn[g] != res).any():
+            raise Broken(f"{vm.name}/{p.name}: a resident GVPN maps a GPPN not allocated to it")
+        user[g] = False
+    if user.any():
+        raise Broken(f"{vm.name}: GPPN {np.flatnonzero(user)[0]:#x} is USER but no process maps it")
+
+
+def guest_content(state, vm, proc, gvpns) -> np.ndarray:
+    """Content id a read of each GVPN returns (resolving swap, cache, guest swap)."""
+    gvpns = np.asarray(gvpns, np.int64)
+    out = np.zeros(len(gvpns), np.uint32)
+    ps = proc.pt_state[gvpns]
+    if (ps == G.UNMAPPED).any():
+        raise Broken("read of an unmapped GVPN")
+    gs = ps == G.GSWAPPED
+    if gs.any():
+        out[gs] = GUEST_SWAP_RESOLVER[0](state, vm, proc.pt[gvpns[gs]].astype(np.int64))
+    res = ~gs
+    g = proc.pt[gvpns[res]].astype(np.int64)
+    st = vm.gp_state[g]
+    loc = vm.gp_loc[g].astype(np.int64)
+    c = np.zeros(len(g), np.uint32)
+    on = (st == V.MAPPED) | (st == V.SHARED)
+    c[on] = state.host.mpn_content[loc[on]]
+    for s, f in CONTENT_RESOLVERS.items():
+        sel = st == s
+        if sel.any():
+            c[sel] = f(state, vm, loc[sel])
+    out[res] = c
+    return out
