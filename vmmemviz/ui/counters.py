@@ -1,0 +1,441 @@
+"""The counters panel: an esxtop-like table per VM and the host's free memory against its states.
+
+``CountersPanel.show_frame(frame)`` shows ``frame.counters``: every counter a VM has, in
+esxtop's groups (MEM, TPS, MCTL, SWAP, ZIP, MMU) with units and tooltips, whatever keys
+the mechanisms add; the host figures; and a gauge of free memory with the state thresholds
+(high / clear / soft / hard / low) computed with :mod:`vmmemviz.model.states`.
+The colours and threshold helpers here are shared by the other panels.
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from ..model import settings as S
+from ..model import states
+
+# Okabe-Ito
+BLUE, ORANGE, GREEN, PINK = "#0072B2", "#E69F00", "#009E73", "#CC79A7"
+SKY, VERMILLION, YELLOW, BLACK = "#56B4E9", "#D55E00", "#F0E442", "#000000"
+OKABE_ITO = (BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, YELLOW, BLACK)
+
+# host states, from plenty of free memory to none
+STATE_COLORS = {"high": GREEN, "clear": SKY, "soft": YELLOW, "hard": ORANGE, "low": VERMILLION}
+STATE_HELP = {
+    "high": "high: free memory above minFree; only background page sharing runs. Below 400% of "
+            "minFree, 2 MB pages become candidates for breaking.",
+    "clear": "clear: free memory below 100% of minFree; large pages are broken and TPS is called actively.",
+    "soft": "soft: below 64% of minFree; TPS and ballooning reclaim memory.",
+    "hard": "hard: below 32% of minFree; TPS, compression and hypervisor swapping (ballooning stops).",
+    "low": "low: below 16% of minFree; compression and swapping, and VMs above their target are "
+           "blocked from allocating.",
+}
+
+# esxtop group -> (title, colour, tooltip); counters are sorted into these groups
+GROUPS = {
+    "mem": ("MEM", BLUE, "Memory size, granted, touched and overhead"),
+    "tps": ("TPS", PINK, "Transparent page sharing"),
+    "mctl": ("MCTL", ORANGE, "Ballooning (the vmmemctl driver in VMware Tools)"),
+    "swap": ("SWAP", VERMILLION, "Hypervisor swapping to the VM's .vswp file"),
+    "zip": ("ZIP", YELLOW, "Memory compression cache"),
+    "mmu": ("MMU", SKY, "TLB and page-walk figures of the simulated MMU"),
+    "other": ("OTHER", BLACK, "Other counters"),
+}
+
+# esxtop name -> (group, unit, meaning)
+VM_COUNTERS = {
+    "MEMSZ": ("mem", "MB", "MEMSZ: configured memory of the VM (the guest physical memory size)"),
+    "GRANT": ("mem", "MB", "GRANT: guest physical memory backed by machine memory (consumed), shared pages included"),
+    "SZTGT": ("mem", "MB", "SZTGT: the machine memory the VMkernel wants the VM to have (its target)"),
+    "TCHD": ("mem", "MB", "TCHD: memory touched lately, estimated by sampling (active memory)"),
+    "TCHD_W": ("mem", "MB", "TCHD_W: memory written lately, estimated by sampling"),
+    "%ACTV": ("mem", "%", "%ACTV: active share of guest memory from the last sample of 100 pages"),
+    "OVHD": ("mem", "MB", "OVHD: machine memory the VMM uses for this VM (PMAP, shadow or EPT tables)"),
+    "ZERO": ("tps", "MB", "ZERO: guest memory that is zero pages (shared onto the one zero MPN)"),
+    "SHRD": ("tps", "MB", "SHRD: guest memory that is shared with other pages (by TPS)"),
+    "SHRDSVD": ("tps", "MB", "SHRDSVD: machine memory saved by sharing, attributed to this VM"),
+    "COWH": ("tps", "MB", "COWH: copy-on-write hints: pages hashed once, not yet shared"),
+    "MCTL?": ("mctl", "", "MCTL?: is the balloon driver (vmmemctl, VMware Tools) running in the guest?"),
+    "MCTLSZ": ("mctl", "MB", "MCTLSZ: guest memory the balloon driver holds (reclaimed from the VM)"),
+    "MCTLTGT": ("mctl", "MB", "MCTLTGT: the balloon size the VMkernel asks for"),
+    "MCTLMAX": ("mctl", "MB", "MCTLMAX: the largest balloon (Mem.CtlMaxPercent or sched.mem.maxmemctl)"),
+    "SWCUR": ("swap", "MB", "SWCUR: guest memory swapped out by the hypervisor to the .vswp file"),
+    "SWTGT": ("swap", "MB", "SWTGT: the amount the VMkernel wants swapped"),
+    "SWR/s": ("swap", "MB/s", "SWR/s: swap-in rate: pages read back from the .vswp file"),
+    "SWW/s": ("swap", "MB/s", "SWW/s: swap-out rate: pages written to the .vswp file"),
+    "LLSWR/s": ("swap", "MB/s", "LLSWR/s: swap-in rate from the host cache (swap to SSD)"),
+    "LLSWW/s": ("swap", "MB/s", "LLSWW/s: swap-out rate to the host cache (swap to SSD)"),
+    "CACHESZ": ("zip", "MB", "CACHESZ: size of the VM's compression cache (Mem.MemZipMaxPct of MEMSZ)"),
+    "CACHEUSD": ("zip", "MB", "CACHEUSD: compression cache in use (compressed guest memory)"),
+    "ZIP/s": ("zip", "MB/s", "ZIP/s: compression rate"),
+    "UNZIP/s": ("zip", "MB/s", "UNZIP/s: decompression rate (reads of compressed pages)"),
+    "TLB_HITS": ("mmu", "", "TLB_HITS: translations found in the TLB (no page walk)"),
+    "TLB_MISSES": ("mmu", "", "TLB_MISSES: translations that needed a page walk"),
+    "WALK_REFS": ("mmu", "", "WALK_REFS: memory references of all page walks (up to 24 each with EPT, 4 with shadow tables)"),
+    "VM_EXITS": ("mmu", "", "VM_EXITS: exits to the VMM to re-sync shadow page tables (software MMU only)"),
+}
+# a counter we have not met yet goes to the group its name suggests
+PREFIX_GROUPS = (("MCTL", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"), ("ZIP", "zip"),
+                 ("UNZIP", "zip"), ("SHR", "tps"), ("COW", "tps"), ("ZERO", "tps"), ("PSHARE", "tps"),
+                 ("TLB", "mmu"), ("WALK", "mmu"), ("VM_EXIT", "mmu"))
+
+# host counter key -> (esxtop block, label, meaning); other keys are grouped by their prefix
+HOST_COUNTERS = {
+    "managed_mb": ("VMKMEM", "managed", "VMKMEM managed: machine memory the VMkernel manages"),
+    "free_mb": ("VMKMEM", "free", "Free memory; compared with minFree it decides the host state"),
+    "minfree_mb": ("VMKMEM", "minfree", "VMKMEM minfree: the free memory the VMkernel wants to keep "
+                   "(Mem.MemMinFreePct, 0 = sliding scale 6/4/2/1%)"),
+    "state": ("VMKMEM", "state", "VMKMEM state: high, clear, soft, hard or low; decides which reclamation runs"),
+}
+HOST_BLOCKS = (("pshare", "PSHARE/MB", "page sharing: shared, common, saving"),
+               ("swap", "SWAP/MB", "hypervisor swapping: current, reclaim target"),
+               ("zip", "ZIP/MB", "compression: zipped, saved"),
+               ("memctl", "MEMCTL/MB", "ballooning: current, target, max"))
+
+
+def vm_counter_info(name: str, value=None) -> tuple[str, str, str]:
+    """(group, unit, tooltip) of a VM counter, also for names this table does not know yet."""
+    if name in VM_COUNTERS:
+        return VM_COUNTERS[name]
+    group = next((g for p, g in PREFIX_GROUPS if name.upper().startswith(p)), "other")
+    if name.endswith("/s"):
+        unit = "MB/s"
+    elif name.startswith("%"):
+        unit = "%"
+    elif isinstance(value, float):
+        unit = "MB"
+    else:
+        unit = ""
+    return group, unit, f"{name} ({GROUPS[group][2].lower()})"
+
+
+def host_counter_info(key: str) -> tuple[str, str, str]:
+    """(block, label, tooltip) of a host counter."""
+    if key in HOST_COUNTERS:
+        return HOST_COUNTERS[key]
+    for prefix, block, what in HOST_BLOCKS:
+        if key.lower().startswith(prefix):
+            label = key[len(prefix):].strip("_").removesuffix("_mb").replace("_", " ") or prefix
+            return block, label, f"{block} {label}: {what}"
+    return "OTHER", key.removesuffix("_mb").replace("_", " "), key
+
+
+def fmt(value) -> str:
+    """A counter as esxtop prints it: MB with two decimals, counts whole, flags Y/N."""
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def threshold_lines(host: dict, host_settings: dict) -> list[tuple[str, float]]:
+    """(state, MB) of each threshold line, top down: high, clear, soft, hard, low.
+
+    ``high`` is where large pages become break candidates (400% of minFree; 6% of memory
+    in the ESX 4 model); the others are ``states.thresholds_mb``. ESX 4 has no clear state.
+    """
+    managed = float(host["managed_mb"])
+    model = host_settings["Sim.StateModel"]
+    minfree = states.minfree_mb(managed, host_settings["Mem.MemMinFreePct"])
+    clear, soft, hard, low = states.thresholds_mb(model, managed, minfree)
+    if model == "esx4":
+        return [("high", 0.06 * managed), ("soft", soft), ("hard", hard), ("low", low)]
+    return [("high", states.LPAGE_BREAK_CANDIDATE * minfree), ("clear", clear), ("soft", soft),
+            ("hard", hard), ("low", low)]
+
+
+def state_pill(label: QtWidgets.QLabel, state: str) -> None:
+    """Show a host state as a coloured pill with its meaning as tooltip."""
+    c = QtGui.QColor(STATE_COLORS.get(state, BLACK))
+    text = "black" if c.lightnessF() > 0.45 else "white"
+    label.setText(f" {state} ")
+    label.setStyleSheet(f"background:{c.name()}; color:{text}; border-radius:6px; padding:1px 6px; "
+                        "font-weight:bold;")
+    label.setToolTip(STATE_HELP.get(state, state))
+
+
+class FreeGauge(QtWidgets.QWidget):
+    """Free memory on a log scale, the state zones tinted, the thresholds marked and labelled.
+
+    The thresholds are shares of minFree (16, 32, 64, 100, 400%), so on a log scale they
+    are nearly evenly spaced, and both a small and a large free figure stay readable.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.free = 0.0
+        self.managed = 1.0
+        self.lines: list[tuple[str, float]] = []
+        self.state = "high"
+        self.setMinimumSize(320, 64)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_values(self, free: float, managed: float, lines, state: str) -> None:
+        self.free, self.managed, self.lines, self.state = free, managed, lines, state
+        tips = "\n".join(f"{n}: {mb:,.2f} MB — {STATE_HELP[n]}" for n, mb in lines)
+        self.setToolTip(f"Free memory {free:,.2f} MB of {managed:,.2f} MB managed (log scale); "
+                        f"host state {state}.\nThresholds:\n{tips}")
+        self.update()
+
+    def _range(self):
+        lo = max(min(mb for _, mb in self.lines) / 2, 1e-3) if self.lines else 0.01
+        return lo, max(self.managed, lo * 10)
+
+    def x_of(self, mb: float) -> float:
+        """x pixel of ``mb`` on the gauge's log scale."""
+        lo, hi = self._range()
+        r = self._bar()
+        f = (math.log(max(mb, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        return r.left() + min(max(f, 0.0), 1.0) * r.width()
+
+    def _bar(self) -> QtCore.QRectF:
+        return QtCore.QRectF(8, 22, self.width() - 16, 18)
+
+    def paintEvent(self, _):
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        text = pal.color(QtGui.QPalette.ColorRole.WindowText)
+        bar = self._bar()
+        lo, hi = self._range()
+        # zones: a state runs from its threshold up to the one above (the high line is a marker)
+        bounds = [(n, mb) for n, mb in self.lines if n != "high"]
+        edges = [hi] + [mb for _, mb in bounds] + [lo]
+        names = ["high"] + [n for n, _ in bounds]
+        for name, top, bottom in zip(names, edges[:-1], edges[1:]):
+            c = QtGui.QColor(STATE_COLORS[name])
+            c.setAlpha(90)
+            x0, x1 = self.x_of(bottom), self.x_of(top)
+            p.fillRect(QtCore.QRectF(x0, bar.top(), x1 - x0, bar.height()), c)
+        # free memory: a solid bar over the zones
+        fill = QtGui.QColor(STATE_COLORS.get(self.state, BLUE))
+        p.fillRect(QtCore.QRectF(bar.left(), bar.top() + 5, self.x_of(self.free) - bar.left(), bar.height() - 10),
+                   fill)
+        p.setPen(QtGui.QPen(text, 1))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(bar)
+        # threshold marks and labels above; scale labels below
+        font = p.font()
+        font.setPointSizeF(max(font.pointSizeF() - 1, 7))
+        p.setFont(font)
+        fm = QtGui.QFontMetricsF(font)
+        last_right = -1e9
+        for name, mb in sorted(self.lines, key=lambda t: t[1]):
+            x = self.x_of(mb)
+            p.setPen(QtGui.QPen(text, 1.5 if name == "high" else 1,
+                                Qt.PenStyle.DashLine if name == "high" else Qt.PenStyle.SolidLine))
+            p.drawLine(QtCore.QPointF(x, bar.top() - 3), QtCore.QPointF(x, bar.bottom() + 3))
+            w = fm.horizontalAdvance(name)
+            left = max(x - w / 2, last_right + 2)
+            p.drawText(QtCore.QPointF(left, bar.top() - 6), name)
+            last_right = left + w
+        p.setPen(text)
+        marker = f"free {self.free:,.2f} MB"
+        x = min(max(self.x_of(self.free) - fm.horizontalAdvance(marker) / 2, bar.left()),
+                bar.right() - fm.horizontalAdvance(marker))
+        p.drawText(QtCore.QPointF(x, bar.bottom() + fm.ascent() + 4), marker)
+        p.end()
+
+
+class GroupHeader(QtWidgets.QHeaderView):
+    """A horizontal header with a second row naming each column's esxtop group, in its colour."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.groups: list[str] = []
+        self.setSectionsClickable(False)
+        self.setDefaultAlignment(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+
+    def sizeHint(self):
+        s = super().sizeHint()
+        return QtCore.QSize(s.width(), s.height() + self.fontMetrics().height() + 6)
+
+    def paintSection(self, painter, rect, index):
+        band = self.fontMetrics().height() + 6
+        painter.save()
+        super().paintSection(painter, rect.adjusted(0, band, 0, 0), index)
+        painter.restore()
+        if index >= len(self.groups):
+            return
+        g = self.groups[index]
+        title, color, _ = GROUPS[g]
+        c = QtGui.QColor(color)
+        top = QtCore.QRect(rect.left(), rect.top(), rect.width(), band)
+        painter.fillRect(top.adjusted(0, 0, 0, -2), self.palette().color(QtGui.QPalette.ColorRole.Window))
+        painter.fillRect(QtCore.QRect(top.left(), top.bottom() - 3, top.width(), 3), c)
+        first = index == 0 or self.groups[index - 1] != g
+        if first:  # the group's name once, over its first column, spilling right
+            painter.setPen(self.palette().color(QtGui.QPalette.ColorRole.WindowText))
+            f = painter.font()
+            f.setBold(True)
+            painter.setFont(f)
+            painter.setClipping(False)
+            painter.drawText(top.adjusted(4, 0, 200, -3), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             title)
+
+
+class VMCountersModel(QtCore.QAbstractTableModel):
+    """Rows = VMs, columns = every counter the VMs have, in group order."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.vms: dict = {}
+        self.names: list[str] = []
+        self.columns: list[str] = []
+        self.info: list[tuple[str, str, str]] = []
+
+    def set_counters(self, vms: dict) -> bool:
+        """Take new values; returns True when the columns changed (the header needs a repaint)."""
+        keys = []
+        for c in vms.values():
+            keys += [k for k in c if k not in keys]
+        order = list(GROUPS)
+        known = list(VM_COUNTERS)
+        first = next(iter(vms.values()), {})
+        info = {k: vm_counter_info(k, first.get(k)) for k in keys}
+        keys.sort(key=lambda k: (order.index(info[k][0]), known.index(k) if k in known else len(known)))
+        names = list(vms)
+        if keys != self.columns or names != self.names:
+            self.beginResetModel()
+            self.vms, self.names, self.columns = vms, names, keys
+            self.info = [info[k] for k in keys]
+            self.endResetModel()
+            return True
+        self.vms = vms
+        if names and keys:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(names) - 1, len(keys) - 1))
+        return False
+
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(self.names)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(self.columns)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        name, key = self.names[index.row()], self.columns[index.column()]
+        value = self.vms[name].get(key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "–" if value is None else fmt(value)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            unit = self.info[index.column()][1]
+            return f"{name}: {key} = {fmt(value)} {unit}\n{self.info[index.column()][2]}"
+        if role == Qt.ItemDataRole.UserRole:
+            return value
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if section >= len(self.columns):
+                return None
+            if role == Qt.ItemDataRole.DisplayRole:
+                unit = self.info[section][1]
+                return f"{self.columns[section]}\n{unit}" if unit else self.columns[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.info[section][2] + (f" ({self.info[section][1]})" if self.info[section][1] else "")
+        elif role == Qt.ItemDataRole.DisplayRole and section < len(self.names):
+            return self.names[section]
+        elif role == Qt.ItemDataRole.ToolTipRole and section < len(self.names):
+            return f"Virtual machine {self.names[section]}"
+        return None
+
+
+class CountersPanel(QtWidgets.QWidget):
+    """esxtop's memory view for the current position: host block, free-memory gauge, VM table."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.host_settings = S.defaults(S.HOST_SETTINGS)
+        self.lines: list[tuple[str, float]] = []
+        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+
+        host_box = QtWidgets.QGroupBox("Host (esxtop VMKMEM)")
+        host_box.setToolTip("The host's machine memory as esxtop's memory view shows it")
+        hl = QtWidgets.QVBoxLayout(host_box)
+        top = QtWidgets.QHBoxLayout()
+        self.state_label = QtWidgets.QLabel()
+        top.addWidget(QtWidgets.QLabel("State:"))
+        top.addWidget(self.state_label)
+        top.addStretch(1)
+        hl.addLayout(top)
+        self.gauge = FreeGauge()
+        hl.addWidget(self.gauge)
+        self.host_grid = QtWidgets.QGridLayout()
+        self.host_grid.setHorizontalSpacing(14)
+        hl.addLayout(self.host_grid)
+        self.host_values: dict[str, QtWidgets.QLabel] = {}
+
+        self.model = VMCountersModel(self)
+        self.table = QtWidgets.QTableView()
+        self.table.setModel(self.model)
+        self.header = GroupHeader(self.table)
+        self.table.setHorizontalHeader(self.header)
+        self.table.setFont(mono)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.verticalHeader().setDefaultSectionSize(QtGui.QFontMetrics(mono).height() + 6)
+        self.table.setToolTip("Per-VM counters, named as esxtop's memory view names them")
+        vm_box = QtWidgets.QGroupBox("Virtual machines (esxtop GID rows)")
+        vl = QtWidgets.QVBoxLayout(vm_box)
+        vl.addWidget(self.table)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(host_box)
+        lay.addWidget(vm_box, 1)
+
+    def set_settings(self, host_settings: dict) -> None:
+        """The scenario's host settings (state model, Mem.MemMinFreePct); defaults otherwise."""
+        self.host_settings = {**S.defaults(S.HOST_SETTINGS), **host_settings}
+
+    def show_frame(self, frame) -> None:
+        host = frame.counters["host"]
+        self.lines = threshold_lines(host, self.host_settings)
+        state = str(host.get("state", "high"))
+        state_pill(self.state_label, state)
+        self.gauge.set_values(float(host["free_mb"]), float(host["managed_mb"]), self.lines, state)
+        self._show_host(host)
+        if self.model.set_counters(frame.counters["vms"]):
+            self.header.groups = [i[0] for i in self.model.info]
+            self.table.resizeColumnsToContents()
+            self.header.viewport().update()
+
+    def _show_host(self, host: dict) -> None:
+        keys = [k for k in host if k != "state"]
+        if set(keys) != set(self.host_values):
+            self._build_host_grid(keys)
+        for k in keys:
+            v = host[k]
+            self.host_values[k].setText(fmt(v) + (" MB" if k.endswith("_mb") else ""))
+
+    def _build_host_grid(self, keys) -> None:
+        while self.host_grid.count():
+            self.host_grid.takeAt(0).widget().deleteLater()
+        self.host_values = {}
+        blocks: dict[str, list[str]] = {}
+        for k in keys:
+            blocks.setdefault(host_counter_info(k)[0], []).append(k)
+        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        for row, (block, ks) in enumerate(blocks.items()):
+            title = QtWidgets.QLabel(f"<b>{block}</b>")
+            self.host_grid.addWidget(title, row, 0)
+            for j, k in enumerate(ks):
+                _, label, tip = host_counter_info(k)
+                name = QtWidgets.QLabel(label)
+                value = QtWidgets.QLabel()
+                value.setFont(mono)
+                value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                for w in (name, value):
+                    w.setToolTip(tip)
+                self.host_grid.addWidget(name, row, 1 + 2 * j)
+                self.host_grid.addWidget(value, row, 2 + 2 * j)
+                self.host_values[k] = value
+        self.host_grid.setColumnStretch(self.host_grid.columnCount(), 1)
