@@ -120,3 +120,23 @@ def test_empty_list(verify):
     r = analyze([], verify=verify)
     assert r == {"pages": 0, "zero": 0, "distinct": 0, "reclaimable": 0, "lz4_le_2k": 0,
                  "lz4_le_1k": 0, "images": []}
+
+
+def test_scan_at_lookup(images):
+    s = scan([str(images["a"].with_suffix(".elf"))])[0]
+    g = s.gppn[[0, 5, 1000, -1]]
+    content, sizes = s.at(g)
+    assert np.array_equal(content, s.content[[0, 5, 1000, -1]])
+    assert np.array_equal(sizes, s.lz4[[0, 5, 1000, -1]])
+    with pytest.raises(KeyError):
+        s.at([0xA0])   # the VGA window 0xa0000: not RAM in the ELF core
+
+
+def test_no_qt_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys, vmmemviz.importers, vmmemviz.importers.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

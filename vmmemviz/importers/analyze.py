@@ -47,6 +47,16 @@ class ImageScan:
     lz4: np.ndarray
     content: np.ndarray
 
+    def at(self, gppns) -> tuple[np.ndarray, np.ndarray]:
+        """(content ids, LZ4 sizes) for an array of GPPNs; KeyError if one is not RAM."""
+        g = np.asarray(gppns, dtype=np.int64).ravel()
+        i = np.searchsorted(self.gppn, g)
+        ok = (i < len(self.gppn)) & (self.gppn[np.minimum(i, len(self.gppn) - 1)] == g) \
+            if len(self.gppn) else np.zeros(len(g), bool)
+        if not ok.all():
+            raise KeyError(f"GPPN {int(g[~ok][0]):#x} is not a RAM page of {self.image.path}")
+        return self.content[i], self.lz4[i]
+
     def summary(self) -> dict:
         pages = int(len(self.gppn))
         distinct = int(len(np.unique(self.content)))
