@@ -106,29 +106,63 @@ def hx(v) -> str:
 
 
 class EventLog:
-    """All rows so far, in one growing array, with the index where each tick starts."""
+    """All rows so far, append-only, in blocks: appending never copies what is logged."""
+
+    BLOCK = 65536
 
     def __init__(self):
-        self._rows = np.zeros(1024, EVENT_DTYPE)
+        self._chunks = []          # full arrays, in order
+        self._starts = [0]         # index of each chunk's first row; last = rows in chunks
+        self._cur = np.zeros(self.BLOCK, EVENT_DTYPE)
+        self._cur_n = 0
         self.n = 0
 
+    def _seal(self) -> None:
+        if self._cur_n:
+            self._chunks.append(self._cur[:self._cur_n])
+            self._starts.append(self._starts[-1] + self._cur_n)
+            self._cur = np.zeros(self.BLOCK, EVENT_DTYPE)
+            self._cur_n = 0
+
     def append(self, rows: np.ndarray) -> None:
-        need = self.n + len(rows)
-        if need > len(self._rows):
-            grown = np.zeros(max(need, 2 * len(self._rows)), EVENT_DTYPE)
-            grown[:self.n] = self._rows[:self.n]
-            self._rows = grown
-        self._rows[self.n:need] = rows
-        self.n = need
+        k = len(rows)
+        if k > self.BLOCK // 4:
+            self._seal()
+            self._chunks.append(rows)     # the simulator hands rows over; it never reuses them
+            self._starts.append(self._starts[-1] + k)
+        else:
+            if self._cur_n + k > self.BLOCK:
+                self._seal()
+            self._cur[self._cur_n:self._cur_n + k] = rows
+            self._cur_n += k
+        self.n += k
 
     def __len__(self) -> int:
         return self.n
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        """Rows a..b (a copy when they span blocks, else a view: do not modify)."""
         b = self.n if b is None else min(b, self.n)
-        return self._rows[a:b]
+        a = max(0, min(a, b))
+        parts = []
+        sealed = self._starts[-1]
+        if a < sealed:
+            i = int(np.searchsorted(self._starts, a, side="right")) - 1
+            while i < len(self._chunks) and self._starts[i] < b:
+                s0 = self._starts[i]
+                parts.append(self._chunks[i][max(a - s0, 0):min(b - s0, len(self._chunks[i]))])
+                i += 1
+        if b > sealed:
+            parts.append(self._cur[max(a - sealed, 0):b - sealed])
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
 
     def __getitem__(self, i: int):
         if not 0 <= i < self.n:
             raise IndexError(i)
-        return self._rows[i]
+        return self.rows(i, i + 1)[0]
+
+    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
+        """One column of rows a..b."""
+        return self.rows(a, b)[name]

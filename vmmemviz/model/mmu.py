@@ -37,42 +37,48 @@ def walk_refs(mmu: str, large: bool, guest_levels: int = 4) -> int:
 @kind(20, "ACCESS", "access", "Memory Virtualisation Basics: an application reads or writes its "
       "virtual memory; the TLB or a page walk translates guest virtual -> guest physical -> machine.")
 def apply_access(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = np.flatnonzero(rows["vm"] == v)
+    vmcol = rows["vm"]
+    single = vmcol[0] == vmcol[-1] and (vmcol == vmcol[0]).all()
+    for v in (vmcol[:1] if single else np.unique(vmcol)):
         vm = state.vms[int(v)]
-        r = rows[sel]
-        gppn = r["gppn"].astype(np.int64)
+        sel = slice(None) if single else np.flatnonzero(vmcol == v)
+        gppn = rows["gppn"][sel].astype(np.int64)
+        flags = rows["flags"][sel]
+        write = (flags & F_WRITE) != 0
         st = vm.gp_state[gppn]
-        assert np.all((st == MAPPED) | ((st == SHARED) & ((r["flags"] & F_WRITE) == 0))), \
+        assert np.all((st == MAPPED) | ((st == SHARED) & ~write)), \
             "access to a page that is not mapped for it (a fault handler did not run)"
         mpn = vm.gp_loc[gppn].astype(np.int64)
-        # TLB, with the result of applying the rows one by one
-        tags = (r["proc"].astype(np.int64) << 32) | r["gvpn"].astype(np.int64)
-        slots = tags % len(vm.tlb)
-        order = np.argsort(slots, kind="stable")
-        s_sorted, t_sorted = slots[order], tags[order]
-        prev = vm.tlb[s_sorted].copy()
-        same = np.zeros(len(order), bool)
-        same[1:] = s_sorted[1:] == s_sorted[:-1]
-        prev[1:][same[1:]] = t_sorted[:-1][same[1:]]
-        hit = np.empty(len(order), bool)
-        hit[order] = prev == t_sorted
-        last = np.ones(len(order), bool)
-        last[:-1] = s_sorted[1:] != s_sorted[:-1]
-        vm.tlb[s_sorted[last]] = t_sorted[last]
+        hit = tlb_lookup(vm.tlb, (rows["proc"][sel].astype(np.int64) << 32) | rows["gvpn"][sel])
         large = (state.host.mpn_flags[mpn] & H.LARGE) != 0
-        cost = np.where(large, walk_refs(vm.cfg.mmu, True), walk_refs(vm.cfg.mmu, False))
-        cost = np.where(hit, 0, cost)
-        vm.tlb_hits += int(hit.sum())
-        vm.tlb_misses += int((~hit).sum())
+        cost = np.where(hit, 0, np.where(large, walk_refs(vm.cfg.mmu, True), walk_refs(vm.cfg.mmu, False)))
+        nhit = int(np.count_nonzero(hit))
+        vm.tlb_hits += nhit
+        vm.tlb_misses += len(hit) - nhit
         vm.walk_refs += int(cost.sum())
         vm.gp_flags[gppn] |= ACCESSED
-        w = (r["flags"] & F_WRITE) != 0
-        state.host.mpn_content[mpn[w]] = r["content"][w]
-        r["mpn"] = mpn
-        r["flags"] = np.where(hit, r["flags"] | F_TLB_HIT, r["flags"] & ~np.uint8(F_TLB_HIT))
-        r["aux"] = cost
-        rows[sel] = r
+        state.host.mpn_content[mpn[write]] = rows["content"][sel][write]
+        rows["mpn"][sel] = mpn
+        rows["flags"][sel] = np.where(hit, flags | F_TLB_HIT, flags & ~np.uint8(F_TLB_HIT))
+        rows["aux"][sel] = cost
+
+
+def tlb_lookup(tlb: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """Hit or miss for each tag in order, as if looked up one by one; updates ``tlb``."""
+    slots = tags % len(tlb)
+    order = np.argsort(slots.astype(np.uint16) if len(tlb) <= 65536 else slots, kind="stable")
+    s_sorted, t_sorted = slots[order], tags[order]
+    first = np.ones(len(order), bool)
+    first[1:] = s_sorted[1:] != s_sorted[:-1]
+    prev = np.empty_like(t_sorted)
+    prev[first] = tlb[s_sorted[first]]
+    prev[~first] = t_sorted[:-1][~first[1:]]
+    hit = np.empty(len(order), bool)
+    hit[order] = prev == t_sorted
+    last = np.ones(len(order), bool)
+    last[:-1] = first[1:]
+    tlb[s_sorted[last]] = t_sorted[last]
+    return hit
 
 
 @apply_access.narrator

@@ -146,7 +146,7 @@ class Simulator:
         """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
         u, inv = np.unique(gppns, return_inverse=True)
         w = np.zeros(len(u), bool)
-        np.logical_or.at(w, inv, writes)
+        w[inv[np.asarray(writes, bool)]] = True
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         if len(untouched):
             self.emit(self.rows(len(untouched), apply_back.code, vm.index, gppn=untouched, content=0))
