@@ -102,3 +102,11 @@ def test_overlong_line_bounded(tmp_path):
     p.write_bytes(b"0 1000\n" + b"0 " + b"1" * (1 << 20))
     with pytest.raises(InputError, match=r"long.din:2: expected lines of at most"):
         read_trace(p, block_bytes=1 << 16)
+
+
+def test_indented_comments_and_blank_lines(tmp_path):
+    p = tmp_path / "c.din"
+    p.write_text("# head\n0 1000\n   # indented comment\n  \n1 2fff\n\n2 3000 4\n")
+    t = read_trace(p)
+    assert t.vpn.tolist() == [1, 2, 3] and t.is_write.tolist() == [False, True, False]
+    assert read_trace(p, fetches=False).vpn.tolist() == [1, 2]

@@ -121,8 +121,8 @@ def _parse_block(fmt: str, block: bytes, fetches: bool):
     return vpn, w
 
 
-def _bad_line(path, fmt, block: bytes, first_line: int):
-    """Find the first line of the block that is neither a record nor ignorable; raise."""
+def _bad_line(path, fmt, block: bytes, first_line: int) -> None:
+    """Raise InputError for the first line that is neither a record nor ignorable, if any."""
     rx = {"lackey": _LACKEY, "din": _DIN, "pin": _PIN}[fmt]
     for i, line in enumerate(block.split(b"\n")[:-1]):
         if _ignored(fmt, line):
@@ -135,7 +135,6 @@ def _bad_line(path, fmt, block: bytes, first_line: int):
                 "pin": "'0xIP: R|W 0xADDR'"}[fmt]
         raise InputError(f"{path}:{first_line + i}: expected a {fmt} record {want}, "
                          f"got {line[:60].decode('latin-1')!r}")
-    raise InputError(f"{path}:{first_line}: could not parse the {fmt} records of this block")
 
 
 def iter_trace(path: str | os.PathLike, fmt: str | None = None, fetches: bool = True,
@@ -174,8 +173,13 @@ def iter_trace(path: str | os.PathLike, fmt: str | None = None, fetches: bool = 
                     block, eof_seen = block[:at], True
             if block:
                 parsed = _parse_block(fmt, block, fetches)
-                if parsed is None:
+                if parsed is None:   # a bad line, or ignorable lines the fast count missed
                     _bad_line(path, fmt, block, line_no)
+                    kept = [ln for ln in block.split(b"\n")[:-1] if not _ignored(fmt, ln)]
+                    parsed = _parse_block(fmt, b"\n".join(kept) + b"\n" if kept else b"", fetches)
+                    if parsed is None:
+                        raise InputError(f"{path}:{line_no}: could not parse the {fmt} records "
+                                         f"of the block starting here")
                 line_no += block.count(b"\n")
                 if len(parsed[0]):
                     yield TraceChunk(*parsed)
