@@ -124,10 +124,10 @@ def _scan_raw(images: Sequence[GuestImage], progress: Progress | None, workers: 
     return per_image
 
 
-def _verify(images, owner, row, gppn_of, group, first):
+def _verify(images, owner, gppn_of, group, first):
     """Compare every page with its group's first page; return content ids (exact).
 
-    owner/row: image index and position of each nonzero page; group: hash group of each;
+    owner/gppn_of: image index and GPPN of each nonzero page; group: its hash group;
     first: index (into these arrays) of each group's first page."""
     ids = group.copy()
     rep = first[group]
@@ -187,7 +187,7 @@ def scan(images: Iterable[GuestImage | str], progress: Progress | None = None,
         keys = np.ascontiguousarray(h).view(np.dtype((np.void, 16))).ravel()
         _, first, group = np.unique(keys, return_index=True, return_inverse=True)
         group = group.ravel().astype(np.int64)
-        ids = _verify(images, owner, np.arange(len(h)), gppn_of, group, first) if verify else group
+        ids = _verify(images, owner, gppn_of, group, first) if verify else group
         ids = ids + 1
     else:
         ids = np.empty(0, np.int64)
