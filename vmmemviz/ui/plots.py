@@ -1,0 +1,237 @@
+"""The plots panel: memory per VM over time and host free memory against the state thresholds.
+
+``PlotsPanel.show_frame(frame)`` reads ``frame.history`` (one dict per tick). It keeps the
+series in growing numpy arrays and only appends the ticks it has not seen, so a frame costs
+the same with ten ticks or ten thousand; a plot appears when its counter first shows up
+(SHRD once page sharing runs, MCTLSZ once ballooning runs, ...).
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from ..model import settings as S
+from .counters import OKABE_ITO, STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
+
+# (title, the counters it may come from, first present wins)
+METRICS = (
+    ("Consumed", ("GRANT",)),
+    ("Shared", ("SHRD",)),
+    ("Ballooned", ("MCTLSZ",)),
+    ("Swapped", ("SWCUR",)),
+    ("Compressed", ("CACHEUSD", "ZIPPED")),
+)
+DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+
+
+def vm_pen(i: int, width: float = 2) -> QtGui.QPen:
+    """VM ``i``'s pen: an Okabe-Ito colour (black skipped: it vanishes on dark), then dashes."""
+    colors = OKABE_ITO[:-1]
+    pen = QtGui.QPen(QtGui.QColor(colors[i % len(colors)]), width)
+    pen.setStyle(DASHES[(i // len(colors)) % len(DASHES)])
+    pen.setCosmetic(True)
+    return pen
+
+
+class Curve(pg.PlotDataItem):
+    """A PlotDataItem whose dynamic properties live in Python.
+
+    PySide6 6.12's ``QObject.property()`` of a name never set drops a reference to None,
+    and PlotDataItem asks for ``styleWasChanged`` / ``xViewRangeWasChanged`` on every
+    redraw: after some thousand frames the interpreter aborts ("deallocating None").
+    """
+
+    def setProperty(self, name, value):
+        self.__dict__.setdefault("_props", {})[name] = value
+        return True
+
+    def property(self, name):
+        return self.__dict__.get("_props", {}).get(name)
+
+
+def add_curve(plot: pg.PlotItem, pen, name: str) -> Curve:
+    curve = Curve(pen=pen, name=name)
+    plot.addItem(curve)
+    return curve
+
+
+class Series:
+    """A growing float array (amortised appends, views for plotting)."""
+
+    def __init__(self):
+        self.a = np.zeros(256)
+        self.n = 0
+
+    def set(self, i: int, v: float) -> None:
+        if i >= len(self.a):
+            self.a = np.concatenate([self.a, np.zeros(max(i + 1, len(self.a)))])
+        self.a[i] = v
+        self.n = max(self.n, i + 1)
+
+    def view(self, n: int) -> np.ndarray:
+        return self.a[:n]
+
+
+class PlotsPanel(QtWidgets.QWidget):
+    """Stacked time plots with a shared x axis (seconds) and a line at the current tick."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.host_settings = S.defaults(S.HOST_SETTINGS)
+        self.legend = QtWidgets.QLabel()
+        self.legend.setToolTip("One colour per VM in every plot")
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setToolTip("Memory over simulated time (seconds); the vertical line is the current tick. "
+                             "Drag to pan, wheel to zoom, right-click for options.")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.legend)
+        lay.addWidget(self.view, 1)
+        self._reset()
+
+    def set_settings(self, host_settings: dict) -> None:
+        """The scenario's host settings (state model, Mem.MemMinFreePct); defaults otherwise."""
+        self.host_settings = {**S.defaults(S.HOST_SETTINGS), **host_settings}
+        self._thresholds = None
+
+    def _reset(self) -> None:
+        self.view.clear()
+        self.n = 0
+        self.vm_names: list[str] = []
+        self.ticks = Series()
+        self.free = Series()
+        self.values: dict[tuple[str, str], Series] = {}     # (metric title, vm) -> series
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.cursors: list[pg.InfiniteLine] = []
+        self._thresholds = None
+        self._threshold_items: list[pg.InfiniteLine] = []
+        self.host_plot = self._add_plot("Host free memory", "free_mb",
+                                        "Host free memory (MB) against the thresholds of the host states")
+        self.free_curve = add_curve(self.host_plot, pg.mkPen(self._text_color(), width=2), "free")
+
+    def _text_color(self) -> QtGui.QColor:
+        return self.palette().color(QtGui.QPalette.ColorRole.WindowText)
+
+    def _add_plot(self, title: str, key: str, tip: str) -> pg.PlotItem:
+        """A plot under the others (the host plot stays last), x linked to the host plot."""
+        text = self._text_color()
+        self.view.setBackground(self.palette().color(QtGui.QPalette.ColorRole.Base))
+        p = pg.PlotItem()
+        p.setTitle(f"{html.escape(title)} <span style='font-size:8pt'>({html.escape(key)}, MB)</span>",
+                   color=text, size="9pt")
+        p.setToolTip(tip)
+        for side in ("left", "bottom"):
+            ax = p.getAxis(side)
+            ax.setPen(pg.mkPen(text))
+            ax.setTextPen(pg.mkPen(text))
+        p.showGrid(y=True, alpha=0.15)
+        p.setClipToView(True)
+        p.setDownsampling(auto=True, mode="peak")
+        p.setMouseEnabled(x=True, y=False)
+        p.setMinimumHeight(90)
+        if self.plots:
+            p.setXLink(self.host_plot)
+            p.getAxis("bottom").setStyle(showValues=False)
+        else:
+            p.setLabel("bottom", "simulated time (s)", color=text.name())
+        cursor = pg.InfiniteLine(angle=90, movable=False,
+                                 pen=pg.mkPen(text, width=1.5, style=Qt.PenStyle.DotLine))
+        cursor.setToolTip("the current tick (the event shown in the other views)")
+        p.addItem(cursor, ignoreBounds=True)
+        self.cursors.append(cursor)
+        # re-stack: metric plots in METRICS order, the host plot last
+        self.plots[title] = p
+        items = sorted(self.plots.items(), key=lambda kv: self._order(kv[0]))
+        for item in list(self.view.ci.items):
+            self.view.ci.removeItem(item)
+        for row, (_, plot) in enumerate(items):
+            self.view.addItem(plot, row=row, col=0)
+        return p
+
+    @staticmethod
+    def _order(title: str) -> int:
+        titles = [t for t, _ in METRICS]
+        return titles.index(title) if title in titles else len(titles)
+
+    def show_frame(self, frame) -> None:
+        hist = frame.history
+        if len(hist) < self.n or (hist and self.n and hist[0]["tick"] != self.ticks.a[0]) \
+                or list(frame.vm_names) != self.vm_names and self.n:
+            self._reset()
+        if not self.vm_names:
+            self.vm_names = list(frame.vm_names)
+            self._show_legend()
+        if len(hist) > self.n:
+            self._append(hist)
+            if self._thresholds is None:
+                self._show_thresholds(hist[-1]["host"])
+            self._draw()
+        for c in self.cursors:
+            c.setValue(frame.tick)
+
+    def _append(self, hist) -> None:
+        for i in range(self.n, len(hist)):
+            h = hist[i]
+            self.ticks.set(i, h["tick"])
+            self.free.set(i, h["host"]["free_mb"])
+            for title, keys in METRICS:
+                for vi, vm in enumerate(self.vm_names):
+                    c = h["vms"].get(vm, {})
+                    key = next((k for k in keys if k in c), None)
+                    if key is None:
+                        continue
+                    if (title, vm) not in self.values:
+                        self._add_series(title, key, vi, vm, i)
+                    self.values[(title, vm)].set(i, c[key])
+        self.n = len(hist)
+
+    def _add_series(self, title: str, key: str, vi: int, vm: str, start: int) -> None:
+        if title not in self.plots:
+            self._add_plot(title, key, f"{title} memory per VM: {vm_counter_info(key)[2]}")
+        self.values[(title, vm)] = s = Series()
+        for j in range(start):          # a counter that appears late was 0 before
+            s.set(j, 0.0)
+        curve = add_curve(self.plots[title], vm_pen(vi), vm)
+        curve.setToolTip(f"{vm}: {title.lower()} ({key})")
+        self.curves[(title, vm)] = curve
+
+    def _show_thresholds(self, host: dict) -> None:
+        for item in self._threshold_items:
+            self.host_plot.removeItem(item)
+        self._thresholds = threshold_lines(host, self.host_settings)
+        self._threshold_items = []
+        for i, (name, mb) in enumerate(self._thresholds):
+            pen = pg.mkPen(STATE_COLORS[name], width=1.5, style=Qt.PenStyle.DashLine)
+            # labels staggered along the line: close thresholds stay readable
+            line = pg.InfiniteLine(pos=mb, angle=0, movable=False, pen=pen, label=name,
+                                   labelOpts={"position": 0.03 + 0.09 * i, "color": self._text_color(),
+                                              "anchors": [(0.5, 1), (0.5, 1)]})
+            line.setToolTip(f"{mb:,.2f} MB — {STATE_HELP[name]}")
+            self.host_plot.addItem(line, ignoreBounds=True)
+            self._threshold_items.append(line)
+
+    def _draw(self) -> None:
+        n = self.n
+        x = self.ticks.view(n)
+        self.free_curve.setData(x, self.free.view(n))
+        tops = {"host": max(float(self.free.view(n).max()), max(mb for _, mb in self._thresholds))}
+        for (title, vm), curve in self.curves.items():
+            y = self.values[(title, vm)].view(n)
+            curve.setData(x, y)
+            tops[title] = max(tops.get(title, 0.0), float(y.max()))
+        for title, plot in self.plots.items():   # memory from 0: the height is the amount
+            top = tops.get(title if plot is not self.host_plot else "host", 0.0)
+            plot.setYRange(0, max(top, 0.01) * 1.08, padding=0)
+
+    def _show_legend(self) -> None:
+        text = self._text_color().name()
+        chips = [f"<span style='color:{vm_pen(i).color().name()}'>&#9632;&#9632;</span>"
+                 f"&nbsp;<span style='color:{text}'>{html.escape(vm)}</span>"
+                 for i, vm in enumerate(self.vm_names)]
+        free = f"<span style='color:{text}'>&#9472;&#9472; host free memory</span>"
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(chips + [free]))
