@@ -1,0 +1,4 @@
+"""Export tests run without a display."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

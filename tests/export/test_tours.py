@@ -1,0 +1,35 @@
+"""Every scenario shipped in resources/scenarios loads and plays to its end."""
+import pytest
+
+from vmmemviz.model import events, scenario
+from vmmemviz.model.timeline import Timeline
+
+TOURS = sorted(scenario.BUILTIN_DIR.glob("*.toml"))
+TEACHING = ("translation", "boot", "allocation")
+
+
+@pytest.mark.parametrize("path", TOURS, ids=[p.stem for p in TOURS])
+def test_tour_plays_to_its_end(path):
+    sc = scenario.load(str(path))
+    tl = Timeline(sc)
+    n = tl.run_to_end()
+    assert tl.finished() and n > 0
+    tl.seek(n)
+    assert tl.view.digest() == tl.sim.state.digest()
+    names = [vm.name for vm in tl.view.vms]
+    for i in (*range(min(n, 50)), n - 1):
+        assert events.narrate(tl.log[i], names).strip()
+    for ch in sc.chapters:
+        assert 0 <= ch.at < sc.duration and ch.title.strip()
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_teaching_tour_is_small_enough_to_step_through(name):
+    sc = scenario.load(name)
+    tl = Timeline(sc)
+    n = tl.run_to_end()
+    assert 50 <= n <= 600, n
+    assert sc.host_pages + sum(vm.pages for vm in sc.vms) <= 4096
+    assert len(sc.chapters) >= 4
+    ticks = {int(t) for t in tl.log.rows()["tick"]}
+    assert all(ch.at in ticks for ch in sc.chapters), "every chapter starts with an event to show"
