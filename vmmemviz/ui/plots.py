@@ -37,28 +37,6 @@ def vm_pen(i: int, width: float = 2) -> QtGui.QPen:
     return pen
 
 
-class Curve(pg.PlotDataItem):
-    """A PlotDataItem whose dynamic properties live in Python.
-
-    PySide6 6.12's ``QObject.property()`` of a name never set drops a reference to None,
-    and PlotDataItem asks for ``styleWasChanged`` / ``xViewRangeWasChanged`` on every
-    redraw: after some thousand frames the interpreter aborts ("deallocating None").
-    """
-
-    def setProperty(self, name, value):
-        self.__dict__.setdefault("_props", {})[name] = value
-        return True
-
-    def property(self, name):
-        return self.__dict__.get("_props", {}).get(name)
-
-
-def add_curve(plot: pg.PlotItem, pen, name: str) -> Curve:
-    curve = Curve(pen=pen, name=name)
-    plot.addItem(curve)
-    return curve
-
-
 class Series:
     """A growing float array (amortised appends, views for plotting)."""
 
@@ -112,7 +90,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self._threshold_items: list[pg.InfiniteLine] = []
         self.host_plot = self._add_plot("Host free memory", "free_mb",
                                         "Host free memory (MB) against the thresholds of the host states")
-        self.free_curve = add_curve(self.host_plot, pg.mkPen(self._text_color(), width=2), "free")
+        self.free_curve = self.host_plot.plot(pen=pg.mkPen(self._text_color(), width=2), name="free")
 
     def _text_color(self) -> QtGui.QColor:
         return self.palette().color(QtGui.QPalette.ColorRole.WindowText)
@@ -196,7 +174,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.values[(title, vm)] = s = Series()
         for j in range(start):          # a counter that appears late was 0 before
             s.set(j, 0.0)
-        curve = add_curve(self.plots[title], vm_pen(vi), vm)
+        curve = self.plots[title].plot(pen=vm_pen(vi), name=vm)
         curve.setToolTip(f"{vm}: {title.lower()} ({key})")
         self.curves[(title, vm)] = curve
 
