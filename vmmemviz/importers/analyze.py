@@ -16,6 +16,7 @@ group's first page; a mismatch splits the group by exact content. So ``distinct`
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,74 +89,80 @@ def _chunk_stats(pages: np.ndarray):
     return ~nonzero, hashes, sizes
 
 
-def _scan_raw(images: Sequence[GuestImage], progress: Progress | None, workers: int,
+def _scan_raw(images: Sequence[GuestImage], progress: Progress | None, pool, workers: int,
               chunk_pages: int):
     total = sum(im.ram_pages for im in images)
     done = 0
     per_image = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for im in images:
-            gppns, zeros, hashes, sizes = [], [], [], []
-            pending = []
+    for im in images:
+        gppns, zeros, hashes, sizes = [], [], [], []
+        pending = []
 
-            def drain(limit):
-                nonlocal done
-                while len(pending) > limit:
-                    g, fut = pending.pop(0)
-                    z, h, s = fut.result()
-                    gppns.append(g)
-                    zeros.append(z)
-                    hashes.append(h)
-                    sizes.append(s)
-                    done += len(g)
-                    if progress:
-                        progress(done, total)
+        def drain(limit):
+            nonlocal done
+            while len(pending) > limit:
+                g, fut = pending.pop(0)
+                z, h, s = fut.result()
+                gppns.append(g)
+                zeros.append(z)
+                hashes.append(h)
+                sizes.append(s)
+                done += len(g)
+                if progress:
+                    progress(done, total)
 
-            for g, pages in im.iter_chunks(chunk_pages):
-                pending.append((g, pool.submit(_chunk_stats, pages)))
-                drain(2 * workers)
-            drain(0)
-            if gppns:
-                per_image.append((np.concatenate(gppns), np.concatenate(zeros),
-                                  np.concatenate(hashes), np.concatenate(sizes)))
-            else:
-                per_image.append((np.empty(0, np.int64), np.empty(0, bool),
-                                  np.empty((0, 2), np.uint64), np.empty(0, np.int32)))
+        for g, pages in im.iter_chunks(chunk_pages):
+            pending.append((g, pool.submit(_chunk_stats, pages)))
+            drain(2 * workers)
+        drain(0)
+        if gppns:
+            per_image.append((np.concatenate(gppns), np.concatenate(zeros),
+                              np.concatenate(hashes), np.concatenate(sizes)))
+        else:
+            per_image.append((np.empty(0, np.int64), np.empty(0, bool),
+                              np.empty((0, 2), np.uint64), np.empty(0, np.int32)))
     return per_image
 
 
-def _verify(images, owner, gppn_of, group, first):
+def _verify(images, owner, gppn_of, group, first, pool):
     """Compare every page with its group's first page; return content ids (exact).
 
     owner/gppn_of: image index and GPPN of each nonzero page; group: its hash group;
-    first: index (into these arrays) of each group's first page."""
+    first: index (into these arrays) of each group's first page. Pages of a group that
+    turn out to differ (a collision of the linear hash) are regrouped by BLAKE2b-256."""
     ids = group.copy()
     rep = first[group]
     todo = np.flatnonzero(rep != np.arange(len(group)))
-    bad = []
-    step = 4096
-    for s in range(0, len(todo), step):
-        sel = todo[s:s + step]
+
+    def check(sel):
         a = _gather(images, owner[sel], gppn_of[sel])
-        b = _gather(images, owner[rep[sel]], gppn_of[rep[sel]])
-        diff = (a.view(np.uint64) != b.view(np.uint64)).any(axis=1)
-        if diff.any():
-            bad.append(sel[diff])
+        reps, inv = np.unique(rep[sel], return_inverse=True)
+        b = _gather(images, owner[reps], gppn_of[reps])
+        diff = (a.view(np.uint64) != b.view(np.uint64)[inv.ravel()]).any(axis=1)
+        return sel[diff]
+
+    step = 4096
+    bad = [x for x in pool.map(check, [todo[s:s + step] for s in range(0, len(todo), step)])
+           if len(x)]
     if not bad:
         return ids
-    # hash collision: regroup the affected groups by exact bytes
-    bad_groups = np.unique(group[np.concatenate(bad)])
+    # hash collision: regroup the affected groups by a 256-bit digest of the bytes
+    members = np.flatnonzero(np.isin(group, np.unique(group[np.concatenate(bad)])))
     next_id = int(group.max()) + 1
-    for gid in bad_groups.tolist():
-        members = np.flatnonzero(group == gid)
-        pages = _gather(images, owner[members], gppn_of[members])
-        seen: dict[bytes, int] = {}
-        for m, p in zip(members.tolist(), pages):
-            key = p.tobytes()
+    seen: dict[tuple[int, bytes], int] = {}
+    first_of: set[int] = set()
+    for s in range(0, len(members), step):
+        sel = members[s:s + step]
+        for m, page in zip(sel.tolist(), _gather(images, owner[sel], gppn_of[sel])):
+            gid = int(group[m])
+            key = (gid, hashlib.blake2b(page, digest_size=32).digest())
             if key not in seen:
-                seen[key] = gid if not seen else next_id
-                if seen[key] == next_id:
+                if gid in first_of:
+                    seen[key] = next_id
                     next_id += 1
+                else:
+                    seen[key] = gid
+                    first_of.add(gid)
             ids[m] = seen[key]
     return ids
 
@@ -174,7 +181,12 @@ def scan(images: Iterable[GuestImage | str], progress: Progress | None = None,
     """Scan images (objects or paths) and return one ImageScan per image."""
     images = [open_image(i) if not isinstance(i, GuestImage) else i for i in images]
     workers = workers or min(4, os.cpu_count() or 1)
-    raw = _scan_raw(images, progress, workers, chunk_pages)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return _scan(images, progress, pool, workers, chunk_pages, verify)
+
+
+def _scan(images, progress, pool, workers, chunk_pages, verify) -> list[ImageScan]:
+    raw = _scan_raw(images, progress, pool, workers, chunk_pages)
     # global grouping of nonzero pages by 128-bit hash
     owner = np.concatenate([np.full(int((~z).sum()), k, np.int32) for k, (_, z, _, _) in
                             enumerate(raw)]) if raw else np.empty(0, np.int32)
@@ -187,7 +199,7 @@ def scan(images: Iterable[GuestImage | str], progress: Progress | None = None,
         keys = np.ascontiguousarray(h).view(np.dtype((np.void, 16))).ravel()
         _, first, group = np.unique(keys, return_index=True, return_inverse=True)
         group = group.ravel().astype(np.int64)
-        ids = _verify(images, owner, gppn_of, group, first) if verify else group
+        ids = _verify(images, owner, gppn_of, group, first, pool) if verify else group
         ids = ids + 1
     else:
         ids = np.empty(0, np.int64)
