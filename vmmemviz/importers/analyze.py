@@ -11,8 +11,10 @@ images of the scan. ``analyze(paths)`` sums that up:
 included), and ``images``: the same per image, with sharing counted inside that image only.
 
 Exactness: pages are grouped by a 128-bit hash (two 64-bit linear hashes of the page's
-64-bit words with random odd keys), then every page is compared byte for byte with its
-group's first page; a mismatch splits the group by exact content. So ``distinct`` is exact.
+64-bit words with random odd keys, fast as a numpy matmul), then every page is compared
+byte for byte with its group's first page. A mismatch (a linear-hash collision, which
+crafted pages can cause) splits that group by a BLAKE2b-256 digest of each page. So
+``distinct`` is exact unless different pages collide in both hashes at once.
 """
 from __future__ import annotations
 
