@@ -7,15 +7,18 @@
 #
 # Run from anywhere; paths without an explicit --distpath/--workpath are
 # relative to the repository root. Installs PyInstaller into the project venv
-# (.venv, or $VMMEMVIZ_VENV) when it is missing. Extra arguments go to
-# PyInstaller. VMMEMVIZ_NO_TRIM=1 builds without trimming Qt.
+# (.venv, or $VMMEMVIZ_VENV; or the environment of $VMMEMVIZ_PYTHON) when it is
+# missing. Extra arguments go to PyInstaller. VMMEMVIZ_NO_TRIM=1 builds without
+# trimming Qt, VMMEMVIZ_NO_STRIP=1 without stripping debug info.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VMMEMVIZ_VENV:-$REPO/.venv}"
-PY="$VENV/bin/python"
+PY="${VMMEMVIZ_PYTHON:-$VENV/bin/python}"  # VMMEMVIZ_PYTHON: an interpreter that has vmmemviz
 
-if [ ! -x "$PY" ]; then
+if [ -n "${VMMEMVIZ_PYTHON:-}" ]; then
+    "$PY" -c "import vmmemviz" || { echo "build.sh: $PY cannot import vmmemviz" >&2; exit 1; }
+elif [ ! -x "$PY" ]; then
     echo "build.sh: no venv at $VENV; creating it and installing vmmemviz" >&2
     python3 -m venv "$VENV"
     "$PY" -m pip install -q --upgrade pip
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
         --distpath=*) distpath="${1#*=}"; shift ;;
         --workpath) workpath="$2"; shift 2 ;;
         --workpath=*) workpath="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) extra+=("$1"); shift ;;
     esac
 done

@@ -30,6 +30,20 @@ def run(out: str) -> int:
     m = np.random.default_rng(1).random((64, 64)) + 64 * np.eye(64)
     _check("numpy linear algebra (BLAS)", np.allclose(m @ np.linalg.inv(m), np.eye(64)))
 
+    try:
+        from PIL import Image
+    except ImportError:  # not a dependency (yet): nothing to check
+        Image = None
+    if Image is not None:
+        import io
+
+        frames = [Image.new("RGB", (8, 8), c) for c in ((0, 114, 178), (230, 159, 0))]
+        for fmt in ("GIF", "PNG"):  # GIF and APNG (an animated PNG) exports
+            buf = io.BytesIO()
+            frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100)
+            buf.seek(0)
+            _check(f"Pillow animated {fmt}", getattr(Image.open(buf), "n_frames", 1) == 2)
+
     from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
     import pyqtgraph as pg

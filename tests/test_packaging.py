@@ -212,7 +212,8 @@ def _build_bundle(root: Path) -> tuple[Path, float]:
          "--workpath", str(root / "work")],
         cwd=REPO, capture_output=True, text=True, timeout=600,
         # own PyInstaller cache: never shared with a build running elsewhere
-        env=_env(PYINSTALLER_CONFIG_DIR=str(root / "pyinstaller-config")),
+        env=_env(PYINSTALLER_CONFIG_DIR=str(root / "pyinstaller-config"),
+                 VMMEMVIZ_PYTHON=sys.executable),  # the interpreter running the tests
     )
     seconds = time.monotonic() - start
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
