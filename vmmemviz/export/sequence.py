@@ -1,0 +1,110 @@
+"""A range of events as an animation: numbered PNGs, animated GIF or APNG.
+
+Each step from position k-1 to k is shown as the view's transition animation (frames at
+progress 1/(t+1) .. t/(t+1), t = fps x TRANSITION_S - 1) and then the settled picture
+(progress 1), held HOLD_S seconds. The first position of the range is shown settled only.
+So a range of n positions gives n + (n - 1) x t frames.
+
+Frames are rendered lazily, one at a time, by a caller-supplied function; a progress
+callback is told after each frame and cancels the export by returning False. Pillow
+encodes GIF and APNG; every output is written atomically (``atomic.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import InputError
+from .atomic import atomic_dir, atomic_file
+from .render import png_bytes
+
+TRANSITION_S = 0.4           # length of one event's transition animation
+HOLD_S = 1.0                 # how long the settled picture of each step stays
+FPS_RANGE = (1, 50)          # GIF delays are in 1/100 s; browsers clamp below 20 ms
+MEMORY_BUDGET = 1536 << 20   # Pillow keeps every GIF/APNG frame until it writes the file
+FORMATS = ("png", "gif", "apng")
+
+
+class Cancelled(Exception):
+    """The progress callback asked to stop; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    pos: int          # timeline position (events applied)
+    progress: float   # point of the transition into ``pos`` (1 = settled)
+    ms: int           # how long the frame is shown
+
+
+def plan(start: int, end: int, fps: float) -> list[Shot]:
+    """Frames for positions ``start``..``end`` (inclusive) at ``fps`` frames a second."""
+    if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        raise InputError(f"--fps: expected {FPS_RANGE[0]} to {FPS_RANGE[1]} frames a second, got {fps:g}")
+    if not 0 <= start <= end:
+        raise InputError(f"--range: expected A:B with 0 <= A <= B, got {start}:{end}")
+    t = max(0, round(fps * TRANSITION_S) - 1)
+    step_ms = round(1000 / fps)
+    shots = [Shot(start, 1.0, round(HOLD_S * 1000))]
+    for pos in range(start + 1, end + 1):
+        shots += [Shot(pos, i / (t + 1), step_ms) for i in range(1, t + 1)]
+        shots.append(Shot(pos, 1.0, round(HOLD_S * 1000)))
+    return shots
+
+
+def check_memory(fmt: str, frames: int, width: int, height: int) -> None:
+    """Refuse an animation Pillow could not hold in memory, with what to change."""
+    per_pixel = {"gif": 1, "apng": 4}.get(fmt, 0)
+    need = frames * width * height * per_pixel
+    if need > MEMORY_BUDGET:
+        raise InputError(f"{fmt}: {frames} frames of {width}x{height} need about {need >> 20} MB to encode "
+                         f"(at most {MEMORY_BUDGET >> 20}); narrow --range, lower --fps or --size")
+
+
+def _frames(shots, render, progress):
+    """Render every shot, telling ``progress(done, total)``; False from it cancels."""
+    total = len(shots)
+    for i, shot in enumerate(shots):
+        yield render(shot)
+        if progress is not None and progress(i + 1, total) is False:
+            raise Cancelled()
+
+
+def _pil(qimage, transparent: bool) -> Image.Image:
+    from PySide6.QtGui import QImage
+    img = qimage.convertToFormat(QImage.Format_RGBA8888)
+    pil = Image.frombuffer("RGBA", (img.width(), img.height()), bytes(img.constBits()),
+                           "raw", "RGBA", img.bytesPerLine(), 1)
+    return pil if transparent else pil.convert("RGB")
+
+
+def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, progress=None) -> None:
+    """Render ``shots`` with ``render(shot) -> QImage`` and write them to ``path``.
+
+    ``png`` writes a folder of numbered PNGs (``frame-0001.png`` ...) and ``frames.ffconcat``
+    (their durations, for ``ffmpeg -f concat -i frames.ffconcat``); ``gif`` and ``apng``
+    write one animated file that loops forever.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"{fmt}: expected one of {', '.join(FORMATS)}")
+    frames = _frames(shots, render, progress)
+    if fmt == "png":
+        width = max(4, len(str(len(shots))))
+        with atomic_dir(path) as folder:
+            lines = ["ffconcat version 1.0"]
+            for i, (shot, img) in enumerate(zip(shots, frames), 1):
+                name = f"frame-{i:0{width}d}.png"
+                (folder / name).write_bytes(png_bytes(img))
+                lines += [f"file '{name}'", f"duration {shot.ms / 1000:g}"]
+            (folder / "frames.ffconcat").write_text("\n".join(lines) + "\n")
+        return
+    pil = (_pil(img, transparent) for img in frames)
+    first = next(pil)
+    durations = [s.ms for s in shots]
+    with atomic_file(path) as tmp:
+        if fmt == "gif":
+            first.save(tmp, "GIF", save_all=True, append_images=pil, duration=durations, loop=0,
+                       disposal=2 if transparent else 1, optimize=False)
+        else:   # Pillow walks an APNG's frames twice (modes, then data): it needs a list
+            first.save(tmp, "PNG", save_all=True, append_images=list(pil), duration=durations, loop=0,
+                       default_image=False)
