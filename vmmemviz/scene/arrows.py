@@ -1,0 +1,161 @@
+"""Arrows of the current event(s), read from the event rows and the state after them.
+
+An arrow joins a page range of one band to a page range of another: translation
+GV -> GP -> MP and the TLB / shadow / EPT shortcut GV -> MP (labelled with the walk cost),
+backing GP -> MP, sharing GP -> shared MP, balloon (GP pinned, its MP freed), and flows
+between machine memory and a store (swap, compression, guest paging: drawn with moving
+dots). A "mark" outlines a range (power-on overhead, freed pages, large-page groups).
+Kinds are read by their group and the columns they fill, so new mechanisms get arrows
+without changes here. Past ``BUNDLE_AT`` arrows they are bundled per band region.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import events as E
+from ..model import guest as G
+from ..model.events import F_RANGE, F_TLB_HIT, NONE
+from ..model.mmu import walk_refs
+
+BUNDLE_AT = 2000
+REGIONS = 64              # regions per band when bundling
+FLOWS = ("swap", "zip", "gswap")
+INWARD = ("FAULT", "DECOMPRESS", "UNZIP", "READ", "DEFLATE", "RESTORE")   # and any token ending in IN
+
+
+@dataclass(frozen=True)
+class Arrow:
+    kind: str            # translate, shortcut, back, share, balloon, swap, zip, gswap, mark, chain
+    src: tuple           # (band key, lo, hi): pages lo..hi-1
+    dst: tuple
+    label: str = ""
+    count: int = 1
+
+    @property
+    def flow(self) -> bool:
+        return self.kind in FLOWS
+
+
+def band_key(ref: tuple) -> str:
+    layer, vm, proc, _ = ref
+    if layer == "gv":
+        return f"gv.{vm}.{proc}"
+    if layer == "mp":
+        return "mp"
+    return f"{layer}.{vm}"
+
+
+def _one(key, i, n=1):
+    return (key, int(i), int(i) + int(n))
+
+
+def _mark(key, i, n=1, label=""):
+    r = _one(key, i, n)
+    return Arrow("mark", r, r, label, int(n))
+
+
+def _runs(a: np.ndarray, b: np.ndarray):
+    """Split paired index arrays into runs where both are consecutive: (a0, b0, n)."""
+    if len(a) == 0:
+        return []
+    cut = np.flatnonzero((np.diff(a) != 1) | (np.diff(b) != 1)) + 1
+    starts = np.concatenate(([0], cut))
+    ends = np.concatenate((cut, [len(a)]))
+    return [(int(a[s]), int(b[s]), int(e - s)) for s, e in zip(starts, ends)]
+
+
+def row_arrows(row, state) -> list:
+    """Arrows of one event row, given the state after it."""
+    k = E.KINDS[int(row["kind"])]
+    g, tokens = k.group, k.name.split("_")
+    vmi, proc = int(row["vm"]), int(row["proc"])
+    has = {c: int(row[c]) != int(NONE) for c in ("gvpn", "gppn", "mpn", "slot")}
+    n = int(row["aux"]) if row["flags"] & F_RANGE else 1
+    gv, gp, mp = f"gv.{vmi}.{proc}", f"gp.{vmi}", "mp"
+    vm = state.vms[vmi] if vmi < len(state.vms) else None
+    if g == "access" and has["gvpn"] and has["gppn"] and has["mpn"]:
+        if row["flags"] & F_TLB_HIT:
+            label = "TLB hit"
+        elif vm is not None and vm.cfg.mmu == "shadow":
+            label = f"shadow page table: {int(row['aux'])} refs"
+        else:
+            label = f"EPT 2-D walk: {int(row['aux'])} refs (native {walk_refs('shadow', False)})"
+        return [Arrow("translate", _one(gv, row["gvpn"]), _one(gp, row["gppn"])),
+                Arrow("translate", _one(gp, row["gppn"]), _one(mp, row["mpn"])),
+                Arrow("shortcut", _one(gv, row["gvpn"]), _one(mp, row["mpn"]), label)]
+    if g in FLOWS or (g == "guest" and has["slot"]):
+        flow = "gswap" if g == "guest" else g
+        store = _one(f"{flow}.{vmi}", row["slot"], n) if has["slot"] else None
+        page = (_one(gv, row["gvpn"], n) if flow == "gswap" and has["gvpn"] else
+                _one(mp, row["mpn"], n) if has["mpn"] else
+                _one(gp, row["gppn"], n) if has["gppn"] else None)
+        if store is None or page is None:
+            return [_mark(*(store or page)[:2], n)] if (store or page) else []
+        inward = any(t in INWARD or t.endswith("IN") for t in tokens)
+        return [Arrow(flow, store, page, count=n) if inward else Arrow(flow, page, store, count=n)]
+    if g == "balloon" and has["gppn"]:
+        out = [Arrow("balloon", _one(gp, row["gppn"], n), _one(mp, row["mpn"], n), "pinned: MPN freed", n)
+               if has["mpn"] else _mark(gp, row["gppn"], n)]
+        return out
+    if g == "tps" and has["gppn"] and has["mpn"]:
+        return [Arrow("share", _one(gp, row["gppn"], n), _one(mp, row["mpn"]), "shared", n)]
+    if has["gvpn"] and vm is not None and proc < len(vm.procs):
+        p = vm.procs[proc]
+        v0 = int(row["gvpn"])
+        span = int(row["aux"]) if g == "guest" else n
+        gvs = np.arange(v0, min(v0 + max(span, 1), p.vpages))
+        live = gvs[p.pt_state[gvs] == G.RESIDENT]
+        if len(live):
+            return [Arrow("translate", _one(gv, a), _one(gp, b, m), count=m)
+                    for a, b, m in _runs(live, p.pt[live].astype(np.int64))]
+        return [_mark(gv, v0, len(gvs))]
+    if has["gppn"] and has["mpn"]:
+        return [Arrow("back", _one(gp, row["gppn"], n), _one(mp, row["mpn"], n), count=n)]
+    if has["mpn"]:
+        size = int(row["aux"]) if g == "core" else n
+        return [_mark(mp, row["mpn"], max(size, 1))]
+    if has["gppn"]:
+        return [_mark(gp, row["gppn"], n)]
+    return []
+
+
+def event_arrows(rows: np.ndarray, state, bands) -> tuple:
+    """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT."""
+    out = []
+    for r in rows[-BUNDLE_AT:]:
+        out += row_arrows(r, state)
+        if len(out) > BUNDLE_AT:
+            break
+    if len(rows) > 1 or len(out) > BUNDLE_AT // 4:
+        out = bundle(out, bands)
+    return tuple(out)
+
+
+def bundle(arrows: list, bands) -> list:
+    """Merge arrows of the same kind between the same regions of the same bands."""
+    size = {b.key: max(1, -(-b.count // REGIONS)) for b in bands}
+    groups = {}
+    for a in arrows:
+        (sk, slo, shi), (dk, dlo, dhi) = a.src, a.dst
+        if sk not in size or dk not in size:
+            continue
+        key = (a.kind, sk, slo // size[sk], dk, dlo // size[dk])
+        prev = groups.get(key)
+        if prev is None:
+            groups[key] = a
+        else:
+            groups[key] = Arrow(a.kind, (sk, min(prev.src[1], slo), max(prev.src[2], shi)),
+                                (dk, min(prev.dst[1], dlo), max(prev.dst[2], dhi)),
+                                prev.label if prev.label == a.label else "", prev.count + a.count)
+    return list(groups.values())
+
+
+def chain_arrows(chain: list) -> tuple:
+    """The inspected page's chain GV -> GP -> MP (or store) as highlighted arrows."""
+    refs = [(band_key(r), r[3]) for r in chain]
+    out = [_mark(k, i) for k, i in refs]
+    out = [Arrow("chain", m.src, m.dst) for m in out]
+    out += [Arrow("chain", _one(a, i), _one(b, j)) for (a, i), (b, j) in zip(refs, refs[1:])]
+    return tuple(out)

@@ -1,0 +1,363 @@
+"""Bands: the model State as page-grid images, one uint8 palette code per page.
+
+Top to bottom: guest virtual (one grid per process, under its VM), guest physical (one
+grid per VM, side by side), machine memory (one grid, full width), backing stores (per VM:
+compression cache, .vswp, guest swap). A band's ``layer`` is the layer name
+``model.inspect`` uses, so a cell is the reference ``(layer, vm, proc, index)``.
+
+Stores come from the page states (a compressed GPPN's ``gp_loc`` is its cache slot, a
+swapped one's its .vswp slot, a guest-paged GVPN's ``pt`` its guest swap slot) and are
+sized from the mechanism's own array when one is found (``STORES`` lists the name hints).
+The layout (cell positions) depends only on the sizes, so it is stable while playing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ..model import content as C
+from ..model import guest as G
+from ..model import host as H
+from ..model import vm as V
+from . import palette as P
+
+BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
+
+
+@dataclass(frozen=True)
+class Band:
+    key: str                 # "gv.0.1", "gp.0", "mp", "zip.0", "vswp.0", "gswap.0"
+    layer: str               # gv, gp, mp, zip, vswp, gswap (model.inspect layers)
+    vm: int | None
+    proc: int | None
+    title: str
+    count: int               # pages; cells past it are padding (palette.BG)
+    cols: int
+    x: float                 # top-left of the grid, in cells
+    y: float
+    codes: np.ndarray = field(repr=False)     # (rows, cols) uint8 palette codes
+    badges: tuple = ()       # (index, refcount) of shared frames
+    outlines: tuple = ()     # (start, length) of large-page groups
+
+    @property
+    def rows(self) -> int:
+        return -(-self.count // self.cols)
+
+    def ref(self, index: int) -> tuple:
+        return (self.layer, self.vm, self.proc, int(index))
+
+    def index_at(self, x: float, y: float) -> int | None:
+        """The page under scene point (x, y), or None."""
+        c, r = int(np.floor(x - self.x)), int(np.floor(y - self.y))
+        if 0 <= c < self.cols and 0 <= r < self.rows:
+            i = r * self.cols + c
+            return i if i < self.count else None
+        return None
+
+    def range_rects(self, lo: int, hi: int) -> list:
+        """Scene rectangles (x, y, w, h) covering pages lo..hi-1: at most three row spans."""
+        lo, hi = max(0, lo), min(self.count, hi)
+        if hi <= lo:
+            return []
+        cols = self.cols
+        r0, c0 = divmod(lo, cols)
+        r1, c1 = divmod(hi - 1, cols)
+        if r0 == r1:
+            return [(self.x + c0, self.y + r0, c1 - c0 + 1, 1)]
+        out = [(self.x + c0, self.y + r0, cols - c0, 1)]
+        if r1 > r0 + 1:
+            out.append((self.x, self.y + r0 + 1, cols, r1 - r0 - 1))
+        out.append((self.x, self.y + r1, c1 + 1, 1))
+        return out
+
+
+@dataclass(frozen=True)
+class Store:
+    layer: str
+    title: str
+    code: int
+    hints: tuple             # substrings of a mechanism's array name that sizes the store
+
+
+STORES = (
+    Store("zip", "compression cache", P.ZIP, ("zip", "compress")),
+    Store("vswp", ".vswp", P.SWAP, ("vswp",)),
+    Store("gswap", "guest swap", P.GSWAP, ("gswap", "guest_swap", "gsw")),
+)
+
+
+def store_slots(vm, layer: str) -> np.ndarray:
+    """Occupied slots of a VM's store, from the page states."""
+    if layer == "zip":
+        return vm.gp_loc[vm.gp_state == V.COMPRESSED].astype(np.int64)
+    if layer == "vswp":
+        return vm.gp_loc[vm.gp_state == V.SWAPPED].astype(np.int64)
+    parts = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+def _tokens(name: str) -> list:
+    out, cur = [], ""
+    for ch in name.lower():
+        if ch.isalnum() or ch == "_":
+            cur += ch
+        else:
+            out.append(cur)
+            cur = ""
+    return out + [cur]
+
+
+def store_size(state, vm, store: Store) -> int | None:
+    """Slots of the store's own array (a VM array or a ``state.extra`` entry), if any."""
+    names = [(a, getattr(vm, a)) for a in vm.ARRAYS if a not in V.VM.ARRAYS]
+    names += [(k, a) for k, a in state.extra.items() if str(vm.index) in _tokens(k) or
+              (getattr(a, "ndim", 0) == 2 and a.shape[0] == len(state.vms))]
+    for name, arr in names:
+        if any(h in name.lower() for h in store.hints):
+            arr = np.asarray(arr)
+            return int(arr.shape[-1]) if arr.ndim == 2 and arr.shape[0] == len(state.vms) else len(arr)
+    return None
+
+
+# -- codes ---------------------------------------------------------------------------------
+_GP_LUT = np.full(256, P.FREE, np.uint8)
+_GP_LUT[[V.SHARED, V.BALLOONED, V.SWAPPED, V.COMPRESSED]] = [P.SHARED, P.BALLOON, P.SWAP, P.ZIP]
+_MP_LUT = np.full(256, P.FREE, np.uint8)
+_MP_LUT[[H.HV, H.SHARED, H.ZIP]] = [P.HV, P.SHARED, P.ZIP]
+
+
+def _vm_codes(owner: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    return (P.VM_BASE + 2 * (owner.astype(np.int32) % P.VM_SLOTS) + zero).astype(np.uint8)
+
+
+def mp_codes(state) -> np.ndarray:
+    h = state.host
+    codes = _MP_LUT[h.mpn_state]
+    priv = np.flatnonzero(h.mpn_state == H.PRIVATE)
+    codes[priv] = _vm_codes(h.mpn_owner[priv], h.mpn_content[priv] == C.ZERO_CID)
+    return codes
+
+
+def gp_codes(state, vm) -> np.ndarray:
+    codes = _GP_LUT[vm.gp_state]
+    mapped = np.flatnonzero(vm.gp_state == V.MAPPED)
+    zero = state.host.mpn_content[vm.gp_loc[mapped]] == C.ZERO_CID
+    codes[mapped] = P.vm_code(vm.index) + zero.astype(np.uint8)
+    return codes
+
+
+def gv_codes(proc, gp: np.ndarray) -> np.ndarray:
+    codes = np.full(proc.vpages, P.UNMAPPED, np.uint8)
+    res = np.flatnonzero(proc.pt_state == G.RESIDENT)
+    codes[res] = gp[proc.pt[res]]
+    codes[proc.pt_state == G.GSWAPPED] = P.GSWAP
+    return codes
+
+
+def store_codes(size: int, slots: np.ndarray, code: int) -> np.ndarray:
+    codes = np.full(size, P.FREE, np.uint8)
+    codes[slots[slots < size]] = code
+    return codes
+
+
+def _grid(flat: np.ndarray, cols: int) -> np.ndarray:
+    rows = -(-len(flat) // cols)
+    out = np.full(rows * cols, P.BG, np.uint8)
+    out[:len(flat)] = flat
+    return out.reshape(rows, cols)
+
+
+# -- layout ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slot:
+    key: str
+    layer: str
+    vm: int | None
+    proc: int | None
+    title: str
+    count: int
+    cols: int
+    x: float
+    y: float
+
+
+def label_height(width: int) -> float:
+    """Height of a band's label line, in cells (labels scale with the picture)."""
+    return max(3.0, width / 56)
+
+
+def gap(width: int) -> float:
+    return max(2.0, round(width / 64))
+
+
+@lru_cache(maxsize=16)
+def layout(mp_pages: int, vms: tuple, aspect: float = 1.9) -> tuple:
+    """Slots for every band. ``vms``: per VM (name, gp pages, ((proc name, pages), ...),
+    ((store layer, size), ...)). Picks the width (in cells) whose picture is closest to
+    ``aspect`` (width / height)."""
+    best = None
+    for w in range(48, 1 << 15, 16):
+        slots, height = _place(mp_pages, vms, w)
+        score = abs(np.log(w / height / aspect))
+        if best is None or score < best[0]:
+            best = (score, slots)
+        elif w / height > 3 * aspect:
+            break
+    return best[1]
+
+
+def _place(mp_pages: int, vms: tuple, w: int):
+    n = len(vms)
+    g, lab = gap(w), label_height(w)
+    cw = max(4, int((w - g * (n - 1)) // n))
+    slots, y = [], 0.0
+    # guest virtual: each VM's processes side by side inside its column
+    row_h = 0
+    for i, (name, _, procs, _) in enumerate(vms):
+        x0 = i * (cw + g)
+        if not procs:
+            continue
+        pw = max(2, int((cw - g * (len(procs) - 1)) // len(procs)))
+        for j, (pname, pages) in enumerate(procs):
+            slots.append(Slot(f"gv.{i}.{j}", "gv", i, j, f"{name} / {pname}", pages, pw,
+                              x0 + j * (pw + g), y + lab))
+            row_h = max(row_h, -(-pages // pw))
+    if row_h:
+        y += lab + row_h + 2 * g
+    row_h = 0
+    for i, (name, pages, _, _) in enumerate(vms):
+        slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab))
+        row_h = max(row_h, -(-pages // cw))
+    y += lab + row_h + 2 * g
+    mw = n * cw + g * (n - 1)
+    slots.append(Slot("mp", "mp", None, None, "machine memory", mp_pages, mw, 0, y + lab))
+    y += lab + -(-mp_pages // mw) + 2 * g
+    row_h = 0
+    for i, (name, _, _, stores) in enumerate(vms):
+        if not stores:
+            continue
+        sw = max(2, int((cw - g * (len(stores) - 1)) // len(stores)))
+        for j, (layer, size) in enumerate(stores):
+            title = next(s.title for s in STORES if s.layer == layer)
+            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", size, sw,
+                              i * (cw + g) + j * (sw + g), y + lab))
+            row_h = max(row_h, -(-size // sw))
+    if row_h:
+        y += lab + row_h + g
+    return tuple(slots), max(y - g, 1.0)
+
+
+def _stores(state, vm) -> tuple:
+    out = []
+    for s in STORES:
+        size = store_size(state, vm, s)
+        slots = store_slots(vm, s.layer)
+        if size is None and not len(slots):
+            continue
+        if size is None:       # no array to size it: the .vswp is the VM's unreserved memory
+            size = vm.n - int(round(vm.cfg.reservation_mb * V.PAGES_PER_MB)) if s.layer == "vswp" else vm.n // 10
+        out.append((s.layer, max(size, int(slots.max()) + 1 if len(slots) else 1)))
+    return tuple(out)
+
+
+def shape_key(state) -> tuple:
+    return state.host.n_mpn, tuple(
+        (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm)) for vm in state.vms)
+
+
+def build_bands(state) -> tuple:
+    """Every band of ``state``, laid out, with its codes."""
+    mp_pages, vms = shape_key(state)
+    slots = layout(mp_pages, vms)
+    gps = {vm.index: gp_codes(state, vm) for vm in state.vms}
+    out = []
+    for s in slots:
+        badges, outlines = (), ()
+        if s.layer == "gv":
+            flat = gv_codes(state.vms[s.vm].procs[s.proc], gps[s.vm])
+        elif s.layer == "gp":
+            flat = gps[s.vm]
+        elif s.layer == "mp":
+            flat = mp_codes(state)
+            badges, outlines = _badges(state.host), _outlines(state.host)
+        else:
+            store = next(st for st in STORES if st.layer == s.layer)
+            flat = store_codes(s.count, store_slots(state.vms[s.vm], s.layer), store.code)
+        out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
+                        _grid(flat, s.cols), badges, outlines))
+    return tuple(out)
+
+
+def _badges(h) -> tuple:
+    idx = np.flatnonzero(h.mpn_state == H.SHARED)
+    if len(idx) > BADGE_MAX:
+        return ()
+    return tuple(zip(idx.tolist(), h.mpn_refs[idx].tolist()))
+
+
+def _outlines(h) -> tuple:
+    n = h.n_mpn - h.n_mpn % H.LARGE_PAGES
+    starts = np.flatnonzero(h.mpn_flags[:n:H.LARGE_PAGES] & H.LARGE) * H.LARGE_PAGES
+    return tuple((int(s), H.LARGE_PAGES) for s in starts)
+
+
+def scene_rect(bands) -> tuple:
+    """(x, y, w, h) around every band and its label."""
+    w = max(b.x + b.cols for b in bands)
+    lab = label_height(int(w))
+    top = min(b.y for b in bands) - lab
+    return (0.0, top, w, max(b.y + b.rows for b in bands) - top)
+
+
+def find(bands, layer: str, vm=None, proc=None):
+    """The band of a layer (and VM / process), or None."""
+    for b in bands:
+        if b.layer == layer and (layer == "mp" or (b.vm == vm and (layer != "gv" or b.proc == proc))):
+            return b
+    return None
+
+
+# -- words -------------------------------------------------------------------------------------
+def describe(state, ref: tuple, names) -> str:
+    """Tooltip text for one page: layer, number, owner, state, content class."""
+    layer, vmi, proc, i = ref
+    if layer == "mp":
+        h = state.host
+        st = int(h.mpn_state[i])
+        own = int(h.mpn_owner[i])
+        lines = [f"machine memory: MPN 0x{i:x}", f"state: {H.MPN_STATE_NAMES[st]}"]
+        if own != H.NO_VM:
+            lines.append(f"owner: {names[own]}" + (f", GPPN 0x{int(h.mpn_gppn[i]):x}" if st == H.PRIVATE else ""))
+        if st == H.SHARED:
+            lines.append(f"shared by {int(h.mpn_refs[i])} guest pages")
+        if h.mpn_flags[i] & H.LARGE:
+            lines.append("part of a 2 MB large page")
+        if st in (H.PRIVATE, H.SHARED):
+            lines.append(f"content: {C.CLASS_NAMES[int(C.content_class(h.mpn_content[i]))]}")
+        return "\n".join(lines)
+    vm = state.vms[vmi]
+    if layer == "gv":
+        p = vm.procs[proc]
+        ps = int(p.pt_state[i])
+        lines = [f"guest virtual: {names[vmi]} / {p.name}, GVPN 0x{i:x}",
+                 "state: " + ("unmapped", "resident", "paged out by the guest")[ps]]
+        if ps == G.RESIDENT:
+            g = int(p.pt[i])
+            return "\n".join(lines + [f"-> GPPN 0x{g:x}"] + describe(state, ("gp", vmi, None, g), names).split("\n")[2:])
+        return "\n".join(lines)
+    if layer == "gp":
+        st = int(vm.gp_state[i])
+        lines = [f"guest physical: {names[vmi]}, GPPN 0x{i:x}",
+                 f"state: {V.GP_STATE_NAMES[st]}; guest OS: {G.GUEST_STATE_NAMES[vm.gp_guest[i]]}"]
+        loc = int(vm.gp_loc[i])
+        if st in (V.MAPPED, V.SHARED):
+            lines.append(f"-> MPN 0x{loc:x}")
+            lines.append(f"content: {C.CLASS_NAMES[int(C.content_class(state.host.mpn_content[loc]))]}")
+        elif st in (V.SWAPPED, V.COMPRESSED):
+            lines.append(f"-> {'.vswp' if st == V.SWAPPED else 'compression cache'} slot 0x{loc:x}")
+        return "\n".join(lines)
+    title = next(s.title for s in STORES if s.layer == layer)
+    slots = store_slots(vm, layer)
+    return f"{names[vmi]} {title}: slot 0x{i:x}\n" + ("in use" if i in set(slots.tolist()) else "free")

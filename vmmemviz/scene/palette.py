@@ -1,0 +1,107 @@
+"""Colours of the picture: palette codes (what a cell means) and their RGBA per theme.
+
+Band images hold one uint8 code per page; the views colour them through a lookup table
+(``lut(theme)``). Okabe-Ito based: one hue per VM for its private pages (a pale tint of
+it for the VM's zero pages), yellow for shared (TPS) pages, orange for ballooned pages
+(hatched by the views), free frames dark.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# fixed codes
+BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED = range(9)
+VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
+VM_SLOTS = (256 - VM_BASE) // 2
+
+# Okabe-Ito: orange E69F00, sky blue 56B4E9, bluish green 009E73, yellow F0E442,
+# blue 0072B2, vermillion D55E00, reddish purple CC79A7.
+VM_HUES = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8F6BB3", "#5E8C31", "#B0413E")
+
+THEMES = {
+    "dark": {
+        "bg": "#1B1E23", "fg": "#E6E8EB", "muted": "#9AA3AD", "grid": "#2E333B",
+        BG: "#1B1E23", FREE: "#3A404A", UNMAPPED: "#24282F", HV: "#8A8F98",
+        "arrow": "#F2F2F2", "highlight": "#FFFFFF", "zero_mix": "#FFFFFF",
+    },
+    "light": {
+        "bg": "#F7F7F5", "fg": "#1D2127", "muted": "#5E6670", "grid": "#D9DCE0",
+        BG: "#F7F7F5", FREE: "#5A616C", UNMAPPED: "#E4E6EA", HV: "#A7AEB6",
+        "arrow": "#1D2127", "highlight": "#000000", "zero_mix": "#FFFFFF",
+    },
+}
+COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#7FD4C1", SWAP: "#8C5A3C", GSWAP: "#C8A27A"}
+
+# arrow / flow colours by arrow kind (scene.arrows)
+ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#7FD4C1", "swap": "#C07A4F",
+                 "gswap": "#C8A27A", "free": "#9AA3AD"}
+
+# event groups (events.Kind.group) -> marker colour on the timeline
+GROUP_COLOURS = {"core": "#0072B2", "access": "#56B4E9", "guest": "#009E73", "tps": "#F0E442",
+                 "lpage": "#CC79A7", "balloon": "#E69F00", "swap": "#8C5A3C", "zip": "#7FD4C1",
+                 "state": "#D55E00"}
+GROUP_ORDER = ("access", "core", "guest", "lpage", "tps", "zip", "swap", "balloon", "state")
+
+
+def hex_rgba(h: str, alpha: int = 255) -> tuple:
+    h = h.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), alpha
+
+
+def _mix(a: str, b: str, t: float) -> str:
+    ra, rb = hex_rgba(a), hex_rgba(b)
+    return "#" + "".join(f"{round(x + (y - x) * t):02X}" for x, y in zip(ra[:3], rb[:3]))
+
+
+def vm_hue(i: int) -> str:
+    """The colour of VM ``i``'s private pages (hues repeat, darker, past the eighth VM)."""
+    base = VM_HUES[i % len(VM_HUES)]
+    return _mix(base, "#000000", 0.25 * ((i // len(VM_HUES)) % 3))
+
+
+def vm_code(i: int, zero: bool = False) -> int:
+    return VM_BASE + 2 * (i % VM_SLOTS) + int(zero)
+
+
+def colour(code: int, theme: str = "dark") -> str:
+    """Hex colour of one palette code."""
+    t = THEMES[theme]
+    if code >= VM_BASE:
+        i, zero = divmod(code - VM_BASE, 2)
+        hue = vm_hue(i)
+        return _mix(hue, t["zero_mix"], 0.62) if zero else hue
+    return COMMON.get(code) or t.get(code, t[BG])
+
+
+def lut(theme: str = "dark") -> np.ndarray:
+    """(256, 4) uint8 RGBA lookup table for band images."""
+    return np.array([hex_rgba(colour(c, theme)) for c in range(256)], np.uint8)
+
+
+def legend_entries(vm_names, theme: str = "dark") -> list:
+    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline"."""
+    out = [(name, colour(vm_code(i), theme), "fill") for i, name in enumerate(vm_names)]
+    out += [
+        ("zero page (pale VM colour)", colour(vm_code(0, True), theme), "fill"),
+        ("shared (TPS)", colour(SHARED, theme), "fill"),
+        ("ballooned / pinned", colour(BALLOON, theme), "hatch"),
+        ("compressed", colour(ZIP, theme), "fill"),
+        ("swapped (.vswp)", colour(SWAP, theme), "fill"),
+        ("guest-swapped", colour(GSWAP, theme), "fill"),
+        ("hypervisor overhead", colour(HV, theme), "fill"),
+        ("free / not backed", colour(FREE, theme), "fill"),
+        ("unmapped (guest virtual)", colour(UNMAPPED, theme), "fill"),
+        ("large page (2 MB)", THEMES[theme]["fg"], "outline"),
+    ]
+    return out
+
+
+def describe_code(code: int, vm_names) -> str:
+    """What a cell of this code shows, in words (tooltips, tests)."""
+    if code >= VM_BASE:
+        i, zero = divmod(code - VM_BASE, 2)
+        name = vm_names[i] if i < len(vm_names) else f"VM {i}"
+        return f"{name}, zero page" if zero else f"{name}, private"
+    return {BG: "", FREE: "free", UNMAPPED: "unmapped", HV: "hypervisor overhead", SHARED: "shared (TPS)",
+            BALLOON: "ballooned", ZIP: "compressed", SWAP: "swapped to .vswp",
+            GSWAP: "paged out by the guest"}[code]
