@@ -10,6 +10,12 @@ A CID is a uint32 whose top two bits name its class:
 
 Bytes are produced deterministically from the CID (same CID, same bytes, in every run), so
 page sharing compares real bytes and memory compression runs real LZ4 on them.
+
+Real guest memory: a VM whose scenario names an ``image`` takes its pages from that file
+(``register_image``). Its pages are OS-class CIDs with source ``IMAGE_SOURCE0 + slot`` and
+the GPPN as index; zero pages become CID 0 and pages with equal bytes one canonical CID
+(``canonical``). Their class (for colours) comes from their bytes: zero, compressible
+(LZ4 to 2 KiB or less: shown as TEXT) or incompressible (RANDOM).
 """
 from __future__ import annotations
 
@@ -46,9 +52,68 @@ def unique_cid(cls: int, serial):
     return np.uint32(cls << CLASS_SHIFT) | (np.asarray(serial, dtype=np.uint32) & np.uint32(UNIQUE_MASK))
 
 
+IMAGE_SOURCE0 = 32
+_IMAGES: dict = {}    # source -> (image, canonical CID per GPPN, class per GPPN)
+
+
+def register_image(slot: int, image, scan, pages: int) -> int:
+    """Make guest image ``image`` (with its ``importers.analyze`` scan) the content of
+    GPPNs 0..pages-1 of source ``IMAGE_SOURCE0 + slot``; returns that source."""
+    source = IMAGE_SOURCE0 + slot
+    canon = np.zeros(pages, np.uint32)
+    cls = np.zeros(pages, np.uint8)
+    inside = scan.gppn < pages
+    g, ids, lz = scan.gppn[inside], scan.content[inside], scan.lz4[inside]
+    rep = np.empty(len(g), np.int64)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.searchsorted(sorted_ids, sorted_ids, side="left")
+    rep[order] = g[order[starts]]                 # lowest GPPN holding the same bytes
+    canon[g] = np.where(ids == 0, ZERO_CID, image_cid(source, rep))
+    cls[g] = np.where(ids == 0, ZERO, np.where(lz <= 2048, TEXT, RANDOM))
+    _IMAGES[source] = (image, canon, cls)
+    page_bytes.cache_clear()
+    return source
+
+
+def image_cid(source: int, gppn):
+    return (np.uint32(OS << CLASS_SHIFT) | np.uint32(source << OS_INDEX_BITS)
+            | np.asarray(gppn, np.uint32))
+
+
+def _image_parts(cids):
+    c = np.asarray(cids, np.uint32)
+    src = (c >> np.uint32(OS_INDEX_BITS)) & np.uint32(63)
+    is_img = ((c >> np.uint32(CLASS_SHIFT)) == OS) & (src >= IMAGE_SOURCE0)
+    return c, src, is_img, c & np.uint32((1 << OS_INDEX_BITS) - 1)
+
+
+def canonical(cids):
+    """Image CIDs mapped to their canonical CID (0 for zero pages); others unchanged."""
+    c, src, is_img, g = _image_parts(cids)
+    if not _IMAGES or not is_img.any():
+        return c
+    out = c.copy()
+    for s in np.unique(src[is_img]):
+        sel = is_img & (src == s)
+        out[sel] = _IMAGES[int(s)][1][g[sel]]
+    return out
+
+
 def content_class(cid):
-    """Class of one CID or of an array of CIDs."""
-    return np.asarray(cid, dtype=np.uint32) >> np.uint32(CLASS_SHIFT)
+    """Class of one CID or of an array of CIDs (image pages: by their bytes)."""
+    c = np.asarray(cid, dtype=np.uint32)
+    cls = c >> np.uint32(CLASS_SHIFT)
+    if not _IMAGES:
+        return cls
+    c, src, is_img, g = _image_parts(c)
+    if not is_img.any():
+        return cls
+    cls = np.array(cls, np.uint32)
+    for s in np.unique(src[is_img]):
+        sel = is_img & (src == s)
+        cls[sel] = _IMAGES[int(s)][2][g[sel]]
+    return cls if cls.ndim else cls[()]
 
 
 @lru_cache(maxsize=65536)
@@ -58,6 +123,9 @@ def page_bytes(cid: int) -> bytes:
     cls = cid >> CLASS_SHIFT
     if cid == ZERO_CID:
         return bytes(PAGE_SIZE)
+    src = (cid >> OS_INDEX_BITS) & 63
+    if cls == OS and src >= IMAGE_SOURCE0:
+        return _IMAGES[src][0].page(cid & ((1 << OS_INDEX_BITS) - 1))
     rng = np.random.default_rng(cid)
     if cls == RANDOM:
         return rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()

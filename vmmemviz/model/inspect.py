@@ -84,7 +84,7 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
     if cid is not None:
         data = C.page_bytes(cid)
         out["content_id"] = cid
-        out["content_class"] = C.CLASS_NAMES[cid >> C.CLASS_SHIFT]
+        out["content_class"] = C.CLASS_NAMES[int(C.content_class(cid))]
         out["hash"] = hashlib.sha1(data).hexdigest()[:16]
     # sharers: every GPPN mapped to the same MPN
     if mp and state.host.mpn_state[mp[0][3]] == H.SHARED:

@@ -19,6 +19,7 @@
     reservation_mb = 0
     limit_mb = 2048                # optional
     shares = "normal"              # low / normal / high / a number
+    image = "guest.elf"            # optional: guest memory from a real image (ELF core, raw, .vmem)
     [vm.settings]
     "sched.mem.pshare.enable" = true
     [[vm.process]]
@@ -30,6 +31,7 @@
     working_set_mb = 128           # accesses go to the first part of what it holds
     touches = 200                  # accesses per second
     write_fraction = 0.3
+    trace = "ls.lackey"            # optional: accesses from a Valgrind lackey / din / pin trace
     content = { text = 0.6, random = 0.3, zero = 0.1 }   # what it writes (also "os")
     [[vm.process.step]]            # scripted: at a tick, alloc/free/read/write
     at = 5
@@ -158,6 +160,14 @@ class _Reader:
             raise InputError(f"{self.src}: {self.where}{'.' if self.where else ''}{k}: unknown key")
 
 
+def _relative(src: str, path: str | None) -> str | None:
+    """A data file named in a scenario, relative to the scenario's folder."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else Path(src).resolve().parent / p)
+
+
 def _pages(mb) -> int:
     return int(round(mb * PAGES_PER_MB))
 
@@ -191,6 +201,7 @@ def _process(src, where, t, vm_pages) -> ProcessConfig:
         touches=r.get("touches", 0, "int"),
         write_fraction=float(r.get("write_fraction", 0.3, "frac")),
         start_tick=r.get("start", 1, "int"),
+        trace=_relative(src, r.get("trace", None, "str")),
     )
     ws = r.get("working_set_mb", None, "mb")
     pc.working_set_pages = None if ws is None else max(1, _pages(ws))
@@ -254,7 +265,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
             reservation_mb=vr.get("reservation_mb", 0, "mb"),
             limit_mb=vr.get("limit_mb", None, "mb"),
             overhead_mb=vr.get("overhead_mb", None, "mb"),
-            image=vr.get("image", None, "str"),
+            image=_relative(src, vr.get("image", None, "str")),
         )
         if cfg.pages < 64:
             raise vr.err("memory_mb", "at least 0.25 (64 pages)", cfg.memory_mb)

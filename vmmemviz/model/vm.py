@@ -114,7 +114,8 @@ def _back(state, rows):
     vms = rows["vm"][idx]
     content = rows["content"][idx]
     # a range of OS pages holds consecutive pages of the OS image
-    content = np.where(C.content_class(content) == C.OS, content + offs.astype(np.uint32), content)
+    content = np.where((content >> np.uint32(C.CLASS_SHIFT)) == C.OS, content + offs.astype(np.uint32), content)
+    content = C.canonical(content)       # real guest images: zero and duplicate pages
     for v in np.unique(vms):
         m = vms == v
         vm = state.vms[int(v)]

@@ -49,6 +49,7 @@ class ProcessConfig:
     content: dict = field(default_factory=lambda: {"text": 0.6, "random": 0.3, "zero": 0.1})
     steps: list = field(default_factory=list)
     start_tick: int = 1
+    trace: str | None = None              # accesses come from this trace (realdata.py)
 
 
 def _contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = None) -> np.ndarray:
@@ -89,7 +90,7 @@ def plan(sim, vm, proc, tick: int) -> list:
     steps = [s for s in cfg.steps if s.at == tick]
     rnd = tick >= cfg.start_tick
     want = 0
-    if rnd:
+    if rnd and not cfg.trace:
         held = int(np.count_nonzero(proc.pt_state != UNMAPPED))
         want = cfg.start_pages if tick == cfg.start_tick else 0
         want = min(want + cfg.alloc_pages, cfg.size_pages - held)
@@ -114,7 +115,7 @@ def plan(sim, vm, proc, tick: int) -> list:
         elif s.op in ("read", "write"):
             ops.append(("touch", s))
     if rnd and cfg.touches:
-        ops.append(("random-touch", None))
+        ops.append(("trace", None) if cfg.trace else ("random-touch", None))
     return ops
 
 
