@@ -4,7 +4,7 @@
 esxtop's groups (MEM, TPS, MCTL, SWAP, ZIP, MMU) with units and tooltips, whatever keys
 the mechanisms add; the host figures; and a gauge of free memory with the state thresholds
 (high / clear / soft / hard / low) computed with :mod:`vmmemviz.model.states`.
-The colours and threshold helpers here are shared by the other panels.
+The state colours and threshold helpers here are shared by the plots.
 """
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from PySide6.QtCore import Qt
 
 from ..model import settings as S
 from ..model import states
+from ..scene import palette as P
 
-# Okabe-Ito
-BLUE, ORANGE, GREEN, PINK = "#0072B2", "#E69F00", "#009E73", "#CC79A7"
-SKY, VERMILLION, YELLOW, BLACK = "#56B4E9", "#D55E00", "#F0E442", "#000000"
-OKABE_ITO = (BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, YELLOW, BLACK)
+# Okabe-Ito, for the host states; events and VMs take their colours from scene.palette
+GREEN, SKY, YELLOW, ORANGE, VERMILLION = "#009E73", "#56B4E9", "#F0E442", "#E69F00", "#D55E00"
 
 # host states, from plenty of free memory to none
 STATE_COLORS = {"high": GREEN, "clear": SKY, "soft": YELLOW, "hard": ORANGE, "low": VERMILLION}
@@ -33,15 +32,15 @@ STATE_HELP = {
            "blocked from allocating.",
 }
 
-# esxtop group -> (title, colour, tooltip); counters are sorted into these groups
+# esxtop group -> (title, colour: that of the events behind it, tooltip)
 GROUPS = {
-    "mem": ("MEM", BLUE, "Memory size, granted, touched and overhead"),
-    "tps": ("TPS", PINK, "Transparent page sharing"),
-    "mctl": ("MCTL", ORANGE, "Ballooning (the vmmemctl driver in VMware Tools)"),
-    "swap": ("SWAP", VERMILLION, "Hypervisor swapping to the VM's .vswp file"),
-    "zip": ("ZIP", YELLOW, "Memory compression cache"),
-    "mmu": ("MMU", SKY, "TLB and page-walk figures of the simulated MMU"),
-    "other": ("OTHER", BLACK, "Other counters"),
+    "mem": ("MEM", P.GROUP_COLOURS["core"], "Memory size, granted, touched and overhead"),
+    "tps": ("TPS", P.GROUP_COLOURS["tps"], "Transparent page sharing"),
+    "mctl": ("MCTL", P.GROUP_COLOURS["balloon"], "Ballooning (the vmmemctl driver in VMware Tools)"),
+    "swap": ("SWAP", P.GROUP_COLOURS["swap"], "Hypervisor swapping to the VM's .vswp file"),
+    "zip": ("ZIP", P.GROUP_COLOURS["zip"], "Memory compression cache"),
+    "mmu": ("MMU", P.GROUP_COLOURS["access"], "TLB and page-walk figures of the simulated MMU"),
+    "other": ("OTHER", P.THEMES["light"]["muted"], "Other counters"),
 }
 
 # esxtop name -> (group, unit, meaning)
@@ -71,13 +70,21 @@ VM_COUNTERS = {
     "CACHEUSD": ("zip", "MB", "CACHEUSD: compression cache in use (compressed guest memory)"),
     "ZIP/s": ("zip", "MB/s", "ZIP/s: compression rate"),
     "UNZIP/s": ("zip", "MB/s", "UNZIP/s: decompression rate (reads of compressed pages)"),
+    "COW/s": ("tps", "pages/s", "COW/s: copy-on-write breaks: writes to shared pages that got a private copy"),
+    "GSWCUR": ("mctl", "MB", "GSWCUR: guest memory the guest OS paged out to its own swap file "
+               "(guest-level paging, when the balloon needs more than the guest has free)"),
+    "GSWR/s": ("mctl", "MB/s", "GSWR/s: guest-level page-in rate (from the guest's swap file)"),
+    "GSWW/s": ("mctl", "MB/s", "GSWW/s: guest-level page-out rate (to the guest's swap file)"),
+    "LPAGE": ("mmu", "MB", "LPAGE: guest memory backed by 2 MB large pages (Mem.AllocGuestLargePage)"),
+    "WALK/MISS": ("mmu", "", "WALK/MISS: memory references per TLB miss (page-walk cost; 24 at most "
+                  "with EPT and 4 KB pages, 4 with shadow tables)"),
     "TLB_HITS": ("mmu", "", "TLB_HITS: translations found in the TLB (no page walk)"),
     "TLB_MISSES": ("mmu", "", "TLB_MISSES: translations that needed a page walk"),
     "WALK_REFS": ("mmu", "", "WALK_REFS: memory references of all page walks (up to 24 each with EPT, 4 with shadow tables)"),
     "VM_EXITS": ("mmu", "", "VM_EXITS: exits to the VMM to re-sync shadow page tables (software MMU only)"),
 }
 # a counter we have not met yet goes to the group its name suggests
-PREFIX_GROUPS = (("MCTL", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"), ("ZIP", "zip"),
+PREFIX_GROUPS = (("MCTL", "mctl"), ("GSW", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"), ("ZIP", "zip"),
                  ("UNZIP", "zip"), ("SHR", "tps"), ("COW", "tps"), ("ZERO", "tps"), ("PSHARE", "tps"),
                  ("TLB", "mmu"), ("WALK", "mmu"), ("VM_EXIT", "mmu"))
 
@@ -151,7 +158,7 @@ def threshold_lines(host: dict, host_settings: dict) -> list[tuple[str, float]]:
 
 def state_pill(label: QtWidgets.QLabel, state: str) -> None:
     """Show a host state as a coloured pill with its meaning as tooltip."""
-    c = QtGui.QColor(STATE_COLORS.get(state, BLACK))
+    c = QtGui.QColor(STATE_COLORS.get(state, VERMILLION))
     text = "black" if c.lightnessF() > 0.45 else "white"
     label.setText(f" {state} ")
     label.setStyleSheet(f"background:{c.name()}; color:{text}; border-radius:6px; padding:1px 6px; "
@@ -213,7 +220,7 @@ class FreeGauge(QtWidgets.QWidget):
             x0, x1 = self.x_of(bottom), self.x_of(top)
             p.fillRect(QtCore.QRectF(x0, bar.top(), x1 - x0, bar.height()), c)
         # free memory: a solid bar over the zones
-        fill = QtGui.QColor(STATE_COLORS.get(self.state, BLUE))
+        fill = QtGui.QColor(STATE_COLORS.get(self.state, VERMILLION))
         p.fillRect(QtCore.QRectF(bar.left(), bar.top() + 5, self.x_of(self.free) - bar.left(), bar.height() - 10),
                    fill)
         p.setPen(QtGui.QPen(text, 1))

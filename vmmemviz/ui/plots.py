@@ -11,11 +11,12 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from ..model import settings as S
-from .counters import OKABE_ITO, STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
+from ..scene import palette as P
+from .counters import STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
 
 # (title, the counters it may come from, first present wins)
 METRICS = (
@@ -25,16 +26,11 @@ METRICS = (
     ("Swapped", ("SWCUR",)),
     ("Compressed", ("CACHEUSD", "ZIPPED")),
 )
-DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
 
 
-def vm_pen(i: int, width: float = 2) -> QtGui.QPen:
-    """VM ``i``'s pen: an Okabe-Ito colour (black skipped: it vanishes on dark), then dashes."""
-    colors = OKABE_ITO[:-1]
-    pen = QtGui.QPen(QtGui.QColor(colors[i % len(colors)]), width)
-    pen.setStyle(DASHES[(i // len(colors)) % len(DASHES)])
-    pen.setCosmetic(True)
-    return pen
+def vm_pen(i: int) -> QtGui.QPen:
+    """VM ``i``'s pen: the colour of its pages in the layer view."""
+    return pg.mkPen(P.vm_hue(i), width=2)
 
 
 class Series:
@@ -69,17 +65,18 @@ class PlotsPanel(QtWidgets.QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.legend)
         lay.addWidget(self.view, 1)
-        self._reset()
+        self._reset(())
 
     def set_settings(self, host_settings: dict) -> None:
         """The scenario's host settings (state model, Mem.MemMinFreePct); defaults otherwise."""
         self.host_settings = {**S.defaults(S.HOST_SETTINGS), **host_settings}
         self._thresholds = None
 
-    def _reset(self) -> None:
+    def _reset(self, vm_names) -> None:
         self.view.clear()
         self.n = 0
-        self.vm_names: list[str] = []
+        self.first = None                                   # history[0]: tells scenarios apart
+        self.vm_names = list(vm_names)
         self.ticks = Series()
         self.free = Series()
         self.values: dict[tuple[str, str], Series] = {}     # (metric title, vm) -> series
@@ -91,6 +88,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.host_plot = self._add_plot("Host free memory", "free_mb",
                                         "Host free memory (MB) against the thresholds of the host states")
         self.free_curve = self.host_plot.plot(pen=pg.mkPen(self._text_color(), width=2), name="free")
+        self._show_legend()
 
     def _text_color(self) -> QtGui.QColor:
         return self.palette().color(QtGui.QPalette.ColorRole.WindowText)
@@ -138,15 +136,17 @@ class PlotsPanel(QtWidgets.QWidget):
 
     def show_frame(self, frame) -> None:
         hist = frame.history
-        if len(hist) < self.n or (hist and self.n and hist[0]["tick"] != self.ticks.a[0]) \
-                or list(frame.vm_names) != self.vm_names and self.n:
-            self._reset()
-        if not self.vm_names:
-            self.vm_names = list(frame.vm_names)
-            self._show_legend()
-        if len(hist) > self.n:
-            self._append(hist)
-            if self._thresholds is None:
+        first = hist[0] if hist else None
+        if list(frame.vm_names) != self.vm_names or (
+                first is not None and self.first is not None and first is not self.first and first != self.first):
+            self._reset(frame.vm_names)         # another scenario
+        self.first = first if first is not None else self.first
+        if len(hist) != self.n:
+            if len(hist) > self.n:
+                self._append(hist)
+            else:                               # a seek back: the history ends at the frame's tick
+                self.n = len(hist)
+            if self._thresholds is None and hist:
                 self._show_thresholds(hist[-1]["host"])
             self._draw()
         for c in self.cursors:
@@ -197,11 +197,11 @@ class PlotsPanel(QtWidgets.QWidget):
         n = self.n
         x = self.ticks.view(n)
         self.free_curve.setData(x, self.free.view(n))
-        tops = {"host": max(float(self.free.view(n).max()), max(mb for _, mb in self._thresholds))}
+        tops = {"host": max([float(self.free.view(n).max()) if n else 0.0] + [mb for _, mb in self._thresholds or ()])}
         for (title, vm), curve in self.curves.items():
             y = self.values[(title, vm)].view(n)
             curve.setData(x, y)
-            tops[title] = max(tops.get(title, 0.0), float(y.max()))
+            tops[title] = max(tops.get(title, 0.0), float(y.max()) if n else 0.0)
         for title, plot in self.plots.items():   # memory from 0: the height is the amount
             top = tops.get(title if plot is not self.host_plot else "host", 0.0)
             plot.setYRange(0, max(top, 0.01) * 1.08, padding=0)
