@@ -1,0 +1,324 @@
+"""The event list: every logged event as # / tick / kind / narration, virtual and filterable.
+
+The log may hold millions of rows, so nothing is made per row in advance: the model maps
+view rows to log indices (all rows, or a numpy array of the ones that pass the filters)
+and narrates a row only when the view paints it. The kind-group filter is vectorised; the
+text search has to narrate, so it scans in slices between paints and the list fills in as
+it goes. ``show_frame`` grows the list to ``frame.total`` and selects the current event;
+choosing a row emits ``seekRequested(index + 1)``.
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from ..model import events as E
+from ..scene import palette as P
+
+SCAN_SLICE_S = 0.02          # text search: narrate this long, then let the UI breathe
+COLUMNS = ("#", "tick", "kind", "event")
+COLUMN_TIPS = ("Event number: choosing event n shows the state after it (position n)",
+               "Simulated second the event happened in", "Event kind; its colour is its group's",
+               "What happened, in words")
+GROUP_TIPS = {"core": "VM power-on and backing guest pages with machine pages",
+              "access": "Memory accesses: TLB hits, page walks", "guest": "Guest OS and applications: "
+              "allocate, free, boot, guest-level paging", "tps": "Transparent page sharing: hashing, sharing, "
+              "copy-on-write", "lpage": "2 MB large pages", "balloon": "Ballooning (vmmemctl)",
+              "swap": "Hypervisor swapping to .vswp", "zip": "Memory compression",
+              "state": "Host free-memory states, targets, active-memory sampling"}
+
+
+def groups() -> list[str]:
+    """Every event group, in the timeline's order, then any a mechanism added."""
+    known = list(P.GROUP_ORDER)
+    return known + sorted({k.group for k in E.KINDS.values()} - set(known))
+
+
+def group_colour(group: str) -> str:
+    return P.GROUP_COLOURS.get(group, P.THEMES["light"]["muted"])
+
+
+@lru_cache(maxsize=None)
+def swatch(colour: str, size: int = 10) -> QtGui.QIcon:
+    """A square of ``colour`` with a thin dark frame (visible on light and dark)."""
+    pm = QtGui.QPixmap(size, size)
+    pm.fill(QtGui.QColor(colour))
+    p = QtGui.QPainter(pm)
+    p.setPen(QtGui.QColor(0, 0, 0, 110))
+    p.drawRect(0, 0, size - 1, size - 1)
+    p.end()
+    return QtGui.QIcon(pm)
+
+
+def chip(group: str) -> QtGui.QIcon:
+    """The swatch of an event group's colour."""
+    return swatch(group_colour(group))
+
+
+class EventModel(QtCore.QAbstractTableModel):
+    """Rows of the log (< total) that pass the filters; narration made on demand."""
+
+    scanProgress = QtCore.Signal(int, int)     # rows scanned, rows to scan (text search)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.log = None
+        self.names: list[str] = []
+        self.total = 0
+        self.allowed = set(groups())
+        self.text = ""
+        self.shown: np.ndarray | None = None    # log indices shown, None = all < total
+        self.scanned = 0                        # log rows the filters have looked at
+        self._kind_ok = np.ones(256, bool)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._scan)
+        self._narrations: dict[int, str] = {}
+
+    # -- source and filters --------------------------------------------------------------
+    def set_source(self, log, vm_names) -> None:
+        self.beginResetModel()
+        self.log, self.names, self.total = log, list(vm_names), 0
+        self._restart()
+        self.endResetModel()
+
+    def set_filter(self, allowed: set[str], text: str) -> None:
+        self.beginResetModel()
+        self.allowed, self.text = set(allowed), text.strip().lower()
+        self._restart()
+        self.endResetModel()
+        self._scan()
+
+    def filtered(self) -> bool:
+        return bool(self.text) or not set(groups()) <= self.allowed
+
+    def _restart(self) -> None:
+        self._narrations.clear()
+        self._kind_ok = np.zeros(256, bool)
+        for code, k in E.KINDS.items():
+            self._kind_ok[code] = k.group in self.allowed
+        self.shown = np.zeros(0, np.int64) if self.filtered() else None
+        self.scanned = 0
+
+    def set_total(self, total: int) -> None:
+        """The log has ``total`` rows now (it only grows while a source is set)."""
+        total = min(total, len(self.log)) if self.log is not None else 0
+        if total <= self.total:
+            return
+        old = self.total
+        self.total = total
+        if self.shown is None:
+            self.beginInsertRows(QtCore.QModelIndex(), old, total - 1)
+            self.endInsertRows()
+        else:
+            self._scan()
+
+    def _scan(self) -> None:
+        """Filter log rows [scanned, total): all at once by group, in time slices by text."""
+        if self.shown is None or self.scanned >= self.total:
+            return
+        deadline = time.perf_counter() + SCAN_SLICE_S
+        found = []
+        while self.scanned < self.total:
+            a = self.scanned
+            b = min(self.total, a + (4096 if self.text else 1 << 20))
+            rows = self.log.rows(a, b)
+            idx = np.flatnonzero(self._kind_ok[rows["kind"]]) + a
+            if self.text:
+                idx = np.array([i for i in idx if self.text in self.narration(int(i)).lower()
+                                or self.text in E.KINDS[int(rows["kind"][i - a])].name.lower()], np.int64)
+            found.append(idx)
+            self.scanned = b
+            if time.perf_counter() > deadline:
+                break
+        new = np.concatenate(found) if found else np.zeros(0, np.int64)
+        if len(new):
+            n = len(self.shown)
+            self.beginInsertRows(QtCore.QModelIndex(), n, n + len(new) - 1)
+            self.shown = np.concatenate([self.shown, new.astype(np.int64)])
+            self.endInsertRows()
+        self.scanProgress.emit(self.scanned, self.total)
+        if self.scanned < self.total:
+            self._timer.start(0)
+
+    # -- rows <-> log indices ------------------------------------------------------------
+    def log_index(self, row: int) -> int:
+        return row if self.shown is None else int(self.shown[row])
+
+    def row_of(self, index: int) -> int:
+        """The row showing log index ``index``, else the nearest shown before it (-1: none)."""
+        if self.shown is None:
+            return min(index, self.total - 1)
+        return int(np.searchsorted(self.shown, index, side="right")) - 1
+
+    def narration(self, i: int) -> str:
+        s = self._narrations.get(i)
+        if s is None:
+            if len(self._narrations) > 20000:
+                self._narrations.clear()
+            s = self._narrations[i] = E.narrate(self.log[i], self.names)
+        return s
+
+    # -- Qt model ------------------------------------------------------------------------
+    def rowCount(self, parent=QtCore.QModelIndex()):
+        if parent.isValid():
+            return 0
+        return self.total if self.shown is None else len(self.shown)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        i = self.log_index(index.row())
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return f"{i + 1:,}"
+            row = self.log[i]
+            if col == 1:
+                return str(int(row["tick"]))
+            if col == 2:
+                return E.KINDS[int(row["kind"])].name
+            return self.narration(i)
+        if role == Qt.ItemDataRole.DecorationRole and col == 2:
+            return chip(E.KINDS[int(self.log[i]["kind"])].group)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            k = E.KINDS[int(self.log[i]["kind"])]
+            if col == 2:
+                return f"{k.name} ({k.group}): {k.help}\nF1: the guide on this kind of event."
+            return f"#{i + 1:,}: {self.narration(i)}\nClick to show the state after this event."
+        if role == Qt.ItemDataRole.TextAlignmentRole and col < 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
+        return None
+
+
+class EventList(QtWidgets.QWidget):
+    """Filter bar (kind groups, text search) over a virtual table of the event log."""
+
+    seekRequested = QtCore.Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = EventModel(self)
+        self.current = -1
+        self._selecting = False
+
+        self.buttons: dict[str, QtWidgets.QToolButton] = {}
+        bar = QtWidgets.QHBoxLayout()
+        bar.setSpacing(2)
+        for g in groups():
+            b = QtWidgets.QToolButton()
+            b.setText(g)
+            b.setIcon(chip(g))
+            b.setCheckable(True)
+            b.setChecked(True)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            b.setAutoRaise(True)
+            b.setToolTip(f"Show {g} events: {GROUP_TIPS.get(g, g)}")
+            b.toggled.connect(self._filter_changed)
+            bar.addWidget(b)
+            self.buttons[g] = b
+        bar.addStretch(1)
+        self.search = QtWidgets.QLineEdit()
+        self.search.setPlaceholderText("Search events…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show only events whose kind or narration contains this text "
+                               "(a VM name, GPPN 0x1a, MPN, shared, …)")
+        self.search.setMinimumWidth(160)
+        self._search_timer = QtCore.QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._filter_changed)
+        self.search.textChanged.connect(self._search_timer.start)
+        bar.addWidget(self.search)
+
+        self.view = QtWidgets.QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.verticalHeader().hide()
+        vh = self.view.verticalHeader()
+        vh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)   # uniform rows: no measuring
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        hh = self.view.horizontalHeader()
+        hh.setStretchLastSection(True)
+        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        digits = QtGui.QFontMetrics(mono).horizontalAdvance("0")
+        for col, chars in ((0, 11), (1, 6), (2, 15)):
+            hh.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Interactive)
+            self.view.setColumnWidth(col, digits * chars + 16)
+        self.view.selectionModel().currentRowChanged.connect(self._row_chosen)
+        self.view.clicked.connect(lambda ix: self._row_chosen(ix, None))
+
+        self.status = QtWidgets.QLabel()
+        self.status.setToolTip("Events shown / events logged so far")
+        self.model.scanProgress.connect(self._show_status)
+        self.model.rowsInserted.connect(self._show_status)
+        self.model.modelReset.connect(self._show_status)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(bar)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.status)
+
+    def set_source(self, log, vm_names) -> None:
+        self.current = -1
+        self.model.set_source(log, vm_names)
+
+    def show_frame(self, frame) -> None:
+        self.model.set_total(frame.total)
+        self.current = frame.pos - 1
+        self._select_current()
+
+    def _select_current(self) -> None:
+        row = self.model.row_of(self.current) if self.current >= 0 else -1
+        self._selecting = True
+        try:
+            if row < 0:
+                self.view.clearSelection()
+            else:
+                ix = self.model.index(row, 0)
+                self.view.selectionModel().setCurrentIndex(
+                    ix, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QtCore.QItemSelectionModel.SelectionFlag.Rows)
+                self.view.scrollTo(ix, QtWidgets.QAbstractItemView.ScrollHint.EnsureVisible)
+        finally:
+            self._selecting = False
+
+    def _row_chosen(self, ix, _prev) -> None:
+        if self._selecting or not ix.isValid():
+            return
+        i = self.model.log_index(ix.row())
+        if i != self.current:
+            self.current = i
+            self.seekRequested.emit(i + 1)
+
+    def _filter_changed(self) -> None:
+        allowed = {g for g, b in self.buttons.items() if b.isChecked()}
+        self.model.set_filter(allowed, self.search.text())
+        self._select_current()
+
+    def _show_status(self, *_) -> None:
+        m = self.model
+        text = f"{m.rowCount():,} of {m.total:,} events"
+        if m.shown is not None and m.scanned < m.total:
+            text += f" — searching… {100 * m.scanned // max(m.total, 1)}%"
+        self.status.setText(text)
