@@ -1,0 +1,207 @@
+"""The page inspector: one page's chain through the layers, its content, sharers and history.
+
+``show_inspection(info)`` takes the dict of :func:`vmmemviz.model.inspect.inspect`. The
+chain (GVPN -> GPPN -> MPN, or the store holding the page) is a row of links in the
+colours the layer view gives those pages; clicking a link or a sharer emits
+``referenceClicked(ref)``. The history lists the events that touched any link, narrated
+(``set_source(log, vm_names)``); clicking one emits ``seekRequested(index + 1)``.
+"""
+from __future__ import annotations
+
+import html
+
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from ..model import events as E
+from ..scene import palette as P
+from ..model.inspect import HISTORY_MAX
+from .eventlist import chip, swatch
+
+LAYERS = {   # layer -> (label, what it is)
+    "gv": ("GVPN", "guest virtual page: what the application sees"),
+    "gp": ("GPPN", "guest physical page: what the guest OS thinks is RAM"),
+    "mp": ("MPN", "machine page: a frame of the host's RAM"),
+    "vswp": (".vswp slot", "slot in the VM's hypervisor swap file"),
+    "zip": ("cache slot", "slot in the VM's compression cache"),
+    "gswap": ("guest swap slot", "slot in the guest OS's own swap file"),
+}
+STORE_CODES = {"vswp": P.SWAP, "zip": P.ZIP, "gswap": P.GSWAP}
+
+
+def mono_font() -> QtGui.QFont:
+    return QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+
+
+class InspectorPanel(QtWidgets.QWidget):
+    seekRequested = QtCore.Signal(int)
+    referenceClicked = QtCore.Signal(tuple)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.log = None
+        self.names: list[str] = []
+        self.info: dict = {}
+
+        self.title = QtWidgets.QLabel("No page inspected")
+        f = self.title.font()
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.title.setFont(f)
+        self.title.setToolTip("The page being inspected")
+        self.state = QtWidgets.QLabel("Click a page in the layer view to inspect it.")
+        self.state.setWordWrap(True)
+        self.state.setToolTip("The page's state in its layer (and in the guest OS)")
+
+        self.chain = QtWidgets.QHBoxLayout()
+        self.chain.setSpacing(4)
+        chain_box = QtWidgets.QWidget()
+        chain_box.setLayout(self.chain)
+        chain_box.setToolTip("Where the page is translated to, layer by layer; click a link to inspect it")
+        self.links: list[QtWidgets.QPushButton] = []
+
+        self.content = QtWidgets.QLabel()
+        self.content.setTextFormat(Qt.TextFormat.RichText)
+        self.content.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.content.setToolTip("The 4 KiB the page holds: its content class, content id, the first 64 bits "
+                                "of its SHA-1 (what TPS would compare) and the machine page's reference count")
+
+        self.sharers = QtWidgets.QListWidget()
+        self.sharers.setFont(mono_font())
+        self.sharers.setToolTip("Every guest physical page mapped to this machine page by TPS; click to inspect one")
+        self.sharers.itemClicked.connect(lambda it: self.referenceClicked.emit(it.data(Qt.ItemDataRole.UserRole)))
+        self.sharers_label = QtWidgets.QLabel("Shared by")
+
+        self.history = QtWidgets.QListWidget()
+        self.history.setToolTip("Events that touched any link of the chain, oldest first; click one to go there")
+        self.history.setWordWrap(True)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setAlternatingRowColors(True)
+        self.history.itemClicked.connect(
+            lambda it: self.seekRequested.emit(int(it.data(Qt.ItemDataRole.UserRole)) + 1))
+        self.history_label = QtWidgets.QLabel("History")
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.title)
+        lay.addWidget(self.state)
+        lay.addWidget(chain_box)
+        lay.addWidget(self.content)
+        lay.addWidget(self.sharers_label)
+        lay.addWidget(self.sharers, 1)
+        lay.addWidget(self.history_label)
+        lay.addWidget(self.history, 3)
+        self._show_sharers([])
+
+    def set_source(self, log, vm_names) -> None:
+        self.log, self.names = log, list(vm_names)
+
+    # -- colours and names -----------------------------------------------------------------
+    def _theme(self) -> str:
+        return "dark" if self.palette().color(QtGui.QPalette.ColorRole.Window).lightnessF() < 0.5 else "light"
+
+    def _link_colour(self, ref: tuple) -> str:
+        """The colour the layer view gives the page ``ref`` of the inspected chain."""
+        layer, vm = ref[0], ref[1]
+        if layer in STORE_CODES:
+            return P.colour(STORE_CODES[layer], self._theme())
+        if self.info.get("sharers"):
+            return P.colour(P.SHARED, self._theme())
+        if vm is None:      # an MPN: its owner is the chain's VM
+            vm = next((r[1] for r in self.info.get("chain", ()) if r[1] is not None), None)
+        if vm is None:
+            return P.colour(P.HV, self._theme())
+        return P.colour(P.vm_code(vm, self.info.get("content_class") == "zero"), self._theme())
+
+    def _vm(self, i) -> str:
+        return self.names[i] if i is not None and i < len(self.names) else f"VM {i}"
+
+    def describe(self, ref: tuple) -> str:
+        """``ref`` in words, for a link's tooltip."""
+        layer, vm, proc, index = ref
+        label, what = LAYERS.get(layer, (layer, layer))
+        where = "the host" if layer == "mp" else self._vm(vm) + (f", process {proc}" if layer == "gv" else "")
+        return f"{label} 0x{index:x} of {where}: {what}. Click to inspect it."
+
+    # -- showing ---------------------------------------------------------------------------
+    def show_inspection(self, info: dict) -> None:
+        self.info = info
+        self.title.setText(info.get("what", "?"))
+        self.state.setText(f"State: {info.get('state', '?')}")
+        self._show_chain(info.get("chain", []))
+        self._show_content(info)
+        self._show_sharers(info.get("sharers", []))
+        self._show_history(info.get("history", []))
+
+    def _show_chain(self, chain) -> None:
+        while self.chain.count():
+            w = self.chain.takeAt(0).widget()
+            if w is not None:
+                w.hide()
+                w.deleteLater()
+        self.links = []
+        text = self.palette().color(QtGui.QPalette.ColorRole.WindowText).name()
+        for i, ref in enumerate(chain):
+            if i:
+                arrow = QtWidgets.QLabel("→")
+                arrow.setToolTip("translates to" if ref[0] in ("gp", "mp") else "is held in")
+                self.chain.addWidget(arrow)
+            c = QtGui.QColor(self._link_colour(ref))
+            fill = QtGui.QColor(c)
+            fill.setAlpha(70)
+            label = LAYERS.get(ref[0], (ref[0],))[0]
+            b = QtWidgets.QPushButton(f"{label} 0x{ref[3]:x}")
+            b.setFont(mono_font())
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+            b.setStyleSheet(f"QPushButton {{ background: rgba({fill.red()},{fill.green()},{fill.blue()},70); "
+                            f"border: 2px solid {c.name()}; border-radius: 4px; padding: 2px 6px; color: {text}; }}"
+                            f"QPushButton:hover {{ background: {c.name()}; }}")
+            b.setToolTip(self.describe(ref))
+            b.clicked.connect(lambda _=False, r=tuple(ref): self.referenceClicked.emit(r))
+            self.chain.addWidget(b)
+            self.links.append(b)
+        self.chain.addStretch(1)
+
+    def _show_content(self, info) -> None:
+        if "content_class" not in info:
+            self.content.setText("<i>No machine page holds this page's content now.</i>")
+            return
+        mono = mono_font().family()
+        rows = [("content", html.escape(info["content_class"])),
+                ("content id", f"<span style='font-family:{mono}'>0x{info['content_id']:08x}</span>"),
+                ("SHA-1", f"<span style='font-family:{mono}'>{html.escape(info['hash'])}…</span>")]
+        if "refs" in info:
+            rows.append(("references", str(info["refs"])))
+        self.content.setText("<table cellspacing=0 cellpadding=1>" + "".join(
+            f"<tr><td>{k}&nbsp;&nbsp;</td><td><b>{v}</b></td></tr>" for k, v in rows) + "</table>")
+
+    def _show_sharers(self, sharers) -> None:
+        self.sharers.clear()
+        for vm, gppn in sharers:
+            it = QtWidgets.QListWidgetItem(f"{self._vm(vm)}  GPPN 0x{gppn:x}")
+            it.setData(Qt.ItemDataRole.UserRole, ("gp", vm, None, gppn))
+            it.setIcon(swatch(P.colour(P.vm_code(vm), self._theme())))
+            it.setToolTip(self.describe(("gp", vm, None, gppn)))
+            self.sharers.addItem(it)
+        self.sharers_label.setText(f"Shared by {len(sharers)} guest pages" if sharers else "Not shared")
+        self.sharers.setVisible(bool(sharers))
+
+    def _show_history(self, indices) -> None:
+        self.history.clear()
+        for i in indices:
+            if self.log is not None and i < len(self.log):
+                row = self.log[i]
+                k = E.KINDS[int(row["kind"])]
+                sentence = E.narrate(row, self.names)
+                it = QtWidgets.QListWidgetItem(f"#{i + 1:,}  t={int(row['tick'])}  {sentence}")
+                it.setIcon(chip(k.group))
+                it.setToolTip(f"#{i + 1:,}, tick {int(row['tick'])}, {k.name}: {sentence}\n"
+                              "Click to show the state after this event.")
+            else:
+                it = QtWidgets.QListWidgetItem(f"#{i + 1:,}")
+                it.setToolTip("Click to show the state after this event.")
+            it.setData(Qt.ItemDataRole.UserRole, int(i))
+            self.history.addItem(it)
+        self.history_label.setText(f"History: {len(indices)} events" + (
+            " (the latest)" if len(indices) >= HISTORY_MAX else ""))
+        self.history.scrollToBottom()
