@@ -84,6 +84,7 @@ class SimWorker(QtCore.QObject):
     inspected = QtCore.Signal(object)         # model.inspect dict
     described = QtCore.Signal(object, str)    # (ref, tooltip text)
     failed = QtCore.Signal(str)
+    loaded = QtCore.Signal(object)            # the new Timeline (read-only use: the event list)
     _wake = QtCore.Signal()
 
     def __init__(self, scenario):
@@ -166,6 +167,7 @@ class SimWorker(QtCore.QObject):
             sc, pos = cmds["load"]
             self.timeline = Timeline(sc)
             self._summary_at = 0.0
+            self.loaded.emit(self.timeline)
             self._emit_frame(pos)
             self._summary(force=True)
         tl = self.timeline
@@ -185,8 +187,7 @@ class SimWorker(QtCore.QObject):
             if cmds["play"] and tl.pos >= len(tl) and tl.finished():
                 target = 0          # play at the end starts again
         if target is not None:
-            prev = tl.pos
-            self._emit_frame(target, prev)
+            self._emit_frame(target)
             self._play_pos = float(tl.pos)
             if tl.pos >= len(tl):
                 self._summary(force=True)

@@ -40,6 +40,7 @@ class Band:
     codes: np.ndarray = field(repr=False)     # (rows, cols) uint8 palette codes
     badges: tuple = ()       # (index, refcount) of shared frames
     outlines: tuple = ()     # (start, length) of large-page groups
+    total: int = 0           # a store's full size in slots (0: the band shows all pages)
 
     @property
     def rows(self) -> int:
@@ -181,11 +182,12 @@ class Slot:
     cols: int
     x: float
     y: float
+    total: int = 0           # a store's full size, when the band shows only its used part
 
 
 def label_height(width: int) -> float:
     """Height of a band's label line, in cells (labels scale with the picture)."""
-    return max(3.0, width / 56)
+    return max(4.0, width / 40)
 
 
 def gap(width: int) -> float:
@@ -193,9 +195,9 @@ def gap(width: int) -> float:
 
 
 @lru_cache(maxsize=16)
-def layout(mp_pages: int, vms: tuple, aspect: float = 1.9) -> tuple:
+def layout(mp_pages: int, vms: tuple, aspect: float = 1.4) -> tuple:
     """Slots for every band. ``vms``: per VM (name, gp pages, ((proc name, pages), ...),
-    ((store layer, size), ...)). Picks the width (in cells) whose picture is closest to
+    ((store layer, size, shown), ...)). Picks the width (in cells) whose picture is closest to
     ``aspect`` (width / height)."""
     best = None
     for w in range(48, 1 << 15, 16):
@@ -235,17 +237,15 @@ def _place(mp_pages: int, vms: tuple, w: int):
     slots.append(Slot("mp", "mp", None, None, "machine memory", mp_pages, mw, 0, y + lab))
     y += lab + -(-mp_pages // mw) + 2 * g
     row_h = 0
-    for i, (name, _, _, stores) in enumerate(vms):
-        if not stores:
-            continue
-        sw = max(2, int((cw - g * (len(stores) - 1)) // len(stores)))
-        for j, (layer, size) in enumerate(stores):
+    for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
+        h = 0.0
+        for layer, size, shown in stores:
             title = next(s.title for s in STORES if s.layer == layer)
-            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", size, sw,
-                              i * (cw + g) + j * (sw + g), y + lab))
-            row_h = max(row_h, -(-size // sw))
-    if row_h:
-        y += lab + row_h + g
+            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
+                              i * (cw + g), y + h + lab, size))
+            h += lab + -(-shown // cw) + g
+        row_h = max(row_h, h)
+    y += row_h
     return tuple(slots), max(y - g, 1.0)
 
 
@@ -258,8 +258,16 @@ def _stores(state, vm) -> tuple:
             continue
         if size is None:       # no array to size it: the .vswp is the VM's unreserved memory
             size = vm.n - int(round(vm.cfg.reservation_mb * V.PAGES_PER_MB)) if s.layer == "vswp" else vm.n // 10
-        out.append((s.layer, max(size, int(slots.max()) + 1 if len(slots) else 1)))
+        used = int(slots.max()) + 1 if len(slots) else 0
+        out.append((s.layer, max(size, used), shown_slots(max(size, used), used)))
     return tuple(out)
+
+
+def shown_slots(size: int, used: int) -> int:
+    """Slots a store band shows: stores fill lowest-slot-first, so a band shows the next
+    power of two above what is used (at least 256), not a mostly empty multi-GB file; it
+    grows in a few steps while playing."""
+    return min(size, max(256, 1 << max(0, used - 1).bit_length()))
 
 
 def shape_key(state) -> tuple:
@@ -286,7 +294,7 @@ def build_bands(state) -> tuple:
             store = next(st for st in STORES if st.layer == s.layer)
             flat = store_codes(s.count, store_slots(state.vms[s.vm], s.layer), store.code)
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                        _grid(flat, s.cols), badges, outlines))
+                        _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
 
 

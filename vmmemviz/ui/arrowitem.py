@@ -14,6 +14,7 @@ from ..scene import palette as P
 
 WIDTH_PX = {"translate": 1.3, "shortcut": 1.6, "chain": 2.5, "mark": 2.0}
 SEGMENTS = 20
+LABELS_MAX = 8       # more arrows than this (a bundle while playing): no labels
 
 
 def range_box(band, lo: int, hi: int) -> QtCore.QRectF:
@@ -118,10 +119,8 @@ class ArrowItem(QtWidgets.QGraphicsObject):
                     t = (p - 0.18 * k) if p < 1 else 0.2 + 0.2 * k
                     if 0 <= t <= 1:
                         dots.append((a.kind, self._bez(pts, t)))
-            if a.label and p >= 0.6:
-                labels.append((self._bez(pts, 0.5), a.label))
-            elif a.count > 1 and p >= 0.6:
-                labels.append((self._bez(pts, 0.5), f"{a.count} pages"))
+            if p >= 0.6 and len(self.arrows) <= LABELS_MAX and (a.label or a.count > 1):
+                labels.append((self._bez(pts, 0.5), a.label or f"{a.count} pages"))
         for kind, rects in boxes.items():
             pen = QtGui.QPen(arrow_colour(kind, self.theme), WIDTH_PX.get("mark", 2))
             pen.setCosmetic(True)
@@ -175,6 +174,9 @@ class ArrowItem(QtWidgets.QGraphicsObject):
             d = xf.map(pt)
             w = fm.horizontalAdvance(text) + 10
             box = QtCore.QRectF(d.x() + 8, d.y() - fm.height() / 2 - 2, w, fm.height() + 4)
+            dev = painter.device()
+            if dev is not None and box.right() > dev.width():     # keep it inside the picture
+                box.moveRight(d.x() - 8)
             painter.setPen(QtCore.Qt.PenStyle.NoPen)
             plate = QtGui.QColor(t["bg"])
             plate.setAlpha(215)

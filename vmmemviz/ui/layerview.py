@@ -16,7 +16,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows
+from .app import keep_singletons_alive
 from .arrowitem import ArrowItem
+
+keep_singletons_alive()
 
 BADGE_LOD = 18       # pixels per cell from which shared frames show their count
 HATCH_LOD = 5        # ... from which ballooned cells are hatched
@@ -151,7 +154,7 @@ class LabelsItem(QtWidgets.QGraphicsObject):
         lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(xf)
         width = max(b.x + b.cols for b in self.bands)
         lab = B.label_height(int(width))
-        px = max(7, min(15, int(lab * lod * 0.62)))
+        px = max(10, min(15, int(lab * lod * 0.6)))
         painter.save()
         painter.resetTransform()
         font = QtGui.QFont(painter.font())
@@ -161,7 +164,7 @@ class LabelsItem(QtWidgets.QGraphicsObject):
             corner = xf.map(QtCore.QPointF(b.x, b.y))
             maxw = b.cols * lod
             text = b.title + (f" · {layer_names[b.layer]}" if layer_names.get(b.layer) else "")
-            text += f"  ({_size(b.count)})"
+            text += f"  ({_size(b.total or b.count)}" + (f", first {_size(b.count)} shown)" if b.total > b.count else ")")
             font.setBold(b.layer in ("gp", "mp"))
             painter.setFont(font)
             fm = QtGui.QFontMetricsF(font)
@@ -207,6 +210,8 @@ class LayerView(QtWidgets.QGraphicsView):
         self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setMouseTracking(True)
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("")
         self.set_theme(theme)
 

@@ -34,7 +34,7 @@ class Legend:
     def height_for(self, width: float) -> float:
         return self._places(width)[1]
 
-    def paint(self, painter: QtGui.QPainter, rect: QtCore.QRectF, background: bool = True) -> None:
+    def paint(self, painter: QtGui.QPainter, rect: QtCore.QRectF, background: bool = False) -> None:
         t = P.THEMES[self.theme]
         painter.save()
         if background:
@@ -91,5 +91,5 @@ class LegendWidget(QtWidgets.QWidget):
     def paintEvent(self, ev):
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        self.legend.paint(p, QtCore.QRectF(PAD, PAD / 2, self.width() - 2 * PAD, self.height()), background=False)
+        self.legend.paint(p, QtCore.QRectF(PAD, PAD / 2, self.width() - 2 * PAD, self.height()))
         p.end()

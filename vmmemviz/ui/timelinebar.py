@@ -1,0 +1,115 @@
+"""The timeline bar: chapters as labelled sections, event markers coloured by kind, a playhead.
+
+Click or drag anywhere to seek (``seekRequested``); the worker coalesces the requests.
+"""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..scene import palette as P
+
+CHAPTER_H, MARK_H, PAD = 18, 14, 6
+
+
+class TimelineBar(QtWidgets.QWidget):
+    seekRequested = QtCore.Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.summary = {"total": 0, "finished": False, "marks": None, "groups": (), "chapters": []}
+        self.pos = 0
+        self.theme = "dark"
+        self.setMinimumHeight(CHAPTER_H + MARK_H + 2 * PAD)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.setMouseTracking(True)
+        self.setToolTip("Timeline: click or drag to seek. Marks show the events by kind; "
+                        "the sections above are the scenario's chapters.")
+
+    def sizeHint(self):
+        return QtCore.QSize(800, CHAPTER_H + MARK_H + 2 * PAD)
+
+    def set_summary(self, summary: dict) -> None:
+        self.summary = summary
+        self.update()
+
+    def set_position(self, pos: int) -> None:
+        self.pos = pos
+        self.update()
+
+    def set_theme(self, theme: str) -> None:
+        self.theme = theme
+        self.update()
+
+    def _track(self) -> QtCore.QRectF:
+        return QtCore.QRectF(PAD, PAD, self.width() - 2 * PAD, CHAPTER_H + MARK_H)
+
+    def _x(self, pos: int) -> float:
+        tr = self._track()
+        total = max(1, self.summary["total"])
+        return tr.left() + tr.width() * min(pos, total) / total
+
+    def pos_at(self, x: float) -> int:
+        tr = self._track()
+        f = min(1.0, max(0.0, (x - tr.left()) / max(1.0, tr.width())))
+        return round(f * self.summary["total"])
+
+    def chapter_at(self, x: float):
+        prev = None
+        for at, title, text in self.summary["chapters"]:
+            if self._x(at) > x:
+                break
+            prev = (title, text)
+        return prev
+
+    def paintEvent(self, ev):
+        t = P.THEMES[self.theme]
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        tr = self._track()
+        marks_r = QtCore.QRectF(tr.left(), tr.top() + CHAPTER_H, tr.width(), MARK_H)
+        p.fillRect(tr, QtGui.QColor(t["grid"]))
+        chapters = self.summary["chapters"]
+        fm = QtGui.QFontMetricsF(self.font())
+        for i, (at, title, _) in enumerate(chapters):
+            x0 = self._x(at)
+            x1 = self._x(chapters[i + 1][0]) if i + 1 < len(chapters) else tr.right()
+            sec = QtCore.QRectF(x0, tr.top(), max(0.0, x1 - x0), CHAPTER_H)
+            shade = QtGui.QColor(t["muted"])
+            shade.setAlpha(70 if i % 2 else 40)
+            p.fillRect(sec, shade)
+            p.setPen(QtGui.QColor(t["fg"]))
+            p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                       fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, max(0.0, sec.width() - 6)))
+            p.setPen(QtGui.QPen(QtGui.QColor(t["fg"]), 1))
+            p.drawLine(QtCore.QPointF(x0, tr.top()), QtCore.QPointF(x0, tr.bottom()))
+        marks = self.summary["marks"]
+        if marks is not None and len(marks):
+            n = len(marks)
+            groups = self.summary["groups"]
+            w = marks_r.width() / n
+            for i, g in enumerate(marks.tolist()):
+                if g:
+                    p.fillRect(QtCore.QRectF(marks_r.left() + i * w, marks_r.top(), max(w, 1.0), MARK_H),
+                               QtGui.QColor(P.GROUP_COLOURS.get(groups[g], t["muted"])))
+        if not self.summary["finished"]:
+            p.setPen(QtGui.QColor(t["muted"]))
+            p.drawText(marks_r.adjusted(0, 0, -4, 0), QtCore.Qt.AlignmentFlag.AlignRight |
+                       QtCore.Qt.AlignmentFlag.AlignVCenter, "simulating…")
+        x = self._x(self.pos)
+        p.setPen(QtGui.QPen(QtGui.QColor(t["highlight"]), 2))
+        p.drawLine(QtCore.QPointF(x, tr.top() - 3), QtCore.QPointF(x, tr.bottom() + 3))
+        p.setBrush(QtGui.QColor(t["highlight"]))
+        p.drawEllipse(QtCore.QPointF(x, tr.bottom() + 1), 4, 4)
+        p.end()
+
+    def mousePressEvent(self, ev):
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.seekRequested.emit(self.pos_at(ev.position().x()))
+
+    def mouseMoveEvent(self, ev):
+        if ev.buttons() & QtCore.Qt.MouseButton.LeftButton:
+            self.seekRequested.emit(self.pos_at(ev.position().x()))
+        ch = self.chapter_at(ev.position().x())
+        if ch:
+            self.setToolTip(f"<b>{ch[0]}</b><br>{ch[1]}<br><i>Click or drag to seek.</i>")
