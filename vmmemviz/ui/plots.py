@@ -19,6 +19,7 @@ from ..scene import palette as P
 from .counters import STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
 
 # (title, the counters it may come from, first present wins)
+PLOT_HEIGHT = 110       # px, each plot at least; the panel scrolls when they do not fit
 METRICS = (
     ("Consumed", ("GRANT",)),
     ("Shared", ("SHRD",)),
@@ -64,7 +65,11 @@ class PlotsPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.legend)
-        lay.addWidget(self.view, 1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(self.view)
+        lay.addWidget(scroll, 1)
         self._reset(())
 
     def set_settings(self, host_settings: dict) -> None:
@@ -94,7 +99,7 @@ class PlotsPanel(QtWidgets.QWidget):
         return self.palette().color(QtGui.QPalette.ColorRole.WindowText)
 
     def _add_plot(self, title: str, key: str, tip: str) -> pg.PlotItem:
-        """A plot under the others (the host plot stays last), x linked to the host plot."""
+        """A plot for ``title``, x linked to the host plot; the time axis shows under the last."""
         text = self._text_color()
         self.view.setBackground(self.palette().color(QtGui.QPalette.ColorRole.Base))
         p = pg.PlotItem()
@@ -105,34 +110,34 @@ class PlotsPanel(QtWidgets.QWidget):
             ax = p.getAxis(side)
             ax.setPen(pg.mkPen(text))
             ax.setTextPen(pg.mkPen(text))
+        p.setLabel("bottom", "simulated time (s)", color=text.name())
         p.showGrid(y=True, alpha=0.15)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
         p.setMouseEnabled(x=True, y=False)
-        p.setMinimumHeight(90)
+        p.setMinimumHeight(PLOT_HEIGHT)
         if self.plots:
             p.setXLink(self.host_plot)
-            p.getAxis("bottom").setStyle(showValues=False)
-        else:
-            p.setLabel("bottom", "simulated time (s)", color=text.name())
         cursor = pg.InfiniteLine(angle=90, movable=False,
                                  pen=pg.mkPen(text, width=1.5, style=Qt.PenStyle.DotLine))
         cursor.setToolTip("the current tick (the event shown in the other views)")
         p.addItem(cursor, ignoreBounds=True)
         self.cursors.append(cursor)
-        # re-stack: metric plots in METRICS order, the host plot last
+        # re-stack: the host plot first, then METRICS order
         self.plots[title] = p
-        items = sorted(self.plots.items(), key=lambda kv: self._order(kv[0]))
+        items = sorted(self.plots.values(), key=lambda q: self._order(q))
         for item in list(self.view.ci.items):
             self.view.ci.removeItem(item)
-        for row, (_, plot) in enumerate(items):
+        for row, plot in enumerate(items):
+            plot.showAxis("bottom", row == len(items) - 1)
             self.view.addItem(plot, row=row, col=0)
+        self.view.setMinimumHeight(len(items) * (PLOT_HEIGHT + 10) + 30)
         return p
 
-    @staticmethod
-    def _order(title: str) -> int:
+    def _order(self, plot) -> int:
         titles = [t for t, _ in METRICS]
-        return titles.index(title) if title in titles else len(titles)
+        title = next(t for t, q in self.plots.items() if q is plot)
+        return titles.index(title) if title in titles else -1
 
     def show_frame(self, frame) -> None:
         hist = frame.history
@@ -164,6 +169,8 @@ class PlotsPanel(QtWidgets.QWidget):
                     if key is None:
                         continue
                     if (title, vm) not in self.values:
+                        if title not in self.plots and not c[key]:
+                            continue            # a plot appears once there is something to show
                         self._add_series(title, key, vi, vm, i)
                     self.values[(title, vm)].set(i, c[key])
         self.n = len(hist)
