@@ -1,0 +1,218 @@
+"""The settings dialog: ESXi advanced settings of the host and per-VM ``sched.mem.*`` settings.
+
+Built from ``settings.HOST_SETTINGS`` / ``VM_SETTINGS`` (name -> default, type, range,
+description), so a setting added there appears here. Values that differ from the
+default are bold; ``changed_settings()`` returns only those, ready for the scenario TOML.
+"""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from ..model import settings as S
+
+INT_MAX = 2 ** 31 - 1
+UNSET = "unset"
+
+
+def range_text(default, typ, rng) -> str:
+    if typ is bool:
+        return "true / false"
+    if typ is str:
+        return " / ".join(rng)
+    text = f"{rng[0]:,} – {rng[1]:,}" if rng else "any integer"
+    return text + (", or unset" if default is None else "")
+
+
+class SettingEditor(QtWidgets.QWidget):
+    """The editor for one setting's type: check box, choice, or a number (``unset`` when nullable)."""
+
+    changed = QtCore.Signal()
+
+    def __init__(self, default, typ, rng, parent=None):
+        super().__init__(parent)
+        self.default, self.typ = default, typ
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(2, 0, 2, 0)
+        if typ is bool:
+            self.w = QtWidgets.QCheckBox()
+            self.w.toggled.connect(self.changed)
+        elif typ is str:
+            self.w = QtWidgets.QComboBox()
+            self.w.addItems(list(rng))
+            self.w.currentIndexChanged.connect(self.changed)
+        else:
+            self.w = QtWidgets.QDoubleSpinBox() if typ is float else QtWidgets.QSpinBox()
+            lo, hi = rng if rng else (-INT_MAX, INT_MAX)
+            if default is None:          # nullable: one step below the range means "unset"
+                lo -= 1
+                self.w.setSpecialValueText(UNSET)
+            self.w.setRange(lo, hi)
+            self.w.setAccelerated(True)
+            self.w.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.w.setMinimumWidth(110)
+            self.w.valueChanged.connect(self.changed)
+        lay.addWidget(self.w)
+        lay.addStretch(1)
+
+    def value(self):
+        if self.typ is bool:
+            return self.w.isChecked()
+        if self.typ is str:
+            return self.w.currentText()
+        v = self.w.value()
+        if self.default is None and v == self.w.minimum():
+            return None
+        return float(v) if self.typ is float else int(v)
+
+    def set_value(self, v) -> None:
+        if self.typ is bool:
+            self.w.setChecked(bool(v))
+        elif self.typ is str:
+            self.w.setCurrentText(str(v))
+        else:
+            self.w.setValue(self.w.minimum() if v is None else v)
+
+
+class SettingsTree(QtWidgets.QTreeWidget):
+    """Settings by group (a prefix such as ``Mem`` or a VM name): name, value, default, description."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setColumnCount(4)
+        self.setHeaderLabels(["Setting", "Value", "Default", "Description"])
+        self.setRootIsDecorated(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.editors: dict[tuple[str, str], tuple[QtWidgets.QTreeWidgetItem, SettingEditor]] = {}
+        self.headerItem().setToolTip(0, "The name as in ESXi (Host > Configure > Advanced System "
+                                        "Settings, or the VM's .vmx) and in scenario files")
+        self.headerItem().setToolTip(2, "The value when the scenario does not set it")
+
+    def add(self, group: str, table: dict, values: dict, group_tip: str) -> None:
+        top = QtWidgets.QTreeWidgetItem([group])
+        f = top.font(0)
+        f.setBold(True)
+        top.setFont(0, f)
+        top.setToolTip(0, group_tip)
+        top.setFirstColumnSpanned(True)
+        self.addTopLevelItem(top)
+        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        for name, (default, typ, rng, desc) in table.items():
+            item = QtWidgets.QTreeWidgetItem(top, [name, "", _show(default), desc])
+            item.setFont(0, mono)
+            tip = f"{name}: {desc}\nDefault: {_show(default)}. Range: {range_text(default, typ, rng)}."
+            for col in range(4):
+                item.setToolTip(col, tip)
+            ed = SettingEditor(default, typ, rng)
+            ed.setToolTip(tip)
+            ed.set_value(values.get(name, default))
+            ed.changed.connect(lambda it=item, e=ed: self._mark(it, e))
+            self.setItemWidget(item, 1, ed)
+            item.setSizeHint(1, ed.sizeHint())
+            self.editors[(group, name)] = (item, ed)
+            self._mark(item, ed)
+        top.setExpanded(True)
+
+    def _mark(self, item, ed) -> None:
+        changed = ed.value() != ed.default
+        f = item.font(0)
+        f.setBold(changed)
+        item.setFont(0, f)
+        f = ed.w.font()
+        f.setBold(changed)
+        ed.w.setFont(f)
+
+    def values(self, group: str) -> dict:
+        """Settings of ``group`` that differ from their defaults."""
+        return {name: ed.value() for (g, name), (_, ed) in self.editors.items()
+                if g == group and ed.value() != ed.default}
+
+    def reset(self) -> None:
+        for item, ed in self.editors.values():
+            ed.set_value(ed.default)
+
+    def filter(self, text: str) -> None:
+        text = text.strip().lower()
+        for i in range(self.topLevelItemCount()):
+            top = self.topLevelItem(i)
+            shown = 0
+            for j in range(top.childCount()):
+                it = top.child(j)
+                hit = not text or text in it.text(0).lower() or text in it.text(3).lower()
+                it.setHidden(not hit)
+                shown += hit
+            top.setHidden(shown == 0)
+
+
+def _show(v) -> str:
+    return UNSET if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+class SettingsDialog(QtWidgets.QDialog):
+    def __init__(self, scenario, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Settings — {scenario.name}")
+        self.vm_names = [vm.name for vm in scenario.vms]
+
+        self.host = SettingsTree()
+        prefixes: dict[str, dict] = {}
+        for name, entry in S.HOST_SETTINGS.items():
+            prefixes.setdefault(name.split(".")[0], {})[name] = entry
+        tips = {"Mem": "ESXi advanced settings of the memory scheduler (Mem.*)",
+                "LPage": "ESXi advanced settings of large pages (LPage.*)",
+                "Sim": "vmmemviz's own settings: how the simulation runs (not ESXi knobs)"}
+        for prefix, table in prefixes.items():
+            self.host.add(prefix, table, scenario.settings, tips.get(prefix, f"{prefix}.* settings"))
+        self.vms = SettingsTree()
+        for vm in scenario.vms:
+            self.vms.add(vm.name, S.VM_SETTINGS, vm.settings,
+                         f"Settings of VM {vm.name} (its .vmx: sched.mem.*)")
+
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.host, "Host: advanced settings")
+        self.tabs.setTabToolTip(0, "ESXi advanced settings (Mem.*, LPage.*) and the simulation's (Sim.*)")
+        self.tabs.addTab(self.vms, "Virtual machines")
+        self.tabs.setTabToolTip(1, "Per-VM settings (sched.mem.*), as in each VM's .vmx file")
+        for tree in (self.host, self.vms):
+            tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+            tree.header().setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+            tree.header().setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+
+        self.search = QtWidgets.QLineEdit()
+        self.search.setPlaceholderText("Filter settings…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show only settings whose name or description contains this text")
+        self.search.textChanged.connect(self.host.filter)
+        self.search.textChanged.connect(self.vms.filter)
+        note = QtWidgets.QLabel("Bold: differs from its default; only those settings are written "
+                                "into the scenario file. Hover a setting for its range.")
+        note.setWordWrap(True)
+
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+            | QtWidgets.QDialogButtonBox.StandardButton.RestoreDefaults)
+        self.reset_button = buttons.button(QtWidgets.QDialogButtonBox.StandardButton.RestoreDefaults)
+        self.reset_button.setText("Reset to defaults")
+        self.reset_button.setToolTip("Set every host and VM setting back to its default")
+        self.reset_button.clicked.connect(self.reset)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self.search)
+        lay.addWidget(self.tabs, 1)
+        lay.addWidget(note)
+        lay.addWidget(buttons)
+        self.resize(980, 560)
+
+    def reset(self) -> None:
+        self.host.reset()
+        self.vms.reset()
+
+    def changed_settings(self) -> tuple[dict, dict]:
+        """(host settings, {VM name: settings}): every value that differs from its default."""
+        hosts = {}
+        for i in range(self.host.topLevelItemCount()):
+            hosts.update(self.host.values(self.host.topLevelItem(i).text(0)))
+        return hosts, {name: self.vms.values(name) for name in self.vm_names}
