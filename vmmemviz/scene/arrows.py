@@ -22,6 +22,7 @@ from ..model.mmu import walk_refs
 BUNDLE_AT = 2000
 REGIONS = 64              # regions per band when bundling
 FLOWS = ("swap", "zip", "gswap")
+STORE_OF = {"swap": "vswp", "zip": "zip", "gswap": "gswap"}     # flow -> store band layer
 INWARD = ("FAULT", "DECOMPRESS", "UNZIP", "READ", "DEFLATE", "RESTORE")   # and any token ending in IN
 
 
@@ -87,7 +88,7 @@ def row_arrows(row, state) -> list:
                 Arrow("shortcut", _one(gv, row["gvpn"]), _one(mp, row["mpn"]), label)]
     if g in FLOWS or (g == "guest" and has["slot"]):
         flow = "gswap" if g == "guest" else g
-        store = _one(f"{flow}.{vmi}", row["slot"], n) if has["slot"] else None
+        store = _one(f"{STORE_OF[flow]}.{vmi}", row["slot"], n) if has["slot"] else None
         page = (_one(gv, row["gvpn"], n) if flow == "gswap" and has["gvpn"] else
                 _one(mp, row["mpn"], n) if has["mpn"] else
                 _one(gp, row["gppn"], n) if has["gppn"] else None)

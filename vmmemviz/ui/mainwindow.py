@@ -104,6 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.playing = False
         self.anim_ms = int(self.qsettings.value("anim_ms", 300))
         self._last_step = 0.0
+        self._inspected_ref = None
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -346,7 +347,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.qsettings.setValue("anim_ms", self.anim_ms)
 
     def inspect(self, ref):
-        self.worker.inspect(tuple(ref))
+        self._inspected_ref = tuple(ref)
+        self.worker.inspect(self._inspected_ref)
 
     def _hovered(self, ref):
         if ref is not None:
@@ -390,6 +392,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.set_playing(False)
         self.scenario = sc
+        self._inspected_ref = None
         self.layer_view.set_chain(())
         self.layer_view._fit = True
         self.worker.load(sc, 0)
@@ -477,8 +480,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_pos.setText(f"event {frame.pos:,} / {frame.total:,}{'' if frame.finished else '+'}  ·  "
                                 f"t = {frame.tick} s  ·  host state {host.get('state', '?')}  ·  "
                                 f"free {host.get('free_mb', 0):,.1f} MB")
-        for panel in (self.counters, self.plots, self.events, self.inspector):
+        for panel in (self.counters, self.plots, self.events):
             panel.show_frame(frame)
+        if self._inspected_ref is not None and (prev is None or prev.pos != frame.pos):
+            self.worker.inspect(self._inspected_ref)     # keep the inspector on the shown position
         if self.playing and frame.finished and frame.pos >= frame.total:
             self.set_playing(False)
         QtCore.QTimer.singleShot(0, self.worker.ack)

@@ -1,0 +1,129 @@
+"""The scene: band codes after known events, stable layout, arrows of known events (no Qt)."""
+import numpy as np
+import pytest
+
+from vmmemviz.model import events as E
+from vmmemviz.model import scenario
+from vmmemviz.model.timeline import Timeline
+from vmmemviz.scene import bands as B
+from vmmemviz.scene import palette as P
+from vmmemviz.scene.arrows import BUNDLE_AT, REGIONS, Arrow, bundle, chain_arrows, event_arrows, row_arrows
+
+
+@pytest.fixture(scope="module")
+def tl():
+    t = Timeline(scenario.load("default"))
+    t.ensure(400)
+    return t
+
+
+def first(tl, name):
+    code = E.BY_NAME[name].code
+    return next(i for i in range(len(tl)) if tl.log[i]["kind"] == code)
+
+
+def code_at(bands, key, i):
+    b = next(b for b in bands if b.key == key)
+    return int(b.codes.reshape(-1)[i])
+
+
+def test_first_back_colours_the_mpn_with_its_vm(tl):
+    i = first(tl, "BACK")
+    tl.seek(i + 1)
+    row = tl.log[i]
+    bands = B.build_bands(tl.view)
+    # a freshly backed page holds zeros: the pale tint of its VM's colour, in both layers
+    assert code_at(bands, "mp", int(row["mpn"])) == P.vm_code(int(row["vm"]), zero=True)
+    assert code_at(bands, f"gp.{int(row['vm'])}", int(row["gppn"])) == P.vm_code(int(row["vm"]), zero=True)
+    tl.seek(i)
+    assert code_at(B.build_bands(tl.view), "mp", int(row["mpn"])) == P.FREE
+
+
+def test_kernel_pages_take_the_vm_colour_and_boot_zero_the_zero_tint(tl):
+    i = first(tl, "BOOT_ZERO")
+    row = tl.log[i]
+    vm, g0, n = int(row["vm"]), int(row["gppn"]), int(row["aux"])
+    tl.seek(i)
+    before = B.build_bands(tl.view)
+    assert code_at(before, "mp", 0) == P.HV                      # the first VM's overhead
+    assert code_at(before, f"gp.{vm}", 0) == P.vm_code(vm)     # kernel image: not zero
+    assert code_at(before, f"gp.{vm}", g0) == P.FREE
+    tl.seek(i + 1)
+    after = B.build_bands(tl.view)
+    gp = next(b for b in after if b.key == f"gp.{vm}").codes.reshape(-1)
+    assert (gp[g0:g0 + n] == P.vm_code(vm, zero=True)).all()
+    assert P.colour(P.vm_code(vm, True)) != P.colour(P.vm_code(vm)) != P.colour(P.FREE)
+
+
+def test_layout_is_stable_and_cells_are_where_they_say(tl):
+    tl.seek(10)
+    a = B.build_bands(tl.view)
+    tl.seek(390)
+    b = B.build_bands(tl.view)
+    assert [(x.key, x.x, x.y, x.cols) for x in a] == [(x.key, x.x, x.y, x.cols) for x in b]
+    mp = next(x for x in b if x.key == "mp")
+    assert mp.count == tl.view.host.n_mpn and mp.cols * mp.rows >= mp.count
+    assert mp.index_at(mp.x + 3.5, mp.y + 1.2) == mp.cols + 3
+    assert mp.index_at(mp.x - 1, mp.y) is None
+    # bands do not overlap
+    rects = [(x.x, x.y, x.x + x.cols, x.y + x.rows) for x in b]
+    for i, r in enumerate(rects):
+        for s in rects[i + 1:]:
+            assert r[2] <= s[0] or s[2] <= r[0] or r[3] <= s[1] or s[3] <= r[1]
+
+
+def test_range_rects_cover_exactly_the_range():
+    b = B.Band("mp", "mp", None, None, "t", 100, 10, 0, 0, np.zeros((10, 10), np.uint8))
+    rects = b.range_rects(7, 34)
+    assert sum(w * h for _, _, w, h in rects) == 27
+    assert rects[0] == (7, 0, 3, 1) and rects[-1] == (0, 3, 4, 1)
+
+
+def test_access_arrows_translate_through_every_layer(tl):
+    i = first(tl, "ACCESS")
+    tl.seek(i + 1)
+    row = tl.log[i]
+    arrows = row_arrows(row, tl.view)
+    vm, proc = int(row["vm"]), int(row["proc"])
+    assert [a.kind for a in arrows] == ["translate", "translate", "shortcut"]
+    assert arrows[0].src == (f"gv.{vm}.{proc}", int(row["gvpn"]), int(row["gvpn"]) + 1)
+    assert arrows[1].dst == ("mp", int(row["mpn"]), int(row["mpn"]) + 1)
+    assert "refs" in arrows[2].label or arrows[2].label == "TLB hit"
+
+
+def test_range_events_become_one_bundled_arrow_and_many_rows_are_bundled(tl):
+    i = first(tl, "BOOT_ZERO")
+    tl.seek(i + 1)
+    bands = B.build_bands(tl.view)
+    (a,) = event_arrows(tl.log.rows(i, i + 1), tl.view, bands)
+    assert a.kind == "back" and a.count == int(tl.log[i]["aux"]) and a.src[2] - a.src[1] == a.count
+    many = [Arrow("translate", ("mp", k % 4000, k % 4000 + 1), ("mp", k % 4000 + 1, k % 4000 + 2))
+            for k in range(3 * BUNDLE_AT)]
+    out = bundle(many, bands)
+    assert len(out) <= 2 * REGIONS and sum(x.count for x in out) == len(many)
+
+
+def test_flows_point_out_to_the_store_and_back_in():
+    """Swap-like kinds are read from group and name: OUT goes to the store, IN comes back."""
+    tl = Timeline(scenario.load("default"))
+    tl.ensure(50)
+    tl.seek(50)
+    for name, inward in (("SWAP_OUT", False), ("SWAP_IN", True)):
+        if name not in E.BY_NAME:
+            pytest.fail(f"{name} is not a registered kind")
+        row = E.make_rows(1, 0, E.BY_NAME[name].code, 0, gppn=5, mpn=9, slot=3)[0]
+        (a,) = row_arrows(row, tl.view)
+        assert a.kind == "swap" and a.flow
+        store, page = ("vswp.0", 3, 4), ("mp", 9, 10)
+        assert (a.src, a.dst) == ((store, page) if inward else (page, store))
+
+
+def test_chain_and_describe(tl):
+    tl.seek(390)
+    vm = tl.view.vms[0]
+    g = int(np.flatnonzero(vm.gp_state == 1)[0])
+    m = int(vm.gp_loc[g])
+    text = B.describe(tl.view, ("gp", 0, None, g), ["web01", "web02", "win01"])
+    assert f"GPPN 0x{g:x}" in text and f"MPN 0x{m:x}" in text and "content:" in text
+    ch = chain_arrows([("gp", 0, None, g), ("mp", None, None, m)])
+    assert any(a.src == ("gp.0", g, g + 1) and a.dst == ("mp", m, m + 1) for a in ch)

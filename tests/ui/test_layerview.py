@@ -1,0 +1,130 @@
+"""The layer view off-screen: colours of known cells, rendering to images and SVG, transitions."""
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtSvg
+
+from vmmemviz.engine.worker import build_frame
+from vmmemviz.model import events as E
+from vmmemviz.model import scenario
+from vmmemviz.model.inspect import inspect
+from vmmemviz.model.timeline import Timeline
+from vmmemviz.scene import palette as P
+from vmmemviz.ui.layerview import LayerView
+from vmmemviz.ui.legend import Legend
+
+
+@pytest.fixture(scope="module")
+def tl():
+    t = Timeline(scenario.load("default"))
+    t.ensure(300)
+    return t
+
+
+def pos_after(tl, name):
+    code = E.BY_NAME[name].code
+    return next(i for i in range(len(tl)) if tl.log[i]["kind"] == code) + 1
+
+
+def test_cells_have_the_colours_of_their_pages(qtbot, tl):
+    v = LayerView()                       # never shown
+    qtbot.addWidget(v)
+    pos = pos_after(tl, "BOOT_ZERO")
+    f = build_frame(tl, pos)
+    v.set_frame(f)
+    row = f.event
+    vm, g0 = int(row["vm"]), int(row["gppn"])
+    assert v.cell_colour(f"gp.{vm}", g0).name().upper() == P.colour(P.vm_code(vm, True)).upper()
+    assert v.cell_colour("mp", int(row["mpn"])).name().upper() == P.colour(P.vm_code(vm, True)).upper()
+    assert v.cell_colour("mp", tl.view.host.n_mpn - 1).name().upper() == P.colour(P.FREE).upper()
+    v.set_theme("light")
+    assert v.cell_colour("mp", tl.view.host.n_mpn - 1).name().upper() == P.colour(P.FREE, "light").upper()
+
+
+def test_render_to_paints_the_grid_and_a_band(qtbot, tl):
+    v = LayerView()
+    qtbot.addWidget(v)
+    f = build_frame(tl, pos_after(tl, "BOOT_ZERO"))
+    v.set_frame(f)
+    img = QtGui.QImage(1200, 800, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(img)
+    v.render_to(p, QtCore.QRectF(0, 0, 1200, 800))
+    p.end()
+    arr = np.frombuffer(img.constBits(), np.uint32).reshape(800, 1200) & 0xFFFFFF
+    zero = int(P.colour(P.vm_code(2, True))[1:], 16)
+    assert np.count_nonzero(arr == zero) > 20000          # win01's zeroed memory, twice
+    assert len(np.unique(arr)) > 8
+    one = QtGui.QImage(600, 300, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(one)
+    v.render_to(p, QtCore.QRectF(0, 0, 600, 300), "gp.2")
+    p.end()
+    a1 = np.frombuffer(one.constBits(), np.uint32).reshape(300, 600) & 0xFFFFFF
+    assert np.count_nonzero(a1 == zero) > 0.3 * a1.size   # the band fills the target
+
+
+def test_svg_holds_the_grid_as_vector_cells(qtbot, tl):
+    v = LayerView()
+    qtbot.addWidget(v)
+    f = build_frame(tl, pos_after(tl, "BOOT_ZERO"))
+    v.set_frame(f)
+    mp = next(b for b in f.bands if b.key == "mp")
+    runs = sum(1 + int(np.count_nonzero(r[1:] != r[:-1])) for r in mp.codes)   # one rect per run of a colour
+    buf = QtCore.QBuffer()
+    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    gen = QtSvg.QSvgGenerator()
+    gen.setOutputDevice(buf)
+    gen.setSize(QtCore.QSize(800, 600))
+    gen.setViewBox(QtCore.QRect(0, 0, 800, 600))
+    p = QtGui.QPainter(gen)
+    v.render_to(p, QtCore.QRectF(0, 0, 800, 600), "mp")
+    p.end()
+    svg = bytes(buf.data()).decode()
+    assert "<image" not in svg
+    assert svg.count("<rect") >= runs > mp.rows
+    assert P.colour(P.vm_code(2, True)).lower() in svg.lower()
+
+
+def test_transition_progress_and_inspected_chain(qtbot, tl):
+    v = LayerView()
+    qtbot.addWidget(v)
+    pos = pos_after(tl, "ACCESS")
+    f = build_frame(tl, pos)
+    v.set_frame(f, progress=0.25)
+    assert v.arrow_item.progress == 0.25 and len(v.arrow_item.arrows) == 3
+    img = QtGui.QImage(400, 300, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(img)
+    v.render_to(p, QtCore.QRectF(0, 0, 400, 300))
+    p.end()
+    row = f.event
+    info = inspect(tl.view, tl.log.rows(0, pos), ("mp", None, None, int(row["mpn"])), list(f.vm_names))
+    v.set_chain(info["chain"])
+    keys = {a.src[0] for a in v.chain_item.arrows} | {a.dst[0] for a in v.chain_item.arrows}
+    assert {"mp", f"gp.{int(row['vm'])}"} <= keys
+
+
+def test_hover_and_click_name_the_page(qtbot, tl):
+    v = LayerView()
+    qtbot.addWidget(v)
+    v.resize(900, 600)
+    v.show()
+    f = build_frame(tl, 200)
+    v.set_frame(f)
+    pt = v.cell_center("mp", 300)
+    assert v.page_at(pt) == ("mp", None, None, 300)
+    with qtbot.waitSignal(v.pageClicked) as sig:
+        qtbot.mouseClick(v.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pt)
+    assert sig.args[0] == ("mp", None, None, 300)
+
+
+def test_legend_names_every_vm_and_paints(qtbot):
+    lg = Legend(("web01", "web02"), "dark")
+    labels = [e[0] for e in lg.entries()]
+    assert labels[:2] == ["web01", "web02"] and "shared (TPS)" in labels
+    h = lg.height_for(300)
+    assert h > lg.height_for(3000) > 0
+    img = QtGui.QImage(300, int(h), QtGui.QImage.Format.Format_RGB32)
+    img.fill(0)
+    p = QtGui.QPainter(img)
+    lg.paint(p, QtCore.QRectF(0, 0, 300, h))
+    p.end()
+    arr = np.frombuffer(img.constBits(), np.uint32) & 0xFFFFFF
+    assert int(P.vm_hue(0)[1:], 16) in set(arr.tolist())
