@@ -23,6 +23,8 @@ HOST_SETTINGS = {
     "Sim.StateModel": ("esxi6", str, ("esxi6", "esx4"), "host free-memory states: ESXi 6 (high/clear/soft/hard/"
                        "low at 400/100/64/32/16% of minFree) or ESX 4 (6/4/2/1% of memory)"),
     "Sim.HostGHz": (20, int, (1, 1000), "host CPU capacity in GHz (for Mem.ShareScanGHz)"),
+    "Sim.TimeScale": (1, int, (1, 3600), "seconds of page-sharing scanning one tick stands for (1 = real "
+                      "time); tours raise it so a Mem.ShareScanTime of minutes fits a short tour"),
 }
 
 VM_SETTINGS = {

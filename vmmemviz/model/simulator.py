@@ -148,6 +148,9 @@ class Simulator:
         w = np.zeros(len(u), bool)
         w[inv[np.asarray(writes, bool)]] = True
         untouched = u[vm.gp_state[u] == UNTOUCHED]
+        for m in self.mechanisms:
+            if len(untouched) and hasattr(m, "back"):
+                untouched = m.back(self, vm, untouched)
         if len(untouched):
             self.emit(self.rows(len(untouched), apply_back.code, vm.index, gppn=untouched, content=0))
         for m in self.mechanisms:

@@ -1,0 +1,170 @@
+"""Large pages: guest memory backed by 2 MB machine pages, broken into small pages under contention.
+
+With ``Mem.AllocGuestLargePage`` = 1 and the hardware MMU (``mmu = "ept"``), the first touch
+of a guest physical page backs its whole aligned 2 MB range (512 GPPNs) with one large
+page: 512 contiguous machine frames starting at a 512-aligned MPN, flagged LARGE on the
+host (``LP_BACK``). A TLB miss inside it walks 19 memory references instead of 24: the
+nested walk has one level less (mmu.py). The range is backed with small pages instead when
+the VM uses the software MMU, when part of the range is already backed (the guest OS
+image is loaded at boot page by page), when the host is not in the high state, or when no
+aligned free 2 MB of machine memory is left.
+
+A large page is not shared (two identical 2 MB pages are improbable and comparing them
+costs too much), but the TPS scanner hashes its small pages and keeps the hashes as hints
+(tps.py). A large page is broken into 512 small pages (``LP_BREAK``: the frames stay, the
+mapping is split) and TPS shares its hinted small pages at once:
+
+* in the clear state and below (free memory under 100% of minFree): every large page;
+* in the high state with free memory under 400% of minFree (break candidates): the large
+  pages whose hints show at least one small page that would be shared;
+* whatever the state: a large page of which more than ``LPage.MaxSharedPages`` (510) small
+  pages were hinted as zero pages: it is almost all zeros, and keeping it large would
+  cost nearly 2 MB for nothing.
+
+Counters: per VM LPAGE (MB backed by large pages) and WALK/MISS (page-walk references per
+TLB miss so far: 24 on small pages, 19 on large pages under EPT, 4 under shadow paging).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import counters
+from . import host as H
+from . import states, tps
+from .events import F_RANGE, NONE, hx, kind
+from .mmu import walk_refs
+from .vm import MAPPED, UNTOUCHED
+
+LP = H.LARGE_PAGES
+CONTENTION, CANDIDATE, ZEROS = 0, 1, 2
+WHY = ("host free memory is below minFree (clear state or lower)",
+       "host free memory is below 400% of minFree and some of its small pages can be shared",
+       "it holds more than LPage.MaxSharedPages zero pages")
+
+
+def aligned_free_groups(host, k: int) -> np.ndarray:
+    """First MPNs of the ``k`` lowest 512-aligned runs of 512 free frames (fewer if short)."""
+    n = host.n_mpn // LP * LP
+    free = (host.mpn_state[:n] == H.FREE).reshape(-1, LP).all(axis=1)
+    return (np.flatnonzero(free)[:k] * LP).astype(np.int64)
+
+
+def large_groups(state, vm) -> np.ndarray:
+    """First GPPNs of ``vm``'s ranges backed by a large page."""
+    n = vm.n // LP * LP
+    if n == 0:
+        return np.zeros(0, np.int64)
+    first = np.arange(0, n, LP)
+    ok = vm.gp_state[first] == MAPPED
+    loc = vm.gp_loc[first[ok]].astype(np.int64)
+    ok[ok] = (state.host.mpn_flags[loc] & H.LARGE) != 0
+    return first[ok]
+
+
+@kind(50, "LP_BACK", "core", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
+      "machine pages, so the TLB covers more memory and a TLB miss walks one level less (19 memory "
+      "references instead of 24).")
+def apply_lp_back(state, rows):
+    """Back each row's 512 GPPNs from ``gppn`` with the lowest aligned free 2 MB of frames."""
+    base = aligned_free_groups(state.host, len(rows))
+    assert len(base) == len(rows), "no aligned free 2 MB left for a large page"
+    for i, r in enumerate(rows):
+        vm = state.vms[int(r["vm"])]
+        g = np.arange(int(r["gppn"]), int(r["gppn"]) + LP)
+        m = np.arange(base[i], base[i] + LP)
+        vm.gp_state[g] = MAPPED
+        vm.gp_loc[g] = m
+        state.host.take(m, H.PRIVATE, r["vm"], g, 0, H.LARGE)
+    rows["mpn"] = base
+
+
+@apply_lp_back.narrator
+def _(row, names):
+    g, m = int(row["gppn"]), int(row["mpn"])
+    return (f"{names[row['vm']]} touched its 2 MB range GPPN {hx(g)}-{hx(g + LP - 1)} for the first time; "
+            f"the hypervisor backed all 512 pages with one large page, MPN {hx(m)}-{hx(m + LP - 1)}: a TLB "
+            f"miss there walks {walk_refs('ept', True)} memory references instead of {walk_refs('ept', False)}.")
+
+
+@kind(51, "LP_BREAK", "tps", "Large pages: a 2 MB page is not shared, but under memory contention the "
+      "hypervisor breaks it into 512 small pages; the hashes TPS kept for them let it share the small "
+      "pages at once.")
+def apply_lp_break(state, rows):
+    """Split the large page behind each row's 512 GPPNs into small pages (``mpn`` = its first)."""
+    for r in rows:
+        vm = state.vms[int(r["vm"])]
+        g = np.arange(int(r["gppn"]), int(r["gppn"]) + LP)
+        m = vm.gp_loc[g[vm.gp_state[g] == MAPPED]].astype(np.int64)
+        state.host.mpn_flags[m] &= ~np.uint8(H.LARGE)
+        r["mpn"] = vm.gp_loc[g[0]] if vm.gp_state[g[0]] == MAPPED else NONE
+
+
+@apply_lp_break.narrator
+def _(row, names):
+    g = int(row["gppn"])
+    return (f"The hypervisor broke {names[row['vm']]}'s large page behind GPPN {hx(g)}-{hx(g + LP - 1)} "
+            f"into 512 small pages because {WHY[int(row['slot'])]}; TPS can now share them, and a TLB miss "
+            f"there walks {walk_refs('ept', False)} memory references again instead of {walk_refs('ept', True)}.")
+
+
+class LargePages:
+    """Mechanism: large-page backing on first touch (back) and breaking (tick)."""
+
+    name = "largepages"
+
+    def enabled(self, sim):
+        return bool(sim.settings["Mem.AllocGuestLargePage"]) and any(vm.cfg.mmu == "ept" for vm in sim.vms)
+
+    def setup(self, sim):
+        pass
+
+    def back(self, sim, vm, gppns):
+        """Back the 2 MB ranges of ``gppns`` (first touches) with large pages where possible;
+        return the GPPNs left for small pages."""
+        if vm.cfg.mmu != "ept" or sim.state.host_state != states.HIGH:
+            return gppns
+        grp = np.unique(gppns // LP)
+        grp = grp[(grp + 1) * LP <= vm.n]
+        whole = (vm.gp_state[: vm.n // LP * LP].reshape(-1, LP) == UNTOUCHED).all(axis=1)
+        grp = grp[whole[grp]]
+        grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
+        if len(grp) == 0:
+            return gppns
+        sim.emit(sim.rows(len(grp), apply_lp_back.code, vm.index, gppn=grp * LP, aux=LP, flags=F_RANGE))
+        return gppns[~np.isin(gppns // LP, grp)]
+
+    def tick(self, sim):
+        st = sim.state.host_state
+        free_mb = sim.state.host.free_count() / 256
+        candidate = free_mb < states.LPAGE_BREAK_CANDIDATE * sim.minfree_mb
+        max_shared = sim.settings["LPage.MaxSharedPages"]
+        for vm in sim.vms:
+            first = large_groups(sim.state, vm)
+            if len(first) == 0:
+                continue
+            g = first[:, None] + np.arange(LP)
+            why = np.full(len(first), -1)
+            zeros = (vm.tps_flags[g] & tps.HINT_ZERO != 0).sum(axis=1)
+            why[zeros > max_shared] = ZEROS
+            if st >= states.CLEAR:
+                why[:] = CONTENTION
+            elif candidate:
+                hinted = g[(vm.tps_flags[g] & tps.HINT) != 0]
+                can = np.unique(hinted[tps.shareable(sim, vm, hinted)] // LP) * LP
+                why[np.isin(first, can) & (why < 0)] = CANDIDATE
+            brk = why >= 0
+            if not brk.any():
+                continue
+            sim.emit(sim.rows(int(brk.sum()), apply_lp_break.code, vm.index, gppn=first[brk], aux=LP,
+                              flags=F_RANGE, slot=why[brk]))
+            sub = g[brk].reshape(-1)
+            tps.share_pages(sim, vm, sub[(vm.tps_flags[sub] & tps.HINT) != 0], hints=False)
+
+
+def vm_counters(state, vm, sim, recent) -> dict:
+    large = len(large_groups(state, vm)) * LP
+    return {"LPAGE": counters.mb(large),
+            "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}
+
+
+counters.VM_EXTRA.append(vm_counters)

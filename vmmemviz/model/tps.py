@@ -1,0 +1,530 @@
+"""Transparent page sharing (TPS): identical pages mapped to one read-only machine page.
+
+A background scanner visits each VM's guest physical pages in a random order (a fresh
+random permutation every pass), hashes the *bytes* of each page (``content.page_bytes``;
+the 64-bit hash of a content id is cached, but it is a hash of the bytes) and looks the
+hash up in a global hash table (Waldspurger, OSDI 2002):
+
+* a hit on a **shared** frame: the bytes are compared in full and the GPPN is remapped to
+  that read-only MPN; its reference count grows; the page's private MPN is freed;
+* a hit on a **hint** (a page hashed once before, not write-protected): the hint page is
+  rehashed (a stale hint, whose bytes changed since, is dropped), the bytes are compared
+  in full, the hint's frame becomes the shared frame of both pages and the scanned page's
+  private frame is freed;
+* no hit: the page becomes a hint (``TPS_HINT``), and a later identical page shares with it.
+
+Zero pages collapse at once onto a shared zero MPN (one per salt). A write to a shared page
+faults: copy on write (``TPS_COW``) gives the writer a private copy (or makes the frame
+private again when the writer held the last reference). Pages inside a 2 MB large page are
+hashed and hinted but not shared until the large page is broken (largepages.py).
+
+ESXi knobs honoured (settings.py):
+
+* ``Mem.ShareScanTime`` 60 min to scan each VM once (10-600), ``Mem.ShareScanGHz`` 4 MB/s of
+  scanning per GHz of host CPU (``Sim.HostGHz``; 0 disables scanning), split evenly over
+  the VMs that share, ``Mem.ShareRateMax`` 1024 pages/s per VM. Pages scanned per second
+  per VM = min(ShareRateMax, VM pages / (ShareScanTime x 60), ShareScanGHz x HostGHz MB/s
+  / VMs). In the clear state and below TPS is called actively: the ShareScanTime term is
+  dropped. In the low state the scanner stops. ``Sim.TimeScale`` makes one tick stand for
+  that many seconds of scanning, so a tour can show a 10-minute scan in a minute.
+* ``sched.mem.pshare.enable`` = false: the VM is not scanned and its pages are never shared.
+* ``Mem.ShareForceSalting``: 0 shares across all VMs; 1 only among VMs with equal
+  ``sched.mem.pshare.salt`` (unset = 0); 2 (default) salts with pshare.salt, else the VM's
+  own uuid, so in practice pages are shared only inside a VM. The salt is mixed into the
+  hash and checked on every match.
+
+The hash table is the live simulator's (it only decides what to share); what it decided is
+in the events, and the state keeps per GPPN a ``tps_flags`` byte (HINT: hashed and kept as
+a hint; HINT_ZERO: the hinted bytes were zeros). ``share_before_swap`` lets hypervisor
+swapping try sharing a page before it swaps it.
+
+Counters (esxtop, MB): per VM ZERO (shared zero pages), SHRD (shared pages), SHRDSVD
+(saved: each shared page counts 1 - 1/references), COWH (copy-on-write hint pages: hashed,
+hinted, still private) and COW/s (copy-on-write breaks this second, from the tick's rows);
+host pshare_shared_mb, pshare_common_mb (shared machine frames), pshare_saving_mb
+(shared - common).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from . import content as C
+from . import counters
+from . import host as H
+from . import states
+from .events import NONE, hx, kind
+from .vm import MAPPED, PAGES_PER_MB, SHARED
+
+HINT, HINT_ZERO = 1, 2
+F_IN_LARGE = 0x10          # TPS_HINT row flag: the page is part of a 2 MB page
+
+
+# -- hashing ---------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 20)
+def content_hash(cid: int) -> int:
+    """64-bit hash of the 4 KiB a page with content ``cid`` holds."""
+    return int.from_bytes(hashlib.blake2b(C.page_bytes(cid), digest_size=8).digest(), "little")
+
+
+def page_hashes(cids) -> np.ndarray:
+    """Hashes of the bytes of pages with contents ``cids`` (one hash per distinct content)."""
+    u, inv = np.unique(np.asarray(cids, np.uint32), return_inverse=True)
+    return np.array([content_hash(int(c)) for c in u], np.uint64)[inv].reshape(np.shape(cids))
+
+
+def salt_mix(group: int) -> np.uint64:
+    """What a salt group mixes into the hash (0 for group 0: unsalted)."""
+    if group == 0:
+        return np.uint64(0)
+    return np.uint64(int.from_bytes(hashlib.blake2b(group.to_bytes(4, "little"), digest_size=8).digest(),
+                                    "little"))
+
+
+def same_bytes(cids_a, cids_b) -> np.ndarray:
+    """Full comparison of the bytes of pages with contents ``cids_a`` and ``cids_b``."""
+    a, b = np.asarray(cids_a, np.uint32), np.asarray(cids_b, np.uint32)
+    pairs, inv = np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)
+    eq = np.array([C.page_bytes(int(x)) == C.page_bytes(int(y)) for x, y in pairs], bool)
+    return eq[inv.reshape(-1)] if len(a) else np.zeros(0, bool)
+
+
+# -- the hash table --------------------------------------------------------------------
+class ShareTable:
+    """Sorted arrays of entries keyed by salted hash: hints (``vm`` >= 0, ``ref`` = GPPN)
+    and shared frames (``vm`` = -1, ``ref`` = MPN). Entries are checked against the state
+    when used; stale ones are marked dead and dropped when the dead outnumber the living."""
+
+    FIELDS = (("key", np.uint64), ("grp", np.int32), ("vm", np.int32), ("ref", np.int64), ("cid", np.uint32))
+
+    def __init__(self):
+        for name, dt in self.FIELDS:
+            setattr(self, name, np.zeros(0, dt))
+        self.alive = np.zeros(0, bool)
+        self.dead = 0
+
+    def __len__(self) -> int:
+        return len(self.key) - self.dead
+
+    def add(self, key, grp, vm, ref, cid) -> None:
+        if len(key) == 0:
+            return
+        vals = {"key": key, "grp": grp, "vm": vm, "ref": ref, "cid": cid}
+        order = np.argsort(np.asarray(key, np.uint64), kind="stable")
+        pos = np.searchsorted(self.key, np.asarray(key, np.uint64)[order], side="right")
+        for name, dt in self.FIELDS:
+            v = np.broadcast_to(np.asarray(vals[name], dt), (len(key),))[order]
+            setattr(self, name, np.insert(getattr(self, name), pos, v))
+        self.alive = np.insert(self.alive, pos, True)
+
+    def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, entry index) of every living entry whose key equals a query key,
+        in table order per query."""
+        keys = np.asarray(keys, np.uint64)
+        lo = np.searchsorted(self.key, keys, "left")
+        hi = np.searchsorted(self.key, keys, "right")
+        n = hi - lo
+        qi = np.repeat(np.arange(len(keys)), n)
+        ei = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        live = self.alive[ei]
+        return qi[live], ei[live]
+
+    def kill(self, entries) -> None:
+        entries = np.unique(entries)
+        entries = entries[self.alive[entries]]
+        self.alive[entries] = False
+        self.dead += len(entries)
+        if self.dead > max(1024, len(self)):
+            keep = self.alive
+            for name, _ in self.FIELDS:
+                setattr(self, name, getattr(self, name)[keep])
+            self.alive = self.alive[keep]
+            self.dead = 0
+
+
+class Live:
+    """What the live simulator keeps for TPS (never part of the state)."""
+
+    def __init__(self, sim):
+        self.table = ShareTable()
+        self.mpn_grp = np.zeros(sim.state.host.n_mpn, np.uint16)   # salt group of a shared frame
+        self.rng = np.random.default_rng([sim.sc.seed, 40])
+        salting = sim.settings["Mem.ShareForceSalting"]
+        groups: dict = {}
+        for vm in sim.vms:
+            salt = vm.vm_settings["sched.mem.pshare.salt"]
+            if salting == 0:
+                g = ("all",)
+            elif salting == 1 or salt is not None:
+                g = ("salt", 0 if salt is None else salt)
+            else:
+                g = ("uuid", vm.index)
+            vm.salt = groups.setdefault(g, len(groups))
+        self.mix = np.array([salt_mix(i) for i in range(len(groups))], np.uint64)
+        self.enabled = [bool(vm.vm_settings["sched.mem.pshare.enable"]) for vm in sim.vms]
+        n = len(sim.vms)
+        self.credit = [0.0] * n
+        self.cursor = [0] * n
+        self.stride = [(1, 0)] * n
+        for vm in sim.vms:
+            self.new_pass(vm)
+
+    def new_pass(self, vm) -> None:
+        """A fresh random visiting order: GPPN = (a * i + b) mod n with a prime to n."""
+        n = vm.n
+        a = int(self.rng.integers(1, n)) if n > 1 else 1
+        while math.gcd(a, n) != 1:
+            a = a % (n - 1) + 1
+        self.stride[vm.index] = (a, int(self.rng.integers(0, n)))
+        self.cursor[vm.index] = 0
+
+    def next_pages(self, vm, k: int) -> np.ndarray:
+        out = []
+        while k > 0:
+            i = self.cursor[vm.index]
+            take = min(k, vm.n - i)
+            a, b = self.stride[vm.index]
+            out.append((a * np.arange(i, i + take, dtype=np.int64) + b) % vm.n)
+            self.cursor[vm.index] += take
+            k -= take
+            if self.cursor[vm.index] >= vm.n:
+                self.new_pass(vm)
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+# -- events ----------------------------------------------------------------------------
+@kind(40, "TPS_HINT", "tps", "Transparent Page Sharing: the scanner hashed a page and found no identical "
+      "page yet. It keeps the hash as a hint (the page is not write-protected); a later page with the "
+      "same hash makes it rehash and compare the hint in full, and share both.")
+def apply_hint(state, rows):
+    for v in np.unique(rows["vm"]):
+        r = rows[rows["vm"] == v]
+        vm = state.vms[int(v)]
+        g = r["gppn"].astype(np.int64)
+        vm.tps_flags[g] = np.where(r["content"] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
+
+
+@apply_hint.narrator
+def _(row, names):
+    where = (" It lies in a 2 MB large page, which is not shared: the hash is kept for when the "
+             "large page is broken." if row["flags"] & F_IN_LARGE else
+             " No identical page yet: the hash is kept as a hint and the page stays writable.")
+    return (f"TPS scanned {names[row['vm']]} GPPN {hx(row['gppn'])} (MPN {hx(row['mpn'])}) and hashed "
+            f"its 4 KB of bytes (hash 0x{int(row['aux']):08x}...).{where}")
+
+
+@kind(41, "TPS_SHARE", "tps", "Transparent Page Sharing: two pages hold identical bytes (the hashes "
+      "match and a full comparison agrees), so the hypervisor maps both GPPNs to one read-only machine "
+      "page with a reference count and frees the other copy. Zero pages collapse onto a shared zero page.")
+def apply_share(state, rows):
+    """Map each row's GPPN to shared MPN ``mpn``. A private target becomes shared first (its
+    own GPPN with it); fills ``proc``/``gvpn`` with that partner, ``slot`` with the freed MPN
+    and ``aux`` with the references after the row."""
+    host = state.host
+    t = rows["mpn"].astype(np.int64)
+    ut, first = np.unique(t, return_index=True)
+    conv = host.mpn_state[ut] == H.PRIVATE
+    ct, crow = ut[conv], first[conv]
+    ov, og = host.mpn_owner[ct].astype(np.int64), host.mpn_gppn[ct].astype(np.int64)
+    for v in np.unique(ov):
+        vm = state.vms[int(v)]
+        vm.gp_state[og[ov == v]] = SHARED
+        vm.tps_flags[og[ov == v]] = 0
+    host.mpn_state[ct] = H.SHARED
+    rows["proc"][crow] = ov
+    rows["gvpn"][crow] = og
+    # owner: stays the VM only while every sharer is in that VM
+    other = rows["vm"].astype(np.int64) != host.mpn_owner[t].astype(np.int64)
+    host.mpn_owner[np.unique(t[other])] = H.NO_VM
+    old = np.empty(len(rows), np.int64)
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        old[sel] = vm.gp_loc[g]
+        vm.gp_loc[g] = t[sel]
+        vm.gp_state[g] = SHARED
+        vm.tps_flags[g] = 0
+    remap = old != t
+    host.release(old[remap])
+    order = np.argsort(t, kind="stable")
+    ts, rs = t[order], remap[order].astype(np.int64)
+    start = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    run = np.cumsum(rs) - np.repeat(np.cumsum(rs)[start] - rs[start], np.diff(np.r_[start, len(ts)]))
+    aux = np.empty(len(rows), np.int64)
+    aux[order] = host.mpn_refs[ts] + run
+    np.add.at(host.mpn_refs, t[remap], 1)
+    rows["slot"] = np.where(remap, old, NONE)
+    rows["aux"] = aux
+
+
+@apply_share.narrator
+def _(row, names):
+    vm, g, m, refs = names[row["vm"]], hx(row["gppn"]), hx(row["mpn"]), int(row["aux"])
+    freed = f" and freed MPN {hx(row['slot'])}" if row["slot"] != NONE else ""
+    if row["content"] == C.ZERO_CID:
+        if row["slot"] == NONE:
+            return (f"{vm} GPPN {g} holds only zeros; its MPN {m} became a shared, read-only zero page "
+                    f"that later zero pages collapse onto.")
+        if row["gvpn"] != NONE:
+            return (f"{vm} GPPN {g} and {names[row['proc']]} GPPN {hx(row['gvpn'])} hold only zeros; the "
+                    f"hypervisor made MPN {m} a shared, read-only zero page for both ({refs} references)"
+                    f"{freed}.")
+        return (f"{vm} GPPN {g} holds only zeros; the hypervisor mapped it to the shared zero page MPN {m} "
+                f"({refs} references){freed}.")
+    if row["gvpn"] != NONE:
+        return (f"{vm} GPPN {g} and {names[row['proc']]} GPPN {hx(row['gvpn'])} hold identical bytes; the "
+                f"hypervisor mapped both to shared MPN {m} ({refs} references, read-only){freed}.")
+    return (f"{vm} GPPN {g} holds the same bytes as shared MPN {m}; the hypervisor mapped it there "
+            f"({refs} references, read-only){freed}.")
+
+
+@kind(42, "TPS_COW", "tps", "Transparent Page Sharing: a shared page is read-only. A write to it faults "
+      "and the hypervisor breaks the sharing (copy on write): the writer gets a private copy and the "
+      "shared page loses a reference.")
+def apply_cow(state, rows):
+    """Give each row's GPPN a private copy of its shared MPN (``slot``): a new frame in
+    ``mpn``, or the shared frame itself when it held the last reference (``aux`` = references
+    left)."""
+    host = state.host
+    s = np.empty(len(rows), np.int64)
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        s[sel] = state.vms[int(v)].gp_loc[rows["gppn"][sel].astype(np.int64)]
+    order = np.argsort(s, kind="stable")
+    ss = s[order]
+    start = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    j = np.arange(len(ss)) - np.repeat(start, np.diff(np.r_[start, len(ss)]))
+    left = np.empty(len(rows), np.int64)
+    left[order] = host.mpn_refs[ss].astype(np.int64) - 1 - j      # references after this row
+    inplace = left == 0
+    new = np.flatnonzero(~inplace)
+    mpn = s.copy()
+    mpn[new] = host.peek_free(len(new))
+    cids = host.mpn_content[s]
+    np.subtract.at(host.mpn_refs, s[new], 1)
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        host.take(mpn[sel], H.PRIVATE, v, g, cids[sel])
+        vm.gp_state[g] = MAPPED
+        vm.gp_loc[g] = mpn[sel]
+    rows["slot"] = s
+    rows["mpn"] = mpn
+    rows["content"] = cids
+    rows["aux"] = left
+
+
+@apply_cow.narrator
+def _(row, names):
+    vm, g, s = names[row["vm"]], hx(row["gppn"]), hx(row["slot"])
+    if row["aux"] == 0:
+        return (f"{vm} wrote GPPN {g}, mapped read-only to shared MPN {s}: copy on write. It held the "
+                f"last reference, so MPN {s} simply became its private page again.")
+    return (f"{vm} wrote GPPN {g}, mapped read-only to shared MPN {s}: copy on write gave it a private "
+            f"copy in MPN {hx(row['mpn'])}; MPN {s} keeps {int(row['aux'])} references.")
+
+
+# -- deciding what to share ------------------------------------------------------------
+def _first_of(groups, idx, n) -> np.ndarray:
+    """For each of ``n`` groups, the first element of ``idx`` (in order) whose group is
+    ``groups[k]``, or -1."""
+    out = np.full(n, -1, np.int64)
+    u, first = np.unique(groups, return_index=True)
+    out[u] = idx[first]
+    return out
+
+
+def _plan(sim, vm, gppns, hints: bool, as_small: bool = False):
+    """Decide what sharing ``gppns`` of ``vm`` gives. Returns (hint_rows, share_rows,
+    new_shared, would_share): rows to emit, (key, MPN, cid) of frames that become shared, and
+    per given GPPN whether it would be shared (``as_small``: as if large pages were broken)."""
+    live, host = sim.tps, sim.state.host
+    g_all = np.asarray(gppns, np.int64)
+    would = np.zeros(len(g_all), bool)
+    ok = vm.gp_state[g_all] == MAPPED
+    _, first = np.unique(g_all, return_index=True)
+    dup = np.ones(len(g_all), bool)
+    dup[first] = False
+    ok &= ~dup
+    pos = np.flatnonzero(ok)
+    g = g_all[pos]
+    m = vm.gp_loc[g].astype(np.int64)
+    large = ((host.mpn_flags[m] & H.LARGE) != 0) & (not as_small)
+    cid = host.mpn_content[m]
+    grp = vm.salt
+    key = page_hashes(cid) ^ live.mix[grp]
+    tb = live.table
+    q, e = tb.lookup(key)
+    # check the entries found against the state (rehash hints; shared frames still shared)
+    evm, ref, egrp = tb.vm[e], tb.ref[e], tb.grp[e]
+    valid = np.zeros(len(e), bool)
+    usable = np.zeros(len(e), bool)
+    frame = np.full(len(e), -1, np.int64)
+    sh = evm < 0
+    fs = ref[sh]
+    valid[sh] = ((host.mpn_state[fs] == H.SHARED) & (host.mpn_content[fs] == tb.cid[e[sh]])
+                 & (live.mpn_grp[fs] == egrp[sh]))
+    frame[sh] = fs
+    usable[sh] = valid[sh]
+    for v in np.unique(evm[~sh]):
+        sel = evm == v
+        other = sim.vms[int(v)]
+        hg = ref[sel]
+        mapped = other.gp_state[hg] == MAPPED
+        f = np.where(mapped, other.gp_loc[hg], 0).astype(np.int64)
+        rehash = page_hashes(host.mpn_content[f]) ^ live.mix[other.salt]
+        valid[sel] = mapped & (rehash == tb.key[e[sel]])
+        frame[sel] = f
+        usable[sel] = valid[sel] & (as_small | ((host.mpn_flags[f] & H.LARGE) == 0))
+    tb.kill(e[~valid])              # stale hints and freed shared frames leave the table
+    is_self = (evm == vm.index) & (ref == g[q])
+    self_ok = np.zeros(len(g), bool)
+    self_ok[q[valid & is_self]] = True
+    cand = np.flatnonzero(usable & (egrp == grp) & ~is_self & ~large[q])
+    # one target per hash, the same for every page with it: a shared frame found in the
+    # table, else a hint's frame, else the frame of the batch's first page with that hash
+    uk, kinv = np.unique(key, return_inverse=True)
+    kinv = kinv.reshape(-1)
+    csh, chi = cand[sh[cand]], cand[~sh[cand]]
+    t_sh = _first_of(kinv[q[csh]], frame[csh], len(uk))
+    t_hi = _first_of(kinv[q[chi]], frame[chi], len(uk))
+    t_table = np.where(t_sh >= 0, t_sh, t_hi)
+    sharer = np.flatnonzero(~large)
+    lead = _first_of(kinv[sharer], m[sharer], len(uk))
+    target = np.where(t_table >= 0, t_table, lead)[kinv]
+    target[large] = -1
+    match = (target >= 0) & same_bytes(cid, host.mpn_content[np.maximum(target, 0)])
+    # without a table target the first page shares with later identical ones; a zero page
+    # alone becomes the shared zero page by itself, any other page alone stays a hint
+    mates = np.bincount(kinv[match], minlength=len(uk))[kinv]
+    alone = match & (t_table[kinv] < 0) & (mates < 2)
+    row_ok = match & ((target != m) | (alone & (cid == C.ZERO_CID)))
+    shared = match & ~(alone & (cid != C.ZERO_CID))
+    would[pos] = shared
+    hint = hints & ~shared & ~self_ok
+    hint_rows = sim.rows(int(hint.sum()), apply_hint.code, vm.index, gppn=g[hint], mpn=m[hint],
+                         content=cid[hint], aux=(key[hint] >> np.uint64(32)).astype(np.uint32),
+                         flags=np.where(large[hint], F_IN_LARGE, 0))
+    sel = np.flatnonzero(row_ok)
+    share_rows = sim.rows(len(sel), apply_share.code, vm.index, gppn=g[sel], mpn=target[sel], content=cid[sel])
+    newly, fi = np.unique(target[sel], return_index=True)
+    conv = host.mpn_state[newly] == H.PRIVATE
+    new_shared = (key[sel][fi[conv]], newly[conv], host.mpn_content[newly[conv]])
+    return hint_rows, share_rows, new_shared, would
+
+
+def _emit(sim, vm, plan) -> None:
+    hint_rows, share_rows, (nkey, nmpn, ncid), _ = plan
+    live = sim.tps
+    sim.emit(hint_rows)
+    sim.emit(share_rows)
+    live.table.add(page_hashes(hint_rows["content"]) ^ live.mix[vm.salt], vm.salt, vm.index,
+                   hint_rows["gppn"].astype(np.int64), hint_rows["content"])
+    live.mpn_grp[nmpn] = vm.salt
+    live.table.add(nkey, vm.salt, -1, nmpn, ncid)
+
+
+def share_pages(sim, vm, gppns, hints: bool = True) -> np.ndarray:
+    """Hash ``gppns`` of ``vm`` and share those with an identical page (or with each other);
+    with ``hints`` the others are kept as hints. Returns a mask: which GPPNs were shared."""
+    gppns = np.asarray(gppns, np.int64)
+    if not sim.tps.enabled[vm.index] or len(gppns) == 0:
+        return np.zeros(len(gppns), bool)
+    plan = _plan(sim, vm, gppns, hints)
+    _emit(sim, vm, plan)
+    return plan[3]
+
+
+def shareable(sim, vm, gppns) -> np.ndarray:
+    """Which of ``gppns`` would be shared if their large pages were broken (no events)."""
+    gppns = np.asarray(gppns, np.int64)
+    if not sim.tps.enabled[vm.index] or len(gppns) == 0:
+        return np.zeros(len(gppns), bool)
+    return _plan(sim, vm, gppns, hints=False, as_small=True)[3]
+
+
+def share_before_swap(sim, vm, gppns) -> np.ndarray:
+    """Share before swap: try to share ``gppns`` at once; return the GPPNs that were NOT shared
+    (still to be swapped). No hints are kept for pages about to leave memory."""
+    gppns = np.asarray(gppns, np.int64)
+    return gppns[~share_pages(sim, vm, gppns, hints=False)]
+
+
+def scan_rate(sim, vm, n_sharing: int) -> float:
+    """Pages per second the scanner visits in ``vm`` in the current host state."""
+    s = sim.settings
+    ghz = s["Mem.ShareScanGHz"] * s["Sim.HostGHz"] * PAGES_PER_MB / max(1, n_sharing)
+    rate = min(s["Mem.ShareRateMax"], ghz)
+    if sim.state.host_state == states.HIGH:
+        rate = min(rate, vm.n / (s["Mem.ShareScanTime"] * 60))
+    return rate
+
+
+# -- the mechanism -----------------------------------------------------------------------
+class PageSharing:
+    """Mechanism: the background scanner (tick) and copy on write (fault)."""
+
+    name = "tps"
+
+    def enabled(self, sim):
+        return True
+
+    def setup_state(self, state, scenario):
+        for vm in state.vms:
+            vm.tps_flags = np.zeros(vm.n, np.uint8)
+            vm.ARRAYS = vm.ARRAYS + ("tps_flags",)
+
+    def setup(self, sim):
+        sim.tps = Live(sim)
+
+    def tick(self, sim):
+        if sim.state.host_state == states.LOW:
+            return
+        live = sim.tps
+        sharing = [vm for vm in sim.vms if live.enabled[vm.index]]
+        for vm in sharing:
+            live.credit[vm.index] += scan_rate(sim, vm, len(sharing)) * sim.settings["Sim.TimeScale"]
+            k = int(live.credit[vm.index])
+            live.credit[vm.index] -= k
+            g = live.next_pages(vm, k)
+            g = g[vm.gp_state[g] == MAPPED]
+            if len(g):
+                share_pages(sim, vm, g)
+
+    def fault(self, sim, vm, gppns, writes):
+        w = gppns[writes & (vm.gp_state[gppns] == SHARED)]
+        if len(w):
+            sim.emit(sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
+
+
+# -- counters ----------------------------------------------------------------------------
+def _shared_view(state, vm):
+    g = np.flatnonzero(vm.gp_state == SHARED)
+    m = vm.gp_loc[g].astype(np.int64)
+    return m, state.host.mpn_refs[m]
+
+
+def vm_counters(state, vm, sim, recent) -> dict:
+    m, refs = _shared_view(state, vm)
+    zero = int(np.count_nonzero(state.host.mpn_content[m] == C.ZERO_CID))
+    saved = float(np.sum(1.0 - 1.0 / np.maximum(refs, 1)))
+    cowh = int(np.count_nonzero((vm.tps_flags & HINT) & (vm.gp_state == MAPPED)))
+    cow = int(np.count_nonzero((recent["kind"] == apply_cow.code) & (recent["vm"] == vm.index)))
+    return {"ZERO": counters.mb(zero), "SHRD": counters.mb(len(m)), "SHRDSVD": counters.mb(saved),
+            "COWH": counters.mb(cowh), "COW/s": cow}
+
+
+def host_counters(state, sim, recent) -> dict:
+    shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
+    common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
+    return {"pshare_shared_mb": counters.mb(shared), "pshare_common_mb": counters.mb(common),
+            "pshare_saving_mb": counters.mb(shared - common)}
+
+
+counters.VM_EXTRA.append(vm_counters)
+counters.HOST_EXTRA.append(host_counters)
