@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEB_PKGS := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xkb1 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-cursor0 \
 	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
-	desktop-file-utils valgrind
+	desktop-file-utils valgrind xdotool imagemagick
 
 .PHONY: run test sysdeps bench figures clean
 

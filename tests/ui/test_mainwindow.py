@@ -1,0 +1,165 @@
+"""The main window off-screen: keys and controls drive the worker, stepping back lands on the
+state playing gives, clicks inspect and highlight, settings re-run, themes are remembered."""
+import tomllib
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from vmmemviz.engine.worker import build_frame
+from vmmemviz.model import scenario
+from vmmemviz.model.timeline import Timeline
+from vmmemviz.ui import help as H
+from vmmemviz.ui.mainwindow import SPEEDS, MainWindow, apply_settings_text
+
+Key = QtCore.Qt.Key
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow("default", s)
+    qtbot.addWidget(w)
+    w.anim.setValue(0)
+    w.show()
+    qtbot.waitUntil(lambda: w.frame is not None, timeout=10000)
+    yield w
+    w.close()
+
+
+def at(qtbot, w, pos):
+    qtbot.waitUntil(lambda: w.frame.pos == pos, timeout=10000)
+
+
+def key(qtbot, w, k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(w, k, mod)
+
+
+def test_keys_step_jump_and_play(qtbot, win):
+    w = win
+    assert w.frame.pos == 0 and "Space" in w.caption.text()
+    key(qtbot, w, Key.Key_Right)
+    at(qtbot, w, 1)
+    assert w.frame.kind == "POWER_ON" and w.caption.text() == w.frame.narration
+    key(qtbot, w, Key.Key_Right, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    at(qtbot, w, 11)
+    key(qtbot, w, Key.Key_Left)
+    at(qtbot, w, 10)
+    key(qtbot, w, Key.Key_Left, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    at(qtbot, w, 0)
+    key(qtbot, w, Key.Key_End)
+    qtbot.waitUntil(lambda: w.frame.finished and w.frame.pos == w.frame.total > 1000, timeout=20000)
+    assert "event" in w.status_pos.text() and "host state" in w.status_pos.text()
+    key(qtbot, w, Key.Key_Home)
+    at(qtbot, w, 0)
+    w.set_speed_index(SPEEDS.index(200))
+    key(qtbot, w, Key.Key_Space)
+    assert w.playing and w.a_play.text() == "Pause"
+    qtbot.waitUntil(lambda: w.frame.pos > 20, timeout=10000)
+    key(qtbot, w, Key.Key_Space)
+    assert not w.playing
+    p = w.frame.pos
+    qtbot.wait(200)
+    assert w.frame.pos <= p + 200 // 5                   # at most one frame in flight
+    w.a_start.trigger()
+    at(qtbot, w, 0)
+    w.a_step.trigger()
+    at(qtbot, w, 1)
+    w.timeline_bar.seekRequested.emit(123)
+    at(qtbot, w, 123)
+    assert w.timeline_bar.pos == 123
+
+
+def test_step_back_lands_on_the_state_play_gives(qtbot, win):
+    w = win
+    for _ in range(6):
+        key(qtbot, w, Key.Key_Right, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    at(qtbot, w, 60)
+    for _ in range(3):
+        key(qtbot, w, Key.Key_Left, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    key(qtbot, w, Key.Key_Left)
+    at(qtbot, w, 29)
+    got = {b.key: b.codes.copy() for b in w.frame.bands}
+    digest = w.timeline.view.digest()
+    fresh = Timeline(scenario.load("default"))
+    f = build_frame(fresh, 29)
+    assert fresh.view.digest() == digest
+    assert all(np.array_equal(got[b.key], b.codes) for b in f.bands)
+
+
+def test_click_inspects_and_highlights_the_chain(qtbot, win):
+    w = win
+    w.seek(300)
+    at(qtbot, w, 300)
+    vm = w.timeline.view.vms[0]
+    g = int(np.flatnonzero(vm.gp_state == 1)[0])
+    m = int(vm.gp_loc[g])
+    with qtbot.waitSignal(w.worker.inspected, timeout=10000) as sig:
+        w.layer_view.pageClicked.emit(("mp", None, None, m))
+    info = sig.args[0]
+    assert ("gp", 0, None, g) in info["chain"]
+    qtbot.waitUntil(lambda: bool(w.layer_view.chain_item.arrows))
+    joined = {(a.src, a.dst) for a in w.layer_view.chain_item.arrows}
+    assert (("gp.0", g, g + 1), ("mp", m, m + 1)) in joined
+
+
+def test_hover_asks_the_worker_for_a_tooltip(qtbot, win):
+    w = win
+    w.seek(300)
+    at(qtbot, w, 300)
+    with qtbot.waitSignal(w.worker.described, timeout=10000) as sig:
+        w.layer_view.pageHovered.emit(("mp", None, None, 0))
+    assert sig.args[0] == ("mp", None, None, 0) and "MPN 0x0" in sig.args[1] and "hypervisor" in sig.args[1]
+
+
+def test_settings_rerun_keep_the_position_and_are_saved(qtbot, win, tmp_path):
+    w = win
+    w.seek(200)
+    at(qtbot, w, 200)
+    old = w.worker.timeline
+    w.apply_settings({"Mem.ShareScanGHz": 8}, {"web02": {"sched.mem.pshare.enable": False}})
+    qtbot.waitUntil(lambda: w.worker.timeline is not old and w.frame.pos == 200, timeout=10000)
+    assert w.worker.timeline.sim.settings["Mem.ShareScanGHz"] == 8
+    out = tmp_path / "saved.toml"
+    w.save_scenario(str(out))
+    doc = tomllib.loads(out.read_text())
+    assert doc["settings"]["Mem.ShareScanGHz"] == 8
+    web02 = next(v for v in doc["vm"] if v["name"] == "web02")
+    assert web02["settings"]["sched.mem.pshare.enable"] is False
+    assert [v["name"] for v in doc["vm"]] == ["web01", "web02", "win01"]
+    assert w.qsettings.value("recent")[0] == str(out)
+
+
+def test_apply_settings_text_replaces_and_keeps_comments():
+    text = scenario.load("default").text
+    once = apply_settings_text(text, {"Mem.ShareForceSalting": 1}, {"win01": {"sched.mem.maxmemctl": 100}})
+    twice = apply_settings_text(once, {"Mem.ShareForceSalting": 2}, {"win01": {"sched.mem.maxmemctl": 50}})
+    sc = scenario.parse(twice)
+    assert sc.settings["Mem.ShareForceSalting"] == 2
+    assert sc.vms[2].settings == {"sched.mem.maxmemctl": 50}
+    assert twice.count("Mem.ShareForceSalting") == 1 and twice.count("maxmemctl") == 1
+    assert sc.description == scenario.load("default").description
+
+
+def test_theme_is_remembered_and_help_gets_the_kind(qtbot, win, monkeypatch):
+    w = win
+    w.a_light.trigger()
+    assert w.qsettings.value("theme") == "light" and w.layer_view.theme == "light"
+    w.seek(1)
+    at(qtbot, w, 1)
+    seen = []
+    monkeypatch.setattr(H, "show_help", lambda kind, parent: seen.append(kind))
+    key(qtbot, w, Key.Key_F1)
+    assert seen == ["POWER_ON"]
+    tours = next(m for m in w.menuBar().findChildren(QtCore.QObject) if getattr(m, "title", lambda: "")() == "&Tours")
+    assert all(a.text() for a in tours.actions())
+
+
+def test_every_control_has_a_tooltip(win):
+    from PySide6 import QtWidgets
+    tb = win.findChild(QtWidgets.QToolBar)
+    for b in tb.findChildren(QtWidgets.QToolButton):
+        if b.defaultAction() is not None:
+            assert b.toolTip(), b.text()
+    for wdg in (win.speed, win.anim, win.timeline_bar, win.legend, win.caption):
+        assert wdg.toolTip()
