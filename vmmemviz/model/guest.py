@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import content as C
+from . import guestswap
 from .events import F_RANGE, NONE, hx, kind
 from .vm import PAGES_PER_MB, UNTOUCHED, _back
 
@@ -135,7 +136,7 @@ def apply_free(state, rows):
         vm.gp_gvpn[g] = NONE
         swapped = np.flatnonzero(proc.pt_state[v:v + n] == GSWAPPED) + v
         if len(swapped):
-            state.guest_swap_release(vm, proc.pt[swapped])
+            guestswap.release(vm, proc.pt[swapped])
         proc.pt[v:v + n] = NONE
         proc.pt_state[v:v + n] = UNMAPPED
         pt_updated(vm, proc, np.arange(v, v + n))

@@ -4,13 +4,25 @@ Each is an object with ``name``, ``enabled(sim)``, ``setup(sim)`` and ``tick(sim
 also have ``setup_state(state, scenario)`` (to add arrays), ``fault(sim, vm, gppns, writes)``
 (make pages accessible before an access), ``back(sim, vm, gppns)`` (back first touches its
 own way, e.g. with large pages; returns the GPPNs left for 4 KB ``BACK``),
-``guest_fault(sim, vm, proc, gvpns)`` (bring guest-paged pages back) and
-``guest_reclaim(sim, vm, n)`` (free guest pages on demand).
+``make_room(sim, vm, gppns, writes)`` (before a fault takes frames: reclaim at once when the
+host has too few free), ``guest_fault(sim, vm, proc, gvpns)`` (make all the GVPNs of an
+access resident: page in those the guest paged out, page out none of them),
+``guest_reclaim(sim, vm, n)`` (free guest pages on demand) and
+``before_swap(sim, vm, gppns)`` (take pages chosen for swapping another way, e.g.
+compression; returns the GPPNs still to swap).
 """
+from .allocation import Allocation
+from .balloon import Balloon
+from .compression import Compression
+from .guestswap import GuestPaging
 from .largepages import LargePages
 from .sampling import ActiveSampling
 from .states import HostStates
+from .swap import Swap
 from .tps import PageSharing
 
 # large pages are broken before TPS scans; TPS runs before any swapping (share before swap)
 ALL = [HostStates(), ActiveSampling(), LargePages(), PageSharing()]
+# reclamation, after page sharing: targets, then ballooning, then swapping (compression
+# takes pages on their way to the swap file and gives its empty frames back last)
+ALL += [Allocation(), Balloon(), GuestPaging(), Swap(), Compression()]

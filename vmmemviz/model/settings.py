@@ -16,6 +16,8 @@ HOST_SETTINGS = {
     "LPage.MaxSharedPages": (510, int, (0, 512), "small pages of a 2 MB page that may be shared before it is broken"),
     "Mem.MemMinFreePct": (0, int, (0, 50), "minFree as a percentage of memory; 0 = the ESXi 5+ sliding scale"),
     "Mem.CtlMaxPercent": (65, int, (0, 75), "largest balloon, as a percentage of the VM's configured memory"),
+    "Sim.BalloonRate": (2048, int, (1, 1 << 20), "pages a balloon driver inflates per second at most (older "
+                        "Linux vmw_balloon drivers allocated at most 2048 a second)"),
     "Mem.IdleTax": (75, int, (0, 99), "idle memory tax, percent: idle pages cost more shares than active ones"),
     "Mem.SamplePeriod": (60, int, (1, 600), "seconds between active-memory estimates"),
     "Mem.MemZipEnable": (1, int, (0, 1), "compress pages chosen for swapping when they compress to 2 KB or less"),

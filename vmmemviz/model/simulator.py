@@ -131,11 +131,10 @@ class Simulator:
     def access(self, vm, proc, gvpns, writes, contents) -> None:
         """Accesses by ``proc``: guest faults, hypervisor faults, then the ACCESS rows."""
         gvpns = np.asarray(gvpns, np.int64)
-        out = proc.pt_state[gvpns] == guest.GSWAPPED
-        if out.any():
+        if (proc.pt_state[gvpns] == guest.GSWAPPED).any():
             for m in self.mechanisms:
                 if hasattr(m, "guest_fault"):
-                    m.guest_fault(self, vm, proc, np.unique(gvpns[out]))
+                    m.guest_fault(self, vm, proc, np.unique(gvpns))
         gppns = proc.pt[gvpns].astype(np.int64)
         self.fault(vm, gppns, writes)
         flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
@@ -147,6 +146,9 @@ class Simulator:
         u, inv = np.unique(gppns, return_inverse=True)
         w = np.zeros(len(u), bool)
         w[inv[np.asarray(writes, bool)]] = True
+        for m in self.mechanisms:
+            if hasattr(m, "make_room"):
+                m.make_room(self, vm, u, w)
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         for m in self.mechanisms:
             if len(untouched) and hasattr(m, "back"):

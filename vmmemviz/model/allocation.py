@@ -1,0 +1,163 @@
+"""Allocation: each VM's memory target (esxtop SZTGT) from reservation, limit and shares.
+
+When the host is short of memory the VMs cannot all keep what they hold; the target says
+how much machine memory each one should have, and ballooning (soft state) or swapping
+(hard and low states) take the rest (``consumed - SZTGT``) from it. Consumed counts the
+VM's private frames, its part of each shared frame (1 / references) and its compression
+cache. Waldspurger's (OSDI 2002) min-funding revocation with the idle memory tax decides
+who gives: memory is taken from the VM with the fewest shares per page,
+
+    rho = S / (P * (f + k * (1 - f))),   k = 1 / (1 - tau),
+
+S its shares (``sched.mem.shares``: High / Normal / Low = 20 / 10 / 5 per MB), P the pages
+it holds, f its sampled active fraction (``%ACTV``, sampling.py) and tau the idle memory
+tax ``Mem.IdleTax`` (default 75%, so an idle page costs k = 4 times an active one). Taking
+from the lowest rho until no VM has a lower one ends where every VM that gives has the same
+rho; so the targets are ``S / (c * lambda)`` (c = f + k(1 - f)) clipped to
+[reservation, demand], with lambda found so that they add up to the memory the VMs may
+have: managed memory less VMM overhead, less the free memory the host wants back (just
+above the clear threshold, ``minFree`` on ESXi 6). Demand is what the VM would hold without
+reclamation (consumed + ballooned + swapped + compressed), at most its limit
+(``sched.mem.max``, ``limit_mb``): a VM above its limit has a target below what it holds
+even when the host has plenty free, and is reclaimed in any state. No target is below the
+reservation (``sched.mem.min``, ``reservation_mb``), so nothing reclaims a VM below it.
+
+The target is state: ``MEM_TARGET`` events set it (per VM, when it changes) so it replays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import host as H
+from .counters import VM_EXTRA, mb
+from .events import kind
+from .states import HYSTERESIS
+from .vm import BALLOONED, COMPRESSED, MAPPED, PAGES_PER_MB, SHARED, SWAPPED
+
+SZTGT = "alloc.sztgt"
+
+
+def consumed(state, vm) -> int:
+    """Machine frames the VM uses (esxtop CONSUMED): its private pages, its part of each shared
+    frame it maps (1 / references) and its compression cache."""
+    h = state.host
+    shared = h.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
+    return (int(np.count_nonzero(vm.gp_state == MAPPED)) + int(np.sum(1.0 / np.maximum(shared, 1)))
+            + int(np.count_nonzero((h.mpn_state == H.ZIP) & (h.mpn_owner == vm.index))))
+
+
+def reclaimed(vm) -> int:
+    """Guest pages taken from the VM: ballooned, swapped or compressed."""
+    st = vm.gp_state
+    return int(np.count_nonzero((st == BALLOONED) | (st == SWAPPED) | (st == COMPRESSED)))
+
+
+def reservation_pages(vm) -> int:
+    return int(round(vm.cfg.reservation_mb * PAGES_PER_MB))
+
+
+def limit_pages(vm) -> int:
+    """The VM's limit in pages, or its configured memory when it has none."""
+    if vm.cfg.limit_mb is None:
+        return vm.n
+    return min(vm.n, int(round(vm.cfg.limit_mb * PAGES_PER_MB)))
+
+
+def over_limit(state, vm) -> int:
+    return max(0, consumed(state, vm) - limit_pages(vm))
+
+
+def targets(shares, active, lo, hi, available: float, idle_tax: int) -> np.ndarray:
+    """Pages per VM: ``shares / (c * lambda)`` clipped to [lo, hi], summing to ``available``.
+
+    ``active`` is the active fraction f per VM; c = f + k(1 - f), k = 1 / (1 - tau).
+    """
+    shares, lo, hi = (np.asarray(a, float) for a in (shares, lo, hi))
+    if hi.sum() <= available:
+        return hi.astype(np.int64)
+    if lo.sum() >= available:
+        return lo.astype(np.int64)
+    k = 1.0 / (1.0 - idle_tax / 100.0)
+    f = np.asarray(active, float)
+    weight = shares / (f + k * (1.0 - f))        # pages per unit of 1/lambda
+    # bisection on log(1/lambda): the clipped sum grows with it
+    a, b = -60.0, 60.0
+    for _ in range(100):
+        m = (a + b) / 2
+        if np.clip(weight * np.exp(m), lo, hi).sum() > available:
+            b = m
+        else:
+            a = m
+    return np.floor(np.clip(weight * np.exp(a), lo, hi)).astype(np.int64)
+
+
+def compute(sim) -> np.ndarray:
+    """SZTGT of every VM (pages) for the live state."""
+    state = sim.state
+    vms = state.vms
+    hv = int(np.count_nonzero(state.host.mpn_state == H.HV))
+    goal_free = sim.thresholds_mb[0] * (1 + HYSTERESIS) * PAGES_PER_MB
+    available = state.host.n_mpn - hv - goal_free
+    demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm)) for vm in vms])
+    lo = np.minimum([reservation_pages(vm) for vm in vms], demand)
+    return targets([vm.cfg.share_count() for vm in vms], [vm.active_pct / 100 for vm in vms],
+                   lo, demand, available, sim.settings["Mem.IdleTax"])
+
+
+def assign_last(arr: np.ndarray, index, values) -> None:
+    """``arr[index] = values`` where, for a repeated index, the last value wins (as one by one)."""
+    index = np.asarray(index)
+    _, first_from_end = np.unique(index[::-1], return_index=True)
+    pick = len(index) - 1 - first_from_end
+    arr[index[pick]] = np.asarray(values)[pick]
+
+
+def sztgt(state, vm) -> int:
+    return int(state.extra[SZTGT][vm.index])
+
+
+def need(state, vm) -> int:
+    """Pages to take from the VM to bring it down to its target."""
+    return max(0, consumed(state, vm) - sztgt(state, vm))
+
+
+@kind(69, "MEM_TARGET", "state", "Memory Reclamation: when memory is short the hypervisor gives each VM "
+      "a target (SZTGT) by its shares, reservation and limit; idle memory is taxed, so a VM that does "
+      "not use its memory gives first. Ballooning and swapping take what a VM holds above it.")
+def apply_mem_target(state, rows):
+    assign_last(state.extra[SZTGT], rows["vm"], rows["aux"])
+
+
+@apply_mem_target.narrator
+def _(row, names):
+    return (f"{names[row['vm']]}'s memory target (SZTGT) is now {int(row['aux'])} pages "
+            f"({int(row['aux']) / PAGES_PER_MB:.2f} MB), by its shares, active memory, reservation and limit.")
+
+
+class Allocation:
+    """Mechanism: recomputes every VM's SZTGT once a second, emitting MEM_TARGET on a change."""
+
+    name = "allocation"
+
+    def enabled(self, sim):
+        return True
+
+    def setup_state(self, state, sc):
+        state.extra[SZTGT] = np.array([vm.n for vm in state.vms], np.uint32)
+
+    def setup(self, sim):
+        pass
+
+    def tick(self, sim):
+        new = compute(sim)
+        old = sim.state.extra[SZTGT]
+        changed = np.flatnonzero(new != old)
+        if len(changed):
+            sim.emit(sim.rows(len(changed), apply_mem_target.code, changed, aux=new[changed]))
+
+
+def _counters(state, vm, sim, recent):
+    return {"SZTGT": mb(sztgt(state, vm))}
+
+
+VM_EXTRA.append(_counters)

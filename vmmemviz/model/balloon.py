@@ -1,0 +1,197 @@
+"""Ballooning: the balloon driver (vmmemctl, part of VMware Tools) takes memory from inside the guest.
+
+The host cannot tell which guest pages are free; the balloon makes the guest tell it. Once a
+second the driver polls its target (MCTLTGT, set by ``BALLOON_TARGET``) and moves towards it:
+
+* Inflating, the driver allocates guest physical pages from the guest OS and pins them. The
+  guest gives free pages first; when it has none it pages its own applications out to its
+  guest swap (guest-level paging, guestswap.py). The driver hands the pinned GPPNs to the
+  hypervisor, which unmaps them and frees what backed them: the MPN (or its reference to a
+  shared MPN, or the page's .vswp or compression cache slot) (``BALLOON_PIN``).
+* Deflating, the driver unpins pages and gives them back to the guest's free list; they are
+  backed again when the guest touches them (``BALLOON_UNPIN``).
+
+Target: in the soft state, the balloon takes what the VM holds above its SZTGT (allocation.py:
+shares, idle memory tax, reservation, limit). In high and clear it only deflates, except for a
+VM above its limit, which is ballooned in any state. In hard and low ballooning stops (the
+balloon keeps its size): compression and swapping take over.
+
+Limits: only a VM with VMware Tools (``tools``) has a balloon. At most ``Mem.CtlMaxPercent``
+(default 65%) of its configured memory, or ``sched.mem.maxmemctl`` MB when set (MCTLMAX), and
+never into its reservation. The driver inflates at most ``Sim.BalloonRate`` pages a second
+(vmmemviz's pacing; older Linux vmw_balloon drivers allocated at most 2048 pages a second);
+it deflates at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import guest as G
+from . import guestswap
+from .allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
+from .counters import HOST_EXTRA, VM_EXTRA, mb
+from .events import NONE, hx, kind
+from .states import HARD, SOFT
+from .vm import BALLOONED, GP_STATE_NAMES, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
+
+TARGET = "balloon.target"
+# gp_state -> f(vm, locs): frees the store slots that held ballooned pages (swap.py, compression.py)
+RELEASE: dict = {}
+
+
+def mctl_max(settings, vm) -> int:
+    """MCTLMAX in pages: 0 without VMware Tools."""
+    if not vm.cfg.tools:
+        return 0
+    mm = vm.cfg.settings.get("sched.mem.maxmemctl")
+    cap = vm.n * settings["Mem.CtlMaxPercent"] // 100 if mm is None else int(mm * PAGES_PER_MB)
+    return max(0, min(cap, vm.n - reservation_pages(vm)))
+
+
+def size(vm) -> int:
+    """MCTLSZ in pages."""
+    return int(np.count_nonzero(vm.gp_guest == G.BALLOON))
+
+
+def unback(state, vm, gppns) -> np.ndarray:
+    """Free whatever backs ``gppns``; returns the MPN each had (NONE for none)."""
+    host = state.host
+    st = vm.gp_state[gppns]
+    loc = vm.gp_loc[gppns].astype(np.int64)
+    priv = st == MAPPED
+    host.release(loc[priv])
+    sh = loc[st == SHARED]
+    np.subtract.at(host.mpn_refs, sh, 1)
+    host.release(np.unique(sh[host.mpn_refs[sh] == 0]))
+    for s, f in RELEASE.items():
+        if (st == s).any():
+            f(vm, loc[st == s])
+    return np.where(priv | (st == SHARED), loc, NONE)
+
+
+@kind(60, "BALLOON_TARGET", "balloon", "Ballooning: the hypervisor tells the balloon driver in the guest "
+      "how big to be (MCTLTGT); the driver polls it once a second and inflates or deflates towards it.")
+def apply_balloon_target(state, rows):
+    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+
+
+@apply_balloon_target.narrator
+def _(row, names):
+    return (f"The hypervisor set {names[row['vm']]}'s balloon target (MCTLTGT) to {int(row['aux'])} pages "
+            f"({int(row['aux']) / PAGES_PER_MB:.2f} MB).")
+
+
+@kind(61, "BALLOON_PIN", "balloon", "Ballooning: the balloon driver allocates a page from the guest OS and "
+      "pins it, so the guest will not use it; the hypervisor unmaps that guest physical page and frees "
+      "its machine page for other VMs.")
+def apply_balloon_pin(state, rows):
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_guest[g] == G.FREE).all(), "the balloon pinned a page the guest was using"
+        rows["aux"][sel] = vm.gp_state[g]
+        rows["mpn"][sel] = unback(state, vm, g)
+        vm.gp_state[g] = BALLOONED
+        vm.gp_loc[g] = NONE
+        vm.gp_guest[g] = G.BALLOON
+
+
+@apply_balloon_pin.narrator
+def _(row, names):
+    head = f"{names[row['vm']]}'s balloon driver pinned GPPN {hx(row['gppn'])}; the hypervisor "
+    was = int(row["aux"])
+    if was == MAPPED:
+        return head + f"freed MPN {hx(row['mpn'])}."
+    if was == SHARED:
+        return head + f"dropped its reference to shared MPN {hx(row['mpn'])}."
+    if was == UNTOUCHED:
+        return head + "had never backed it, so no MPN was freed, but the guest can no longer touch it."
+    return head + f"dropped its {GP_STATE_NAMES[was]} copy, which the guest no longer needs."
+
+
+@kind(62, "BALLOON_UNPIN", "balloon", "Ballooning: the balloon deflates; the driver unpins pages and gives "
+      "them back to the guest OS's free list. The hypervisor backs them again when they are touched.")
+def apply_balloon_unpin(state, rows):
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_guest[g] == G.BALLOON).all(), "the balloon unpinned a page it did not hold"
+        vm.gp_state[g] = UNTOUCHED
+        vm.gp_guest[g] = G.FREE
+
+
+@apply_balloon_unpin.narrator
+def _(row, names):
+    return (f"{names[row['vm']]}'s balloon driver deflated: GPPN {hx(row['gppn'])} is back on the guest's "
+            f"free list, to be backed by the hypervisor when it is touched.")
+
+
+def new_target(sim, vm) -> int:
+    """MCTLTGT for the host state (see the module docstring)."""
+    state = sim.state
+    prev = int(state.extra[TARGET][vm.index])
+    bal = size(vm)
+    computed = int(np.clip(bal + consumed(state, vm) - sztgt(state, vm), 0, mctl_max(sim.settings, vm)))
+    if state.host_state == SOFT:
+        return computed
+    if state.host_state >= HARD:
+        return prev
+    ol = over_limit(state, vm)
+    return min(computed, max(prev, bal + ol) if ol else prev)
+
+
+def inflate(sim, vm, n: int) -> None:
+    """Pin ``n`` guest pages: free ones first, then what the guest pages out to make them free."""
+    short = n - int(np.count_nonzero(vm.gp_guest == G.FREE))
+    if short > 0:
+        guestswap.page_out(sim, vm, short)
+    g = G.free_gppns(vm, n)
+    if len(g):
+        sim.emit(sim.rows(len(g), apply_balloon_pin.code, vm.index, gppn=g))
+
+
+class Balloon:
+    """Mechanism: sets each VM's balloon target and runs its driver once a second."""
+
+    name = "balloon"
+
+    def enabled(self, sim):
+        return True
+
+    def setup_state(self, state, sc):
+        state.extra[TARGET] = np.zeros(len(state.vms), np.uint32)
+
+    def setup(self, sim):
+        pass
+
+    def tick(self, sim):
+        tgt = sim.state.extra[TARGET]
+        for vm in sim.vms:
+            if not vm.cfg.tools:
+                continue
+            t = new_target(sim, vm)
+            if t != tgt[vm.index]:
+                sim.emit(sim.rows(1, apply_balloon_target.code, vm.index, aux=t))
+            bal = size(vm)
+            if t > bal:
+                inflate(sim, vm, min(t - bal, sim.settings["Sim.BalloonRate"]))
+            elif t < bal:
+                g = np.flatnonzero(vm.gp_guest == G.BALLOON)[:bal - t]
+                sim.emit(sim.rows(len(g), apply_balloon_unpin.code, vm.index, gppn=g))
+
+
+def _counters(state, vm, sim, recent):
+    return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
+            "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
+
+
+def _host_counters(state, sim, recent):
+    return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
+            "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
+            "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}
+
+
+VM_EXTRA.append(_counters)
+HOST_EXTRA.append(_host_counters)

@@ -1,0 +1,238 @@
+"""Hypervisor swapping: the hypervisor writes guest pages to the VM's swap file, the .vswp.
+
+Driven by the hypervisor, transparent to the guest (guest-level paging is guestswap.py: its
+own store, events and counters). It runs in the hard and low states, and in any state for a
+VM above its limit that the balloon cannot bring down (no VMware Tools, or the balloon at
+its maximum).
+
+* Each VM has a ``.vswp`` of (configured memory - reservation) pages: ``vswp``, one content
+  id per slot, EMPTY when free. Pages swapped plus pages compressed never exceed it, so no
+  VM is reclaimed below its reservation.
+* ``SWAP_TARGET`` (SWTGT) is what the hypervisor wants out of the VM's machine memory,
+  swapped or compressed: in hard and low what is out already plus what the VM holds above
+  its SZTGT (allocation.py).
+* Victims are chosen at random among the pages the VM holds privately: the hypervisor does
+  not know what the guest uses them for, so it swaps active pages too. Share before swap:
+  each victim is offered to page sharing first (``tps.share_before_swap``); what is not
+  shared is offered to memory compression (compression.py, ``Mem.MemZipEnable``); the rest
+  goes to the lowest free .vswp slot and its MPN is freed (``SWAP_OUT``, SWW/s).
+* A guest access to a swapped page faults; the hypervisor reads it back into a fresh MPN
+  (``SWAP_IN``, SWR/s), however often that happens: random swapping can thrash.
+* Low state: a VM that needs machine memory while the host has none free is blocked until
+  pages are swapped: ``make_room`` swaps, before the fault takes frames, from that VM when it
+  is above its target, else from the VM furthest above its target.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import balloon
+from . import host as H
+from . import invariants
+from .allocation import assign_last, consumed, need, over_limit, reservation_pages
+from .counters import HOST_EXTRA, VM_EXTRA, mb
+from .events import hx, kind
+from .guestswap import EMPTY
+from .states import HARD
+from .tps import share_before_swap
+from .vm import COMPRESSED, MAPPED, SHARED, SWAPPED, UNTOUCHED
+
+TARGET = "swap.target"
+WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction
+
+
+def release(vm, slots) -> None:
+    """Free .vswp slots (the page was ballooned while swapped out)."""
+    vm.vswp[slots] = EMPTY
+
+
+def store(vm, content) -> np.ndarray:
+    """Write pages to the lowest free .vswp slots, in order; returns the slots."""
+    slots = np.flatnonzero(vm.vswp == EMPTY)[:len(content)]
+    assert len(slots) == len(content), f"{vm.name}: .vswp full"
+    vm.vswp[slots] = content
+    return slots
+
+
+def swapped(vm) -> int:
+    return int(np.count_nonzero(vm.gp_state == SWAPPED))
+
+
+def out(vm) -> int:
+    """Pages taken out of machine memory by the hypervisor: swapped or compressed."""
+    return int(np.count_nonzero((vm.gp_state == SWAPPED) | (vm.gp_state == COMPRESSED)))
+
+
+@kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the hypervisor sets "
+      "how much of a VM's memory it will swap (SWTGT): what the VM holds above its target.")
+def apply_swap_target(state, rows):
+    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+
+
+@apply_swap_target.narrator
+def _(row, names):
+    return (f"The hypervisor's swap target for {names[row['vm']]} (SWTGT) is now {int(row['aux'])} pages "
+            f"swapped or compressed.")
+
+
+@kind(71, "SWAP_OUT", "swap", "Hypervisor swapping: the hypervisor writes a page chosen at random to the "
+      "VM's swap file (.vswp) and frees its machine page. It cannot know whether the guest is using the "
+      "page, so active pages are swapped too.")
+def apply_swap_out(state, rows):
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_state[g] == MAPPED).all(), "swap-out of a page not held privately"
+        mpn = vm.gp_loc[g].astype(np.int64)
+        content = state.host.mpn_content[mpn]
+        slots = store(vm, content)
+        state.host.release(mpn)
+        vm.gp_state[g] = SWAPPED
+        vm.gp_loc[g] = slots
+        rows["mpn"][sel] = mpn
+        rows["slot"][sel] = slots
+        rows["content"][sel] = content
+
+
+@apply_swap_out.narrator
+def _(row, names):
+    return (f"The hypervisor swapped {names[row['vm']]}'s GPPN {hx(row['gppn'])} out to .vswp slot "
+            f"{hx(row['slot'])} and freed MPN {hx(row['mpn'])}.")
+
+
+@kind(72, "SWAP_IN", "swap", "Hypervisor swapping: the guest touched a page the hypervisor had swapped "
+      "out; the access faults and the hypervisor reads the page back from the .vswp into a fresh "
+      "machine page while the virtual CPU waits.")
+def apply_swap_in(state, rows):
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_state[g] == SWAPPED).all(), "swap-in of a page not swapped"
+        slots = vm.gp_loc[g].astype(np.int64)
+        content = vm.vswp[slots]
+        mpn = state.host.peek_free(len(g))
+        state.host.take(mpn, H.PRIVATE, v, g, content)
+        release(vm, slots)
+        vm.gp_state[g] = MAPPED
+        vm.gp_loc[g] = mpn
+        rows["mpn"][sel] = mpn
+        rows["slot"][sel] = slots
+        rows["content"][sel] = content
+
+
+@apply_swap_in.narrator
+def _(row, names):
+    return (f"{names[row['vm']]} touched swapped GPPN {hx(row['gppn'])}: the hypervisor read .vswp slot "
+            f"{hx(row['slot'])} back into MPN {hx(row['mpn'])}.")
+
+
+def new_target(sim, vm) -> int:
+    """SWTGT: pages out now plus what is to go (by target in hard/low, by limit otherwise)."""
+    state = sim.state
+    if state.host_state >= HARD:
+        want = need(state, vm)
+    else:
+        want = max(0, over_limit(state, vm) - (balloon.mctl_max(sim.settings, vm) - balloon.size(vm)))
+    return min(out(vm) + want, len(vm.vswp))
+
+
+def victims(sim, vm, k: int, exclude=None) -> np.ndarray:
+    """Up to ``k`` pages the VM holds privately, at random (never those in ``exclude``)."""
+    cand = np.flatnonzero(vm.gp_state == MAPPED)
+    if exclude is not None:
+        cand = np.setdiff1d(cand, exclude)
+    k = min(k, len(cand), len(vm.vswp) - out(vm))
+    if k <= 0:
+        return cand[:0]
+    return np.sort(sim.rng.choice(cand, k, replace=False))
+
+
+def swap_out(sim, vm, gppns, compress: bool = True) -> None:
+    """Share before swap, then compress (when enabled and ``compress``), then swap what is left."""
+    gppns = share_before_swap(sim, vm, gppns)
+    if compress:
+        for m in sim.mechanisms:
+            if hasattr(m, "before_swap"):
+                gppns = m.before_swap(sim, vm, gppns)
+    if len(gppns):
+        sim.emit(sim.rows(len(gppns), apply_swap_out.code, vm.index, gppn=gppns))
+
+
+class Swap:
+    """Mechanism: sets SWTGT and swaps towards it once a second; swaps pages in on access."""
+
+    name = "swap"
+
+    def enabled(self, sim):
+        return True
+
+    def setup_state(self, state, sc):
+        for vm in state.vms:
+            vm.vswp = np.full(vm.n - reservation_pages(vm), EMPTY, np.uint32)
+            vm.ARRAYS = vm.ARRAYS + ("vswp",)
+        state.extra[TARGET] = np.zeros(len(state.vms), np.uint32)
+
+    def setup(self, sim):
+        pass
+
+    def tick(self, sim):
+        tgt = sim.state.extra[TARGET]
+        for vm in sim.vms:
+            t = new_target(sim, vm)
+            if t != tgt[vm.index]:
+                sim.emit(sim.rows(1, apply_swap_target.code, vm.index, aux=t))
+            k = t - out(vm)
+            if k > 0:
+                swap_out(sim, vm, victims(sim, vm, k))
+
+    def fault(self, sim, vm, gppns, writes):
+        sw = gppns[vm.gp_state[gppns] == SWAPPED]
+        if len(sw):
+            sim.emit(sim.rows(len(sw), apply_swap_in.code, vm.index, gppn=sw))
+
+    def make_room(self, sim, vm, gppns, writes):
+        """Low state: swap synchronously until the host has the frames this fault may take."""
+        st = vm.gp_state[gppns]
+        frames = int(np.count_nonzero(np.isin(st, (UNTOUCHED, SWAPPED, COMPRESSED)) | ((st == SHARED) & writes)))
+        host = sim.state.host
+        deficit = frames - host.free_count()
+        if deficit <= 0:
+            return
+        state = sim.state
+        order = sorted(sim.vms, key=lambda v: (v is not vm, -need(state, v)))
+        # VMs above their target first; then, if that is not enough, any VM above its reservation
+        for room in (lambda v: need(state, v), lambda v: consumed(state, v) - reservation_pages(v)):
+            for v in order:
+                k = min(deficit, room(v))
+                if k <= 0:
+                    continue
+                before = host.free_count()
+                swap_out(sim, v, victims(sim, v, k, exclude=gppns if v is vm else None), compress=False)
+                deficit -= host.free_count() - before
+                if deficit <= 0:
+                    return
+
+
+invariants.CONTENT_RESOLVERS[SWAPPED] = lambda state, vm, slots: vm.vswp[slots]
+balloon.RELEASE[SWAPPED] = release
+WRITES.append(apply_swap_out.code)
+
+
+def _rate(recent, vm, *codes) -> float:
+    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))
+
+
+def _counters(state, vm, sim, recent):
+    return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
+            "SWR/s": _rate(recent, vm, apply_swap_in.code),
+            "SWW/s": _rate(recent, vm, *WRITES)}
+
+
+def _host_counters(state, sim, recent):
+    return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms))}
+
+
+VM_EXTRA.append(_counters)
+HOST_EXTRA.append(_host_counters)
