@@ -82,7 +82,7 @@ def targets(shares, active, lo, hi, available: float, idle_tax: int) -> np.ndarr
     weight = shares / (f + k * (1.0 - f))        # pages per unit of 1/lambda
     # bisection on log(1/lambda): the clipped sum grows with it
     a, b = -60.0, 60.0
-    for _ in range(100):
+    for _ in range(64):
         m = (a + b) / 2
         if np.clip(weight * np.exp(m), lo, hi).sum() > available:
             b = m
