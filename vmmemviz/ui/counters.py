@@ -414,6 +414,9 @@ class CountersPanel(QtWidgets.QWidget):
             self.header.groups = [i[0] for i in self.model.info]
             self.table.resizeColumnsToContents()
             self.header.viewport().update()
+            rows = min(len(self.model.names), 6)      # always room for a few VM rows
+            self.table.setMinimumHeight(self.header.sizeHint().height() + rows * self.table.verticalHeader()
+                                        .defaultSectionSize() + self.table.horizontalScrollBar().sizeHint().height() + 4)
 
     def _show_host(self, host: dict) -> None:
         keys = [k for k in host if k != "state"]
