@@ -95,6 +95,7 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def set_source(self, log, vm_names) -> None:
         self.log, self.names = log, list(vm_names)
+        self.info = {}
 
     # -- colours and names -----------------------------------------------------------------
     def _theme(self) -> str:
@@ -125,6 +126,8 @@ class InspectorPanel(QtWidgets.QWidget):
 
     # -- showing ---------------------------------------------------------------------------
     def show_inspection(self, info: dict) -> None:
+        if info == self.info:        # the main window re-inspects on every frame; most change nothing
+            return
         self.info = info
         self.title.setText(info.get("what", "?"))
         self.state.setText(f"State: {info.get('state', '?')}")
