@@ -228,6 +228,7 @@ class EventList(QtWidgets.QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setAutoRaise(True)
             b.setToolTip(f"Show {g} events: {GROUP_TIPS.get(g, g)}")
+            b.toggled.connect(lambda on, b=b: self._mark_button(b, on))
             b.toggled.connect(self._filter_changed)
             bar.addWidget(b)
             self.buttons[g] = b
@@ -310,6 +311,14 @@ class EventList(QtWidgets.QWidget):
         if i != self.current:
             self.current = i
             self.seekRequested.emit(i + 1)
+
+    @staticmethod
+    def _mark_button(b: QtWidgets.QToolButton, on: bool) -> None:
+        """A hidden group reads as struck out, its chip hollow."""
+        f = b.font()
+        f.setStrikeOut(not on)
+        b.setFont(f)
+        b.setIcon(chip(b.text()) if on else swatch("transparent"))
 
     def _filter_changed(self) -> None:
         allowed = {g for g, b in self.buttons.items() if b.isChecked()}
