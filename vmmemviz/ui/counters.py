@@ -201,7 +201,7 @@ class FreeGauge(QtWidgets.QWidget):
         return r.left() + min(max(f, 0.0), 1.0) * r.width()
 
     def _bar(self) -> QtCore.QRectF:
-        return QtCore.QRectF(8, 22, self.width() - 16, 18)
+        return QtCore.QRectF(8, 22, self.width() - 16, 20)
 
     def paintEvent(self, _):
         p = QtGui.QPainter(self)
@@ -226,26 +226,42 @@ class FreeGauge(QtWidgets.QWidget):
         p.setPen(QtGui.QPen(text, 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(bar)
-        # threshold marks and labels above; scale labels below
+        # threshold marks: state names above, their MB below (skipped where they would collide)
         font = p.font()
         font.setPointSizeF(max(font.pointSizeF() - 1, 7))
         p.setFont(font)
         fm = QtGui.QFontMetricsF(font)
-        last_right = -1e9
+        muted = pal.color(QtGui.QPalette.ColorGroup.Disabled, QtGui.QPalette.ColorRole.WindowText)
+        name_right = value_right = -1e9
         for name, mb in sorted(self.lines, key=lambda t: t[1]):
             x = self.x_of(mb)
             p.setPen(QtGui.QPen(text, 1.5 if name == "high" else 1,
                                 Qt.PenStyle.DashLine if name == "high" else Qt.PenStyle.SolidLine))
             p.drawLine(QtCore.QPointF(x, bar.top() - 3), QtCore.QPointF(x, bar.bottom() + 3))
             w = fm.horizontalAdvance(name)
-            left = max(x - w / 2, last_right + 2)
+            left = max(x - w / 2, name_right + 2)
             p.drawText(QtCore.QPointF(left, bar.top() - 6), name)
-            last_right = left + w
-        p.setPen(text)
+            name_right = left + w
+            value = f"{mb:,.2f}"
+            w = fm.horizontalAdvance(value)
+            if x - w / 2 > value_right + 4:
+                p.setPen(muted)
+                p.drawText(QtCore.QPointF(x - w / 2, bar.bottom() + fm.ascent() + 4), value)
+                value_right = x + w / 2
+        # the free figure in a box at the end of the free bar, inside the gauge
         marker = f"free {self.free:,.2f} MB"
-        x = min(max(self.x_of(self.free) - fm.horizontalAdvance(marker) / 2, bar.left()),
-                bar.right() - fm.horizontalAdvance(marker))
-        p.drawText(QtCore.QPointF(x, bar.bottom() + fm.ascent() + 4), marker)
+        w, h = fm.horizontalAdvance(marker) + 8, fm.height() + 2
+        x = self.x_of(self.free) + 4
+        if x + w > bar.right():
+            x = self.x_of(self.free) - w - 4
+        box = QtCore.QRectF(max(x, bar.left() + 2), bar.center().y() - h / 2, w, h)
+        back = pal.color(QtGui.QPalette.ColorRole.Base)
+        back.setAlpha(220)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(back)
+        p.drawRoundedRect(box, 3, 3)
+        p.setPen(text)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, marker)
         p.end()
 
 
