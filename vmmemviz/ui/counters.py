@@ -80,13 +80,14 @@ VM_COUNTERS = {
                   "with EPT and 4 KB pages, 4 with shadow tables)"),
     "TLB_HITS": ("mmu", "", "TLB_HITS: translations found in the TLB (no page walk)"),
     "TLB_MISSES": ("mmu", "", "TLB_MISSES: translations that needed a page walk"),
-    "WALK_REFS": ("mmu", "", "WALK_REFS: memory references of all page walks (up to 24 each with EPT, 4 with shadow tables)"),
+    "WALK_REFS": ("mmu", "", "WALK_REFS: memory references of all page walks (up to 24 each with EPT, "
+                  "4 with shadow tables)"),
     "VM_EXITS": ("mmu", "", "VM_EXITS: exits to the VMM to re-sync shadow page tables (software MMU only)"),
 }
 # a counter we have not met yet goes to the group its name suggests
-PREFIX_GROUPS = (("MCTL", "mctl"), ("GSW", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"), ("ZIP", "zip"),
-                 ("UNZIP", "zip"), ("SHR", "tps"), ("COW", "tps"), ("ZERO", "tps"), ("PSHARE", "tps"),
-                 ("TLB", "mmu"), ("WALK", "mmu"), ("VM_EXIT", "mmu"))
+PREFIX_GROUPS = (("MCTL", "mctl"), ("GSW", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"),
+                 ("ZIP", "zip"), ("UNZIP", "zip"), ("SHR", "tps"), ("COW", "tps"), ("ZERO", "tps"),
+                 ("PSHARE", "tps"), ("TLB", "mmu"), ("WALK", "mmu"), ("VM_EXIT", "mmu"))
 
 # host counter key -> (esxtop block, label, meaning); other keys are grouped by their prefix
 HOST_COUNTERS = {
@@ -95,6 +96,15 @@ HOST_COUNTERS = {
     "minfree_mb": ("VMKMEM", "minfree", "VMKMEM minfree: the free memory the VMkernel wants to keep "
                    "(Mem.MemMinFreePct, 0 = sliding scale 6/4/2/1%)"),
     "state": ("VMKMEM", "state", "VMKMEM state: high, clear, soft, hard or low; decides which reclamation runs"),
+    "memctl_curr_mb": ("MEMCTL/MB", "curr", "MEMCTL/MB curr: memory the balloon drivers of all VMs hold"),
+    "memctl_target_mb": ("MEMCTL/MB", "target", "MEMCTL/MB target: what the balloons are asked to hold"),
+    "memctl_max_mb": ("MEMCTL/MB", "max", "MEMCTL/MB max: the most the balloons may hold"),
+    "pshare_shared_mb": ("PSHARE/MB", "shared", "PSHARE/MB shared: guest memory mapped to shared machine pages"),
+    "pshare_common_mb": ("PSHARE/MB", "common", "PSHARE/MB common: machine memory those shared pages use"),
+    "pshare_saving_mb": ("PSHARE/MB", "saving", "PSHARE/MB saving: shared - common, the memory TPS saves"),
+    "swap_curr_mb": ("SWAP/MB", "curr", "SWAP/MB curr: guest memory swapped to .vswp files"),
+    "zip_zipped_mb": ("ZIP/MB", "zipped", "ZIP/MB zipped: guest memory held compressed"),
+    "zip_saved_mb": ("ZIP/MB", "saved", "ZIP/MB saved: machine memory compression saves"),
 }
 HOST_BLOCKS = (("pshare", "PSHARE/MB", "page sharing: shared, common, saving"),
                ("swap", "SWAP/MB", "hypervisor swapping: current, reclaim target"),
@@ -431,8 +441,9 @@ class CountersPanel(QtWidgets.QWidget):
             self.table.resizeColumnsToContents()
             self.header.viewport().update()
             rows = min(len(self.model.names), 6)      # always room for a few VM rows
-            self.table.setMinimumHeight(self.header.sizeHint().height() + rows * self.table.verticalHeader()
-                                        .defaultSectionSize() + self.table.horizontalScrollBar().sizeHint().height() + 4)
+            row_h = self.table.verticalHeader().defaultSectionSize()
+            self.table.setMinimumHeight(self.header.sizeHint().height() + rows * row_h
+                                        + self.table.horizontalScrollBar().sizeHint().height() + 4)
 
     def _show_host(self, host: dict) -> None:
         keys = [k for k in host if k != "state"]
