@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from ..model import settings as S
 from ..model import states
 from ..scene import palette as P
+from .eventlist import swatch
 
 # Okabe-Ito, for the host states; events and VMs take their colours from scene.palette
 GREEN, SKY, YELLOW, ORANGE, VERMILLION = "#009E73", "#56B4E9", "#F0E442", "#E69F00", "#D55E00"
@@ -241,7 +242,8 @@ class FreeGauge(QtWidgets.QWidget):
         font.setPointSizeF(max(font.pointSizeF() - 1, 7))
         p.setFont(font)
         fm = QtGui.QFontMetricsF(font)
-        muted = pal.color(QtGui.QPalette.ColorGroup.Disabled, QtGui.QPalette.ColorRole.WindowText)
+        muted = QtGui.QColor(text)
+        muted.setAlpha(170)
         name_right = value_right = -1e9
         for name, mb in sorted(self.lines, key=lambda t: t[1]):
             x = self.x_of(mb)
@@ -375,8 +377,10 @@ class VMCountersModel(QtCore.QAbstractTableModel):
                 return self.info[section][2] + (f" ({self.info[section][1]})" if self.info[section][1] else "")
         elif role == Qt.ItemDataRole.DisplayRole and section < len(self.names):
             return self.names[section]
+        elif role == Qt.ItemDataRole.DecorationRole and section < len(self.names):
+            return swatch(P.vm_hue(section))     # the VM's colour in the layer view and the plots
         elif role == Qt.ItemDataRole.ToolTipRole and section < len(self.names):
-            return f"Virtual machine {self.names[section]}"
+            return f"Virtual machine {self.names[section]} (its colour in the layer view and the plots)"
         return None
 
 
