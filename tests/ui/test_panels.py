@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from vmmemviz.engine.worker import build_frame
@@ -310,3 +310,12 @@ def test_help_on_a_kind(qtbot):
     # every kind maps to a section; unknown kinds give the overview
     assert all(H.sections_of(k) for k in E.KINDS.values())
     assert H.HelpDialog("NO_SUCH_KIND").pages[0][0] == "Overview"
+
+
+def test_help_keeps_one_window_per_parent(qtbot):
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+    first = H.show_help("ACCESS", parent)
+    second = H.show_help(None, parent)
+    assert not first.isVisible() and second.isVisible()
+    assert [w for w in parent.findChildren(H.HelpDialog) if w.isVisible()] == [second]

@@ -311,5 +311,10 @@ def show_help(kind_name: str | None, parent=None) -> HelpDialog:
     """Open the help on ``kind_name`` (an event kind's NAME), or the overview; returns the window."""
     d = HelpDialog(kind_name, parent)
     d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    old = [w for w in parent.findChildren(HelpDialog) if w is not d and w.isVisible()] if parent else []
+    if old:                                   # one help window: the new one takes the old one's place
+        d.setGeometry(old[0].geometry())
+        for w in old:
+            w.close()
     d.show()
     return d
