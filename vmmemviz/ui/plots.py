@@ -11,21 +11,20 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from ..model import settings as S
 from ..scene import palette as P
 from .counters import STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
 
-# (title, the counters it may come from, first present wins)
 PLOT_HEIGHT = 110       # px, each plot at least; the panel scrolls when they do not fit
-METRICS = (
-    ("Consumed", ("GRANT",)),
-    ("Shared", ("SHRD",)),
-    ("Ballooned", ("MCTLSZ",)),
-    ("Swapped", ("SWCUR",)),
-    ("Compressed", ("CACHEUSD", "ZIPPED")),
+METRICS = (             # (title, VM counter), in the order the plots stack under the host's
+    ("Consumed", "GRANT"),
+    ("Shared", "SHRD"),
+    ("Ballooned", "MCTLSZ"),
+    ("Swapped", "SWCUR"),
+    ("Compressed", "CACHEUSD"),
 )
 
 
@@ -34,18 +33,22 @@ def vm_pen(i: int) -> QtGui.QPen:
     return pg.mkPen(P.vm_hue(i), width=2)
 
 
+def cached(item) -> None:
+    """Paint ``item`` once into a pixmap until it changes: moving the tick line then costs a blit
+    instead of redrawing thousands of points and the axis labels."""
+    item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 class Series:
     """A growing float array (amortised appends, views for plotting)."""
 
     def __init__(self):
         self.a = np.zeros(256)
-        self.n = 0
 
     def set(self, i: int, v: float) -> None:
         if i >= len(self.a):
             self.a = np.concatenate([self.a, np.zeros(max(i + 1, len(self.a)))])
         self.a[i] = v
-        self.n = max(self.n, i + 1)
 
     def view(self, n: int) -> np.ndarray:
         return self.a[:n]
@@ -70,12 +73,20 @@ class PlotsPanel(QtWidgets.QWidget):
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         scroll.setWidget(self.view)
         lay.addWidget(scroll, 1)
+        self.frame = None
         self._reset(())
 
     def set_settings(self, host_settings: dict) -> None:
         """The scenario's host settings (state model, Mem.MemMinFreePct); defaults otherwise."""
         self.host_settings = {**S.defaults(S.HOST_SETTINGS), **host_settings}
         self._thresholds = None
+
+    def changeEvent(self, event) -> None:
+        """A theme change: draw again in the new palette's colours."""
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.PaletteChange and getattr(self, "frame", None) is not None:
+            self._reset(self.vm_names)
+            self.show_frame(self.frame)
 
     def _reset(self, vm_names) -> None:
         self.view.clear()
@@ -93,6 +104,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.host_plot = self._add_plot("Host free memory", "free_mb",
                                         "Host free memory (MB) against the thresholds of the host states")
         self.free_curve = self.host_plot.plot(pen=pg.mkPen(self._text_color(), width=2), name="free")
+        cached(self.free_curve.curve)
         self._show_legend()
 
     def _text_color(self) -> QtGui.QColor:
@@ -110,6 +122,7 @@ class PlotsPanel(QtWidgets.QWidget):
             ax = p.getAxis(side)
             ax.setPen(pg.mkPen(text))
             ax.setTextPen(pg.mkPen(text))
+            cached(ax)
         p.setLabel("bottom", "simulated time (s)", color=text.name())
         p.showGrid(y=True, alpha=0.15)
         p.setClipToView(True)
@@ -140,11 +153,14 @@ class PlotsPanel(QtWidgets.QWidget):
         return titles.index(title) if title in titles else -1
 
     def show_frame(self, frame) -> None:
+        self.frame = frame
         hist = frame.history
         first = hist[0] if hist else None
-        if list(frame.vm_names) != self.vm_names or (
-                first is not None and self.first is not None and first is not self.first and first != self.first):
-            self._reset(frame.vm_names)         # another scenario
+        # the history of one timeline holds the same dicts from frame to frame: another first
+        # dict is another run (another scenario, or the same re-run with other settings)
+        if list(frame.vm_names) != self.vm_names or (first is not None and self.first is not None
+                                                     and first is not self.first):
+            self._reset(frame.vm_names)
         self.first = first if first is not None else self.first
         if len(hist) != self.n:
             if len(hist) > self.n:
@@ -162,11 +178,10 @@ class PlotsPanel(QtWidgets.QWidget):
             h = hist[i]
             self.ticks.set(i, h["tick"])
             self.free.set(i, h["host"]["free_mb"])
-            for title, keys in METRICS:
+            for title, key in METRICS:
                 for vi, vm in enumerate(self.vm_names):
                     c = h["vms"].get(vm, {})
-                    key = next((k for k in keys if k in c), None)
-                    if key is None:
+                    if key not in c:
                         continue
                     if (title, vm) not in self.values:
                         if title not in self.plots and not c[key]:
@@ -183,6 +198,7 @@ class PlotsPanel(QtWidgets.QWidget):
             s.set(j, 0.0)
         curve = self.plots[title].plot(pen=vm_pen(vi), name=vm)
         curve.setToolTip(f"{vm}: {title.lower()} ({key})")
+        cached(curve.curve)
         self.curves[(title, vm)] = curve
 
     def _show_thresholds(self, host: dict) -> None:
