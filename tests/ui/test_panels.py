@@ -131,6 +131,28 @@ def test_plots_one_point_per_tick_and_incremental(qtbot, tl, names):
     assert all(panel.curves[k] is c for k, c in curves.items())
 
 
+def dark_palette() -> QtGui.QPalette:
+    pal = QtGui.QPalette()
+    for role, colour in ((QtGui.QPalette.ColorRole.Window, "#23272E"), (QtGui.QPalette.ColorRole.Base, "#1B1E23"),
+                         (QtGui.QPalette.ColorRole.WindowText, "#E6E8EB"), (QtGui.QPalette.ColorRole.Text, "#E6E8EB")):
+        pal.setColor(role, QtGui.QColor(colour))
+    return pal
+
+
+def test_plots_follow_a_new_run_and_the_palette(qtbot, tl):
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    f = build_frame(tl, 600)
+    panel.show_frame(f)
+    rerun = tuple({**h, "host": {**h["host"], "free_mb": 1.0}} for h in f.history)   # same names, new dicts
+    panel.show_frame(dataclasses.replace(f, history=rerun))
+    assert set(panel.free_curve.getOriginalDataset()[1]) == {1.0}
+    panel.setPalette(dark_palette())
+    assert panel.view.backgroundBrush().color().name() == "#1b1e23"
+    assert panel.free_curve.opts["pen"].color().name() == "#e6e8eb"
+    assert len(panel.free_curve.getOriginalDataset()[0]) == len(rerun)
+
+
 def test_plots_threshold_lines(qtbot, tl):
     panel = PlotsPanel()
     qtbot.addWidget(panel)
@@ -231,6 +253,8 @@ def test_inspector_chain_content_and_history(qtbot, tl, names):
     with qtbot.waitSignal(panel.seekRequested) as sig:
         panel.history.itemClicked.emit(item)
     assert sig.args == [first + 1]
+    panel.setPalette(dark_palette())     # a theme change: links drawn again in the new colours
+    assert "#e6e8eb" in panel.links[0].styleSheet() and len(panel.links) == 3
 
 
 def test_inspector_sharers(qtbot, tl, names):

@@ -93,6 +93,13 @@ class InspectorPanel(QtWidgets.QWidget):
         lay.addWidget(self.history, 3)
         self._show_sharers([])
 
+    def changeEvent(self, event) -> None:
+        """A theme change: colour the links for the new palette."""
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.PaletteChange and self.info:
+            info, self.info = self.info, {}
+            self.show_inspection(info)
+
     def set_source(self, log, vm_names) -> None:
         self.log, self.names = log, list(vm_names)
         self.info = {}
