@@ -45,20 +45,30 @@ WHY = ("host free memory is below minFree (clear state or lower)",
 def aligned_free_groups(host, k: int) -> np.ndarray:
     """First MPNs of the ``k`` lowest 512-aligned runs of 512 free frames (fewer if short)."""
     n = host.n_mpn // LP * LP
-    free = (host.mpn_state[:n] == H.FREE).reshape(-1, LP).all(axis=1)
-    return (np.flatnonzero(free)[:k] * LP).astype(np.int64)
+    heads = np.flatnonzero(host.mpn_state[0:n:LP] == H.FREE) * LP    # candidates: first frame free
+    out = []
+    for i in range(0, len(heads), 64):
+        c = heads[i:i + 64]
+        ok = (host.mpn_state[c[:, None] + np.arange(LP)] == H.FREE).all(axis=1)
+        out.append(c[ok][:k - sum(map(len, out))])
+        if sum(map(len, out)) >= k:
+            break
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def in_large_pages(state, vm) -> np.ndarray:
+    """Per GPPN of ``vm`` (up to its last whole 2 MB): mapped to a frame of a large page."""
+    n = vm.n // LP * LP
+    mapped = vm.gp_state[:n] == MAPPED
+    large = np.zeros(n, bool)
+    large[mapped] = (state.host.mpn_flags[vm.gp_loc[:n][mapped].astype(np.int64)] & H.LARGE) != 0
+    return large
 
 
 def large_groups(state, vm) -> np.ndarray:
-    """First GPPNs of ``vm``'s ranges backed by a large page."""
-    n = vm.n // LP * LP
-    if n == 0:
-        return np.zeros(0, np.int64)
-    first = np.arange(0, n, LP)
-    ok = vm.gp_state[first] == MAPPED
-    loc = vm.gp_loc[first[ok]].astype(np.int64)
-    ok[ok] = (state.host.mpn_flags[loc] & H.LARGE) != 0
-    return first[ok]
+    """First GPPNs of ``vm``'s ranges backed by a large page (any page of the range still in
+    it: balloon or swap may have taken some)."""
+    return np.flatnonzero(in_large_pages(state, vm).reshape(-1, LP).any(axis=1)) * LP
 
 
 @kind(50, "LP_BACK", "core", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
@@ -125,8 +135,7 @@ class LargePages:
             return gppns
         grp = np.unique(gppns // LP)
         grp = grp[(grp + 1) * LP <= vm.n]
-        whole = (vm.gp_state[: vm.n // LP * LP].reshape(-1, LP) == UNTOUCHED).all(axis=1)
-        grp = grp[whole[grp]]
+        grp = grp[(vm.gp_state[grp[:, None] * LP + np.arange(LP)] == UNTOUCHED).all(axis=1)]
         grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
         if len(grp) == 0:
             return gppns
@@ -162,8 +171,7 @@ class LargePages:
 
 
 def vm_counters(state, vm, sim, recent) -> dict:
-    large = len(large_groups(state, vm)) * LP
-    return {"LPAGE": counters.mb(large),
+    return {"LPAGE": counters.mb(np.count_nonzero(in_large_pages(state, vm))),
             "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}
 
 

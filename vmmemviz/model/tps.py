@@ -491,6 +491,7 @@ class PageSharing:
             live.credit[vm.index] += scan_rate(sim, vm, len(sharing)) * sim.settings["Sim.TimeScale"]
             k = int(live.credit[vm.index])
             live.credit[vm.index] -= k
+            k = min(k, vm.n)                # no page twice in one tick
             g = live.next_pages(vm, k)
             g = g[vm.gp_state[g] == MAPPED]
             if len(g):
