@@ -20,6 +20,7 @@ from ..model import events as E
 from ..model import settings as S
 from .counters import VM_COUNTERS
 from .eventlist import chip, group_colour, groups
+from .settingsdialog import range_text, show_value
 
 GUIDE = Path(__file__).resolve().parent.parent / "resources" / "guide.txt"
 EPILOGUE = "Comments are closed"          # the blog post's footer: shown with the title, not a section
@@ -178,15 +179,18 @@ def quote(paras: list, colour: str) -> str:
 def _settings_html(sec: Section) -> str:
     rows = []
     for table in (S.HOST_SETTINGS, S.VM_SETTINGS):
-        for name, (default, _typ, rng, desc) in table.items():
+        for name, (default, typ, rng, desc) in table.items():
             if any(k.lower() in name.lower() for k in sec.settings):
-                rng_text = f" ({rng[0]}–{rng[1]})" if rng and not isinstance(rng[0], str) else ""
-                rows.append(f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(str(default))}"
-                            f"{rng_text}</td><td>{html.escape(desc)}</td></tr>")
+                nowrap = "<td style='white-space:pre'>"
+                rows.append(f"<tr>{nowrap}<code>{html.escape(name)}</code></td>"
+                            f"<td>{html.escape(show_value(default))}</td>"
+                            f"{nowrap}{html.escape(range_text(default, typ, rng))}</td>"
+                            f"<td>{html.escape(desc)}</td></tr>")
     if not rows:
         return ""
     return ("<h3>Settings</h3><table cellspacing=0 cellpadding=3><tr><th align=left>name</th>"
-            "<th align=left>default</th><th align=left>what it does</th></tr>" + "".join(rows) + "</table>")
+            "<th align=left>default</th><th align=left>range</th><th align=left>what it does</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def _counters_html(sec: Section) -> str:

@@ -99,9 +99,9 @@ class SettingsTree(QtWidgets.QTreeWidget):
         self.addTopLevelItem(top)
         mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         for name, (default, typ, rng, desc) in table.items():
-            item = QtWidgets.QTreeWidgetItem(top, [name, "", _show(default), desc])
+            item = QtWidgets.QTreeWidgetItem(top, [name, "", show_value(default), desc])
             item.setFont(0, mono)
-            tip = f"{name}: {desc}\nDefault: {_show(default)}. Range: {range_text(default, typ, rng)}."
+            tip = f"{name}: {desc}\nDefault: {show_value(default)}. Range: {range_text(default, typ, rng)}."
             for col in range(4):
                 item.setToolTip(col, tip)
             ed = SettingEditor(default, typ, rng)
@@ -145,7 +145,8 @@ class SettingsTree(QtWidgets.QTreeWidget):
             top.setHidden(shown == 0)
 
 
-def _show(v) -> str:
+def show_value(v) -> str:
+    """A setting's value as the scenario file spells it (unset for none)."""
     return UNSET if v is None else str(v).lower() if isinstance(v, bool) else str(v)
 
 
