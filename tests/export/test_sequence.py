@@ -16,6 +16,9 @@ class Grid:
     def __init__(self):
         self.pos, self.progress = 0, 1.0
 
+    def aspect(self, band_key=None):
+        return 2.0
+
     def render_to(self, painter, rect, band_key=None):
         for i in range(8):
             c = QColor("#0072B2") if i < self.pos else QColor("#4A515C")
@@ -24,11 +27,12 @@ class Grid:
 
 def renderer(opts, start, end):
     body = Grid()
+    page = render.layout(opts, body.aspect(), footer=render.Footer("", 0))
 
     def render_shot(shot):
         body.pos, body.progress = shot.pos, shot.progress
         frac = (shot.pos - 1 + shot.progress - start) / (end - start)
-        return render.image(opts, body, None, "", render.Footer(f"event {shot.pos}", frac))
+        return render.image(opts, page, body, None, "", render.Footer(f"event {shot.pos}", frac))
     return render_shot
 
 

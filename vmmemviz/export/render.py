@@ -1,25 +1,32 @@
 """One figure: title, the layer view (or one band of it, or the whole window), legend and
 caption, laid out on a page of W x H logical pixels and painted into a PNG image (at 1x to
-4x) or an SVG file (vector cells).
+4x) or an SVG file (vector cells, text as text).
 
-The picture itself comes from the views (``LayerView.render_to``, ``Legend.render_to``);
-this module only lays out the page around them and writes the files.
+The picture itself comes from the views (``LayerView.render_to``, ``Legend.paint``); this
+module lays out the page around it and writes the files. Without a size, a figure is
+1280 wide (narrower for a tall picture) and as tall as the picture's aspect needs, so there
+is no empty strip of page.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QRectF, QSize, QSizeF, Qt
+from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextOption
 from PySide6.QtSvg import QSvgGenerator
 
+from ..scene import palette as P
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
-DEFAULT_SIZE = (1280, 800)
+DEFAULT_WIDTH = 1280
+MAX_BODY_HEIGHT = 900        # a tall picture (one VM's band) gets a narrower page instead
+MIN_WIDTH = 640
 SCALES = (1, 4)              # lowest and highest PNG scale
 MARGIN = 16
 GAP = 12
+BAR = 4                      # the progress bar of an animation frame
+ACCENT = "#0072B2"
 
 
 @dataclass
@@ -29,14 +36,14 @@ class FigureOptions:
     caption: bool = False
     transparent: bool = False
     scale: float = 1.0          # PNG only: device pixels per logical pixel
-    size: tuple = DEFAULT_SIZE  # logical width, height
+    size: tuple | None = None   # logical (width, height); None: fitted to the picture
     band: str | None = None     # one band of the layer view (its key), or the whole view
     theme: str = "light"
 
 
 @dataclass
 class Footer:
-    """Where an animation frame is: drawn under the caption, so a viewer knows the step."""
+    """Where an animation frame is, under the caption: text and a progress bar."""
     text: str
     fraction: float             # 0..1 through the exported range
 
@@ -48,75 +55,115 @@ def _font(px: float, bold: bool = False) -> QFont:
     return f
 
 
-def _text_height(font: QFont, text: str, width: float) -> float:
-    r = QFontMetricsF(font).boundingRect(QRectF(0, 0, width, 1e6), int(Qt.TextWordWrap), text)
-    return r.height()
+TITLE_FONT, CAPTION_FONT, FOOTER_FONT, LEGEND_FONT = (lambda: _font(22, True)), (lambda: _font(15)), \
+    (lambda: _font(13)), (lambda: _font(14))
 
 
-def paint(painter: QPainter, opts: FigureOptions, body, legend, caption: str = "",
+def text_height(font: QFont, text: str, width: float) -> float:
+    if not text:
+        return 0.0
+    return QFontMetricsF(font).boundingRect(QRectF(0, 0, width, 1e6), int(Qt.TextWordWrap), text).height()
+
+
+@dataclass
+class Page:
+    """Where everything goes: the rects of one figure."""
+    width: float
+    height: float
+    title: QRectF | None
+    body: QRectF
+    legend: QRectF | None
+    caption: QRectF | None
+    footer: QRectF | None
+
+
+def _heights(opts, width, legend, caption, footer, caption_height) -> tuple:
+    w = width - 2 * MARGIN
+    title = text_height(TITLE_FONT(), opts.title, w)
+    leg = legend.height_for(w) if legend is not None and opts.legend else 0.0
+    cap = max(caption_height, text_height(CAPTION_FONT(), caption, w)) if opts.caption else 0.0
+    foot = QFontMetricsF(FOOTER_FONT()).height() + 2 * BAR if footer is not None else 0.0
+    return title, leg, cap, foot
+
+
+def layout(opts: FigureOptions, aspect: float, legend=None, caption: str = "", footer=None,
+           caption_height: float = 0.0) -> Page:
+    """The page for a body of ``aspect`` (width / height). ``caption_height`` reserves room
+    for the longest caption of an animation, so every frame has the same layout."""
+    if opts.size:
+        width = opts.size[0]
+    else:
+        width = max(MIN_WIDTH, min(DEFAULT_WIDTH, round(MAX_BODY_HEIGHT * aspect + 2 * MARGIN)))
+    title, leg, cap, foot = _heights(opts, width, legend, caption, footer, caption_height)
+    chrome = sum(h + GAP for h in (title, leg, cap, foot) if h)
+    height = opts.size[1] if opts.size else round(2 * MARGIN + chrome + (width - 2 * MARGIN) / aspect)
+    w = width - 2 * MARGIN
+    y = MARGIN
+
+    def take_top(h):
+        nonlocal y
+        r = QRectF(MARGIN, y, w, h)
+        y += h + GAP
+        return r
+    bottom = height - MARGIN
+
+    def take_bottom(h):
+        nonlocal bottom
+        r = QRectF(MARGIN, bottom - h, w, h)
+        bottom -= h + GAP
+        return r
+    t = take_top(title) if title else None
+    f = take_bottom(foot) if foot else None
+    c = take_bottom(cap) if cap else None
+    lg = take_bottom(leg) if leg else None
+    return Page(width, height, t, QRectF(MARGIN, y, w, max(1.0, bottom - y)), lg, c, f)
+
+
+def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, caption: str = "",
           footer: Footer | None = None) -> None:
-    """Lay out and paint one figure on ``painter`` over (0, 0, *opts.size).
-
-    ``body`` has ``render_to(painter, rect, band_key)``; ``legend`` (``ui.legend.Legend``
-    or None) has ``height_for(width)`` and ``paint(painter, rect)``. Top to bottom: title,
-    body, legend, caption, footer.
-    """
-    w, h = opts.size
+    """Paint one figure laid out as ``page``. ``body`` has ``render_to(painter, rect, band_key)``;
+    ``legend`` (``ui.legend.Legend``) has ``height_for(width)`` and ``paint(painter, rect)``."""
     t = THEMES[opts.theme]
     painter.save()
     painter.setRenderHint(QPainter.Antialiasing, True)
     painter.setRenderHint(QPainter.TextAntialiasing, True)
     if not opts.transparent:
-        painter.fillRect(QRectF(0, 0, w, h), QColor(t["bg"]))
-    inner = QRectF(MARGIN, MARGIN, w - 2 * MARGIN, h - 2 * MARGIN)
-    top, bottom = inner.top(), inner.bottom()
+        painter.fillRect(QRectF(0, 0, page.width, page.height), QColor(t["bg"]))
     wrap = QTextOption()
     wrap.setWrapMode(QTextOption.WordWrap)
-
-    if opts.title:
-        f = _font(22, bold=True)
-        th = _text_height(f, opts.title, inner.width())
-        painter.setFont(f)
+    if page.title is not None:
+        painter.setFont(TITLE_FONT())
         painter.setPen(QColor(t["fg"]))
-        painter.drawText(QRectF(inner.left(), top, inner.width(), th), opts.title, wrap)
-        top += th + GAP
-    if footer is not None:
-        f = _font(13)
-        fh = QFontMetricsF(f).height()
-        bar = QRectF(inner.left(), bottom - 4, inner.width(), 4)
+        painter.drawText(page.title, opts.title, wrap)
+    body.render_to(painter, page.body, opts.band)
+    if page.legend is not None:
+        legend.paint(painter, page.legend)
+    if page.caption is not None:
+        painter.setFont(CAPTION_FONT())
+        painter.setPen(QColor(t["fg"]))
+        painter.drawText(page.caption, caption, wrap)
+    if page.footer is not None:
+        r = page.footer
+        bar = QRectF(r.left(), r.bottom() - BAR, r.width(), BAR)
         painter.fillRect(bar, QColor(t["grid"]))
-        painter.fillRect(QRectF(bar.left(), bar.top(), bar.width() * max(0.0, min(1.0, footer.fraction)), 4),
-                         QColor("#0072B2"))
-        painter.setFont(f)
+        painter.fillRect(QRectF(bar.left(), bar.top(), bar.width() * min(1.0, max(0.0, footer.fraction)), BAR),
+                         QColor(ACCENT))
+        painter.setFont(FOOTER_FONT())
         painter.setPen(QColor(t["muted"]))
-        painter.drawText(QRectF(inner.left(), bar.top() - 4 - fh, inner.width(), fh),
+        painter.drawText(QRectF(r.left(), r.top(), r.width(), r.height() - 2 * BAR),
                          int(Qt.AlignLeft | Qt.AlignVCenter), footer.text)
-        bottom = bar.top() - 4 - fh - GAP / 2
-    if opts.caption and caption:
-        f = _font(15)
-        ch = _text_height(f, caption, inner.width())
-        painter.setFont(f)
-        painter.setPen(QColor(t["fg"]))
-        painter.drawText(QRectF(inner.left(), bottom - ch, inner.width(), ch), caption, wrap)
-        bottom -= ch + GAP
-    if legend is not None and opts.legend:
-        lh = legend.height_for(inner.width())
-        legend.paint(painter, QRectF(inner.left(), bottom - lh, inner.width(), lh))
-        bottom -= lh + GAP
-    body.render_to(painter, QRectF(inner.left(), top, inner.width(), bottom - top), opts.band)
     painter.restore()
 
 
-def image(opts: FigureOptions, body, legend, caption: str = "", footer: Footer | None = None) -> QImage:
-    """The figure as an ARGB image of (size x scale) device pixels."""
-    s = float(opts.scale)
-    w, h = opts.size
-    img = QImage(QSize(round(w * s), round(h * s)), QImage.Format_ARGB32_Premultiplied)
+def image(opts: FigureOptions, page: Page, body, legend, caption: str = "", footer: Footer | None = None) -> QImage:
+    """The figure as an ARGB image of (page size x scale) device pixels."""
+    img = QImage(QSize(round(page.width * opts.scale), round(page.height * opts.scale)),
+                 QImage.Format_ARGB32_Premultiplied)
     img.fill(Qt.transparent)
     p = QPainter(img)
     try:
-        p.scale(img.width() / w, img.height() / h)
-        paint(p, opts, body, legend, caption, footer)
+        p.scale(img.width() / page.width, img.height() / page.height)
+        paint(p, opts, page, body, legend, caption, footer)
     finally:
         p.end()
     return img
@@ -130,49 +177,163 @@ def png_bytes(img: QImage) -> bytes:
     return bytes(buf.data())
 
 
-def write_png(path, opts: FigureOptions, body, legend, caption: str = "") -> None:
-    data = png_bytes(image(opts, body, legend, caption))
-    with atomic_file(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def svg_bytes(opts: FigureOptions, body, legend, caption: str = "") -> bytes:
+def svg_bytes(opts: FigureOptions, page: Page, body, legend, caption: str = "") -> bytes:
     """The figure as SVG: cells are vector rectangles, text is text."""
-    w, h = opts.size
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.WriteOnly)
     gen = QSvgGenerator()
     gen.setOutputDevice(buf)
-    gen.setSize(QSize(w, h))
-    gen.setViewBox(QRectF(0, 0, w, h))
+    gen.setSize(QSize(round(page.width), round(page.height)))
+    gen.setResolution(96)            # so the SVG is as many CSS pixels wide as the page
+    gen.setViewBox(QRectF(0, 0, page.width, page.height))
     gen.setTitle(opts.title or "vmmemviz figure")
     gen.setDescription(caption)
     p = QPainter(gen)
     try:
-        paint(p, opts, body, legend, caption)
+        paint(p, opts, page, body, legend, caption)
     finally:
         p.end()
     return bytes(data)
 
 
-def write_svg(path, opts: FigureOptions, body, legend, caption: str = "") -> None:
-    data = svg_bytes(opts, body, legend, caption)
+def write_still(path, fmt: str, opts: FigureOptions, body, legend, caption: str = "") -> None:
+    """One figure to ``path`` as ``png`` or ``svg``, atomically."""
+    page = layout(opts, body.aspect(opts.band), legend, caption)
+    data = (svg_bytes(opts, page, body, legend, caption) if fmt == "svg" else
+            png_bytes(image(opts, page, body, legend, caption)))
     with atomic_file(path) as tmp:
         tmp.write_bytes(data)
 
 
+def figure_colours(theme: str) -> list:
+    """Every colour a figure uses on purpose, background first (GIF palettes keep them exact)."""
+    t = THEMES[theme]
+    cells = ["#%02X%02X%02X" % tuple(int(v) for v in c[:3]) for c in P.lut(theme)]
+    return list(dict.fromkeys([t["bg"], t["fg"], t["muted"], t["arrow"], t["grid"], ACCENT,
+                               *P.ARROW_COLOURS.values(), *cells]))
+
+
+def _fit(aspect: float, target: QRectF) -> QRectF:
+    """The largest rect of ``aspect`` centred in ``target``."""
+    w = min(target.width(), target.height() * aspect)
+    h = w / aspect
+    return QRectF(target.left() + (target.width() - w) / 2, target.top() + (target.height() - h) / 2, w, h)
+
+
 class WidgetBody:
-    """A whole widget (the main window) as a figure body, scaled into the target rect."""
+    """A whole widget (the main window) as a figure body."""
 
     def __init__(self, widget):
         self.widget = widget
 
+    def aspect(self, band_key=None) -> float:
+        return self.widget.width() / max(1, self.widget.height())
+
     def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
-        size = QSizeF(self.widget.size())
-        k = min(target.width() / size.width(), target.height() / size.height())
+        r = _fit(self.aspect(), target)
         painter.save()
-        painter.translate(target.left() + (target.width() - size.width() * k) / 2, target.top())
-        painter.scale(k, k)
+        painter.translate(r.topLeft())
+        painter.scale(r.width() / self.widget.width(), r.height() / self.widget.height())
         self.widget.render(painter)
         painter.restore()
+
+
+class ViewBody:
+    """The layer view (or one band of it) as a figure body, fitted to its own aspect so no
+    neighbouring band shows beside it.
+
+    Adapter: ``LayerView.render_to`` always paints the theme's background behind the
+    picture; a transparent figure renders the view's scene the same way without it.
+    """
+
+    def __init__(self, view, transparent: bool = False):
+        self.view, self.transparent = view, transparent
+
+    def _source(self, band_key) -> QRectF:
+        src = self.view.picture_rect() if band_key is None else self.view.band_rect(band_key)
+        pad = src.width() * 0.01          # as LayerView.render_to pads it
+        return src.adjusted(-pad, -pad, pad, pad)
+
+    def aspect(self, band_key=None) -> float:
+        src = self._source(band_key)
+        return src.width() / max(1e-9, src.height())
+
+    def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
+        target = _fit(self.aspect(band_key), target)
+        if not self.transparent:
+            self.view.render_to(painter, target, band_key)
+            return
+        scene = self.view.scene()
+        brush = scene.backgroundBrush()
+        scene.setBackgroundBrush(Qt.NoBrush)
+        try:
+            scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
+        finally:
+            scene.setBackgroundBrush(brush)
+
+
+class Stage:
+    """A scenario's timeline with an off-screen layer view and legend: any position as a figure."""
+
+    def __init__(self, sc, theme: str = "light", timeline=None):
+        from ..engine.worker import build_frame
+        from ..model.timeline import Timeline
+        from ..ui.layerview import LayerView
+        from ..ui.legend import Legend
+
+        self._build_frame = build_frame
+        self.sc, self.theme = sc, theme
+        self.tl = timeline if timeline is not None else Timeline(sc)
+        self.view = LayerView(theme=theme)
+        self.legend = Legend([vm.name for vm in sc.vms], theme, LEGEND_FONT())
+        self.frame = None
+
+    def run_to_end(self) -> int:
+        return self.tl.run_to_end()
+
+    def band_keys(self) -> list:
+        return [b.key for b in self.show(self.tl.pos).bands]
+
+    def show(self, pos: int, progress: float = 1.0):
+        """Put the view at ``pos`` (``progress`` into the transition from pos - 1); the Frame."""
+        if self.frame is None or self.frame.pos != pos:
+            self.frame = self._build_frame(self.tl, pos)
+        self.view.set_frame(self.frame, progress)
+        return self.frame
+
+    def body(self, opts: FigureOptions) -> ViewBody:
+        return ViewBody(self.view, opts.transparent)
+
+    def write_still(self, path, fmt: str, opts: FigureOptions, pos: int) -> None:
+        f = self.show(pos)
+        write_still(path, fmt, opts, self.body(opts), self.legend, f.narration)
+
+    def animation_page(self, opts: FigureOptions, start: int, end: int) -> Page:
+        """One layout for every frame of start..end: room for the longest caption."""
+        self.show(end)
+        body = self.body(opts)
+        w = (opts.size[0] if opts.size else DEFAULT_WIDTH) - 2 * MARGIN
+        cap = 0.0
+        if opts.caption:
+            cap = max(text_height(CAPTION_FONT(), self._narration(p), w) for p in range(start, end + 1))
+        return layout(opts, body.aspect(opts.band), self.legend, "", Footer("", 0), cap)
+
+    def _narration(self, pos: int) -> str:
+        from ..model import events
+        if pos == 0:
+            return self.show(0).narration
+        return events.narrate(self.tl.log[pos - 1], [vm.name for vm in self.sc.vms])
+
+    def renderer(self, opts: FigureOptions, start: int, end: int):
+        """(page, ``render(shot) -> QImage`` for ``sequence.write``): every frame on one page
+        layout, with where it is in the range under the caption."""
+        page = self.animation_page(opts, start, end)
+
+        def render(shot) -> QImage:
+            f = self.show(shot.pos, shot.progress)
+            chapter = f" · {f.chapter.title}" if f.chapter is not None else ""
+            footer = Footer(f"Event {shot.pos} of {f.total} · {f.tick} s{chapter}",
+                            (shot.pos - 1 + shot.progress - start) / max(1, end - start))
+            return image(opts, page, self.body(opts), self.legend, f.narration, footer)
+        return page, render

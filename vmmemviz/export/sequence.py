@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from ..errors import InputError
@@ -70,6 +71,38 @@ def _frames(shots, render, progress):
             raise Cancelled()
 
 
+def gif_palette(exact, sample: Image.Image) -> list:
+    """256 RGB colours: ``exact`` (hex, kept as they are so the legend's colours stay true),
+    ramps from the first to the others (antialiased text and lines), then the sample's
+    most used other colours. Index 255 is left for transparency."""
+    rgb = [tuple(int(h.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)) for h in exact]
+    cols = list(dict.fromkeys(rgb))
+    base = rgb[0] if rgb else (255, 255, 255)
+    for c in rgb[1:]:
+        cols += [tuple(round(b + (x - b) * k / 6) for b, x in zip(base, c)) for k in range(1, 6)]
+    cols = list(dict.fromkeys(cols))[:200]
+    seen = set(cols)
+    for _, c in sorted(sample.convert("RGB").getcolors(1 << 24) or [], reverse=True):
+        if len(cols) >= 255:
+            break
+        if c not in seen:
+            cols.append(c)
+            seen.add(c)
+    return cols + [(0, 0, 0)] * (256 - len(cols))
+
+
+def _gif_frame(im: Image.Image, palette: Image.Image, transparent: bool) -> Image.Image:
+    """One frame on the fixed palette, no dithering (flat cells stay flat, colours stay true)."""
+    p = im.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+    if transparent:
+        a = np.array(p)
+        a[np.asarray(im.getchannel("A")) < 128] = 255
+        p = Image.fromarray(a, "P")
+        p.putpalette(palette.getpalette())
+        p.info["transparency"] = 255
+    return p
+
+
 def _pil(qimage, transparent: bool) -> Image.Image:
     from PySide6.QtGui import QImage
     img = qimage.convertToFormat(QImage.Format_RGBA8888)
@@ -78,9 +111,11 @@ def _pil(qimage, transparent: bool) -> Image.Image:
     return pil if transparent else pil.convert("RGB")
 
 
-def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, progress=None) -> None:
+def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, progress=None,
+          colours=()) -> None:
     """Render ``shots`` with ``render(shot) -> QImage`` and write them to ``path``.
 
+    ``colours`` (hex, background first) are kept exact in a GIF's one palette.
     ``png`` writes a folder of numbered PNGs (``frame-0001.png`` ...) and ``frames.ffconcat``
     (their durations, for ``ffmpeg -f concat -i frames.ffconcat``); ``gif`` and ``apng``
     write one animated file that loops forever.
@@ -103,8 +138,12 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
     durations = [s.ms for s in shots]
     with atomic_file(path) as tmp:
         if fmt == "gif":
-            first.save(tmp, "GIF", save_all=True, append_images=pil, duration=durations, loop=0,
-                       disposal=2 if transparent else 1, optimize=False)
+            pal = Image.new("P", (1, 1))
+            pal.putpalette([v for c in gif_palette(colours, first) for v in c])
+            frames = (_gif_frame(im, pal, transparent) for im in pil)
+            _gif_frame(first, pal, transparent).save(
+                tmp, "GIF", save_all=True, append_images=frames, duration=durations, loop=0,
+                disposal=2 if transparent else 1, optimize=False)
         else:   # Pillow walks an APNG's frames twice (modes, then data): it needs a list
             first.save(tmp, "PNG", save_all=True, append_images=list(pil), duration=durations, loop=0,
                        default_image=False)
