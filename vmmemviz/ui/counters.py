@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from ..model import settings as S
 from ..model import states
 from ..scene import palette as P
-from .eventlist import swatch
+from .eventlist import mono_font, swatch
 
 # Okabe-Ito, for the host states; events and VMs take their colours from scene.palette
 GREEN, SKY, YELLOW, ORANGE, VERMILLION = "#009E73", "#56B4E9", "#F0E442", "#E69F00", "#D55E00"
@@ -391,7 +391,7 @@ class CountersPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.host_settings = S.defaults(S.HOST_SETTINGS)
         self.lines: list[tuple[str, float]] = []
-        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        mono = mono_font()
 
         host_box = QtWidgets.QGroupBox("Host (esxtop VMKMEM)")
         host_box.setToolTip("The host's machine memory as esxtop's memory view shows it")
@@ -464,7 +464,7 @@ class CountersPanel(QtWidgets.QWidget):
         blocks: dict[str, list[str]] = {}
         for k in keys:
             blocks.setdefault(host_counter_info(k)[0], []).append(k)
-        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        mono = mono_font()
         for row, (block, ks) in enumerate(blocks.items()):
             title = QtWidgets.QLabel(f"<b>{block}</b>")
             self.host_grid.addWidget(title, row, 0)

@@ -59,6 +59,11 @@ def chip(group: str) -> QtGui.QIcon:
     return swatch(group_colour(group))
 
 
+def mono_font() -> QtGui.QFont:
+    """The system's fixed-width font: page numbers and figures line up."""
+    return QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+
+
 class EventModel(QtCore.QAbstractTableModel):
     """Rows of the log (< total) that pass the filters; narration made on demand."""
 
@@ -78,6 +83,7 @@ class EventModel(QtCore.QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._scan)
         self._narrations: dict[int, str] = {}
+        self.mono = mono_font()
 
     # -- source and filters --------------------------------------------------------------
     def set_source(self, log, vm_names) -> None:
@@ -193,6 +199,8 @@ class EventModel(QtCore.QAbstractTableModel):
             return f"#{i + 1:,}: {self.narration(i)}\nClick to show the state after this event."
         if role == Qt.ItemDataRole.TextAlignmentRole and col < 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and col < 2:
+            return self.mono
         return None
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -260,8 +268,7 @@ class EventList(QtWidgets.QWidget):
         vh.setDefaultSectionSize(self.fontMetrics().height() + 6)
         hh = self.view.horizontalHeader()
         hh.setStretchLastSection(True)
-        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
-        digits = QtGui.QFontMetrics(mono).horizontalAdvance("0")
+        digits = QtGui.QFontMetrics(mono_font()).horizontalAdvance("0")
         for col, chars in ((0, 11), (1, 6), (2, 15)):
             hh.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Interactive)
             self.view.setColumnWidth(col, digits * chars + 16)

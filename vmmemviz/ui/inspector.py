@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from ..model import events as E
 from ..scene import palette as P
 from ..model.inspect import HISTORY_MAX
-from .eventlist import chip, swatch
+from .eventlist import chip, mono_font, swatch
 
 LAYERS = {   # layer -> (label, what it is)
     "gv": ("GVPN", "guest virtual page: what the application sees"),
@@ -27,10 +27,6 @@ LAYERS = {   # layer -> (label, what it is)
     "gswap": ("guest swap slot", "slot in the guest OS's own swap file"),
 }
 STORE_CODES = {"vswp": P.SWAP, "zip": P.ZIP, "gswap": P.GSWAP}
-
-
-def mono_font() -> QtGui.QFont:
-    return QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
 
 
 class InspectorPanel(QtWidgets.QWidget):

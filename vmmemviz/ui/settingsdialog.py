@@ -6,10 +6,11 @@ default are bold; ``changed_settings()`` returns only those, ready for the scena
 """
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 
 from ..model import settings as S
+from .eventlist import mono_font
 
 INT_MAX = 2 ** 31 - 1
 UNSET = "unset"
@@ -97,7 +98,7 @@ class SettingsTree(QtWidgets.QTreeWidget):
         top.setToolTip(0, group_tip)
         top.setFirstColumnSpanned(True)
         self.addTopLevelItem(top)
-        mono = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        mono = mono_font()
         for name, (default, typ, rng, desc) in table.items():
             item = QtWidgets.QTreeWidgetItem(top, [name, "", show_value(default), desc])
             item.setFont(0, mono)
