@@ -127,3 +127,12 @@ def test_chain_and_describe(tl):
     assert f"GPPN 0x{g:x}" in text and f"MPN 0x{m:x}" in text and "content:" in text
     ch = chain_arrows([("gp", 0, None, g), ("mp", None, None, m)])
     assert any(a.src == ("gp.0", g, g + 1) and a.dst == ("mp", m, m + 1) for a in ch)
+
+
+@pytest.mark.parametrize("aspect", [0.6, 1.0, 1.4, 2.5])
+def test_layout_follows_the_view_shape(tl, aspect):
+    tl.seek(100)
+    bands = B.build_bands(tl.view, aspect)
+    x, y, w, h = B.scene_rect(bands)
+    assert abs(np.log(w / h / aspect)) < 0.5
+    assert all(isinstance(b.cols, int) and b.codes.shape == (b.rows, b.cols) for b in bands)

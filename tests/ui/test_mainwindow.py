@@ -82,7 +82,7 @@ def test_step_back_lands_on_the_state_play_gives(qtbot, win):
     got = {b.key: b.codes.copy() for b in w.frame.bands}
     digest = w.timeline.view.digest()
     fresh = Timeline(scenario.load("default"))
-    f = build_frame(fresh, 29)
+    f = build_frame(fresh, 29, aspect=w.worker.aspect)
     assert fresh.view.digest() == digest
     assert all(np.array_equal(got[b.key], b.codes) for b in f.bands)
 

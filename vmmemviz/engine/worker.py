@@ -34,15 +34,16 @@ def chapter_at(scenario, tick: int):
     return cur
 
 
-def build_frame(timeline: Timeline, pos: int, prev: int | None = None) -> Frame:
-    """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos."""
+def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT) -> Frame:
+    """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos;
+    bands laid out for a picture of about ``aspect`` (width / height)."""
     timeline.seek(pos)
     pos = timeline.pos
     state = timeline.view
     names = tuple(vm.name for vm in state.vms)
     row = timeline.current()
     kind = E.KINDS[int(row["kind"])] if row is not None else None
-    bands = B.build_bands(state)
+    bands = B.build_bands(state, aspect)
     lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
     arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
     tick = int(row["tick"]) if row is not None else 0
@@ -95,6 +96,7 @@ class SimWorker(QtCore.QObject):
         self.playing = False
         self.speed = 4.0              # events per second while playing
         self.timeline = None
+        self.aspect = B.ASPECT
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -124,6 +126,10 @@ class SimWorker(QtCore.QObject):
         self.playing = on
         self._post("play", on)
 
+    def set_aspect(self, aspect: float):
+        """The view's shape changed: lay the bands out again for it."""
+        self._post("aspect", float(aspect))
+
     def set_speed(self, events_per_s: float):
         self.speed = max(0.1, float(events_per_s))
 
@@ -152,7 +158,7 @@ class SimWorker(QtCore.QObject):
 
     def _emit_frame(self, pos, prev=None):
         try:
-            f = build_frame(self.timeline, pos, prev)
+            f = build_frame(self.timeline, pos, prev, self.aspect)
         except Exception as e:        # a model bug must not kill the thread silently
             self.failed.emit(f"{type(e).__name__}: {e}")
             self.playing = False
@@ -163,6 +169,10 @@ class SimWorker(QtCore.QObject):
     def _serve(self):
         with self._lock:
             cmds, self._cmds = self._cmds, {}
+        if "aspect" in cmds:
+            self.aspect = cmds["aspect"]
+            if "load" not in cmds and self.timeline is not None:
+                cmds.setdefault("seek", self.timeline.pos)
         if "load" in cmds:
             sc, pos = cmds["load"]
             self.timeline = Timeline(sc)

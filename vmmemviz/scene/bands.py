@@ -24,6 +24,7 @@ from ..model import vm as V
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
+ASPECT = 1.4            # default width / height of the picture (the view asks for its own)
 
 
 @dataclass(frozen=True)
@@ -129,23 +130,23 @@ _MP_LUT = np.full(256, P.FREE, np.uint8)
 _MP_LUT[[H.HV, H.SHARED, H.ZIP]] = [P.HV, P.SHARED, P.ZIP]
 
 
-def _vm_codes(owner: np.ndarray, zero: np.ndarray) -> np.ndarray:
-    return (P.VM_BASE + 2 * (owner.astype(np.int32) % P.VM_SLOTS) + zero).astype(np.uint8)
+_OWNER = (P.VM_BASE + 2 * (np.arange(256) % P.VM_SLOTS)).astype(np.uint8)   # owner -> VM code
 
 
 def mp_codes(state) -> np.ndarray:
+    """Whole-array uint8 arithmetic, no index arrays: about 60 ms for 16.7M frames."""
     h = state.host
-    codes = _MP_LUT[h.mpn_state]
-    priv = np.flatnonzero(h.mpn_state == H.PRIVATE)
-    codes[priv] = _vm_codes(h.mpn_owner[priv], h.mpn_content[priv] == C.ZERO_CID)
+    codes = np.take(_MP_LUT, h.mpn_state)
+    vm = np.take(_OWNER, h.mpn_owner)
+    vm += h.mpn_content == C.ZERO_CID
+    np.copyto(codes, vm, where=h.mpn_state == H.PRIVATE)
     return codes
 
 
-def gp_codes(state, vm) -> np.ndarray:
-    codes = _GP_LUT[vm.gp_state]
-    mapped = np.flatnonzero(vm.gp_state == V.MAPPED)
-    zero = state.host.mpn_content[vm.gp_loc[mapped]] == C.ZERO_CID
-    codes[mapped] = P.vm_code(vm.index) + zero.astype(np.uint8)
+def gp_codes(state, vm, mp: np.ndarray) -> np.ndarray:
+    """A mapped GPPN shows the code of its machine page (``mp``: ``mp_codes``)."""
+    codes = np.take(_GP_LUT, vm.gp_state)
+    np.copyto(codes, np.take(mp, vm.gp_loc, mode="clip"), where=vm.gp_state == V.MAPPED)
     return codes
 
 
@@ -190,12 +191,12 @@ def label_height(width: int) -> float:
     return max(4.0, width / 40)
 
 
-def gap(width: int) -> float:
-    return max(2.0, round(width / 64))
+def gap(width: int) -> int:
+    return max(2, round(width / 64))
 
 
 @lru_cache(maxsize=16)
-def layout(mp_pages: int, vms: tuple, aspect: float = 1.4) -> tuple:
+def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT) -> tuple:
     """Slots for every band. ``vms``: per VM (name, gp pages, ((proc name, pages), ...),
     ((store layer, size, shown), ...)). Picks the width (in cells) whose picture is closest to
     ``aspect`` (width / height)."""
@@ -265,9 +266,9 @@ def _stores(state, vm) -> tuple:
 
 def shown_slots(size: int, used: int) -> int:
     """Slots a store band shows: stores fill lowest-slot-first, so a band shows the next
-    power of two above what is used (at least 256), not a mostly empty multi-GB file; it
+    power of two above what is used (at least 128), not a mostly empty multi-GB file; it
     grows in a few steps while playing."""
-    return min(size, max(256, 1 << max(0, used - 1).bit_length()))
+    return min(size, max(128, 1 << max(0, used - 1).bit_length()))
 
 
 def shape_key(state) -> tuple:
@@ -275,11 +276,12 @@ def shape_key(state) -> tuple:
         (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm)) for vm in state.vms)
 
 
-def build_bands(state) -> tuple:
-    """Every band of ``state``, laid out, with its codes."""
+def build_bands(state, aspect: float = ASPECT) -> tuple:
+    """Every band of ``state``, laid out for a picture of about ``aspect`` (width / height)."""
     mp_pages, vms = shape_key(state)
-    slots = layout(mp_pages, vms)
-    gps = {vm.index: gp_codes(state, vm) for vm in state.vms}
+    slots = layout(mp_pages, vms, round(aspect, 1))
+    mp = mp_codes(state)
+    gps = {vm.index: gp_codes(state, vm, mp) for vm in state.vms}
     out = []
     for s in slots:
         badges, outlines = (), ()
@@ -288,7 +290,7 @@ def build_bands(state) -> tuple:
         elif s.layer == "gp":
             flat = gps[s.vm]
         elif s.layer == "mp":
-            flat = mp_codes(state)
+            flat = mp
             badges, outlines = _badges(state.host), _outlines(state.host)
         else:
             store = next(st for st in STORES if st.layer == s.layer)

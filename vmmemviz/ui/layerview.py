@@ -184,6 +184,7 @@ def _size(pages: int) -> str:
 class LayerView(QtWidgets.QGraphicsView):
     pageHovered = QtCore.Signal(object)      # (layer, vm, proc, index) or None
     pageClicked = QtCore.Signal(object)
+    aspectChanged = QtCore.Signal(float)     # the viewport's width / height, after a resize settles
     # pyqtgraph items outside a ViewBox connect to these on their GraphicsView
     sigDeviceRangeChanged = QtCore.Signal(object)
     sigDeviceTransformChanged = QtCore.Signal(object)
@@ -213,6 +214,9 @@ class LayerView(QtWidgets.QGraphicsView):
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("")
+        self._aspect_timer = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._aspect_timer.timeout.connect(
+            lambda: self.aspectChanged.emit(self.viewport().width() / max(1, self.viewport().height())))
         self.set_theme(theme)
 
     # -- content ---------------------------------------------------------------------------
@@ -309,6 +313,7 @@ class LayerView(QtWidgets.QGraphicsView):
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
+        self._aspect_timer.start()
         if self._fit:
             self.fit()
 

@@ -117,6 +117,7 @@ class MainWindow(QtWidgets.QMainWindow):
         w.inspected.connect(self._inspected)
         w.described.connect(self.layer_view.show_page_tip)
         w.loaded.connect(self._loaded)
+        self.layer_view.aspectChanged.connect(w.set_aspect)
         w.failed.connect(lambda msg: self.statusBar().showMessage(f"Simulation error: {msg}", 10000))
         self.set_speed_index(int(self.qsettings.value("speed_index", 3)))
         self._title()
@@ -129,6 +130,9 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.qsettings.value("windowState")
         if st is not None:
             self.restoreState(st)
+        else:
+            QtCore.QTimer.singleShot(0, lambda: self.resizeDocks(
+                [self.docks["events"]], [max(420, self.width() * 3 // 10)], QtCore.Qt.Orientation.Horizontal))
         self._remember(self.scenario)
 
     # -- building --------------------------------------------------------------------------
@@ -161,6 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.addWidget(self.layer_view, 1)
         lay.addWidget(self.legend)
         lay.addWidget(self.timeline_bar)
+        central.setMinimumWidth(640)          # the picture keeps its room however wide the panels get
         self.setCentralWidget(central)
         self.counters = CountersPanel()
         self.plots = PlotsPanel()
@@ -185,7 +190,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.docks["counters"], self.docks["plots"])
         self.docks["events"].raise_()
         self.docks["counters"].raise_()
-        self.resizeDocks([self.docks["events"]], [560], QtCore.Qt.Orientation.Horizontal)
         self.status_pos = QtWidgets.QLabel()
         self.status_pos.setToolTip("Position in the event log, simulated time and the host's memory state")
         self.statusBar().addPermanentWidget(self.status_pos)
