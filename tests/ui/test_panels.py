@@ -81,6 +81,14 @@ def test_counters_group_new_and_unknown_columns(qtbot, tl):
     assert "balloon" in panel.model.headerData(i, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
     assert panel.model.headerData(i, Qt.Orientation.Horizontal) == "MCTLSZ\nMB"
     assert panel.model.headerData(cols.index("FOO/s"), Qt.Orientation.Horizontal) == "FOO/s\nMB/s"
+    g = cols.index("GRANT")         # figures that grow widen their column (and it never shrinks back)
+    narrow = panel.table.columnWidth(g)
+    big = {n: {**c, "GRANT": 12345.67} for n, c in vms.items()}
+    panel.show_frame(dataclasses.replace(f, counters={**f.counters, "vms": big}))
+    wide = panel.table.columnWidth(g)
+    assert wide > narrow and wide >= panel.table.fontMetrics().horizontalAdvance("12,345.67")
+    panel.show_frame(dataclasses.replace(f, counters={**f.counters, "vms": vms}))
+    assert panel.table.columnWidth(g) == wide
 
 
 @pytest.mark.parametrize("model", ["esxi6", "esx4"])

@@ -391,6 +391,7 @@ class CountersPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.host_settings = S.defaults(S.HOST_SETTINGS)
         self.lines: list[tuple[str, float]] = []
+        self.chars: list[int] = []          # per column, the longest figure shown so far
         mono = mono_font()
 
         host_box = QtWidgets.QGroupBox("Host (esxtop VMKMEM)")
@@ -444,10 +445,22 @@ class CountersPanel(QtWidgets.QWidget):
             self.header.groups = [i[0] for i in self.model.info]
             self.table.resizeColumnsToContents()
             self.header.viewport().update()
+            self.chars = [0] * len(self.model.columns)
             rows = min(len(self.model.names), 6)      # always room for a few VM rows
             row_h = self.table.verticalHeader().defaultSectionSize()
             self.table.setMinimumHeight(self.header.sizeHint().height() + rows * row_h
                                         + self.table.horizontalScrollBar().sizeHint().height() + 4)
+
+        self._widen_columns()
+
+    def _widen_columns(self) -> None:
+        """Widen a column whose figures got longer (12.50 -> 112.50), never narrow one: no jitter."""
+        m = self.model
+        for c, key in enumerate(m.columns):
+            longest = max(len(fmt(m.vms[vm].get(key, ""))) for vm in m.names)
+            if longest > self.chars[c]:
+                self.chars[c] = longest
+                self.table.resizeColumnToContents(c)
 
     def _show_host(self, host: dict) -> None:
         keys = [k for k in host if k != "state"]

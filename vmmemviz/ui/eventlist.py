@@ -269,9 +269,11 @@ class EventList(QtWidgets.QWidget):
         hh = self.view.horizontalHeader()
         hh.setStretchLastSection(True)
         digits = QtGui.QFontMetrics(mono_font()).horizontalAdvance("0")
-        for col, chars in ((0, 11), (1, 6), (2, 15)):
+        longest = max((k.name for k in E.KINDS.values()), key=self.view.fontMetrics().horizontalAdvance, default="")
+        widths = (digits * 11 + 16, digits * 6 + 16, self.view.fontMetrics().horizontalAdvance(longest) + 40)
+        for col, width in enumerate(widths):
             hh.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Interactive)
-            self.view.setColumnWidth(col, digits * chars + 16)
+            self.view.setColumnWidth(col, width)
         self.view.selectionModel().currentRowChanged.connect(self._row_chosen)
         self.view.clicked.connect(lambda ix: self._row_chosen(ix, None))
 
