@@ -161,6 +161,20 @@ def test_plots_follow_a_new_run_and_the_palette(qtbot, tl):
     assert len(panel.free_curve.getOriginalDataset()[0]) == len(rerun)
 
 
+def test_plots_read_out_the_figures_under_the_pointer(qtbot, tl, names):
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    f = build_frame(tl, len(tl))
+    panel.show_frame(f)
+    h = next(h for h in f.history if h["tick"] == 30)
+    panel._hover(panel.plots["Consumed"].vb.mapViewToScene(QtCore.QPointF(30.2, 1)))
+    text = panel.readout.text()
+    assert text.startswith("t = 30 s · Consumed")
+    assert all(f"{vm} <b>{h['vms'][vm]['GRANT']:,.2f}</b>" in text for vm in names)
+    panel._hover(panel.host_plot.vb.mapViewToScene(QtCore.QPointF(29.8, 1)))
+    assert f"free <b>{h['host']['free_mb']:,.2f}</b> MB" in panel.readout.text()
+
+
 def test_plots_threshold_lines(qtbot, tl):
     panel = PlotsPanel()
     qtbot.addWidget(panel)

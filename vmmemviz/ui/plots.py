@@ -68,6 +68,10 @@ class PlotsPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.legend)
+        self.readout = QtWidgets.QLabel(" ")
+        self.readout.setToolTip("The values under the mouse pointer")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.readout)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
@@ -75,6 +79,7 @@ class PlotsPanel(QtWidgets.QWidget):
         lay.addWidget(scroll, 1)
         self.frame = None
         self._reset(())
+        self.view.scene().sigMouseMoved.connect(self._hover)
 
     def set_settings(self, host_settings: dict) -> None:
         """The scenario's host settings (state model, Mem.MemMinFreePct); defaults otherwise."""
@@ -228,6 +233,24 @@ class PlotsPanel(QtWidgets.QWidget):
         for title, plot in self.plots.items():   # memory from 0: the height is the amount
             top = tops.get(title if plot is not self.host_plot else "host", 0.0)
             plot.setYRange(0, max(top, 0.01) * 1.08, padding=0)
+
+    def _hover(self, scene_pos) -> None:
+        """Show the figures of the plot under the pointer at the tick under it."""
+        plot = next((p for p in self.plots.values() if p.sceneBoundingRect().contains(scene_pos)), None)
+        if plot is None or not self.n:
+            self.readout.setText(" ")
+            return
+        t = plot.vb.mapSceneToView(scene_pos).x()
+        i = int(np.abs(self.ticks.view(self.n) - t).argmin())       # the nearest tick
+        title = next(k for k, p in self.plots.items() if p is plot)
+        if plot is self.host_plot:
+            figures = [f"free <b>{self.free.a[i]:,.2f}</b> MB"]
+        else:
+            figures = [f"<span style='color:{vm_pen(v).color().name()}'>&#9632;</span> {html.escape(vm)} "
+                       f"<b>{self.values[(title, vm)].a[i]:,.2f}</b>"
+                       for v, vm in enumerate(self.vm_names) if (title, vm) in self.values]
+        self.readout.setText(f"t = {int(self.ticks.a[i])} s · {html.escape(title)}: " + ", ".join(figures)
+                             + ("" if plot is self.host_plot else " MB"))
 
     def _show_legend(self) -> None:
         text = self._text_color().name()
