@@ -362,8 +362,6 @@ class VMCountersModel(QtCore.QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             unit = self.info[index.column()][1]
             return f"{name}: {key} = {fmt(value)} {unit}\n{self.info[index.column()][2]}"
-        if role == Qt.ItemDataRole.UserRole:
-            return value
         return None
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
