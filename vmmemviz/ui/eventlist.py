@@ -107,7 +107,8 @@ class EventModel(QtCore.QAbstractTableModel):
         self._kind_ok = np.zeros(256, bool)
         for code, k in E.KINDS.items():
             self._kind_ok[code] = k.group in self.allowed
-        self.shown = np.zeros(0, np.int64) if self.filtered() else None
+        self._buf = np.zeros(0, np.int64)
+        self.shown = self._buf if self.filtered() else None
         self.scanned = 0
 
     def set_total(self, total: int) -> None:
@@ -135,8 +136,7 @@ class EventModel(QtCore.QAbstractTableModel):
             rows = self.log.rows(a, b)
             idx = np.flatnonzero(self._kind_ok[rows["kind"]]) + a
             if self.text:
-                idx = np.array([i for i in idx if self.text in self.narration(int(i)).lower()
-                                or self.text in E.KINDS[int(rows["kind"][i - a])].name.lower()], np.int64)
+                idx = np.array([i for i in idx if self._matches(rows[i - a])], np.int64)
             found.append(idx)
             self.scanned = b
             if time.perf_counter() > deadline:
@@ -144,12 +144,19 @@ class EventModel(QtCore.QAbstractTableModel):
         new = np.concatenate(found) if found else np.zeros(0, np.int64)
         if len(new):
             n = len(self.shown)
+            if n + len(new) > len(self._buf):        # amortised growth: frames add a few rows each
+                self._buf = np.concatenate([self._buf[:n], np.zeros(max(n, len(new), 1024), np.int64)])
+            self._buf[n:n + len(new)] = new
             self.beginInsertRows(QtCore.QModelIndex(), n, n + len(new) - 1)
-            self.shown = np.concatenate([self.shown, new.astype(np.int64)])
+            self.shown = self._buf[:n + len(new)]
             self.endInsertRows()
         self.scanProgress.emit(self.scanned, self.total)
         if self.scanned < self.total:
             self._timer.start(0)
+
+    def _matches(self, row) -> bool:
+        """The search text is in the row's kind name or narration (made here, not cached)."""
+        return self.text in E.KINDS[int(row["kind"])].name.lower() or self.text in E.narrate(row, self.names).lower()
 
     # -- rows <-> log indices ------------------------------------------------------------
     def log_index(self, row: int) -> int:
