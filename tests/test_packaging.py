@@ -283,3 +283,21 @@ def test_frozen_app_prints_its_version(bundle):
                             text=True, timeout=60, env=_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == f"vmmemviz {vmmemviz.__version__}"
+
+
+def test_frozen_app_exports_a_png_of_a_built_in_tour(bundle, tmp_path):
+    """`vmmemviz export TOUR --at N --format png --out PATH`, from the frozen app, headless."""
+    out = tmp_path / "translation.png"
+    result = subprocess.run(
+        [str(bundle / "vmmemviz"), "export", "translation", "--at", "5", "--format", "png",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=180, env=_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = _qimage(out)
+    assert image.width() >= 320 and image.height() >= 200
+    assert len(_colours(image, step=4)) >= 5, "the exported PNG looks blank"
+    background = image.pixel(0, 0)
+    samples = [image.pixel(x, y) for x in range(0, image.width(), 4) for y in range(0, image.height(), 4)]
+    drawn = sum(p != background for p in samples) / len(samples)
+    assert drawn > 0.05, f"only {drawn:.1%} of the exported PNG differs from its background"
