@@ -72,6 +72,30 @@ def test_hash_is_of_the_page_bytes():
     assert tps.same_bytes([cid, 0], [cid, cid]).tolist() == [True, False]
 
 
+def test_hash_table_finds_every_living_entry_across_its_merges():
+    t = tps.ShareTable()
+    rng = np.random.default_rng(0)
+    want = {}
+    for step in range(120):                       # 12000 entries: recent merges into main
+        keys = rng.integers(0, 3000, 100).astype(np.uint64)
+        refs = np.arange(step * 100, step * 100 + 100)
+        t.add(keys, 0, 1, refs, 0)
+        for k, r in zip(keys.tolist(), refs.tolist()):
+            want.setdefault(k, set()).add(r)
+        q = rng.integers(0, 3000, 40).astype(np.uint64)
+        if step % 5 == 0:                         # drop every entry of a few keys
+            _, e = t.lookup(q[:4])
+            t.kill(e)
+            for k in q[:4].tolist():
+                want[k] = set()
+        qi, e = t.lookup(q)
+        got = t.get("ref", e)
+        for j, k in enumerate(q.tolist()):
+            assert set(got[qi == j].tolist()) == want.get(k, set())
+    assert len(t.main["key"]) > len(t.recent["key"]) > 0
+    assert len(t) == sum(len(v) for v in want.values())
+
+
 def test_identical_kernels_are_shared_across_vms_and_frames_freed():
     sim = run(make([{"name": "a"}, {"name": "b"}], duration=40))
     invariants.check(sim.state)

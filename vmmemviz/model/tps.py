@@ -94,54 +94,78 @@ def same_bytes(cids_a, cids_b) -> np.ndarray:
 
 # -- the hash table --------------------------------------------------------------------
 class ShareTable:
-    """Sorted arrays of entries keyed by salted hash: hints (``vm`` >= 0, ``ref`` = GPPN)
-    and shared frames (``vm`` = -1, ``ref`` = MPN). Entries are checked against the state
-    when used; stale ones are marked dead and dropped when the dead outnumber the living."""
+    """Entries keyed by salted hash: hints (``vm`` >= 0, ``ref`` = GPPN) and shared frames
+    (``vm`` = -1, ``ref`` = MPN), in two sorted parts: a large ``main`` and a small ``recent``
+    that new entries go to and that is merged into ``main`` once it outgrows an eighth of it
+    (so adding costs little however big the table gets). Entries are checked against the
+    state when used; stale ones are marked dead and dropped when the dead outnumber the living.
+    An entry index counts through ``main`` and then ``recent``."""
 
-    FIELDS = (("key", np.uint64), ("grp", np.int32), ("vm", np.int32), ("ref", np.int64), ("cid", np.uint32))
+    FIELDS = (("key", np.uint64), ("grp", np.int32), ("vm", np.int32), ("ref", np.int64), ("cid", np.uint32),
+              ("alive", bool))
 
     def __init__(self):
-        for name, dt in self.FIELDS:
-            setattr(self, name, np.zeros(0, dt))
-        self.alive = np.zeros(0, bool)
+        self.main, self.recent = self._empty(), self._empty()
         self.dead = 0
 
+    @classmethod
+    def _empty(cls) -> dict:
+        return {name: np.zeros(0, dt) for name, dt in cls.FIELDS}
+
     def __len__(self) -> int:
-        return len(self.key) - self.dead
+        return len(self.main["key"]) + len(self.recent["key"]) - self.dead
+
+    @classmethod
+    def _merge(cls, into: dict, new: dict) -> dict:
+        order = np.argsort(new["key"], kind="stable")
+        pos = np.searchsorted(into["key"], new["key"][order], side="right")
+        return {name: np.insert(into[name], pos, new[name][order]) for name, _ in cls.FIELDS}
 
     def add(self, key, grp, vm, ref, cid) -> None:
         if len(key) == 0:
             return
-        vals = {"key": key, "grp": grp, "vm": vm, "ref": ref, "cid": cid}
-        order = np.argsort(np.asarray(key, np.uint64), kind="stable")
-        pos = np.searchsorted(self.key, np.asarray(key, np.uint64)[order], side="right")
-        for name, dt in self.FIELDS:
-            v = np.broadcast_to(np.asarray(vals[name], dt), (len(key),))[order]
-            setattr(self, name, np.insert(getattr(self, name), pos, v))
-        self.alive = np.insert(self.alive, pos, True)
+        vals = {"key": key, "grp": grp, "vm": vm, "ref": ref, "cid": cid, "alive": True}
+        new = {name: np.broadcast_to(np.asarray(vals[name], dt), (len(key),)) for name, dt in self.FIELDS}
+        self.recent = self._merge(self.recent, new)
+        if len(self.recent["key"]) > max(4096, len(self.main["key"]) // 8):
+            self.main, self.recent = self._merge(self.main, self.recent), self._empty()
+
+    def get(self, name: str, entries) -> np.ndarray:
+        """Field ``name`` of the given entries."""
+        n = len(self.main["key"])
+        out = np.empty(len(entries), self.main[name].dtype)
+        m = entries < n
+        out[m] = self.main[name][entries[m]]
+        out[~m] = self.recent[name][entries[~m] - n]
+        return out
 
     def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """(query index, entry index) of every living entry whose key equals a query key,
-        in table order per query."""
+        older entries first."""
         keys = np.asarray(keys, np.uint64)
-        lo = np.searchsorted(self.key, keys, "left")
-        hi = np.searchsorted(self.key, keys, "right")
-        n = hi - lo
-        qi = np.repeat(np.arange(len(keys)), n)
-        ei = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-        live = self.alive[ei]
-        return qi[live], ei[live]
+        qs, es = [], []
+        offset = 0
+        for part in (self.main, self.recent):
+            lo = np.searchsorted(part["key"], keys, "left")
+            n = np.searchsorted(part["key"], keys, "right") - lo
+            qi = np.repeat(np.arange(len(keys)), n)
+            ei = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+            live = part["alive"][ei]
+            qs.append(qi[live])
+            es.append(ei[live] + offset)
+            offset += len(part["key"])
+        return np.concatenate(qs), np.concatenate(es)
 
     def kill(self, entries) -> None:
+        n = len(self.main["key"])
         entries = np.unique(entries)
-        entries = entries[self.alive[entries]]
-        self.alive[entries] = False
-        self.dead += len(entries)
+        for part, e in ((self.main, entries[entries < n]), (self.recent, entries[entries >= n] - n)):
+            e = e[part["alive"][e]]
+            part["alive"][e] = False
+            self.dead += len(e)
         if self.dead > max(1024, len(self)):
-            keep = self.alive
-            for name, _ in self.FIELDS:
-                setattr(self, name, getattr(self, name)[keep])
-            self.alive = self.alive[keep]
+            self.main = {k: v[self.main["alive"]] for k, v in self.main.items()}
+            self.recent = {k: v[self.recent["alive"]] for k, v in self.recent.items()}
             self.dead = 0
 
 
@@ -361,13 +385,13 @@ def _plan(sim, vm, gppns, hints: bool, as_small: bool = False):
     tb = live.table
     q, e = tb.lookup(key)
     # check the entries found against the state (rehash hints; shared frames still shared)
-    evm, ref, egrp = tb.vm[e], tb.ref[e], tb.grp[e]
+    evm, ref, egrp, ekey = tb.get("vm", e), tb.get("ref", e), tb.get("grp", e), tb.get("key", e)
     valid = np.zeros(len(e), bool)
     usable = np.zeros(len(e), bool)
     frame = np.full(len(e), -1, np.int64)
     sh = evm < 0
     fs = ref[sh]
-    valid[sh] = ((host.mpn_state[fs] == H.SHARED) & (host.mpn_content[fs] == tb.cid[e[sh]])
+    valid[sh] = ((host.mpn_state[fs] == H.SHARED) & (host.mpn_content[fs] == tb.get("cid", e[sh]))
                  & (live.mpn_grp[fs] == egrp[sh]))
     frame[sh] = fs
     usable[sh] = valid[sh]
@@ -378,7 +402,7 @@ def _plan(sim, vm, gppns, hints: bool, as_small: bool = False):
         mapped = other.gp_state[hg] == MAPPED
         f = np.where(mapped, other.gp_loc[hg], 0).astype(np.int64)
         rehash = page_hashes(host.mpn_content[f]) ^ live.mix[other.salt]
-        valid[sel] = mapped & (rehash == tb.key[e[sel]])
+        valid[sel] = mapped & (rehash == ekey[sel])
         frame[sel] = f
         usable[sel] = valid[sel] & (as_small | ((host.mpn_flags[f] & H.LARGE) == 0))
     tb.kill(e[~valid])              # stale hints and freed shared frames leave the table
