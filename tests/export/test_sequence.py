@@ -88,6 +88,21 @@ def test_cancel_leaves_no_file(tmp_path, qapp, fmt):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("fmt", ["apng", "png"])
+def test_cancel_when_the_file_is_complete_still_leaves_nothing(tmp_path, qapp, fmt):
+    shots = sequence.plan(0, 2, 5)
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        return done < total
+
+    with pytest.raises(sequence.Cancelled):
+        sequence.write(tmp_path / "out", fmt, shots, renderer(OPTS, 0, 2), progress=progress)
+    assert seen[-1] == (len(shots) + 1, len(shots) + 1)
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("fmt", ["gif", "png"])
 def test_error_mid_way_leaves_no_file_and_keeps_the_old_one(tmp_path, qapp, fmt):
     out = tmp_path / "out"
@@ -106,6 +121,6 @@ def test_error_mid_way_leaves_no_file_and_keeps_the_old_one(tmp_path, qapp, fmt)
 
 
 def test_memory_guard_names_what_to_change():
-    with pytest.raises(InputError, match="narrow --range"):
+    with pytest.raises(InputError, match="fewer events"):
         sequence.check_memory("apng", 2000, 1280, 800)
     sequence.check_memory("gif", 100, 1280, 800)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QRectF, QSize, Qt
+from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextOption
 from PySide6.QtSvg import QSvgGenerator
 
@@ -235,7 +235,7 @@ class WidgetBody:
         painter.save()
         painter.translate(r.topLeft())
         painter.scale(r.width() / self.widget.width(), r.height() / self.widget.height())
-        self.widget.render(painter)
+        self.widget.render(painter, QPoint(0, 0))
         painter.restore()
 
 

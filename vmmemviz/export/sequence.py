@@ -6,7 +6,8 @@ progress 1/(t+1) .. t/(t+1), t = fps x TRANSITION_S - 1) and then the settled pi
 So a range of n positions gives n + (n - 1) x t frames.
 
 Frames are rendered lazily, one at a time, by a caller-supplied function; a progress
-callback is told after each frame and cancels the export by returning False. Pillow
+callback is told after each frame and once more when the file is complete (frames + 1
+units), and cancels the export by returning False, up to the last moment. Pillow
 encodes GIF and APNG; every output is written atomically (``atomic.py``).
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from PySide6.QtGui import QImage
 
 from ..errors import InputError
 from .atomic import atomic_dir, atomic_file
@@ -59,16 +61,23 @@ def check_memory(fmt: str, frames: int, width: int, height: int) -> None:
     need = frames * width * height * per_pixel
     if need > MEMORY_BUDGET:
         raise InputError(f"{fmt}: {frames} frames of {width}x{height} need about {need >> 20} MB to encode "
-                         f"(at most {MEMORY_BUDGET >> 20}); narrow --range, lower --fps or --size")
+                         f"(at most {MEMORY_BUDGET >> 20}): export fewer events, fewer frames a second or a smaller size")
 
 
 def _frames(shots, render, progress):
-    """Render every shot, telling ``progress(done, total)``; False from it cancels."""
-    total = len(shots)
+    """Render every shot, telling ``progress(done, total)``; False from it cancels. The total
+    counts one more unit, the encoding, reported when the file is complete."""
+    total = len(shots) + 1
     for i, shot in enumerate(shots):
         yield render(shot)
         if progress is not None and progress(i + 1, total) is False:
             raise Cancelled()
+
+
+def _finished(shots, progress) -> None:
+    """Last chance to cancel: the temp file is complete but not yet renamed."""
+    if progress is not None and progress(len(shots) + 1, len(shots) + 1) is False:
+        raise Cancelled()
 
 
 def gif_palette(exact, sample: Image.Image) -> list:
@@ -104,7 +113,6 @@ def _gif_frame(im: Image.Image, palette: Image.Image, transparent: bool) -> Imag
 
 
 def _pil(qimage, transparent: bool) -> Image.Image:
-    from PySide6.QtGui import QImage
     img = qimage.convertToFormat(QImage.Format_RGBA8888)
     pil = Image.frombuffer("RGBA", (img.width(), img.height()), bytes(img.constBits()),
                            "raw", "RGBA", img.bytesPerLine(), 1)
@@ -132,6 +140,7 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
                 (folder / name).write_bytes(png_bytes(img))
                 lines += [f"file '{name}'", f"duration {shot.ms / 1000:g}"]
             (folder / "frames.ffconcat").write_text("\n".join(lines) + "\n")
+            _finished(shots, progress)
         return
     pil = (_pil(img, transparent) for img in frames)
     first = next(pil)
@@ -147,3 +156,4 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
         else:   # Pillow walks an APNG's frames twice (modes, then data): it needs a list
             first.save(tmp, "PNG", save_all=True, append_images=list(pil), duration=durations, loop=0,
                        default_image=False)
+        _finished(shots, progress)
