@@ -16,6 +16,7 @@ from vmmemviz.model import settings as S
 from vmmemviz.model import vm as V
 from vmmemviz.model.inspect import inspect
 from vmmemviz.model.timeline import Timeline
+from vmmemviz.scene import palette as P
 from vmmemviz.ui import help as H
 from vmmemviz.ui.app import keep_singletons_alive
 from vmmemviz.ui.counters import CountersPanel, fmt
@@ -266,6 +267,10 @@ def test_inspector_chain_content_and_history(qtbot, tl, names):
     panel.set_source(tl.log, names)
     panel.show_inspection(info)
     assert [b.text() for b in panel.links] == [f"GVPN 0x{gvpn:x}", f"GPPN 0x{gppn:x}", f"MPN 0x{mpn:x}"]
+    theme = "dark" if panel.palette().color(QtGui.QPalette.ColorRole.Window).lightnessF() < 0.5 else "light"
+    colour = P.colour(P.SHARED if vm.gp_state[gppn] == V.SHARED else
+                      P.vm_code(0, info["content_class"] == "zero"), theme).lower()
+    assert all(f"solid {colour}" in b.styleSheet().lower() for b in panel.links)   # as the layer view
     assert info["content_class"] in panel.content.text() and info["hash"] in panel.content.text()
     with qtbot.waitSignal(panel.referenceClicked) as sig:
         qtbot.mouseClick(panel.links[2], Qt.MouseButton.LeftButton)
@@ -291,6 +296,7 @@ def test_inspector_sharers(qtbot, tl, names):
     panel.set_source(tl.log, names)
     panel.show_inspection(info)
     assert panel.sharers.count() == len(info["sharers"]) >= 2
+    assert all(f"solid {P.colour(P.SHARED).lower()}" in b.styleSheet().lower() for b in panel.links)
     it = panel.sharers.item(1)
     with qtbot.waitSignal(panel.referenceClicked) as sig:
         panel.sharers.itemClicked.emit(it)

@@ -104,18 +104,24 @@ class InspectorPanel(QtWidgets.QWidget):
     def _theme(self) -> str:
         return "dark" if self.palette().color(QtGui.QPalette.ColorRole.Window).lightnessF() < 0.5 else "light"
 
-    def _link_colour(self, ref: tuple) -> str:
-        """The colour the layer view gives the page ``ref`` of the inspected chain."""
-        layer, vm = ref[0], ref[1]
-        if layer in STORE_CODES:
-            return P.colour(STORE_CODES[layer], self._theme())
-        if self.info.get("sharers"):
-            return P.colour(P.SHARED, self._theme())
-        if vm is None:      # an MPN: its owner is the chain's VM
-            vm = next((r[1] for r in self.info.get("chain", ()) if r[1] is not None), None)
-        if vm is None:
-            return P.colour(P.HV, self._theme())
-        return P.colour(P.vm_code(vm, self.info.get("content_class") == "zero"), self._theme())
+    def _page_colour(self) -> str:
+        """The colour the layer view gives the inspected page (every link of its chain has it)."""
+        info, theme = self.info, self._theme()
+        chain = info.get("chain", ())
+        store = next((r[0] for r in chain if r[0] in STORE_CODES), None)
+        state = str(info.get("state", ""))
+        vm = next((r[1] for r in chain if r[1] is not None), None)
+        if store:
+            code = STORE_CODES[store]
+        elif info.get("sharers") or state.startswith("shared"):
+            code = P.SHARED
+        elif state.startswith("ballooned"):
+            code = P.BALLOON
+        elif vm is not None:
+            code = P.vm_code(vm, info.get("content_class") == "zero")
+        else:
+            code = P.FREE if state == "free" else P.HV
+        return P.colour(code, theme)
 
     def _vm(self, i) -> str:
         return self.names[i] if i is not None and i < len(self.names) else f"VM {i}"
@@ -147,21 +153,20 @@ class InspectorPanel(QtWidgets.QWidget):
                 w.deleteLater()
         self.links = []
         text = self.palette().color(QtGui.QPalette.ColorRole.WindowText).name()
+        c = QtGui.QColor(self._page_colour())
+        style = (f"QPushButton {{ background: rgba({c.red()},{c.green()},{c.blue()},70); "
+                 f"border: 2px solid {c.name()}; border-radius: 4px; padding: 2px 6px; color: {text}; }}"
+                 f"QPushButton:hover {{ background: {c.name()}; }}")
         for i, ref in enumerate(chain):
             if i:
                 arrow = QtWidgets.QLabel("→")
                 arrow.setToolTip("translates to" if ref[0] in ("gp", "mp") else "is held in")
                 self.chain.addWidget(arrow)
-            c = QtGui.QColor(self._link_colour(ref))
-            fill = QtGui.QColor(c)
-            fill.setAlpha(70)
             label = LAYERS.get(ref[0], (ref[0],))[0]
             b = QtWidgets.QPushButton(f"{label} 0x{ref[3]:x}")
             b.setFont(mono_font())
             b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.setStyleSheet(f"QPushButton {{ background: rgba({fill.red()},{fill.green()},{fill.blue()},70); "
-                            f"border: 2px solid {c.name()}; border-radius: 4px; padding: 2px 6px; color: {text}; }}"
-                            f"QPushButton:hover {{ background: {c.name()}; }}")
+            b.setStyleSheet(style)
             b.setToolTip(self.describe(ref))
             b.clicked.connect(lambda _=False, r=tuple(ref): self.referenceClicked.emit(r))
             self.chain.addWidget(b)
