@@ -15,7 +15,7 @@ from . import content as C
 from . import guest as G
 from . import host as H
 from . import vm as V
-from .events import F_RANGE, NONE
+from .events import F_RANGE, KINDS, NONE
 
 HISTORY_MAX = 200
 
@@ -99,6 +99,8 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
 def history(rows: np.ndarray, chain: list) -> list:
     """Indices of the events (most recent last, at most HISTORY_MAX) that touched any link."""
     hit = np.zeros(len(rows), bool)
+    host_wide = [c for c, k in KINDS.items() if k.group == "state"]   # they reuse columns freely
+    page_rows = ~np.isin(rows["kind"], host_wide)
     span = np.where(rows["flags"] & F_RANGE, rows["aux"].astype(np.int64), 1)
     for layer, vmi, proc, index in chain:
         if layer == "gv":
@@ -111,4 +113,4 @@ def history(rows: np.ndarray, chain: list) -> list:
             hit |= rows["mpn"] == index
         else:
             hit |= (rows["vm"] == vmi) & (rows["slot"] == index)
-    return np.flatnonzero(hit)[-HISTORY_MAX:].tolist()
+    return np.flatnonzero(hit & page_rows)[-HISTORY_MAX:].tolist()
