@@ -167,3 +167,21 @@ def test_tour_seek_equals_play_and_invariants_hold():
     for k in ks[::-1] + ks:
         tl.seek(k)
         assert tl.view.digest() == play[k], f"seek to {k}"
+
+
+def test_runs_of_back_and_break_rows_apply_as_one_at_a_time():
+    sim = sim_with([{"name": "a", "mb": 8}, {"name": "b", "mb": 8}], host_mb=24)
+    for vm in sim.vms:
+        sim.fault(vm, np.array([600, 1100, 1700]), np.zeros(3, bool))    # three ranges at once
+    sim.state.host_state = states.CLEAR
+    LPM.LargePages().tick(sim)
+    sim.state.host_state = states.HIGH         # set by hand above, not by an event
+    log = sim.log.rows()
+    assert np.count_nonzero(log["kind"] == LPM.apply_lp_back.code) == 6
+    assert np.count_nonzero(log["kind"] == LPM.apply_lp_break.code) == 6
+    one, many = build_state(sim.sc), build_state(sim.sc)
+    for i in range(len(log)):
+        apply_rows(one, log[i:i + 1].copy())
+    apply_rows(many, log.copy())
+    assert one.digest() == many.digest() == sim.state.digest()
+    invariants.check(one)

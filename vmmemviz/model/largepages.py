@@ -78,13 +78,14 @@ def apply_lp_back(state, rows):
     """Back each row's 512 GPPNs from ``gppn`` with the lowest aligned free 2 MB of frames."""
     base = aligned_free_groups(state.host, len(rows))
     assert len(base) == len(rows), "no aligned free 2 MB left for a large page"
-    for i, r in enumerate(rows):
-        vm = state.vms[int(r["vm"])]
-        g = np.arange(int(r["gppn"]), int(r["gppn"]) + LP)
-        m = np.arange(base[i], base[i] + LP)
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = (rows["gppn"][sel].astype(np.int64)[:, None] + np.arange(LP)).reshape(-1)
+        m = (base[sel][:, None] + np.arange(LP)).reshape(-1)
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = m
-        state.host.take(m, H.PRIVATE, r["vm"], g, 0, H.LARGE)
+        state.host.take(m, H.PRIVATE, v, g, 0, H.LARGE)
     rows["mpn"] = base
 
 
@@ -101,12 +102,13 @@ def _(row, names):
       "pages at once.")
 def apply_lp_break(state, rows):
     """Split the large page behind each row's 512 GPPNs into small pages (``mpn`` = its first)."""
-    for r in rows:
-        vm = state.vms[int(r["vm"])]
-        g = np.arange(int(r["gppn"]), int(r["gppn"]) + LP)
-        m = vm.gp_loc[g[vm.gp_state[g] == MAPPED]].astype(np.int64)
-        state.host.mpn_flags[m] &= ~np.uint8(H.LARGE)
-        r["mpn"] = vm.gp_loc[g[0]] if vm.gp_state[g[0]] == MAPPED else NONE
+    for v in np.unique(rows["vm"]):
+        sel = np.flatnonzero(rows["vm"] == v)
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)[:, None] + np.arange(LP)
+        mapped = vm.gp_state[g] == MAPPED
+        state.host.mpn_flags[vm.gp_loc[g[mapped]].astype(np.int64)] &= ~np.uint8(H.LARGE)
+        rows["mpn"][sel] = np.where(mapped[:, 0], vm.gp_loc[g[:, 0]], NONE)
 
 
 @apply_lp_break.narrator
