@@ -9,6 +9,7 @@ is no empty strip of page.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QPoint, QRectF, QSize, Qt
@@ -131,11 +132,18 @@ def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, capt
         painter.fillRect(QRectF(0, 0, page.width, page.height), QColor(t["bg"]))
     wrap = QTextOption()
     wrap.setWrapMode(QTextOption.WordWrap)
+    body.render_to(painter, page.body, opts.band)
+    if not opts.transparent:     # a matte: what the body draws beyond its rect (SVG has no clip)
+        inner = _fit(body.aspect(opts.band), page.body)
+        bg = QColor(t["bg"])
+        for r in (QRectF(0, 0, page.width, inner.top()), QRectF(0, inner.bottom(), page.width, page.height),
+                  QRectF(0, inner.top(), inner.left(), inner.height()),
+                  QRectF(inner.right(), inner.top(), page.width, inner.height())):
+            painter.fillRect(r, bg)
     if page.title is not None:
         painter.setFont(TITLE_FONT())
         painter.setPen(QColor(t["fg"]))
         painter.drawText(page.title, opts.title, wrap)
-    body.render_to(painter, page.body, opts.band)
     if page.legend is not None:
         legend.paint(painter, page.legend)
     if page.caption is not None:
@@ -182,7 +190,7 @@ def svg_bytes(opts: FigureOptions, page: Page, body, legend, caption: str = "") 
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.WriteOnly)
-    gen = QSvgGenerator()
+    gen = QSvgGenerator()    # SVG Tiny 1.2: Qt's SVG 1.1 clipping leaks a text clip onto later items
     gen.setOutputDevice(buf)
     gen.setSize(QSize(round(page.width), round(page.height)))
     gen.setResolution(96)            # so the SVG is as many CSS pixels wide as the page
@@ -194,7 +202,30 @@ def svg_bytes(opts: FigureOptions, page: Page, body, legend, caption: str = "") 
         paint(p, opts, page, body, legend, caption)
     finally:
         p.end()
-    return bytes(data)
+    return portable_strokes(bytes(data).decode()).encode()
+
+
+_GROUP = re.compile(r'(<g [^>]*?stroke-width=")([0-9.e+-]+)("[^>]*?transform="matrix\(([^)]*)\)"[^>]*>)(.*?)(</g>)',
+                    re.S)
+_DASHES = re.compile(r'(stroke-dasharray=")([0-9.,e+-]+)"')
+
+
+def portable_strokes(svg: str) -> str:
+    """Cosmetic pens (one pixel wide at any zoom) come out of Qt as
+    ``vector-effect="non-scaling-stroke"``, which browsers honour but librsvg, and so many
+    document converters, do not: they draw the grid lines as wide as a cell. Bake the
+    group's scale into the stroke width and dashes instead; browsers draw the same picture."""
+    def fix(m):
+        if "non-scaling-stroke" not in m.group(5):
+            return m.group(0)
+        a, b, c, d = (float(v) for v in m.group(4).split(",")[:4])
+        k = abs(a * d - b * c) ** 0.5 or 1.0
+        def dashes(text):
+            return _DASHES.sub(lambda g: g.group(1) + ",".join(f"{float(v) / k:.6g}" for v in g.group(2).split(","))
+                               + '"', text)
+        body = m.group(5).replace(' vector-effect="non-scaling-stroke"', "")
+        return f"{dashes(m.group(1))}{float(m.group(2)) / k:.6g}{dashes(m.group(3))}{body}{m.group(6)}"
+    return _GROUP.sub(fix, svg)
 
 
 def write_still(path, fmt: str, opts: FigureOptions, body, legend, caption: str = "") -> None:
@@ -261,16 +292,19 @@ class ViewBody:
 
     def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
         target = _fit(self.aspect(band_key), target)
-        if not self.transparent:
-            self.view.render_to(painter, target, band_key)
-            return
+        painter.save()
+        painter.setClipRect(target, Qt.IntersectClip)    # arrows and labels of other bands stay out
         scene = self.view.scene()
         brush = scene.backgroundBrush()
-        scene.setBackgroundBrush(Qt.NoBrush)
         try:
-            scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
+            if not self.transparent:
+                self.view.render_to(painter, target, band_key)
+            else:
+                scene.setBackgroundBrush(Qt.NoBrush)
+                scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
         finally:
             scene.setBackgroundBrush(brush)
+            painter.restore()
 
 
 class Stage:

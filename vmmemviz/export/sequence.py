@@ -100,14 +100,20 @@ def gif_palette(exact, sample: Image.Image) -> list:
     return cols + [(0, 0, 0)] * (256 - len(cols))
 
 
-def _gif_frame(im: Image.Image, palette: Image.Image, transparent: bool) -> Image.Image:
-    """One frame on the fixed palette, no dithering (flat cells stay flat, colours stay true)."""
-    p = im.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+def _gif_frame(im: Image.Image, palette: np.ndarray, transparent: bool) -> Image.Image:
+    """One frame on the fixed palette: each colour to its nearest entry (exact ones exactly),
+    no dithering, so flat cells stay flat and the legend's colours stay true."""
+    rgb = np.asarray(im.convert("RGB"), np.int32)
+    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    uniq, inv = np.unique(keys, return_inverse=True)
+    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1)
+    d = ((cols[:, None, :] - palette[None, :255, :]) ** 2).sum(2)
+    idx = d.argmin(1).astype(np.uint8)[inv].reshape(keys.shape)
     if transparent:
-        a = np.array(p)
-        a[np.asarray(im.getchannel("A")) < 128] = 255
-        p = Image.fromarray(a, "P")
-        p.putpalette(palette.getpalette())
+        idx[np.asarray(im.getchannel("A")) < 128] = 255
+    p = Image.fromarray(idx, "P")
+    p.putpalette(palette.astype(np.uint8).tobytes())
+    if transparent:
         p.info["transparency"] = 255
     return p
 
@@ -147,8 +153,7 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
     durations = [s.ms for s in shots]
     with atomic_file(path) as tmp:
         if fmt == "gif":
-            pal = Image.new("P", (1, 1))
-            pal.putpalette([v for c in gif_palette(colours, first) for v in c])
+            pal = np.array(gif_palette(colours, first), np.int32)
             frames = (_gif_frame(im, pal, transparent) for im in pil)
             _gif_frame(first, pal, transparent).save(
                 tmp, "GIF", save_all=True, append_images=frames, duration=durations, loop=0,
