@@ -33,6 +33,9 @@ run: $(STAMP) sysdeps
 test: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
+figures: $(STAMP)
+	docs/make_figures.sh
+
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
