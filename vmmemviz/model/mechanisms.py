@@ -4,8 +4,8 @@ Each is an object with ``name``, ``enabled(sim)``, ``setup(sim)`` and ``tick(sim
 also have ``setup_state(state, scenario)`` (to add arrays), ``fault(sim, vm, gppns, writes)``
 (make pages accessible before an access), ``back(sim, vm, gppns)`` (back first touches its
 own way, e.g. with large pages; returns the GPPNs left for 4 KB ``BACK``),
-``make_room(sim, vm, gppns, writes)`` (before a fault takes frames: reclaim at once when the
-host has too few free), ``guest_fault(sim, vm, proc, gvpns)`` (make all the GVPNs of an
+``make_room(sim, vm, frames, keep)`` (called when the host has fewer free frames than a
+fault or a boot is about to take: reclaim at once, never ``vm``'s GPPNs in ``keep``), ``guest_fault(sim, vm, proc, gvpns)`` (make all the GVPNs of an
 access resident: page in those the guest paged out, page out none of them),
 ``guest_reclaim(sim, vm, n)`` (free guest pages on demand) and
 ``before_swap(sim, vm, gppns)`` (take pages chosen for swapping another way, e.g.

@@ -15,7 +15,7 @@ from .events import F_WRITE, EventLog, apply_rows, make_rows
 from .mmu import apply_access
 from .settings import HOST_SETTINGS, VM_SETTINGS, defaults
 from .state import State
-from .vm import UNTOUCHED, VM, apply_back, apply_power_on
+from .vm import MAPPED, SHARED, UNTOUCHED, VM, apply_back, apply_power_on, expand
 
 from .mechanisms import ALL as MECHANISMS
 
@@ -97,8 +97,11 @@ class Simulator:
 
     def power_on(self) -> None:
         for vm in self.state.vms:
+            self.make_room(vm, vm.cfg.overhead_pages())
             self.emit(self.rows(1, apply_power_on.code, vm.index, aux=vm.cfg.overhead_pages()))
             for r in guest.boot_rows(self.now, vm):
+                gppns = expand(r)[1]
+                self.make_room(vm, len(gppns), gppns)
                 self.emit(r)
 
     # -- processes -----------------------------------------------------------------------
@@ -141,14 +144,21 @@ class Simulator:
         self.emit(self.rows(len(gvpns), apply_access.code, vm.index, proc=proc.index, gvpn=gvpns,
                             gppn=gppns, content=contents, flags=flags))
 
+    def make_room(self, vm, frames: int, keep=None) -> None:
+        """Before ``frames`` machine pages are taken for ``vm``: if the host has fewer free, the
+        mechanisms reclaim at once (never ``vm``'s GPPNs in ``keep``)."""
+        if frames and frames > self.state.host.free_count():
+            for m in self.mechanisms:
+                if hasattr(m, "make_room"):
+                    m.make_room(self, vm, frames, keep)
+
     def fault(self, vm, gppns, writes) -> None:
         """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
         u, inv = np.unique(gppns, return_inverse=True)
         w = np.zeros(len(u), bool)
         w[inv[np.asarray(writes, bool)]] = True
-        for m in self.mechanisms:
-            if hasattr(m, "make_room"):
-                m.make_room(self, vm, u, w)
+        st = vm.gp_state[u]
+        self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u)
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         for m in self.mechanisms:
             if len(untouched) and hasattr(m, "back"):

@@ -19,8 +19,9 @@ its maximum).
 * A guest access to a swapped page faults; the hypervisor reads it back into a fresh MPN
   (``SWAP_IN``, SWR/s), however often that happens: random swapping can thrash.
 * Low state: a VM that needs machine memory while the host has none free is blocked until
-  pages are swapped: ``make_room`` swaps, before the fault takes frames, from that VM when it
-  is above its target, else from the VM furthest above its target.
+  pages are swapped: ``make_room`` swaps, before the frames are taken (a fault, or a VM's
+  power-on and boot), from that VM when it is above its target, else from the VM furthest
+  above its target, else from any VM above its reservation.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from .events import hx, kind
 from .guestswap import EMPTY
 from .states import HARD
 from .tps import share_before_swap
-from .vm import COMPRESSED, MAPPED, SHARED, SWAPPED, UNTOUCHED
+from .vm import COMPRESSED, MAPPED, SWAPPED
 
 TARGET = "swap.target"
 WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction
@@ -192,27 +193,28 @@ class Swap:
         if len(sw):
             sim.emit(sim.rows(len(sw), apply_swap_in.code, vm.index, gppn=sw))
 
-    def make_room(self, sim, vm, gppns, writes):
-        """Low state: swap synchronously until the host has the frames this fault may take."""
-        st = vm.gp_state[gppns]
-        frames = int(np.count_nonzero(np.isin(st, (UNTOUCHED, SWAPPED, COMPRESSED)) | ((st == SHARED) & writes)))
+    def make_room(self, sim, vm, frames, keep):
+        """Low state: swap at once until the host has ``frames`` free (never ``vm``'s ``keep``)."""
         host = sim.state.host
         deficit = frames - host.free_count()
-        if deficit <= 0:
-            return
         state = sim.state
         order = sorted(sim.vms, key=lambda v: (v is not vm, -need(state, v)))
         # VMs above their target first; then, if that is not enough, any VM above its reservation
+        # (again while it frees anything: a page shared before swap may free no frame)
         for room in (lambda v: need(state, v), lambda v: consumed(state, v) - reservation_pages(v)):
-            for v in order:
-                k = min(deficit, room(v))
-                if k <= 0:
-                    continue
-                before = host.free_count()
-                swap_out(sim, v, victims(sim, v, k, exclude=gppns if v is vm else None), compress=False)
-                deficit -= host.free_count() - before
-                if deficit <= 0:
-                    return
+            freed = 1
+            while freed > 0:
+                freed = 0
+                for v in order:
+                    k = min(deficit, room(v))
+                    if k <= 0:
+                        continue
+                    before = host.free_count()
+                    swap_out(sim, v, victims(sim, v, k, exclude=keep if v is vm else None), compress=False)
+                    freed += host.free_count() - before
+                    deficit -= host.free_count() - before
+                    if deficit <= 0:
+                        return
 
 
 invariants.CONTENT_RESOLVERS[SWAPPED] = lambda state, vm, slots: vm.vswp[slots]
