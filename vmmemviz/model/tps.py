@@ -1,9 +1,10 @@
 """Transparent page sharing (TPS): identical pages mapped to one read-only machine page.
 
-A background scanner visits each VM's guest physical pages in a random order (a fresh
-random permutation every pass), hashes the *bytes* of each page (``content.page_bytes``;
-the 64-bit hash of a content id is cached, but it is a hash of the bytes) and looks the
-hash up in a global hash table (Waldspurger, OSDI 2002):
+A background scanner visits each VM's guest physical pages in a random order (every pass
+a fresh random permutation GPPN = a i + b mod n, so each page once a pass), hashes the
+*bytes* of each page (``content.page_bytes``; the 64-bit hash of a content id is cached,
+but it is a hash of the bytes) and looks the hash up in a global hash table (Waldspurger,
+OSDI 2002):
 
 * a hit on a **shared** frame: the bytes are compared in full and the GPPN is remapped to
   that read-only MPN; its reference count grows; the page's private MPN is freed;
