@@ -11,7 +11,7 @@ from vmmemviz.model import scenario
 @pytest.fixture(scope="module")
 def stage(qapp):
     st = render.Stage(scenario.load("default"))
-    st.run_to_end()
+    st.tl.run_to_end()
     return st
 
 

@@ -135,8 +135,8 @@ def _export(args) -> int:
     sc = scenario.load(args.scenario)
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
     stage = render.Stage(sc, theme=args.theme)
-    total = stage.run_to_end()
     last = args.at if args.at is not None else args.range[1]
+    total = stage.tl.ensure(last)          # simulate only as far as the export needs
     if last > total:
         raise InputError(f"{args.scenario}: has {total} events; --{'at' if args.at is not None else 'range'} "
                          f"asks for event {last}")

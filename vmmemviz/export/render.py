@@ -323,9 +323,6 @@ class Stage:
         self.legend = Legend([vm.name for vm in sc.vms], theme, LEGEND_FONT())
         self.frame = None
 
-    def run_to_end(self) -> int:
-        return self.tl.run_to_end()
-
     def band_keys(self) -> list:
         return [b.key for b in self.show(self.tl.pos).bands]
 
