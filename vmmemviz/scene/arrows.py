@@ -20,7 +20,7 @@ from ..model.events import F_RANGE, F_TLB_HIT, NONE
 from ..model.mmu import walk_refs
 
 BUNDLE_AT = 2000
-REGIONS = 64              # regions per band when bundling
+REGIONS = 16              # regions per band when bundling (a step of many events)
 FLOWS = ("swap", "zip", "gswap")
 STORE_OF = {"swap": "vswp", "zip": "zip", "gswap": "gswap"}     # flow -> store band layer
 INWARD = ("FAULT", "DECOMPRESS", "UNZIP", "READ", "DEFLATE", "RESTORE")   # and any token ending in IN

@@ -265,10 +265,12 @@ def _stores(state, vm) -> tuple:
 
 
 def shown_slots(size: int, used: int) -> int:
-    """Slots a store band shows: stores fill lowest-slot-first, so a band shows the next
-    power of two above what is used (at least 128), not a mostly empty multi-GB file; it
-    grows in a few steps while playing."""
-    return min(size, max(128, 1 << max(0, used - 1).bit_length()))
+    """Slots a store band shows: a small store all of it; a large one (a .vswp is as large
+    as the VM) the next power of two above what is used, at least 256: stores fill
+    lowest-slot-first, and a mostly empty multi-GB file would crowd the picture."""
+    if size <= 1024:
+        return size
+    return min(size, max(256, 1 << max(0, used - 1).bit_length()))
 
 
 def shape_key(state) -> tuple:

@@ -7,6 +7,8 @@ it for the VM's zero pages), yellow for shared (TPS) pages, orange for ballooned
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # fixed codes
@@ -73,9 +75,21 @@ def colour(code: int, theme: str = "dark") -> str:
     return COMMON.get(code) or t.get(code, t[BG])
 
 
+@lru_cache(maxsize=4)
 def lut(theme: str = "dark") -> np.ndarray:
-    """(256, 4) uint8 RGBA lookup table for band images."""
-    return np.array([hex_rgba(colour(c, theme)) for c in range(256)], np.uint8)
+    """(256, 4) uint8 RGBA lookup table for band images (read-only, shared)."""
+    out = np.array([hex_rgba(colour(c, theme)) for c in range(256)], np.uint8)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=4)
+def lut32(theme: str = "dark") -> np.ndarray:
+    """(256,) uint32 0xFFRRGGBB per code: the pixels of an RGB32 image."""
+    rgba = lut(theme).astype(np.uint32)
+    out = 0xFF000000 | (rgba[:, 0] << 16) | (rgba[:, 1] << 8) | rgba[:, 2]
+    out.setflags(write=False)
+    return out
 
 
 def legend_entries(vm_names, theme: str = "dark") -> list:

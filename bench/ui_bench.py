@@ -1,0 +1,163 @@
+"""UI benchmark: full redraw of the layer view against a bare pyqtgraph ImageItem redraw of
+the same cells, at teaching scale and at host scale (64 GiB host, 32 VMs), and the UI's
+answer time to input while the simulation plays at full speed. Prints ratios; no pass/fail.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_bench.py [--quick]
+
+Targets: host-scale redraw within 2x the bare redraw; input answered within 50 ms.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from vmmemviz.engine.worker import build_frame  # noqa: E402
+from vmmemviz.model import scenario  # noqa: E402
+from vmmemviz.model.timeline import Timeline  # noqa: E402
+from vmmemviz.scene import bands as B  # noqa: E402
+from vmmemviz.scene import palette as P  # noqa: E402
+from vmmemviz.ui.layerview import LayerView  # noqa: E402
+from vmmemviz.ui.mainwindow import SPEEDS, MainWindow  # noqa: E402
+
+SIZE = (1400, 900)
+
+
+def timed(fn, n):
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return statistics.median(out) * 1000
+
+
+def picture(bands) -> np.ndarray:
+    """Every band's cells in one raster, as the bare ImageItem gets them."""
+    x, y, w, h = B.scene_rect(bands)
+    img = np.zeros((int(np.ceil(h)) + 1, int(np.ceil(w)) + 1), np.uint8)
+    for b in bands:
+        r0, c0 = int(b.y - y), int(b.x - x)
+        img[r0:r0 + b.rows, c0:c0 + b.cols] = b.codes
+    return img
+
+
+def redraw(label: str, frames, n: int):
+    """Median ms of set_frame + synchronous repaint, the view against a bare ImageItem."""
+    view = LayerView()
+    view.resize(*SIZE)
+    view.show()
+    k = [0]
+
+    def ours():
+        k[0] ^= 1
+        view.set_frame(frames[k[0]])
+        view.viewport().grab()
+
+    raster = [picture(f.bands) for f in frames]
+    gv = pg.GraphicsView()
+    vb = pg.ViewBox(lockAspect=True, invertY=True)
+    gv.setCentralItem(vb)
+    item = pg.ImageItem(axisOrder="row-major")
+    vb.addItem(item)
+    gv.resize(*SIZE)
+    gv.show()
+    lut = P.lut()
+    item.setImage(raster[0], lut=lut, levels=(0, 255), autoLevels=False)
+    vb.autoRange(padding=0)
+
+    def bare():
+        k[0] ^= 1
+        item.setImage(raster[k[0]], lut=lut, levels=(0, 255), autoLevels=False)
+        gv.viewport().grab()
+
+    ours(), bare()
+    t_ours, t_bare = timed(ours, n), timed(bare, n)
+    cells = sum(b.count for b in frames[0].bands)
+    print(f"{label:9s} redraw ({cells:,} cells, {len(frames[0].arrows)} arrows): layer view {t_ours:7.1f} ms, "
+          f"bare ImageItem {t_bare:7.1f} ms, ratio {t_ours / t_bare:4.2f} (target <= 2)")
+    view.close()
+    gv.close()
+    return t_ours / t_bare
+
+
+def input_latency(label: str, name: str, seconds: float):
+    """Post key presses to the window every 20 ms while it plays at full speed; how long
+    until each is handled? Compared with the same window idle."""
+    s = QtCore.QSettings(f"/tmp/vmmemviz-bench-{os.getpid()}.ini", QtCore.QSettings.Format.IniFormat)
+    s.clear()
+    w = MainWindow(name, s)
+    w.resize(1500, 950)
+    w.show()
+    app = QtWidgets.QApplication.instance()
+    t0 = time.monotonic()
+    while w.frame is None and time.monotonic() - t0 < 120:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    sent, lat = {}, []
+
+    class Filter(QtCore.QObject):
+        def eventFilter(self, obj, ev):
+            if ev.type() == QtCore.QEvent.Type.KeyPress and ev.key() == QtCore.Qt.Key.Key_F24:
+                lat.append(time.perf_counter() - sent.pop(ev.nativeVirtualKey()))
+                return True
+            return False
+
+    f = Filter()
+    w.installEventFilter(f)
+
+    def measure(dur):
+        lat.clear()
+        end, i = time.monotonic() + dur, 0
+        frames0 = w.frame.pos
+        while time.monotonic() < end:
+            i += 1
+            sent[i] = time.perf_counter()
+            app.postEvent(w, QtGui.QKeyEvent(QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_F24,
+                                              QtCore.Qt.KeyboardModifier.NoModifier, 0, i, 0))
+            stop = time.monotonic() + 0.02
+            while time.monotonic() < stop:
+                app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        ms = np.array(lat) * 1000
+        return np.percentile(ms, 95), ms.max(), w.frame.pos - frames0
+
+    idle95, idlemax, _ = measure(min(2.0, seconds))
+    w.set_speed_index(len(SPEEDS) - 1)
+    w.set_playing(True)
+    p95, mx, moved = measure(seconds)
+    w.set_playing(False)
+    print(f"{label:9s} input while playing at {SPEEDS[-1]:g} events/s ({moved:,} events shown): "
+          f"p95 {p95:5.1f} ms, max {mx:5.1f} ms (idle p95 {idle95:4.1f} ms, max {idlemax:4.1f}); "
+          f"ratio to the 50 ms target {mx / 50:4.2f}")
+    w.close()
+    return mx
+
+
+def main():
+    quick = "--quick" in sys.argv
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    tl = Timeline(scenario.load("default"))
+    redraw("teaching", [build_frame(tl, 2000), build_frame(tl, 2001)], 20)
+    t = time.perf_counter()
+    big = Timeline(scenario.load("hostscale"))
+    big.ensure(60000 if not quick else 1000)
+    n = len(big)
+    frames = [build_frame(big, n - 1), build_frame(big, n)]
+    print(f"(host scale: {big.view.host.n_mpn:,} machine pages, {len(big.view.vms)} VMs, "
+          f"{n:,} events simulated in {time.perf_counter() - t:.0f} s; one frame built in the worker thread: "
+          f"{timed(lambda: build_frame(big, n), 2):.0f} ms)")
+    redraw("hostscale", frames, 6)
+    del big, frames
+    input_latency("teaching", "default", 3.0)
+    input_latency("hostscale", "hostscale", 6.0 if quick else 15.0)
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()
