@@ -7,6 +7,7 @@
 #   packaging/install-desktop.sh                      # Exec=vmmemviz (found on PATH)
 #   packaging/install-desktop.sh --exec dist/vmmemviz/vmmemviz   # launch a bundle
 #   packaging/install-desktop.sh --uninstall          # remove exactly what was installed
+#   dist/vmmemviz/install-desktop.sh                  # the copy in a bundle: Exec= that bundle
 #
 # What was written is listed in $XDG_DATA_HOME/vmmemviz/install-manifest.txt:
 # files, the folders the install had to create, and the cache files its refresh
@@ -17,18 +18,24 @@
 # created goes with the database files generated in it).
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RES="$REPO/vmmemviz/resources"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec_path=""
+if [ -d "$HERE/_internal/vmmemviz/resources" ]; then
+    # The copy inside a bundle (dist/vmmemviz/install-desktop.sh): launch that bundle.
+    RES="$HERE/_internal/vmmemviz/resources"
+    exec_path="$HERE/vmmemviz"
+else
+    RES="$HERE/../vmmemviz/resources"
+fi
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 case "$DATA" in /*) ;; *) DATA="$PWD/$DATA" ;; esac
 MANIFEST_DIR="$DATA/vmmemviz"
 MANIFEST="$MANIFEST_DIR/install-manifest.txt"
 SIZES="16 24 32 48 64 128 256 512"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 mode=install
-exec_path=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --uninstall) mode=uninstall; shift ;;

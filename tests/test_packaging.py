@@ -276,6 +276,21 @@ def test_frozen_app_selftest_renders_headless(bundle, tmp_path):
     assert len(_colours(_qimage(out))) >= 3
 
 
+def test_bundle_installs_its_own_desktop_entry(bundle, tmp_path):
+    """dist/vmmemviz/install-desktop.sh points the launcher at that bundle, and undoes it."""
+    data = tmp_path / "share"
+    data.mkdir()
+    env = _env(XDG_DATA_HOME=str(data))
+    subprocess.run(["bash", str(bundle / "install-desktop.sh")], check=True, env=env,
+                   capture_output=True, timeout=60)
+    entry = _desktop_entry(data / "applications" / "vmmemviz.desktop")
+    assert entry["Exec"] == f'"{bundle / "vmmemviz"}" %f'
+    assert (data / "icons" / "hicolor" / "48x48" / "apps" / "vmmemviz.png").is_file()
+    subprocess.run(["bash", str(bundle / "install-desktop.sh"), "--uninstall"], check=True,
+                   env=env, capture_output=True, timeout=60)
+    assert _tree(data) == {}
+
+
 def test_frozen_app_prints_its_version(bundle):
     import vmmemviz
 
