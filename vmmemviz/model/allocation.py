@@ -88,7 +88,7 @@ def targets(shares, active, lo, hi, available: float, idle_tax: int) -> np.ndarr
             b = m
         else:
             a = m
-    return np.floor(np.clip(weight * np.exp(a), lo, hi)).astype(np.int64)
+    return np.floor(np.clip(weight * np.exp(a), lo, hi) + 1e-6).astype(np.int64)
 
 
 def compute(sim) -> np.ndarray:

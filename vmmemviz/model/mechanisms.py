@@ -5,11 +5,11 @@ also have ``setup_state(state, scenario)`` (to add arrays), ``fault(sim, vm, gpp
 (make pages accessible before an access), ``back(sim, vm, gppns)`` (back first touches its
 own way, e.g. with large pages; returns the GPPNs left for 4 KB ``BACK``),
 ``make_room(sim, vm, frames, keep)`` (called when the host has fewer free frames than a
-fault or a boot is about to take: reclaim at once, never ``vm``'s GPPNs in ``keep``), ``guest_fault(sim, vm, proc, gvpns)`` (make all the GVPNs of an
-access resident: page in those the guest paged out, page out none of them),
-``guest_reclaim(sim, vm, n)`` (free guest pages on demand) and
-``before_swap(sim, vm, gppns)`` (take pages chosen for swapping another way, e.g.
-compression; returns the GPPNs still to swap).
+fault or a boot is about to take: reclaim at once, never ``vm``'s GPPNs in ``keep``),
+``guest_fault(sim, vm, proc, gvpns)`` (make all the GVPNs of an access resident: page in
+those the guest paged out, page out none of them), ``guest_reclaim(sim, vm, n)`` (free
+guest pages on demand) and ``before_swap(sim, vm, gppns)`` (take pages chosen for swapping
+another way, e.g. compression; returns the GPPNs still to swap).
 """
 from .allocation import Allocation
 from .balloon import Balloon
