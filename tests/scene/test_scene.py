@@ -136,3 +136,15 @@ def test_layout_follows_the_view_shape(tl, aspect):
     x, y, w, h = B.scene_rect(bands)
     assert abs(np.log(w / h / aspect)) < 0.5
     assert all(isinstance(b.cols, int) and b.codes.shape == (b.rows, b.cols) for b in bands)
+
+
+def test_sharing_joins_both_sharers_into_one_machine_page():
+    t = Timeline(scenario.load("tps"))
+    code = E.BY_NAME["TPS_SHARE"].code
+    t.ensure(3000)
+    i = next(i for i in range(len(t)) if t.log[i]["kind"] == code)
+    t.seek(i + 1)
+    shares = [a for a in row_arrows(t.log[i], t.view) if a.kind == "share"]
+    assert len(shares) == 2 and shares[0].dst == shares[1].dst and shares[0].src != shares[1].src
+    mpn = shares[0].dst[1]
+    assert code_at(B.build_bands(t.view), "mp", mpn) == P.SHARED

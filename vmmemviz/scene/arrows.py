@@ -6,7 +6,7 @@ backing GP -> MP, sharing GP -> shared MP, balloon (GP pinned, its MP freed), an
 between machine memory and a store (swap, compression, guest paging: drawn with moving
 dots). A "mark" outlines a range (power-on overhead, freed pages, large-page groups).
 Kinds are read by their group and the columns they fill, so new mechanisms get arrows
-without changes here. Past ``BUNDLE_AT`` arrows they are bundled per band region.
+without changes here; ``BY_KIND`` reads the few whose columns carry more (a TPS partner). Past ``BUNDLE_AT`` arrows they are bundled per band region.
 """
 from __future__ import annotations
 
@@ -67,9 +67,50 @@ def _runs(a: np.ndarray, b: np.ndarray):
     return [(int(a[s]), int(b[s]), int(e - s)) for s, e in zip(starts, ends)]
 
 
+def _tps_share(row, n):
+    """Both sharers into the kept MPN (the partner is ``proc``/``gvpn``: VM and GPPN); the
+    MPN it freed is outlined."""
+    mp = _one("mp", row["mpn"])
+    out = [Arrow("share", _one(f"gp.{int(row['vm'])}", row["gppn"]), mp, "shared")]
+    if int(row["gvpn"]) != int(NONE):
+        out.append(Arrow("share", _one(f"gp.{int(row['proc'])}", row["gvpn"]), mp))
+    if int(row["slot"]) != int(NONE):
+        out.append(_mark("mp", row["slot"]))
+    return out
+
+
+def _tps_cow(row, n):
+    """A write to a shared page: the GPPN gets a private copy; the shared MPN is outlined."""
+    return [Arrow("back", _one(f"gp.{int(row['vm'])}", row["gppn"]), _one("mp", row["mpn"]), "copy on write"),
+            _mark("mp", row["slot"])]
+
+
+def _zip_evict(row, n):
+    """The oldest compressed page goes from its cache slot to a .vswp slot (``aux``)."""
+    v = int(row["vm"])
+    return [Arrow("swap", _one(f"zip.{v}", row["slot"]), _one(f"vswp.{v}", row["aux"]), "cache full: to .vswp")]
+
+
+def _scan(row, n):
+    """TPS hashed a page: outline it in both layers, no arrow (nothing moved)."""
+    return [_mark(f"gp.{int(row['vm'])}", row["gppn"]), _mark("mp", row["mpn"])]
+
+
+def _large_break(row, n):
+    return [_mark("mp", row["mpn"], n, "large page broken into 4 KB pages")] if int(row["mpn"]) != int(NONE) \
+        else [_mark(f"gp.{int(row['vm'])}", row["gppn"], n)]
+
+
+# kinds whose columns mean more than the generic reading below can know
+BY_KIND = {"TPS_SHARE": _tps_share, "TPS_COW": _tps_cow, "TPS_HINT": _scan, "ZIP_EVICT": _zip_evict,
+           "LP_BREAK": _large_break}
+
+
 def row_arrows(row, state) -> list:
     """Arrows of one event row, given the state after it."""
     k = E.KINDS[int(row["kind"])]
+    if k.name in BY_KIND:
+        return BY_KIND[k.name](row, int(row["aux"]) if row["flags"] & F_RANGE else 1)
     g, tokens = k.group, k.name.split("_")
     vmi, proc = int(row["vm"]), int(row["proc"])
     has = {c: int(row[c]) != int(NONE) for c in ("gvpn", "gppn", "mpn", "slot")}

@@ -33,6 +33,7 @@ from ..engine.worker import Engine
 ORG = "vmmemviz"
 RECENT_MAX = 8
 SPEEDS = (0.5, 1, 2, 4, 8, 16, 50, 200, 1000, 10000)
+PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (input stays quick)
 
 
 def toml_value(v) -> str:
@@ -105,6 +106,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.anim_ms = int(self.qsettings.value("anim_ms", 300))
         self._last_step = 0.0
         self._inspected_ref = None
+        self._panels_at = 0.0
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -323,6 +325,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def set_playing(self, on: bool):
         self.playing = on
         self.worker.set_playing(on)
+        if not on and self.frame is not None:
+            self._show_panels()          # they were throttled while playing
         SP = QtWidgets.QStyle.StandardPixmap
         self.a_play.setText("Pause" if on else "Play")
         self.a_play.setIcon(self.style().standardIcon(SP.SP_MediaPause if on else SP.SP_MediaPlay))
@@ -484,13 +488,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_pos.setText(f"event {frame.pos:,} / {frame.total:,}{'' if frame.finished else '+'}  ·  "
                                 f"t = {frame.tick} s  ·  host state {host.get('state', '?')}  ·  "
                                 f"free {host.get('free_mb', 0):,.1f} MB")
-        for panel in (self.counters, self.plots, self.events):
-            panel.show_frame(frame)
+        if not self.playing or time.monotonic() - self._panels_at > PANELS_EVERY_S:
+            self._show_panels()
         if self._inspected_ref is not None and (prev is None or prev.pos != frame.pos):
             self.worker.inspect(self._inspected_ref)     # keep the inspector on the shown position
         if self.playing and frame.finished and frame.pos >= frame.total:
             self.set_playing(False)
         QtCore.QTimer.singleShot(0, self.worker.ack)
+
+    def _show_panels(self):
+        self._panels_at = time.monotonic()
+        for panel in (self.counters, self.plots, self.events):
+            panel.show_frame(self.frame)
 
     def _summary(self, summary):
         if self.frame is not None and not summary["finished"]:
