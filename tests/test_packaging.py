@@ -222,10 +222,10 @@ def _build_bundle(root: Path) -> tuple[Path, float]:
 
 
 @pytest.fixture(scope="session")
-def bundle(tmp_path_factory, worker_id) -> Path:
+def bundle(tmp_path_factory, request) -> Path:
     """The bundle, built once per run even when several xdist workers ask for it."""
     pytest.importorskip("PyInstaller")
-    if worker_id == "master":
+    if not hasattr(request.config, "workerinput"):  # not an xdist worker
         root = tmp_path_factory.mktemp("bundle")
         path, seconds = _build_bundle(root)
         (root / "seconds").write_text(f"{seconds:.1f}")
