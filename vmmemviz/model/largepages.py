@@ -16,7 +16,8 @@ mapping is split) and TPS shares its hinted small pages at once:
 
 * in the clear state and below (free memory under 100% of minFree): every large page;
 * in the high state with free memory under 400% of minFree (break candidates): the large
-  pages whose hints show at least one small page that would be shared;
+  pages whose hints show at least one small page that would be shared (each VM's large
+  pages are examined round robin, ``CANDIDATE_CHECKS`` a tick, so the cost stays bounded);
 * whatever the state: a large page of which more than ``LPage.MaxSharedPages`` (510) small
   pages were hinted as zero pages: it is almost all zeros, and keeping it large would
   cost nearly 2 MB for nothing.
@@ -36,6 +37,7 @@ from .mmu import walk_refs
 from .vm import MAPPED, UNTOUCHED
 
 LP = H.LARGE_PAGES
+CANDIDATE_CHECKS = 16      # large pages per VM examined a tick for break candidates
 CONTENTION, CANDIDATE, ZEROS = 0, 1, 2
 WHY = ("host free memory is below minFree (clear state or lower)",
        "host free memory is below 400% of minFree and some of its small pages can be shared",
@@ -128,7 +130,7 @@ class LargePages:
         return bool(sim.settings["Mem.AllocGuestLargePage"]) and any(vm.cfg.mmu == "ept" for vm in sim.vms)
 
     def setup(self, sim):
-        pass
+        sim.lp_cursor = [0] * len(sim.vms)      # round robin over each VM's large pages
 
     def back(self, sim, vm, gppns):
         """Back the 2 MB ranges of ``gppns`` (first touches) with large pages where possible;
@@ -160,7 +162,10 @@ class LargePages:
             if st >= states.CLEAR:
                 why[:] = CONTENTION
             elif candidate:
-                hinted = g[(vm.tps_flags[g] & tps.HINT) != 0]
+                at = sim.lp_cursor[vm.index] % len(first)
+                look = np.roll(np.arange(len(first)), -at)[:CANDIDATE_CHECKS]
+                sim.lp_cursor[vm.index] = at + len(look)
+                hinted = g[look][(vm.tps_flags[g[look]] & tps.HINT) != 0]
                 can = np.unique(hinted[tps.shareable(sim, vm, hinted)] // LP) * LP
                 why[np.isin(first, can) & (why < 0)] = CANDIDATE
             brk = why >= 0
