@@ -4,7 +4,7 @@ freed on the host, deflating, and guest swap slots released when a process frees
 import numpy as np
 import pytest
 
-from vmmemviz.model import allocation, balloon, events, guest as G, guestswap, host as H, scenario, states
+from vmmemviz.model import allocation, balloon, events, guest as G, guestswap, host as H, invariants, scenario, states
 from vmmemviz.model import vm as V
 from vmmemviz.model.events import apply_rows
 from vmmemviz.model.simulator import Simulator, build_state
@@ -155,3 +155,20 @@ def test_freeing_paged_out_pages_releases_guest_swap_slots():
     assert len(out) and guestswap.used(vm) == len(out)
     sim.emit(sim.rows(1, G.apply_free.code, 0, proc=0, gvpn=0, aux=proc.vpages))
     assert guestswap.used(vm) == 0 and (proc.pt_state == G.UNMAPPED).all()
+
+
+def test_a_guest_with_no_page_left_takes_pages_back_from_its_balloon():
+    """A tiny VM squeezed to its limit whose application touches more than is left: the
+    balloon gives pages back so paged-out pages can come in (instead of the guest failing)."""
+    sc = one_vm(extra="limit_mb = 0.1", settings="'Mem.CtlMaxPercent' = 75", duration=25)
+    sc.vms[0].memory_mb = 0.5
+    sc.vms[0].processes[0].size_pages = sc.vms[0].processes[0].start_pages = 115
+    sc.vms[0].processes[0].touches = 200
+    tl = Timeline(sc)
+    tl.run_to_end()
+    unpins = rows_of(tl, "BALLOON_UNPIN")
+    targets = rows_of(tl, "BALLOON_TARGET")
+    assert len(unpins) and len(rows_of(tl, "GUEST_PAGEIN"))
+    lowered = -np.minimum(np.diff(targets["aux"].astype(np.int64)), 0).sum()
+    assert len(unpins) > lowered + 100            # far more than the target ever came down
+    invariants.check(tl.sim.state)

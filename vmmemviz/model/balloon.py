@@ -9,7 +9,9 @@ second the driver polls its target (MCTLTGT, set by ``BALLOON_TARGET``) and move
   hypervisor, which unmaps them and frees what backed them: the MPN (or its reference to a
   shared MPN, or the page's .vswp or compression cache slot) (``BALLOON_PIN``).
 * Deflating, the driver unpins pages and gives them back to the guest's free list; they are
-  backed again when the guest touches them (``BALLOON_UNPIN``).
+  backed again when the guest touches them (``BALLOON_UNPIN``). It also gives pages back at
+  once when the guest has no page left to bring a paged-out application page back into
+  (like the memory shrinker of Linux's vmw_balloon or virtio's deflate-on-OOM).
 
 Target: in the soft state, the balloon takes what the VM holds above its SZTGT (allocation.py:
 shares, idle memory tax, reservation, limit). In high and clear it only deflates, except for a
@@ -152,6 +154,13 @@ def inflate(sim, vm, n: int) -> None:
         sim.emit(sim.rows(len(g), apply_balloon_pin.code, vm.index, gppn=g))
 
 
+def deflate(sim, vm, n: int) -> None:
+    """Unpin ``n`` balloon pages (the lowest) back to the guest's free list."""
+    g = np.flatnonzero(vm.gp_guest == G.BALLOON)[:n]
+    if len(g):
+        sim.emit(sim.rows(len(g), apply_balloon_unpin.code, vm.index, gppn=g))
+
+
 class Balloon:
     """Mechanism: sets each VM's balloon target and runs its driver once a second."""
 
@@ -178,8 +187,18 @@ class Balloon:
             if t > bal:
                 inflate(sim, vm, min(t - bal, sim.settings["Sim.BalloonRate"]))
             elif t < bal:
-                g = np.flatnonzero(vm.gp_guest == G.BALLOON)[:bal - t]
-                sim.emit(sim.rows(len(g), apply_balloon_unpin.code, vm.index, gppn=g))
+                deflate(sim, vm, bal - t)
+
+    def guest_fault(self, sim, vm, proc, gvpns):
+        """A guest that has no page left to page an application page in to (all of them free
+        of use are in the balloon, the rest are the ones being touched) takes pages back from
+        its balloon first."""
+        st = proc.pt_state[gvpns]
+        keep = np.unique(proc.pt[gvpns[st == G.RESIDENT]])
+        usable = int(np.count_nonzero(vm.gp_guest == G.FREE) + np.count_nonzero(vm.gp_guest == G.USER)) - len(keep)
+        short = int(np.count_nonzero(st == G.GSWAPPED)) - usable
+        if short > 0:
+            deflate(sim, vm, short)
 
 
 def _counters(state, vm, sim, recent):
