@@ -215,7 +215,7 @@ def _place(mp_pages: int, vms: tuple, w: int):
     n = len(vms)
     g, lab = gap(w), label_height(w)
     cw = max(4, int((w - g * (n - 1)) // n))
-    slots, y = [], 0.0
+    slots, y = [], lab         # each row of bands starts with a heading line (the layer's name)
     # guest virtual: each VM's processes side by side inside its column
     row_h = 0
     for i, (name, _, procs, _) in enumerate(vms):
@@ -228,15 +228,15 @@ def _place(mp_pages: int, vms: tuple, w: int):
                               x0 + j * (pw + g), y + lab))
             row_h = max(row_h, -(-pages // pw))
     if row_h:
-        y += lab + row_h + 2 * g
+        y += lab + row_h + 2 * g + lab
     row_h = 0
     for i, (name, pages, _, _) in enumerate(vms):
         slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab))
         row_h = max(row_h, -(-pages // cw))
-    y += lab + row_h + 2 * g
+    y += lab + row_h + 2 * g + lab
     mw = n * cw + g * (n - 1)
     slots.append(Slot("mp", "mp", None, None, "machine memory", mp_pages, mw, 0, y + lab))
-    y += lab + -(-mp_pages // mw) + 2 * g
+    y += lab + -(-mp_pages // mw) + 2 * g + lab
     row_h = 0
     for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
         h = 0.0
@@ -247,6 +247,8 @@ def _place(mp_pages: int, vms: tuple, w: int):
             h += lab + -(-shown // cw) + g
         row_h = max(row_h, h)
     y += row_h
+    if not any(s.layer in ("zip", "vswp", "gswap") for s in slots):
+        y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
 
 
@@ -316,10 +318,10 @@ def _outlines(h) -> tuple:
 
 
 def scene_rect(bands) -> tuple:
-    """(x, y, w, h) around every band and its label."""
+    """(x, y, w, h) around every band, its label and its row's heading."""
     w = max(b.x + b.cols for b in bands)
     lab = label_height(int(w))
-    top = min(b.y for b in bands) - lab
+    top = min(b.y for b in bands) - 2 * lab
     return (0.0, top, w, max(b.y + b.rows for b in bands) - top)
 
 

@@ -24,6 +24,8 @@ keep_singletons_alive()
 
 BADGE_LOD = 18       # pixels per cell from which shared frames show their count
 HATCH_LOD = 5        # ... from which ballooned cells are hatched
+LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physical memory (per VM)",
+                "mp": "Machine memory (host physical)", "store": "Backing stores"}
 FULL_IMAGE_CELLS = 1 << 18   # bands up to this many cells are drawn whole, larger ones by region
 
 
@@ -188,17 +190,28 @@ class LabelsItem(QtWidgets.QGraphicsObject):
         painter.resetTransform()
         font = QtGui.QFont(painter.font())
         font.setPixelSize(px)
-        layer_names = {"gv": "guest virtual", "gp": "guest physical", "mp": "", "zip": "", "vswp": "", "gswap": ""}
+        bold = QtGui.QFont(font)
+        bold.setBold(True)
+        bold.setPixelSize(px + 2)
+        heads = {}
+        for b in self.bands:                    # each row of bands has a heading: its layer
+            row = "store" if b.layer in ("zip", "vswp", "gswap") else b.layer
+            heads[row] = min(heads.get(row, b.y), b.y)
+        painter.setFont(bold)
+        fm_b = QtGui.QFontMetricsF(bold)
+        painter.setPen(QtGui.QColor(t["fg"]))
+        for row, y in heads.items():
+            p = xf.map(QtCore.QPointF(0, y - lab))
+            painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
+        painter.setFont(font)
+        fm = QtGui.QFontMetricsF(font)
         for b in self.bands:
+            if b.layer == "mp":
+                continue                        # its heading says it all
             corner = xf.map(QtCore.QPointF(b.x, b.y))
-            maxw = b.cols * lod
-            text = b.title + (f" · {layer_names[b.layer]}" if layer_names.get(b.layer) else "")
-            text += f"  ({_size(b.total or b.count)}" + (f", first {_size(b.count)} shown)" if b.total > b.count else ")")
-            font.setBold(b.layer in ("gp", "mp"))
-            painter.setFont(font)
-            fm = QtGui.QFontMetricsF(font)
-            text = fm.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, max(maxw, 30))
-            painter.setPen(QtGui.QColor(t["fg"] if b.layer in ("gp", "mp") else t["muted"]))
+            size = _size(b.total or b.count) + (f", {_size(b.count)} shown" if b.total > b.count else "")
+            text = fm.elidedText(f"{b.title}  ·  {size}", QtCore.Qt.TextElideMode.ElideRight, max(b.cols * lod, 30))
+            painter.setPen(QtGui.QColor(t["fg"] if b.layer == "gp" else t["muted"]))
             painter.drawText(QtCore.QPointF(corner.x(), corner.y() - fm.descent() - 2), text)
         painter.restore()
 
@@ -206,8 +219,8 @@ class LabelsItem(QtWidgets.QGraphicsObject):
 def _size(pages: int) -> str:
     mb = pages / 256
     if mb >= 1024:
-        return f"{mb / 1024:g} GiB"
-    return f"{mb:g} MiB" if mb >= 1 else f"{pages} pages"
+        return f"{round(mb / 1024, 1):g} GiB"
+    return f"{round(mb, 1):g} MiB" if mb >= 1 else f"{pages} pages"
 
 
 class LayerView(QtWidgets.QGraphicsView):
