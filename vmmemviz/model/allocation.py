@@ -40,10 +40,11 @@ SZTGT = "alloc.sztgt"
 def consumed(state, vm) -> int:
     """Machine frames the VM uses (esxtop CONSUMED): its private pages, its part of each shared
     frame it maps (1 / references) and its compression cache."""
-    h = state.host
-    shared = h.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
+    from .compression import frames_held
+
+    shared = state.host.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
     return (int(np.count_nonzero(vm.gp_state == MAPPED)) + int(np.sum(1.0 / np.maximum(shared, 1)))
-            + int(np.count_nonzero((h.mpn_state == H.ZIP) & (h.mpn_owner == vm.index))))
+            + (frames_held(vm) if hasattr(vm, "zip_frame") else 0))
 
 
 def reclaimed(vm) -> int:

@@ -40,10 +40,16 @@ class Host:
         self.mpn_refs = np.zeros(n_mpn, np.uint32)
         self.mpn_flags = np.zeros(n_mpn, np.uint8)
         self._low = 0   # cache: no free frame below this index (never affects results)
+        self._free = self.n_mpn   # cache: free frames, kept by take/release (recount())
 
     # -- allocation ---------------------------------------------------------------
     def free_count(self) -> int:
-        return int(np.count_nonzero(self.mpn_state == FREE))
+        return self._free
+
+    def recount(self) -> None:
+        """Rebuild the caches from the arrays (after they were restored from a keyframe)."""
+        self._free = int(np.count_nonzero(self.mpn_state == FREE))
+        self._low = 0
 
     def peek_free(self, k: int) -> np.ndarray:
         """The ``k`` lowest free MPNs (without taking them)."""
@@ -67,6 +73,8 @@ class Host:
         return np.concatenate(out).astype(np.uint32) if out else np.zeros(0, np.uint32)
 
     def take(self, mpns, state: int, owner, gppn, content, flags=0) -> None:
+        self._free -= int(np.count_nonzero(self.mpn_state[mpns] == FREE)) - (
+            int(np.size(mpns)) if state == FREE else 0)
         self.mpn_state[mpns] = state
         self.mpn_owner[mpns] = owner
         self.mpn_gppn[mpns] = gppn
@@ -78,6 +86,7 @@ class Host:
         mpns = np.asarray(mpns, dtype=np.int64)
         if mpns.size == 0:
             return
+        self._free += int(np.count_nonzero(self.mpn_state[np.unique(mpns)] != FREE))
         self.mpn_state[mpns] = FREE
         self.mpn_owner[mpns] = NO_VM
         self.mpn_gppn[mpns] = 0xFFFFFFFF

@@ -55,6 +55,8 @@ def check(state) -> None:
         raise Broken(f"MPN {m:#x}: {maps[m]} GPPNs map it, reference count {host.mpn_refs[m]}")
     if (host.mpn_refs[st == H.FREE] != 0).any():
         raise Broken("a free frame has references")
+    if host.free_count() != int(np.count_nonzero(st == H.FREE)):
+        raise Broken(f"the host counts {host.free_count()} free frames, its array {np.count_nonzero(st == H.FREE)}")
 
 
 def _check_guest(vm) -> None:

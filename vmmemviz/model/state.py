@@ -62,7 +62,7 @@ class State:
         for name, arr in self.arrays():
             arr[...] = np.frombuffer(lz4.frame.decompress(snap.blobs[name]), arr.dtype).reshape(arr.shape)
         self.set_scalars(snap.scalars)
-        self.host._low = 0
+        self.host.recount()
 
     def nbytes(self) -> int:
         return sum(a.nbytes for _, a in self.arrays())
