@@ -47,7 +47,7 @@ def test_svg_parses_and_holds_the_grid_and_the_text(tmp_path, stage):
     assert tags.count("rect") + tags.count("path") >= rows > 20    # every grid row: runs of cells
     assert tags.count("polyline") >= rows                           # and the lines between cells
     text = " ".join(t for e in root.iter() if e.tag.endswith("text") for t in e.itertext())
-    assert "Three layers" in text and "machine memory" in text and "web01" in text
+    assert "Three layers" in text and "machine memory" in text.lower() and "web01" in text
     assert "non-scaling-stroke" not in out.read_text()      # librsvg would draw lines a cell wide
     w, h = (float(v) for v in root.get("viewBox").split()[2:])
     assert 600 < w <= 1280 and 400 < h and root.get("width").endswith("mm")

@@ -100,22 +100,34 @@ def gif_palette(exact, sample: Image.Image) -> list:
     return cols + [(0, 0, 0)] * (256 - len(cols))
 
 
-def _gif_frame(im: Image.Image, palette: np.ndarray, transparent: bool) -> Image.Image:
-    """One frame on the fixed palette: each colour to its nearest entry (exact ones exactly),
-    no dithering, so flat cells stay flat and the legend's colours stay true."""
-    rgb = np.asarray(im.convert("RGB"), np.int32)
-    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    uniq, inv = np.unique(keys, return_inverse=True)
-    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1)
-    d = ((cols[:, None, :] - palette[None, :255, :]) ** 2).sum(2)
-    idx = d.argmin(1).astype(np.uint8)[inv].reshape(keys.shape)
-    if transparent:
-        idx[np.asarray(im.getchannel("A")) < 128] = 255
-    p = Image.fromarray(idx, "P")
-    p.putpalette(palette.astype(np.uint8).tobytes())
-    if transparent:
-        p.info["transparency"] = 255
-    return p
+class _Quantizer:
+    """Frames onto one fixed palette: every colour to its nearest entry (exact ones exactly),
+    no dithering, so flat cells stay flat and the legend's colours stay true. A lookup table
+    over all 2^24 colours is filled as colours appear, so a frame costs one table lookup."""
+
+    UNSET = 0xFFFF
+
+    def __init__(self, palette: list):
+        self.palette = np.array(palette, np.int32)
+        self.lut = np.full(1 << 24, self.UNSET, np.uint16)
+
+    def __call__(self, im: Image.Image, transparent: bool) -> Image.Image:
+        rgb = np.asarray(im.convert("RGB"), np.uint32)
+        keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        idx = self.lut[keys]
+        new = np.unique(keys[idx == self.UNSET])
+        if len(new):
+            cols = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], 1).astype(np.int32)
+            self.lut[new] = ((cols[:, None, :] - self.palette[None, :255, :]) ** 2).sum(2).argmin(1)
+            idx = self.lut[keys]
+        idx = idx.astype(np.uint8)
+        if transparent:
+            idx[np.asarray(im.getchannel("A")) < 128] = 255
+        p = Image.fromarray(idx, "P")
+        p.putpalette(self.palette.astype(np.uint8).tobytes())
+        if transparent:
+            p.info["transparency"] = 255
+        return p
 
 
 def _pil(qimage, transparent: bool) -> Image.Image:
@@ -153,9 +165,9 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
     durations = [s.ms for s in shots]
     with atomic_file(path) as tmp:
         if fmt == "gif":
-            pal = np.array(gif_palette(colours, first), np.int32)
-            frames = (_gif_frame(im, pal, transparent) for im in pil)
-            _gif_frame(first, pal, transparent).save(
+            quantize = _Quantizer(gif_palette(colours, first))
+            frames = (quantize(im, transparent) for im in pil)
+            quantize(first, transparent).save(
                 tmp, "GIF", save_all=True, append_images=frames, duration=durations, loop=0,
                 disposal=2 if transparent else 1, optimize=False)
         else:   # Pillow walks an APNG's frames twice (modes, then data): it needs a list

@@ -108,7 +108,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.win = mainwindow
         self.setWindowTitle("Export figure")
         self.job: AnimationJob | None = None
-        self.timer = QtCore.QTimer(self, interval=0)
+        self.timer = QtCore.QTimer(self, interval=5)      # also paces waiting for the writer
         self.timer.timeout.connect(self._tick)
         self._build()
         self._sync()
