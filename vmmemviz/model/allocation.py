@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import host as H
 from .counters import VM_EXTRA, mb
 from .events import kind
 from .states import HYSTERESIS
-from .vm import BALLOONED, COMPRESSED, MAPPED, PAGES_PER_MB, SHARED, SWAPPED
+from .vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
 
 SZTGT = "alloc.sztgt"
 
@@ -49,8 +48,7 @@ def consumed(state, vm) -> int:
 
 def reclaimed(vm) -> int:
     """Guest pages taken from the VM: ballooned, swapped or compressed."""
-    st = vm.gp_state
-    return int(np.count_nonzero((st == BALLOONED) | (st == SWAPPED) | (st == COMPRESSED)))
+    return int(np.count_nonzero(vm.gp_state >= BALLOONED))    # BALLOONED, SWAPPED, COMPRESSED: the last states
 
 
 def reservation_pages(vm) -> int:
@@ -65,6 +63,8 @@ def limit_pages(vm) -> int:
 
 
 def over_limit(state, vm) -> int:
+    if vm.cfg.limit_mb is None:
+        return 0
     return max(0, consumed(state, vm) - limit_pages(vm))
 
 
@@ -96,7 +96,7 @@ def compute(sim) -> np.ndarray:
     """SZTGT of every VM (pages) for the live state."""
     state = sim.state
     vms = state.vms
-    hv = int(np.count_nonzero(state.host.mpn_state == H.HV))
+    hv = sum(vm.cfg.overhead_pages() for vm in vms)      # the VMMs' frames, taken at power-on
     goal_free = sim.thresholds_mb[0] * (1 + HYSTERESIS) * PAGES_PER_MB
     available = state.host.n_mpn - hv - goal_free
     demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm)) for vm in vms])

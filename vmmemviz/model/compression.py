@@ -304,8 +304,9 @@ class Compression:
 
     def tick(self, sim):
         for vm in sim.vms:
-            used = (vm.zip_size != FREE).reshape(-1, UNITS_PER_FRAME).any(axis=1)
-            empty = np.flatnonzero((vm.zip_frame != NONE) & ~used)
+            held = np.flatnonzero(vm.zip_frame != NONE)
+            used = (vm.zip_size.reshape(-1, UNITS_PER_FRAME)[held] != FREE).any(axis=1)
+            empty = held[~used]
             if len(empty):
                 sim.emit(sim.rows(len(empty), apply_zip_shrink.code, vm.index, aux=empty))
 
