@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextO
 from PySide6.QtSvg import QSvgGenerator
 
 from ..scene import palette as P
+from ..scene.bands import label_height
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
@@ -274,15 +275,23 @@ class ViewBody:
     """The layer view (or one band of it) as a figure body, fitted to its own aspect so no
     neighbouring band shows beside it.
 
-    Adapter: ``LayerView.render_to`` always paints the theme's background behind the
-    picture; a transparent figure renders the view's scene the same way without it.
+    Adapter: this renders the view's scene as ``LayerView.render_to`` does, but without
+    the background for a transparent figure, and with the row's heading above a band that
+    starts a row (the machine-memory band has no other title).
     """
 
     def __init__(self, view, transparent: bool = False):
         self.view, self.transparent = view, transparent
 
     def _source(self, band_key) -> QRectF:
-        src = self.view.picture_rect() if band_key is None else self.view.band_rect(band_key)
+        v = self.view
+        if band_key is None:
+            src = v.picture_rect()
+        else:
+            src = v.band_rect(band_key)
+            band = next(b for b in v.frame.bands if b.key == band_key)
+            if band.x == 0:               # first of its row: take the row's heading (the layer) too
+                src.setTop(src.top() - label_height(int(v.picture_rect().width())))
         pad = src.width() * 0.01          # as LayerView.render_to pads it
         return src.adjusted(-pad, -pad, pad, pad)
 
@@ -297,11 +306,9 @@ class ViewBody:
         scene = self.view.scene()
         brush = scene.backgroundBrush()
         try:
-            if not self.transparent:
-                self.view.render_to(painter, target, band_key)
-            else:
+            if self.transparent:
                 scene.setBackgroundBrush(Qt.NoBrush)
-                scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
+            scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
         finally:
             scene.setBackgroundBrush(brush)
             painter.restore()
@@ -364,7 +371,7 @@ class Stage:
         def render(shot) -> QImage:
             f = self.show(shot.pos, shot.progress)
             chapter = f" · {f.chapter.title}" if f.chapter is not None else ""
-            footer = Footer(f"Event {shot.pos} of {f.total} · {f.tick} s{chapter}",
+            footer = Footer(f"Event {shot.pos} · {f.tick} s{chapter}",
                             (shot.pos - 1 + shot.progress - start) / max(1, end - start))
             return image(opts, page, self.body(opts), self.legend, f.narration, footer)
         return page, render
