@@ -208,7 +208,8 @@ class ExportDialog(QtWidgets.QDialog):
         for w in (self.start, self.end, self.fps):
             w.setEnabled(anim)
         self.scale.setEnabled(self.fmt() != "svg")
-        self.legend.setEnabled(not window)
+        self.legend.setEnabled(not window)        # the window shows both already
+        self.caption.setEnabled(not window)
         for w in (self.width_, self.height_):
             w.setEnabled(not self.fit.isChecked())
         p = Path(self.path.text())
@@ -228,11 +229,13 @@ class ExportDialog(QtWidgets.QDialog):
 
     def options(self) -> render.FigureOptions:
         region = self.region.currentData()
+        window = region == "window"
         return render.FigureOptions(
-            title=self.title.text().strip(), legend=self.legend.isChecked(), caption=self.caption.isChecked(),
+            title=self.title.text().strip(), legend=self.legend.isChecked() and not window,
+            caption=self.caption.isChecked() and not window,
             transparent=self.transparent.isChecked(), scale=self.scale.value(),
             size=None if self.fit.isChecked() else (self.width_.value(), self.height_.value()),
-            band=region if region not in (None, "window") else None, theme=self.win.theme)
+            band=None if window else region, theme=self.win.theme)
 
     # -- running ----------------------------------------------------------------------------
     def start_export(self):
