@@ -15,6 +15,7 @@ import numpy as np
 BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED = range(9)
 VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
 VM_SLOTS = (256 - VM_BASE) // 2
+LEGEND_VMS = 8              # the legend names this many VMs, then counts the rest
 
 # Okabe-Ito: orange E69F00, sky blue 56B4E9, bluish green 009E73, yellow F0E442,
 # blue 0072B2, vermillion D55E00, reddish purple CC79A7.
@@ -28,7 +29,7 @@ THEMES = {
     },
     "light": {
         "bg": "#F7F7F5", "fg": "#1D2127", "muted": "#5E6670", "grid": "#D9DCE0",
-        BG: "#F7F7F5", FREE: "#5A616C", UNMAPPED: "#E4E6EA", HV: "#A7AEB6",
+        BG: "#F7F7F5", FREE: "#7D8590", UNMAPPED: "#E4E6EA", HV: "#B9C0C8",
         "arrow": "#1D2127", "highlight": "#000000", "zero_mix": "#FFFFFF",
     },
 }
@@ -94,7 +95,9 @@ def lut32(theme: str = "dark") -> np.ndarray:
 
 def legend_entries(vm_names, theme: str = "dark") -> list:
     """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline"."""
-    out = [(name, colour(vm_code(i), theme), "fill") for i, name in enumerate(vm_names)]
+    out = [(name, colour(vm_code(i), theme), "fill") for i, name in enumerate(vm_names[:LEGEND_VMS])]
+    if len(vm_names) > LEGEND_VMS:
+        out.append((f"… {len(vm_names) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(LEGEND_VMS), theme), "fill"))
     out += [
         ("zero page (pale VM colour)", colour(vm_code(0, True), theme), "fill"),
         ("shared (TPS)", colour(SHARED, theme), "fill"),

@@ -210,7 +210,10 @@ class LabelsItem(QtWidgets.QGraphicsObject):
                 continue                        # its heading says it all
             corner = xf.map(QtCore.QPointF(b.x, b.y))
             size = _size(b.total or b.count) + (f", {_size(b.count)} shown" if b.total > b.count else "")
-            text = fm.elidedText(f"{b.title}  ·  {size}", QtCore.Qt.TextElideMode.ElideRight, max(b.cols * lod, 30))
+            room = b.cols * lod
+            if room < fm.horizontalAdvance("web01…"):
+                continue                        # too narrow to name (host scale): the tooltip does
+            text = fm.elidedText(f"{b.title}  ·  {size}", QtCore.Qt.TextElideMode.ElideRight, room)
             painter.setPen(QtGui.QColor(t["fg"] if b.layer == "gp" else t["muted"]))
             painter.drawText(QtCore.QPointF(corner.x(), corner.y() - fm.descent() - 2), text)
         painter.restore()

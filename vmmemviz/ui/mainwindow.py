@@ -7,6 +7,7 @@ Ctrl+E export, F1 help on the current event's kind.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import time
@@ -184,7 +185,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("plots", "Plots", self.plots, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             d = QtWidgets.QDockWidget(title, self)
             d.setObjectName(f"dock_{key}")
-            d.setWidget(wdg)
+            scroll = QtWidgets.QScrollArea()     # a panel wider than its dock scrolls, the picture keeps its room
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+            scroll.setWidget(wdg)
+            d.setWidget(scroll)
             self.addDockWidget(area, d)
             self.docks[key] = d
         self.splitDockWidget(self.docks["events"], self.docks["counters"], QtCore.Qt.Orientation.Vertical)
@@ -484,10 +489,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ch = frame.chapter
         self.chapter_label.setText(f"<b>{ch.title}</b> — {ch.text}" if ch is not None else "")
         self.chapter_label.setVisible(ch is not None)
-        host = frame.counters.get("host", {})
-        self.status_pos.setText(f"event {frame.pos:,} / {frame.total:,}{'' if frame.finished else '+'}  ·  "
-                                f"t = {frame.tick} s  ·  host state {host.get('state', '?')}  ·  "
-                                f"free {host.get('free_mb', 0):,.1f} MB")
+        self._status()
         if not self.playing or time.monotonic() - self._panels_at > PANELS_EVERY_S:
             self._show_panels()
         if self._inspected_ref is not None and (prev is None or prev.pos != frame.pos):
@@ -496,14 +498,26 @@ class MainWindow(QtWidgets.QMainWindow):
             self.set_playing(False)
         QtCore.QTimer.singleShot(0, self.worker.ack)
 
+    def _status(self):
+        f = self.frame
+        host = f.counters.get("host", {})
+        self.status_pos.setText(f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'}  ·  "
+                                f"t = {f.tick} s  ·  host state {host.get('state', '?')}  ·  "
+                                f"free {host.get('free_mb', 0):,.1f} MB")
+
     def _show_panels(self):
         self._panels_at = time.monotonic()
         for panel in (self.counters, self.plots, self.events):
             panel.show_frame(self.frame)
 
     def _summary(self, summary):
-        if self.frame is not None and not summary["finished"]:
-            self.status_pos.setToolTip(f"{summary['total']:,} events simulated so far")
+        """The log grew in the background: the event list and the status bar follow."""
+        f = self.frame
+        if f is None or (f.total, f.finished) == (summary["total"], summary["finished"]):
+            return
+        self.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
+        self.events.show_frame(self.frame)
+        self._status()
 
     def _inspected(self, info):
         self.inspector.show_inspection(info)
