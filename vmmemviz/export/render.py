@@ -2,7 +2,7 @@
 caption, laid out on a page of W x H logical pixels and painted into a PNG image (at 1x to
 4x) or an SVG file (vector cells, text as text).
 
-The picture itself comes from the views (``LayerView.render_to``, ``Legend.paint``); this
+The picture itself comes from the views (the ``LayerView``'s scene, ``Legend.paint``); this
 module lays out the page around it and writes the files. Without a size, a figure is
 1280 wide (narrower for a tall picture) and as tall as the picture's aspect needs, so there
 is no empty strip of page.
@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QPoint, QRectF, QSize
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextOption
 from PySide6.QtSvg import QSvgGenerator
 
+from ..model import events
 from ..scene import palette as P
 from ..scene.bands import label_height
 from ..scene.palette import THEMES
@@ -37,7 +38,7 @@ class FigureOptions:
     legend: bool = True
     caption: bool = False
     transparent: bool = False
-    scale: float = 1.0          # PNG only: device pixels per logical pixel
+    scale: float = 1.0          # pixels per logical pixel in PNG, GIF, APNG (not SVG)
     size: tuple | None = None   # logical (width, height); None: fitted to the picture
     band: str | None = None     # one band of the layer view (its key), or the whole view
     theme: str = "light"
@@ -50,15 +51,16 @@ class Footer:
     fraction: float             # 0..1 through the exported range
 
 
-def _font(px: float, bold: bool = False) -> QFont:
+FONT_PX = {"title": (22, True), "caption": (15, False), "footer": (13, False), "legend": (14, False)}
+
+
+def font(role: str) -> QFont:
+    """The font of one part of a figure, in pixels (a figure does not depend on screen DPI)."""
+    px, bold = FONT_PX[role]
     f = QFont()
-    f.setPixelSize(max(1, round(px)))
+    f.setPixelSize(px)
     f.setBold(bold)
     return f
-
-
-TITLE_FONT, CAPTION_FONT, FOOTER_FONT, LEGEND_FONT = (lambda: _font(22, True)), (lambda: _font(15)), \
-    (lambda: _font(13)), (lambda: _font(14))
 
 
 def text_height(font: QFont, text: str, width: float) -> float:
@@ -81,10 +83,10 @@ class Page:
 
 def _heights(opts, width, legend, caption, footer, caption_height) -> tuple:
     w = width - 2 * MARGIN
-    title = text_height(TITLE_FONT(), opts.title, w)
+    title = text_height(font("title"), opts.title, w)
     leg = legend.height_for(w) if legend is not None and opts.legend else 0.0
-    cap = max(caption_height, text_height(CAPTION_FONT(), caption, w)) if opts.caption else 0.0
-    foot = QFontMetricsF(FOOTER_FONT()).height() + 2 * BAR if footer is not None else 0.0
+    cap = max(caption_height, text_height(font("caption"), caption, w)) if opts.caption else 0.0
+    foot = QFontMetricsF(font("footer")).height() + 2 * BAR if footer is not None else 0.0
     return title, leg, cap, foot
 
 
@@ -100,25 +102,18 @@ def layout(opts: FigureOptions, aspect: float, legend=None, caption: str = "", f
     chrome = sum(h + GAP for h in (title, leg, cap, foot) if h)
     height = opts.size[1] if opts.size else round(2 * MARGIN + chrome + (width - 2 * MARGIN) / aspect)
     w = width - 2 * MARGIN
-    y = MARGIN
-
-    def take_top(h):
-        nonlocal y
-        r = QRectF(MARGIN, y, w, h)
-        y += h + GAP
-        return r
-    bottom = height - MARGIN
-
-    def take_bottom(h):
-        nonlocal bottom
-        r = QRectF(MARGIN, bottom - h, w, h)
-        bottom -= h + GAP
-        return r
-    t = take_top(title) if title else None
-    f = take_bottom(foot) if foot else None
-    c = take_bottom(cap) if cap else None
-    lg = take_bottom(leg) if leg else None
-    return Page(width, height, t, QRectF(MARGIN, y, w, max(1.0, bottom - y)), lg, c, f)
+    top, bottom = MARGIN, height - MARGIN
+    title_rect = None
+    if title:
+        title_rect = QRectF(MARGIN, top, w, title)
+        top += title + GAP
+    below = {}
+    for part, h in (("footer", foot), ("caption", cap), ("legend", leg)):      # from the bottom up
+        if h:
+            below[part] = QRectF(MARGIN, bottom - h, w, h)
+            bottom -= h + GAP
+    return Page(width, height, title_rect, QRectF(MARGIN, top, w, max(1.0, bottom - top)),
+                below.get("legend"), below.get("caption"), below.get("footer"))
 
 
 def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, caption: str = "",
@@ -142,13 +137,13 @@ def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, capt
                   QRectF(inner.right(), inner.top(), page.width, inner.height())):
             painter.fillRect(r, bg)
     if page.title is not None:
-        painter.setFont(TITLE_FONT())
+        painter.setFont(font("title"))
         painter.setPen(QColor(t["fg"]))
         painter.drawText(page.title, opts.title, wrap)
     if page.legend is not None:
         legend.paint(painter, page.legend)
     if page.caption is not None:
-        painter.setFont(CAPTION_FONT())
+        painter.setFont(font("caption"))
         painter.setPen(QColor(t["fg"]))
         painter.drawText(page.caption, caption, wrap)
     if page.footer is not None:
@@ -157,7 +152,7 @@ def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, capt
         painter.fillRect(bar, QColor(t["grid"]))
         painter.fillRect(QRectF(bar.left(), bar.top(), bar.width() * min(1.0, max(0.0, footer.fraction)), BAR),
                          QColor(ACCENT))
-        painter.setFont(FOOTER_FONT())
+        painter.setFont(font("footer"))
         painter.setPen(QColor(t["muted"]))
         painter.drawText(QRectF(r.left(), r.top(), r.width(), r.height() - 2 * BAR),
                          int(Qt.AlignLeft | Qt.AlignVCenter), footer.text)
@@ -327,7 +322,7 @@ class Stage:
         self.sc, self.theme = sc, theme
         self.tl = timeline if timeline is not None else Timeline(sc)
         self.view = LayerView(theme=theme)
-        self.legend = Legend([vm.name for vm in sc.vms], theme, LEGEND_FONT())
+        self.legend = Legend([vm.name for vm in sc.vms], theme, font("legend"))
         self.frame = None
 
     def band_keys(self) -> list:
@@ -348,17 +343,16 @@ class Stage:
         write_still(path, fmt, opts, self.body(opts), self.legend, f.narration)
 
     def animation_page(self, opts: FigureOptions, start: int, end: int) -> Page:
-        """One layout for every frame of start..end: room for the longest caption."""
+        """One layout for every frame of start..end, with room for the longest caption."""
         self.show(end)
-        body = self.body(opts)
-        w = (opts.size[0] if opts.size else DEFAULT_WIDTH) - 2 * MARGIN
+        aspect = self.body(opts).aspect(opts.band)
         cap = 0.0
         if opts.caption:
-            cap = max(text_height(CAPTION_FONT(), self._narration(p), w) for p in range(start, end + 1))
-        return layout(opts, body.aspect(opts.band), self.legend, "", Footer("", 0), cap)
+            w = layout(opts, aspect).width - 2 * MARGIN         # the width depends on the aspect only
+            cap = max(text_height(font("caption"), self._narration(p), w) for p in range(start, end + 1))
+        return layout(opts, aspect, self.legend, "", Footer("", 0), cap)
 
     def _narration(self, pos: int) -> str:
-        from ..model import events
         if pos == 0:
             return self.show(0).narration
         return events.narrate(self.tl.log[pos - 1], [vm.name for vm in self.sc.vms])

@@ -270,7 +270,7 @@ class ExportDialog(QtWidgets.QDialog):
             body, legend = render.WidgetBody(self.win), None
         else:
             body = render.ViewBody(self.win.layer_view, opts.transparent)
-            legend = Legend(frame.vm_names, opts.theme, render.LEGEND_FONT())
+            legend = Legend(frame.vm_names, opts.theme, render.font("legend"))
         render.write_still(path, self.fmt(), opts, body, legend, frame.narration if frame is not None else "")
         self.status.setText(f"Wrote {path}")
 
