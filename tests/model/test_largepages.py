@@ -63,6 +63,16 @@ def test_no_aligned_free_2mb_means_small_pages():
     invariants.check(sim.state)
 
 
+def test_a_large_page_never_takes_the_frames_minfree_needs():
+    # 4 MB host, minFree 40% = 410 frames: the free aligned 2 MB would leave too few
+    sim = sim_with([{"name": "a", "mb": 4}, {"name": "b", "mb": 4}], host_mb=4,
+                   settings={"Mem.MemMinFreePct": 40})
+    a = sim.vms[0]
+    assert sim.state.host_state == states.HIGH and len(LPM.aligned_free_groups(sim.state.host, 1)) == 1
+    sim.fault(a, np.array([600]), np.array([False]))
+    assert len(rows_of(sim, LPM.apply_lp_back.code)) == 0 and a.gp_state[601] == V.UNTOUCHED
+
+
 def test_walk_costs_19_in_a_large_page_and_24_after_the_break():
     sim = sim_with([{"name": "a", "mb": 4, "app": {"size": 3.5}}])
     a = sim.vms[0]

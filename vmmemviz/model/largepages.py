@@ -6,8 +6,9 @@ page: 512 contiguous machine frames starting at a 512-aligned MPN, flagged LARGE
 host (``LP_BACK``). A TLB miss inside it walks 19 memory references instead of 24: the
 nested walk has one level less (mmu.py). The range is backed with small pages instead when
 the VM uses the software MMU, when part of the range is already backed (the guest OS
-image is loaded at boot page by page), when the host is not in the high state, or when no
-aligned free 2 MB of machine memory is left.
+image is loaded at boot page by page), when the host is not in the high state, when no
+aligned free 2 MB of machine memory is left, or when taking 2 MB would leave less than
+minFree free.
 
 A large page is not shared (two identical 2 MB pages are improbable and comparing them
 costs too much), but the TPS scanner hashes its small pages and keeps the hashes as hints
@@ -140,6 +141,9 @@ class LargePages:
         grp = np.unique(gppns // LP)
         grp = grp[(grp + 1) * LP <= vm.n]
         grp = grp[(vm.gp_state[grp[:, None] * LP + np.arange(LP)] == UNTOUCHED).all(axis=1)]
+        # never let 2 MB pages take the frames the rest of this fault and minFree need
+        spare = sim.state.host.free_count() - sim.minfree_mb * 256 - len(gppns)
+        grp = grp[: max(0, int(spare // LP))]
         grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
         if len(grp) == 0:
             return gppns
