@@ -21,7 +21,8 @@ mapping is split) and TPS shares its hinted small pages at once:
   pages are examined round robin, ``CANDIDATE_CHECKS`` a tick, so the cost stays bounded);
 * whatever the state: a large page of which more than ``LPage.MaxSharedPages`` (510) small
   pages were hinted as zero pages: it is almost all zeros, and keeping it large would
-  cost nearly 2 MB for nothing.
+  cost nearly 2 MB for nothing. (This is the model's reading of the knob, after its
+  description in settings.py; VMware documents little more than its name and default.)
 
 Counters: per VM LPAGE (MB backed by large pages) and WALK/MISS (page-walk references per
 TLB miss so far: 24 on small pages, 19 on large pages under EPT, 4 under shadow paging).
