@@ -312,7 +312,7 @@ class ViewBody:
 class Stage:
     """A scenario's timeline with an off-screen layer view and legend: any position as a figure."""
 
-    def __init__(self, sc, theme: str = "light", timeline=None):
+    def __init__(self, sc, theme: str = "light"):
         from ..engine.worker import build_frame
         from ..model.timeline import Timeline
         from ..ui.layerview import LayerView
@@ -320,7 +320,7 @@ class Stage:
 
         self._build_frame = build_frame
         self.sc, self.theme = sc, theme
-        self.tl = timeline if timeline is not None else Timeline(sc)
+        self.tl = Timeline(sc)          # its own: the app's simulation thread is left alone
         self.view = LayerView(theme=theme)
         self.legend = Legend([vm.name for vm in sc.vms], theme, font("legend"))
         self.frame = None
