@@ -191,8 +191,9 @@ def label_height(width: int) -> float:
     return max(4.0, width / 40)
 
 
-def gap(width: int) -> int:
-    return max(2, round(width / 64))
+def gap(width: int, columns: int = 1) -> int:
+    """Space between bands, in cells: narrower with many VM columns side by side."""
+    return max(1, min(round(width / 64), round(width / (12 * columns))))
 
 
 @lru_cache(maxsize=16)
@@ -213,7 +214,7 @@ def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT) -> tuple:
 
 def _place(mp_pages: int, vms: tuple, w: int):
     n = len(vms)
-    g, lab = gap(w), label_height(w)
+    g, lab = gap(w, n), label_height(w)
     cw = max(4, int((w - g * (n - 1)) // n))
     slots, y = [], lab         # each row of bands starts with a heading line (the layer's name)
     # guest virtual: each VM's processes side by side inside its column
@@ -241,6 +242,7 @@ def _place(mp_pages: int, vms: tuple, w: int):
     for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
         h = 0.0
         for layer, size, shown in stores:
+            shown = min(size, max(shown, 4 * cw))       # at least four rows, or it is invisible
             title = next(s.title for s in STORES if s.layer == layer)
             slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
                               i * (cw + g), y + h + lab, size))

@@ -322,16 +322,20 @@ class LayerView(QtWidgets.QGraphicsView):
     def band_rect(self, key: str) -> QtCore.QRectF:
         b = next(b for b in self.frame.bands if b.key == key)
         lab = B.label_height(int(self.picture_rect().width()))
-        return QtCore.QRectF(b.x - 1, b.y - lab, b.cols + 2, b.rows + lab + 1)
+        return QtCore.QRectF(b.x - 1, b.y - 2 * lab, b.cols + 2, b.rows + 2 * lab + 1)   # label, row heading
 
     def render_to(self, painter: QtGui.QPainter, target: QtCore.QRectF, band_key: str | None = None) -> None:
         """Paint the whole picture (or one band with its label) into ``target``, aspect kept."""
         src = self.picture_rect() if band_key is None else self.band_rect(band_key)
         pad = src.width() * 0.01
         src = src.adjusted(-pad, -pad, pad, pad)
+        k = min(target.width() / src.width(), target.height() / src.height())
+        out = QtCore.QRectF(0, 0, src.width() * k, src.height() * k)
+        out.moveCenter(target.center())
         painter.save()
         painter.fillRect(target, QtGui.QColor(P.THEMES[self.theme]["bg"]))
-        self.scene().render(painter, target, src, QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+        painter.setClipRect(out)          # nothing of the neighbouring bands
+        self.scene().render(painter, out, src, QtCore.Qt.AspectRatioMode.IgnoreAspectRatio)
         painter.restore()
 
     def cell_colour(self, key: str, index: int) -> QtGui.QColor:
