@@ -167,3 +167,11 @@ def test_every_control_has_a_tooltip(win):
             assert b.toolTip(), b.text()
     for wdg in (win.speed, win.anim, win.timeline_bar, win.legend, win.caption):
         assert wdg.toolTip()
+
+
+def test_ctrl_e_opens_the_export_dialog_on_this_window(qtbot, win, monkeypatch):
+    from vmmemviz.ui import exportdialog
+    opened = []
+    monkeypatch.setattr(exportdialog.ExportDialog, "exec", lambda self: opened.append(self) or 0)
+    key(qtbot, win, Key.Key_E, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(opened) == 1 and opened[0].win is win
