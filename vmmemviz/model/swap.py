@@ -36,7 +36,7 @@ from .events import hx, kind
 from .guestswap import EMPTY
 from .states import HARD
 from .tps import share_before_swap
-from .vm import COMPRESSED, MAPPED, SWAPPED
+from .vm import MAPPED, SWAPPED
 
 TARGET = "swap.target"
 WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction
@@ -61,7 +61,7 @@ def swapped(vm) -> int:
 
 def out(vm) -> int:
     """Pages taken out of machine memory by the hypervisor: swapped or compressed."""
-    return int(np.count_nonzero((vm.gp_state == SWAPPED) | (vm.gp_state == COMPRESSED)))
+    return int(np.count_nonzero(vm.gp_state >= SWAPPED))      # SWAPPED, COMPRESSED: the last states
 
 
 @kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the hypervisor sets "
