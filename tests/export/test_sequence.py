@@ -124,3 +124,15 @@ def test_memory_guard_names_what_to_change():
     with pytest.raises(InputError, match="fewer events"):
         sequence.check_memory("apng", 2000, 1280, 800)
     sequence.check_memory("gif", 100, 1280, 800)
+
+
+def test_transparent_gif_keeps_a_clear_background_and_exact_colours(tmp_path, qapp):
+    out = tmp_path / "t.gif"
+    opts = render.FigureOptions(size=(240, 120), transparent=True)
+    sequence.write(out, "gif", sequence.plan(0, 2, 5), renderer(opts, 0, 2), transparent=True,
+                   colours=render.figure_colours("light"))
+    with Image.open(out) as im:
+        assert im.info["transparency"] == 255
+        rgba = im.convert("RGBA")
+        assert rgba.getpixel((1, 1))[3] == 0                        # the margin is clear
+        assert rgba.getpixel((16 + 5, 16 + 9)) == (0x4A, 0x51, 0x5C, 255)     # a cell, its exact colour
