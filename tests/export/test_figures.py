@@ -70,3 +70,20 @@ def test_caption_is_the_narration_and_legend_can_be_left_out(stage):
     assert with_all.caption is not None and with_all.legend is not None
     assert bare.caption is None and bare.legend is None and bare.height < with_all.height
     assert cap.strip()
+
+
+TOURS = [scenario.load(str(p)) for p in sorted(scenario.BUILTIN_DIR.glob("*.toml"))]
+TEACHING = [sc.path.rsplit("/", 1)[-1][:-5] for sc in TOURS if sc.chapters and sc.host_pages <= 1 << 14]
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_every_tour_exports_its_last_chapter(tmp_path, qapp, name):
+    """Each built-in tour, at the first event of its last chapter, as a captioned figure."""
+    st = render.Stage(scenario.load(name))
+    st.tl.run_to_end()
+    ticks = st.tl.log.rows()["tick"]
+    pos = int((ticks < st.sc.chapters[-1].at).sum()) + 1
+    out = tmp_path / f"{name}.png"
+    st.write_still(out, "png", render.FigureOptions(title=st.sc.chapters[-1].title, caption=True), pos)
+    img = QImage(str(out))
+    assert img.width() >= render.MIN_WIDTH and img.height() > 300
