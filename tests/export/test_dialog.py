@@ -5,10 +5,12 @@ import time
 import pytest
 from PIL import Image
 from PySide6 import QtWidgets
+from PySide6.QtGui import QColor, QImage
 
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model import scenario
 from vmmemviz.model.timeline import Timeline
+from vmmemviz.scene.palette import THEMES
 from vmmemviz.ui.exportdialog import ExportDialog
 from vmmemviz.ui.layerview import LayerView
 
@@ -87,3 +89,13 @@ def test_cancel_leaves_nothing(dialog, tmp_path, qtbot):
     dialog.close_btn.click()                # it reads "Cancel" while exporting
     assert dialog.job is None and "Cancelled" in dialog.status.text()
     assert os.listdir(tmp_path) == []
+
+
+def test_colours_can_differ_from_the_window_and_the_window_keeps_its_own(dialog, tmp_path):
+    choose(dialog.format, "png")
+    choose(dialog.theme, "dark")
+    dialog.path.setText(str(tmp_path / "dark.png"))
+    dialog.export_btn.click()
+    img = QImage(str(tmp_path / "dark.png"))
+    assert img.pixelColor(2, 2) == QColor(THEMES["dark"]["bg"])
+    assert dialog.win.layer_view.theme == "light"

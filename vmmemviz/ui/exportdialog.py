@@ -156,6 +156,12 @@ class ExportDialog(QtWidgets.QDialog):
         self.transparent = QtWidgets.QCheckBox("Transparent background")
         for w in (self.legend, self.caption, self.transparent):
             form.addRow("", w)
+        self.theme = QtWidgets.QComboBox()
+        self.theme.addItem("Light", "light")
+        self.theme.addItem("Dark", "dark")
+        self.theme.setCurrentIndex(self.theme.findData(self.win.theme))
+        self.theme.setToolTip("Colours of the figure; light suits printed documents")
+        form.addRow("Colours", self.theme)
 
         pos = frame.pos if frame is not None else 0
         total = max(1, frame.total if frame is not None else 1)
@@ -208,8 +214,8 @@ class ExportDialog(QtWidgets.QDialog):
         for w in (self.start, self.end, self.fps):
             w.setEnabled(anim)
         self.scale.setEnabled(self.fmt() != "svg")
-        self.legend.setEnabled(not window)        # the window shows both already
-        self.caption.setEnabled(not window)
+        for w in (self.legend, self.caption, self.theme):      # a screenshot is as the window is
+            w.setEnabled(not window)
         for w in (self.width_, self.height_):
             w.setEnabled(not self.fit.isChecked())
         p = Path(self.path.text())
@@ -235,7 +241,7 @@ class ExportDialog(QtWidgets.QDialog):
             caption=self.caption.isChecked() and not window,
             transparent=self.transparent.isChecked(), scale=self.scale.value(),
             size=None if self.fit.isChecked() else (self.width_.value(), self.height_.value()),
-            band=None if window else region, theme=self.win.theme)
+            band=None if window else region, theme=self.win.theme if window else self.theme.currentData())
 
     # -- running ----------------------------------------------------------------------------
     def start_export(self):
@@ -265,13 +271,17 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _still(self, path: Path, opts: render.FigureOptions) -> None:
         frame = self.win.frame
-        region = self.region.currentData()
-        if region == "window":
-            body, legend = render.WidgetBody(self.win), None
-        else:
-            body = render.ViewBody(self.win.layer_view, opts.transparent)
+        caption = frame.narration if frame is not None else ""
+        if self.region.currentData() == "window":
+            render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
+        else:       # the window's own layer view, in the chosen colours for as long as it takes
+            view = self.win.layer_view
             legend = Legend(frame.vm_names, opts.theme, render.font("legend"))
-        render.write_still(path, self.fmt(), opts, body, legend, frame.narration if frame is not None else "")
+            view.set_theme(opts.theme)
+            try:
+                render.write_still(path, self.fmt(), opts, render.ViewBody(view, opts.transparent), legend, caption)
+            finally:
+                view.set_theme(self.win.theme)
         self.status.setText(f"Wrote {path}")
 
     def _tick(self):
