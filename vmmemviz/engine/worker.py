@@ -97,6 +97,7 @@ class SimWorker(QtCore.QObject):
         self.speed = 4.0              # events per second while playing
         self.timeline = None
         self.aspect = B.ASPECT
+        self._to_end = False
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -189,8 +190,9 @@ class SimWorker(QtCore.QObject):
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
         if "end" in cmds:
-            target = tl.run_to_end()
-            self._summary(force=True)
+            self._to_end = True          # _tick runs the simulation there, a tick at a time
+        elif "seek" in cmds or "step" in cmds or "load" in cmds or cmds.get("play"):
+            self._to_end = False
         if "play" in cmds:
             self._play_pos = float(tl.pos)
             self._last = time.monotonic()
@@ -230,6 +232,14 @@ class SimWorker(QtCore.QObject):
                     self._emit_frame(tl.pos)
                     return
                 self._emit_frame(min(target, len(tl)), tl.pos)
+        elif self._to_end:            # End: show the growing end while the simulation gets there
+            if not tl.finished():
+                tl.advance()
+            if not self._inflight or tl.finished():
+                self._to_end = not tl.finished()
+                self._emit_frame(len(tl), len(tl) - 1)
+                self._summary(force=True)
+                return
         elif not tl.finished():
             tl.advance()              # grow the log in the background, one tick at a time
         self._summary()

@@ -242,7 +242,8 @@ def _place(mp_pages: int, vms: tuple, w: int):
     for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
         h = 0.0
         for layer, size, shown in stores:
-            shown = min(size, max(shown, 4 * cw))       # at least four rows, or it is invisible
+            # at least a twelfth of the VM's own band high (four rows), or it is invisible
+            shown = min(size, max(shown, cw * max(4, vms[i][1] // cw // 12)))
             title = next(s.title for s in STORES if s.layer == layer)
             slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
                               i * (cw + g), y + h + lab, size))
