@@ -116,11 +116,11 @@ def test_pinning_frees_the_machine_page_and_guest_pages_first_free_then_paged(to
 def test_deflating_gives_the_pages_back(tour):
     unpins = rows_of(tour, "BALLOON_UNPIN")
     assert len(unpins) and unpins["tick"].min() >= 60
-    last = tour.history[-1]["vms"]
-    assert last["idle01"]["MCTLSZ"] == 0 and last["idle01"]["MCTLTGT"] == 0
-    vm = tour.sim.vms[1]
-    g = unpins["gppn"][unpins["vm"] == 1].astype(np.int64)
-    assert not (vm.gp_guest[g] == G.BALLOON).any()
+    before = tour.history[59]["vms"]["idle01"]
+    after = tour.history[62:80]                     # memory is plentiful again: the host is high
+    assert all(h["host"]["state"] == "high" for h in after)
+    assert before["MCTLSZ"] > 1 and all(h["vms"]["idle01"]["MCTLSZ"] == h["vms"]["idle01"]["MCTLTGT"] == 0
+                                        for h in after)
 
 
 # -- limits, tools, guest swap -------------------------------------------------------------

@@ -129,13 +129,14 @@ def test_tours_one_event_at_a_time_and_seek(name):
 
 
 def test_overcommit_one_event_at_a_time_and_seek():
-    """From the state at tick 85 (clear, before soft, hard and the burst into low), the rows of
-    ticks 85-115 applied one by one give the rows and the state play gave; seeking agrees."""
+    """From the state at tick 85 (clear, before soft, hard, the burst into low and the full
+    compression cache), the rows of ticks 85-121 applied one by one give the rows and the state
+    play gave; seeking agrees."""
     tl = Timeline(scenario.load("overcommit"), keyframe_every=5000)
     tl.advance(85)
     start, snap = len(tl), tl.sim.state.snapshot()
     at_start = tl.sim.state.digest()
-    tl.advance(31)
+    tl.advance(37)
     rows = tl.log.rows(start).copy()
     st_ = build_state(tl.sc)
     st_.restore(snap)

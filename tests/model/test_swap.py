@@ -51,8 +51,9 @@ def test_random_swapping_hits_busy_pages_guest_paging_does_not(tour):
     swapped_back = count(tour, "SWAP_IN", vm_nocache) / count(tour, "SWAP_OUT", vm_nocache)
     paged_back = count(tour, "GUEST_PAGEIN", vm_guest) / count(tour, "GUEST_PAGEOUT", vm_guest)
     assert swapped_back > 0.3 and paged_back < 0.15 and swapped_back > 3 * paged_back
-    # no balloon without VMware Tools, no hypervisor swapping of the VM that can balloon here
-    assert count(tour, "BALLOON_PIN", vm_nocache) == 0 and count(tour, "SWAP_OUT", vm_guest) == 0
+    # no balloon without VMware Tools; the VM that can balloon is hardly swapped
+    assert count(tour, "BALLOON_PIN", vm_nocache) == 0
+    assert count(tour, "SWAP_OUT", vm_guest) < count(tour, "SWAP_OUT", vm_nocache) / 5
     assert count(tour, "ZIP") == 0                   # Mem.MemZipEnable = 0 in this tour
     # the counters: SWR/s and SWW/s are rates of this tick's rows
     assert max(h["vms"]["nocache01"]["SWR/s"] for h in tour.history) > 0

@@ -14,9 +14,10 @@ second the driver polls its target (MCTLTGT, set by ``BALLOON_TARGET``) and move
   (like the memory shrinker of Linux's vmw_balloon or virtio's deflate-on-OOM).
 
 Target: in the soft state, the balloon takes what the VM holds above its SZTGT (allocation.py:
-shares, idle memory tax, reservation, limit). In high and clear it only deflates, except for a
-VM above its limit, which is ballooned in any state. In hard and low ballooning stops (the
-balloon keeps its size): compression and swapping take over.
+shares, idle memory tax, reservation, limit). In high and clear it only deflates (its target
+is at most its size), except for a VM above its limit, which is ballooned down to it there
+too. In hard and low ballooning stops (the driver holds still): compression and swapping
+take over.
 
 Limits: only a VM with VMware Tools (``tools``) has a balloon. At most ``Mem.CtlMaxPercent``
 (default 65%) of its configured memory, or ``sched.mem.maxmemctl`` MB when set (MCTLMAX), and
@@ -133,15 +134,13 @@ def _(row, names):
 def new_target(sim, vm) -> int:
     """MCTLTGT for the host state (see the module docstring)."""
     state = sim.state
-    prev = int(state.extra[TARGET][vm.index])
+    if state.host_state >= HARD:
+        return int(state.extra[TARGET][vm.index])
     bal = size(vm)
     computed = int(np.clip(bal + consumed(state, vm) - sztgt(state, vm), 0, mctl_max(sim.settings, vm)))
     if state.host_state == SOFT:
         return computed
-    if state.host_state >= HARD:
-        return prev
-    ol = over_limit(state, vm)
-    return min(computed, max(prev, bal + ol) if ol else prev)
+    return min(computed, bal + over_limit(state, vm))
 
 
 def inflate(sim, vm, n: int) -> None:
@@ -183,6 +182,8 @@ class Balloon:
             t = new_target(sim, vm)
             if t != tgt[vm.index]:
                 sim.emit(sim.rows(1, apply_balloon_target.code, vm.index, aux=t))
+            if sim.state.host_state >= HARD:
+                continue
             bal = size(vm)
             if t > bal:
                 inflate(sim, vm, min(t - bal, sim.settings["Sim.BalloonRate"]))
