@@ -87,3 +87,13 @@ def test_cli_json_shows_every_counter():
     for c in d["vms"].values():
         assert set(VM_COUNTERS) <= set(c)
     assert set(d["state_sequence"]) == set(states.STATE_NAMES)
+
+
+def test_each_reclamation_event_narrates_one_plain_sentence(timeline):
+    names = [vm.name for vm in timeline.sim.vms]
+    rows = timeline.log.rows()
+    for code in range(60, 90):
+        idx = np.flatnonzero(rows["kind"] == code)
+        for i in idx[:: max(1, len(idx) // 20)]:
+            s = events.narrate(rows[i], names)
+            assert s.endswith(".") and "\n" not in s and len(s) < 300 and s.count(". ") == 0, s
