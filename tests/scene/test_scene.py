@@ -148,3 +148,13 @@ def test_sharing_joins_both_sharers_into_one_machine_page():
     assert len(shares) == 2 and shares[0].dst == shares[1].dst and shares[0].src != shares[1].src
     mpn = shares[0].dst[1]
     assert code_at(B.build_bands(t.view), "mp", mpn) == P.SHARED
+
+
+def test_large_pages_are_outlined_groups():
+    t = Timeline(scenario.load("largepages"))
+    code = E.BY_NAME["LP_BACK"].code
+    t.ensure(2000)
+    i = next(i for i in range(len(t)) if t.log[i]["kind"] == code)
+    t.seek(i + 1)
+    mp = next(b for b in B.build_bands(t.view) if b.key == "mp")
+    assert (int(t.log[i]["mpn"]), 512) in mp.outlines

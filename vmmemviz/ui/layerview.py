@@ -26,6 +26,7 @@ BADGE_LOD = 18       # pixels per cell from which shared frames show their count
 HATCH_LOD = 5        # ... from which ballooned cells are hatched
 LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physical memory (per VM)",
                 "mp": "Machine memory (host physical)", "store": "Backing stores"}
+OUTLINE_MIN_PX = 6   # large-page outlines are drawn when the page is this many pixels across
 FULL_IMAGE_CELLS = 1 << 18   # bands up to this many cells are drawn whole, larger ones by region
 
 
@@ -142,7 +143,10 @@ class GridItem(pg.ImageItem):
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             for start, n in b.outlines:
                 for x, y, w, h in b.range_rects(start, start + n):
-                    painter.drawRect(QtCore.QRectF(x - b.x, y - b.y, w, h))
+                    r = QtCore.QRectF(x - b.x, y - b.y, w, h)
+                    # only where a 2 MB page is big enough on screen to see as a box
+                    if min(w, h) * lod >= OUTLINE_MIN_PX and r.intersects(vis):
+                        painter.drawRect(r)
             painter.restore()
         if b.badges and lod >= BADGE_LOD:
             painter.save()
