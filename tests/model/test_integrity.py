@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from vmmemviz.model import content as C
-from vmmemviz.model import events, guest as G, invariants, scenario
+from vmmemviz.model import compression as Z
+from vmmemviz.model import events, guest as G, host as H, invariants, scenario
 from vmmemviz.model import vm as V
 from vmmemviz.model.events import apply_rows
+from vmmemviz.model.guestswap import EMPTY
 from vmmemviz.model.simulator import Simulator, build_state
 from vmmemviz.model.timeline import Timeline
 
@@ -70,6 +72,30 @@ class Writes:
                 assert lz4.block.decompress(packed, uncompressed_size=C.PAGE_SIZE) == data
 
 
+def check_stores(state) -> None:
+    """Every store holds exactly the pages that say they are in it: .vswp slots and SWAPPED
+    GPPNs, cache slots and COMPRESSED GPPNs (in held frames, owned by the VM), guest swap slots
+    and GSWAPPED GVPNs; balloon pages are BALLOONED and back nothing."""
+    for vm in state.vms:
+        sw = np.flatnonzero(vm.gp_state == V.SWAPPED)
+        slots = vm.gp_loc[sw].astype(np.int64)
+        assert len(np.unique(slots)) == len(slots) and (vm.vswp[slots] != EMPTY).all()
+        assert np.count_nonzero(vm.vswp != EMPTY) == len(sw)
+        zp = np.flatnonzero(vm.gp_state == V.COMPRESSED)
+        zs = vm.gp_loc[zp].astype(np.int64)
+        assert np.isin(vm.zip_size[zs], (Z.ONE_K, Z.TWO_K)).all() and (vm.zip_gppn[zs] == zp).all()
+        assert np.count_nonzero(np.isin(vm.zip_size, (Z.ONE_K, Z.TWO_K))) == len(zp)
+        frames = vm.zip_frame[zs // Z.UNITS_PER_FRAME]
+        assert (frames != events.NONE).all()
+        held = vm.zip_frame[vm.zip_frame != events.NONE].astype(np.int64)
+        assert (state.host.mpn_state[held] == H.ZIP).all() and (state.host.mpn_owner[held] == vm.index).all()
+        gsw = sum(int(np.count_nonzero(p.pt_state == G.GSWAPPED)) for p in vm.procs)
+        assert np.count_nonzero(vm.gswap != EMPTY) == gsw
+        assert ((vm.gp_guest == G.BALLOON) == (vm.gp_state == V.BALLOONED)).all()
+    assert np.count_nonzero(state.host.mpn_state == H.ZIP) == sum(
+        int(np.count_nonzero(vm.zip_frame != events.NONE)) for vm in state.vms)
+
+
 def run_checked(sc):
     """Play ``sc`` tick by tick, checking invariants and every tracked read after each tick."""
     sim = Simulator(sc)
@@ -78,6 +104,7 @@ def run_checked(sc):
     while not sim.done():
         sim.step_tick()
         invariants.check(sim.state)
+        check_stores(sim.state)
         writes.check(sim.state, seen)
     return sim, seen
 
@@ -112,6 +139,7 @@ def replay_one_by_one(tl, check_every_event: bool):
         assert one[0] == rows[i], f"event {i} ({events.KINDS[int(rows[i]['kind'])].name}) differs alone"
         if check_every_event:
             invariants.check(st_)
+            check_stores(st_)
             digests.append(st_.digest())
     assert st_.digest() == tl.sim.state.digest()
     return digests
