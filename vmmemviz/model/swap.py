@@ -6,8 +6,9 @@ VM above its limit that the balloon cannot bring down (no VMware Tools, or the b
 its maximum).
 
 * Each VM has a ``.vswp`` of (configured memory - reservation) pages: ``vswp``, one content
-  id per slot, EMPTY when free. Pages swapped plus pages compressed never exceed it, so no
-  VM is reclaimed below its reservation.
+  id per slot, EMPTY when free. Pages swapped plus pages compressed never exceed it, so
+  every compressed page can still be evicted to it. No VM is swapped below its reservation:
+  its target (SZTGT) never is.
 * ``SWAP_TARGET`` (SWTGT) is what the hypervisor wants out of the VM's machine memory,
   swapped or compressed: in hard and low what is out already plus what the VM holds above
   its SZTGT (allocation.py).
