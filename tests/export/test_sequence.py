@@ -136,3 +136,16 @@ def test_transparent_gif_keeps_a_clear_background_and_exact_colours(tmp_path, qa
         rgba = im.convert("RGBA")
         assert rgba.getpixel((1, 1))[3] == 0                        # the margin is clear
         assert rgba.getpixel((16 + 5, 16 + 9)) == (0x4A, 0x51, 0x5C, 255)     # a cell, its exact colour
+
+
+def test_frames_never_replace_a_folder_holding_other_files(tmp_path, qapp):
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(InputError, match="holds other files"):
+        sequence.write(out, "png", sequence.plan(0, 1, 2), renderer(OPTS, 0, 1))
+    assert (out / "thesis.tex").read_text() == "precious" and os.listdir(tmp_path) == ["docs"]
+    frames = tmp_path / "frames"
+    for _ in range(2):                      # a folder of earlier frames is replaced
+        sequence.write(frames, "png", sequence.plan(0, 1, 2), renderer(OPTS, 0, 1))
+    assert sorted(os.listdir(frames)) == ["frame-0001.png", "frame-0002.png", "frames.ffconcat"]

@@ -12,7 +12,9 @@ encodes GIF and APNG; every output is written atomically (``atomic.py``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -27,6 +29,7 @@ HOLD_S = 1.0                 # how long the settled picture of each step stays
 FPS_RANGE = (1, 50)          # GIF delays are in 1/100 s; browsers clamp below 20 ms
 MEMORY_BUDGET = 1536 << 20   # Pillow keeps every GIF/APNG frame until it writes the file
 FORMATS = ("png", "gif", "apng")
+FRAME_FILE = re.compile(r"frame-\d+\.png|frames\.ffconcat")
 
 
 class Cancelled(Exception):
@@ -137,6 +140,15 @@ def _pil(qimage, transparent: bool) -> Image.Image:
     return pil if transparent else pil.convert("RGB")
 
 
+def _check_replaceable(folder: Path) -> None:
+    """A frames folder replaces an older one whole; never a folder holding anything else."""
+    if folder.exists():
+        other = [p.name for p in folder.iterdir() if not FRAME_FILE.fullmatch(p.name)] if folder.is_dir() else [""]
+        if other:
+            raise InputError(f"{folder}: exists and holds other files ({', '.join(other[:3])}); "
+                             f"choose a new folder for the frames")
+
+
 def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, progress=None,
           colours=()) -> None:
     """Render ``shots`` with ``render(shot) -> QImage`` and write them to ``path``.
@@ -150,6 +162,7 @@ def write(path, fmt: str, shots: list[Shot], render, transparent: bool = False, 
         raise InputError(f"{fmt}: expected one of {', '.join(FORMATS)}")
     frames = _frames(shots, render, progress)
     if fmt == "png":
+        _check_replaceable(Path(path))
         width = max(4, len(str(len(shots))))
         with atomic_dir(path) as folder:
             lines = ["ffconcat version 1.0"]
