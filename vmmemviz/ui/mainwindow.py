@@ -134,11 +134,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if st is not None:
             self.restoreState(st)
         else:
-            QtCore.QTimer.singleShot(0, lambda: self.resizeDocks(
-                [self.docks["events"]], [max(420, self.width() * 3 // 10)], QtCore.Qt.Orientation.Horizontal))
+            QtCore.QTimer.singleShot(0, self._size_docks)
         self._remember(self.scenario)
 
     # -- building --------------------------------------------------------------------------
+    def _size_docks(self):
+        """First start: the panels get what the event list needs (its filters and search),
+        at most 45% of the window; the picture gets the rest."""
+        want = max(self.width() * 3 // 10, self.events.minimumSizeHint().width() + 24)
+        self.resizeDocks([self.docks["events"]], [min(want, self.width() * 45 // 100)],
+                         QtCore.Qt.Orientation.Horizontal)
+
     def _build(self):
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
