@@ -108,6 +108,8 @@ def _check(args) -> None:
     parent = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(parent):
         raise InputError(f"--out: {parent}: no such folder")
+    if os.path.isdir(args.out) and not (args.format == "png" and args.range is not None):
+        raise InputError(f"--out: {args.out} is a folder; give a file name")
 
 
 class _Progress:
