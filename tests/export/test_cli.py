@@ -55,5 +55,6 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path, args, says):
 def test_missing_scenario_and_folder_are_one_line(tmp_path):
     for r in (run("no-such-tour", "--at", "1", "--format", "png", "--out", str(tmp_path / "x.png")),
               run("boot", "--at", "1", "--format", "png", "--out", str(tmp_path / "no" / "x.png")),
-              run("boot", "--at", "1", "--format", "svg", "--out", str(tmp_path))):
+              run("boot", "--at", "1", "--format", "svg", "--out", str(tmp_path)),
+              run("boot", "--at", "1", "--format", "png", "--out", "/proc/cannot-write-here.png")):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -148,12 +148,16 @@ def _export(args) -> int:
     opts = render.FigureOptions(title=args.title, legend=args.legend, caption=args.caption,
                                 transparent=args.transparent, scale=args.scale, band=args.band,
                                 theme=args.theme, size=args.size)
-    if args.at is not None:
-        stage.write_still(args.out, args.format, opts, args.at)
-        return 0
-    shots = sequence.plan(*args.range, args.fps)
-    page, render_shot = stage.renderer(opts, *args.range)
-    sequence.check_memory(args.format, len(shots), round(page.width * opts.scale), round(page.height * opts.scale))
-    sequence.write(args.out, args.format, shots, render_shot, opts.transparent, progress=_Progress(),
-                   colours=render.figure_colours(opts.theme))
+    try:
+        if args.at is not None:
+            stage.write_still(args.out, args.format, opts, args.at)
+            return 0
+        shots = sequence.plan(*args.range, args.fps)
+        page, render_shot = stage.renderer(opts, *args.range)
+        sequence.check_memory(args.format, len(shots), round(page.width * opts.scale),
+                              round(page.height * opts.scale))
+        sequence.write(args.out, args.format, shots, render_shot, opts.transparent, progress=_Progress(),
+                       colours=render.figure_colours(opts.theme))
+    except OSError as e:            # no permission, disk full, ...: nothing was left behind
+        raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
     return 0
