@@ -129,11 +129,18 @@ def test_settings_rerun_keep_the_position_and_are_saved(qtbot, win, tmp_path):
     out = tmp_path / "saved.toml"
     w.save_scenario(str(out))
     doc = tomllib.loads(out.read_text())
-    assert doc["settings"]["Mem.ShareScanGHz"] == 8
+    assert doc["settings"] == {"Mem.ShareScanGHz": 8}      # the file's salting = 0 went back to the default
     web02 = next(v for v in doc["vm"] if v["name"] == "web02")
     assert web02["settings"]["sched.mem.pshare.enable"] is False
     assert [v["name"] for v in doc["vm"]] == ["web01", "web02", "win01"]
     assert w.qsettings.value("recent")[0] == str(out)
+
+
+def test_an_unchanged_settings_dialog_does_not_rerun(win):
+    from vmmemviz.ui.settingsdialog import SettingsDialog
+    sc = win.scenario
+    win.apply_settings(*SettingsDialog(sc, win).changed_settings())
+    assert win.scenario is sc
 
 
 def test_apply_settings_text_replaces_and_keeps_comments():
@@ -145,6 +152,8 @@ def test_apply_settings_text_replaces_and_keeps_comments():
     assert sc.vms[2].settings == {"sched.mem.maxmemctl": 50}
     assert twice.count("Mem.ShareForceSalting") == 1 and twice.count("maxmemctl") == 1
     assert sc.description == scenario.load("default").description
+    back = scenario.parse(apply_settings_text(twice, {"Mem.ShareForceSalting": None}, {"win01": {"sched.mem.maxmemctl": None}}))
+    assert "Mem.ShareForceSalting" not in back.settings and back.vms[2].settings == {}
 
 
 def test_theme_is_remembered_and_help_gets_the_kind(qtbot, win, monkeypatch):

@@ -47,7 +47,8 @@ def toml_value(v) -> str:
 
 def apply_settings_text(text: str, host: dict, vms: dict) -> str:
     """The scenario text with settings set: host ones in ``[settings]``, VM ones in the VM's
-    ``[vm.settings]``; existing lines of those keys are replaced, others kept as written."""
+    ``[vm.settings]``; existing lines of those keys are replaced (a value of None removes
+    the line: back to the default), everything else is kept as written."""
     lines = text.splitlines()
 
     def header(ln):
@@ -58,22 +59,23 @@ def apply_settings_text(text: str, host: dict, vms: dict) -> str:
         """Set ``values`` in ``table`` within lines[start:end]; returns the new lines slice."""
         block = lines[start:end]
         at = next((i for i, ln in enumerate(block) if header(ln) == table), None)
+        new = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in values.items() if v is not None]
         if at is None:
+            if not new:
+                return block
             while block and not block[-1].strip():
                 block.pop()
-            block += ["", f"[{table}]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in values.items()] + [""]
-            return block
+            return block + ["", f"[{table}]"] + new + [""]
         stop = next((i for i in range(at + 1, len(block)) if header(block[i]) is not None), len(block))
         keep = [ln for ln in block[at + 1:stop]
                 if ln.split("=", 1)[0].strip().strip('"') not in values or "=" not in ln]
-        new = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in values.items()]
         return block[:at + 1] + new + keep + block[stop:]
 
     for name, values in vms.items():
         if not values:
             continue
         starts = [i for i, ln in enumerate(lines) if header(ln) == "[vm]"]
-        for k, s in enumerate(starts):
+        for s in starts:
             end = next((i for i in range(s + 1, len(lines)) if (h := header(lines[i])) is not None
                         and not h.startswith("vm.") and not h.startswith("[vm.")), len(lines))
             if any(ln.split("=", 1)[0].strip() == "name" and ln.split("=", 1)[1].strip().strip('"') == name
@@ -437,10 +439,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.apply_settings(*dlg.changed_settings())
 
     def apply_settings(self, host: dict, vms: dict):
-        """Apply changed settings to the open scenario: re-run it, keeping the position."""
-        if not host and not any(vms.values()):
+        """Make the open scenario's settings these (the dialog's: every setting that differs
+        from its default; one the scenario set and these lack goes back to its default), and
+        re-run it from the start, keeping the position."""
+        sc = self.scenario
+        if host == sc.settings and all(vms.get(vm.name, {}) == vm.settings for vm in sc.vms):
             return
-        text = apply_settings_text(self.scenario.text, host, vms)
+        host = {**{k: None for k in sc.settings}, **host}
+        vms = {vm.name: {**{k: None for k in vm.settings}, **vms.get(vm.name, {})} for vm in sc.vms}
+        text = apply_settings_text(sc.text, host, vms)
         sc = S.parse(text, self.scenario.path or "<scenario>")
         sc.path = self.scenario.path
         self.scenario = sc
