@@ -309,6 +309,14 @@ class ViewBody:
             painter.restore()
 
 
+def caption_of(frame, scenario_name: str) -> str:
+    """The narration of the frame's event; before the first event (where the app tells
+    how to start playing) what the figure shows."""
+    if frame is None or frame.pos == 0:
+        return f"{scenario_name}: before the first event; no VM has machine memory yet."
+    return frame.narration
+
+
 class Stage:
     """A scenario's timeline with an off-screen layer view and legend: any position as a figure."""
 
@@ -340,7 +348,7 @@ class Stage:
 
     def write_still(self, path, fmt: str, opts: FigureOptions, pos: int) -> None:
         f = self.show(pos)
-        write_still(path, fmt, opts, self.body(opts), self.legend, f.narration)
+        write_still(path, fmt, opts, self.body(opts), self.legend, caption_of(f, self.sc.name))
 
     def animation_page(self, opts: FigureOptions, start: int, end: int) -> Page:
         """One layout for every frame of start..end, with room for the longest caption."""
@@ -354,7 +362,7 @@ class Stage:
 
     def _narration(self, pos: int) -> str:
         if pos == 0:
-            return self.show(0).narration
+            return caption_of(None, self.sc.name)
         return events.narrate(self.tl.log[pos - 1], [vm.name for vm in self.sc.vms])
 
     def renderer(self, opts: FigureOptions, start: int, end: int):
@@ -367,5 +375,5 @@ class Stage:
             chapter = f" · {f.chapter.title}" if f.chapter is not None else ""
             footer = Footer(f"Event {shot.pos} · {f.tick} s{chapter}",
                             (shot.pos - 1 + shot.progress - start) / max(1, end - start))
-            return image(opts, page, self.body(opts), self.legend, f.narration, footer)
+            return image(opts, page, self.body(opts), self.legend, caption_of(f, self.sc.name), footer)
         return page, render

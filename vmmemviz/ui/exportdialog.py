@@ -271,7 +271,7 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _still(self, path: Path, opts: render.FigureOptions) -> None:
         frame = self.win.frame
-        caption = frame.narration if frame is not None else ""
+        caption = render.caption_of(frame, self.win.scenario.name)
         if self.region.currentData() == "window":
             render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
         else:       # the window's own layer view, in the chosen colours for as long as it takes
