@@ -40,7 +40,7 @@ from . import content as C
 from . import host as H
 from . import invariants
 from . import swap
-from .counters import HOST_EXTRA, VM_EXTRA, mb
+from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
 from .events import NONE, hx, kind
 from .settings import HOST_SETTINGS, defaults
 from .vm import COMPRESSED, MAPPED, SWAPPED
@@ -321,13 +321,9 @@ balloon.RELEASE[COMPRESSED] = release
 swap.WRITES.append(apply_zip_evict.code)
 
 
-def _rate(recent, vm, code) -> float:
-    return mb(np.count_nonzero((recent["vm"] == vm.index) & (recent["kind"] == code)))
-
-
 def _counters(state, vm, sim, recent):
     return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
-            "ZIP/s": _rate(recent, vm, apply_zip.code), "UNZIP/s": _rate(recent, vm, apply_unzip.code)}
+            "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
 
 
 def _host_counters(state, sim, recent):

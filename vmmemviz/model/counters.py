@@ -26,6 +26,11 @@ def mb(pages) -> float:
     return round(float(pages) / PAGES_PER_MB, 2)
 
 
+def rate(recent, vm, *codes) -> float:
+    """MB/s of ``vm``'s rows of kinds ``codes`` among ``recent`` (the tick's rows so far)."""
+    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))
+
+
 def overhead_by_vm(state) -> np.ndarray:
     """Hypervisor frames per owner VM, in one pass over the host."""
     hv = state.host.mpn_state == H.HV

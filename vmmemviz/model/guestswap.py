@@ -24,7 +24,7 @@ import numpy as np
 
 from . import guest as G
 from . import invariants
-from .counters import VM_EXTRA, mb
+from .counters import VM_EXTRA, mb, rate
 from .events import NONE, hx, kind
 from .sampling import PREV_ACCESSED
 from .vm import ACCESSED, MAPPED, SHARED
@@ -175,10 +175,8 @@ invariants.GUEST_SWAP_RESOLVER.append(lambda state, vm, slots: vm.gswap[slots])
 
 
 def _counters(state, vm, sim, recent):
-    mine = recent["vm"] == vm.index
-    return {"GSWCUR": mb(used(vm)),
-            "GSWR/s": mb(np.count_nonzero(mine & (recent["kind"] == apply_guest_pagein.code))),
-            "GSWW/s": mb(np.count_nonzero(mine & (recent["kind"] == apply_guest_pageout.code)))}
+    return {"GSWCUR": mb(used(vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
+            "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}
 
 
 VM_EXTRA.append(_counters)

@@ -32,7 +32,7 @@ from . import balloon
 from . import host as H
 from . import invariants
 from .allocation import assign_last, consumed, need, over_limit, reservation_pages
-from .counters import HOST_EXTRA, VM_EXTRA, mb
+from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
 from .events import hx, kind
 from .guestswap import EMPTY
 from .states import HARD
@@ -223,14 +223,10 @@ balloon.RELEASE[SWAPPED] = release
 WRITES.append(apply_swap_out.code)
 
 
-def _rate(recent, vm, *codes) -> float:
-    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))
-
-
 def _counters(state, vm, sim, recent):
     return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
-            "SWR/s": _rate(recent, vm, apply_swap_in.code),
-            "SWW/s": _rate(recent, vm, *WRITES)}
+            "SWR/s": rate(recent, vm, apply_swap_in.code),
+            "SWW/s": rate(recent, vm, *WRITES)}
 
 
 def _host_counters(state, sim, recent):
