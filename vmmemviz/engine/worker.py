@@ -222,16 +222,17 @@ class SimWorker(QtCore.QObject):
         dt, self._last = now - self._last, now
         if self.playing:
             self._play_pos += self.speed * dt
-            target = int(self._play_pos)
+            if int(self._play_pos) > len(tl) and not tl.finished():
+                tl.advance()          # one tick at a time: frames keep coming on a slow model
+                self._play_pos = min(self._play_pos, float(len(tl)))
+            target = min(int(self._play_pos), len(tl))
+            if tl.pos >= len(tl) and tl.finished():
+                self.playing = False
+                self._summary(force=True)
+                self._emit_frame(tl.pos)
+                return
             if target > tl.pos and not self._inflight:
-                if target > len(tl):
-                    tl.ensure(target)
-                if tl.pos >= len(tl) and tl.finished():
-                    self.playing = False
-                    self._summary(force=True)
-                    self._emit_frame(tl.pos)
-                    return
-                self._emit_frame(min(target, len(tl)), tl.pos)
+                self._emit_frame(target, tl.pos)
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
                 tl.advance()
