@@ -63,8 +63,8 @@ class GridItem(pg.ImageItem):
         codes = self.band.codes
         rows, cols = codes.shape
         step = max(1, int(1.0 / max(lod, 1e-9)))
-        if rows * cols <= FULL_IMAGE_CELLS:
-            r0, r1, c0, c1, step = 0, rows, 0, cols, 1
+        if step == 1 and rows * cols <= FULL_IMAGE_CELLS:      # one image, kept while zooming
+            r0, r1, c0, c1 = 0, rows, 0, cols
         else:
             r0, c0 = max(0, int(exposed.top()) // step * step), max(0, int(exposed.left()) // step * step)
             r1, c1 = min(rows, int(np.ceil(exposed.bottom())) + step), min(cols, int(np.ceil(exposed.right())) + step)
