@@ -128,3 +128,26 @@ def test_legend_names_every_vm_and_paints(qtbot):
     p.end()
     arr = np.frombuffer(img.constBits(), np.uint32) & 0xFFFFFF
     assert int(P.vm_hue(0)[1:], 16) in set(arr.tolist())
+
+
+def test_shared_frames_show_their_count_when_zoomed_in(qtbot):
+    t = Timeline(scenario.load("tps"))
+    code = E.BY_NAME["TPS_SHARE"].code
+    t.ensure(3000)
+    pos = next(i for i in range(len(t)) if t.log[i]["kind"] == code) + 1
+    v = LayerView()
+    qtbot.addWidget(v)
+    f = build_frame(t, pos)
+    v.set_frame(f)
+    mp = next(b for b in f.bands if b.key == "mp")
+    assert mp.badges and all(refs >= 2 for _, refs in mp.badges)
+
+    def black_pixels(width):
+        img = QtGui.QImage(width, width // 2, QtGui.QImage.Format.Format_RGB32)
+        p = QtGui.QPainter(img)
+        v.render_to(p, QtCore.QRectF(0, 0, width, width // 2), "mp")
+        p.end()
+        return int(np.count_nonzero((np.frombuffer(img.constBits(), np.uint32) & 0xFFFFFF) == 0))
+
+    assert black_pixels(600) == 0                       # cells a few pixels wide: no badges
+    assert black_pixels(mp.cols * 24) > 0               # 24 pixels a cell: the counts are written
