@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..model import host as H
 from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows
@@ -72,7 +73,7 @@ class GridItem(pg.ImageItem):
             return
         key = (r0, r1, c0, c1, step)
         if self._cache is None or self._cache[0] != key:
-            px = np.ascontiguousarray(lut32(self.theme)[codes[r0:r1:step, c0:c1:step]])
+            px = np.take(lut32(self.theme), np.ascontiguousarray(codes[r0:r1:step, c0:c1:step]))
             h, w = px.shape
             img = QtGui.QImage(px.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGB32)
             self._cache = (key, img, px)          # px keeps the image's memory alive
@@ -135,7 +136,8 @@ class GridItem(pg.ImageItem):
                 for r, c in zip(rr.tolist(), cc.tolist()):
                     painter.drawRect(QtCore.QRectF(c, r, 1, 1))
                 painter.restore()
-        if b.outlines:
+        side = min(H.LARGE_PAGES, b.cols, max(1, H.LARGE_PAGES // b.cols))   # a 2 MB page's shorter side, cells
+        if b.outlines and side * lod >= OUTLINE_MIN_PX:
             painter.save()
             pen = QtGui.QPen(QtGui.QColor(P.THEMES[self.theme]["fg"]), 1.5)
             pen.setCosmetic(True)
