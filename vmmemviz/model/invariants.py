@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import guest as G
-from . import host as H
-from . import vm as V
-
+# Registries first: the mechanisms that fill them import this module while it loads.
 # gp_state -> f(state, vm, slots) -> content ids held for those pages
 CONTENT_RESOLVERS: dict = {}
 # f(state, vm, slots) -> content ids of guest swap slots
 GUEST_SWAP_RESOLVER: list = []
+
+from . import guest as G  # noqa: E402
+from . import host as H  # noqa: E402
+from . import vm as V  # noqa: E402
 
 
 class Broken(AssertionError):
