@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import guest, host as H, workload
+from . import guest, host as H, realdata, workload
 from .events import F_WRITE, EventLog, apply_rows, make_rows
 from .mmu import apply_access
 from .settings import HOST_SETTINGS, VM_SETTINGS, defaults
@@ -48,6 +48,10 @@ class Simulator:
         self.events = 0
         self.now = 0           # the next tick to run
         self._serial = 1
+        realdata.load_images(self)
+        self.traces = {(vm.index, p.index): realdata.Trace(p.cfg.trace, f"{scenario.path}: vm[{vm.name}]."
+                                                           f"process[{p.index}]", p.vpages)
+                       for vm in self.vms for p in vm.procs if p.cfg.trace}
         self.mechanisms = [m for m in MECHANISMS if m.enabled(self)]
         for m in self.mechanisms:
             m.setup(self)
@@ -99,7 +103,8 @@ class Simulator:
         for vm in self.state.vms:
             self.make_room(vm, vm.cfg.overhead_pages())
             self.emit(self.rows(1, apply_power_on.code, vm.index, aux=vm.cfg.overhead_pages()))
-            for r in guest.boot_rows(self.now, vm):
+            boot = realdata.image_boot_rows(self, vm) if vm.cfg.image else guest.boot_rows(self.now, vm)
+            for r in boot:
                 gppns = expand(r)[1]
                 self.make_room(vm, len(gppns), gppns)
                 self.emit(r)
@@ -109,12 +114,27 @@ class Simulator:
         for op in workload.plan(self, vm, proc, t):
             if op[0] == "alloc":
                 self.alloc(vm, proc, op[1], op[2])
+            elif op[0] == "trace":
+                self.trace_step(vm, proc)
             elif op[0] == "free":
                 self.emit(self.rows(1, guest.apply_free.code, vm.index, proc=proc.index, gvpn=op[1], aux=op[2]))
             else:
                 got = workload.touches_for(self, vm, proc, op)
                 if got is not None and len(got[0]):
                     self.access(vm, proc, *got)
+
+    def trace_step(self, vm, proc) -> None:
+        """The next ``touches`` records of the process's trace; new pages allocated first."""
+        gv, w = self.traces[(vm.index, proc.index)].next(proc.cfg.touches)
+        if not len(gv):
+            return
+        held = int(np.count_nonzero(proc.pt_state != guest.UNMAPPED))
+        if int(gv.max()) >= held:
+            self.alloc(vm, proc, held, int(gv.max()) + 1 - held)
+        ok = proc.pt_state[gv] != guest.UNMAPPED       # pages the guest had no memory for
+        contents = np.zeros(int(ok.sum()), np.uint32)
+        contents[w[ok]] = workload._contents(self, proc.cfg, vm, int(w[ok].sum()))
+        self.access(vm, proc, gv[ok], w[ok], contents)
 
     def alloc(self, vm, proc, gvpn, n: int) -> None:
         """A system call for ``n`` pages at ``gvpn`` (first fit when None)."""
