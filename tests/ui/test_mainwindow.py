@@ -186,3 +186,12 @@ def test_ctrl_e_opens_the_export_dialog_on_this_window(qtbot, win, monkeypatch):
     monkeypatch.setattr(exportdialog.ExportDialog, "exec", lambda self: opened.append(self) or 0)
     key(qtbot, win, Key.Key_E, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert len(opened) == 1 and opened[0].win is win
+
+
+def test_end_keeps_going_while_the_view_is_resized(qtbot, win):
+    w = win
+    key(qtbot, w, Key.Key_End)
+    w.resize(w.width() - 200, w.height() - 100)         # the view asks for a new layout
+    qtbot.wait(300)
+    w.resize(w.width() + 200, w.height() + 100)
+    qtbot.waitUntil(lambda: w.frame.finished and w.frame.pos == w.frame.total > 1000, timeout=20000)

@@ -172,8 +172,6 @@ class SimWorker(QtCore.QObject):
             cmds, self._cmds = self._cmds, {}
         if "aspect" in cmds:
             self.aspect = cmds["aspect"]
-            if "load" not in cmds and self.timeline is not None:
-                cmds.setdefault("seek", self.timeline.pos)
         if "load" in cmds:
             sc, pos = cmds["load"]
             self.timeline = Timeline(sc)
@@ -198,6 +196,8 @@ class SimWorker(QtCore.QObject):
             self._last = time.monotonic()
             if cmds["play"] and tl.pos >= len(tl) and tl.finished():
                 target = 0          # play at the end starts again
+        if target is None and "aspect" in cmds and "load" not in cmds:
+            target = tl.pos          # the same position, laid out for the view's new shape
         if target is not None:
             self._emit_frame(target)
             self._play_pos = float(tl.pos)

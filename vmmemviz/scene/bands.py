@@ -328,14 +328,6 @@ def scene_rect(bands) -> tuple:
     return (0.0, top, w, max(b.y + b.rows for b in bands) - top)
 
 
-def find(bands, layer: str, vm=None, proc=None):
-    """The band of a layer (and VM / process), or None."""
-    for b in bands:
-        if b.layer == layer and (layer == "mp" or (b.vm == vm and (layer != "gv" or b.proc == proc))):
-            return b
-    return None
-
-
 # -- words -------------------------------------------------------------------------------------
 def describe(state, ref: tuple, names) -> str:
     """Tooltip text for one page: layer, number, owner, state, content class."""

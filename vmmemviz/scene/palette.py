@@ -111,14 +111,3 @@ def legend_entries(vm_names, theme: str = "dark") -> list:
         ("large page (2 MB)", THEMES[theme]["fg"], "outline"),
     ]
     return out
-
-
-def describe_code(code: int, vm_names) -> str:
-    """What a cell of this code shows, in words (tooltips, tests)."""
-    if code >= VM_BASE:
-        i, zero = divmod(code - VM_BASE, 2)
-        name = vm_names[i] if i < len(vm_names) else f"VM {i}"
-        return f"{name}, zero page" if zero else f"{name}, private"
-    return {BG: "", FREE: "free", UNMAPPED: "unmapped", HV: "hypervisor overhead", SHARED: "shared (TPS)",
-            BALLOON: "ballooned", ZIP: "compressed", SWAP: "swapped to .vswp",
-            GSWAP: "paged out by the guest"}[code]

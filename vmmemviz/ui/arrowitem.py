@@ -128,7 +128,7 @@ class ArrowItem(QtWidgets.QGraphicsObject):
             if not many:
                 back = q2 if (q2[0] - q3[0]) ** 2 + (q2[1] - q3[1]) ** 2 > 1e-12 else q1
                 heads.setdefault(a.kind, []).append((q3, back))
-            if a.kind in ("swap", "zip", "gswap"):
+            if a.flow:
                 for k in range(4):
                     t = (p - 0.18 * k) if p < 1 else 0.2 + 0.2 * k
                     if 0 <= t <= 1:
