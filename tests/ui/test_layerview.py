@@ -110,6 +110,9 @@ def test_hover_and_click_name_the_page(qtbot, tl):
     v.set_frame(f)
     pt = v.cell_center("mp", 300)
     assert v.page_at(pt) == ("mp", None, None, 300)
+    with qtbot.waitSignal(v.pageHovered) as hov:
+        qtbot.mouseMove(v.viewport(), pt)
+    assert hov.args[0] == ("mp", None, None, 300)
     with qtbot.waitSignal(v.pageClicked) as sig:
         qtbot.mouseClick(v.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pt)
     assert sig.args[0] == ("mp", None, None, 300)
