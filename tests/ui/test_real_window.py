@@ -74,6 +74,17 @@ def test_real_window_steps_with_keys_and_shows_the_pages(display, tmp_path):
         assert count(after, win01_zero) > 5000           # win01's zeroed memory, in two layers
         assert count(after, P.vm_hue(0)) > 200           # web01's kernel pages
         assert count(after, P.colour(P.HV)) > 50         # the VMMs' overhead frames
+        # hover a hypervisor-overhead frame: the tooltip names it
+        hv = after == int(P.colour(P.HV)[1:], 16)
+        inner = hv[1:-1, 1:-1] & hv[:-2, 1:-1] & hv[2:, 1:-1] & hv[1:-1, :-2] & hv[1:-1, 2:]
+        ys, xs = np.nonzero(inner)                     # inside a cell, first in the picture
+        px, py = int(xs[0]) + 1, int(ys[0]) + 1
+        x(env, "xdotool", "mousemove", str(px - 1), str(py))
+        x(env, "xdotool", "mousemove", str(px), str(py))
+        time.sleep(1.5)
+        tip = grab(env, tmp_path / "tooltip")
+        box = (slice(py, py + 120), slice(px, px + 400))
+        assert np.count_nonzero(tip[box] != after[box]) > 500, "no tooltip under the cursor"
         x(env, "xdotool", "key", "End")
         time.sleep(3.0)
         end = grab(env, tmp_path / "end")

@@ -396,8 +396,18 @@ class LayerView(QtWidgets.QGraphicsView):
 
     def show_page_tip(self, ref, text: str) -> None:
         """Show the tooltip for ``ref`` if the cursor is still on it."""
+        self._tip = (ref, text)
         if ref == self._hover and text:
             QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self.viewport())
+
+    def viewportEvent(self, ev):
+        # Qt's own tooltip event would hide ours (no item has a tooltip): answer it with the page's
+        if ev.type() == QtCore.QEvent.Type.ToolTip:
+            ref, text = getattr(self, "_tip", (None, ""))
+            if ref is not None and ref == self._hover and text:
+                QtWidgets.QToolTip.showText(ev.globalPos(), text, self.viewport())
+            return True
+        return super().viewportEvent(ev)
 
     def mousePressEvent(self, ev):
         self._press = ev.position().toPoint()
