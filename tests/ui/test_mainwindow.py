@@ -4,7 +4,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model import scenario
@@ -166,12 +166,11 @@ def test_theme_is_remembered_and_help_gets_the_kind(qtbot, win, monkeypatch):
     monkeypatch.setattr(H, "show_help", lambda kind, parent: seen.append(kind))
     key(qtbot, w, Key.Key_F1)
     assert seen == ["POWER_ON"]
-    tours = next(m for m in w.menuBar().findChildren(QtCore.QObject) if getattr(m, "title", lambda: "")() == "&Tours")
+    tours = next(m for m in w.menuBar().findChildren(QtWidgets.QMenu) if m.title() == "&Tours")
     assert all(a.text() for a in tours.actions())
 
 
 def test_every_control_has_a_tooltip(win):
-    from PySide6 import QtWidgets
     tb = win.findChild(QtWidgets.QToolBar)
     for b in tb.findChildren(QtWidgets.QToolButton):
         if b.defaultAction() is not None:
@@ -195,3 +194,15 @@ def test_end_keeps_going_while_the_view_is_resized(qtbot, win):
     qtbot.wait(300)
     w.resize(w.width() + 200, w.height() + 100)
     qtbot.waitUntil(lambda: w.frame.finished and w.frame.pos == w.frame.total > 1000, timeout=20000)
+
+
+def test_a_tour_opens_from_the_tours_menu(qtbot, win):
+    w = win
+    tours = next(m for m in w.menuBar().findChildren(QtWidgets.QMenu) if m.title() == "&Tours")
+    action = next(a for a in tours.actions() if a.text() == scenario.load("swap").name)
+    action.trigger()
+    qtbot.waitUntil(lambda: w.frame.vm_names == ("guest01", "nocache01") and w.frame.pos == 0, timeout=10000)
+    assert "swap" in w.windowTitle().lower() or w.scenario.name in w.windowTitle()
+    key(qtbot, w, Key.Key_Right)
+    at(qtbot, w, 1)
+    assert {b.key for b in w.layer_view.frame.bands} >= {"gp.0", "gp.1", "mp", "vswp.1"}
