@@ -6,7 +6,8 @@ backing GP -> MP, sharing GP -> shared MP, balloon (GP pinned, its MP freed), an
 between machine memory and a store (swap, compression, guest paging: drawn with moving
 dots). A "mark" outlines a range (power-on overhead, freed pages, large-page groups).
 Kinds are read by their group and the columns they fill, so new mechanisms get arrows
-without changes here; ``BY_KIND`` reads the few whose columns carry more (a TPS partner). Past ``BUNDLE_AT`` arrows they are bundled per band region.
+without changes here; ``BY_KIND`` reads the few whose columns carry more (a TPS partner).
+The arrows of a step of many events (playing fast, host scale) are bundled per band region.
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ compression cache, .vswp, guest swap). A band's ``layer`` is the layer name
 Stores come from the page states (a compressed GPPN's ``gp_loc`` is its cache slot, a
 swapped one's its .vswp slot, a guest-paged GVPN's ``pt`` its guest swap slot) and are
 sized from the mechanism's own array when one is found (``STORES`` lists the name hints).
-The layout (cell positions) depends only on the sizes, so it is stable while playing.
+The layout (cell positions) depends only on the sizes and the view's shape, so it is
+stable while playing.
 """
 from __future__ import annotations
 
