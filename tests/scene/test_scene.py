@@ -158,3 +158,18 @@ def test_large_pages_are_outlined_groups():
     t.seek(i + 1)
     mp = next(b for b in B.build_bands(t.view) if b.key == "mp")
     assert (int(t.log[i]["mpn"]), 512) in mp.outlines
+
+
+def test_a_2k_compressed_page_fills_two_units_of_the_cache_band():
+    t = Timeline(scenario.load("compression"))
+    t.run_to_end()
+    code = E.BY_NAME["ZIP"].code
+    i = next(i for i in range(len(t)) if t.log[i]["kind"] == code and 1024 < int(t.log[i]["aux"]) <= 2048)
+    t.seek(i + 1)
+    row = t.log[i]
+    zip_band = next(b for b in B.build_bands(t.view) if b.key == f"zip.{int(row['vm'])}")
+    flat = zip_band.codes.reshape(-1)
+    s = int(row["slot"])
+    assert flat[s] == flat[s + 1] == P.ZIP
+    assert zip_band.count == len(t.view.vms[int(row["vm"])].zip_size)    # sized by the cache's own array
+    assert B.band_kib(zip_band) == 1

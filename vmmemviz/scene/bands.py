@@ -22,6 +22,7 @@ from ..model import content as C
 from ..model import guest as G
 from ..model import host as H
 from ..model import vm as V
+from ..model.events import NONE
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -82,13 +83,19 @@ class Store:
     title: str
     code: int
     hints: tuple             # substrings of a mechanism's array name that sizes the store
+    slot_kib: int = 4        # a slot's size (the compression cache counts 1 KiB units)
 
 
 STORES = (
-    Store("zip", "compression cache", P.ZIP, ("zip", "compress")),
+    Store("zip", "compression cache", P.ZIP, ("zip_size", "zip", "compress"), 1),
     Store("vswp", ".vswp", P.SWAP, ("vswp",)),
     Store("gswap", "guest swap", P.GSWAP, ("gswap", "guest_swap", "gsw")),
 )
+
+
+def band_kib(band) -> int:
+    """Size of what a band's cells hold, in KiB: a page, or a store's slot."""
+    return next((s.slot_kib for s in STORES if s.layer == band.layer), 4)
 
 
 def store_slots(vm, layer: str) -> np.ndarray:
@@ -112,16 +119,34 @@ def _tokens(name: str) -> list:
     return out + [cur]
 
 
-def store_size(state, vm, store: Store) -> int | None:
-    """Slots of the store's own array (a VM array or a ``state.extra`` entry), if any."""
-    names = [(a, getattr(vm, a)) for a in vm.ARRAYS if a not in V.VM.ARRAYS]
-    names += [(k, a) for k, a in state.extra.items() if str(vm.index) in _tokens(k) or
-              (getattr(a, "ndim", 0) == 2 and a.shape[0] == len(state.vms))]
-    for name, arr in names:
-        if any(h in name.lower() for h in store.hints):
-            arr = np.asarray(arr)
-            return int(arr.shape[-1]) if arr.ndim == 2 and arr.shape[0] == len(state.vms) else len(arr)
+def store_array(state, vm, store: Store):
+    """The mechanism's own per-slot array of this store (a VM array, or a ``state.extra``
+    entry for this VM), the first that a hint names (whole name first), or None."""
+    arrays = {a: getattr(vm, a) for a in vm.ARRAYS if a not in V.VM.ARRAYS}
+    for k, a in state.extra.items():
+        if getattr(a, "ndim", 0) == 2 and a.shape[0] == len(state.vms):
+            arrays[k] = a[vm.index]
+        elif str(vm.index) in _tokens(k):
+            arrays[k] = a
+    for hint in store.hints:
+        for name, arr in sorted(arrays.items(), key=lambda kv: kv[0].lower() != hint):
+            if hint in name.lower():
+                return np.asarray(arr)
     return None
+
+
+def store_occupied(state, vm, store: Store) -> np.ndarray:
+    """Per slot: in use? From the mechanism's array when there is one (a free slot holds 0,
+    or NONE in a 32-bit array: a 2 KiB compressed page's second unit counts), else from the
+    page states."""
+    arr = store_array(state, vm, store)
+    if arr is not None:
+        return arr != (NONE if arr.dtype.itemsize == 4 else 0)
+    slots = store_slots(vm, store.layer)
+    size = int(slots.max()) + 1 if len(slots) else 0
+    occ = np.zeros(size, bool)
+    occ[slots] = True
+    return occ
 
 
 # -- codes ---------------------------------------------------------------------------------
@@ -170,9 +195,10 @@ def gv_codes(proc, gp: np.ndarray) -> np.ndarray:
     return codes
 
 
-def store_codes(size: int, slots: np.ndarray, code: int) -> np.ndarray:
+def store_codes(size: int, occupied: np.ndarray, code: int) -> np.ndarray:
     codes = np.full(size, P.FREE, np.uint8)
-    codes[slots[slots < size]] = code
+    n = min(size, len(occupied))
+    codes[:n][occupied[:n]] = code
     return codes
 
 
@@ -274,14 +300,17 @@ def _place(mp_pages: int, vms: tuple, w: int):
 def _stores(state, vm) -> tuple:
     out = []
     for s in STORES:
-        size = store_size(state, vm, s)
-        slots = store_slots(vm, s.layer)
-        if size is None and not len(slots):
+        occ = store_occupied(state, vm, s)
+        known = store_array(state, vm, s) is not None
+        if not known and not occ.any():
             continue
-        if size is None:       # no array to size it: the .vswp is the VM's unreserved memory
+        used = int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0
+        if known:
+            size = len(occ)
+        else:                  # no array to size it: the .vswp is the VM's unreserved memory
             size = vm.n - int(round(vm.cfg.reservation_mb * V.PAGES_PER_MB)) if s.layer == "vswp" else vm.n // 10
-        used = int(slots.max()) + 1 if len(slots) else 0
-        out.append((s.layer, max(size, used), shown_slots(max(size, used), used)))
+        size = max(size, used)
+        out.append((s.layer, size, shown_slots(size, used)))
     return tuple(out)
 
 
@@ -317,7 +346,7 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
             badges, outlines = _badges(state.host), _outlines(state.host)
         else:
             store = next(st for st in STORES if st.layer == s.layer)
-            flat = store_codes(s.count, store_slots(state.vms[s.vm], s.layer), store.code)
+            flat = store_codes(s.count, store_occupied(state, state.vms[s.vm], store), store.code)
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
@@ -383,6 +412,6 @@ def describe(state, ref: tuple, names) -> str:
         elif st in (V.SWAPPED, V.COMPRESSED):
             lines.append(f"-> {'.vswp' if st == V.SWAPPED else 'compression cache'} slot 0x{loc:x}")
         return "\n".join(lines)
-    title = next(s.title for s in STORES if s.layer == layer)
-    slots = store_slots(vm, layer)
-    return f"{names[vmi]} {title}: slot 0x{i:x}\n" + ("in use" if i in set(slots.tolist()) else "free")
+    store = next(s for s in STORES if s.layer == layer)
+    occ = store_occupied(state, vm, store)
+    return f"{names[vmi]} {store.title}: slot 0x{i:x}\n" + ("in use" if i < len(occ) and occ[i] else "free")

@@ -215,7 +215,8 @@ class LabelsItem(QtWidgets.QGraphicsObject):
             if b.layer == "mp":
                 continue                        # its heading says it all
             corner = xf.map(QtCore.QPointF(b.x, b.y))
-            size = _size(b.total or b.count) + (f", {_size(b.count)} shown" if b.total > b.count else "")
+            kib = B.band_kib(b)
+            size = _size(b.total or b.count, kib) + (f", {_size(b.count, kib)} shown" if b.total > b.count else "")
             room = b.cols * lod
             if room < fm.horizontalAdvance("web01…"):
                 continue                        # too narrow to name (host scale): the tooltip does
@@ -225,11 +226,11 @@ class LabelsItem(QtWidgets.QGraphicsObject):
         painter.restore()
 
 
-def _size(pages: int) -> str:
-    mb = pages / 256
+def _size(cells: int, kib: int = 4) -> str:
+    mb = cells * kib / 1024
     if mb >= 1024:
         return f"{round(mb / 1024, 1):g} GiB"
-    return f"{round(mb, 1):g} MiB" if mb >= 1 else f"{pages} pages"
+    return f"{round(mb, 1):g} MiB" if mb >= 1 else f"{cells * kib} KiB"
 
 
 class LayerView(QtWidgets.QGraphicsView):
