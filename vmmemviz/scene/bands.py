@@ -297,10 +297,10 @@ def _place(mp_pages: int, vms: tuple, w: int):
     return tuple(slots), max(y - g, 1.0)
 
 
-def _stores(state, vm) -> tuple:
+def _stores(state, vm, occupied: dict) -> tuple:
     out = []
     for s in STORES:
-        occ = store_occupied(state, vm, s)
+        occ = occupied[(vm.index, s.layer)] = store_occupied(state, vm, s)
         known = store_array(state, vm, s) is not None
         if not known and not occ.any():
             continue
@@ -323,14 +323,17 @@ def shown_slots(size: int, used: int) -> int:
     return min(size, max(256, 1 << max(0, used - 1).bit_length()))
 
 
-def shape_key(state) -> tuple:
+def shape_key(state, occupied: dict) -> tuple:
+    """What the layout depends on; fills ``occupied`` with each store's slots in use."""
     return state.host.n_mpn, tuple(
-        (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm)) for vm in state.vms)
+        (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm, occupied))
+        for vm in state.vms)
 
 
 def build_bands(state, aspect: float = ASPECT) -> tuple:
     """Every band of ``state``, laid out for a picture of about ``aspect`` (width / height)."""
-    mp_pages, vms = shape_key(state)
+    occupied = {}
+    mp_pages, vms = shape_key(state, occupied)
     slots = layout(mp_pages, vms, round(aspect, 1))
     mp = mp_codes(state)
     gps = {vm.index: gp_codes(state, vm, mp) for vm in state.vms}
@@ -346,7 +349,7 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
             badges, outlines = _badges(state.host), _outlines(state.host)
         else:
             store = next(st for st in STORES if st.layer == s.layer)
-            flat = store_codes(s.count, store_occupied(state, state.vms[s.vm], store), store.code)
+            flat = store_codes(s.count, occupied[(s.vm, s.layer)], store.code)
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
