@@ -206,3 +206,12 @@ def test_a_tour_opens_from_the_tours_menu(qtbot, win):
     key(qtbot, w, Key.Key_Right)
     at(qtbot, w, 1)
     assert {b.key for b in w.layer_view.frame.bands} >= {"gp.0", "gp.1", "mp", "vswp.1"}
+
+
+def test_file_menu_snapshots_a_live_process(qtbot, win):
+    import os
+    pw = win.snapshot_process(os.getpid())            # this test process, from /proc
+    qtbot.addWidget(pw)
+    assert pw.isVisible() and str(os.getpid()) in pw.windowTitle()
+    names = [a.text() for a in win.menuBar().actions()[0].menu().actions()]
+    assert {"Snapshot a process…", "Open esxtop capture…", "Scenario from guest images…"} <= set(names)

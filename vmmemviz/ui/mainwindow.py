@@ -294,6 +294,13 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addAction(self.a_save)
         f.addAction(self.a_export)
         f.addSeparator()
+        f.addAction(self._act("Snapshot a process…", self.snapshot_process,
+                              tip="A live Linux process's pages, guest virtual -> physical, from /proc"))
+        f.addAction(self._act("Open esxtop capture…", self.open_capture,
+                              tip="An esxtop batch capture (esxtop -b) in the counters and plots"))
+        f.addAction(self._act("Scenario from guest images…", self.images_scenario,
+                              tip="A scenario with one VM per guest memory image (ELF core, raw, .vmem)"))
+        f.addSeparator()
         f.addAction(self.a_quit)
         s = mb.addMenu("&Simulation")
         for a in (self.a_play, self.a_step, self.a_back, self.a_step10, self.a_back10, self.a_start, self.a_end):
@@ -419,6 +426,46 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.load(sc, 0)
         self._title()
         self._remember(sc)
+
+    # -- real data (vmmemviz.ui.realdata) ----------------------------------------------------
+    def snapshot_process(self, pid: int | None = None):
+        from ..importers.procsnap import snapshot
+        from .realdata import ProcessWindow
+        if pid is None:
+            pid, ok = QtWidgets.QInputDialog.getInt(self, "Snapshot a process", "Process ID:", 1, 1, 1 << 22)
+            if not ok:
+                return None
+        try:
+            snap = snapshot(pid)
+        except InputError as e:
+            QtWidgets.QMessageBox.warning(self, "Cannot read that process", str(e))
+            return None
+        win = ProcessWindow(snap, Path(f"/proc/{pid}/comm").read_text().strip()
+                            if Path(f"/proc/{pid}/comm").exists() else "", self.theme, self)
+        win.show()
+        return win
+
+    def open_capture(self):
+        from ..importers.esxtop import read_esxtop
+        from .realdata import CaptureWindow
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open esxtop capture", str(Path.home()),
+                                                        "esxtop batch output (*.csv);;All files (*)")
+        if path:
+            try:
+                CaptureWindow(read_esxtop(path), self).show()
+            except InputError as e:
+                QtWidgets.QMessageBox.warning(self, "Cannot read the capture", str(e))
+
+    def images_scenario(self):
+        import tempfile
+        from .realdata import image_scenario
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Guest memory images", str(Path.home()),
+                                                          "Memory images (*.elf *.core *.raw *.vmem *.img);;All files (*)")
+        if paths:
+            try:
+                self.open_scenario(image_scenario(paths, tempfile.mkdtemp(prefix="vmmemviz-")))
+            except InputError as e:
+                QtWidgets.QMessageBox.warning(self, "Cannot read the images", str(e))
 
     def save_dialog(self):
         start = self.scenario.path if self.scenario.path and not self.scenario.path.startswith(str(S.BUILTIN_DIR)) \
