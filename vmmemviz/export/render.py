@@ -18,7 +18,6 @@ from PySide6.QtSvg import QSvgGenerator
 
 from ..model import events
 from ..scene import palette as P
-from ..scene.bands import label_height
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
@@ -271,22 +270,14 @@ class ViewBody:
     neighbouring band shows beside it.
 
     Adapter: this renders the view's scene as ``LayerView.render_to`` does, but without
-    the background for a transparent figure, and with the row's heading above a band that
-    starts a row (the machine-memory band has no other title).
+    the background for a transparent figure.
     """
 
     def __init__(self, view, transparent: bool = False):
         self.view, self.transparent = view, transparent
 
     def _source(self, band_key) -> QRectF:
-        v = self.view
-        if band_key is None:
-            src = v.picture_rect()
-        else:
-            src = v.band_rect(band_key)
-            band = next(b for b in v.frame.bands if b.key == band_key)
-            if band.x == 0:               # first of its row: take the row's heading (the layer) too
-                src.setTop(src.top() - label_height(int(v.picture_rect().width())))
+        src = self.view.picture_rect() if band_key is None else self.view.band_rect(band_key)
         pad = src.width() * 0.01          # as LayerView.render_to pads it
         return src.adjusted(-pad, -pad, pad, pad)
 
