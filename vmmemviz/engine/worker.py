@@ -253,7 +253,8 @@ class SimWorker(QtCore.QObject):
 
 
 class Engine(QtCore.QObject):
-    """The UI side: owns the thread and the worker; forwards the worker's signals."""
+    """The UI side: owns the thread and the worker. Connect to the worker's signals, then
+    ``start()`` (the first frame may come at once)."""
 
     def __init__(self, scenario, parent=None):
         super().__init__(parent)
@@ -262,6 +263,8 @@ class Engine(QtCore.QObject):
         self.worker = SimWorker(scenario)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.start)
+
+    def start(self):
         self.thread.start()
 
     def shutdown(self):

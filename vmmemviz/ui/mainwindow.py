@@ -124,6 +124,7 @@ class MainWindow(QtWidgets.QMainWindow):
         w.loaded.connect(self._loaded)
         self.layer_view.aspectChanged.connect(w.set_aspect)
         w.failed.connect(lambda msg: self.statusBar().showMessage(f"Simulation error: {msg}", 10000))
+        self.engine.start()                 # only now: no signal of the first load is missed
         self.set_speed_index(int(self.qsettings.value("speed_index", 3)))
         self._title()
         self.set_theme(self.theme)
