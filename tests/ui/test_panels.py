@@ -18,7 +18,6 @@ from vmmemviz.model.inspect import inspect
 from vmmemviz.model.timeline import Timeline
 from vmmemviz.scene import palette as P
 from vmmemviz.ui import help as H
-from vmmemviz.ui.app import keep_singletons_alive
 from vmmemviz.ui.counters import CountersPanel, fmt
 from vmmemviz.ui.eventlist import EventList
 from vmmemviz.ui.inspector import InspectorPanel
@@ -26,7 +25,6 @@ from vmmemviz.ui.plots import PlotsPanel
 from vmmemviz.ui.settingsdialog import SettingsDialog
 
 TICKS = 60
-keep_singletons_alive()     # as the app does at start: PySide6 6.12 on Python 3.11 leaks None/True/False refs
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,8 @@ from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows
 from ..scene.palette import lut32
-from .app import keep_singletons_alive
 from .arrowitem import ArrowItem
 
-keep_singletons_alive()
 
 BADGE_LOD = 18       # pixels per cell from which shared frames show their count
 HATCH_LOD = 5        # ... from which ballooned cells are hatched
