@@ -90,7 +90,7 @@ def apply_boot_zero(state, rows):
 def _(row, names):
     n = int(row["aux"])
     return (f"{names[row['vm']]}'s Windows guest zeroed GPPN {hx(row['gppn'])}-{hx(row['gppn'] + n - 1)} "
-            f"at boot: {n} zero pages the hypervisor had to back ({n // PAGES_PER_MB} MB).")
+            f"at boot: {n} zero pages the hypervisor had to back ({n / PAGES_PER_MB:g} MB).")
 
 
 @kind(12, "ALLOC", "guest", "Application Memory Management: an application starts with no memory and "
