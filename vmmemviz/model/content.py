@@ -126,19 +126,26 @@ def page_bytes(cid: int) -> bytes:
     src = (cid >> OS_INDEX_BITS) & 63
     if cls == OS and src >= IMAGE_SOURCE0:
         return _IMAGES[src][0].page(cid & ((1 << OS_INDEX_BITS) - 1))
+    if cls == TEXT:
+        return _text_page(cid)
     rng = np.random.default_rng(cid)
     if cls == RANDOM:
         return rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
-    if cls == OS:
-        # machine code: a small vocabulary of instruction-like 8-byte groups, plus some
-        # random immediates, so it compresses to a bit under half like real code does.
-        vocab = np.random.default_rng(cid >> OS_INDEX_BITS).integers(0, 256, (32, 8), dtype=np.uint8)
-        words = vocab[rng.integers(0, 32, PAGE_SIZE // 8)]
-        noise = rng.random(PAGE_SIZE // 8) < 0.35
-        words[noise, 4:] = rng.integers(0, 256, (int(noise.sum()), 4), dtype=np.uint8)
-        return words.tobytes()
-    # TEXT: words of English-like text, compresses to well under 2 KiB
-    idx = rng.integers(0, len(_WORDS), 900)
-    text = " ".join(_WORDS[i] for i in idx).encode()
+    # OS: machine code: a small vocabulary of instruction-like 8-byte groups, plus some
+    # random immediates, so it compresses to a bit under half like real code does.
+    vocab = np.random.default_rng(cid >> OS_INDEX_BITS).integers(0, 256, (32, 8), dtype=np.uint8)
+    words = vocab[rng.integers(0, 32, PAGE_SIZE // 8)]
+    noise = rng.random(PAGE_SIZE // 8) < 0.35
+    words[noise, 4:] = rng.integers(0, 256, (int(noise.sum()), 4), dtype=np.uint8)
+    return words.tobytes()
+
+
+# TEXT pages are windows of one English-like corpus under a header naming the page:
+# unique, and they compress to well under 2 KiB (and cost no random generator to make).
+_CORPUS = " ".join(_WORDS[i] for i in np.random.default_rng(7).integers(0, len(_WORDS), 12000)).encode()
+
+
+def _text_page(cid: int) -> bytes:
     header = f"[{cid & UNIQUE_MASK:08x}] ".encode()
-    return (header + text)[:PAGE_SIZE].ljust(PAGE_SIZE, b".")
+    off = (cid * 2654435761) % (len(_CORPUS) - PAGE_SIZE)
+    return header + _CORPUS[off:off + PAGE_SIZE - len(header)]
