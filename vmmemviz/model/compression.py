@@ -43,7 +43,7 @@ from . import swap
 from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
 from .events import NONE, hx, kind
 from .settings import HOST_SETTINGS, defaults
-from .vm import COMPRESSED, MAPPED, SWAPPED
+from .vm import COMPRESSED, MAPPED, SWAPPED, restore
 
 UNITS_PER_FRAME = 4             # 1 KiB units in a 4 KiB frame
 FREE, ONE_K, TWO_K, TAIL = 0, 1, 2, 3
@@ -141,21 +141,7 @@ def _(row, names):
 @kind(82, "UNZIP", "zip", "Memory compression: the guest touched a compressed page; the access faults "
       "and the hypervisor decompresses it into a fresh machine page, far faster than a read from disk.")
 def apply_unzip(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
-        g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == COMPRESSED).all(), "decompression of a page not compressed"
-        slots = vm.gp_loc[g].astype(np.int64)
-        content = vm.zip_content[slots]
-        mpn = state.host.peek_free(len(g))
-        state.host.take(mpn, H.PRIVATE, v, g, content)
-        release(vm, slots)
-        vm.gp_state[g] = MAPPED
-        vm.gp_loc[g] = mpn
-        rows["mpn"][sel] = mpn
-        rows["slot"][sel] = slots
-        rows["content"][sel] = content
+    restore(state, rows, COMPRESSED, "zip_content", release)
 
 
 @apply_unzip.narrator

@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import balloon
-from . import host as H
 from . import invariants
 from .allocation import assign_last, consumed, need, over_limit, reservation_pages
 from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
@@ -37,7 +36,7 @@ from .events import hx, kind
 from .guestswap import EMPTY
 from .states import HARD
 from .tps import share_before_swap
-from .vm import MAPPED, SWAPPED
+from .vm import MAPPED, SWAPPED, restore
 
 TARGET = "swap.target"
 WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction
@@ -107,21 +106,7 @@ def _(row, names):
       "out; the access faults and the hypervisor reads the page back from the .vswp into a fresh "
       "machine page while the virtual CPU waits.")
 def apply_swap_in(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
-        g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == SWAPPED).all(), "swap-in of a page not swapped"
-        slots = vm.gp_loc[g].astype(np.int64)
-        content = vm.vswp[slots]
-        mpn = state.host.peek_free(len(g))
-        state.host.take(mpn, H.PRIVATE, v, g, content)
-        release(vm, slots)
-        vm.gp_state[g] = MAPPED
-        vm.gp_loc[g] = mpn
-        rows["mpn"][sel] = mpn
-        rows["slot"][sel] = slots
-        rows["content"][sel] = content
+    restore(state, rows, SWAPPED, "vswp", release)
 
 
 @apply_swap_in.narrator

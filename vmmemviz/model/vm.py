@@ -126,6 +126,27 @@ def _back(state, rows):
     rows["mpn"] = mpns[first]
 
 
+def restore(state, rows, from_state: int, store: str, release) -> None:
+    """Bring GPPNs back from a store (``from_state``: SWAPPED, COMPRESSED) into the lowest free
+    MPNs with the content the VM's ``store`` array holds for their slots; ``release(vm, slots)``
+    frees the slots. Rows learn the MPN, the slot and the content."""
+    for v in np.unique(rows["vm"]):
+        sel = rows["vm"] == v
+        vm = state.vms[int(v)]
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_state[g] == from_state).all(), f"{store}: a page to bring back is not there"
+        slots = vm.gp_loc[g].astype(np.int64)
+        content = getattr(vm, store)[slots]
+        mpn = state.host.peek_free(len(g))
+        state.host.take(mpn, H.PRIVATE, v, g, content)
+        release(vm, slots)
+        vm.gp_state[g] = MAPPED
+        vm.gp_loc[g] = mpn
+        rows["mpn"][sel] = mpn
+        rows["slot"][sel] = slots
+        rows["content"][sel] = content
+
+
 @kind(1, "BACK", "core", "Virtual Machine Memory Allocation: a VM starts with no machine memory; "
       "the first time the guest touches a guest physical page, the hypervisor backs it with a "
       "machine page and records GPPN -> MPN in the VM's PMAP.")
