@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from read_after_write import Writes
 
 from vmmemviz.errors import InputError
 from vmmemviz.model import content as C
@@ -193,23 +194,10 @@ def test_invariant_checker_catches_a_broken_refcount():
 
 def test_a_read_returns_the_bytes_last_written():
     sim = Simulator(small(duration=40))
-    written = {}
-    orig = sim.emit
-
-    def spy(rows):
-        out = orig(rows)
-        w = out[(out["kind"] == mmu.apply_access.code) & ((out["flags"] & events.F_WRITE) != 0)]
-        for r in w:
-            written[(int(r["vm"]), int(r["proc"]), int(r["gvpn"]))] = int(r["content"])
-        return out
-
-    sim.emit = spy
+    writes = Writes(sim)
     sim.run()
-    assert len(written) > 50
-    for (v, p, g), cid in written.items():
-        vm = sim.vms[v]
-        got = invariants.guest_content(sim.state, vm, vm.procs[p], [g])[0]
-        assert C.page_bytes(int(got)) == C.page_bytes(cid)
+    assert len(writes.last) > 50
+    writes.check(sim.state, set())
 
 
 def test_narration_is_one_sentence_per_event():

@@ -2,9 +2,10 @@
 pshare.enable, salting, share before swap, counters, and seek = play with it all on."""
 import numpy as np
 import pytest
+from read_after_write import Writes
 
 from vmmemviz.model import content as C
-from vmmemviz.model import counters, events, host as H, invariants, mmu, scenario, tps
+from vmmemviz.model import counters, events, host as H, invariants, scenario, tps
 from vmmemviz.model import vm as V
 from vmmemviz.model.events import apply_rows
 from vmmemviz.model.simulator import Simulator, build_state
@@ -296,23 +297,10 @@ def busy():
 
 def test_a_read_returns_the_bytes_last_written_through_share_and_cow():
     sim = Simulator(busy())
-    written = {}
-    orig = sim.emit
-
-    def spy(rows):
-        out = orig(rows)
-        w = out[(out["kind"] == mmu.apply_access.code) & ((out["flags"] & events.F_WRITE) != 0)]
-        for r in w:
-            written[(int(r["vm"]), int(r["proc"]), int(r["gvpn"]))] = int(r["content"])
-        return out
-
-    sim.emit = spy
+    writes = Writes(sim)
     sim.run()
     assert len(rows_of(sim, tps.apply_share.code)) > 100 and len(rows_of(sim, tps.apply_cow.code)) > 10
-    for (v, p, g), cid in written.items():
-        vm = sim.vms[v]
-        got = invariants.guest_content(sim.state, vm, vm.procs[p], [g])[0]
-        assert C.page_bytes(int(got)) == C.page_bytes(cid)
+    writes.check(sim.state, set())
 
 
 def test_every_event_keeps_the_invariants_and_seek_equals_play():
