@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from vmmemviz.model import scenario
-from vmmemviz.model.simulator import Simulator
-from vmmemviz.model.vm import expand
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.simulator import Simulator
+from vmmemviz.model.core.vm import expand
 
 
 def make(host_gb, vms, vm_gb, touches):

@@ -20,8 +20,8 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from vmmemviz.engine.worker import build_frame  # noqa: E402
-from vmmemviz.model import scenario  # noqa: E402
-from vmmemviz.model.timeline import Timeline  # noqa: E402
+from vmmemviz.model.config import scenario  # noqa: E402
+from vmmemviz.model.core.timeline import Timeline  # noqa: E402
 from vmmemviz.scene import bands as B  # noqa: E402
 from vmmemviz.scene import palette as P  # noqa: E402
 from vmmemviz.ui.layerview import LayerView  # noqa: E402

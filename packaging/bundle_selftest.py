@@ -53,7 +53,7 @@ def run(out: str) -> int:
     _check("Qt platform", bool(app.platformName()), app.platformName())
     _check("vmmemviz version", vmmemviz.__version__ != "0+unknown", vmmemviz.__version__)
 
-    resources = Path(vmmemviz.__file__).resolve().parent / "resources"
+    from vmmemviz.assets import ROOT as resources
     svg = resources / "icons" / "vmmemviz.svg"
     _check("icon resources", svg.is_file() and (resources / "icons" / "vmmemviz-64.png").is_file())
     scenarios = sorted((resources / "scenarios").glob("*.toml"))

@@ -25,7 +25,7 @@ if [ -d "$HERE/_internal/vmmemviz/resources" ]; then
     RES="$HERE/_internal/vmmemviz/resources"
     exec_path="$HERE/vmmemviz"
 else
-    RES="$HERE/../vmmemviz/resources"
+    RES="$HERE/../resources"
 fi
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 case "$DATA" in /*) ;; *) DATA="$PWD/$DATA" ;; esac

@@ -1,9 +1,9 @@
 """Render the application icon from its SVG source into every format we ship.
 
-    python packaging/render_icons.py            # writes into vmmemviz/resources/icons/
+    python packaging/render_icons.py            # writes into resources/icons/
     python packaging/render_icons.py --out DIR  # writes elsewhere (tests, previews)
 
-Outputs, all from ``vmmemviz/resources/icons/vmmemviz.svg``:
+Outputs, all from ``resources/icons/vmmemviz.svg``:
 
 - ``vmmemviz-SIZE.png`` for SIZE in 16, 24, 32, 48, 64, 128, 256, 512 (Linux
   hicolor theme, the About box, the window icon);
@@ -29,7 +29,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-ICONS = REPO / "vmmemviz" / "resources" / "icons"
+ICONS = REPO / "resources" / "icons"
 SVG = ICONS / "vmmemviz.svg"
 
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)

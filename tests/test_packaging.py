@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGING = REPO / "packaging"
-RESOURCES = REPO / "vmmemviz" / "resources"
+RESOURCES = REPO / "resources"
 ICONS = RESOURCES / "icons"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MIME_TYPE = "application/x-vmmemviz-scenario"

@@ -25,8 +25,9 @@ SUBCOMMANDS = [
 
 
 def _run(args) -> int:
-    from .model import events, scenario
-    from .model.timeline import Timeline
+    from vmmemviz.model.core import events
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.core.timeline import Timeline
 
     sc = scenario.load(args.scenario)
     if args.ticks is not None:
@@ -70,7 +71,7 @@ def table(c: dict, title: str, events: int, tick: int) -> str:
 
 
 def _list(args) -> int:
-    from .model import scenario
+    from vmmemviz.model.config import scenario
     for name in scenario.builtin_names():
         sc = scenario.load(name)
         print(f"{name:14s} {sc.name}")

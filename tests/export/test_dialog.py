@@ -8,8 +8,8 @@ from PySide6 import QtWidgets
 from PySide6.QtGui import QColor, QImage
 
 from vmmemviz.engine.worker import build_frame
-from vmmemviz.model import scenario
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene.palette import THEMES
 from vmmemviz.ui.exportdialog import ExportDialog
 from vmmemviz.ui.layerview import LayerView

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from vmmemviz.export import render
-from vmmemviz.model import scenario
+from vmmemviz.model.config import scenario
 
 
 @pytest.fixture(scope="module")

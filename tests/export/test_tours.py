@@ -1,9 +1,10 @@
 """Every scenario shipped in resources/scenarios loads and plays to its end."""
 import pytest
 
-from vmmemviz.model import events, scenario
-from vmmemviz.model.simulator import Simulator
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import events
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.simulator import Simulator
+from vmmemviz.model.core.timeline import Timeline
 
 TOURS = sorted(scenario.BUILTIN_DIR.glob("*.toml"))
 TEACHING = ("translation", "boot", "allocation")

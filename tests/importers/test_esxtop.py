@@ -143,7 +143,7 @@ def test_bad_captures(tmp_path):
 
 def test_skeleton_loads_as_a_scenario(tmp_path):
     """The model's scenario parser accepts the skeleton (integration with vmmemviz.model)."""
-    from vmmemviz.model.scenario import parse
+    from vmmemviz.model.config.scenario import parse
 
     p = tmp_path / "c.csv"
     write_capture(p, [(1, "web01"), (2, "db01")], 2)

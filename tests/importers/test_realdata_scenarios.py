@@ -8,10 +8,12 @@ import pytest
 
 from vmmemviz.errors import InputError
 from vmmemviz.importers.images import open_image
-from vmmemviz.model import content as C
-from vmmemviz.model import guest, invariants, scenario
-from vmmemviz.model.timeline import Timeline
-from vmmemviz.model.vm import MAPPED, SHARED
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest import guestos as guest
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.model.core.vm import MAPPED, SHARED
 
 
 def image_scenario(path, mem_mb=128):

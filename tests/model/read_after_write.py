@@ -3,10 +3,11 @@ check that every GVPN reads back the content last written to it, wherever the pa
 import lz4.block
 import numpy as np
 
-from vmmemviz.model import content as C
-from vmmemviz.model import events, invariants
-from vmmemviz.model import guest as G
-from vmmemviz.model import vm as V
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core import events
+from vmmemviz.model.views import invariants
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core import vm as V
 
 PATHS = {"shared": V.SHARED, "swapped": V.SWAPPED, "compressed": V.COMPRESSED}
 

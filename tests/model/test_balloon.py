@@ -4,11 +4,19 @@ freed on the host, deflating, and guest swap slots released when a process frees
 import numpy as np
 import pytest
 
-from vmmemviz.model import allocation, balloon, events, guest as G, guestswap, host as H, invariants, scenario, states
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.reclaim import allocation
+from vmmemviz.model.reclaim import balloon
+from vmmemviz.model.core import events
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.guest import guestswap
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 
 def one_vm(extra="", app="", settings="", host_mb=8, duration=30):

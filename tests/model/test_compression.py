@@ -5,13 +5,15 @@ import lz4.block
 import numpy as np
 import pytest
 
-from vmmemviz.model import compression as Z
-from vmmemviz.model import content as C
-from vmmemviz.model import events, host as H, scenario
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import NONE, apply_rows
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.reclaim import compression as Z
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core import events
+from vmmemviz.model.core import host as H
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import NONE, apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 
 @pytest.fixture(scope="module")

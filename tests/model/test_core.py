@@ -8,12 +8,17 @@ import pytest
 from read_after_write import Writes
 
 from vmmemviz.errors import InputError
-from vmmemviz.model import content as C
-from vmmemviz.model import events, guest, invariants, mmu, scenario, states
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core import events
+from vmmemviz.model.guest import guestos as guest
+from vmmemviz.model.views import invariants
+from vmmemviz.model.guest import mmu
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 SMALL = """
 seed = 7
@@ -53,8 +58,8 @@ def small(duration=20, mmu="ept", free_mb=0.0, settings=""):
 
 
 def test_model_never_imports_qt():
-    code = ("import sys, vmmemviz.model.timeline, vmmemviz.model.inspect, vmmemviz.model.invariants, "
-            "vmmemviz.model.counters, vmmemviz.cli;"
+    code = ("import sys, vmmemviz.model.core.timeline, vmmemviz.model.views.pageinfo, vmmemviz.model.views.invariants, "
+            "vmmemviz.model.views.counters, vmmemviz.cli;"
             "import pkgutil, importlib, vmmemviz.model as m;"
             "[importlib.import_module('vmmemviz.model.' + x.name) for x in pkgutil.iter_modules(m.__path__)];"
             "bad = [k for k in sys.modules if k.startswith(('PySide6', 'pyqtgraph', 'shiboken'))];"

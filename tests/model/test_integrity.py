@@ -12,13 +12,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from vmmemviz.model import compression as Z
-from vmmemviz.model import events, guest as G, host as H, invariants, scenario
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.guestswap import EMPTY
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.reclaim import compression as Z
+from vmmemviz.model.core import events
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.guest.guestswap import EMPTY
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 from read_after_write import Writes
 

@@ -3,12 +3,19 @@ sharing, breaking under contention and sharing at once, the zero-page rule, walk
 import numpy as np
 import pytest
 
-from vmmemviz.model import content as C
-from vmmemviz.model import counters, events, host as H, invariants, largepages as LPM, mmu, states, tps
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import content as C
+from vmmemviz.model.views import counters
+from vmmemviz.model.core import events
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.reclaim import largepages as LPM
+from vmmemviz.model.guest import mmu
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.reclaim import tps
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 from test_tps import make, rows_of
 
@@ -161,7 +168,7 @@ def test_a_large_page_of_zeros_is_broken_whatever_the_state():
 
 
 def test_tour_seek_equals_play_and_invariants_hold():
-    from vmmemviz.model import scenario
+    from vmmemviz.model.config import scenario
     tl = Timeline(scenario.load("largepages"), keyframe_every=1500)
     tl.run_to_end()
     log = tl.log.rows()

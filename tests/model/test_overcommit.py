@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from vmmemviz.model import events, scenario, states
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import events
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.core.timeline import Timeline
 
 VM_COUNTERS = ["MCTL?", "MCTLSZ", "MCTLTGT", "MCTLMAX", "SWCUR", "SWTGT", "SWR/s", "SWW/s", "CACHESZ",
                "CACHEUSD", "ZIP/s", "UNZIP/s", "SZTGT", "GSWCUR", "GSWR/s", "GSWW/s",

@@ -3,10 +3,11 @@ deterministically, and seek to the same state as play."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from vmmemviz.model import invariants, scenario
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.simulator import build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import build_state
+from vmmemviz.model.core.timeline import Timeline
 
 vm_strategy = st.fixed_dictionaries({
     "os": st.sampled_from(["linux", "windows"]),

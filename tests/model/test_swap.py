@@ -3,10 +3,15 @@
 import numpy as np
 import pytest
 
-from vmmemviz.model import allocation, events, host as H, scenario, states, swap
-from vmmemviz.model import vm as V
-from vmmemviz.model.simulator import Simulator
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.reclaim import allocation
+from vmmemviz.model.core import events
+from vmmemviz.model.core import host as H
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.reclaim import swap
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.simulator import Simulator
+from vmmemviz.model.core.timeline import Timeline
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 from read_after_write import Writes
 
-from vmmemviz.model import content as C
-from vmmemviz.model import counters, events, host as H, invariants, scenario, tps
-from vmmemviz.model import vm as V
-from vmmemviz.model.events import apply_rows
-from vmmemviz.model.simulator import Simulator, build_state
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import content as C
+from vmmemviz.model.views import counters
+from vmmemviz.model.core import events
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import tps
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.timeline import Timeline
 
 VM = """
 [[vm]]

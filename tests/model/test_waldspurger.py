@@ -18,9 +18,12 @@ SPEC95 VMs also shared application pages.
 import numpy as np
 import pytest
 
-from vmmemviz.model import counters, host as H, invariants, scenario
-from vmmemviz.model import vm as V
-from vmmemviz.model.simulator import Simulator
+from vmmemviz.model.views import counters
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.simulator import Simulator
 
 N_PAGES, K, Z, L = 1024, 64, 71, 57
 U = N_PAGES - K - Z - L

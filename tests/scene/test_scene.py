@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from vmmemviz.model import events as E
-from vmmemviz.model import scenario
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import events as E
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import bands as B
 from vmmemviz.scene import palette as P
 from vmmemviz.scene.arrows import BUNDLE_AT, REGIONS, Arrow, bundle, chain_arrows, event_arrows, row_arrows

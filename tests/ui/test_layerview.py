@@ -4,10 +4,10 @@ import pytest
 from PySide6 import QtCore, QtGui, QtSvg
 
 from vmmemviz.engine.worker import build_frame
-from vmmemviz.model import events as E
-from vmmemviz.model import scenario
-from vmmemviz.model.inspect import inspect
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import events as E
+from vmmemviz.model.config import scenario
+from vmmemviz.model.views.pageinfo import inspect
+from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import palette as P
 from vmmemviz.ui.layerview import LayerView
 from vmmemviz.ui.legend import Legend

@@ -7,8 +7,8 @@ import pytest
 from PySide6 import QtCore, QtWidgets
 
 from vmmemviz.engine.worker import build_frame
-from vmmemviz.model import scenario
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.ui import help as H
 from vmmemviz.ui.mainwindow import SPEEDS, MainWindow, apply_settings_text
 

@@ -9,13 +9,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from vmmemviz.engine.worker import build_frame
-from vmmemviz.model import events as E
-from vmmemviz.model import guest as G
-from vmmemviz.model import scenario, states
-from vmmemviz.model import settings as S
-from vmmemviz.model import vm as V
-from vmmemviz.model.inspect import inspect
-from vmmemviz.model.timeline import Timeline
+from vmmemviz.model.core import events as E
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.config import scenario
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.config import settings as S
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.views.pageinfo import inspect
+from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import palette as P
 from vmmemviz.ui import help as H
 from vmmemviz.ui.counters import CountersPanel, fmt

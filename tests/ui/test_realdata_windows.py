@@ -5,7 +5,7 @@ import numpy as np
 
 from vmmemviz.importers.esxtop import read_esxtop
 from vmmemviz.importers.procsnap import snapshot
-from vmmemviz.model import scenario
+from vmmemviz.model.config import scenario
 from vmmemviz.scene import palette as P
 from vmmemviz.ui import realdata as R
 

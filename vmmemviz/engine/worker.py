@@ -14,9 +14,9 @@ import time
 import numpy as np
 from PySide6 import QtCore
 
-from ..model import events as E
-from ..model.inspect import inspect
-from ..model.timeline import Timeline
+from vmmemviz.model.core import events as E
+from vmmemviz.model.views.pageinfo import inspect
+from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.arrows import event_arrows

@@ -131,7 +131,7 @@ def _export(args) -> int:
     headless()
     from PySide6.QtWidgets import QApplication
 
-    from ..model import scenario
+    from vmmemviz.model.config import scenario
     from . import render, sequence
 
     sc = scenario.load(args.scenario)

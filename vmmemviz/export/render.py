@@ -16,7 +16,7 @@ from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QPoint, QRectF, QSize
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextOption
 from PySide6.QtSvg import QSvgGenerator
 
-from ..model import events
+from vmmemviz.model.core import events
 from ..scene import palette as P
 from ..scene.palette import THEMES
 from .atomic import atomic_file
@@ -313,7 +313,7 @@ class Stage:
 
     def __init__(self, sc, theme: str = "light"):
         from ..engine.worker import build_frame
-        from ..model.timeline import Timeline
+        from vmmemviz.model.core.timeline import Timeline
         from ..ui.layerview import LayerView
         from ..ui.legend import Legend
 

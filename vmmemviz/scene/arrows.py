@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import events as E
-from ..model import guest as G
-from ..model.events import F_RANGE, F_TLB_HIT, NONE
-from ..model.mmu import walk_refs
+from vmmemviz.model.core import events as E
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core.events import F_RANGE, F_TLB_HIT, NONE
+from vmmemviz.model.guest.mmu import walk_refs
 
 BUNDLE_AT = 2000
 REGIONS = 16              # regions per band when bundling (a step of many events)

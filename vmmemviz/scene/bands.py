@@ -18,11 +18,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..model import content as C
-from ..model import guest as G
-from ..model import host as H
-from ..model import vm as V
-from ..model.events import NONE
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import NONE
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many

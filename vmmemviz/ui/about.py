@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
+from vmmemviz.assets import asset
 
 DESCRIPTION = (
     "See how an ESXi-like hypervisor manages memory: guest virtual, guest physical "
@@ -19,7 +20,7 @@ CREDITS = (
     "Mechanisms after Carl A. Waldspurger, “Memory Resource Management in VMware ESX "
     "Server”, OSDI 2002, and the “VMware Virtual Machine Memory Guide” by Simon Greaves."
 )
-ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
+ICON_DIR = asset("icons")
 
 
 def app_icon() -> QtGui.QIcon:

@@ -5,7 +5,7 @@ import sys
 
 from PySide6 import QtCore, QtWidgets
 
-from ..model import scenario as S
+from vmmemviz.model.config import scenario as S
 
 
 def main(scenario_name_or_path: str = "default") -> int:

@@ -3,7 +3,7 @@
 ``CountersPanel.show_frame(frame)`` shows ``frame.counters``: every counter a VM has, in
 esxtop's groups (MEM, TPS, MCTL, SWAP, ZIP, MMU) with units and tooltips, whatever keys
 the mechanisms add; the host figures; and a gauge of free memory with the state thresholds
-(high / clear / soft / hard / low) computed with :mod:`vmmemviz.model.states`.
+(high / clear / soft / hard / low) computed with :mod:`vmmemviz.model.reclaim.freestates`.
 The state colours and threshold helpers here are shared by the plots.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import math
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import settings as S
-from ..model import states
+from vmmemviz.model.config import settings as S
+from vmmemviz.model.reclaim import freestates as states
 from ..scene import palette as P
 from .eventlist import mono_font, swatch
 

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import events as E
+from vmmemviz.model.core import events as E
 from ..scene import palette as P
 
 SCAN_SLICE_S = 0.02          # text search: narrate this long, then let the UI breathe

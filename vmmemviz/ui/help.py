@@ -16,13 +16,14 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import events as E
-from ..model import settings as S
+from vmmemviz.model.core import events as E
+from vmmemviz.model.config import settings as S
 from .counters import VM_COUNTERS
 from .eventlist import chip, group_colour, groups
 from .settingsdialog import range_text, show_value
+from vmmemviz.assets import asset
 
-GUIDE = Path(__file__).resolve().parent.parent / "resources" / "guide.txt"
+GUIDE = asset("guide.txt")
 EPILOGUE = "Comments are closed"          # the blog post's footer: shown with the title, not a section
 FIGURE_NOTE = ("The guide's figure is not reproduced here: the layer view draws the same thing, "
                "live, for the scenario you are running.")

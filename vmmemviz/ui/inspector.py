@@ -1,6 +1,6 @@
 """The page inspector: one page's chain through the layers, its content, sharers and history.
 
-``show_inspection(info)`` takes the dict of :func:`vmmemviz.model.inspect.inspect`. The
+``show_inspection(info)`` takes the dict of :func:`vmmemviz.model.views.pageinfo.inspect`. The
 chain (GVPN -> GPPN -> MPN, or the store holding the page) is a row of links in the
 colours the layer view gives those pages; clicking a link or a sharer emits
 ``referenceClicked(ref)``. The history lists the events that touched any link, narrated
@@ -13,9 +13,9 @@ import html
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import events as E
+from vmmemviz.model.core import events as E
 from ..scene import palette as P
-from ..model.inspect import HISTORY_MAX
+from vmmemviz.model.views.pageinfo import HISTORY_MAX
 from .eventlist import chip, mono_font, swatch
 
 LAYERS = {   # layer -> (label, what it is)

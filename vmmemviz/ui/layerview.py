@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..model import host as H
+from vmmemviz.model.core import host as H
 from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows

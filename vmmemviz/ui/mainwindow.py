@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..errors import InputError
-from ..model import scenario as S
+from vmmemviz.model.config import scenario as S
 from ..scene import palette as P
 from . import theme as T
 from .about import app_icon, show_about

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import settings as S
+from vmmemviz.model.config import settings as S
 from ..scene import palette as P
 from .counters import STATE_COLORS, STATE_HELP, threshold_lines, vm_counter_info
 

@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..engine.frame import Frame
-from ..model.states import STATE_NAMES
+from vmmemviz.model.reclaim.freestates import STATE_NAMES
 from ..scene import palette as P
 
 ROW = 512                      # pages per grid row: 2 MiB of address space

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 
-from ..model import settings as S
+from vmmemviz.model.config import settings as S
 from .eventlist import mono_font
 
 INT_MAX = 2 ** 31 - 1

@@ -11,11 +11,11 @@ import hashlib
 
 import numpy as np
 
-from . import content as C
-from . import guest as G
-from . import host as H
-from . import vm as V
-from .events import F_RANGE, KINDS, NONE
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.events import F_RANGE, KINDS, NONE
 
 HISTORY_MAX = 200
 

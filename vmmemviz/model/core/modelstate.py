@@ -12,7 +12,7 @@ import hashlib
 import lz4.frame
 import numpy as np
 
-from .host import Host
+from vmmemviz.model.core.host import Host
 
 
 class State:

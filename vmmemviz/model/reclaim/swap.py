@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balloon
-from . import invariants
-from .allocation import assign_last, consumed, need, over_limit, reservation_pages
-from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
-from .events import hx, kind
-from .guestswap import EMPTY
-from .states import HARD
-from .tps import share_before_swap
-from .vm import MAPPED, SWAPPED, restore
+from vmmemviz.model.reclaim import balloon
+from vmmemviz.model.views import invariants
+from vmmemviz.model.reclaim.allocation import assign_last, consumed, need, over_limit, reservation_pages
+from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb, rate
+from vmmemviz.model.core.events import hx, kind
+from vmmemviz.model.guest.guestswap import EMPTY
+from vmmemviz.model.reclaim.freestates import HARD
+from vmmemviz.model.reclaim.tps import share_before_swap
+from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore
 
 TARGET = "swap.target"
 WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction

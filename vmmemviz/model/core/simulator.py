@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import guest, host as H, realdata, workload
-from .events import F_WRITE, EventLog, apply_rows, make_rows
-from .mmu import apply_access
-from .settings import HOST_SETTINGS, VM_SETTINGS, defaults
-from .state import State
-from .vm import MAPPED, SHARED, UNTOUCHED, VM, apply_back, apply_power_on, expand
+from vmmemviz.model.guest import guestos as guest
+from vmmemviz.model.core import host as H
+from vmmemviz.model.guest import realdata
+from vmmemviz.model.guest import workload
+from vmmemviz.model.core.events import F_WRITE, EventLog, apply_rows, make_rows
+from vmmemviz.model.guest.mmu import apply_access
+from vmmemviz.model.config.settings import HOST_SETTINGS, VM_SETTINGS, defaults
+from vmmemviz.model.core.modelstate import State
+from vmmemviz.model.core.vm import MAPPED, SHARED, UNTOUCHED, VM, apply_back, apply_power_on, expand
 
-from .mechanisms import ALL as MECHANISMS
+from vmmemviz.model.core.mechanisms import ALL as MECHANISMS
 
 
 def build_state(sc) -> State:

@@ -35,15 +35,15 @@ from functools import lru_cache
 import lz4.block
 import numpy as np
 
-from . import balloon
-from . import content as C
-from . import host as H
-from . import invariants
-from . import swap
-from .counters import HOST_EXTRA, VM_EXTRA, mb, rate
-from .events import NONE, hx, kind
-from .settings import HOST_SETTINGS, defaults
-from .vm import COMPRESSED, MAPPED, SWAPPED, restore
+from vmmemviz.model.reclaim import balloon
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core import host as H
+from vmmemviz.model.views import invariants
+from vmmemviz.model.reclaim import swap
+from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb, rate
+from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.config.settings import HOST_SETTINGS, defaults
+from vmmemviz.model.core.vm import COMPRESSED, MAPPED, SWAPPED, restore
 
 UNITS_PER_FRAME = 4             # 1 KiB units in a 4 KiB frame
 FREE, ONE_K, TWO_K, TAIL = 0, 1, 2, 3

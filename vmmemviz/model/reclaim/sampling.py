@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .events import hx, kind
-from .vm import ACCESSED
+from vmmemviz.model.core.events import hx, kind
+from vmmemviz.model.core.vm import ACCESSED
 
 PREV_ACCESSED = 2
 SAMPLE_PAGES = 100

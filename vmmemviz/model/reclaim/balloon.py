@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import guest as G
-from . import guestswap
-from .allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
-from .counters import HOST_EXTRA, VM_EXTRA, mb
-from .events import NONE, hx, kind
-from .states import HARD, SOFT
-from .vm import BALLOONED, GP_STATE_NAMES, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.guest import guestswap
+from vmmemviz.model.reclaim.allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
+from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb
+from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.reclaim.freestates import HARD, SOFT
+from vmmemviz.model.core.vm import BALLOONED, GP_STATE_NAMES, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
 
 TARGET = "balloon.target"
 # gp_state -> f(vm, locs): frees the store slots that held ballooned pages (swap.py, compression.py)

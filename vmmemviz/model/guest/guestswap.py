@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import guest as G
-from . import invariants
-from .counters import VM_EXTRA, mb, rate
-from .events import NONE, hx, kind
-from .sampling import PREV_ACCESSED
-from .vm import ACCESSED, MAPPED, SHARED
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.views import invariants
+from vmmemviz.model.views.counters import VM_EXTRA, mb, rate
+from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
+from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
 EMPTY = NONE     # a free slot in any store of content ids (guest swap, .vswp)
 

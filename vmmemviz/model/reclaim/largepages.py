@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import counters
-from . import host as H
-from . import states, tps
-from .events import F_RANGE, NONE, hx, kind
-from .mmu import walk_refs
-from .vm import MAPPED, UNTOUCHED
+from vmmemviz.model.views import counters
+from vmmemviz.model.core import host as H
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.reclaim import tps
+from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.guest.mmu import walk_refs
+from vmmemviz.model.core.vm import MAPPED, UNTOUCHED
 
 LP = H.LARGE_PAGES
 CANDIDATE_CHECKS = 16      # large pages per VM examined a tick for break candidates

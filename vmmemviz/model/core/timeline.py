@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import counters
-from .events import apply_rows
-from .simulator import Simulator, build_state
+from vmmemviz.model.views import counters
+from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.simulator import Simulator, build_state
 
 
 class Timeline:

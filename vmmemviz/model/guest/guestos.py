@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import content as C
-from . import guestswap
-from .events import F_RANGE, NONE, hx, kind
-from .vm import PAGES_PER_MB, UNTOUCHED, _back
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest import guestswap
+from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core.vm import PAGES_PER_MB, UNTOUCHED, _back
 
 FREE, KERNEL, USER, BALLOON = range(4)
 GUEST_STATE_NAMES = ("free", "kernel", "user", "balloon")
@@ -154,7 +154,7 @@ def _(row, names):
 def boot_rows(tick: int, vm) -> list:
     """Events of a guest OS boot: kernel load (1/16 of memory, at least 8 pages), and for
     Windows the zeroing of all the rest."""
-    from .events import make_rows
+    from vmmemviz.model.core.events import make_rows
     k = min(vm.n, max(8, vm.n // 16))
     out = [make_rows(1, tick, apply_kernel_load.code, vm.index, gppn=0, aux=k, flags=F_RANGE,
                      content=C.os_cid(vm.cfg.guest_os, 0))]

@@ -19,9 +19,9 @@ CONTENT_RESOLVERS: dict = {}
 # f(state, vm, slots) -> content ids of guest swap slots
 GUEST_SWAP_RESOLVER: list = []
 
-from . import guest as G  # noqa: E402
-from . import host as H  # noqa: E402
-from . import vm as V  # noqa: E402
+from vmmemviz.model.guest import guestos as G  # noqa: E402
+from vmmemviz.model.core import host as H  # noqa: E402
+from vmmemviz.model.core import vm as V  # noqa: E402
 
 
 class Broken(AssertionError):

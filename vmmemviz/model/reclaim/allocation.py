@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .counters import VM_EXTRA, mb
-from .events import kind
-from .states import HYSTERESIS
-from .vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.views.counters import VM_EXTRA, mb
+from vmmemviz.model.core.events import kind
+from vmmemviz.model.reclaim.freestates import HYSTERESIS
+from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
 
 SZTGT = "alloc.sztgt"
 
@@ -39,7 +39,7 @@ SZTGT = "alloc.sztgt"
 def consumed(state, vm) -> int:
     """Machine frames the VM uses (esxtop CONSUMED): its private pages, its part of each shared
     frame it maps (1 / references) and its compression cache."""
-    from .compression import frames_held
+    from vmmemviz.model.reclaim.compression import frames_held
 
     shared = state.host.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
     return (int(np.count_nonzero(vm.gp_state == MAPPED)) + int(np.sum(1.0 / np.maximum(shared, 1)))

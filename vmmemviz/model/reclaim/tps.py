@@ -53,12 +53,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import content as C
-from . import counters
-from . import host as H
-from . import states
-from .events import NONE, hx, kind
-from .vm import MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.core import content as C
+from vmmemviz.model.views import counters
+from vmmemviz.model.core import host as H
+from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.vm import MAPPED, PAGES_PER_MB, SHARED
 
 HINT, HINT_ZERO = 1, 2
 F_IN_LARGE = 0x10          # TPS_HINT row flag: the page is part of a 2 MB page

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import host as H
-from .events import F_TLB_HIT, F_WRITE, hx, kind
-from .vm import ACCESSED, MAPPED, SHARED
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core.events import F_TLB_HIT, F_WRITE, hx, kind
+from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
 NATIVE_LEVELS = 4
 

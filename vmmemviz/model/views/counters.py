@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import host as H
-from .events import EVENT_DTYPE
-from .sampling import touched
-from .states import STATE_NAMES
-from .vm import MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core.events import EVENT_DTYPE
+from vmmemviz.model.reclaim.sampling import touched
+from vmmemviz.model.reclaim.freestates import STATE_NAMES
+from vmmemviz.model.core.vm import MAPPED, PAGES_PER_MB, SHARED
 
 VM_EXTRA: list = []
 HOST_EXTRA: list = []

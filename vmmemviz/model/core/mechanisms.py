@@ -11,15 +11,15 @@ those the guest paged out, page out none of them), ``guest_reclaim(sim, vm, n)``
 guest pages on demand) and ``before_swap(sim, vm, gppns)`` (take pages chosen for swapping
 another way, e.g. compression; returns the GPPNs still to swap).
 """
-from .allocation import Allocation
-from .balloon import Balloon
-from .compression import Compression
-from .guestswap import GuestPaging
-from .largepages import LargePages
-from .sampling import ActiveSampling
-from .states import HostStates
-from .swap import Swap
-from .tps import PageSharing
+from vmmemviz.model.reclaim.allocation import Allocation
+from vmmemviz.model.reclaim.balloon import Balloon
+from vmmemviz.model.reclaim.compression import Compression
+from vmmemviz.model.guest.guestswap import GuestPaging
+from vmmemviz.model.reclaim.largepages import LargePages
+from vmmemviz.model.reclaim.sampling import ActiveSampling
+from vmmemviz.model.reclaim.freestates import HostStates
+from vmmemviz.model.reclaim.swap import Swap
+from vmmemviz.model.reclaim.tps import PageSharing
 
 # large pages are broken before TPS scans; TPS runs before any swapping (share before swap)
 ALL = [HostStates(), ActiveSampling(), LargePages(), PageSharing()]

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from . import content as C
-from . import guest as G
-from .events import F_RANGE, hx, kind
-from .vm import _back
+from vmmemviz.errors import InputError
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.core.events import F_RANGE, hx, kind
+from vmmemviz.model.core.vm import _back
 
 
 def load_images(sim) -> None:
     """Open and scan each VM's image; register its pages as that VM's content source."""
-    from ..importers.analyze import scan
-    from ..importers.images import open_image
+    from vmmemviz.importers.analyze import scan
+    from vmmemviz.importers.images import open_image
 
     sim.image_regions = {}
     for vm in sim.vms:
@@ -77,7 +77,7 @@ class Trace:
     """A process's trace: GVPN of every record (pages in order of first use) and writes."""
 
     def __init__(self, path: str, where: str, size_pages: int):
-        from ..importers.traces import read_trace
+        from vmmemviz.importers.traces import read_trace
 
         t = read_trace(path)
         uniq, first, inv = np.unique(t.vpn, return_index=True, return_inverse=True)

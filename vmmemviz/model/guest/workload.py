@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import content as C
-from .guest import UNMAPPED
+from vmmemviz.model.core import content as C
+from vmmemviz.model.guest.guestos import UNMAPPED
 
 CONTENT_CLASSES = {"zero": C.ZERO, "os": C.OS, "text": C.TEXT, "random": C.RANDOM}
 OPS = ("alloc", "free", "read", "write")

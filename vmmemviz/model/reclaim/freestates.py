@@ -74,7 +74,7 @@ def next_state(current: int, free_mb: float, thresholds: list[float]) -> int:
 
 
 # -- the mechanism: watch free memory, announce state changes ----------------------------
-from .events import kind  # noqa: E402
+from vmmemviz.model.core.events import kind  # noqa: E402
 
 
 @kind(30, "HOST_STATE", "state", "Memory Reclamation: the host watches its free memory against minFree; "

@@ -8,6 +8,7 @@
     [host]
     memory_mb = 8192
     tlb_entries = 64               # per-VM TLB model size
+    host_cache_mb = 0              # host cache (swap to SSD) in MB, 0 = none
     [settings]                     # ESXi advanced settings, by name (settings.py)
     "Mem.ShareForceSalting" = 2
     [[vm]]
@@ -52,12 +53,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from . import settings as S
-from .vm import PAGES_PER_MB, VMConfig
-from .workload import CONTENT_CLASSES, OPS, ProcessConfig, Step
+from vmmemviz.errors import InputError
+from vmmemviz.model.config import settings as S
+from vmmemviz.model.core.vm import PAGES_PER_MB, VMConfig
+from vmmemviz.model.guest.workload import CONTENT_CLASSES, OPS, ProcessConfig, Step
+from vmmemviz.assets import asset
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "scenarios"
+BUILTIN_DIR = asset("scenarios")
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Scenario:
     seed: int = 1
     duration: int = 60
     tlb_entries: int = 64
+    host_cache_pages: int = 0        # [host] host_cache_mb: the host cache (swap to SSD), 0 = none
     settings: dict = field(default_factory=dict)
     description: str = ""
     chapters: list = field(default_factory=list)
@@ -235,6 +238,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
     hr = _Reader(src, "host", r.get("host", expected="a [host] table"))
     host_mb = hr.get("memory_mb", kind="mb", expected="the host's memory in MB")
     tlb = hr.get("tlb_entries", 64, "posint")
+    host_cache_mb = hr.get("host_cache_mb", 0, "mb")
     hr.done()
     settings = {}
     for k, v in (r.get("settings", {}) or {}).items():
@@ -300,6 +304,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
         seed=r.get("seed", 1, "int"),
         duration=r.get("duration", 60, "posint", "a number of simulated seconds"),
         host_pages=_pages(host_mb), vms=vms, tlb_entries=tlb, settings=settings,
+        host_cache_pages=_pages(host_cache_mb),
         chapters=sorted(chapters, key=lambda c: c.at), path=src, text=text,
     )
     r.done()

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import content as C
-from . import host as H
-from .events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
 
 UNTOUCHED, MAPPED, SHARED, BALLOONED, SWAPPED, COMPRESSED = range(6)
 GP_STATE_NAMES = ("untouched", "mapped", "shared", "ballooned", "swapped", "compressed")
