@@ -6,13 +6,13 @@ read-only ``np.memmap``. Non-RAM ranges (VGA, BIOS) are kept as labels only.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import input_size as file_size, open_input  # noqa: F401 (file_size: for the readers)
 
 PAGE = 4096
 PAGE_SHIFT = 12
@@ -36,11 +36,7 @@ class Label:
     label: str
 
 
-def file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+MAX_GPPN = 1 << 40     # x86-64 guest physical addresses have at most 52 bits: 2**40 pages
 
 
 class GuestImage:
@@ -64,6 +60,10 @@ class GuestImage:
                 raise InputError(f"{path}: region at GPPN {b.gppn:#x}: overlaps the region at "
                                  f"GPPN {a.gppn:#x} ({a.npages} pages); expected disjoint regions")
         for r in regions:
+            if r.gppn < 0 or r.gppn + r.npages > MAX_GPPN:
+                raise InputError(f"{path}: region at GPPN {r.gppn:#x} ({r.npages} pages): expected "
+                                 f"guest page numbers below {MAX_GPPN:#x} (52-bit guest physical "
+                                 f"addresses)")
             if r.offset < 0 or r.offset + r.npages * PAGE > size:
                 raise InputError(f"{path}: region at GPPN {r.gppn:#x}: file offset {r.offset:#x} + "
                                  f"{r.npages} pages is past the end of {self.data_path} "
@@ -80,7 +80,8 @@ class GuestImage:
     # -- memory map --------------------------------------------------------------------
     def _region_views(self) -> list[np.ndarray]:
         if self._views is None:
-            mm = np.memmap(self.data_path, dtype=np.uint8, mode="r")
+            with open_input(self.data_path) as f:
+                mm = np.memmap(f, dtype=np.uint8, mode="r")
             self._mm = mm
             base = mm.view(np.ndarray)
             self._views = [base[r.offset:r.offset + r.npages * PAGE].reshape(r.npages, PAGE)

@@ -14,6 +14,7 @@ import struct
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 from ._base import PAGE, GuestImage, Label, Region, file_size
 
@@ -37,7 +38,7 @@ class ElfCoreImage(GuestImage):
 
     def __init__(self, path: str):
         size = file_size(path)
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             ident = f.read(64)
             if len(ident) < 16 or ident[:4] != b"\x7fELF":
                 raise InputError(f"{path}: offset 0: expected ELF magic 7f 45 4c 46, "
@@ -139,7 +140,7 @@ class ElfCoreImage(GuestImage):
         """Count NT_PRSTATUS notes (one per vCPU) and read CR3 from QEMU notes (best effort)."""
         e = self.endian
         vcpus, cr3 = 0, []
-        with open(self.path, "rb") as f:
+        with open_input(self.path) as f:
             for off, size in self.notes:
                 if size > 64 << 20:  # implausible for notes; do not read it all
                     raise InputError(f"{self.path}: PT_NOTE at {off:#x}: size {size} is implausibly "

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 MAGIC = "(PDH-CSV 4.0)"
 
@@ -138,10 +139,7 @@ def _num(s: str) -> float:
 def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
     """Stream an esxtop batch CSV and keep the host and per-group memory counters."""
     path = os.fspath(path)
-    try:
-        f = open(path, "r", encoding="utf-8", errors="replace", newline="")
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    f = io.TextIOWrapper(open_input(path), encoding="utf-8", errors="replace", newline="")
     with f:
         head = f.read(64)
         f.seek(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 from ._base import PAGE, GuestImage, Label, Region
 from .elfcore import ElfCoreImage
@@ -20,11 +21,8 @@ __all__ = ["open_image", "detect_kind", "GuestImage", "Region", "Label", "PAGE"]
 
 def detect_kind(path: str) -> str:
     """'elf', 'vmss' or 'raw' (InputError if the file cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    with open_input(path) as f:
+        head = f.read(16)
     if head[:4] == b"\x7fELF":
         return "elf"
     if is_vmss_magic(head):

@@ -12,11 +12,13 @@ Mappings without any access (``---p``) are listed with empty arrays, not read.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 PAGE_SHIFT = 12
 PFN_MASK = (1 << 55) - 1
@@ -80,16 +82,9 @@ class Snapshot:
         return out
 
 
-def _open(path: str, what: str) -> int:
-    try:
-        return os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing: {what}") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied: {what} needs root (CAP_SYS_ADMIN); "
-                         f"run as root") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror}") from None
+def _open(path: str, what: str):
+    return open_input(path, missing=f"missing: {what}",
+                      denied=f"permission denied: {what} needs root (CAP_SYS_ADMIN); run as root")
 
 
 def _pread_u64(fd: int, first: int, count: int) -> np.ndarray:
@@ -126,13 +121,9 @@ def _read_by_pfn(fd: int, pfns: np.ndarray) -> np.ndarray:
 
 
 def parse_maps(path: str) -> list[tuple]:
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing: no such process") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied: run as root or as the process's user") from None
+    with open_input(path, missing="missing: no such process",
+                    denied="permission denied: run as root or as the process's user") as f:
+        text = f.read()
     rows = []
     for n, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
         parts = line.split(None, 5)
@@ -154,11 +145,11 @@ def snapshot(pid: int, proc: str = "/proc", max_pages: int = MAX_PAGES) -> Snaps
     pid = int(pid)
     rows = parse_maps(f"{proc}/{pid}/maps")
     flags_path, count_path = f"{proc}/kpageflags", f"{proc}/kpagecount"
-    fd_pm = _open(f"{proc}/{pid}/pagemap", "the page map of the process")
-    fd_fl = fd_ct = -1
-    try:
-        fd_fl = _open(flags_path, "page flags (CONFIG_PROC_PAGE_MONITOR)")
-        fd_ct = _open(count_path, "page map counts (CONFIG_PROC_PAGE_MONITOR)")
+    with ExitStack() as files:
+        fd_pm, fd_fl, fd_ct = (files.enter_context(_open(p, what)).fileno() for p, what in (
+            (f"{proc}/{pid}/pagemap", "the page map of the process"),
+            (flags_path, "page flags (CONFIG_PROC_PAGE_MONITOR)"),
+            (count_path, "page map counts (CONFIG_PROC_PAGE_MONITOR)")))
         total = sum((e - s) >> PAGE_SHIFT for s, e, perms, *_ in rows if perms[:3] != "---")
         if total > max_pages:
             raise InputError(f"{proc}/{pid}/maps: {total} mapped pages, more than the limit of "
@@ -177,10 +168,6 @@ def snapshot(pid: int, proc: str = "/proc", max_pages: int = MAX_PAGES) -> Snaps
         upfn = np.unique(pfn_all[present])
         fl = _read_by_pfn(fd_fl, upfn)
         ct = _read_by_pfn(fd_ct, upfn)
-    finally:
-        for fd in (fd_pm, fd_fl, fd_ct):
-            if fd >= 0:
-                os.close(fd)
     idx = np.searchsorted(upfn, pfn_all) if len(upfn) else np.zeros(len(pfn_all), np.int64)
     idx = np.minimum(idx, max(len(upfn) - 1, 0))
     flags_all = np.where(present, fl[idx] if len(upfn) else np.uint64(0), np.uint64(0))

@@ -12,7 +12,8 @@ Formats (auto-detected from the first lines):
 
 Each access gives ``vpn = address >> 12`` (uint64) and ``is_write`` (bool); an access that
 straddles a page boundary counts for its first page only. Blank and ``#`` lines are ignored
-in din and pin. A malformed line raises InputError naming the file and line.
+in din and pin. Lines end in LF, CR LF or a lone CR (so a CR-only file is read, not taken
+for one empty line). A malformed line raises InputError naming the file and line.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 BLOCK = 4 << 20
 MAX_LINE = 1 << 16
@@ -40,6 +42,17 @@ _PIN = re.compile(rb"^(?:0[xX])?[0-9a-fA-F]{1,16}:[ \t]+([RW])[ \t]+(?:0[xX])?([
 FORMATS = ("lackey", "din", "pin")
 
 
+def _lines(f, data: bytes) -> bytes:
+    """``data`` read from ``f`` with CR LF and a lone CR (old Mac line ends) turned into LF.
+
+    A block that ends in CR takes one more byte, so a CR LF split across blocks stays one end."""
+    if b"\r" not in data:
+        return data
+    if data.endswith(b"\r"):
+        data += f.read(1)
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def _ignored(fmt: str, line: bytes) -> bool:
     s = line.strip()
     if not s:
@@ -52,13 +65,11 @@ def _ignored(fmt: str, line: bytes) -> bool:
 def detect_format(path: str | os.PathLike) -> str:
     """'lackey', 'din' or 'pin', from the first lines; InputError if none fits."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    with open_input(path) as f:
+        raw = f.read(1 << 16)
+        head = _lines(f, raw)
     lines = head.split(b"\n")
-    if len(head) == 1 << 16:
+    if len(raw) == 1 << 16:
         lines = lines[:-1]
     for n, line in enumerate(lines[:200], 1):
         if not line.strip():
@@ -149,9 +160,9 @@ def iter_trace(path: str | os.PathLike, fmt: str | None = None, fetches: bool = 
     line_no = 1
     carry = b""
     eof_seen = False
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         while not eof_seen:
-            data = f.read(block_bytes)
+            data = _lines(f, f.read(block_bytes))
             if not data:
                 if not carry:
                     break

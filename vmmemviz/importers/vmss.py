@@ -15,6 +15,7 @@ import os
 import struct
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 
 from ._base import PAGE, GuestImage, Region, file_size
 
@@ -31,7 +32,7 @@ def is_vmss_magic(head: bytes) -> bool:
 def read_groups(path: str) -> tuple[int, dict[str, tuple[int, int]]]:
     """Return (magic, {group name: (position, size)}) with every count and offset checked."""
     size = file_size(path)
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         head = f.read(12)
         if len(head) < 12:
             raise InputError(f"{path}: header: expected 12 bytes (magic, version, numgroups), "
@@ -62,7 +63,7 @@ def read_tags(path: str, magic: int, pos: int, gsize: int, group: str) -> dict[t
     version0 = (magic & 0xF) == 0
     wide = 4 if version0 else 8
     tags: dict[tuple, object] = {}
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         f.seek(pos)
         buf = f.read(min(end - pos, 64 << 20))
     off = 0
