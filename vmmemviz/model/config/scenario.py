@@ -45,21 +45,155 @@
     text = "..."
 
 Sizes in MB may be fractions (0.25 MB = 64 pages) so that teaching scenarios stay small.
-A bad file raises InputError naming the file, the key and what was expected.
+Sizes in MB may be fractions (0.25 MB = 64 pages) so that teaching scenarios stay small.
+
+``count = N`` on a ``[[vm]]`` makes N copies of it (a host-scale scenario is then a page, not
+32 copies): the name is then a pattern with one integer field, ``"web{:02d}"`` -> web01,
+web02, ... (numbered from 1). The copies draw from the scenario's one seeded random stream in
+turn, so each behaves differently and the run is still the same for the same seed.
+
+Every key is declared once in ``SCHEMA`` (type, default, bounds, the limit a bound comes
+from, help); ``parse`` checks a document against it and then the rules across keys
+(reservation <= memory, ESXi admission control, what this machine can hold). A bad file
+raises InputError, one line: file, key path (``vm[web01].process[0].touches``), what was
+expected, what was found. The limits, and where they come from, are in README.md
+("Scenario files").
 """
 from __future__ import annotations
 
+import copy
+import math
+import os
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vmmemviz.assets import asset
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import open_input
 from vmmemviz.model.config import settings as S
 from vmmemviz.model.core.vm import PAGES_PER_MB, VMConfig
 from vmmemviz.model.guest.workload import CONTENT_CLASSES, OPS, ProcessConfig, Step
-from vmmemviz.assets import asset
 
 BUILTIN_DIR = asset("scenarios")
+
+TB = 1 << 20                      # MB in a TB
+MAX_TICKS = 86_400                # one simulated day: a Mem.ShareScanTime of 600 min fits twice
+MAX_HOST_MB = 8 * TB              # machine pages are numbered in 31 bits (ESXi 8 allows 24 TB)
+MAX_VM_MB = 24 * TB               # ESXi 8: largest VM (the host bound comes first)
+MAX_VMS = 250                     # VM index is 8 bits here (ESXi 8 allows 1,024 VMs per host)
+MAX_PROCS = 250                   # process index is 8 bits per VM
+MAX_PROC_MB = 16 * TB - 1         # guest virtual page numbers are 32 bits: 2**32 - 2 pages
+MAX_TOUCHES = 1 << 20             # accesses a second per process: one array element each a tick
+MAX_TLB = 4096                    # x86 second-level TLBs hold 1,536-2,048 entries
+MAX_SHARES = 1_000_000            # ESXi custom shares range 0-1,000,000
+MAX_WEIGHT = 1e6
+MAX_STEPS = 100_000               # scripted steps per process
+MAX_CHAPTERS = 1000
+MAX_NAME = 80
+KEEP_FACTOR = 2                   # keyframes, history and temporaries beside the live arrays
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a scenario table: its kind, default, bounds and help.
+
+    kind: int, mb (a finite number), str, name (no control characters), path (no NUL),
+    bool, choice, shares, pages, weights, settings, table or tables (``fields`` is then the
+    nested schema; ``hi`` bounds the number of tables).
+    """
+
+    kind: str
+    help: str
+    default: object = REQUIRED
+    lo: float | None = None
+    hi: float | None = None
+    limit: str = ""               # where the upper bound comes from, said in the error
+    choices: tuple = ()
+    fields: dict | None = None
+
+
+def _mb(help, default=REQUIRED, lo=0, hi=MAX_VM_MB, limit="ESXi 8's largest VM, 24 TB"):
+    return Key("mb", help, default, lo, hi, limit)
+
+
+def _tick(help, default=REQUIRED):
+    return Key("int", help, default, 0, MAX_TICKS, "one simulated day, the longest run")
+
+
+STEP = {
+    "at": _tick("the tick (second) of the step"),
+    "op": Key("choice", "what the process does", choices=OPS),
+    "pages": Key("pages", "a count of random held pages, or a GVPN range like \"0x0-0xf\""),
+    "content": Key("choice", "what a write writes", "text", choices=tuple(CONTENT_CLASSES)),
+}
+PROCESS = {
+    "name": Key("name", "the application's name"),
+    "size_mb": _mb("its guest virtual address space", lo=1 / PAGES_PER_MB, hi=MAX_PROC_MB,
+                   limit="32-bit guest virtual page numbers, 16 TB"),
+    "start_mb": _mb("allocated by system call at its first tick", 0, hi=MAX_PROC_MB,
+                    limit="the largest process, 16 TB"),
+    "alloc_mb": _mb("allocated per second after that, up to size_mb", 0, hi=MAX_PROC_MB,
+                    limit="the largest process, 16 TB"),
+    "free_mb": _mb("freed per second (its oldest pages)", 0, hi=MAX_PROC_MB,
+                   limit="the largest process, 16 TB"),
+    "working_set_mb": _mb("random accesses go to this much of what it holds", None, hi=MAX_PROC_MB,
+                          limit="the largest process, 16 TB"),
+    "touches": Key("int", "accesses per second", 0, 0, MAX_TOUCHES,
+                   "what one tick of this simulator can do per process"),
+    "write_fraction": Key("mb", "share of accesses that write", 0.3, 0, 1, "a fraction"),
+    "start": _tick("the tick it starts at", 1),
+    "trace": Key("path", "accesses from a Valgrind lackey / din / pin trace", None),
+    "content": Key("weights", "weights of what it writes (zero / os / text / random)", None),
+    "step": Key("tables", "[[vm.process.step]] scripted steps", [], 0, MAX_STEPS,
+                "the steps one process may script", fields=STEP),
+}
+VM = {
+    "name": Key("name", "the VM's name (a pattern like \"web{:02d}\" with count)"),
+    "count": Key("int", "copies of this VM, named from the name pattern", 1, 1, MAX_VMS,
+                 "the VMs of one host here (8-bit VM index)"),
+    "memory_mb": _mb("configured memory", lo=0.25),
+    "guest_os": Key("choice", "the guest OS", "linux", choices=("linux", "windows")),
+    "tools": Key("bool", "VMware Tools (balloon driver) installed", True),
+    "mmu": Key("choice", "hardware (ept) or software (shadow) MMU", "ept", choices=("ept", "shadow")),
+    "reservation_mb": _mb("sched.mem.min: memory guaranteed to the VM", 0),
+    "limit_mb": _mb("sched.mem.max: most machine memory it may get", None),
+    "overhead_mb": _mb("VMM overhead (default: 1/128 of memory + 64 KB)", None),
+    "shares": Key("shares", "sched.mem.shares: low, normal, high or a number", "normal",
+                  1, MAX_SHARES, "ESXi's custom shares range"),
+    "image": Key("path", "guest memory from a real image (ELF core, raw, .vmem)", None),
+    "settings": Key("settings", "per-VM settings (sched.mem.*)", {}, fields=S.VM_SETTINGS),
+    "process": Key("tables", "[[vm.process]] applications in the guest", [], 0, MAX_PROCS,
+                   "the processes of one VM here (8-bit process index)", fields=PROCESS),
+}
+HOST = {
+    "memory_mb": _mb("the host's machine memory", lo=1, hi=MAX_HOST_MB,
+                     limit="8 TB: machine pages are numbered in 31 bits here (ESXi 8 allows 24 TB)"),
+    "tlb_entries": Key("int", "size of each VM's TLB model", 64, 1, MAX_TLB,
+                       "x86 second-level TLBs hold 1,536-2,048 entries"),
+    "host_cache_mb": _mb("host cache (swap to SSD), 0 = none", 0, hi=MAX_HOST_MB,
+                         limit="8 TB, the largest host here"),
+}
+CHAPTER = {
+    "at": _tick("the tick the chapter starts at"),
+    "title": Key("str", "the chapter's title"),
+    "text": Key("str", "what the chapter is about", ""),
+}
+SCHEMA = {
+    "name": Key("str", "shown in the title bar", None),
+    "description": Key("str", "a paragraph about the scenario", ""),
+    "seed": Key("int", "same seed, same events, byte for byte", 1, 0, 2**63 - 1, "a 63-bit seed"),
+    "duration": Key("int", "simulated seconds (ticks) to run", 60, 1, MAX_TICKS,
+                    "one simulated day, the longest run"),
+    "host": Key("table", "[host] the machine", fields=HOST),
+    "settings": Key("settings", "ESXi advanced settings (Mem.*)", {}, fields=S.HOST_SETTINGS),
+    "vm": Key("tables", "at least one [[vm]] table (a virtual machine)", lo=1, hi=MAX_VMS,
+              limit="the VMs of one host here (8-bit VM index)", fields=VM),
+    "chapter": Key("tables", "[[chapter]] titled parts of the timeline", [], 0, MAX_CHAPTERS,
+                   "chapters of one tour", fields=CHAPTER),
+}
 
 
 @dataclass
@@ -95,10 +229,10 @@ def builtin_names() -> list[str]:
 
 def resolve(name_or_path: str) -> Path:
     """A path, or the stem of a built-in scenario."""
+    if "\0" in name_or_path:
+        raise InputError(f"{name_or_path}: expected a scenario file or name, got one with a NUL character")
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists() or "/" in name_or_path:
-        if not p.is_file():
-            raise InputError(f"{name_or_path}: no such scenario file")
         return p
     b = BUILTIN_DIR / f"{name_or_path}.toml"
     if not b.is_file():
@@ -109,58 +243,136 @@ def resolve(name_or_path: str) -> Path:
 
 def load(name_or_path: str) -> Scenario:
     path = resolve(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
+    with open_input(path, missing="no such scenario file") as f:
+        try:
+            text = f.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: cannot read: {e}") from None
     return parse(text, str(path))
 
 
-class _Reader:
-    """Takes keys out of a TOML table, checking types; leftovers are unknown keys."""
+# -- checking a document against the schema ----------------------------------------------
 
-    def __init__(self, src: str, where: str, table):
-        if not isinstance(table, dict):
-            raise InputError(f"{src}: {where}: expected a table, got {type(table).__name__}")
-        self.src, self.where, self.t = src, where, dict(table)
+def _show(v) -> str:
+    """A found value, short."""
+    s = repr(v)
+    if isinstance(v, (dict, list)) and len(s) > 60:
+        return f"a table of {len(v)} keys" if isinstance(v, dict) else f"an array of {len(v)}"
+    return s if len(s) <= 60 else s[:57] + "..."
 
-    def err(self, key, expected, got):
-        return InputError(f"{self.src}: {self.where}{'.' if self.where else ''}{key}: expected {expected}, got {got!r}")
 
-    def get(self, key, default=..., kind=None, expected=""):
-        if key not in self.t:
-            if default is ...:
-                raise InputError(f"{self.src}: {self.where}{'.' if self.where else ''}{key}: missing "
-                                 f"(expected {expected})")
-            return default
-        v = self.t.pop(key)
-        if kind == "mb":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise self.err(key, expected or "a size in MB (a number >= 0)", v)
-        elif kind == "posint":
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise self.err(key, expected or "a positive integer", v)
-        elif kind == "int":
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise self.err(key, expected or "an integer >= 0", v)
-        elif kind == "frac":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise self.err(key, expected or "a number from 0 to 1", v)
-        elif kind == "str":
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fmt(x) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+class _Check:
+    """Checks values against ``Key`` specs; every error is one line naming file and key path."""
+
+    def __init__(self, src: str):
+        self.src = src
+
+    def fail(self, path: str, expected: str, got) -> InputError:
+        return InputError(f"{self.src}: {path}: expected {expected}, got {_show(got)}")
+
+    def _range(self, spec: Key) -> str:
+        lo = "" if spec.lo is None else f"from {_fmt(spec.lo)} "
+        hi = "" if spec.hi is None else f"to {_fmt(spec.hi)} ({spec.limit})" if spec.limit else f"to {_fmt(spec.hi)}"
+        return (lo + hi).strip()
+
+    def value(self, path: str, spec: Key, v):
+        k = spec.kind
+        if k in ("int", "mb"):
+            what = "an integer" if k == "int" else "a number"
+            ok = isinstance(v, int) and not isinstance(v, bool) if k == "int" else _number(v) and math.isfinite(v)
+            if not ok or (spec.lo is not None and v < spec.lo) or (spec.hi is not None and v > spec.hi):
+                raise self.fail(path, f"{what} {self._range(spec)}", v)
+            return v
+        if k in ("str", "name", "path"):
             if not isinstance(v, str):
-                raise self.err(key, expected or "a string", v)
-        elif kind == "bool":
+                raise self.fail(path, "a string", v)
+            if k == "name" and (not v or len(v) > MAX_NAME or not v.isprintable()):
+                raise self.fail(path, f"a name of 1 to {MAX_NAME} printable characters", v)
+            if k == "path" and (not v or "\0" in v):
+                raise self.fail(path, "a file path (not empty, no NUL character)", v)
+            return v
+        if k == "bool":
             if not isinstance(v, bool):
-                raise self.err(key, "true or false", v)
-        elif isinstance(kind, tuple):
-            if v not in kind:
-                raise self.err(key, "one of " + ", ".join(map(str, kind)), v)
-        return v
+                raise self.fail(path, "true or false", v)
+            return v
+        if k == "choice":
+            if not isinstance(v, str) or v not in spec.choices:
+                raise self.fail(path, "one of " + ", ".join(spec.choices), v)
+            return v
+        if k == "shares":
+            if v in ("low", "normal", "high") and isinstance(v, str):
+                return v
+            if not isinstance(v, int) or isinstance(v, bool) or not spec.lo <= v <= spec.hi:
+                raise self.fail(path, f"low, normal, high or an integer {self._range(spec)}", v)
+            return v
+        if k == "pages":
+            return self.pages(path, v)
+        if k == "weights":
+            if not isinstance(v, dict) or not v or any(c not in CONTENT_CLASSES for c in v) or \
+                    any(not _number(x) or not 0 <= x <= MAX_WEIGHT for x in v.values()) or sum(v.values()) <= 0:
+                raise self.fail(path, f"a table of weights from 0 to {MAX_WEIGHT:g} for "
+                                f"{' / '.join(CONTENT_CLASSES)}, not all 0", v)
+            return dict(v)
+        if k == "settings":
+            if not isinstance(v, dict):
+                raise self.fail(path, "a table of settings by name", v)
+            out = {}
+            for name, x in v.items():
+                try:
+                    out[name] = S.check(spec.fields, name, x, f"{self.src}: {path}")
+                except ValueError as e:
+                    raise InputError(str(e)) from None
+            return out
+        if k == "table":
+            return self.table(path, spec.fields, v)
+        if k == "tables":
+            if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+                raise self.fail(path, f"[[{path.rsplit('.', 1)[-1].split('[')[0]}]] tables", v)
+            if not spec.lo <= len(v) <= spec.hi:
+                raise self.fail(path, f"{self._range(spec)} tables", v)
+            return v            # each one is checked by the caller, which knows its label
+        raise AssertionError(k)
 
-    def done(self):
-        if self.t:
-            k = next(iter(self.t))
-            raise InputError(f"{self.src}: {self.where}{'.' if self.where else ''}{k}: unknown key")
+    def pages(self, path: str, v):
+        """A count (int) or a GVPN range "0x10-0x1f" (inclusive) -> (count, start, stop)."""
+        if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_PROC_MB * PAGES_PER_MB:
+            return v, None, None
+        if isinstance(v, str) and "-" in v:
+            a, b = v.split("-", 1)
+            try:
+                lo, hi = int(a.strip(), 0), int(b.strip(), 0)
+            except ValueError:
+                lo = hi = -1
+            if 0 <= lo <= hi < MAX_PROC_MB * PAGES_PER_MB:
+                return None, lo, hi + 1
+        raise self.fail(path, "a page count or a GVPN range like \"0x0-0xf\"", v)
+
+    def table(self, path: str, schema: dict, t) -> dict:
+        """A table checked key by key, defaults filled in; unknown and missing keys refused."""
+        if not isinstance(t, dict):
+            raise self.fail(path, "a table", t)
+        pre = f"{path}." if path else ""
+        for k in t:
+            if k not in schema:
+                raise InputError(f"{self.src}: {pre}{k}: unknown key (expected one of "
+                                 f"{', '.join(schema)})")
+        out = {}
+        for k, spec in schema.items():
+            if k in t:
+                out[k] = self.value(pre + k, spec, t[k])
+            elif spec.default is REQUIRED:
+                raise InputError(f"{self.src}: {pre}{k}: expected {spec.help}, got no {k} key")
+            else:
+                out[k] = copy.copy(spec.default)
+        return out
 
 
 def _relative(src: str, path: str | None) -> str | None:
@@ -175,58 +387,84 @@ def _pages(mb) -> int:
     return int(round(mb * PAGES_PER_MB))
 
 
-def _parse_pages(src, where, v):
-    """A count (int) or a GVPN range "0x10-0x1f" (inclusive) -> (count, start, stop)."""
-    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-        return v, None, None
-    if isinstance(v, str) and "-" in v:
-        a, b = v.split("-", 1)
-        try:
-            lo, hi = int(a.strip(), 0), int(b.strip(), 0)
-        except ValueError:
-            lo = hi = -1
-        if 0 <= lo <= hi:
-            return None, lo, hi + 1
-    raise InputError(f"{src}: {where}.pages: expected a page count or a GVPN range like \"0x0-0xf\", got {v!r}")
-
-
-def _process(src, where, t, vm_pages) -> ProcessConfig:
-    r = _Reader(src, where, t)
-    name = r.get("name", kind="str", expected="a process name")
-    size = _pages(r.get("size_mb", kind="mb"))
-    if size <= 0:
-        raise r.err("size_mb", "more than 0", size)
+def _process(ck: _Check, where: str, t) -> ProcessConfig:
+    d = ck.table(where, PROCESS, t)
+    size = _pages(d["size_mb"])
     pc = ProcessConfig(
-        name=name, size_pages=size,
-        start_pages=_pages(r.get("start_mb", 0, "mb")),
-        alloc_pages=_pages(r.get("alloc_mb", 0, "mb")),
-        free_pages=_pages(r.get("free_mb", 0, "mb")),
-        touches=r.get("touches", 0, "int"),
-        write_fraction=float(r.get("write_fraction", 0.3, "frac")),
-        start_tick=r.get("start", 1, "int"),
-        trace=_relative(src, r.get("trace", None, "str")),
+        name=d["name"], size_pages=size,
+        start_pages=_pages(d["start_mb"]), alloc_pages=_pages(d["alloc_mb"]),
+        free_pages=_pages(d["free_mb"]), touches=d["touches"],
+        write_fraction=float(d["write_fraction"]), start_tick=d["start"],
+        trace=_relative(ck.src, d["trace"]),
     )
-    ws = r.get("working_set_mb", None, "mb")
+    ws = d["working_set_mb"]
     pc.working_set_pages = None if ws is None else max(1, _pages(ws))
-    mix = r.get("content", None)
-    if mix is not None:
-        if not isinstance(mix, dict) or not mix or any(k not in CONTENT_CLASSES for k in mix) or \
-                any(isinstance(x, bool) or not isinstance(x, (int, float)) or x < 0 for x in mix.values()) or \
-                sum(mix.values()) <= 0:
-            raise r.err("content", "a table of weights for zero / os / text / random", mix)
-        pc.content = dict(mix)
-    for i, st in enumerate(r.get("step", [])):
-        sr = _Reader(src, f"{where}.step[{i}]", st)
-        op = sr.get("op", kind=OPS)
-        at = sr.get("at", kind="int", expected="the tick (second) of the step")
-        count, lo, hi = _parse_pages(src, sr.where, sr.get("pages", kind=None, expected="a count or range"))
+    if d["content"] is not None:
+        pc.content = d["content"]
+    for i, st in enumerate(d["step"]):
+        sw = f"{where}.step[{i}]"
+        s = ck.table(sw, STEP, st)
+        count, lo, hi = s["pages"]
         if hi is not None and hi > size:
-            raise InputError(f"{src}: {sr.where}.pages: range ends past the process size ({size} pages)")
-        cls = sr.get("content", "text", tuple(CONTENT_CLASSES))
-        sr.done()
-        pc.steps.append(Step(at, op, count, lo, hi, cls))
-    r.done()
+            raise InputError(f"{ck.src}: {sw}.pages: expected a range inside the process "
+                             f"({size:,} pages, size_mb), got {st['pages']!r}")
+        if count is not None and count > size:
+            raise ck.fail(f"{sw}.pages", f"a count of at most the process's {size:,} pages (size_mb)",
+                          count)
+        pc.steps.append(Step(s["at"], s["op"], count, lo, hi, s["content"]))
     return pc
+
+
+def _names(ck: _Check, where: str, name: str, count: int | None) -> list[str]:
+    """The VM names of a [[vm]] table: its name, or ``count`` names from a pattern."""
+    if count is None:
+        return [name]
+    fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None] \
+        if "{" in name or "}" in name else []
+    try:
+        names = [name.format(k) for k in range(1, count + 1)]
+    except (ValueError, IndexError, KeyError, AttributeError):
+        names = []
+    if len(fields) != 1 or not names or len(set(names)) != count or \
+            not all(n and len(n) <= MAX_NAME and n.isprintable() for n in names):
+        raise ck.fail(f"{where}.name", "a name pattern with one integer field like \"web{:02d}\" "
+                      "giving distinct names (count is set)", name)
+    return names
+
+
+def _vms(ck: _Check, tables: list) -> list[VMConfig]:
+    vms, seen = [], set()
+    for i, t in enumerate(tables):
+        if "name" not in t:
+            raise InputError(f"{ck.src}: vm[{i}].name: expected {VM['name'].help}, got no name key")
+        name = ck.value(f"vm[{i}].name", Key("str", ""), t["name"])
+        label = f"vm[{name}]"
+        d = ck.table(label, VM, t)
+        names = _names(ck, label, name, d["count"] if "count" in t else None)
+        if len(vms) + len(names) > MAX_VMS:
+            raise ck.fail(f"{label}.count", f"at most {MAX_VMS} VMs in all "
+                          f"({VM['count'].limit})", d["count"])
+        cfg = VMConfig(
+            name=names[0], memory_mb=d["memory_mb"], guest_os=d["guest_os"], tools=d["tools"],
+            mmu=d["mmu"], reservation_mb=d["reservation_mb"], limit_mb=d["limit_mb"],
+            overhead_mb=d["overhead_mb"], shares=d["shares"], settings=d["settings"],
+            image=_relative(ck.src, d["image"]))
+        if cfg.reservation_mb > cfg.memory_mb:
+            raise ck.fail(f"{label}.reservation_mb", f"at most memory_mb ({_fmt(cfg.memory_mb)})",
+                          cfg.reservation_mb)
+        if cfg.limit_mb is not None and cfg.limit_mb < cfg.reservation_mb:
+            raise ck.fail(f"{label}.limit_mb", f"at least reservation_mb ({_fmt(cfg.reservation_mb)}), "
+                          "as ESXi requires", cfg.limit_mb)
+        for j, pt in enumerate(d["process"]):
+            cfg.processes.append(_process(ck, f"{label}.process[{j}]", pt))
+        for n in names:
+            if n in seen:
+                raise ck.fail(f"vm[{i}].name", "a unique name", n)
+            seen.add(n)
+            vm = copy.deepcopy(cfg)
+            vm.name = n
+            vms.append(vm)
+    return vms
 
 
 def parse(text: str, src: str = "<scenario>") -> Scenario:
@@ -234,82 +472,88 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{src}: not valid TOML: {e}") from None
-    r = _Reader(src, "", doc)
-    hr = _Reader(src, "host", r.get("host", expected="a [host] table"))
-    host_mb = hr.get("memory_mb", kind="mb", expected="the host's memory in MB")
-    tlb = hr.get("tlb_entries", 64, "posint")
-    host_cache_mb = hr.get("host_cache_mb", 0, "mb")
-    hr.done()
-    settings = {}
-    for k, v in (r.get("settings", {}) or {}).items():
-        try:
-            settings[k] = S.check(S.HOST_SETTINGS, k, v, f"{src}: settings")
-        except ValueError as e:
-            raise InputError(str(e)) from None
-    vms = []
-    vm_tables = r.get("vm", None)
-    if not isinstance(vm_tables, list) or not vm_tables:
-        raise InputError(f"{src}: vm: expected at least one [[vm]] table")
-    if len(vm_tables) > 250:
-        raise InputError(f"{src}: vm: at most 250 VMs, got {len(vm_tables)}")
-    names = set()
-    for i, t in enumerate(vm_tables):
-        vr = _Reader(src, f"vm[{i}]", t)
-        name = vr.get("name", kind="str", expected="a VM name")
-        if name in names:
-            raise InputError(f"{src}: vm[{i}].name: expected a unique name, got {name!r} twice")
-        names.add(name)
-        vr.where = f"vm[{name}]"
-        cfg = VMConfig(
-            name=name,
-            memory_mb=vr.get("memory_mb", kind="mb", expected="the VM's configured memory in MB"),
-            guest_os=vr.get("guest_os", "linux", ("linux", "windows")),
-            tools=vr.get("tools", True, "bool"),
-            mmu=vr.get("mmu", "ept", ("ept", "shadow")),
-            reservation_mb=vr.get("reservation_mb", 0, "mb"),
-            limit_mb=vr.get("limit_mb", None, "mb"),
-            overhead_mb=vr.get("overhead_mb", None, "mb"),
-            image=_relative(src, vr.get("image", None, "str")),
-        )
-        if cfg.pages < 64:
-            raise vr.err("memory_mb", "at least 0.25 (64 pages)", cfg.memory_mb)
-        if cfg.reservation_mb > cfg.memory_mb:
-            raise vr.err("reservation_mb", f"at most memory_mb ({cfg.memory_mb})", cfg.reservation_mb)
-        sh = vr.get("shares", "normal")
-        if not (sh in ("low", "normal", "high") or (isinstance(sh, int) and not isinstance(sh, bool) and sh > 0)):
-            raise vr.err("shares", "low, normal, high or a positive number", sh)
-        cfg.shares = sh
-        for k, v in (vr.get("settings", {}) or {}).items():
-            try:
-                cfg.settings[k] = S.check(S.VM_SETTINGS, k, v, f"{src}: {vr.where}.settings")
-            except ValueError as e:
-                raise InputError(str(e)) from None
-        procs = vr.get("process", [])
-        if not isinstance(procs, list):
-            raise vr.err("process", "[[vm.process]] tables", procs)
-        if len(procs) > 250:
-            raise vr.err("process", "at most 250 processes", len(procs))
-        for j, pt in enumerate(procs):
-            cfg.processes.append(_process(src, f"{vr.where}.process[{j}]", pt, cfg.pages))
-        vr.done()
-        vms.append(cfg)
-    chapters = []
-    for i, c in enumerate(r.get("chapter", [])):
-        cr = _Reader(src, f"chapter[{i}]", c)
-        chapters.append(Chapter(cr.get("at", kind="int"), cr.get("title", kind="str"), cr.get("text", "", "str")))
-        cr.done()
+    except RecursionError:
+        raise InputError(f"{src}: not valid TOML: expected arrays and tables nested at most a few "
+                         f"hundred deep, got deeper") from None
+    ck = _Check(src)
+    d = ck.table("", SCHEMA, doc)
+    vms = _vms(ck, d["vm"])
+    chapters = [Chapter(**ck.table(f"chapter[{i}]", CHAPTER, c)) for i, c in enumerate(d["chapter"])]
+    h = d["host"]
     sc = Scenario(
-        name=r.get("name", Path(src).stem, "str"),
-        description=r.get("description", "", "str"),
-        seed=r.get("seed", 1, "int"),
-        duration=r.get("duration", 60, "posint", "a number of simulated seconds"),
-        host_pages=_pages(host_mb), vms=vms, tlb_entries=tlb, settings=settings,
-        host_cache_pages=_pages(host_cache_mb),
+        name=d["name"] if d["name"] is not None else Path(src).stem,
+        description=d["description"], seed=d["seed"], duration=d["duration"],
+        host_pages=_pages(h["memory_mb"]), vms=vms, tlb_entries=h["tlb_entries"],
+        settings=d["settings"], host_cache_pages=_pages(h["host_cache_mb"]),
         chapters=sorted(chapters, key=lambda c: c.at), path=src, text=text,
     )
-    r.done()
-    if sc.host_pages < 256:
-        raise InputError(f"{src}: host.memory_mb: expected at least 1 MB, got {host_mb}")
-    if sc.host_pages >= 1 << 31:
-        raise InputError(f"{src}: host.memory_mb: expected at most 8 TB, got {host_mb}")
+    _admit(src, sc)
+    _fits_machine(src, sc)
     return sc
+
+
+# -- rules across keys --------------------------------------------------------------------
+
+def _admit(src: str, sc: Scenario) -> None:
+    """ESXi admission control, and what a VM larger than the host would do here.
+
+    ESXi powers a VM on only if the host can guarantee its reservation plus its VMM
+    overhead from memory not yet reserved by the VMs powered on before it. vmmemviz
+    powers the VMs on in file order and also refuses a VM whose configured memory plus
+    overhead exceeds the host's memory: vSphere only warns, but a guest that touches all
+    its memory (Windows zeroes it at boot) could then not be backed even by reclaiming
+    every other VM.
+    """
+    host_mb = sc.host_mb
+    reserved = 0.0
+    for vm in sc.vms:
+        ovhd = vm.overhead_pages() / PAGES_PER_MB
+        need = vm.reservation_mb + ovhd
+        if reserved + need > host_mb:
+            raise InputError(
+                f"{src}: vm[{vm.name}]: cannot power on (ESXi admission control): reservation "
+                f"{_fmt(vm.reservation_mb)} MB + overhead {ovhd:,.2f} MB = {need:,.2f} MB, but the "
+                f"host's {_fmt(host_mb)} MB has only {max(0.0, host_mb - reserved):,.2f} MB unreserved "
+                f"after the VMs before it")
+        reserved += need
+        if vm.memory_mb + ovhd > host_mb:
+            raise InputError(
+                f"{src}: vm[{vm.name}].memory_mb: expected at most the host's memory less the VM's "
+                f"overhead ({host_mb - ovhd:,.2f} MB = {_fmt(host_mb)} - {ovhd:,.2f}): a VM larger than "
+                f"its host cannot be simulated here, got {_fmt(vm.memory_mb)}")
+
+
+def machine_bytes() -> int | None:
+    """Physical memory of this machine, or None if the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _bytes_per_page() -> tuple[int, int, int]:
+    """Bytes of model arrays per machine page, guest physical page and process page."""
+    from vmmemviz.model.core.host import Host
+    from vmmemviz.model.core.vm import VM
+    from vmmemviz.model.guest.guestos import Process
+
+    host, vm, proc = Host(1), VM(0, VMConfig("x", 1 / PAGES_PER_MB), 1), Process(0, "p", 1)
+    return (sum(getattr(host, a).nbytes for a in Host.ARRAYS),
+            vm.nbytes() - vm.tlb.nbytes, proc.nbytes())
+
+
+def _fits_machine(src: str, sc: Scenario) -> None:
+    """Refuse a scenario whose arrays would not fit in this machine's memory (MemoryError)."""
+    have = machine_bytes()
+    if not have:
+        return
+    per_host, per_gp, per_gv = _bytes_per_page()
+    gp = sum(vm.pages for vm in sc.vms)
+    gv = sum(p.size_pages for vm in sc.vms for p in vm.processes)
+    need = KEEP_FACTOR * (sc.host_pages * per_host + gp * per_gp + gv * per_gv)
+    if need > have:
+        raise InputError(
+            f"{src}: host.memory_mb / vm.memory_mb / process.size_mb: expected a scenario this machine "
+            f"can simulate (its {have / 2**30:,.1f} GiB of memory), got one that needs about "
+            f"{need / 2**30:,.1f} GiB ({sc.host_pages:,} machine pages x {per_host} B + {gp:,} guest "
+            f"pages x {per_gp} B + {gv:,} process pages x {per_gv} B, x{KEEP_FACTOR} for keyframes)")
