@@ -10,12 +10,13 @@ Bad input prints one line and exits 2; never a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from . import __version__
+from .argparsing import ArgumentParser, bounded_int, print_error
 from .errors import InputError
+from .model.config.scenario import MAX_TICKS
 
 # (module, function) pairs: function(subparsers) adds a subcommand with func=handler
 SUBCOMMANDS = [
@@ -83,14 +84,15 @@ def _gui(args) -> int:
     return gui_main(args.scenario)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vmmemviz", description="See how an ESXi-like hypervisor manages memory.")
+def parser() -> ArgumentParser:
+    p = ArgumentParser(prog="vmmemviz", description="See how an ESXi-like hypervisor manages memory.")
     p.add_argument("--version", action="version", version=f"vmmemviz {__version__}")
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="run a scenario headless and print esxtop-like counters")
     r.add_argument("scenario", help="a .toml file or the name of a built-in scenario")
-    r.add_argument("--steps", type=int, help="stop after N events")
-    r.add_argument("--ticks", type=int, help="simulated seconds to run (default: the scenario's duration)")
+    r.add_argument("--steps", type=bounded_int(0, 2**63 - 1), help="stop after N events")
+    r.add_argument("--ticks", type=bounded_int(1, MAX_TICKS, "one simulated day, the longest run"),
+                   help="simulated seconds to run (default: the scenario's duration)")
     r.add_argument("--events", action="store_true", help="print every event's narration")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_run)
@@ -121,8 +123,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except InputError as e:
-        print(f"vmmemviz: {e}", file=sys.stderr)
-        return 2
+        return print_error("vmmemviz", e)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -1,12 +1,15 @@
 """Subcommands for real data: ``vmmemviz analyze IMAGE... [--json]`` and
 ``vmmemviz snapshot PID [--json]``. ``register(subparsers)`` adds them; each handler takes
-the argparse namespace and returns an exit code (InputError goes up to the main CLI)."""
+the argparse namespace and returns an exit code (InputError goes up to the main CLI). The
+sub-parsers are the main CLI's ``vmmemviz.argparsing.ArgumentParser``: a bad argument is one line."""
 from __future__ import annotations
 
 import json
 import os
 import sys
 import time
+
+from vmmemviz.argparsing import bounded_int
 
 
 class _Bar:
@@ -119,6 +122,6 @@ def register(subparsers) -> None:
         description="Read /proc/PID/maps, pagemap, /proc/kpageflags and /proc/kpagecount and "
                     "count per mapping: present, swapped, zero-page, THP, KSM, anonymous and "
                     "shared pages. Needs root.")
-    s.add_argument("pid", type=int, metavar="PID")
+    s.add_argument("pid", type=bounded_int(1, 1 << 22, "Linux's largest PID"), metavar="PID")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_snapshot)
