@@ -62,6 +62,7 @@ expected, what was found. The limits, and where they come from, are in README.md
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import string
@@ -227,8 +228,9 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
 
 
-def resolve(name_or_path: str) -> Path:
+def resolve(name_or_path: str | os.PathLike) -> Path:
     """A path, or the stem of a built-in scenario."""
+    name_or_path = os.fspath(name_or_path)
     if "\0" in name_or_path:
         raise InputError(f"{name_or_path}: expected a scenario file or name, got one with a NUL character")
     p = Path(name_or_path)
@@ -241,7 +243,7 @@ def resolve(name_or_path: str) -> Path:
     return b
 
 
-def load(name_or_path: str) -> Scenario:
+def load(name_or_path: str | os.PathLike) -> Scenario:
     path = resolve(name_or_path)
     with open_input(path, missing="no such scenario file") as f:
         try:
@@ -531,6 +533,7 @@ def machine_bytes() -> int | None:
         return None
 
 
+@functools.cache
 def _bytes_per_page() -> tuple[int, int, int]:
     """Bytes of model arrays per machine page, guest physical page and process page."""
     from vmmemviz.model.core.host import Host

@@ -1,0 +1,342 @@
+"""Hostile input, seeded: every case ends in a result or one clear line, never a crash or a hang.
+
+Cases: mutations of every built-in scenario (type swaps, NaN / inf / huge / negative values,
+deleted, duplicated and unknown keys, count = N, control characters, deep nesting, broken
+bytes), a sample of the scenarios that parse run for a few ticks; random bytes and
+truncations of guest images (ELF core, raw, .vmss), traces and esxtop captures; FIFOs,
+directories, devices and NUL characters given as files; command-line argument fuzz.
+Each case runs under a deadline (SIGALRM). ``VMMEMVIZ_HOSTILE_SEEDS=10`` runs ten times as
+many cases (different seeds) as CI does.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import math
+import os
+import signal
+import tomllib
+
+import numpy as np
+import pytest
+
+from vmmemviz import cli
+from vmmemviz.errors import InputError
+from vmmemviz.importers.esxtop import read_esxtop
+from vmmemviz.importers.images import open_image
+from vmmemviz.importers.traces import read_trace
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.simulator import Simulator
+
+from importers import builders as B
+from importers.test_esxtop import write_capture
+
+SEEDS = int(os.environ.get("VMMEMVIZ_HOSTILE_SEEDS", "1"))
+PAGE = 4096
+
+
+class Hang(Exception):
+    pass
+
+
+class Cases:
+    """Runs cases under a deadline and keeps the counts and every failure."""
+
+    def __init__(self):
+        self.counts = {"ok": 0, "one line": 0}
+        self.failures: list[str] = []
+
+    def run(self, what: str, fn, seconds: float = 5.0):
+        def alarm(*_):
+            raise Hang(f"still running after {seconds} s")
+
+        old = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            result = fn()
+            self.counts["ok"] += 1
+            return result
+        except InputError as e:
+            msg = str(e)
+            if not msg or "\n" in msg or "\r" in msg:
+                self.failures.append(f"{what}: InputError of more than one line: {msg!r}")
+            self.counts["one line"] += 1
+        except Exception as e:  # noqa: BLE001 - a crash is what this suite looks for
+            self.failures.append(f"{what}: {type(e).__name__}: {str(e)[:200]}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        return None
+
+    def report(self, capsys, label: str, at_least: int) -> None:
+        n = sum(self.counts.values()) + len(self.failures)
+        with capsys.disabled():
+            print(f"\nhostile {label}: {n} cases ({self.counts['ok']} results, "
+                  f"{self.counts['one line']} one-line errors, {len(self.failures)} failures)")
+        assert not self.failures, "\n".join(self.failures[:15])
+        assert n >= at_least
+
+
+# -- scenarios ---------------------------------------------------------------------------
+
+VALUES = ["x", "", 5, 0, -1, 2**63 - 1, 2**64, -2**63, 10**12, 1.5, -0.5, math.nan, math.inf,
+          -math.inf, 1e308, 5e-324, True, [], [1, 2], {}, {"a": 1}, "a\nb", "\x00", "\x1b[31m",
+          "web{:02d}", "0x0-0xffffffffffffffff", "0x10-0x1", [{}], [[[[]]]]]
+
+
+def toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+
+
+def dumps(doc: dict) -> str:
+    return "\n".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in doc.items()) + "\n"
+
+
+def places(node, path=()):
+    """Every (container, key) in a document."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for k, v in list(items):
+        yield node, k
+        if isinstance(v, (dict, list)):
+            yield from places(v, path + (k,))
+
+
+def mutate(doc: dict, rng) -> dict:
+    d = copy.deepcopy(doc)
+    for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
+        spots = list(places(d))
+        parent, key = spots[int(rng.integers(len(spots)))]
+        op = int(rng.integers(7))
+        if op <= 2:                                     # a value of another type or size
+            parent[key] = copy.deepcopy(VALUES[int(rng.integers(len(VALUES)))])
+        elif op == 3:
+            if isinstance(parent, dict):
+                del parent[key]
+            elif len(parent) > 1:
+                parent.pop(key)
+        elif op == 4:                                   # duplicated item / unknown key
+            if isinstance(parent, list):
+                parent.append(copy.deepcopy(parent[key]))
+            else:
+                parent[f"{key}_copy"] = copy.deepcopy(parent[key])
+        elif op == 5:                                   # scale a number
+            v = parent[key]
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                parent[key] = v * float(rng.choice([-1, 0, 1e3, 1e9, 1e300]))
+        else:                                           # count = N on a VM
+            vms = d.get("vm")
+            if isinstance(vms, list) and vms and isinstance(vms[0], dict):
+                vm = vms[int(rng.integers(len(vms)))]
+                if isinstance(vm, dict):
+                    vm["count"] = int(rng.choice([0, 1, 2, 3, 300, 2**40]))
+                    if rng.random() < 0.7:
+                        vm["name"] = str(rng.choice(["v{:02d}", "v{}", "v{}{}", "v", "v{:s}", "v{0.x}"]))
+    return d
+
+
+def text_mutations(text: str, rng, n: int):
+    """Broken TOML text: truncations, flipped bytes, duplicated lines, deep nesting."""
+    data = text.encode()
+    for i in range(n):
+        op = i % 5
+        if op == 0:
+            yield data[:int(rng.integers(len(data)))]
+        elif op == 1:
+            b = bytearray(data)
+            for _ in range(4):
+                b[int(rng.integers(len(b)))] = int(rng.integers(256))
+            yield bytes(b)
+        elif op == 2:
+            lines = data.split(b"\n")
+            k = int(rng.integers(len(lines)))
+            yield b"\n".join(lines[:k + 1] + lines[k:])
+        elif op == 3:
+            depth = int(rng.choice([10, 500, 1000, 5000]))
+            yield b"deep = " + b"[" * depth + b"]" * depth + b"\n" + data
+        else:
+            yield bytes(rng.integers(0, 256, int(rng.integers(1, 400)), dtype=np.uint8))
+
+
+def small(sc) -> bool:
+    return sc.host_pages <= 64 * 256 and sum(vm.pages for vm in sc.vms) <= 256 * 256 and \
+        not any(vm.image for vm in sc.vms)
+
+
+def simulate(sc):
+    sc.duration = min(sc.duration, 3)
+    Simulator(sc).run()
+
+
+def test_scenario_mutations(tmp_path, capsys):
+    cases = Cases()
+    simulated = 0
+    for s in range(SEEDS):
+        for name in scenario.builtin_names():
+            rng = np.random.default_rng([s, len(name), sum(map(ord, name))])
+            text = scenario.resolve(name).read_text()
+            doc = tomllib.loads(text)
+            n = 20 if len(doc.get("vm", [])) > 8 else 150
+            for k in range(n):
+                src = dumps(mutate(doc, rng))
+                sc = cases.run(f"{name} mutation {s}/{k}: {src[:300]!r}", lambda: scenario.parse(src, "m.toml"))
+                if sc is not None and small(sc):
+                    simulated += 1
+                    cases.run(f"{name} mutation {s}/{k} simulated: {src[:300]!r}", lambda: simulate(sc), 30)
+            p = tmp_path / f"{name}.toml"
+            for k, data in enumerate(text_mutations(text, rng, 40 if n == 150 else 10)):
+                p.write_bytes(data)
+                cases.run(f"{name} text {s}/{k}: {data[:200]!r}", lambda: scenario.load(str(p)))
+    with capsys.disabled():
+        print(f"\nhostile scenarios: {simulated} of them simulated for 3 ticks")
+    cases.report(capsys, "scenarios", 1000 * SEEDS)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+def file_mutations(data: bytes, rng, n: int):
+    """Truncations, flipped bytes, 0xff runs, huge numbers and random bytes."""
+    for i in range(n):
+        d = bytearray(data)
+        op = i % 5
+        if op == 0:
+            d = d[:int(rng.integers(0, len(d)))]
+        elif op == 1:
+            for _ in range(int(rng.integers(1, 8))):
+                d[int(rng.integers(len(d)))] = int(rng.integers(256))
+        elif op == 2:
+            at = int(rng.integers(0, max(1, len(d) - 8)))
+            d[at:at + 8] = b"\xff" * 8
+        elif op == 3:
+            at = int(rng.integers(0, max(1, len(d) - 8)))
+            d[at:at + 8] = int(rng.choice([2**63, 2**62 + 1, 2**40, 2**32 - 1])).to_bytes(8, "little")
+        else:
+            d = bytearray(rng.integers(0, 256, int(rng.integers(0, 2 * len(data) + 1)), dtype=np.uint8))
+        yield bytes(d)
+
+
+def read_image(p):
+    img = open_image(p)
+    img.pages(img.page_numbers()[:64])
+
+
+def samples(tmp_path):
+    """(label, reader, good file bytes, suffix) for each reader."""
+    vmem = tmp_path / "vm.vmem"
+    vmem.write_bytes(bytes(range(256)) * 16 * 4)
+    elf = B.elf_core([(0, bytes(2 * PAGE)), (0x10_0000, b"\x01" * PAGE), (0xFD00_0000, bytes(PAGE))],
+                     notes=B.note(b"CORE", 1, bytes(336)) + B.note(b"QEMU", 0, bytes(440)))
+    vmss = B.vmss({"cpu": B.vmss_tag("CR", 3, (0, 1)),
+                   "memory": B.vmss_tag("Memory", b"\0" * 40) + B.memory_group([(0, 0, 2), (9, 2, 2)])})
+    csv = tmp_path / "good.csv"
+    write_capture(csv, [(1, "a"), (2, "b")], 3)
+    return [
+        ("elf", read_image, elf, ".elf"),
+        ("raw", read_image, bytes(3 * PAGE), ".raw"),
+        ("vmss", lambda p: read_image(vmem), vmss, "vm.vmss"),
+        ("lackey", read_trace, b"==1== Lackey\nI  0401ab70,3\n S 1fff000778,8\n L 1fff000770,8\n M 10,4\n", ".lackey"),
+        ("lackey-cr", read_trace, b"I  0401ab70,3\r S 1fff000778,8\r L 10,4\r", ".lackey"),
+        ("din", read_trace, b"0 1000\n1 2000\n2 3000\n4 10\n", ".din"),
+        ("pin", read_trace, b"0x1: R 0x1000\n0x2: W 0x2000\n#eof\n", ".pin"),
+        ("esxtop", read_esxtop, csv.read_bytes(), ".csv"),
+        ("scenario", scenario.load, scenario.resolve("allocation").read_bytes(), ".toml"),
+    ]
+
+
+def test_file_mutations(tmp_path, capsys):
+    cases = Cases()
+    for s in range(SEEDS):
+        rng = np.random.default_rng([s, 13])
+        for label, read, good, suffix in samples(tmp_path):
+            for k, data in enumerate([good, *file_mutations(good, rng, 120)]):
+                p = tmp_path / (suffix if suffix.startswith("vm.") else f"m{k}{suffix}")
+                p.write_bytes(data)
+                if k == 0:
+                    read(p)                 # the unbroken sample reads
+                    continue
+                cases.run(f"{label} {s}/{k}: {data[:120]!r}", lambda: read(p))
+    cases.report(capsys, "files", 1000 * SEEDS)
+
+
+def test_special_files_are_one_line_and_never_block(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "fifo.vmem").write_bytes(bytes(PAGE))
+    os.mkfifo(tmp_path / "fifo.vmss")
+    readers = [("image", read_image), ("trace", read_trace), ("esxtop", read_esxtop),
+               ("scenario", scenario.load), ("vmss", lambda p: read_image(tmp_path / "fifo.vmem"))]
+    cases = Cases()
+    for label, read in readers:
+        for path in (fifo, tmp_path, "/dev/null", "/dev/zero", f"{tmp_path}/a\0b", tmp_path / "missing.toml"):
+            cases.run(f"{label} {path!r}", lambda: read(path), 3)
+    cases.report(capsys, "special files", 30)
+    assert cases.counts["one line"] == 5 * 6, cases.counts
+
+
+# -- command line -------------------------------------------------------------------------
+
+TOKENS = ["run", "list", "analyze", "snapshot", "--ticks", "--steps", "--json", "--events", "-q",
+          "--quiet", "--bogus", "-x", "default", "allocation", "nonexist.toml", "dir/x.toml", "0", "-1",
+          "1", "2", "99999999999", "86401", "9" * 40, "nan", "1e3", "0x10", "abc", "a\nb", "\x00",
+          "é", "", "-", "--", "4194304", "--ticks=2", "--steps=5", "--version"]
+
+
+def argv_for(rng, fifo: str) -> list[str]:
+    head = str(rng.choice(["run", "list", "analyze", "snapshot", "--bogus", "-h"]))
+    args = [head] + [str(rng.choice(TOKENS + [fifo])) for _ in range(int(rng.integers(0, 5)))]
+    if head == "run" and "--ticks=2" not in args:
+        args += ["--ticks", "2"]            # a valid run stays short
+    return args
+
+
+def test_cli_argument_fuzz(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    cases = Cases()
+    exits: dict = {}
+    rng = np.random.default_rng(11)
+    for k in range(150 * SEEDS):
+        argv = argv_for(rng, fifo)
+        out, err = io.StringIO(), io.StringIO()
+
+        def call():
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = cli.main(argv)
+                except SystemExit as e:
+                    code = e.code
+            lines = err.getvalue().strip().splitlines()
+            assert code in (0, 2), (code, err.getvalue()[-300:])
+            if code == 2:
+                assert len(lines) == 1 and lines[0].startswith("vmmemviz"), err.getvalue()[-500:]
+            exits[code] = exits.get(code, 0) + 1
+
+        cases.run(f"argv {argv!r}", call, 20)
+    with capsys.disabled():
+        print(f"\nhostile command lines: exit statuses {exits}")
+    cases.report(capsys, "command lines", 150 * SEEDS)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "default", "--ticks", "99999999999"], "--ticks: expected an integer from 1 to 86,400"),
+    (["run"], "the following arguments are required: scenario"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["snapshot", "0"], "PID: expected an integer from 1 to 4,194,304"),
+])
+def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and needle in err and err.count("\n") == 1 and "usage" not in err
