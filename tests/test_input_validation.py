@@ -1,0 +1,257 @@
+"""Each class of bad input the review found ends in one line naming file, key and limit."""
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vmmemviz.errors import InputError
+from vmmemviz.importers.images import open_image
+from vmmemviz.importers.traces import read_trace
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.simulator import Simulator
+
+from importers import builders as B
+
+BASE = """{top}
+[host]
+memory_mb = 64
+{host}
+[[vm]]
+name = "web01"
+memory_mb = 8
+{vm}
+[[vm.process]]
+name = "httpd"
+size_mb = 4
+{proc}
+"""
+
+
+def bad(needle: str, top="", host="", vm="", proc="", src="s.toml") -> str:
+    text = BASE.format(top=top, host=host, vm=vm, proc=proc)
+    if proc.startswith("size_mb"):
+        text = text.replace("size_mb = 4\n", "", 1)
+    with pytest.raises(InputError) as e:
+        scenario.parse(text, src)
+    msg = str(e.value)
+    assert msg.startswith(f"{src}: ") and "\n" not in msg and needle in msg, msg
+    return msg
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"top": "settings = 5"}, "s.toml: settings: expected a table of settings by name, got 5"),
+    ({"vm": "settings = 5"}, "vm[web01].settings: expected a table"),
+    ({"proc": "step = 5"}, "vm[web01].process[0].step: expected [[step]] tables, got 5"),
+    ({"top": "chapter = 5"}, "chapter: expected [[chapter]] tables, got 5"),
+    ({"top": "chapter = [5]"}, "chapter: expected [[chapter]] tables, got [5]"),
+    ({"top": "vm = 5"}, "not valid TOML"),
+    ({"host": "tlb_entries = {a = 1}"}, "host.tlb_entries: expected an integer from 1 to 4,096"),
+])
+def test_tables_of_the_wrong_type(kw, needle):
+    bad(needle, **kw)
+
+
+@pytest.mark.parametrize("where,key", [
+    ("vm", "memory_mb"), ("vm", "reservation_mb"), ("vm", "limit_mb"), ("vm", "overhead_mb"),
+    ("host", "memory_mb"), ("host", "host_cache_mb"), ("proc", "size_mb"), ("proc", "start_mb"),
+    ("proc", "alloc_mb"), ("proc", "free_mb"), ("proc", "working_set_mb"), ("proc", "write_fraction"),
+])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_nan_and_inf_are_refused(where, key, value):
+    kw = {where: f"{key} = {value}"}
+    if where == "host" and key == "memory_mb":
+        text = BASE.format(top="", host="", vm="", proc="").replace("memory_mb = 64", f"memory_mb = {value}")
+        with pytest.raises(InputError, match=rf"host\.memory_mb: expected a number .* got {value}"):
+            scenario.parse(text, "s.toml")
+        return
+    if where == "vm" and key == "memory_mb":
+        text = BASE.format(top="", host="", vm="", proc="").replace("memory_mb = 8", f"memory_mb = {value}")
+        with pytest.raises(InputError, match=rf"vm\[web01\]\.memory_mb: expected a number"):
+            scenario.parse(text, "s.toml")
+        return
+    bad(f".{key}: expected a number", **kw)
+
+
+def test_content_weights_must_be_finite():
+    bad("process[0].content: expected a table of weights", proc="content = { text = nan, zero = 1 }")
+    bad("process[0].content: expected a table of weights", proc="content = { text = 1e300, zero = 1e300 }")
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"host": "tlb_entries = 100000"}, "host.tlb_entries: expected an integer from 1 to 4,096 (x86"),
+    ({"proc": "touches = 99999999999"}, "process[0].touches: expected an integer from 0 to 1,048,576"),
+    ({"proc": "size_mb = 1e12"}, "process[0].size_mb: expected a number from 0.00390625 to 16,777,215 (32-bit"),
+    ({"vm": "overhead_mb = 1e12"}, "vm[web01].overhead_mb: expected a number from 0 to 25,165,824 (ESXi 8's largest VM"),
+    ({"proc": "[[vm.process.step]]\nat = 1\nop = 'write'\npages = 18446744073709551616"},
+     "step[0].pages: expected a page count"),
+    ({"proc": "[[vm.process.step]]\nat = 1\nop = 'write'\npages = 5000"},
+     "step[0].pages: expected a count of at most the process's 1,024 pages"),
+    ({"proc": "[[vm.process.step]]\nat = 18446744073709551616\nop = 'write'\npages = 5"},
+     "step[0].at: expected an integer from 0 to 86,400"),
+    ({"top": "duration = 1000000000000"}, "duration: expected an integer from 1 to 86,400 (one simulated day"),
+    ({"top": "seed = -1"}, "seed: expected an integer from 0"),
+    ({"vm": "shares = 2000000"}, "shares: expected low, normal, high or an integer from 1 to 1,000,000"),
+])
+def test_upper_bounds_name_their_limit(kw, needle):
+    bad(needle, **kw)
+
+
+def test_host_and_vm_memory_bounds():
+    text = BASE.format(top="", host="", vm="", proc="")
+    with pytest.raises(InputError, match=r"host\.memory_mb: expected a number from 1 to 8,388,608 \(8 TB"):
+        scenario.parse(text.replace("memory_mb = 64", "memory_mb = 25165824"), "s.toml")
+    with pytest.raises(InputError, match=r"vm\[web01\]\.memory_mb: expected a number from 0.25 to 25,165,824"):
+        scenario.parse(text.replace("memory_mb = 8", "memory_mb = 1e9"), "s.toml")
+
+
+def test_a_scenario_larger_than_this_machine_is_refused_before_memory_error(monkeypatch):
+    monkeypatch.setattr(scenario, "machine_bytes", lambda: 1 << 30)
+    text = BASE.format(top="", host="", vm="", proc="").replace("memory_mb = 64", "memory_mb = 4194304")
+    with pytest.raises(InputError) as e:
+        scenario.parse(text, "s.toml")
+    msg = str(e.value)
+    assert "can simulate (its 1.0 GiB of memory)" in msg and "1,073,741,824 machine pages" in msg
+
+
+def test_admission_control_refuses_with_the_numbers():
+    msg = bad("vm[web01]: cannot power on (ESXi admission control)",
+              vm="reservation_mb = 8\noverhead_mb = 60")
+    assert "reservation 8 MB + overhead 60.00 MB = 68.00 MB" in msg and "64 MB has only 64.00 MB" in msg
+    two = BASE.format(top="", host="", vm="reservation_mb = 8", proc="") + \
+        '[[vm]]\nname = "db01"\nmemory_mb = 60\nreservation_mb = 56\n'
+    with pytest.raises(InputError, match=r"vm\[db01\]: cannot power on .* only 55\.\d\d MB unreserved"):
+        scenario.parse(two, "s.toml")
+
+
+def test_a_vm_larger_than_its_host_is_refused_not_a_runtime_error():
+    text = BASE.format(top="", host="", vm="guest_os = 'windows'", proc="").replace("memory_mb = 8", "memory_mb = 100")
+    with pytest.raises(InputError, match=r"vm\[web01\]\.memory_mb: expected at most the host's memory less "
+                                         r"the VM's overhead \(63\.16 MB = 64 - 0\.84\)"):
+        scenario.parse(text, "s.toml")
+    ok = text.replace("memory_mb = 100", "memory_mb = 60")
+    sc = scenario.parse(ok, "s.toml")
+    sc.duration = 3
+    Simulator(sc).run()          # the largest VM that passes boots (Windows zeroes all of it)
+
+
+def test_deep_nesting_is_one_line():
+    with pytest.raises(InputError, match="nested at most a few hundred deep"):
+        scenario.parse("a = " + "[" * 1000 + "]" * 1000, "deep.toml")
+
+
+def test_names_with_control_characters():
+    text = BASE.format(top="", host="", vm="", proc="").replace('"web01"', '"web\\n01"')
+    with pytest.raises(InputError) as e:
+        scenario.parse(text, "s.toml")
+    assert str(e.value) == r"s.toml: vm[web\n01].name: expected a name of 1 to 80 printable characters, got 'web\n01'"
+    assert "\n" not in str(InputError("a\nb\rc\x00"))
+
+
+def test_host_cache_mb_is_still_accepted():
+    sc = scenario.parse(BASE.format(top="", host="host_cache_mb = 16", vm="", proc=""), "s.toml")
+    assert sc.host_cache_pages == 16 * 256
+
+
+def test_a_nul_in_an_image_or_trace_path():
+    bad("vm[web01].image: expected a file path (not empty, no NUL character)", vm='image = "a\\u0000b"')
+    bad("process[0].trace: expected a file path", proc='trace = "a\\u0000b"')
+    with pytest.raises(InputError, match="NUL character"):
+        open_image("a\0b")
+    with pytest.raises(InputError, match="NUL character"):
+        read_trace("a\0b")
+
+
+# -- count = N (issue 15) ----------------------------------------------------------------
+
+COUNT = """seed = 3
+duration = 4
+[host]
+memory_mb = 64
+[[vm]]
+name = "web{:02d}"
+count = 3
+memory_mb = 8
+[[vm.process]]
+name = "httpd"
+size_mb = 4
+start_mb = 1
+touches = 50
+[[vm]]
+name = "db"
+memory_mb = 8
+"""
+
+
+def test_count_makes_copies_named_from_the_pattern_that_behave_apart():
+    sc = scenario.parse(COUNT, "c.toml")
+    assert [vm.name for vm in sc.vms] == ["web01", "web02", "web03", "db"]
+    assert sc.vms[0].processes is not sc.vms[1].processes
+    sim = Simulator(sc)
+    sim.run()
+    touched = [np.flatnonzero(vm.gp_flags) for vm in sim.vms[:3]]
+    assert all(len(t) for t in touched)
+    assert len({t.tobytes() for t in touched}) == 3          # each copy accessed other pages
+    again = Simulator(scenario.parse(COUNT, "c.toml"))
+    again.run()
+    assert again.state.host.mpn_content.tobytes() == sim.state.host.mpn_content.tobytes()
+
+
+@pytest.mark.parametrize("name,count,needle", [
+    ("web", 3, "vm[web].name: expected a name pattern with one integer field"),
+    ("web{}{}", 2, "expected a name pattern"),
+    ("web{:s}", 2, "expected a name pattern"),
+    ("db", 1, "expected a name pattern"),
+    ("web{:02d}", 0, "vm[web{:02d}].count: expected an integer from 1 to 250"),
+    ("web{:02d}", 251, "count: expected an integer from 1 to 250"),
+    ("d{}", 2, "vm[0].name: expected a unique name, got 'db'"),
+])
+def test_count_is_validated(name, count, needle):
+    text = COUNT.replace('name = "web{:02d}"\ncount = 3', f'name = "{name}"\ncount = {count}')
+    text = text.replace('name = "db"', 'name = "d1"') if name == "d{}" else text
+    if name == "d{}":
+        needle = "vm[1].name: expected a unique name, got 'd1'"
+    with pytest.raises(InputError) as e:
+        scenario.parse(text, "c.toml")
+    assert needle in str(e.value), str(e.value)
+
+
+# -- readers -------------------------------------------------------------------------------
+
+def test_vmss_region_numbers_past_2_63_are_one_line(tmp_path):
+    vmem = tmp_path / "vm.vmem"
+    vmem.write_bytes(bytes(4 * 4096))
+    for ppn in (2**63, 2**64 - 1, 2**40):
+        (tmp_path / "vm.vmss").write_bytes(B.vmss({"memory": B.memory_group([(ppn, 0, 2)])}))
+        with pytest.raises(InputError, match=r"expected guest page numbers below 0x10000000000"):
+            open_image(vmem)
+
+
+def test_a_cr_only_lackey_trace_is_read(tmp_path):
+    p = tmp_path / "cr.lackey"
+    p.write_bytes(b"==1== Lackey\rI  0401ab70,3\r S 1fff000778,8\r L 10,4\r")
+    t = read_trace(p)
+    assert t.vpn.tolist() == [0x401ab70 >> 12, 0x1fff000778 >> 12, 0]
+    assert t.is_write.tolist() == [False, True, False]
+    crlf = tmp_path / "crlf.lackey"
+    crlf.write_bytes(b"I  0401ab70,3\r\n S 1fff000778,8\r\n")
+    assert len(read_trace(crlf, block_bytes=14).vpn) == 2       # a CR LF split across blocks
+
+
+def test_a_fifo_scenario_on_the_command_line_does_not_block(tmp_path):
+    fifo = tmp_path / "s.toml"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "vmmemviz", "run", str(fifo)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr == f"vmmemviz: {fifo}: expected a regular file, got a FIFO (named pipe)\n"
+
+
+def test_elf_truncated_header_is_one_line(tmp_path):
+    p = tmp_path / "t.elf"
+    p.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HH", 4, 62))
+    with pytest.raises(InputError, match="truncated"):
+        open_image(p)
