@@ -12,7 +12,8 @@
     [settings]                     # ESXi advanced settings, by name (settings.py)
     "Mem.ShareForceSalting" = 2
     [[vm]]
-    name = "web01"
+    name = "web01"                 # with count: a pattern, "web{:02d}" -> web01, web02, ...
+    count = 1                      # optional: N copies of this VM
     memory_mb = 2048
     guest_os = "linux"             # or "windows"
     tools = true                   # VMware Tools (balloon driver) installed
