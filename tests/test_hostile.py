@@ -32,6 +32,7 @@ from vmmemviz.model.core.simulator import Simulator
 
 from importers import builders as B
 from importers.test_esxtop import write_capture
+from importers.test_fuzz import mutations
 
 SEEDS = int(os.environ.get("VMMEMVIZ_HOSTILE_SEEDS", "1"))
 PAGE = 4096
@@ -206,24 +207,16 @@ def test_scenario_mutations(tmp_path, capsys):
 # -- files ---------------------------------------------------------------------------------
 
 def file_mutations(data: bytes, rng, n: int):
-    """Truncations, flipped bytes, 0xff runs, huge numbers and random bytes."""
-    for i in range(n):
-        d = bytearray(data)
-        op = i % 5
-        if op == 0:
-            d = d[:int(rng.integers(0, len(d)))]
-        elif op == 1:
-            for _ in range(int(rng.integers(1, 8))):
-                d[int(rng.integers(len(d)))] = int(rng.integers(256))
-        elif op == 2:
-            at = int(rng.integers(0, max(1, len(d) - 8)))
-            d[at:at + 8] = b"\xff" * 8
-        elif op == 3:
-            at = int(rng.integers(0, max(1, len(d) - 8)))
-            d[at:at + 8] = int(rng.choice([2**63, 2**62 + 1, 2**40, 2**32 - 1])).to_bytes(8, "little")
-        else:
-            d = bytearray(rng.integers(0, 256, int(rng.integers(0, 2 * len(data) + 1)), dtype=np.uint8))
-        yield bytes(d)
+    """test_fuzz's truncations, flipped bytes and 0xff runs, then huge numbers and random bytes."""
+    k = n * 3 // 5
+    yield from mutations(data, rng, k, head=len(data))
+    for i in range(n - k):
+        if i % 2:
+            yield bytes(rng.integers(0, 256, int(rng.integers(0, 2 * len(data) + 1)), dtype=np.uint8))
+            continue
+        at = int(rng.integers(0, len(data) - 8))
+        big = int(rng.choice([2**63, 2**62 + 1, 2**40, 2**32 - 1])).to_bytes(8, "little")
+        yield data[:at] + big + data[at + 8:]
 
 
 def read_image(p):
