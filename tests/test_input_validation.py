@@ -160,6 +160,8 @@ def test_host_cache_mb_is_still_accepted():
 def test_a_nul_in_an_image_or_trace_path():
     bad("vm[web01].image: expected a file path (not empty, no NUL character)", vm='image = "a\\u0000b"')
     bad("process[0].trace: expected a file path", proc='trace = "a\\u0000b"')
+    bad("vm[web01].image: expected a file path whose ~user has a home directory, got '~nosuchuser/x'",
+        vm='image = "~nosuchuser/x"')
     with pytest.raises(InputError, match="NUL character"):
         open_image("a\0b")
     with pytest.raises(InputError, match="NUL character"):

@@ -378,12 +378,15 @@ class _Check:
         return out
 
 
-def _relative(src: str, path: str | None) -> str | None:
-    """A data file named in a scenario, relative to the scenario's folder."""
+def _relative(ck: _Check, where: str, path: str | None) -> str | None:
+    """A data file named in a scenario (``~user`` expanded), relative to the scenario's folder."""
     if path is None:
         return None
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else Path(src).resolve().parent / p)
+    try:
+        p = Path(path).expanduser()
+    except RuntimeError:
+        raise ck.fail(where, "a file path whose ~user has a home directory", path) from None
+    return str(p if p.is_absolute() else Path(ck.src).resolve().parent / p)
 
 
 def _pages(mb) -> int:
@@ -398,7 +401,7 @@ def _process(ck: _Check, where: str, t) -> ProcessConfig:
         start_pages=_pages(d["start_mb"]), alloc_pages=_pages(d["alloc_mb"]),
         free_pages=_pages(d["free_mb"]), touches=d["touches"],
         write_fraction=float(d["write_fraction"]), start_tick=d["start"],
-        trace=_relative(ck.src, d["trace"]),
+        trace=_relative(ck, f"{where}.trace", d["trace"]),
     )
     ws = d["working_set_mb"]
     pc.working_set_pages = None if ws is None else max(1, _pages(ws))
@@ -451,7 +454,7 @@ def _vms(ck: _Check, tables: list) -> list[VMConfig]:
             name=names[0], memory_mb=d["memory_mb"], guest_os=d["guest_os"], tools=d["tools"],
             mmu=d["mmu"], reservation_mb=d["reservation_mb"], limit_mb=d["limit_mb"],
             overhead_mb=d["overhead_mb"], shares=d["shares"], settings=d["settings"],
-            image=_relative(ck.src, d["image"]))
+            image=_relative(ck, f"{label}.image", d["image"]))
         if cfg.reservation_mb > cfg.memory_mb:
             raise ck.fail(f"{label}.reservation_mb", f"at most memory_mb ({_fmt(cfg.memory_mb)})",
                           cfg.reservation_mb)
