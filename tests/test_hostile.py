@@ -282,7 +282,7 @@ def test_special_files_are_one_line_and_never_block(tmp_path, capsys):
 TOKENS = ["run", "list", "analyze", "snapshot", "--ticks", "--steps", "--json", "--events", "-q",
           "--quiet", "--bogus", "-x", "default", "allocation", "nonexist.toml", "dir/x.toml", "0", "-1",
           "1", "2", "99999999999", "86401", "9" * 40, "nan", "1e3", "0x10", "abc", "a\nb", "\x00",
-          "é", "", "-", "--", "4194304", "--ticks=2", "--steps=5", "--version"]
+          "é", "", "-", "--", "4194304", "x" * 5000, "--ticks=2", "--steps=5", "--version"]
 
 
 def argv_for(rng, fifo: str) -> list[str]:

@@ -244,6 +244,11 @@ def test_a_cr_only_lackey_trace_is_read(tmp_path):
     assert len(read_trace(crlf, block_bytes=14).vpn) == 2       # a CR LF split across blocks
 
 
+def test_a_scenario_name_too_long_for_a_file_is_one_line():
+    with pytest.raises(InputError, match="File name too long"):
+        scenario.load("x" * 5000)
+
+
 def test_a_fifo_scenario_on_the_command_line_does_not_block(tmp_path):
     fifo = tmp_path / "s.toml"
     os.mkfifo(fifo)

@@ -235,7 +235,11 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     if "\0" in name_or_path:
         raise InputError(f"{name_or_path}: expected a scenario file or name, got one with a NUL character")
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists() or "/" in name_or_path:
+    try:
+        a_path = p.suffix == ".toml" or "/" in name_or_path or p.exists()
+    except OSError:                 # a name too long for a file: load reports it as one
+        a_path = True
+    if a_path:
         return p
     b = BUILTIN_DIR / f"{name_or_path}.toml"
     if not b.is_file():
