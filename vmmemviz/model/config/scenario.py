@@ -505,14 +505,14 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
 # -- rules across keys --------------------------------------------------------------------
 
 def _admit(src: str, sc: Scenario) -> None:
-    """ESXi admission control, and what a VM larger than the host would do here.
+    """ESXi admission control, and what a VM larger than the host can get here.
 
     ESXi powers a VM on only if the host can guarantee its reservation plus its VMM
-    overhead from memory not yet reserved by the VMs powered on before it. vmmemviz
-    powers the VMs on in file order and also refuses a VM whose configured memory plus
-    overhead exceeds the host's memory: vSphere only warns, but a guest that touches all
-    its memory (Windows zeroes it at boot) could then not be backed even by reclaiming
-    every other VM.
+    overhead from memory not yet reserved by the VMs powered on before it; vmmemviz powers
+    the VMs on in file order. It also refuses a VM whose configured memory exceeds the
+    host's memory less the other VMs' reservations: vSphere only warns, but here a guest
+    that touches all of its memory at once (Windows zeroes it at boot) could not be backed
+    even by reclaiming every unreserved page of the others.
     """
     host_mb = sc.host_mb
     reserved = 0.0
@@ -526,11 +526,15 @@ def _admit(src: str, sc: Scenario) -> None:
                 f"host's {_fmt(host_mb)} MB has only {max(0.0, host_mb - reserved):,.2f} MB unreserved "
                 f"after the VMs before it")
         reserved += need
-        if vm.memory_mb + ovhd > host_mb:
+    all_res = sum(vm.reservation_mb for vm in sc.vms)
+    for vm in sc.vms:
+        others = all_res - vm.reservation_mb
+        if vm.memory_mb > host_mb - others:
             raise InputError(
-                f"{src}: vm[{vm.name}].memory_mb: expected at most the host's memory less the VM's "
-                f"overhead ({host_mb - ovhd:,.2f} MB = {_fmt(host_mb)} - {ovhd:,.2f}): a VM larger than "
-                f"its host cannot be simulated here, got {_fmt(vm.memory_mb)}")
+                f"{src}: vm[{vm.name}].memory_mb: expected at most what the host can give it, "
+                f"{host_mb - others:,.2f} MB (the host's {_fmt(host_mb)} MB less the other VMs' "
+                f"reservations, {others:,.2f} MB): a VM larger than that cannot be simulated here, "
+                f"got {_fmt(vm.memory_mb)}")
 
 
 def machine_bytes() -> int | None:
