@@ -156,7 +156,7 @@ VM = {
     "name": Key("name", "the VM's name (a pattern like \"web{:02d}\" with count)"),
     "count": Key("int", "copies of this VM, named from the name pattern", 1, 1, MAX_VMS,
                  "the VMs of one host here (8-bit VM index)"),
-    "memory_mb": _mb("configured memory", lo=0.25),
+    "memory_mb": _mb("the VM's configured memory in MB", lo=0.25),
     "guest_os": Key("choice", "the guest OS", "linux", choices=("linux", "windows")),
     "tools": Key("bool", "VMware Tools (balloon driver) installed", True),
     "mmu": Key("choice", "hardware (ept) or software (shadow) MMU", "ept", choices=("ept", "shadow")),
@@ -171,7 +171,7 @@ VM = {
                    "the processes of one VM here (8-bit process index)", fields=PROCESS),
 }
 HOST = {
-    "memory_mb": _mb("the host's machine memory", lo=1, hi=MAX_HOST_MB,
+    "memory_mb": _mb("the host's machine memory in MB", lo=1, hi=MAX_HOST_MB,
                      limit="8 TB: machine pages are numbered in 31 bits here (ESXi 8 allows 24 TB)"),
     "tlb_entries": Key("int", "size of each VM's TLB model", 64, 1, MAX_TLB,
                        "x86 second-level TLBs hold 1,536-2,048 entries"),
@@ -189,7 +189,7 @@ SCHEMA = {
     "seed": Key("int", "same seed, same events, byte for byte", 1, 0, 2**63 - 1, "a 63-bit seed"),
     "duration": Key("int", "simulated seconds (ticks) to run", 60, 1, MAX_TICKS,
                     "one simulated day, the longest run"),
-    "host": Key("table", "[host] the machine", fields=HOST),
+    "host": Key("table", "a [host] table (the machine)", fields=HOST),
     "settings": Key("settings", "ESXi advanced settings (Mem.*)", {}, fields=S.HOST_SETTINGS),
     "vm": Key("tables", "at least one [[vm]] table (a virtual machine)", lo=1, hi=MAX_VMS,
               limit="the VMs of one host here (8-bit VM index)", fields=VM),
