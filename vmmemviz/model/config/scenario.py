@@ -93,7 +93,7 @@ MAX_SHARES = 1_000_000            # ESXi custom shares range 0-1,000,000
 MAX_WEIGHT = 1e6
 MAX_STEPS = 100_000               # scripted steps per process
 MAX_CHAPTERS = 1000
-MAX_NAME = 80
+MAX_NAME = 80                     # vSphere limits VM names to 80 characters
 KEEP_FACTOR = 2                   # keyframes, history and temporaries beside the live arrays
 REQUIRED = object()
 
