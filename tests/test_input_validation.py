@@ -256,6 +256,14 @@ def test_a_scenario_name_too_long_for_a_file_is_one_line():
         scenario.load("x" * 5000)
 
 
+def test_a_huge_scenario_file_is_refused_before_it_is_read(tmp_path):
+    p = tmp_path / "huge.toml"
+    with open(p, "wb") as f:
+        f.truncate(17 << 20)
+    with pytest.raises(InputError, match=r"huge\.toml: size: expected a scenario of at most 16 MB"):
+        scenario.load(p)
+
+
 def test_a_fifo_scenario_on_the_command_line_does_not_block(tmp_path):
     fifo = tmp_path / "s.toml"
     os.mkfifo(fifo)

@@ -93,6 +93,7 @@ MAX_SHARES = 1_000_000            # ESXi custom shares range 0-1,000,000
 MAX_WEIGHT = 1e6
 MAX_STEPS = 100_000               # scripted steps per process
 MAX_CHAPTERS = 1000
+MAX_FILE = 16 << 20               # bytes of TOML (the largest built-in is 7 KB)
 MAX_NAME = 80                     # vSphere limits VM names to 80 characters
 KEEP_FACTOR = 2                   # keyframes, history and temporaries beside the live arrays
 REQUIRED = object()
@@ -251,6 +252,10 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
 def load(name_or_path: str | os.PathLike) -> Scenario:
     path = resolve(name_or_path)
     with open_input(path, missing="no such scenario file") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FILE:
+            raise InputError(f"{path}: size: expected a scenario of at most {MAX_FILE >> 20} MB of TOML "
+                             f"(count = N makes many VMs from one table), got {size:,} bytes")
         try:
             text = f.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
