@@ -210,6 +210,14 @@ def test_count_makes_copies_named_from_the_pattern_that_behave_apart():
     assert again.state.host.mpn_content.tobytes() == sim.state.host.mpn_content.tobytes()
 
 
+def test_copies_cannot_multiply_work_past_what_a_tick_can_do():
+    text = COUNT.replace("count = 3", "count = 200").replace("touches = 50", "touches = 100000")
+    text = text.replace("memory_mb = 64", "memory_mb = 4096").replace("memory_mb = 8\n", "memory_mb = 1\n")
+    with pytest.raises(InputError, match=r"vm\.process\.touches: expected at most 16,777,216 in all VMs "
+                                         r"\(copies made by count included.*got 20,000,000"):
+        scenario.parse(text, "c.toml")
+
+
 @pytest.mark.parametrize("name,count,needle", [
     ("web", 3, "vm[web].name: expected a name pattern with one integer field"),
     ("web{}{}", 2, "expected a name pattern"),

@@ -88,10 +88,12 @@ MAX_VMS = 250                     # VM index is 8 bits here (ESXi 8 allows 1,024
 MAX_PROCS = 250                   # process index is 8 bits per VM
 MAX_PROC_MB = 16 * TB - 1         # guest virtual page numbers are 32 bits: 2**32 - 2 pages
 MAX_TOUCHES = 1 << 20             # accesses a second per process: one array element each a tick
+MAX_TOUCHES_ALL = 1 << 24         # ... and in all processes of all VMs
 MAX_TLB = 4096                    # x86 second-level TLBs hold 1,536-2,048 entries
 MAX_SHARES = 1_000_000            # ESXi custom shares range 0-1,000,000
 MAX_WEIGHT = 1e6
-MAX_STEPS = 100_000               # scripted steps per process
+MAX_STEPS = 10_000                # scripted steps per process
+MAX_STEPS_ALL = 100_000           # ... and in all processes of all VMs (looked through each tick)
 MAX_CHAPTERS = 1000
 MAX_FILE = 16 << 20               # bytes of TOML (the largest built-in is 7 KB)
 MAX_NAME = 80                     # vSphere limits VM names to 80 characters
@@ -476,8 +478,9 @@ def _vms(ck: _Check, tables: list) -> list[VMConfig]:
             if n in seen:
                 raise ck.fail(f"vm[{i}].name", "a unique name", n)
             seen.add(n)
-            vm = copy.deepcopy(cfg)
-            vm.name = n
+            vm = copy.copy(cfg)           # copies share the read-only steps and weights
+            vm.name, vm.settings = n, dict(cfg.settings)
+            vm.processes = [copy.copy(p) for p in cfg.processes]
             vms.append(vm)
     return vms
 
@@ -503,6 +506,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
         chapters=sorted(chapters, key=lambda c: c.at), path=src, text=text,
     )
     _admit(src, sc)
+    _totals(src, sc)
     _fits_machine(src, sc)
     return sc
 
@@ -540,6 +544,16 @@ def _admit(src: str, sc: Scenario) -> None:
                 f"{host_mb - others:,.2f} MB (the host's {_fmt(host_mb)} MB less the other VMs' "
                 f"reservations, {others:,.2f} MB): a VM larger than that cannot be simulated here, "
                 f"got {_fmt(vm.memory_mb)}")
+
+
+def _totals(src: str, sc: Scenario) -> None:
+    """Work per tick over all VMs (copies made by count included) stays what a tick can do."""
+    procs = [p for vm in sc.vms for p in vm.processes]
+    for what, total, limit in (("touches", sum(p.touches for p in procs), MAX_TOUCHES_ALL),
+                               ("step", sum(len(p.steps) for p in procs), MAX_STEPS_ALL)):
+        if total > limit:
+            raise InputError(f"{src}: vm.process.{what}: expected at most {limit:,} in all VMs "
+                             f"(copies made by count included; what one tick can do here), got {total:,}")
 
 
 def machine_bytes() -> int | None:
