@@ -19,6 +19,9 @@ class Grid:
     def aspect(self, band_key=None):
         return 2.0
 
+    def header(self, band_key=None):
+        return 0.0
+
     def render_to(self, painter, rect, band_key=None):
         for i in range(8):
             c = QColor("#0072B2") if i < self.pos else QColor("#4A515C")

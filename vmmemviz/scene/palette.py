@@ -93,21 +93,26 @@ def lut32(theme: str = "dark") -> np.ndarray:
     return out
 
 
-def legend_entries(vm_names, theme: str = "dark") -> list:
-    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline"."""
-    out = [(name, colour(vm_code(i), theme), "fill") for i, name in enumerate(vm_names[:LEGEND_VMS])]
-    if len(vm_names) > LEGEND_VMS:
-        out.append((f"… {len(vm_names) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(LEGEND_VMS), theme), "fill"))
-    out += [
-        ("zero page (pale VM colour)", colour(vm_code(0, True), theme), "fill"),
-        ("shared (TPS)", colour(SHARED, theme), "fill"),
-        ("ballooned / pinned", colour(BALLOON, theme), "hatch"),
-        ("compressed", colour(ZIP, theme), "fill"),
-        ("swapped (.vswp)", colour(SWAP, theme), "fill"),
-        ("guest-swapped", colour(GSWAP, theme), "fill"),
-        ("hypervisor overhead", colour(HV, theme), "fill"),
-        ("free / not backed", colour(FREE, theme), "fill"),
-        ("unmapped (guest virtual)", colour(UNMAPPED, theme), "fill"),
-        ("large page (2 MB)", THEMES[theme]["fg"], "outline"),
-    ]
+def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True) -> list:
+    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline".
+    ``used``: the palette codes the picture shows (None: all), so a figure's legend names
+    only what is in it; ``outlines``: whether it shows 2 MB large-page outlines."""
+    def shows(*codes):
+        return used is None or any(c in used for c in codes)
+    vms = [i for i in range(len(vm_names)) if shows(vm_code(i), vm_code(i, True))]
+    out = [(vm_names[i], colour(vm_code(i), theme), "fill") for i in vms[:LEGEND_VMS]]
+    if len(vms) > LEGEND_VMS:
+        out.append((f"… {len(vms) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(vms[LEGEND_VMS]), theme), "fill"))
+    if shows(*(vm_code(i, True) for i in range(len(vm_names)))):
+        out.append(("zero page (pale VM colour)", colour(vm_code(vms[0] if vms else 0, True), theme), "fill"))
+    out += [(label, colour(code, theme), style) for code, label, style in KEYED if shows(code)]
+    if outlines:
+        out.append(("large page (2 MB)", THEMES[theme]["fg"], "outline"))
     return out
+
+
+# legend rows of the fixed codes, in legend order: (code, label, style)
+KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatch"),
+         (ZIP, "compressed", "fill"), (SWAP, "swapped (.vswp)", "fill"), (GSWAP, "guest-swapped", "fill"),
+         (HV, "hypervisor overhead", "fill"), (FREE, "free / not backed", "fill"),
+         (UNMAPPED, "unmapped (guest virtual)", "fill"))

@@ -1,0 +1,99 @@
+"""Words on the picture: a heading per row of bands (the layer) and a label per band.
+
+Text is drawn at a pixel size that follows the zoom up to a cap. A label that does not fit
+its band's width is shortened (the size first, then the VM's name alone, a smaller font,
+then elided); ``paint_labels`` returns every label's scene rect and full text, so the view
+can show the whole text as a tooltip.
+"""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui
+
+from ..scene import bands as B
+from ..scene import palette as P
+from .grid import lod_of
+
+LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physical memory (per VM)",
+                "mp": "Machine memory (host physical)", "store": "Backing stores"}
+MIN_PX = 8           # labels are never smaller than this
+
+
+def row_of(band) -> str:
+    return "store" if band.layer in B.STORE_LAYERS else band.layer
+
+
+def size_text(cells: int, kib: int = 4) -> str:
+    mb = cells * kib / 1024
+    if mb >= 1024:
+        return f"{round(mb / 1024, 1):g} GiB"
+    return f"{round(mb, 1):g} MiB" if mb >= 1 else f"{cells * kib} KiB"
+
+
+def band_text(b) -> str:
+    """A band's full label: its title and size."""
+    kib = B.band_kib(b)
+    size = size_text(b.total or b.count, kib) + (f", {size_text(b.count, kib)} shown" if b.total > b.count else "")
+    return f"{b.title}  ·  {size}"
+
+
+def fitted(b, font: QtGui.QFont, room: float):
+    """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
+    the title in a smaller font, or the title elided; None when not even that fits."""
+    full = band_text(b)
+    short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
+    for text in (full, b.title, short):
+        if QtGui.QFontMetricsF(font).horizontalAdvance(text) <= room:
+            return text, font
+    small = QtGui.QFont(font)
+    for px in range(font.pixelSize() - 1, MIN_PX - 1, -1):
+        small.setPixelSize(px)
+        if QtGui.QFontMetricsF(small).horizontalAdvance(short) <= room:
+            return short, small
+    text = QtGui.QFontMetricsF(small).elidedText(short, QtCore.Qt.TextElideMode.ElideRight, room)
+    return (text, small) if len(text) >= 3 else None
+
+
+def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = True) -> list:
+    """Paint the headings and labels of ``bands`` (scene coordinates: the painter's
+    transform); returns ``(scene rect, full text)`` of each."""
+    if not bands:
+        return []
+    t = P.THEMES[theme]
+    xf = painter.worldTransform()
+    lod = lod_of(painter)
+    width = max(b.x + b.cols for b in bands)
+    lab = B.label_height(int(width))
+    px = max(10, min(15, int(lab * lod * 0.6)))
+    out = []
+    painter.save()
+    painter.resetTransform()
+    font = QtGui.QFont(painter.font())
+    font.setPixelSize(px)
+    if headings:
+        bold = QtGui.QFont(font)
+        bold.setBold(True)
+        bold.setPixelSize(px + 2)
+        heads = {}
+        for b in bands:                    # each row of bands has a heading: its layer
+            heads[row_of(b)] = min(heads.get(row_of(b), b.y), b.y)
+        painter.setFont(bold)
+        fm_b = QtGui.QFontMetricsF(bold)
+        painter.setPen(QtGui.QColor(t["fg"]))
+        for row, y in heads.items():
+            p = xf.map(QtCore.QPointF(0, y - lab))
+            painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
+            out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
+    for b in bands:
+        if b.layer == "mp":
+            continue                        # its heading says it all
+        corner = xf.map(QtCore.QPointF(b.x, b.y))
+        out.append((QtCore.QRectF(b.x, b.y - lab, b.cols, lab), band_text(b)))
+        fit = fitted(b, font, b.cols * lod)
+        if fit is None:
+            continue
+        text, f = fit
+        painter.setFont(f)
+        painter.setPen(QtGui.QColor(t["fg"] if b.layer == "gp" else t["muted"]))
+        painter.drawText(QtCore.QPointF(corner.x(), corner.y() - QtGui.QFontMetricsF(f).descent() - 2), text)
+    painter.restore()
+    return out
