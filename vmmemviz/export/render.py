@@ -280,10 +280,14 @@ class WidgetBody:
 
 
 def figure_picture(frame, opts: FigureOptions, chain=(), progress: float = 1.0) -> Picture:
-    """The picture of ``frame`` as a figure draws it: laid out for ``bands.ASPECT``, in the
-    figure's colours, empty stores left out unless asked for."""
+    """The picture of ``frame`` as a figure draws it: laid out for ``bands.ASPECT`` (one
+    band re-wrapped to a figure's shape), in the figure's colours, empty stores left out
+    unless asked for."""
     pic = Picture(opts.theme, opts.transparent)
-    pic.set_bands(B.relayout(frame.bands, B.ASPECT, opts.empty_stores), frame.arrows, chain, progress)
+    bands = B.relayout(frame.bands, B.ASPECT, opts.empty_stores)
+    if opts.band is not None:       # one band alone: its cells wrapped to a figure's shape
+        bands = tuple(B.reflow(b) if b.key == opts.band else b for b in bands)
+    pic.set_bands(bands, frame.arrows, chain, progress)
     return pic
 
 
@@ -349,7 +353,7 @@ class Stage:
         if self.frame is None or self.frame.pos != pos:
             self.frame = build_frame(self.tl, pos)
             self.picture = None
-        key = (pos, self.opts.theme, self.opts.transparent, self.opts.empty_stores)
+        key = (pos, self.opts.theme, self.opts.transparent, self.opts.empty_stores, self.opts.band)
         if self.picture is None or self._shown != key:
             self.picture, self._shown = figure_picture(self.frame, self.opts), key
         self.picture.progress = progress

@@ -33,7 +33,7 @@ def arrow_colour(kind: str, theme: str) -> QtGui.QColor:
     if kind in P.ARROW_COLOURS:
         return QtGui.QColor(P.ARROW_COLOURS[kind])
     if kind == "chain":
-        return QtGui.QColor(t["highlight"])
+        return QtGui.QColor(t["chain"])
     if kind == "back":
         return QtGui.QColor(P.GROUP_COLOURS["core"] if theme == "light" else "#56B4E9")
     return QtGui.QColor(t["arrow"])
@@ -106,6 +106,11 @@ class ArrowPainter:
         p = min(1.0, max(0.0, progress))
         P_ = QtCore.QPointF
         for a, src, pts, dst in self._geo:
+            if a.kind == "split":
+                self._split(painter, a, p, lod)
+                if p >= 0.6 and a.label:
+                    labels.append((src.topRight(), a.label))
+                continue
             if pts is None:
                 boxes.setdefault(a.kind, []).append(src)
                 continue
@@ -130,21 +135,17 @@ class ArrowPainter:
             if p >= 0.6 and len(self._geo) <= LABELS_MAX and (a.label or a.count > 1):
                 labels.append((P_(*self._at(pts, 0.5)), a.label or f"{a.count} pages"))
         for kind, rects in boxes.items():
-            pen = QtGui.QPen(arrow_colour(kind, self.theme), WIDTH_PX["mark"])
-            pen.setCosmetic(True)
-            painter.setPen(pen)
-            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            for r in rects[:2000]:
-                painter.drawRect(r.adjusted(-px, -px, px, px))
+            for pen in self._pens(kind, WIDTH_PX["mark"]):
+                painter.setPen(pen)
+                painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                for r in rects[:2000]:
+                    painter.drawRect(r.adjusted(-px, -px, px, px))
         for (kind, wclass), group in paths.items():
-            pen = QtGui.QPen(arrow_colour(kind, self.theme), WIDTH_PX.get(kind, 1.8) + 0.8 * wclass)
-            pen.setCosmetic(True)
-            if kind == "shortcut":
-                pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-            painter.setPen(pen)
-            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            for path in group:      # one path each: a stroked path of crossing curves is slow
-                painter.drawPath(path)
+            for pen in self._pens(kind, WIDTH_PX.get(kind, 1.8) + 0.8 * wclass):
+                painter.setPen(pen)
+                painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                for path in group:      # one path each: a stroked path of crossing curves is slow
+                    painter.drawPath(path)
         size = 9 * px
         for kind, tips in heads.items():
             painter.setPen(QtCore.Qt.PenStyle.NoPen)
@@ -167,6 +168,53 @@ class ArrowPainter:
         if labels:
             self._labels(painter, labels, bounds)
         painter.restore()
+
+    def _split(self, painter, a, p: float, lod: float) -> None:
+        """A 2 MB large page breaking into 4 KB pages: its range is tinted, a dashed outline
+        marks the page that was, and the lines between its small pages spread out from
+        the middle as the transition plays."""
+        band = self.bands[a.src[0]]
+        col = QtGui.QColor(P.GROUP_COLOURS["lpage"])
+        tint = QtGui.QColor(col)
+        tint.setAlpha(round(150 - 60 * p))
+        rects = [QtCore.QRectF(*r) for r in band.range_rects(a.src[1], a.src[2])]
+        painter.save()
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        for r in rects:
+            painter.fillRect(r, tint)
+        if lod >= 3:                 # the 4 KB pages, when a page is a few pixels wide
+            pen = QtGui.QPen(QtGui.QColor(P.THEMES[self.theme]["bg"]), 1)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            lines = []
+            for r in rects:
+                cx, reach = r.center().x(), p * r.width() / 2
+                lines += [QtCore.QLineF(x, r.top(), x, r.bottom()) for x in range(int(r.left()) + 1, int(r.right()))
+                          if abs(x - cx) <= reach]
+                lines += [QtCore.QLineF(max(r.left(), cx - reach), y, min(r.right(), cx + reach), y)
+                          for y in range(int(r.top()) + 1, int(r.bottom()))]
+            painter.drawLines(lines)
+        pen = QtGui.QPen(col, 3)
+        pen.setCosmetic(True)
+        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        for r in rects:
+            painter.drawRect(r)
+        painter.restore()
+
+    def _pens(self, kind: str, width: float) -> list:
+        """The pens a line of ``kind`` is stroked with: the inspected chain gets a halo in
+        the background colour under it, so it stands apart from the event's arrows."""
+        pens = []
+        if kind == "chain":
+            pens.append(QtGui.QPen(QtGui.QColor(P.THEMES[self.theme]["bg"]), width + 3))
+        pens.append(QtGui.QPen(arrow_colour(kind, self.theme), width))
+        for pen in pens:
+            pen.setCosmetic(True)
+            if kind == "shortcut":
+                pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        return pens
 
     def _labels(self, painter, labels, bounds):
         """Text at a fixed pixel size, on a translucent plate so it reads over the grids."""

@@ -3,7 +3,7 @@
 Text is drawn at a pixel size that follows the zoom up to a cap. A label that does not fit
 its band's width is shortened (the size first, then the VM's name alone, a smaller font,
 then elided); ``paint_labels`` returns every label's scene rect and full text, so the view
-can show the whole text as a tooltip.
+can show the whole text as a tooltip. At host scale a VM's column keeps at least its number.
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def band_text(b) -> str:
 
 def fitted(b, font: QtGui.QFont, room: float):
     """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
-    the title in a smaller font, or the title elided; None when not even that fits."""
+    the title in a smaller font, the title elided, or (a VM's column) the digits of its
+    name; None when not even that fits (the tooltip still has it)."""
     full = band_text(b)
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
     for text in (full, b.title, short):
@@ -50,7 +51,13 @@ def fitted(b, font: QtGui.QFont, room: float):
         if QtGui.QFontMetricsF(small).horizontalAdvance(short) <= room:
             return short, small
     text = QtGui.QFontMetricsF(small).elidedText(short, QtCore.Qt.TextElideMode.ElideRight, room)
-    return (text, small) if len(text) >= 3 else None
+    if len(text) >= 4:
+        return text, small
+    if b.layer == "gp":             # a VM's column too narrow for its name: its number (web07: 07)
+        digits = short[len(short.rstrip("0123456789")):] or str(b.vm)
+        if QtGui.QFontMetricsF(small).horizontalAdvance(digits) <= room:
+            return digits, small
+    return None
 
 
 def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = True) -> list:
@@ -97,3 +104,23 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
         painter.drawText(QtCore.QPointF(corner.x(), corner.y() - QtGui.QFontMetricsF(f).descent() - 2), text)
     painter.restore()
     return out
+
+
+UNITS = {"mp": "MPN", "gp": "GPPN", "gv": "GVPN"}          # stores: slots
+
+
+def where(bands, rect: QtCore.QRectF) -> str:
+    """Which pages a view of the scene rect ``rect`` shows: the band under its centre and
+    the first and last page number in sight (deep zoom keeps its bearings)."""
+    c = rect.center()
+    b = min(bands, key=lambda b: (max(b.x - c.x(), 0, c.x() - b.x - b.cols) ** 2
+                                  + max(b.y - c.y(), 0, c.y() - b.y - b.rows) ** 2), default=None)
+    if b is None:
+        return ""
+    r0 = int(min(max(rect.top() - b.y, 0), b.rows - 1))
+    r1 = int(min(max(rect.bottom() - b.y, 0), b.rows - 1))
+    c0 = int(min(max(rect.left() - b.x, 0), b.cols - 1))
+    c1 = int(min(max(rect.right() - b.x, 0), b.cols - 1))
+    lo, hi = r0 * b.cols + c0, min(b.count - 1, r1 * b.cols + c1)
+    name = LAYER_TITLES["mp"] if b.layer == "mp" else f"{b.title} ({LAYER_TITLES[row_of(b)].split(' (')[0].lower()})"
+    return f"{name}: {UNITS.get(b.layer, 'slot')} 0x{lo:x} – 0x{max(lo, hi):x}"

@@ -23,6 +23,7 @@ from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.events import NONE
+from vmmemviz.model.reclaim import compression as Z
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -351,6 +352,8 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
         else:
             store = next(st for st in STORES if st.layer == s.layer)
             flat = store_codes(s.count, occupied[(s.vm, s.layer)], store.code)
+            if s.layer == "zip":
+                _two_kib(flat, state.vms[s.vm])
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
@@ -380,6 +383,23 @@ def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True) -> tuple:
         out.append(Band(s.key, s.layer, s.vm, s.proc, old.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), old.badges, old.outlines, s.total))
     return tuple(out)
+
+
+def reflow(band: Band, aspect: float = 2.4) -> Band:
+    """One band alone, its cells re-wrapped to about ``aspect`` (width / height) at the
+    origin: a power-of-two row length, so a 2 MB page (512 cells) stays a block."""
+    cols = 1 << max(2, round(np.log2(max(4.0, np.sqrt(band.count * aspect)))))
+    flat = band.codes.ravel()[:band.count]
+    return Band(band.key, band.layer, band.vm, band.proc, band.title, band.count, cols, 0, 0,
+                _grid(flat, cols), band.badges, band.outlines, band.total)
+
+
+def _two_kib(flat: np.ndarray, vm) -> None:
+    """A page compressed to 2 KiB takes two 1 KiB units of the cache: both get ZIP2."""
+    size = getattr(vm, "zip_size", None)
+    if size is not None:
+        n = min(len(flat), len(size))
+        flat[:n][(size[:n] == Z.TWO_K) | (size[:n] == Z.TAIL)] = P.ZIP2
 
 
 def _badges(h) -> tuple:

@@ -5,16 +5,20 @@ zoom and pan, hover and click. Works without being shown: ``set_frame(frame, pro
 is synchronous and ``render_to(painter, target, band_key)`` paints the whole picture (or
 one band) into any QPainter. Wheel to zoom at the cursor, drag to pan, hover for a page's
 tooltip (or a label's full text), click to inspect it (``pageHovered`` / ``pageClicked``
-carry the page reference).
+carry the page reference). Zoomed in, a minimap in the corner shows where the view is in
+the whole picture and which pages are in sight.
 """
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..paint.labels import where
 from ..paint.picture import Picture
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows
 from .arrowitem import ArrowItem
+
+MINIMAP_PX = 200         # the minimap's longer side
 
 
 class PictureItem(QtWidgets.QGraphicsObject):
@@ -57,6 +61,7 @@ class LayerView(QtWidgets.QGraphicsView):
         self.chain = ()
         self._fit = True
         self._hover = None
+        self._minimap = None             # (frame, theme, QImage)
         self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
         self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -173,14 +178,91 @@ class LayerView(QtWidgets.QGraphicsView):
         if ref == self._hover and text:
             QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self.viewport())
 
+    def label_at(self, pos: QtCore.QPoint) -> str | None:
+        """The full text of the heading or band label at viewport ``pos`` (labels may be
+        shortened on screen), or None."""
+        sp = self.mapToScene(pos)
+        return next((text for rect, text in self.picture_item.labels if rect.contains(sp)), None)
+
     def viewportEvent(self, ev):
-        # Qt's own tooltip event would hide ours (no item has a tooltip): answer it with the page's
+        # Qt's own tooltip event would hide ours (no item has a tooltip): answer it with the
+        # page's, or a label's full text
         if ev.type() == QtCore.QEvent.Type.ToolTip:
             ref, text = getattr(self, "_tip", (None, ""))
-            if ref is not None and ref == self._hover and text:
+            if self._hover is None:
+                text = self.label_at(ev.pos())
+                ref = None if text is None else self._hover
+            if ref == self._hover and text:
                 QtWidgets.QToolTip.showText(ev.globalPos(), text, self.viewport())
             return True
         return super().viewportEvent(ev)
+
+    # -- orientation when zoomed in ----------------------------------------------------------
+    def visible_rect(self) -> QtCore.QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def zoomed_in(self) -> bool:
+        pic = self.picture_rect()
+        vis = self.visible_rect()
+        return self.frame is not None and not self._fit and (vis.width() < pic.width() * 0.9
+                                                             or vis.height() < pic.height() * 0.9)
+
+    def minimap_image(self) -> QtGui.QImage:
+        """The whole picture's grids, small (kept while the frame and theme stay)."""
+        if self._minimap is None or self._minimap[:2] != (self.frame, self.theme):
+            pic = self.picture_rect()
+            k = MINIMAP_PX / max(pic.width(), pic.height())
+            img = QtGui.QImage(max(1, round(pic.width() * k)), max(1, round(pic.height() * k)),
+                               QtGui.QImage.Format.Format_RGB32)
+            img.fill(QtGui.QColor(P.THEMES[self.theme]["bg"]))
+            p = QtGui.QPainter(img)
+            p.scale(k, k)
+            p.translate(-pic.left(), -pic.top())
+            self.picture.paint_grids(p, pic)
+            p.end()
+            self._minimap = (self.frame, self.theme, img)
+        return self._minimap[2]
+
+    def drawForeground(self, painter, rect):
+        """Zoomed in: a minimap (bottom right) with the part in view outlined, and the
+        page numbers in sight above it."""
+        if not self.zoomed_in():
+            return
+        t = P.THEMES[self.theme]
+        img = self.minimap_image()
+        vp = self.viewport().rect()
+        box = QtCore.QRectF(vp.width() - img.width() - 12, vp.height() - img.height() - 12, img.width(), img.height())
+        pic, vis = self.picture_rect(), self.visible_rect()
+        k = img.width() / pic.width()
+        view = QtCore.QRectF(box.left() + (vis.left() - pic.left()) * k, box.top() + (vis.top() - pic.top()) * k,
+                             vis.width() * k, vis.height() * k).intersected(box)
+        painter.save()
+        painter.resetTransform()
+        painter.setOpacity(0.92)
+        painter.drawImage(box.topLeft(), img)
+        painter.setOpacity(1.0)
+        painter.setPen(QtGui.QPen(QtGui.QColor(t["muted"]), 1))
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(-1, -1, 0, 0))
+        painter.setPen(QtGui.QPen(QtGui.QColor(t["chain"]), 2))
+        painter.drawRect(view.adjusted(0, 0, -1, -1))
+        text = where(self.frame.bands, vis)
+        fm = QtGui.QFontMetricsF(painter.font())
+        plate = QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+        plate.moveBottomRight(QtCore.QPointF(box.right(), box.top() - 6))
+        bg = QtGui.QColor(t["bg"])
+        bg.setAlpha(220)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(bg)
+        painter.drawRoundedRect(plate, 4, 4)
+        painter.setPen(QtGui.QColor(t["fg"]))
+        painter.drawText(plate, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def scrollContentsBy(self, dx, dy):
+        super().scrollContentsBy(dx, dy)
+        if self.zoomed_in():          # the minimap stays put: repaint rather than scroll it
+            self.viewport().update()
 
     def mousePressEvent(self, ev):
         self._press = ev.position().toPoint()

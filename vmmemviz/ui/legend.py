@@ -22,6 +22,7 @@ class LegendWidget(QtWidgets.QWidget):
     def set_vms(self, vm_names, theme: str):
         if (tuple(vm_names), theme) != (self.legend.vm_names, self.legend.theme):
             self.legend = Legend(vm_names, theme, self.font())
+            self.setMinimumHeight(self.heightForWidth(self.width()))
             self.updateGeometry()
             self.update()
 
@@ -30,6 +31,11 @@ class LegendWidget(QtWidgets.QWidget):
 
     def heightForWidth(self, w):
         return int(self.legend.height_for(w - 2 * PAD) + PAD)
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        # layouts in docks and splitters ignore height-for-width: ask for the rows outright
+        self.setMinimumHeight(self.heightForWidth(self.width()))
 
     def sizeHint(self):
         return QtCore.QSize(600, self.heightForWidth(max(self.width(), 600)))
