@@ -202,13 +202,23 @@ def test_a_chapter_by_name_is_the_end_of_the_chapter(qapp):
         render.find_chapter(st.sc, "no such thing")
 
 
-def test_export_never_imports_ui():
-    for path in (ROOT / "vmmemviz" / "export").glob("*.py"):
+@pytest.mark.parametrize("package, above", [("export", ("ui", "cli")), ("paint", ("engine", "export", "ui", "cli"))])
+def test_figure_code_imports_only_downwards(package, above):
+    """export never imports ui; the painting layer only scene and model (and Qt's GUI)."""
+    for path in (ROOT / "vmmemviz" / package).glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-                assert not any(re.match(r"(vmmemviz\.)?ui\b", n) for n in names), f"{path.name} imports {names}"
-                assert not (isinstance(node, ast.ImportFrom) and node.level and (node.module or "").startswith("ui"))
+            if isinstance(node, ast.ImportFrom):
+                name = (node.module or "") if node.level == 0 else "vmmemviz." + (node.module or "")
+                names = [name] if node.level < 2 else ["vmmemviz." + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for n in names:
+                assert not re.match(rf"vmmemviz\.({'|'.join(above)})\b", n), f"{package}/{path.name} imports {n}"
+            if package == "paint":
+                assert not any(n.startswith("PySide6.QtWidgets") for n in names), f"paint/{path.name}: widgets"
+                assert not (n == "PySide6" and "QtWidgets" in [a.name for a in node.names]), f"paint/{path.name}: widgets"
 
 
 TOURS = [scenario.load(str(p)) for p in sorted(scenario.BUILTIN_DIR.glob("*.toml"))]

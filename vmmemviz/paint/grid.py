@@ -9,7 +9,7 @@ pixels per cell) the same way on every device, so an SVG shows what a PNG shows.
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
 
 from vmmemviz.model.core import host as H
 from ..scene import bands as B
@@ -23,8 +23,10 @@ FULL_IMAGE_CELLS = 1 << 18   # bands up to this many cells are drawn whole, larg
 
 
 def lod_of(painter: QtGui.QPainter) -> float:
-    """Device pixels per scene unit (cell) of the painter's world transform."""
-    return QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+    """Device pixels per scene unit (cell) of the painter's world transform: the shorter
+    of a unit step along x and along y (as QStyleOptionGraphicsItem computes it)."""
+    xf = painter.worldTransform()
+    return min(xf.map(QtCore.QLineF(0, 0, 1, 0)).length(), xf.map(QtCore.QLineF(0, 0, 0, 1)).length())
 
 
 def is_vector(painter: QtGui.QPainter) -> bool:
