@@ -7,6 +7,8 @@ can show the whole text as a tooltip. At host scale a VM's column keeps at least
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6 import QtCore, QtGui
 
 from ..scene import bands as B
@@ -31,32 +33,48 @@ def size_text(cells: int, kib: int = 4) -> str:
 
 def band_text(b) -> str:
     """A band's full label: its title and size."""
-    kib = B.band_kib(b)
-    size = size_text(b.total or b.count, kib) + (f", {size_text(b.count, kib)} shown" if b.total > b.count else "")
-    return f"{b.title}  ·  {size}"
+    return _band_text(b.title, b.total, b.count, B.band_kib(b))
+
+
+@lru_cache(maxsize=4096)
+def _band_text(title: str, total: int, count: int, kib: int) -> str:
+    size = size_text(total or count, kib) + (f", {size_text(count, kib)} shown" if total > count else "")
+    return f"{title}  ·  {size}"
 
 
 def fitted(b, font: QtGui.QFont, room: float):
     """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
     the title in a smaller font, the title elided, or (a VM's column) the digits of its
     name; None when not even that fits (the tooltip still has it)."""
-    full = band_text(b)
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
-    for text in (full, b.title, short):
+    digits = (short[len(short.rstrip("0123456789")):] or str(b.vm)) if b.layer == "gp" else ""
+    fit = _fitted(band_text(b), b.title, short, digits, font.toString(), int(room))
+    if fit is None:
+        return None
+    f = QtGui.QFont(font)
+    f.setPixelSize(fit[1])
+    return fit[0], f
+
+
+@lru_cache(maxsize=4096)
+def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room: int):
+    """(text, pixel size) or None: ``fitted`` for one font and width (labels are painted
+    on every frame; measuring text is what costs)."""
+    font = QtGui.QFont()
+    font.fromString(font_key)
+    for text in (full, title, short):
         if QtGui.QFontMetricsF(font).horizontalAdvance(text) <= room:
-            return text, font
+            return text, font.pixelSize()
     small = QtGui.QFont(font)
     for px in range(font.pixelSize() - 1, MIN_PX - 1, -1):
         small.setPixelSize(px)
         if QtGui.QFontMetricsF(small).horizontalAdvance(short) <= room:
-            return short, small
+            return short, px
     text = QtGui.QFontMetricsF(small).elidedText(short, QtCore.Qt.TextElideMode.ElideRight, room)
     if len(text) >= 4:
-        return text, small
-    if b.layer == "gp":             # a VM's column too narrow for its name: its number (web07: 07)
-        digits = short[len(short.rstrip("0123456789")):] or str(b.vm)
-        if QtGui.QFontMetricsF(small).horizontalAdvance(digits) <= room:
-            return digits, small
+        return text, small.pixelSize()
+    if digits and QtGui.QFontMetricsF(small).horizontalAdvance(digits) <= room:
+        return digits, small.pixelSize()      # a VM's column too narrow for its name: web07 -> 07
     return None
 
 

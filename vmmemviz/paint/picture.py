@@ -44,13 +44,14 @@ class Picture:
 
     def __init__(self, theme: str = "dark", transparent: bool = False):
         self.theme, self.transparent = theme, transparent
-        self.bands, self.by_key = (), {}
+        self.bands, self.by_key, self._rect = (), {}, QtCore.QRectF(0, 0, 1, 1)
         self.grids: dict[str, GridPainter] = {}
         self.arrows, self.chain = ArrowPainter(), ArrowPainter()
         self.progress = 1.0
 
     def set_bands(self, bands, arrows=(), chain=(), progress: float = 1.0) -> None:
         self.bands, self.by_key = tuple(bands), {b.key: b for b in bands}
+        self._rect = QtCore.QRectF(*B.scene_rect(self.bands)) if self.bands else QtCore.QRectF(0, 0, 1, 1)
         for key in set(self.grids) - set(self.by_key):
             del self.grids[key]
         for b in self.bands:
@@ -70,9 +71,7 @@ class Picture:
     # -- geometry ---------------------------------------------------------------------------
     def rect(self) -> QtCore.QRectF:
         """Scene rect of the whole picture: every band, its label and its row's heading."""
-        if not self.bands:
-            return QtCore.QRectF(0, 0, 1, 1)
-        return QtCore.QRectF(*B.scene_rect(self.bands))
+        return QtCore.QRectF(self._rect)
 
     def source(self, band_key: str | None = None) -> QtCore.QRectF:
         """What a figure shows, in scene units: the picture, or one band's grid, padded."""
