@@ -219,3 +219,17 @@ def test_a_large_page_break_tints_its_range_as_it_splits(qtbot):
     start, end = tinted(0.0), tinted(1.0)
     assert np.count_nonzero(start != 0xFFFFFF) > 512 * 4 and np.count_nonzero(end != 0xFFFFFF) > 512 * 4
     assert np.count_nonzero(start != end) > 512            # the 4 KB pages have appeared
+
+
+def test_a_2kib_compressed_page_is_one_double_cell(qtbot):
+    from vmmemviz.paint.grid import GridPainter
+    codes = np.array([[P.ZIP2, P.ZIP2, P.ZIP2, P.ZIP2, P.ZIP, P.FREE, P.FREE, P.FREE]], np.uint8)
+    band = B.Band("zip.0", "zip", 0, None, "web01 compression cache", 8, 8, 0, 0, codes)
+    img = QtGui.QImage(160, 20, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(img)
+    p.scale(20, 20)
+    GridPainter(band, "light").paint(p)
+    p.end()
+    at = [img.pixelColor(x, 10).name().upper() for x in (20, 40, 60, 100)]
+    zip2, bg = P.colour(P.ZIP2, "light").upper(), P.THEMES["light"]["bg"].upper()
+    assert at == [zip2, bg, zip2, bg]        # no border inside a pair, borders between pages

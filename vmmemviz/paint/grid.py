@@ -1,5 +1,6 @@
 """One band's page grid: cells through the palette, and the overlays that depend on zoom
-(cell borders, balloon hatching, 2 MB outlines, shared-frame counts).
+(cell borders, but none inside a 2 KiB compressed page's two units; balloon hatching,
+2 MB outlines, shared-frame counts).
 
 The painter's world transform maps the band's cells to the device: cell (c, r) is the
 unit square at (c, r). On an SVG device the cells are vector rectangles (runs of one
@@ -126,6 +127,16 @@ class GridPainter:
             lines = [QtCore.QLineF(c, 0, c, b.rows) for c in range(c0, c1)]
             lines += [QtCore.QLineF(0, r, b.cols, r) for r in range(r0, r1)]
             painter.drawLines(lines)
+            rr, cc = self._cells(P.ZIP2, vis)      # a 2 KiB compressed page: its two units as one cell
+            pair = (cc % 2 == 0) & (cc + 1 < b.cols)
+            rr, cc = rr[pair], cc[pair]
+            keep = b.codes[rr, cc + 1] == P.ZIP2
+            if keep.any():
+                painter.setPen(QtCore.Qt.PenStyle.NoPen)
+                painter.setBrush(QtGui.QColor(P.colour(P.ZIP2, self.theme)))
+                px = 1 / lod                 # covers the 1-pixel border, not the row lines
+                for r, c in zip(rr[keep].tolist(), cc[keep].tolist()):
+                    painter.drawRect(QtCore.QRectF(c + 1 - px, r + px / 2, 2 * px, 1 - px))
             painter.restore()
         if lod >= HATCH_LOD:
             rr, cc = self._cells(P.BALLOON, vis)
