@@ -17,17 +17,17 @@ at() {
 }
 
 T=$(at translation "in ept01 read GVPN 0x0 .*TLB miss")
-"$VMMEMVIZ" export translation --at "$T" --format png --out "$OUT/translation.png" --caption \
+"$VMMEMVIZ" export translation --at "$T" --format png --out "$OUT/translation.png" --caption --no-empty-stores \
   --title "Shadow page tables vs EPT: a TLB miss costs 4 or 24 memory references"
 
 B=$(at boot "lin01's guest OS loaded its kernel")
-"$VMMEMVIZ" export boot --at "$B" --format png --out "$OUT/boot.png" --caption \
+"$VMMEMVIZ" export boot --at "$B" --format png --out "$OUT/boot.png" --caption --no-empty-stores \
   --title "At boot Windows touches all its memory, Linux only its kernel"
 "$VMMEMVIZ" export boot --at "$B" --format svg --out "$OUT/boot-machine.svg" --band mp \
   --title "Machine memory after boot (SVG)"
 
 F=$(at allocation "freed GVPN 0x0-0x3f")
-"$VMMEMVIZ" export allocation --range "$((F - 1)):$((F + 4))" --format gif --fps 5 --caption \
+"$VMMEMVIZ" export allocation --range "$((F - 1)):$((F + 4))" --format gif --fps 5 --caption --no-empty-stores \
   --out "$OUT/allocation.gif" --title "Freed pages keep their machine memory; the next allocation reuses them"
 
 ls -l "$OUT"

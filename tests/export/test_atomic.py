@@ -57,3 +57,23 @@ def _umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_the_umask_is_never_read_or_changed_and_still_applies(tmp_path):
+    """Importing or writing must not touch the process umask (another thread may create
+    files meanwhile); new files still get the modes the umask allows."""
+    import subprocess
+    import sys
+    code = (
+        "import os, sys\n"
+        "def no(*a): raise AssertionError('os.umask called')\n"
+        "os.umask(0o077); os.umask = no\n"
+        "from vmmemviz.export.atomic import atomic_file, atomic_dir\n"
+        "with atomic_file(sys.argv[1] + '/f') as t: t.write_bytes(b'x')\n"
+        "with atomic_dir(sys.argv[1] + '/d') as t: pass\n"
+        "print(oct(os.stat(sys.argv[1] + '/f').st_mode & 0o777), oct(os.stat(sys.argv[1] + '/d').st_mode & 0o777))\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0o600", "0o700"]

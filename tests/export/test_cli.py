@@ -33,7 +33,10 @@ def test_headless_png_and_apng_with_no_display(tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["--at", "5", "--format", "jpeg"], "--format"),
     (["--at", "5", "--range", "1:3", "--format", "png"], "not allowed with"),
-    (["--format", "png"], "one of the arguments --at --range is required"),
+    (["--format", "png"], "one of the arguments --at --chapter --range is required"),
+    (["--at", "1", "--format", "png", "--size", "8000x8000", "--scale", "4"], "limit of 268 megapixels"),
+    (["--chapter", "nope", "--format", "png"], "'nope' is not a chapter of"),
+    (["--chapter", "x", "--format", "gif"], "not --chapter"),
     (["--range", "5:3", "--format", "gif"], "--range"),
     (["--at", "5", "--format", "png", "--scale", "9"], "--scale"),
     (["--at", "5", "--format", "png", "--size", "big"], "--size"),
@@ -58,3 +61,19 @@ def test_missing_scenario_and_folder_are_one_line(tmp_path):
               run("boot", "--at", "1", "--format", "svg", "--out", str(tmp_path)),
               run("boot", "--at", "1", "--format", "png", "--out", "/proc/cannot-write-here.png")):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_default_width_is_1280_and_a_chapter_is_captioned_by_its_text(tmp_path):
+    r = run("balloon", "--chapter", "balloon inflates", "--format", "svg", "--out", str(tmp_path / "c.svg"))
+    assert r.returncode == 0, r.stderr
+    svg = (tmp_path / "c.svg").read_text()
+    assert 'viewBox="0 0 1280 ' in svg and "Soft state: the balloon inflates" in svg and "pins free guest" in svg
+    r = run("default", "--range", "3:4", "--format", "gif", "--fps", "2", "--out", str(tmp_path / "a.gif"))
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.size[0] == 1280
+
+
+def test_help_is_the_export_command_s():
+    r = run("--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: vmmemviz export") and "--chapter" in r.stdout

@@ -99,3 +99,28 @@ def test_colours_can_differ_from_the_window_and_the_window_keeps_its_own(dialog,
     img = QImage(str(tmp_path / "dark.png"))
     assert img.pixelColor(2, 2) == QColor(THEMES["dark"]["bg"])
     assert dialog.win.layer_view.theme == "light"
+
+
+@pytest.mark.parametrize("region", [None, "gp.1"])
+def test_dialog_still_has_the_cli_s_geometry(dialog, tmp_path, region):
+    """1280 wide and laid out for the figures' aspect, whatever the window's size."""
+    choose(dialog.format, "png")
+    choose(dialog.region, region)
+    for size in ((900, 600), (1500, 500)):
+        dialog.win.resize(*size)
+        dialog.path.setText(str(tmp_path / f"d{size[0]}.png"))
+        dialog.export_btn.click()
+        assert "Wrote" in dialog.status.text(), dialog.status.text()
+    a, b = QImage(str(tmp_path / "d900.png")), QImage(str(tmp_path / "d1500.png"))
+    assert a.width() == b.width() == 1280 and a.height() == b.height()
+
+
+def test_dialog_refuses_an_image_over_the_limit_in_one_line(dialog, tmp_path):
+    choose(dialog.format, "png")
+    dialog.fit.setChecked(False)
+    dialog.width_.setValue(8000)
+    dialog.height_.setValue(8000)
+    dialog.scale.setValue(4)
+    dialog.path.setText(str(tmp_path / "big.png"))
+    dialog.export_btn.click()
+    assert "limit of 268 megapixels" in dialog.status.text() and os.listdir(tmp_path) == []

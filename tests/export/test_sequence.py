@@ -1,6 +1,7 @@
 """Animations: frame plan, GIF / APNG / numbered PNGs, cancel and errors leave nothing."""
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QRectF
@@ -18,6 +19,9 @@ class Grid:
 
     def aspect(self, band_key=None):
         return 2.0
+
+    def header(self, band_key=None):
+        return 0.0
 
     def render_to(self, painter, rect, band_key=None):
         for i in range(8):
@@ -149,3 +153,16 @@ def test_frames_never_replace_a_folder_holding_other_files(tmp_path, qapp):
     for _ in range(2):                      # a folder of earlier frames is replaced
         sequence.write(frames, "png", sequence.plan(0, 1, 2), renderer(OPTS, 0, 1))
     assert sorted(os.listdir(frames)) == ["frame-0001.png", "frame-0002.png", "frames.ffconcat"]
+
+
+def test_gif_quantizer_keeps_exact_colours_even_one_step_apart():
+    """Pillow's palette search is approximate; the palette's own colours must still be exact."""
+    cols = [(0xF7, 0xF7, 0xF5), (0x4A, 0x51, 0x5C), (0x4B, 0x51, 0x5C), (0, 0, 0), (10, 10, 10)]
+    cols += [((37 * i) % 256, (91 * i) % 256, (53 * i) % 256) for i in range(1, 200)]
+    q = sequence._Quantizer(cols)
+    exact = list(dict.fromkeys(cols))
+    row = np.array([exact], np.uint8)
+    out = q(Image.fromarray(row, "RGB").convert("RGBA"), transparent=False)
+    assert list(np.asarray(out)[0]) == list(range(len(exact)))
+    near = q(Image.fromarray(np.array([[(0x4C, 0x52, 0x5C)]], np.uint8), "RGB"), transparent=False)
+    assert np.asarray(near)[0, 0] < len(exact)             # an antialiased colour: some entry, not 255

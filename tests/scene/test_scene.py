@@ -170,6 +170,43 @@ def test_a_2k_compressed_page_fills_two_units_of_the_cache_band():
     zip_band = next(b for b in B.build_bands(t.view) if b.key == f"zip.{int(row['vm'])}")
     flat = zip_band.codes.reshape(-1)
     s = int(row["slot"])
-    assert flat[s] == flat[s + 1] == P.ZIP
+    assert flat[s] == flat[s + 1] == P.ZIP2                 # both units, drawn as one 2 KiB page
+    vm = t.view.vms[int(row["vm"])]
+    one = np.flatnonzero(vm.zip_size == 1)                  # pages that took one 1 KiB unit
+    assert len(one) and (flat[one] == P.ZIP).all()
     assert zip_band.count == len(t.view.vms[int(row["vm"])].zip_size)    # sized by the cache's own array
     assert B.band_kib(zip_band) == 1
+
+
+def test_a_large_page_break_is_a_split_of_its_2mb_range():
+    t = Timeline(scenario.load("largepages"))
+    t.ensure(4000)
+    i = first(t, "LP_BREAK")
+    t.seek(i + 1)
+    arrows = row_arrows(t.log[i], t.view)
+    assert [a.kind for a in arrows] == ["split"]
+    key, lo, hi = arrows[0].src
+    assert hi - lo == 512 and "4 KB" in arrows[0].label
+
+
+def test_relayout_keeps_cells_and_drops_empty_stores(tl):
+    tl.seek(300)
+    bands = B.build_bands(tl.view, 2.5)
+    again = B.relayout(bands, B.ASPECT)
+    for a, b in zip(sorted(bands, key=lambda b: b.key), sorted(again, key=lambda b: b.key)):
+        assert a.key == b.key and (a.codes.ravel()[:a.count] == b.codes.ravel()[:a.count]).all()
+    lean = B.relayout(bands, B.ASPECT, empty_stores=False)
+    kept = {b.key for b in lean}
+    for b in bands:
+        used = np.any((b.codes != P.FREE) & (b.codes != P.BG))
+        assert (b.key in kept) == (b.layer not in B.STORE_LAYERS or used)
+    one = B.reflow(next(b for b in bands if b.key == "mp"))
+    assert one.cols & (one.cols - 1) == 0 and 1.2 < one.cols / one.rows < 5
+
+
+def test_legend_names_only_what_is_shown():
+    names = ("web01", "web02", "win01")
+    full = [e[0] for e in P.legend_entries(names, "light")]
+    some = [e[0] for e in P.legend_entries(names, "light", {P.vm_code(1), P.FREE, P.ZIP2}, outlines=False)]
+    assert some == ["web02", "compressed to 2 KiB (two 1 KiB units)", "free / not backed"]
+    assert set(some) < set(full) and "large page (2 MB)" in full

@@ -8,6 +8,7 @@ from vmmemviz.model.core import events as E
 from vmmemviz.model.config import scenario
 from vmmemviz.model.views.pageinfo import inspect
 from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.scene import bands as B
 from vmmemviz.scene import palette as P
 from vmmemviz.ui.layerview import LayerView
 from vmmemviz.ui.legend import Legend
@@ -154,3 +155,81 @@ def test_shared_frames_show_their_count_when_zoomed_in(qtbot):
 
     assert black_pixels(600) == 0                       # cells a few pixels wide: no badges
     assert black_pixels(mp.cols * 24) > 0               # 24 pixels a cell: the counts are written
+
+
+def test_a_narrow_vm_column_keeps_its_number_and_every_label_has_its_full_text(qtbot, tl):
+    from vmmemviz.paint.labels import band_text, fitted
+    f = build_frame(tl, 200)
+    gp = next(b for b in f.bands if b.layer == "gp")
+    font = QtGui.QFont()
+    font.setPixelSize(10)
+    assert fitted(gp, font, 1000)[0] == band_text(gp)
+    text, small = fitted(gp, font, 14)
+    assert text == gp.title[-2:] and small.pixelSize() >= 8          # web01 -> "01"
+    v = LayerView()
+    qtbot.addWidget(v)
+    v.resize(420, 300)                                               # labels shortened on screen
+    v.show()
+    v.set_frame(f)
+    qtbot.waitUntil(lambda: bool(v.picture_item.labels))
+    lab = B.label_height(int(max(b.x + b.cols for b in f.bands)))
+    assert v.label_at(v.mapFromScene(QtCore.QPointF(gp.x + 1, gp.y - lab / 2))) == band_text(gp)
+
+
+def test_zoomed_in_a_minimap_shows_where_the_view_is(qtbot, tl):
+    v = LayerView(theme="dark")
+    qtbot.addWidget(v)
+    v.resize(600, 400)
+    v.show()
+    v.set_frame(build_frame(tl, 200))
+    assert not v.zoomed_in()
+    v.zoom(10)
+    assert v.zoomed_in()
+    img = v.viewport().grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    px = np.frombuffer(img.constBits(), np.uint32).reshape(img.height(), img.bytesPerLine() // 4) & 0xFFFFFF
+    chain = int(P.THEMES["dark"]["chain"][1:], 16)
+    ys, xs = np.nonzero(px == chain)
+    assert len(ys) and xs.min() > 600 - 220 and ys.min() > 400 - 260    # the view's box, bottom right
+    from vmmemviz.paint.labels import where
+    assert "0x" in where(v.frame.bands, v.visible_rect())
+
+
+def test_a_large_page_break_tints_its_range_as_it_splits(qtbot):
+    from vmmemviz.paint.arrows import ArrowPainter
+    t = Timeline(scenario.load("largepages"))
+    t.ensure(4000)
+    pos = pos_after(t, "LP_BREAK")
+    f = build_frame(t, pos)
+    split = [a for a in f.arrows if a.kind == "split"]
+    assert split
+    mp = next(b for b in f.bands if b.key == "mp")
+    art = ArrowPainter()
+    art.set_arrows(split, {"mp": mp}, "light")
+
+    def tinted(progress):
+        img = QtGui.QImage(mp.cols * 4, mp.rows * 4 + 40, QtGui.QImage.Format.Format_RGB32)
+        img.fill(QtGui.QColor("#FFFFFF"))
+        p = QtGui.QPainter(img)
+        p.scale(4, 4)
+        p.translate(-mp.x, -mp.y)
+        art.paint(p, progress)
+        p.end()
+        return np.frombuffer(img.constBits(), np.uint32) & 0xFFFFFF
+
+    start, end = tinted(0.0), tinted(1.0)
+    assert np.count_nonzero(start != 0xFFFFFF) > 512 * 4 and np.count_nonzero(end != 0xFFFFFF) > 512 * 4
+    assert np.count_nonzero(start != end) > 512            # the 4 KB pages have appeared
+
+
+def test_a_2kib_compressed_page_is_one_double_cell(qtbot):
+    from vmmemviz.paint.grid import GridPainter
+    codes = np.array([[P.ZIP2, P.ZIP2, P.ZIP2, P.ZIP2, P.ZIP, P.FREE, P.FREE, P.FREE]], np.uint8)
+    band = B.Band("zip.0", "zip", 0, None, "web01 compression cache", 8, 8, 0, 0, codes)
+    img = QtGui.QImage(160, 20, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(img)
+    p.scale(20, 20)
+    GridPainter(band, "light").paint(p)
+    p.end()
+    at = [img.pixelColor(x, 10).name().upper() for x in (20, 40, 60, 100)]
+    zip2, bg = P.colour(P.ZIP2, "light").upper(), P.THEMES["light"]["bg"].upper()
+    assert at == [zip2, bg, zip2, bg]        # no border inside a pair, borders between pages

@@ -1,7 +1,8 @@
 """Frame: everything the views need to paint one position of the timeline.
 
-Built in the simulation thread from the timeline's view state; immutable once sent, so
-the UI thread never reads arrays the simulation is changing. Panels take what they need:
+``build_frame(timeline, pos)`` makes one for any position, without threads (the
+simulation thread, tests, exports). Immutable once built, so the UI thread never reads
+arrays the simulation is changing. Panels take what they need:
 ``counters`` for the counters panel, ``history`` for the plots, ``event``/``narration``
 for the caption and the event list, ``bands``/``arrows`` for the layer view.
 """
@@ -10,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from vmmemviz.model.core import events as E
+from vmmemviz.model.core.timeline import Timeline
+from ..scene import bands as B
+from ..scene.arrows import event_arrows
 
 
 @dataclass(frozen=True)
@@ -28,3 +34,39 @@ class Frame:
     history: tuple              # per tick: {"tick", "events", "host", "vms"} up to now
     bands: tuple = field(default=())    # layer images, filled by the layer-view builder
     arrows: tuple = field(default=())   # arrows of the current event
+
+
+STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows
+
+
+def chapter_at(scenario, tick: int):
+    cur = None
+    for c in scenario.chapters:
+        if c.at <= tick:
+            cur = c
+    return cur
+
+
+def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT) -> Frame:
+    """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos;
+    bands laid out for a picture of about ``aspect`` (width / height)."""
+    timeline.seek(pos)
+    pos = timeline.pos
+    state = timeline.view
+    names = tuple(vm.name for vm in state.vms)
+    row = timeline.current()
+    kind = E.KINDS[int(row["kind"])] if row is not None else None
+    bands = B.build_bands(state, aspect)
+    lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
+    arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
+    tick = int(row["tick"]) if row is not None else 0
+    return Frame(
+        pos=pos, total=len(timeline), finished=timeline.finished(), tick=tick,
+        event=row.copy() if row is not None else None,
+        kind=kind.name if kind else None, group=kind.group if kind else None,
+        narration=E.narrate(row, names) if row is not None else
+        f"{timeline.sc.name}: press Space to play, Right to step one event.",
+        chapter=chapter_at(timeline.sc, tick), vm_names=names,
+        counters=timeline.counters(),
+        history=tuple(h for h in timeline.history if pos and h["tick"] <= tick),
+        bands=bands, arrows=arrows)

@@ -19,44 +19,9 @@ from vmmemviz.model.views.pageinfo import inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene import palette as P
-from ..scene.arrows import event_arrows
-from .frame import Frame
+from .frame import build_frame
 
-STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows
 TIMELINE_BINS = 1200
-
-
-def chapter_at(scenario, tick: int):
-    cur = None
-    for c in scenario.chapters:
-        if c.at <= tick:
-            cur = c
-    return cur
-
-
-def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT) -> Frame:
-    """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos;
-    bands laid out for a picture of about ``aspect`` (width / height)."""
-    timeline.seek(pos)
-    pos = timeline.pos
-    state = timeline.view
-    names = tuple(vm.name for vm in state.vms)
-    row = timeline.current()
-    kind = E.KINDS[int(row["kind"])] if row is not None else None
-    bands = B.build_bands(state, aspect)
-    lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
-    arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
-    tick = int(row["tick"]) if row is not None else 0
-    return Frame(
-        pos=pos, total=len(timeline), finished=timeline.finished(), tick=tick,
-        event=row.copy() if row is not None else None,
-        kind=kind.name if kind else None, group=kind.group if kind else None,
-        narration=E.narrate(row, names) if row is not None else
-        f"{timeline.sc.name}: press Space to play, Right to step one event.",
-        chapter=chapter_at(timeline.sc, tick), vm_names=names,
-        counters=timeline.counters(),
-        history=tuple(h for h in timeline.history if pos and h["tick"] <= tick),
-        bands=bands, arrows=arrows)
 
 
 def timeline_summary(timeline: Timeline, bins: int = TIMELINE_BINS) -> dict:

@@ -3,18 +3,17 @@
 Every file is written to a hidden temp file in the same folder and renamed over the
 target at the end; a set of numbered PNGs is written into a hidden temp folder that then
 takes the target folder's place. On an error or a cancel the temp file or folder is
-removed and the target is left as it was.
+removed and the target is left as it was. Temp files and folders are created with the
+usual modes (0o666 / 0o777), so the process umask applies as to any new file; the umask
+is never read or changed.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-
-_UMASK = os.umask(0o022)   # read once (os.umask can only be read by setting it)
-os.umask(_UMASK)
 
 
 def _parent(path: Path) -> Path:
@@ -24,15 +23,28 @@ def _parent(path: Path) -> Path:
     return parent
 
 
+def _fresh(folder: Path, name: str, suffix: str, make) -> Path:
+    """A new hidden path in ``folder`` made by ``make(path)`` (which fails if it exists)."""
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            make(tmp)
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _new_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+
 @contextmanager
 def atomic_file(path):
     """Yield a temp path beside ``path``; on success it becomes ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=_parent(path))
-    os.close(fd)
+    tmp = _fresh(_parent(path), path.name, ".part", _new_file)
     try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -45,12 +57,11 @@ def atomic_dir(path):
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path}: exists and is not a folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=_parent(path)))
+    tmp = _fresh(_parent(path), path.name, ".part", os.mkdir)
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = _fresh(path.parent, path.name, ".old", os.mkdir)
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

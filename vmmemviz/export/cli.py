@@ -1,13 +1,14 @@
 """``vmmemviz export``: figures and animations from a scenario, headless.
 
-    vmmemviz export SCENARIO (--at N | --range A:B) --format png|svg|gif|apng --out PATH
-        [--scale S] [--size WxH] [--no-legend] [--caption] [--title T] [--transparent]
-        [--band KEY] [--fps F] [--theme light|dark]
+    vmmemviz export SCENARIO (--at N | --chapter NAME | --range A:B) --format png|svg|gif|apng
+        --out PATH [--scale S] [--size WxH] [--no-legend] [--caption] [--title T]
+        [--transparent] [--band KEY] [--no-empty-stores] [--fps F] [--theme light|dark]
 
-``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG.
+``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
+``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.
 ``--range A:B`` animates events A..B: a GIF, an APNG, or (png) a folder of numbered PNGs.
 Needs no display: without DISPLAY / WAYLAND_DISPLAY it uses Qt's offscreen platform.
-Bad arguments print one line and exit 2.
+Bad arguments print one line and exit 2 (``ExportParser``).
 """
 from __future__ import annotations
 
@@ -53,43 +54,49 @@ def _scale(text: str) -> float:
     return s
 
 
-def _one_line_errors(p: argparse.ArgumentParser) -> None:
-    """Make argparse report bad arguments in one line (no usage block), exit 2."""
-    def error(message):
-        print(f"vmmemviz export: {message} (see vmmemviz export --help)", file=sys.stderr)
-        sys.exit(2)
+class ExportParser(argparse.ArgumentParser):
+    """The export command's parser: a bad argument is one line (no usage block), exit 2."""
 
-    def parse_known_args(args=None, namespace=None):
-        ns, extra = argparse.ArgumentParser.parse_known_args(p, args, namespace)
-        if extra:
-            error(f"unrecognized arguments: {' '.join(extra)}")
-        return ns, extra
-    p.error = error
-    p.parse_known_args = parse_known_args
+    def error(self, message):
+        self.exit(2, f"vmmemviz export: {message} (see vmmemviz export --help)\n")
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export", help="write a figure (PNG, SVG) or an animation (GIF, APNG, numbered PNGs) headless",
-        description="Draw a scenario's layers at one event (--at) or animate a range of events (--range).")
+def parser() -> ExportParser:
+    p = ExportParser(
+        prog="vmmemviz export",
+        description="Draw a scenario's layers at one event (--at), at the end of a chapter (--chapter), "
+                    "or animate a range of events (--range).")
     p.add_argument("scenario", help="a .toml file or the name of a built-in scenario or tour")
     when = p.add_mutually_exclusive_group(required=True)
     when.add_argument("--at", type=int, metavar="N", help="the state after event N (0 = before the first)")
+    when.add_argument("--chapter", metavar="NAME",
+                      help="the state at the end of a tour's chapter (its title, or a unique part of it); "
+                           "the chapter's text is the caption and its title the default title")
     when.add_argument("--range", type=_range, metavar="A:B", help="animate from event A to event B")
     p.add_argument("--format", required=True, choices=STILL + ANIMATED,
-                   help="png or svg with --at; gif, apng or png (a folder of numbered frames) with --range")
+                   help="png or svg with --at / --chapter; gif, apng or png (a folder of numbered frames) with --range")
     p.add_argument("--out", required=True, metavar="PATH", help="the file to write (a folder for png --range)")
     p.add_argument("--scale", type=_scale, default=1.0, metavar="S", help="PNG pixels per figure pixel, 1 to 4")
     p.add_argument("--size", type=_size, metavar="WxH", help="figure size in pixels (default: 1280 wide, as tall as the picture needs)")
     p.add_argument("--no-legend", dest="legend", action="store_false", help="leave the legend out")
     p.add_argument("--caption", action="store_true", help="add the current event's narration under the picture")
-    p.add_argument("--title", default="", metavar="T", help="a title above the picture")
+    p.add_argument("--title", default=None, metavar="T", help="a title above the picture")
     p.add_argument("--transparent", action="store_true", help="no background (PNG, SVG, APNG, GIF)")
     p.add_argument("--band", metavar="KEY", help="one band only: mp, gp.0, gv.0.1, ... (default: every band)")
+    p.add_argument("--no-empty-stores", dest="empty_stores", action="store_false",
+                   help="leave out backing stores that hold nothing")
     p.add_argument("--fps", type=float, default=10, metavar="F", help="animation frame rate (default 10)")
     p.add_argument("--theme", choices=("light", "dark"), default="light", help="colours (default light)")
-    p.set_defaults(func=_export)
-    _one_line_errors(p)
+    return p
+
+
+def register(subparsers) -> None:
+    """``vmmemviz export ...``: everything after ``export`` goes to ``ExportParser``."""
+    p = subparsers.add_parser(        # no option prefix: every word after export is passed on as it is
+        "export", add_help=False, prefix_chars="\0", description="see vmmemviz export --help",
+        help="write a figure (PNG, SVG) or an animation (GIF, APNG, numbered PNGs) headless")
+    p.add_argument("args", nargs="*")
+    p.set_defaults(func=lambda ns: _export(parser().parse_args(ns.args)))
 
 
 def headless() -> None:
@@ -99,8 +106,9 @@ def headless() -> None:
 
 
 def _check(args) -> None:
-    if args.at is not None and args.format in ANIMATED:
-        raise InputError(f"--format {args.format}: an animation needs --range A:B, not --at")
+    still = "--at" if args.at is not None else "--chapter" if args.chapter is not None else None
+    if still and args.format in ANIMATED:
+        raise InputError(f"--format {args.format}: an animation needs --range A:B, not {still}")
     if args.range is not None and args.format == "svg":
         raise InputError("--format svg: a still image; use --at N (or gif, apng, png with --range)")
     if args.at is not None and args.at < 0:
@@ -110,6 +118,9 @@ def _check(args) -> None:
         raise InputError(f"--out: {parent}: no such folder")
     if os.path.isdir(args.out) and not (args.format == "png" and args.range is not None):
         raise InputError(f"--out: {args.out} is a folder; give a file name")
+    if args.size:                 # before simulating anything: the figure is this size
+        from .render import check_pixels
+        check_pixels(*args.size, args.scale)
 
 
 class _Progress:
@@ -135,25 +146,32 @@ def _export(args) -> int:
     from . import render, sequence
 
     sc = scenario.load(args.scenario)
+    chapter = render.find_chapter(sc, args.chapter) if args.chapter is not None else None
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
-    stage = render.Stage(sc, theme=args.theme)
-    last = args.at if args.at is not None else args.range[1]
-    total = stage.tl.ensure(last)          # simulate only as far as the export needs
-    if last > total:
-        raise InputError(f"{args.scenario}: has {total} events; --{'at' if args.at is not None else 'range'} "
-                         f"asks for event {last}")
+    title = args.title if args.title is not None else chapter.title if chapter is not None else ""
+    opts = render.FigureOptions(title=title, legend=args.legend, caption=args.caption or chapter is not None,
+                                transparent=args.transparent, scale=args.scale, band=args.band,
+                                theme=args.theme, size=args.size, empty_stores=args.empty_stores)
+    stage = render.Stage(sc, opts)
+    if chapter is not None:
+        at = render.chapter_span(stage.tl, chapter)
+    else:
+        at = args.at
+        last = args.at if args.at is not None else args.range[1]
+        total = stage.tl.ensure(last)          # simulate only as far as the export needs
+        if last > total:
+            raise InputError(f"{args.scenario}: has {total} events; --{'at' if args.at is not None else 'range'} "
+                             f"asks for event {last}")
     if args.band is not None and args.band not in stage.band_keys():
         raise InputError(f"--band: {args.band!r} is not a band of {args.scenario} "
                          f"(bands: {', '.join(stage.band_keys())})")
-    opts = render.FigureOptions(title=args.title, legend=args.legend, caption=args.caption,
-                                transparent=args.transparent, scale=args.scale, band=args.band,
-                                theme=args.theme, size=args.size)
     try:
-        if args.at is not None:
-            stage.write_still(args.out, args.format, opts, args.at)
+        if at is not None:
+            stage.write_still(args.out, args.format, at, chapter.text if chapter is not None else None)
             return 0
         shots = sequence.plan(*args.range, args.fps)
-        page, render_shot = stage.renderer(opts, *args.range)
+        page, render_shot = stage.renderer(*args.range)
+        render.check_pixels(page.width, page.height, opts.scale)
         sequence.check_memory(args.format, len(shots), round(page.width * opts.scale),
                               round(page.height * opts.scale))
         sequence.write(args.out, args.format, shots, render_shot, opts.transparent, progress=_Progress(),

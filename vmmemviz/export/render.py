@@ -1,11 +1,13 @@
-"""One figure: title, the layer view (or one band of it, or the whole window), legend and
+"""One figure: title, the picture (or one band of it, or the whole window), legend and
 caption, laid out on a page of W x H logical pixels and painted into a PNG image (at 1x to
 4x) or an SVG file (vector cells, text as text).
 
-The picture itself comes from the views (the ``LayerView``'s scene, ``Legend.paint``); this
-module lays out the page around it and writes the files. Without a size, a figure is
-1280 wide (narrower for a tall picture) and as tall as the picture's aspect needs, so there
-is no empty strip of page.
+The picture and the legend are painted by ``vmmemviz.paint`` (as the window paints them);
+this module lays out the page around them and writes the files. Without a size, a figure
+is 1280 wide, from the CLI, the dialog and in animations alike, and as tall as the
+picture's aspect needs (up to MAX_BODY_HEIGHT: a taller picture is centred), so there is
+no empty strip of page. Figures are laid out for one aspect (``bands.ASPECT``) whatever
+the window's, and their legend names only the colours they show.
 """
 from __future__ import annotations
 
@@ -17,14 +19,19 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextO
 from PySide6.QtSvg import QSvgGenerator
 
 from vmmemviz.model.core import events
+from ..engine.frame import build_frame
+from ..errors import InputError
+from ..paint.legend import Legend
+from ..paint.picture import Picture, fit_rect
+from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
 DEFAULT_WIDTH = 1280
-MAX_BODY_HEIGHT = 900        # a tall picture (one VM's band) gets a narrower page instead
-MIN_WIDTH = 640
+MAX_BODY_HEIGHT = 1000       # a taller picture (one VM's band) is centred in a body this high
 SCALES = (1, 4)              # lowest and highest PNG scale
+MAX_PIXELS = 1 << 28         # largest image (268 megapixels, 1 GiB of ARGB): Qt crashes near 2^30
 MARGIN = 16
 GAP = 12
 BAR = 4                      # the progress bar of an animation frame
@@ -41,6 +48,7 @@ class FigureOptions:
     size: tuple | None = None   # logical (width, height); None: fitted to the picture
     band: str | None = None     # one band of the layer view (its key), or the whole view
     theme: str = "light"
+    empty_stores: bool = True   # show backing stores that hold nothing
 
 
 @dataclass
@@ -90,17 +98,16 @@ def _heights(opts, width, legend, caption, footer, caption_height) -> tuple:
 
 
 def layout(opts: FigureOptions, aspect: float, legend=None, caption: str = "", footer=None,
-           caption_height: float = 0.0) -> Page:
-    """The page for a body of ``aspect`` (width / height). ``caption_height`` reserves room
-    for the longest caption of an animation, so every frame has the same layout."""
-    if opts.size:
-        width = opts.size[0]
-    else:
-        width = max(MIN_WIDTH, min(DEFAULT_WIDTH, round(MAX_BODY_HEIGHT * aspect + 2 * MARGIN)))
+           caption_height: float = 0.0, header: float = 0.0) -> Page:
+    """The page for a body of ``aspect`` (width / height) under ``header`` pixels (a band's
+    label). ``caption_height`` reserves room for the longest caption of an animation, so
+    every frame has the same layout."""
+    width = opts.size[0] if opts.size else DEFAULT_WIDTH
     title, leg, cap, foot = _heights(opts, width, legend, caption, footer, caption_height)
     chrome = sum(h + GAP for h in (title, leg, cap, foot) if h)
-    height = opts.size[1] if opts.size else round(2 * MARGIN + chrome + (width - 2 * MARGIN) / aspect)
     w = width - 2 * MARGIN
+    body = header + min(w / aspect, MAX_BODY_HEIGHT)
+    height = opts.size[1] if opts.size else round(2 * MARGIN + chrome + body)
     top, bottom = MARGIN, height - MARGIN
     title_rect = None
     if title:
@@ -115,10 +122,19 @@ def layout(opts: FigureOptions, aspect: float, legend=None, caption: str = "", f
                 below.get("legend"), below.get("caption"), below.get("footer"))
 
 
+def check_pixels(width: float, height: float, scale: float) -> None:
+    """Refuse an image over MAX_PIXELS before allocating it, in one line."""
+    w, h = round(width * scale), round(height * scale)
+    if w * h > MAX_PIXELS:
+        raise InputError(f"a {w}x{h} image ({w * h / 1e6:.0f} megapixels) is over the limit of "
+                         f"{MAX_PIXELS / 1e6:.0f} megapixels (2^28 pixels): choose a smaller --size or --scale")
+
+
 def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, caption: str = "",
           footer: Footer | None = None) -> None:
-    """Paint one figure laid out as ``page``. ``body`` has ``render_to(painter, rect, band_key)``;
-    ``legend`` (``ui.legend.Legend``) has ``height_for(width)`` and ``paint(painter, rect)``."""
+    """Paint one figure laid out as ``page``. ``body`` (a ``paint.picture.Picture``) has
+    ``aspect``, ``header`` and ``render_to(painter, rect, band_key)``; ``legend``
+    (``paint.legend.Legend``) has ``height_for(width)`` and ``paint(painter, rect)``."""
     t = THEMES[opts.theme]
     painter.save()
     painter.setRenderHint(QPainter.Antialiasing, True)
@@ -129,7 +145,8 @@ def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, capt
     wrap.setWrapMode(QTextOption.WordWrap)
     body.render_to(painter, page.body, opts.band)
     if not opts.transparent:     # a matte: what the body draws beyond its rect (SVG has no clip)
-        inner = _fit(body.aspect(opts.band), page.body)
+        head = body.header(opts.band)
+        inner = fit_rect(body.aspect(opts.band), page.body.adjusted(0, head, 0, 0)).adjusted(0, -head, 0, 0)
         bg = QColor(t["bg"])
         for r in (QRectF(0, 0, page.width, inner.top()), QRectF(0, inner.bottom(), page.width, page.height),
                   QRectF(0, inner.top(), inner.left(), inner.height()),
@@ -160,6 +177,7 @@ def paint(painter: QPainter, opts: FigureOptions, page: Page, body, legend, capt
 
 def image(opts: FigureOptions, page: Page, body, legend, caption: str = "", footer: Footer | None = None) -> QImage:
     """The figure as an ARGB image of (page size x scale) device pixels."""
+    check_pixels(page.width, page.height, opts.scale)
     img = QImage(QSize(round(page.width * opts.scale), round(page.height * opts.scale)),
                  QImage.Format_ARGB32_Premultiplied)
     img.fill(Qt.transparent)
@@ -225,7 +243,7 @@ def portable_strokes(svg: str) -> str:
 
 def write_still(path, fmt: str, opts: FigureOptions, body, legend, caption: str = "") -> None:
     """One figure to ``path`` as ``png`` or ``svg``, atomically."""
-    page = layout(opts, body.aspect(opts.band), legend, caption)
+    page = layout(opts, body.aspect(opts.band), legend, caption, header=body.header(opts.band))
     data = (svg_bytes(opts, page, body, legend, caption) if fmt == "svg" else
             png_bytes(image(opts, page, body, legend, caption)))
     with atomic_file(path) as tmp:
@@ -240,13 +258,6 @@ def figure_colours(theme: str) -> list:
                                *P.ARROW_COLOURS.values(), *cells]))
 
 
-def _fit(aspect: float, target: QRectF) -> QRectF:
-    """The largest rect of ``aspect`` centred in ``target``."""
-    w = min(target.width(), target.height() * aspect)
-    h = w / aspect
-    return QRectF(target.left() + (target.width() - w) / 2, target.top() + (target.height() - h) / 2, w, h)
-
-
 class WidgetBody:
     """A whole widget (the main window) as a figure body."""
 
@@ -256,8 +267,11 @@ class WidgetBody:
     def aspect(self, band_key=None) -> float:
         return self.widget.width() / max(1, self.widget.height())
 
+    def header(self, band_key=None) -> float:
+        return 0.0
+
     def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
-        r = _fit(self.aspect(), target)
+        r = fit_rect(self.aspect(), target)
         painter.save()
         painter.translate(r.topLeft())
         painter.scale(r.width() / self.widget.width(), r.height() / self.widget.height())
@@ -265,39 +279,26 @@ class WidgetBody:
         painter.restore()
 
 
-class ViewBody:
-    """The layer view (or one band of it) as a figure body, fitted to its own aspect so no
-    neighbouring band shows beside it.
+def figure_picture(frame, opts: FigureOptions, chain=(), progress: float = 1.0) -> Picture:
+    """The picture of ``frame`` as a figure draws it: laid out for ``bands.ASPECT`` (one
+    band re-wrapped to a figure's shape), in the figure's colours, empty stores left out
+    unless asked for."""
+    pic = Picture(opts.theme, opts.transparent)
+    bands = B.relayout(frame.bands, B.ASPECT, opts.empty_stores)
+    if opts.band is not None:       # one band alone: its cells wrapped to a figure's shape
+        bands = tuple(B.reflow(b) if b.key == opts.band else b for b in bands)
+    pic.set_bands(bands, frame.arrows, chain, progress)
+    return pic
 
-    Adapter: this renders the view's scene as ``LayerView.render_to`` does, but without
-    the background for a transparent figure.
-    """
 
-    def __init__(self, view, transparent: bool = False):
-        self.view, self.transparent = view, transparent
-
-    def _source(self, band_key) -> QRectF:
-        src = self.view.picture_rect() if band_key is None else self.view.band_rect(band_key)
-        pad = src.width() * 0.01          # as LayerView.render_to pads it
-        return src.adjusted(-pad, -pad, pad, pad)
-
-    def aspect(self, band_key=None) -> float:
-        src = self._source(band_key)
-        return src.width() / max(1e-9, src.height())
-
-    def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
-        target = _fit(self.aspect(band_key), target)
-        painter.save()
-        painter.setClipRect(target, Qt.IntersectClip)    # arrows and labels of other bands stay out
-        scene = self.view.scene()
-        brush = scene.backgroundBrush()
-        try:
-            if self.transparent:
-                scene.setBackgroundBrush(Qt.NoBrush)
-            scene.render(painter, target, self._source(band_key), Qt.KeepAspectRatio)
-        finally:
-            scene.setBackgroundBrush(brush)
-            painter.restore()
+def figure_legend(vm_names, opts: FigureOptions, *pictures) -> Legend:
+    """The legend of what ``pictures`` show (one band of them with ``opts.band``)."""
+    used, outlines = set(), False
+    for pic in pictures:
+        codes, lines = pic.used(opts.band)
+        used |= codes
+        outlines |= lines
+    return Legend(vm_names, opts.theme, font("legend"), used, outlines)
 
 
 def caption_of(frame, scenario_name: str) -> str:
@@ -308,63 +309,96 @@ def caption_of(frame, scenario_name: str) -> str:
     return frame.narration
 
 
+def chapter_span(tl, chapter) -> int:
+    """The position at the end of ``chapter`` (its last event): simulates that far."""
+    later = [c.at for c in tl.sc.chapters if c.at > chapter.at]
+    if not later:
+        return tl.run_to_end()
+    while not tl.finished() and (len(tl) == 0 or int(tl.log[len(tl) - 1]["tick"]) < later[0]):
+        tl.advance()
+    return int((tl.log.rows(0, len(tl))["tick"] < later[0]).sum())
+
+
+def find_chapter(sc, name: str):
+    """The chapter of ``sc`` titled ``name`` (any case; a unique part of a title will do)."""
+    low = name.strip().lower()
+    exact = [c for c in sc.chapters if c.title.lower() == low]
+    part = exact or [c for c in sc.chapters if low in c.title.lower()]
+    if len(part) == 1:
+        return part[0]
+    titles = "; ".join(c.title for c in sc.chapters) or "it has none"
+    why = "matches several" if part else "is not a chapter"
+    raise InputError(f"--chapter: {name!r} {why} of {sc.name} (chapters: {titles})")
+
+
 class Stage:
-    """A scenario's timeline with an off-screen layer view and legend: any position as a figure."""
+    """A scenario's own timeline: any position of it as a figure (the app's simulation
+    thread is left alone)."""
 
-    def __init__(self, sc, theme: str = "light"):
-        from ..engine.worker import build_frame
+    def __init__(self, sc, opts: FigureOptions | None = None):
         from vmmemviz.model.core.timeline import Timeline
-        from ..ui.layerview import LayerView
-        from ..ui.legend import Legend
 
-        self._build_frame = build_frame
-        self.sc, self.theme = sc, theme
-        self.tl = Timeline(sc)          # its own: the app's simulation thread is left alone
-        self.view = LayerView(theme=theme)
-        self.legend = Legend([vm.name for vm in sc.vms], theme, font("legend"))
+        self.sc, self.opts = sc, opts or FigureOptions()
+        self.tl = Timeline(sc)
+        self.names = [vm.name for vm in sc.vms]
         self.frame = None
+        self.picture, self._shown = None, None
 
     def band_keys(self) -> list:
-        return [b.key for b in self.show(self.tl.pos).bands]
+        self.show(self.tl.pos)
+        return [b.key for b in self.picture.bands]
 
     def show(self, pos: int, progress: float = 1.0):
-        """Put the view at ``pos`` (``progress`` into the transition from pos - 1); the Frame."""
+        """Put the picture at ``pos`` (``progress`` into the transition from pos - 1); the Frame."""
         if self.frame is None or self.frame.pos != pos:
-            self.frame = self._build_frame(self.tl, pos)
-        self.view.set_frame(self.frame, progress)
+            self.frame = build_frame(self.tl, pos)
+            self.picture = None
+        key = (pos, self.opts.theme, self.opts.transparent, self.opts.empty_stores, self.opts.band)
+        if self.picture is None or self._shown != key:
+            self.picture, self._shown = figure_picture(self.frame, self.opts), key
+        self.picture.progress = progress
         return self.frame
 
-    def body(self, opts: FigureOptions) -> ViewBody:
-        return ViewBody(self.view, opts.transparent)
+    def legend(self, *positions) -> Legend:
+        """The legend of what the figure shows at ``positions``."""
+        pictures = []
+        for pos in positions:
+            self.show(pos)
+            pictures.append(self.picture)
+        return figure_legend(self.names, self.opts, *pictures)
 
-    def write_still(self, path, fmt: str, opts: FigureOptions, pos: int) -> None:
+    def write_still(self, path, fmt: str, pos: int, caption: str | None = None) -> None:
+        legend = self.legend(pos)
         f = self.show(pos)
-        write_still(path, fmt, opts, self.body(opts), self.legend, caption_of(f, self.sc.name))
+        write_still(path, fmt, self.opts, self.picture, legend, caption_of(f, self.sc.name) if caption is None else caption)
 
-    def animation_page(self, opts: FigureOptions, start: int, end: int) -> Page:
+    def animation_page(self, start: int, end: int, legend) -> Page:
         """One layout for every frame of start..end, with room for the longest caption."""
+        opts = self.opts
         self.show(end)
-        aspect = self.body(opts).aspect(opts.band)
+        aspect, head = self.picture.aspect(opts.band), self.picture.header(opts.band)
         cap = 0.0
         if opts.caption:
-            w = layout(opts, aspect).width - 2 * MARGIN         # the width depends on the aspect only
+            w = layout(opts, aspect).width - 2 * MARGIN         # the width depends on the options only
             cap = max(text_height(font("caption"), self._narration(p), w) for p in range(start, end + 1))
-        return layout(opts, aspect, self.legend, "", Footer("", 0), cap)
+        return layout(opts, aspect, legend, "", Footer("", 0), cap, head)
 
     def _narration(self, pos: int) -> str:
         if pos == 0:
             return caption_of(None, self.sc.name)
-        return events.narrate(self.tl.log[pos - 1], [vm.name for vm in self.sc.vms])
+        return events.narrate(self.tl.log[pos - 1], self.names)
 
-    def renderer(self, opts: FigureOptions, start: int, end: int):
+    def renderer(self, start: int, end: int):
         """(page, ``render(shot) -> QImage`` for ``sequence.write``): every frame on one page
-        layout, with where it is in the range under the caption."""
-        page = self.animation_page(opts, start, end)
+        layout and one legend (of the range's first and last pictures), with where it is
+        in the range under the caption."""
+        legend = self.legend(start, end)
+        page = self.animation_page(start, end, legend)
 
         def render(shot) -> QImage:
             f = self.show(shot.pos, shot.progress)
             chapter = f" · {f.chapter.title}" if f.chapter is not None else ""
             footer = Footer(f"Event {shot.pos} · {f.tick} s{chapter}",
                             (shot.pos - 1 + shot.progress - start) / max(1, end - start))
-            return image(opts, page, self.body(opts), self.legend, caption_of(f, self.sc.name), footer)
+            return image(self.opts, page, self.picture, legend, caption_of(f, self.sc.name), footer)
         return page, render

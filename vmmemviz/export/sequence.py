@@ -84,7 +84,7 @@ def _finished(shots, progress) -> None:
 
 
 def gif_palette(exact, sample: Image.Image) -> list:
-    """256 RGB colours: ``exact`` (hex, kept as they are so the legend's colours stay true),
+    """Up to 255 RGB colours: ``exact`` (hex, kept as they are so the legend's colours stay true),
     ramps from the first to the others (antialiased text and lines), then the sample's
     most used other colours. Index 255 is left for transparency."""
     rgb = [tuple(int(h.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)) for h in exact]
@@ -100,37 +100,43 @@ def gif_palette(exact, sample: Image.Image) -> list:
         if c not in seen:
             cols.append(c)
             seen.add(c)
-    return cols + [(0, 0, 0)] * (256 - len(cols))
+    return cols
 
 
 class _Quantizer:
-    """Frames onto one fixed palette: every colour to its nearest entry (exact ones exactly),
-    no dithering, so flat cells stay flat and the legend's colours stay true. A lookup table
-    over all 2^24 colours is filled as colours appear, so a frame costs one table lookup."""
-
-    UNSET = 0xFFFF
+    """Frames onto one fixed palette without dithering, so flat cells stay flat: Pillow maps
+    each colour to a near entry, then the palette's own colours are set to their exact
+    entry (Pillow's search is approximate) so the legend's colours stay true."""
 
     def __init__(self, palette: list):
-        self.palette = np.array(palette, np.int32)
-        self.lut = np.full(1 << 24, self.UNSET, np.uint16)
+        cols = list(dict.fromkeys(palette))[:255]           # index 255: transparency
+        self.rgb = np.array(cols, np.uint8)
+        self.image = Image.new("P", (1, 1))
+        self.image.putpalette(self.rgb.tobytes())
+        keys = _packed(self.rgb)
+        self.order = np.argsort(keys)
+        self.keys = keys[self.order]
 
     def __call__(self, im: Image.Image, transparent: bool) -> Image.Image:
-        rgb = np.asarray(im.convert("RGB"), np.uint32)
-        keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-        idx = self.lut[keys]
-        new = np.unique(keys[idx == self.UNSET])
-        if len(new):
-            cols = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], 1).astype(np.int32)
-            self.lut[new] = ((cols[:, None, :] - self.palette[None, :255, :]) ** 2).sum(2).argmin(1)
-            idx = self.lut[keys]
-        idx = idx.astype(np.uint8)
+        rgb_im = im.convert("RGB")
+        idx = np.array(rgb_im.quantize(palette=self.image, dither=Image.Dither.NONE))
+        keys = _packed(np.asarray(rgb_im))
+        at = np.searchsorted(self.keys, keys).clip(0, len(self.keys) - 1)
+        exact = self.keys[at] == keys
+        idx[exact] = self.order[at[exact]]
         if transparent:
             idx[np.asarray(im.getchannel("A")) < 128] = 255
         p = Image.fromarray(idx, "P")
-        p.putpalette(self.palette.astype(np.uint8).tobytes())
+        p.putpalette(self.rgb.tobytes() + bytes(3 * (256 - len(self.rgb))))
         if transparent:
             p.info["transparency"] = 255
         return p
+
+
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    """0xRRGGBB of each colour of an (..., 3) uint8 array."""
+    rgb = rgb.astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 def _pil(qimage, transparent: bool) -> Image.Image:

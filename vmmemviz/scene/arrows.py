@@ -29,7 +29,7 @@ INWARD = ("FAULT", "DECOMPRESS", "UNZIP", "READ", "DEFLATE", "RESTORE")   # and 
 
 @dataclass(frozen=True)
 class Arrow:
-    kind: str            # translate, shortcut, back, share, balloon, swap, zip, gswap, mark, chain
+    kind: str            # translate, shortcut, back, share, balloon, swap, zip, gswap, mark, split, chain
     src: tuple           # (band key, lo, hi): pages lo..hi-1
     dst: tuple
     label: str = ""
@@ -98,8 +98,10 @@ def _scan(row, n):
 
 
 def _large_break(row, n):
-    return [_mark("mp", row["mpn"], n, "large page broken into 4 KB pages")] if int(row["mpn"]) != int(NONE) \
-        else [_mark(f"gp.{int(row['vm'])}", row["gppn"], n)]
+    """The 2 MB range splits (drawn as a "split": tinted, its small pages appearing)."""
+    key, i = ("mp", row["mpn"]) if int(row["mpn"]) != int(NONE) else (f"gp.{int(row['vm'])}", row["gppn"])
+    r = _one(key, i, n)
+    return [Arrow("split", r, r, "large page broken into 4 KB pages", int(n))]
 
 
 # kinds whose columns mean more than the generic reading below can know

@@ -23,6 +23,7 @@ from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.events import NONE
+from vmmemviz.model.reclaim import compression as Z
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -86,6 +87,7 @@ class Store:
     slot_kib: int = 4        # a slot's size (the compression cache counts 1 KiB units)
 
 
+STORE_LAYERS = ("zip", "vswp", "gswap")
 STORES = (
     Store("zip", "compression cache", P.ZIP, ("zip_size", "zip", "compress"), 1),
     Store("vswp", ".vswp", P.SWAP, ("vswp",)),
@@ -350,9 +352,54 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
         else:
             store = next(st for st in STORES if st.layer == s.layer)
             flat = store_codes(s.count, occupied[(s.vm, s.layer)], store.code)
+            if s.layer == "zip":
+                _two_kib(flat, state.vms[s.vm])
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
+
+
+def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True) -> tuple:
+    """``bands`` laid out again for a picture of about ``aspect`` (figures have one shape
+    whatever the window's), leaving out the stores that hold nothing unless ``empty_stores``.
+    Cells, badges and outlines are page indices, so they stay as they are."""
+    def empty(b):
+        return b.layer in STORE_LAYERS and not np.any((b.codes != P.FREE) & (b.codes != P.BG))
+    keep = {b.key: b for b in bands if empty_stores or not empty(b)}
+    gps = sorted((b for b in keep.values() if b.layer == "gp"), key=lambda b: b.vm)
+    vms = tuple((g.title, g.count,
+                 tuple((b.title.split(" / ", 1)[-1], b.count)
+                       for b in sorted((b for b in keep.values() if b.layer == "gv" and b.vm == g.vm),
+                                       key=lambda b: b.proc)),
+                 tuple((s.layer, keep[k].total or keep[k].count, keep[k].count)
+                       for s in STORES if (k := f"{s.layer}.{g.vm}") in keep))
+                for g in gps)
+    out = []
+    for s in layout(keep["mp"].count, vms, round(aspect, 1)):
+        old = keep[s.key]
+        flat = np.full(s.count, P.FREE, np.uint8)
+        n = min(s.count, old.count)
+        flat[:n] = old.codes.ravel()[:n]
+        out.append(Band(s.key, s.layer, s.vm, s.proc, old.title, s.count, s.cols, s.x, s.y,
+                        _grid(flat, s.cols), old.badges, old.outlines, s.total))
+    return tuple(out)
+
+
+def reflow(band: Band, aspect: float = 2.4) -> Band:
+    """One band alone, its cells re-wrapped to about ``aspect`` (width / height) at the
+    origin: a power-of-two row length, so a 2 MB page (512 cells) stays a block."""
+    cols = 1 << max(2, round(np.log2(max(4.0, np.sqrt(band.count * aspect)))))
+    flat = band.codes.ravel()[:band.count]
+    return Band(band.key, band.layer, band.vm, band.proc, band.title, band.count, cols, 0, 0,
+                _grid(flat, cols), band.badges, band.outlines, band.total)
+
+
+def _two_kib(flat: np.ndarray, vm) -> None:
+    """A page compressed to 2 KiB takes two 1 KiB units of the cache: both get ZIP2."""
+    size = getattr(vm, "zip_size", None)
+    if size is not None:
+        n = min(len(flat), len(size))
+        flat[:n][(size[:n] == Z.TWO_K) | (size[:n] == Z.TAIL)] = P.ZIP2
 
 
 def _badges(h) -> tuple:

@@ -3,7 +3,11 @@
 Band images hold one uint8 code per page; the views colour them through a lookup table
 (``lut(theme)``). Okabe-Ito based: one hue per VM for its private pages (a pale tint of
 it for the VM's zero pages), yellow for shared (TPS) pages, orange for ballooned pages
-(hatched by the views), free frames dark.
+(hatched by the views), free frames dark. Compressed pages are violet (a page compressed
+to 2 KiB takes two 1 KiB units of the cache, drawn deep plum), chosen to stay apart from
+every VM hue and tint in both themes, also as seen with deuteranopia, protanopia and
+tritanopia (tests/scene/test_palette.py measures it). The inspected chain is magenta
+with a halo, unlike the event's arrows (white / black).
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 # fixed codes
-BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED = range(9)
+BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED, ZIP2 = range(10)
 VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
 VM_SLOTS = (256 - VM_BASE) // 2
 LEGEND_VMS = 8              # the legend names this many VMs, then counts the rest
@@ -25,23 +29,24 @@ THEMES = {
     "dark": {
         "bg": "#1B1E23", "fg": "#E6E8EB", "muted": "#9AA3AD", "grid": "#2E333B",
         BG: "#1B1E23", FREE: "#3A404A", UNMAPPED: "#24282F", HV: "#8A8F98",
-        "arrow": "#F2F2F2", "highlight": "#FFFFFF", "zero_mix": "#FFFFFF",
+        "arrow": "#F2F2F2", "highlight": "#FFFFFF", "chain": "#FF2B8A", "zero_mix": "#FFFFFF",
     },
     "light": {
         "bg": "#F7F7F5", "fg": "#1D2127", "muted": "#5E6670", "grid": "#D9DCE0",
         BG: "#F7F7F5", FREE: "#7D8590", UNMAPPED: "#E4E6EA", HV: "#B9C0C8",
-        "arrow": "#1D2127", "highlight": "#000000", "zero_mix": "#FFFFFF",
+        "arrow": "#1D2127", "highlight": "#000000", "chain": "#D4006A", "zero_mix": "#FFFFFF",
     },
 }
-COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#7FD4C1", SWAP: "#8C5A3C", GSWAP: "#C8A27A"}
+COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
+          GSWAP: "#C8A27A"}
 
 # arrow / flow colours by arrow kind (scene.arrows)
-ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#7FD4C1", "swap": "#C07A4F",
+ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#8F5CFF", "swap": "#C07A4F",
                  "gswap": "#C8A27A", "free": "#9AA3AD"}
 
 # event groups (events.Kind.group) -> marker colour on the timeline
 GROUP_COLOURS = {"core": "#0072B2", "access": "#56B4E9", "guest": "#009E73", "tps": "#F0E442",
-                 "lpage": "#CC79A7", "balloon": "#E69F00", "swap": "#8C5A3C", "zip": "#7FD4C1",
+                 "lpage": "#CC79A7", "balloon": "#E69F00", "swap": "#8C5A3C", "zip": "#8F5CFF",
                  "state": "#D55E00"}
 GROUP_ORDER = ("access", "core", "guest", "lpage", "tps", "zip", "swap", "balloon", "state")
 
@@ -93,21 +98,27 @@ def lut32(theme: str = "dark") -> np.ndarray:
     return out
 
 
-def legend_entries(vm_names, theme: str = "dark") -> list:
-    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline"."""
-    out = [(name, colour(vm_code(i), theme), "fill") for i, name in enumerate(vm_names[:LEGEND_VMS])]
-    if len(vm_names) > LEGEND_VMS:
-        out.append((f"… {len(vm_names) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(LEGEND_VMS), theme), "fill"))
-    out += [
-        ("zero page (pale VM colour)", colour(vm_code(0, True), theme), "fill"),
-        ("shared (TPS)", colour(SHARED, theme), "fill"),
-        ("ballooned / pinned", colour(BALLOON, theme), "hatch"),
-        ("compressed", colour(ZIP, theme), "fill"),
-        ("swapped (.vswp)", colour(SWAP, theme), "fill"),
-        ("guest-swapped", colour(GSWAP, theme), "fill"),
-        ("hypervisor overhead", colour(HV, theme), "fill"),
-        ("free / not backed", colour(FREE, theme), "fill"),
-        ("unmapped (guest virtual)", colour(UNMAPPED, theme), "fill"),
-        ("large page (2 MB)", THEMES[theme]["fg"], "outline"),
-    ]
+# legend rows of the fixed codes, in legend order: (code, label, style)
+KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatch"),
+         (ZIP, "compressed (1 KiB in the cache)", "fill"),
+         (ZIP2, "compressed to 2 KiB (two 1 KiB units)", "fill"), (SWAP, "swapped (.vswp)", "fill"), (GSWAP, "guest-swapped", "fill"),
+         (HV, "hypervisor overhead", "fill"), (FREE, "free / not backed", "fill"),
+         (UNMAPPED, "unmapped (guest virtual)", "fill"))
+
+
+def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True) -> list:
+    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline".
+    ``used``: the palette codes the picture shows (None: all), so a figure's legend names
+    only what is in it; ``outlines``: whether it shows 2 MB large-page outlines."""
+    def shows(*codes):
+        return used is None or any(c in used for c in codes)
+    vms = [i for i in range(len(vm_names)) if shows(vm_code(i), vm_code(i, True))]
+    out = [(vm_names[i], colour(vm_code(i), theme), "fill") for i in vms[:LEGEND_VMS]]
+    if len(vms) > LEGEND_VMS:
+        out.append((f"… {len(vms) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(vms[LEGEND_VMS]), theme), "fill"))
+    if shows(*(vm_code(i, True) for i in range(len(vm_names)))):
+        out.append(("zero page (pale VM colour)", colour(vm_code(vms[0] if vms else 0, True), theme), "fill"))
+    out += [(label, colour(code, theme), style) for code, label, style in KEYED if shows(code)]
+    if outlines:
+        out.append(("large page (2 MB)", THEMES[theme]["fg"], "outline"))
     return out

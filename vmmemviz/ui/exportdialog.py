@@ -16,7 +16,6 @@ from PySide6 import QtCore, QtWidgets
 
 from ..errors import InputError
 from ..export import render, sequence
-from .legend import Legend
 
 FORMATS = (("PNG image", "png"), ("SVG image (vector)", "svg"), ("Animated GIF", "gif"),
            ("Animated PNG (APNG)", "apng"), ("Numbered PNG frames (folder)", "frames"))
@@ -72,7 +71,8 @@ class AnimationJob:
             if len(tl) < self.end:
                 self.error = InputError(f"the scenario has only {len(self.stage.tl)} events")
                 return True
-            page, self.render = self.stage.renderer(self.opts, self.start_pos, self.end)
+            page, self.render = self.stage.renderer(self.start_pos, self.end)
+            render.check_pixels(page.width, page.height, self.opts.scale)
             sequence.check_memory(self.fmt, len(self.shots), round(page.width * self.opts.scale),
                                   round(page.height * self.opts.scale))
             self.thread = threading.Thread(target=self._write, name="export-writer", daemon=True)
@@ -154,7 +154,10 @@ class ExportDialog(QtWidgets.QDialog):
         self.legend = QtWidgets.QCheckBox("Legend", checked=True)
         self.caption = QtWidgets.QCheckBox("Caption (the current event's narration)", checked=True)
         self.transparent = QtWidgets.QCheckBox("Transparent background")
-        for w in (self.legend, self.caption, self.transparent):
+        self.empty_stores = QtWidgets.QCheckBox("Backing stores that hold nothing", checked=True)
+        self.empty_stores.setToolTip("Untick to leave out compression caches, .vswp files and guest swap "
+                                     "that hold no page")
+        for w in (self.legend, self.caption, self.transparent, self.empty_stores):
             form.addRow("", w)
         self.theme = QtWidgets.QComboBox()
         self.theme.addItem("Light", "light")
@@ -214,7 +217,7 @@ class ExportDialog(QtWidgets.QDialog):
         for w in (self.start, self.end, self.fps):
             w.setEnabled(anim)
         self.scale.setEnabled(self.fmt() != "svg")
-        for w in (self.legend, self.caption, self.theme):      # a screenshot is as the window is
+        for w in (self.legend, self.caption, self.theme, self.empty_stores):   # a screenshot is as the window is
             w.setEnabled(not window)
         for w in (self.width_, self.height_):
             w.setEnabled(not self.fit.isChecked())
@@ -241,7 +244,8 @@ class ExportDialog(QtWidgets.QDialog):
             caption=self.caption.isChecked() and not window,
             transparent=self.transparent.isChecked(), scale=self.scale.value(),
             size=None if self.fit.isChecked() else (self.width_.value(), self.height_.value()),
-            band=None if window else region, theme=self.win.theme if window else self.theme.currentData())
+            band=None if window else region, theme=self.win.theme if window else self.theme.currentData(),
+            empty_stores=self.empty_stores.isChecked())
 
     # -- running ----------------------------------------------------------------------------
     def start_export(self):
@@ -256,7 +260,7 @@ class ExportDialog(QtWidgets.QDialog):
                 return
             if self.start.value() >= self.end.value():
                 raise InputError("the range must run from an earlier event to a later one")
-            stage = render.Stage(self.win.scenario, theme=opts.theme)
+            stage = render.Stage(self.win.scenario, opts)
             self.job = AnimationJob(stage, opts, self.fmt(), path, self.start.value(), self.end.value(),
                                     self.fps.value())
         except (InputError, OSError) as e:
@@ -270,18 +274,18 @@ class ExportDialog(QtWidgets.QDialog):
         self.timer.start()
 
     def _still(self, path: Path, opts: render.FigureOptions) -> None:
+        """The window's current frame (and inspected chain) as a figure: the same layout,
+        width and legend rules as ``vmmemviz export``."""
         frame = self.win.frame
         caption = render.caption_of(frame, self.win.scenario.name)
         if self.region.currentData() == "window":
             render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
-        else:       # the window's own layer view, in the chosen colours for as long as it takes
-            view = self.win.layer_view
-            legend = Legend(frame.vm_names, opts.theme, render.font("legend"))
-            view.set_theme(opts.theme)
-            try:
-                render.write_still(path, self.fmt(), opts, render.ViewBody(view, opts.transparent), legend, caption)
-            finally:
-                view.set_theme(self.win.theme)
+        else:
+            pic = render.figure_picture(frame, opts, self.win.layer_view.chain)
+            if opts.band is not None and opts.band not in pic.by_key:
+                raise InputError(f"{opts.band}: that store holds nothing; tick 'Backing stores that hold nothing'")
+            legend = render.figure_legend(frame.vm_names, opts, pic)
+            render.write_still(path, self.fmt(), opts, pic, legend, caption)
         self.status.setText(f"Wrote {path}")
 
     def _tick(self):

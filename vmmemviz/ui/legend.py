@@ -1,65 +1,11 @@
-"""The legend: what every colour means. Paints itself into any QPainter (screen or export)."""
+"""The legend on screen (``paint.legend`` draws it)."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..scene import palette as P
+from ..paint.legend import PAD, Legend
 
-SWATCH, PAD, GAP = 12, 6, 16
-
-
-class Legend:
-    """Entries flow left to right and wrap; ``height_for(width)`` says how tall that is."""
-
-    def __init__(self, vm_names=(), theme: str = "dark", font: QtGui.QFont | None = None):
-        self.vm_names, self.theme = tuple(vm_names), theme
-        self.font = font or QtGui.QFont()
-
-    def entries(self):
-        return P.legend_entries(self.vm_names, self.theme)
-
-    def _places(self, width: float):
-        fm = QtGui.QFontMetricsF(self.font)
-        line = max(SWATCH, fm.height()) + PAD
-        x = y = 0.0
-        out = []
-        for label, col, style in self.entries():
-            w = SWATCH + 5 + fm.horizontalAdvance(label)
-            if x > 0 and x + w > width:
-                x, y = 0.0, y + line
-            out.append((x, y, label, col, style))
-            x += w + GAP
-        return out, y + line
-
-    def height_for(self, width: float) -> float:
-        return self._places(width)[1]
-
-    def paint(self, painter: QtGui.QPainter, rect: QtCore.QRectF, background: bool = False) -> None:
-        t = P.THEMES[self.theme]
-        painter.save()
-        if background:
-            painter.fillRect(rect, QtGui.QColor(t["bg"]))
-        painter.setFont(self.font)
-        fm = QtGui.QFontMetricsF(self.font)
-        places, _ = self._places(rect.width())
-        line = max(SWATCH, fm.height())
-        for x, y, label, col, style in places:
-            sw = QtCore.QRectF(rect.x() + x, rect.y() + y + (line - SWATCH) / 2, SWATCH, SWATCH)
-            if style == "outline":
-                painter.setPen(QtGui.QPen(QtGui.QColor(col), 2))
-                painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-                painter.drawRect(sw.adjusted(1, 1, -1, -1))
-            else:
-                painter.setPen(QtGui.QPen(QtGui.QColor(t["grid"]), 1))
-                painter.setBrush(QtGui.QColor(col))
-                painter.drawRect(sw)
-                if style == "hatch":
-                    painter.setBrush(QtGui.QBrush(QtGui.QColor(0, 0, 0, 150), QtCore.Qt.BrushStyle.BDiagPattern))
-                    painter.drawRect(sw)
-            painter.setPen(QtGui.QColor(t["fg"]))
-            painter.drawText(QtCore.QPointF(sw.right() + 5, rect.y() + y + (line + fm.ascent() - fm.descent()) / 2),
-                             label)
-        painter.restore()
+__all__ = ["Legend", "LegendWidget"]
 
 
 class LegendWidget(QtWidgets.QWidget):
@@ -76,6 +22,7 @@ class LegendWidget(QtWidgets.QWidget):
     def set_vms(self, vm_names, theme: str):
         if (tuple(vm_names), theme) != (self.legend.vm_names, self.legend.theme):
             self.legend = Legend(vm_names, theme, self.font())
+            self.setMinimumHeight(self.heightForWidth(self.width()))
             self.updateGeometry()
             self.update()
 
@@ -84,6 +31,11 @@ class LegendWidget(QtWidgets.QWidget):
 
     def heightForWidth(self, w):
         return int(self.legend.height_for(w - 2 * PAD) + PAD)
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        # layouts in docks and splitters ignore height-for-width: ask for the rows outright
+        self.setMinimumHeight(self.heightForWidth(self.width()))
 
     def sizeHint(self):
         return QtCore.QSize(600, self.heightForWidth(max(self.width(), 600)))

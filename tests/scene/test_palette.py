@@ -1,0 +1,68 @@
+"""Colours stay apart where meaning differs, in both themes and for colour-blind readers.
+
+Distances are CIE76 delta-E in CIELAB; colour-blind vision is simulated with the Machado,
+Oliveira and Fernandes (2009) matrices at full severity.
+"""
+import numpy as np
+import pytest
+
+from vmmemviz.scene import palette as P
+
+CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def linear(hexes):
+    c = np.array([P.hex_rgba(h)[:3] for h in hexes], float) / 255
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def lab(lin):
+    xyz = np.clip(lin, 0, 1) @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                                         [0.0193, 0.1192, 0.9505]]).T / [0.95047, 1, 1.08883]
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def closest(a: str, others, vision: str) -> float:
+    m = CVD[vision]
+    x, o = lab(linear([a]) @ m.T), lab(linear(others) @ m.T)
+    return float(np.linalg.norm(o - x, axis=1).min())
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = (float(linear([h])[0] @ [0.2126, 0.7152, 0.0722]) for h in (a, b))
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def cell_colours(theme, skip):
+    codes = [c for c in range(10) if c not in skip and c != P.BG]
+    codes += [P.vm_code(i, z) for i in range(len(P.VM_HUES)) for z in (False, True)]
+    return [P.colour(c, theme) for c in codes] + [P.THEMES[theme]["bg"]]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("vision", list(CVD))
+def test_compressed_is_unlike_every_vm_hue_tint_and_state(theme, vision):
+    """Was: compressed #7FD4C1 against the pale green of a VM's zero (large-page-backed) pages."""
+    for code in (P.ZIP, P.ZIP2):
+        others = cell_colours(theme, {code})
+        assert closest(P.colour(code, theme), others, vision) > 20, (code, theme, vision)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_chain_is_unlike_the_event_arrows_and_stands_out(theme):
+    t = P.THEMES[theme]
+    arrows = [t["arrow"], *P.ARROW_COLOURS.values()]
+    assert t["chain"] not in arrows
+    for vision in CVD:
+        assert closest(t["chain"], arrows, vision) > 15, vision
+    assert contrast(t["chain"], t["bg"]) >= 3           # WCAG: graphics against the background
+    assert contrast(P.ARROW_COLOURS["zip"], t["bg"]) >= 3

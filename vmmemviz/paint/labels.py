@@ -1,0 +1,144 @@
+"""Words on the picture: a heading per row of bands (the layer) and a label per band.
+
+Text is drawn at a pixel size that follows the zoom up to a cap. A label that does not fit
+its band's width is shortened (the size first, then the VM's name alone, a smaller font,
+then elided); ``paint_labels`` returns every label's scene rect and full text, so the view
+can show the whole text as a tooltip. At host scale a VM's column keeps at least its number.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from PySide6 import QtCore, QtGui
+
+from ..scene import bands as B
+from ..scene import palette as P
+from .grid import lod_of
+
+LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physical memory (per VM)",
+                "mp": "Machine memory (host physical)", "store": "Backing stores"}
+MIN_PX = 8           # labels are never smaller than this
+
+
+def row_of(band) -> str:
+    return "store" if band.layer in B.STORE_LAYERS else band.layer
+
+
+def size_text(cells: int, kib: int = 4) -> str:
+    mb = cells * kib / 1024
+    if mb >= 1024:
+        return f"{round(mb / 1024, 1):g} GiB"
+    return f"{round(mb, 1):g} MiB" if mb >= 1 else f"{cells * kib} KiB"
+
+
+def band_text(b) -> str:
+    """A band's full label: its title and size."""
+    return _band_text(b.title, b.total, b.count, B.band_kib(b))
+
+
+@lru_cache(maxsize=4096)
+def _band_text(title: str, total: int, count: int, kib: int) -> str:
+    size = size_text(total or count, kib) + (f", {size_text(count, kib)} shown" if total > count else "")
+    return f"{title}  ·  {size}"
+
+
+def fitted(b, font: QtGui.QFont, room: float):
+    """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
+    the title in a smaller font, the title elided, or (a VM's column) the digits of its
+    name; None when not even that fits (the tooltip still has it)."""
+    short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
+    digits = (short[len(short.rstrip("0123456789")):] or str(b.vm)) if b.layer == "gp" else ""
+    fit = _fitted(band_text(b), b.title, short, digits, font.toString(), int(room))
+    if fit is None:
+        return None
+    f = QtGui.QFont(font)
+    f.setPixelSize(fit[1])
+    return fit[0], f
+
+
+@lru_cache(maxsize=4096)
+def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room: int):
+    """(text, pixel size) or None: ``fitted`` for one font and width (labels are painted
+    on every frame; measuring text is what costs)."""
+    font = QtGui.QFont()
+    font.fromString(font_key)
+    for text in (full, title, short):
+        if QtGui.QFontMetricsF(font).horizontalAdvance(text) <= room:
+            return text, font.pixelSize()
+    small = QtGui.QFont(font)
+    for px in range(font.pixelSize() - 1, MIN_PX - 1, -1):
+        small.setPixelSize(px)
+        if QtGui.QFontMetricsF(small).horizontalAdvance(short) <= room:
+            return short, px
+    text = QtGui.QFontMetricsF(small).elidedText(short, QtCore.Qt.TextElideMode.ElideRight, room)
+    if len(text) >= 4:
+        return text, small.pixelSize()
+    if digits and QtGui.QFontMetricsF(small).horizontalAdvance(digits) <= room:
+        return digits, small.pixelSize()      # a VM's column too narrow for its name: web07 -> 07
+    return None
+
+
+def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = True) -> list:
+    """Paint the headings and labels of ``bands`` (scene coordinates: the painter's
+    transform); returns ``(scene rect, full text)`` of each."""
+    if not bands:
+        return []
+    t = P.THEMES[theme]
+    xf = painter.worldTransform()
+    lod = lod_of(painter)
+    width = max(b.x + b.cols for b in bands)
+    lab = B.label_height(int(width))
+    px = max(10, min(15, int(lab * lod * 0.6)))
+    out = []
+    painter.save()
+    painter.resetTransform()
+    font = QtGui.QFont(painter.font())
+    font.setPixelSize(px)
+    if headings:
+        bold = QtGui.QFont(font)
+        bold.setBold(True)
+        bold.setPixelSize(px + 2)
+        heads = {}
+        for b in bands:                    # each row of bands has a heading: its layer
+            heads[row_of(b)] = min(heads.get(row_of(b), b.y), b.y)
+        painter.setFont(bold)
+        fm_b = QtGui.QFontMetricsF(bold)
+        painter.setPen(QtGui.QColor(t["fg"]))
+        for row, y in heads.items():
+            p = xf.map(QtCore.QPointF(0, y - lab))
+            painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
+            out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
+    for b in bands:
+        if b.layer == "mp":
+            continue                        # its heading says it all
+        corner = xf.map(QtCore.QPointF(b.x, b.y))
+        out.append((QtCore.QRectF(b.x, b.y - lab, b.cols, lab), band_text(b)))
+        fit = fitted(b, font, b.cols * lod)
+        if fit is None:
+            continue
+        text, f = fit
+        painter.setFont(f)
+        painter.setPen(QtGui.QColor(t["fg"] if b.layer == "gp" else t["muted"]))
+        painter.drawText(QtCore.QPointF(corner.x(), corner.y() - QtGui.QFontMetricsF(f).descent() - 2), text)
+    painter.restore()
+    return out
+
+
+UNITS = {"mp": "MPN", "gp": "GPPN", "gv": "GVPN"}          # stores: slots
+
+
+def where(bands, rect: QtCore.QRectF) -> str:
+    """Which pages a view of the scene rect ``rect`` shows: the band under its centre and
+    the first and last page number in sight (deep zoom keeps its bearings)."""
+    c = rect.center()
+    b = min(bands, key=lambda b: (max(b.x - c.x(), 0, c.x() - b.x - b.cols) ** 2
+                                  + max(b.y - c.y(), 0, c.y() - b.y - b.rows) ** 2), default=None)
+    if b is None:
+        return ""
+    r0 = int(min(max(rect.top() - b.y, 0), b.rows - 1))
+    r1 = int(min(max(rect.bottom() - b.y, 0), b.rows - 1))
+    c0 = int(min(max(rect.left() - b.x, 0), b.cols - 1))
+    c1 = int(min(max(rect.right() - b.x, 0), b.cols - 1))
+    lo, hi = r0 * b.cols + c0, min(b.count - 1, r1 * b.cols + c1)
+    name = LAYER_TITLES["mp"] if b.layer == "mp" else f"{b.title} ({LAYER_TITLES[row_of(b)].split(' (')[0].lower()})"
+    return f"{name}: {UNITS.get(b.layer, 'slot')} 0x{lo:x} – 0x{max(lo, hi):x}"

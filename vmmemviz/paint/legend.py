@@ -1,0 +1,65 @@
+"""The legend: what every colour means, painted into any QPainter (screen or export)."""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui
+
+from ..scene import palette as P
+
+SWATCH, PAD, GAP = 12, 6, 16
+
+
+class Legend:
+    """Entries flow left to right and wrap; ``height_for(width)`` says how tall that is.
+    ``used`` / ``outlines`` limit it to what a picture shows (``palette.legend_entries``)."""
+
+    def __init__(self, vm_names=(), theme: str = "dark", font: QtGui.QFont | None = None, used=None,
+                 outlines: bool = True):
+        self.vm_names, self.theme = tuple(vm_names), theme
+        self.font = font or QtGui.QFont()
+        self.used, self.outlines = used, outlines
+
+    def entries(self):
+        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines)
+
+    def _places(self, width: float):
+        fm = QtGui.QFontMetricsF(self.font)
+        line = max(SWATCH, fm.height()) + PAD
+        x = y = 0.0
+        out = []
+        for label, col, style in self.entries():
+            w = SWATCH + 5 + fm.horizontalAdvance(label)
+            if x > 0 and x + w > width:
+                x, y = 0.0, y + line
+            out.append((x, y, label, col, style))
+            x += w + GAP
+        return out, y + line
+
+    def height_for(self, width: float) -> float:
+        return self._places(width)[1]
+
+    def paint(self, painter: QtGui.QPainter, rect: QtCore.QRectF, background: bool = False) -> None:
+        t = P.THEMES[self.theme]
+        painter.save()
+        if background:
+            painter.fillRect(rect, QtGui.QColor(t["bg"]))
+        painter.setFont(self.font)
+        fm = QtGui.QFontMetricsF(self.font)
+        places, _ = self._places(rect.width())
+        line = max(SWATCH, fm.height())
+        for x, y, label, col, style in places:
+            sw = QtCore.QRectF(rect.x() + x, rect.y() + y + (line - SWATCH) / 2, SWATCH, SWATCH)
+            if style == "outline":
+                painter.setPen(QtGui.QPen(QtGui.QColor(col), 2))
+                painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+                painter.drawRect(sw.adjusted(1, 1, -1, -1))
+            else:
+                painter.setPen(QtGui.QPen(QtGui.QColor(t["grid"]), 1))
+                painter.setBrush(QtGui.QColor(col))
+                painter.drawRect(sw)
+                if style == "hatch":
+                    painter.setBrush(QtGui.QBrush(QtGui.QColor(0, 0, 0, 150), QtCore.Qt.BrushStyle.BDiagPattern))
+                    painter.drawRect(sw)
+            painter.setPen(QtGui.QColor(t["fg"]))
+            painter.drawText(QtCore.QPointF(sw.right() + 5, rect.y() + y + (line + fm.ascent() - fm.descent()) / 2),
+                             label)
+        painter.restore()
