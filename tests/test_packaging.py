@@ -23,7 +23,6 @@ RESOURCES = REPO / "resources"
 ICONS = RESOURCES / "icons"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MIME_TYPE = "application/x-vmmemviz-scenario"
-BUILD_SECONDS = 90  # the budget for one bundle build (measured: about 16 s alone)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -244,10 +243,9 @@ def bundle(tmp_path_factory, request) -> Path:
     return root / "dist" / "vmmemviz"
 
 
-def test_bundle_builds_in_budget_and_is_trimmed(bundle):
-    seconds = float((bundle.parent.parent / "seconds").read_text())
-    # Twice the budget: other tests share the two cores while it builds.
-    assert seconds < 2 * BUILD_SECONDS, f"bundle build took {seconds:.0f} s"
+def test_bundle_builds_and_is_trimmed(bundle):
+    # its build time is a benchmark (bench/bundle_bench.py), not asserted here: a loaded
+    # machine took 242 s where a quiet one takes about 16 s
     assert os.access(bundle / "vmmemviz", os.X_OK)
     internal = bundle / "_internal"
     assert (internal / "vmmemviz" / "resources" / "icons" / "vmmemviz.svg").is_file()
