@@ -3,18 +3,42 @@
 Row 1: first cell ``(PDH-CSV 4.0) (UTC)(0)``, then column names
 ``\\\\HOST\\Object(instance)\\Counter``; each further row is one sample: a timestamp
 (``MM/DD/YYYY hh:mm:ss``) and the values. Only the memory objects are kept: ``Memory``
-(host) and ``Group Memory(GID:name)`` (per VM / resource group); other objects (CPU, disk,
-network: most of the tens of thousands of columns) are skipped while streaming. Counters
-are renamed to esxtop field names: host ``managed``, ``minfree``, ``free``, ``state``,
-``pshare_*_mb``, ``swap_*_mb``, ``zip_*_mb``, ``memctl_*_mb``; per VM ``MEMSZ``, ``GRANT``,
-``TCHD``, ``SZTGT``, ``MCTLSZ``, ``SWCUR``, ``ZERO``, ``SHRD``, ``COWH``, ``OVHD``,
-``CACHESZ``, ... (table below). Memory counters we do not know are kept by their CSV name.
+(host) and ``Group Memory(GID:name)`` (one per scheduler group); the per-world ``Vcpu``
+object is read only for its world names; everything else (CPU, disk, network: most of
+the tens of thousands of columns) is skipped while streaming.
+
+Counters are named as the model names them (``run --json``): host ``managed_mb``,
+``free_mb``, ``minfree_mb``, ``state``, ``pshare_*_mb``, ...; per group the esxtop field
+names ``MEMSZ``, ``GRANT``, ``TCHD``, ... Each has its unit (:data:`COUNTERS`): counts
+(MEMBERS, NUMA nodes and migrations, pages per share) and percentages are not MB, MCTL?
+is Y/N. Memory counters we do not know are kept by their CSV name.
+
+VMs and system groups. esxtop's ``V`` command shows only the groups that are VMs; a VM's
+group holds its VMX world beside its vCPU, MKS and SVGA worlds ("Interpreting esxtop
+Statistics", section 2.1 Worlds and Groups, VMware communities DOC-9279; in batch mode the
+worlds appear as ``Vcpu(GID:vmname:WID:vmx)``). So, in order:
+
+1. the capture has per-world columns: a group is a VM if one of its worlds is ``vmx``;
+2. else a group is a VM if esxtop gives it a balloon maximum or a VMM overhead maximum
+   (``Memctl Max MBytes`` / ``Overhead Max MBytes`` > 0 in some sample): both are
+   computed from a VM's configured memory, and ESXi's own process groups (hostd, vpxa,
+   sh, init, ...) have neither;
+3. else (neither counter captured) a group is a system group if its name is one of
+   ESXi's own (:data:`SYSTEM_NAMES`), a VM otherwise.
+
+System groups are kept apart (``capture.system``) and folded into the host's
+``system_mb`` (their granted plus overhead memory): memory the VMs cannot have.
+
+Kernel State is a number whose meaning changed: ESXi 6.x 0 high, 1 clear, 2 soft, 3 hard,
+4 low; ESXi 5.x (no clear) 0 high, 1 soft, 2 hard, 3 low. The capture does not say its
+version, so unless told (``esxi="5"`` / ``"6"``) the reader takes the numbering whose
+states best fit free memory against minFree (6.x: clear from 100% to 400% of minFree;
+5.x: high above 100%), with 6.x on a tie and whenever a 4 appears. The raw number is kept
+as ``state_raw``.
 """
 from __future__ import annotations
 
 import csv
-import io
-import json
 import math
 import os
 import re
@@ -27,78 +51,134 @@ from vmmemviz.errors import InputError
 
 MAGIC = "(PDH-CSV 4.0)"
 
-# esxtop name -> CSV counter names (lower case, regular expressions, first match wins)
-HOST_COUNTERS = {
-    "pmem_mb": [r"machine mbytes"],
-    "managed": [r"kernel managed mbytes"],
-    "minfree": [r"kernel minfree mbytes"],
-    "free": [r"free mbytes"],
-    "state": [r"kernel state"],
-    "reserved_mb": [r"kernel reserved mbytes"],
-    "unreserved_mb": [r"kernel unreserved mbytes"],
-    "pshare_shared_mb": [r"pshare shared mbytes"],
-    "pshare_common_mb": [r"pshare common mbytes"],
-    "pshare_saving_mb": [r"pshare savings? mbytes"],
-    "swap_curr_mb": [r"swap used mbytes", r"swap current mbytes"],
-    "swap_rclmtgt_mb": [r"swap target mbytes", r"swap reclaim target mbytes"],
-    "swap_r_mbps": [r"swap mbytes read/sec", r"swap read mbytes/sec"],
-    "swap_w_mbps": [r"swap mbytes write/sec", r"swap written mbytes/sec"],
-    "zip_zipped_mb": [r"total compressed mbytes", r"compressed mbytes"],
-    "zip_saved_mb": [r"total saved by compression mbytes", r"saved by compression mbytes"],
-    "memctl_curr_mb": [r"memctl current mbytes", r"memctl mbytes"],
-    "memctl_target_mb": [r"memctl target mbytes"],
-    "memctl_max_mb": [r"memctl max mbytes"],
-}
-HOST_ALIASES = {"managed_mb": "managed", "minfree_mb": "minfree", "free_mb": "free"}
-VM_COUNTERS = {
-    "MEMBERS": [r"members"],
-    "MEMSZ": [r"memory size mbytes"],
-    "GRANT": [r"memory granted size mbytes", r"granted mbytes"],
-    "CNSM": [r"memory consumed size mbytes", r"consumed mbytes"],
-    "SZTGT": [r"target size mbytes", r"memory target size mbytes"],
-    "TCHD": [r"touched mbytes"],
-    "TCHD_W": [r"touched write mbytes"],
-    "%ACTV": [r"% active estimate"],
-    "%ACTVS": [r"% active slow estimate"],
-    "%ACTVF": [r"% active fast estimate"],
-    "%ACTVN": [r"% active next estimate"],
-    "MCTL?": [r"memctl installed\??", r"memctl\?"],
-    "MCTLSZ": [r"memctl mbytes", r"memctl size mbytes", r"memctl current mbytes"],
-    "MCTLTGT": [r"memctl target mbytes"],
-    "MCTLMAX": [r"memctl max mbytes", r"max memctl mbytes"],
-    "SWCUR": [r"swapped mbytes", r"swap current mbytes", r"swap used mbytes"],
-    "SWTGT": [r"swap target mbytes"],
-    "SWR/s": [r"swap read mbytes/sec", r"swapin mbytes/sec"],
-    "SWW/s": [r"swap written mbytes/sec", r"swap write mbytes/sec", r"swapout mbytes/sec"],
-    "LLSWR/s": [r"llswap read mbytes/sec"],
-    "LLSWW/s": [r"llswap written mbytes/sec", r"llswap write mbytes/sec"],
-    "ZERO": [r"zero mbytes"],
-    "SHRD": [r"shared mbytes"],
-    "SHRDSVD": [r"shared saved mbytes"],
-    "COWH": [r"copy-on-write hint mbytes", r"cow hint mbytes"],
-    "OVHD": [r"overhead mbytes"],
-    "OVHDMAX": [r"overhead max mbytes"],
-    "OVHDUW": [r"overhead upper watermark mbytes"],
-    "CACHESZ": [r"(compression )?memory cache size mbytes", r"cache size mbytes"],
-    "CACHEUSD": [r"(compression )?memory cache used mbytes", r"cache used mbytes"],
-    "ZIP/s": [r"compressed memory mbytes/sec", r"compress(ion)? mbytes/sec", r"zip mbytes/sec"],
-    "UNZIP/s": [r"decompressed memory mbytes/sec", r"decompress(ion)? mbytes/sec",
-                r"unzip mbytes/sec"],
-    "RESV": [r"(memory )?reservation mbytes", r"resv mbytes"],
-    "LIMIT": [r"(memory )?limit mbytes"],
-    "SHARES": [r"(memory )?shares"],
-}
-_HOST_RX = [(k, re.compile(f"(?:{'|'.join(v)})$")) for k, v in HOST_COUNTERS.items()]
-_VM_RX = [(k, re.compile(f"(?:{'|'.join(v)})$")) for k, v in VM_COUNTERS.items()]
+
+@dataclass(frozen=True)
+class Counter:
+    """One esxtop memory counter: the model's key, its PDH names (the first is the one
+    esxtop 6.x writes and :mod:`esxtop_out` writes), its unit and whether esxtop has it."""
+
+    key: str
+    scope: str                     # "host" or "vm"
+    pdh: tuple
+    unit: str                      # MB, MB/s, %, count, Y/N, state, ratio
+    esxtop: bool = True            # False: vmmemviz's own (written, ignored by other tools)
+
+
+def _c(scope, key, unit, *pdh, esxtop=True):
+    return Counter(key, scope, pdh, unit, esxtop)
+
+
+# Every name mapping lives in this one table (reader, table, JSON and writer read it).
+COUNTERS = (
+    _c("host", "pmem_mb", "MB", "Machine MBytes"),
+    _c("host", "managed_mb", "MB", "Kernel Managed MBytes"),
+    _c("host", "minfree_mb", "MB", "Kernel MinFree MBytes"),
+    _c("host", "free_mb", "MB", "Free MBytes"),
+    _c("host", "state", "state", "Kernel State"),
+    _c("host", "reserved_mb", "MB", "Kernel Reserved MBytes"),
+    _c("host", "unreserved_mb", "MB", "Kernel Unreserved MBytes"),
+    _c("host", "nonkernel_mb", "MB", "NonKernel MBytes"),
+    _c("host", "pshare_shared_mb", "MB", "PShare Shared MBytes"),
+    _c("host", "pshare_common_mb", "MB", "PShare Common MBytes"),
+    _c("host", "pshare_saving_mb", "MB", "PShare Savings MBytes", "PShare Saving MBytes"),
+    _c("host", "swap_curr_mb", "MB", "Swap Used MBytes", "Swap Current MBytes"),
+    _c("host", "swap_rclmtgt_mb", "MB", "Swap Target MBytes", "Swap Reclaim Target MBytes"),
+    _c("host", "swap_r_mbps", "MB/s", "Swap MBytes Read/sec", "Swap Read MBytes/sec"),
+    _c("host", "swap_w_mbps", "MB/s", "Swap MBytes Write/sec", "Swap Written MBytes/sec"),
+    _c("host", "zip_zipped_mb", "MB", "Total Compressed MBytes"),
+    _c("host", "zip_saved_mb", "MB", "Total Saved By Compression MBytes",
+       "Saved By Compression MBytes"),
+    _c("host", "memctl_curr_mb", "MB", "Memctl Current MBytes"),
+    _c("host", "memctl_target_mb", "MB", "Memctl Target MBytes"),
+    _c("host", "memctl_max_mb", "MB", "Memctl Max MBytes"),
+    _c("host", "overcommit_1m", "ratio", "Memory Overcommit (1 Minute Avg)"),
+    _c("host", "overcommit_5m", "ratio", "Memory Overcommit (5 Minute Avg)"),
+    _c("host", "overcommit_15m", "ratio", "Memory Overcommit (15 Minute Avg)"),
+    _c("vm", "MEMBERS", "count", "Members"),
+    _c("vm", "MEMSZ", "MB", "Memory Size MBytes"),
+    _c("vm", "GRANT", "MB", "Memory Granted Size MBytes", "Granted MBytes"),
+    _c("vm", "CNSM", "MB", "Memory Consumed Size MBytes", "Consumed MBytes"),
+    _c("vm", "SZTGT", "MB", "Target Size MBytes", "Memory Target Size MBytes"),
+    _c("vm", "TCHD", "MB", "Touched MBytes"),
+    _c("vm", "TCHD_W", "MB", "Touched Write MBytes"),
+    _c("vm", "%ACTV", "%", "% Active Estimate"),
+    _c("vm", "%ACTVS", "%", "% Active Slow Estimate"),
+    _c("vm", "%ACTVF", "%", "% Active Fast Estimate"),
+    _c("vm", "%ACTVN", "%", "% Active Next Estimate"),
+    _c("vm", "MCTL?", "Y/N", "Memctl Installed?", "Memctl?", "Memctl Installed"),
+    _c("vm", "MCTLSZ", "MB", "Memctl MBytes", "Memctl Size MBytes", "Memctl Current MBytes"),
+    _c("vm", "MCTLTGT", "MB", "Memctl Target MBytes"),
+    _c("vm", "MCTLMAX", "MB", "Memctl Max MBytes", "Max Memctl MBytes"),
+    _c("vm", "SWCUR", "MB", "Swapped MBytes", "Swap Current MBytes", "Swap Used MBytes"),
+    _c("vm", "SWTGT", "MB", "Swap Target MBytes"),
+    _c("vm", "SWR/s", "MB/s", "Swap Read MBytes/sec", "Swapin MBytes/sec"),
+    _c("vm", "SWW/s", "MB/s", "Swap Written MBytes/sec", "Swap Write MBytes/sec",
+       "Swapout MBytes/sec"),
+    _c("vm", "LLSWR/s", "MB/s", "LLSwap Read MBytes/sec"),
+    _c("vm", "LLSWW/s", "MB/s", "LLSwap Written MBytes/sec", "LLSwap Write MBytes/sec"),
+    _c("vm", "ZERO", "MB", "Zero MBytes"),
+    _c("vm", "SHRD", "MB", "Shared MBytes"),
+    _c("vm", "SHRDSVD", "MB", "Shared Saved MBytes"),
+    _c("vm", "COWH", "MB", "Copy On Write Hint MBytes", "Copy-On-Write Hint MBytes",
+       "COW Hint MBytes"),
+    _c("vm", "OVHD", "MB", "Overhead MBytes"),
+    _c("vm", "OVHDMAX", "MB", "Overhead Max MBytes"),
+    _c("vm", "OVHDUW", "MB", "Overhead UW MBytes", "Overhead Upper Watermark MBytes"),
+    _c("vm", "CACHESZ", "MB", "Compressed Memory MBytes", "Memory Cache Size MBytes",
+       "Compression Memory Cache Size MBytes"),
+    _c("vm", "CACHEUSD", "MB", "Used Compressed Memory MBytes", "Memory Cache Used MBytes",
+       "Compression Memory Cache Used MBytes"),
+    _c("vm", "ZIP/s", "MB/s", "Compressed MBytes/sec", "Compressed Memory MBytes/sec"),
+    _c("vm", "UNZIP/s", "MB/s", "Decompressed MBytes/sec", "Decompressed Memory MBytes/sec"),
+    _c("vm", "RESV", "MB", "Alloc Min MBytes", "Memory Alloc Min MBytes", "Reservation MBytes",
+       "Alloc Min"),
+    _c("vm", "LIMIT", "MB", "Alloc Max MBytes", "Memory Alloc Max MBytes", "Limit MBytes",
+       "Alloc Max"),
+    _c("vm", "SHARES", "count", "Alloc Shares", "Memory Alloc Shares", "Shares"),
+    _c("vm", "NHN", "count", "NUMA Home Nodes", "Numa Home Nodes"),
+    _c("vm", "NMIG", "count", "Numa Migrations", "NUMA Migrations"),
+    _c("vm", "NRMEM", "MB", "Numa Remote MBytes", "NUMA Remote MBytes"),
+    _c("vm", "NLMEM", "MB", "Numa Local MBytes", "NUMA Local MBytes"),
+    _c("vm", "N%L", "%", "Numa % Local", "NUMA % Local"),
+    _c("vm", "CPTSH", "count", "Commit Pages Per Share"),
+    # the model's own counters: no esxtop column, written under these names
+    _c("vm", "GSWCUR", "MB", "Guest Swapped MBytes", esxtop=False),
+    _c("vm", "GSWR/s", "MB/s", "Guest Swap Read MBytes/sec", esxtop=False),
+    _c("vm", "GSWW/s", "MB/s", "Guest Swap Written MBytes/sec", esxtop=False),
+    _c("vm", "COW/s", "count", "Copy On Write Breaks/sec", esxtop=False),
+    _c("vm", "LPAGE", "MB", "Large Page MBytes", esxtop=False),
+    _c("vm", "TLB_HITS", "count", "TLB Hits", esxtop=False),
+    _c("vm", "TLB_MISSES", "count", "TLB Misses", esxtop=False),
+    _c("vm", "WALK_REFS", "count", "Page Walk Memory References", esxtop=False),
+    _c("vm", "WALK/MISS", "count", "Page Walk References Per Miss", esxtop=False),
+    _c("vm", "VM_EXITS", "count", "VM Exits", esxtop=False),
+)
+BY_KEY = {(c.scope, c.key): c for c in COUNTERS}
+_BY_PDH = {(c.scope, " ".join(n.lower().split())): c for c in COUNTERS for n in c.pdh}
+
+STATES_6 = ("high", "clear", "soft", "hard", "low")
+STATES_5 = ("high", "soft", "hard", "low")
+# ESXi's own scheduler groups and user-world processes (used only when the capture has
+# neither per-world columns nor the VM-only counters)
+SYSTEM_NAMES = frozenset(
+    "host system idle helper drivers ft vmotion vmkapimod init sh hostd vpxa hostd-probe "
+    "vmsyslogd vmkiscsid vmkdevmgr vobd net-lacp net-lbt dcui sfcbd sfcbd-watchdog rhttpproxy "
+    "lwsmd ntpd snmpd storageRM sdrsInjector smartd swapobjd usbarbitrator vvold nfsgssd "
+    "iofilterd-vmwarevmcrypt busybox ioFilterVPServer hostdCgiServer dhclient-uw vmfstraced "
+    "nscd openwsmand sensord slpd epd etcd hostprofiletrace apiForwarder vsanvpd "
+    "vsanmgmtd cmmdsd clomd osfsd vmtoolsd".lower().split())
+
 _COL = re.compile(r"^\\\\([^\\]*)\\([^\\(]+)(?:\((.*)\))?\\(.+)$")
 
 
-def _match(table, counter: str) -> str | None:
-    c = " ".join(counter.lower().split())
-    for name, rx in table:
-        if rx.fullmatch(c):
-            return name
-    return None
+def unit(scope: str, key: str) -> str:
+    """The unit of a counter (for counters not in :data:`COUNTERS`, from its CSV name)."""
+    c = BY_KEY.get((scope, key))
+    if c:
+        return c.unit
+    low = key.lower()
+    return "MB/s" if "mbytes/sec" in low else "MB" if "mbytes" in low else \
+        "%" if "%" in low else "count"
 
 
 @dataclass
@@ -107,20 +187,67 @@ class EsxtopCapture:
 
     path: str
     host_name: str
-    times: np.ndarray                                   # datetime64[s], UTC
+    times: np.ndarray                                    # datetime64[s], UTC
     host: dict[str, np.ndarray] = field(default_factory=dict)
     vms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    gids: dict[str, str] = field(default_factory=dict)  # group name -> GID
-    columns: dict[tuple, str] = field(default_factory=dict, repr=False)  # (who, name) -> CSV
+    system: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    gids: dict[str, str] = field(default_factory=dict)   # group name -> GID
+    columns: dict[tuple, str] = field(default_factory=dict, repr=False)  # (who, key) -> CSV
+    esxi: str = "6.x"                                    # state numbering used
+    why_vm: str = ""                                     # how VMs were told from system groups
 
     @property
     def samples(self) -> int:
         return len(self.times)
 
-    def sample(self, i: int) -> dict:
-        """Counters at sample ``i`` as {"host": {...}, "vms": {name: {...}}} (floats)."""
-        return {"host": {k: float(v[i]) for k, v in self.host.items()},
-                "vms": {n: {k: float(v[i]) for k, v in c.items()} for n, c in self.vms.items()}}
+    def index(self, sample: int | None) -> int:
+        """Sample number (negative from the end, None = the last) checked against the file."""
+        if self.samples == 0:
+            raise InputError(f"{self.path}: expected at least one sample row, got only the header")
+        i = self.samples - 1 if sample is None else sample if sample >= 0 else self.samples + sample
+        if not 0 <= i < self.samples:
+            raise InputError(f"{self.path}: --sample: expected 0 to {self.samples - 1} "
+                             f"(or -1 for the last), got {sample}")
+        return i
+
+    def sample(self, i: int | None = None) -> dict:
+        """Counters at sample ``i`` in ``run --json``'s shape: {"host", "vms", "system"}.
+        Sizes in MB, Kernel State as its name (raw number in ``state_raw``), MCTL? as Y/N."""
+        i = self.index(i)
+        host = {k: _value("host", k, v[i], self.esxi) for k, v in self.host.items()}
+        if "state" in self.host and math.isfinite(self.host["state"][i]):
+            host["state_raw"] = int(self.host["state"][i])
+        sysmb = [_group_mb(c, i) for c in self.system.values()]
+        if sysmb:
+            host["system_mb"] = round(sum(sysmb), 2)
+        return {"host": host,
+                "vms": {n: {k: _value("vm", k, v[i], "") for k, v in c.items()}
+                        for n, c in self.vms.items()},
+                "system": {n: {k: _value("vm", k, v[i], "") for k, v in c.items()}
+                           for n, c in self.system.items()}}
+
+
+def _group_mb(c: dict, i: int) -> float:
+    """Machine memory of a system group: granted (or consumed) plus overhead."""
+    grant = c.get("GRANT", c.get("CNSM"))
+    total = 0.0
+    for s in (grant, c.get("OVHD")):
+        if s is not None and math.isfinite(s[i]):
+            total += float(s[i])
+    return total
+
+
+def _value(scope, key, v, esxi):
+    v = float(v)
+    if math.isnan(v):
+        return None
+    u = BY_KEY[(scope, key)].unit if (scope, key) in BY_KEY else ""
+    if u == "state":
+        names = STATES_5 if esxi == "5.x" else STATES_6
+        return names[int(v)] if 0 <= v < len(names) and v == int(v) else f"unknown ({v:g})"
+    if u == "Y/N":
+        return "Y" if v else "N"
+    return int(v) if u == "count" and v == int(v) else round(v, 2)
 
 
 def _num(s: str) -> float:
@@ -135,8 +262,30 @@ def _num(s: str) -> float:
         return math.nan
 
 
-def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
-    """Stream an esxtop batch CSV and keep the host and per-group memory counters."""
+def _state_numbering(state, free, minfree) -> str:
+    """"6.x" or "5.x": whichever numbering of Kernel State fits free/minFree better."""
+    raw = state[np.isfinite(state)]
+    if len(raw) and raw.max() >= 4:
+        return "6.x"
+    if free is None or minfree is None:
+        return "6.x"
+    ok = np.isfinite(state) & np.isfinite(free) & np.isfinite(minfree) & (minfree > 0)
+    if not ok.any():
+        return "6.x"
+    r = free[ok] / minfree[ok]
+    expect = np.select([r >= 4, r >= 1, r >= 0.64, r >= 0.32], [0, 1, 2, 3], 4)   # 6.x order
+    s = state[ok].astype(int)
+    as6 = s
+    as5 = np.where(s == 0, 0, s + 1)               # 5.x: 1 soft, 2 hard, 3 low
+    exp5 = np.where(expect <= 1, 0, expect)         # 5.x has no clear: high down to 100%
+    miss6 = np.abs(as6 - expect).sum()
+    miss5 = np.abs(as5 - np.where(as5 == 0, exp5, expect)).sum()
+    return "5.x" if miss5 < miss6 else "6.x"
+
+
+def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCapture:
+    """Stream an esxtop batch CSV and keep the host and per-group memory counters.
+    ``esxi`` "5" or "6" forces the Kernel State numbering (default: inferred)."""
     path = os.fspath(path)
     try:
         f = open(path, "r", encoding="utf-8", errors="replace", newline="")
@@ -152,35 +301,44 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
         try:
             header = next(reader)
             ncol = len(header)
-            keep: list[tuple[int, str, str]] = []   # (column, who, name)
+            keep: list[tuple[int, str, str]] = []   # (column, who, key)
             host_name = ""
             columns = {}
             gids: dict[str, str] = {}
+            vmx_gids: set[str] = set()
+            worlds_seen = False
             for j, col in enumerate(header[1:], 1):
                 m = _COL.match(col)
                 if not m:
                     continue
                 host, obj, inst, counter = m.groups()
                 obj = obj.strip()
+                cname = " ".join(counter.lower().split())
                 if obj == "Memory" and inst is None:
                     host_name = host_name or host
-                    name = _match(_HOST_RX, counter) or counter
-                    who = "host"
+                    c = _BY_PDH.get(("host", cname))
+                    who, key = "host", c.key if c else counter
                 elif obj == "Group Memory" and inst is not None:
-                    gid, _, vm = inst.partition(":")
-                    if not vm:
-                        gid, vm = "", inst
-                    if vm in gids and gids[vm] != gid:
-                        vm = f"{vm} ({gid})"
-                    gids[vm] = gid
-                    name = _match(_VM_RX, counter) or counter
-                    who = vm
+                    gid, _, name = inst.partition(":")
+                    if not name:
+                        gid, name = "", inst
+                    if name in gids and gids[name] != gid:
+                        name = f"{name} ({gid})"
+                    gids[name] = gid
+                    c = _BY_PDH.get(("vm", cname))
+                    who, key = name, c.key if c else counter
+                elif obj == "Vcpu" and inst is not None:
+                    worlds_seen = True
+                    parts = inst.split(":")
+                    if parts[-1].strip().lower() == "vmx":
+                        vmx_gids.add(parts[0])
+                    continue
                 else:
                     continue
-                if (who, name) in columns:   # the same counter twice: keep the first
+                if (who, key) in columns:   # the same counter twice: keep the first
                     continue
-                columns[(who, name)] = col
-                keep.append((j, who, name))
+                columns[(who, key)] = col
+                keep.append((j, who, key))
             rows_t: list[str] = []
             values: list[list[float]] = []
             idx = [j for j, _, _ in keep]
@@ -197,6 +355,9 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
                              f"{e}") from None
         except StopIteration:
             raise InputError(f"{path}:1: expected a header row, got an empty file") from None
+    if not keep:
+        raise InputError(f"{path}:1: no memory columns (expected \\\\HOST\\Memory\\... or \\\\HOST\\"
+                         f"Group Memory(GID:name)\\...: capture with the memory screen enabled)")
     times = np.empty(len(rows_t), "datetime64[s]")
     for i, t in enumerate(rows_t):
         try:
@@ -207,60 +368,61 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
         times[i] = np.datetime64(int(dt.timestamp()), "s")
     data = np.array(values, dtype=np.float64).reshape(len(values), len(keep))
     cap = EsxtopCapture(path, host_name, times, gids=gids, columns=columns)
-    for k, (_, who, name) in enumerate(keep):
-        series = data[:, k]
-        if who == "host":
-            cap.host[name] = series
-        else:
-            cap.vms.setdefault(who, {})[name] = series
-    for alias, name in HOST_ALIASES.items():
-        if name in cap.host:
-            cap.host[alias] = cap.host[name]
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for k, (_, who, key) in enumerate(keep):
+        (cap.host if who == "host" else groups.setdefault(who, {}))[key] = data[:, k]
+    _split_groups(cap, groups, vmx_gids if worlds_seen else None)
+    if esxi in ("5", "5.x"):
+        cap.esxi = "5.x"
+    elif esxi in (None, "", "auto"):
+        if "state" in cap.host:
+            cap.esxi = _state_numbering(cap.host["state"], cap.host.get("free_mb"),
+                                        cap.host.get("minfree_mb"))
     return cap
 
 
-def _toml_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+def _split_groups(cap: EsxtopCapture, groups: dict, vmx_gids: set | None) -> None:
+    """VMs first, system groups apart (see the module docstring for the rule)."""
+    have_vm_only = any(k in c for c in groups.values() for k in ("MCTLMAX", "OVHDMAX"))
+    for name, c in groups.items():
+        if vmx_gids is not None:
+            is_vm = cap.gids.get(name) in vmx_gids
+            cap.why_vm = "groups with a vmx world"
+        elif have_vm_only:
+            is_vm = any(np.nanmax(c[k], initial=0) > 0 for k in ("MCTLMAX", "OVHDMAX") if k in c)
+            cap.why_vm = "groups with a balloon or VMM overhead maximum"
+        else:
+            is_vm = name.split(".")[0].lower() not in SYSTEM_NAMES
+            cap.why_vm = "groups not named as ESXi's own processes"
+        (cap.vms if is_vm else cap.system)[name] = c
 
 
-def _mb(v: float) -> str:
-    v = round(float(v), 2)
-    return str(int(v)) if v == int(v) else repr(v)
+def table(s: dict, title: str = "") -> str:
+    """One sample as an esxtop-like memory screen: host line, VMs, then system groups."""
+    h = s["host"]
+    lines = [title] if title else []
+    lines.append("  ".join(f"{k}: {v}{_u('host', k)}" for k, v in h.items()))
+    for label, groups in (("VMs", s["vms"]), ("system groups", s.get("system", {}))):
+        if not groups:
+            continue
+        cols = list(dict.fromkeys(k for g in groups.values() for k in g))
+        heads = [f"{c}{'(' + _unit_short('vm', c) + ')' if _unit_short('vm', c) else ''}"
+                 for c in cols]
+        widths = [max(len(x), 7) for x in heads]
+        name_w = max(8, *(len(n) for n in groups))
+        lines.append(f"\n{label} ({len(groups)})")
+        lines.append(f"{'NAME':<{name_w}} " + " ".join(f"{x:>{w}}" for x, w in zip(heads, widths)))
+        for n, g in groups.items():
+            lines.append(f"{n:<{name_w}} " + " ".join(
+                f"{'-' if g.get(c) is None else g[c]!s:>{w}}" for c, w in zip(cols, widths)))
+    return "\n".join(lines)
 
 
-def scenario_skeleton(capture: EsxtopCapture | str | os.PathLike, sample: int = 0) -> str:
-    """TOML scenario text: [host] memory_mb and one [[vm]] per group with a MEMSZ > 0
-    (name, memory_mb = MEMSZ, reservation_mb / limit_mb when the capture has them)."""
-    cap = capture if isinstance(capture, EsxtopCapture) else read_esxtop(capture)
-    if cap.samples == 0:
-        raise InputError(f"{cap.path}: expected at least one sample row, got only the header")
-    i = sample if sample >= 0 else cap.samples + sample
+def _unit_short(scope, key) -> str:
+    u = unit(scope, key)
+    return u if u in ("MB", "MB/s") else ""
 
-    def val(series):
-        if series is None:
-            return math.nan
-        return float(series[i])
 
-    vms = []
-    for name, c in cap.vms.items():
-        memsz = val(c.get("MEMSZ"))
-        if math.isfinite(memsz) and memsz > 0:
-            vms.append((name, memsz, val(c.get("RESV")), val(c.get("LIMIT"))))
-    host_mb = next((v for v in (val(cap.host.get("pmem_mb")), val(cap.host.get("managed")))
-                    if math.isfinite(v) and v > 0), None)
-    if host_mb is None:
-        host_mb = sum(m for _, m, _, _ in vms) or 1024
-    out = io.StringIO()
-    when = str(cap.times[i]) if cap.samples else "?"
-    out.write(f"# Scenario skeleton from the esxtop capture {os.path.basename(cap.path)}\n")
-    out.write(f"# host {cap.host_name or '?'}, sample {i + 1} of {cap.samples} ({when} UTC).\n")
-    out.write("# Sizes are from the capture; add processes and workloads to each VM.\n")
-    out.write(f"name = {_toml_str('esxtop capture of ' + (cap.host_name or 'a host'))}\n")
-    out.write(f"duration = {max(60, cap.samples)}\n\n[host]\nmemory_mb = {_mb(host_mb)}\n")
-    for name, memsz, resv, limit in vms:
-        out.write(f"\n[[vm]]\nname = {_toml_str(name)}\nmemory_mb = {_mb(memsz)}\n")
-        if math.isfinite(resv) and resv > 0:
-            out.write(f"reservation_mb = {_mb(min(resv, memsz))}\n")
-        if math.isfinite(limit) and 0 < limit < memsz:
-            out.write(f"limit_mb = {_mb(limit)}\n")
-    return out.getvalue()
+def _u(scope, key) -> str:
+    u = unit(scope, key)
+    return f" {u}" if u in ("MB", "MB/s") else ""
