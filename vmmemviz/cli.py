@@ -94,6 +94,7 @@ def _esxtop(args) -> int:
 
 
 def _calibrate(args) -> int:
+    from vmmemviz.export.atomic import atomic_file
     from vmmemviz.importers.esxtop import read_esxtop
     from vmmemviz.model.config.calibrate import calibrate, compare_table
 
@@ -102,7 +103,8 @@ def _calibrate(args) -> int:
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
                        name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
                        rounds=args.rounds, progress=lambda m: print(m, file=sys.stderr))
-    result.save(args.out)
+    with atomic_file(args.out) as tmp:
+        tmp.write_text(result.text)
     print(compare_table(result))
     print(f"wrote {args.out}")
     return 0
