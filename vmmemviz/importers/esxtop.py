@@ -158,6 +158,15 @@ _BY_PDH = {(c.scope, " ".join(n.lower().split())): c for c in COUNTERS for n in 
 
 STATES_6 = ("high", "clear", "soft", "hard", "low")
 STATES_5 = ("high", "soft", "hard", "low")
+# free memory, as a share of minFree, from which each state runs (esxtop's reading: a 6.x
+# host at 146% of minFree reports clear; "high above 400%, clear between 400% and 100%")
+BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
+         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0))}
+
+
+def expected_state(esxi: str, free_mb: float, minfree_mb: float) -> str:
+    """The state whose band free memory is in (no hysteresis)."""
+    return next(n for n, share in BANDS[esxi] if free_mb >= share * minfree_mb)
 # ESXi's own scheduler groups and user-world processes (used only when the capture has
 # neither per-world columns nor the VM-only counters)
 SYSTEM_NAMES = frozenset(
@@ -263,24 +272,20 @@ def _num(s: str) -> float:
 
 
 def _state_numbering(state, free, minfree) -> str:
-    """"6.x" or "5.x": whichever numbering of Kernel State fits free/minFree better."""
+    """"6.x" or "5.x": whichever numbering of Kernel State fits free/minFree better
+    (distance in states between the reported state and the band free memory is in)."""
     raw = state[np.isfinite(state)]
     if len(raw) and raw.max() >= 4:
         return "6.x"
     if free is None or minfree is None:
         return "6.x"
-    ok = np.isfinite(state) & np.isfinite(free) & np.isfinite(minfree) & (minfree > 0)
-    if not ok.any():
-        return "6.x"
-    r = free[ok] / minfree[ok]
-    expect = np.select([r >= 4, r >= 1, r >= 0.64, r >= 0.32], [0, 1, 2, 3], 4)   # 6.x order
-    s = state[ok].astype(int)
-    as6 = s
-    as5 = np.where(s == 0, 0, s + 1)               # 5.x: 1 soft, 2 hard, 3 low
-    exp5 = np.where(expect <= 1, 0, expect)         # 5.x has no clear: high down to 100%
-    miss6 = np.abs(as6 - expect).sum()
-    miss5 = np.abs(as5 - np.where(as5 == 0, exp5, expect)).sum()
-    return "5.x" if miss5 < miss6 else "6.x"
+    miss = {}
+    for esxi, names in (("6.x", STATES_6), ("5.x", STATES_5)):
+        miss[esxi] = 0
+        for s, f, m in zip(state, free, minfree):
+            if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
+                miss[esxi] += abs(int(s) - names.index(expected_state(esxi, f, m)))
+    return "5.x" if miss["5.x"] < miss["6.x"] else "6.x"
 
 
 def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCapture:
