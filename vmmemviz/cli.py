@@ -48,9 +48,9 @@ def _run(args) -> int:
                       f"{events.narrate(row, names)}\n")
     c = tl.counters()
     if args.esxtop:
-        from vmmemviz.importers.esxtop_out import write_esxtop
+        from vmmemviz.importers.esxtop_out import alloc_columns, write_esxtop
         rows = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
-        write_esxtop(args.esxtop, rows)
+        write_esxtop(args.esxtop, rows, alloc=alloc_columns(sc))
     if args.json:
         states = [h["host"]["state"] for h in tl.history]
         seq = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
@@ -102,7 +102,8 @@ def _calibrate(args) -> int:
     i = cap.index(args.sample)
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
                        name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
-                       rounds=args.rounds, progress=lambda m: print(m, file=sys.stderr))
+                       rounds=args.rounds, scale=args.scale,
+                       progress=lambda m: print(m, file=sys.stderr))
     with atomic_file(args.out) as tmp:
         tmp.write_text(result.text)
     print(compare_table(result))
@@ -148,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
     cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
     cb.add_argument("--rounds", type=int, default=6, help="simulator runs to search with (default 6)")
+    cb.add_argument("--scale", type=float, default=1.0, help="simulate the host N times smaller "
+                    "(every size divided by N; a real 8 GB host runs faster at --scale 8)")
     cb.set_defaults(func=_calibrate)
     ls = sub.add_parser("list", help="list the built-in scenarios and tours")
     ls.set_defaults(func=_list)

@@ -24,6 +24,11 @@ def test_round_trip(name, tmp_path, capsys):
     assert back["host"].pop("state_raw") == ("high", "clear", "soft", "hard", "low").index(
         run["host"]["state"])
     assert back["host"] == run["host"]
+    sc = scenario.load(name)
+    for v in sc.vms:                       # Alloc Min / Max / Shares from the scenario
+        got = back["vms"][v.name]
+        assert (got.pop("RESV"), got.pop("LIMIT"), got.pop("SHARES")) == \
+            (v.reservation_mb, -1 if v.limit_mb is None else v.limit_mb, v.share_count())
     assert back["vms"] == run["vms"]
     assert [c for c in cap.columns.values() if "Group Memory" in c][:1] == [
         f"\\\\vmmemviz\\Group Memory(100000:{next(iter(run['vms']))})\\Memory Size MBytes"]

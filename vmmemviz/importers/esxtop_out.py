@@ -40,11 +40,24 @@ def _name(scope: str, key: str) -> str:
     return c.pdh[0] if c else key
 
 
-def write_esxtop(path, history: list, host: str = "vmmemviz", start: datetime = START) -> int:
+def alloc_columns(scenario) -> dict:
+    """esxtop's Alloc Min / Max / Shares (RESV, LIMIT, SHARES) of a scenario's VMs: they are
+    configuration, not counters of the run, but esxtop writes them in every row."""
+    return {v.name: {"RESV": float(v.reservation_mb),
+                     "LIMIT": float(v.limit_mb) if v.limit_mb is not None else -1.0,
+                     "SHARES": int(v.share_count())} for v in scenario.vms}
+
+
+def write_esxtop(path, history: list, host: str = "vmmemviz", start: datetime = START,
+                 alloc: dict | None = None) -> int:
     """Write ``history`` (per tick: {"tick", "host": {...}, "vms": {...}}, as Timeline.history
-    and ``run --json``) to ``path``; returns the number of rows."""
+    and ``run --json``) to ``path``, with each VM's ``alloc`` columns (:func:`alloc_columns`)
+    in every row; returns the number of rows."""
     if not history:
         raise ValueError("no ticks to write")
+    if alloc:
+        history = [{**h, "vms": {n: {**v, **alloc.get(n, {})} for n, v in h["vms"].items()}}
+                   for h in history]
     host_keys = list(dict.fromkeys(k for h in history for k in h["host"]))
     vms = list(dict.fromkeys(n for h in history for n in h["vms"]))
     vm_keys = list(dict.fromkeys(k for h in history for v in h["vms"].values() for k in v))

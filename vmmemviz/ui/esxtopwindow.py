@@ -301,10 +301,10 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.calibrate_button.setEnabled(True)
 
 
-def export_esxtop(parent, frame) -> str | None:
+def export_esxtop(parent, frame, scenario=None) -> str | None:
     """File -> Export esxtop CSV…: the run so far, one row per tick."""
     from ..errors import InputError
-    from ..importers.esxtop_out import write_esxtop
+    from ..importers.esxtop_out import alloc_columns, write_esxtop
 
     if frame is None or not frame.history:
         QtWidgets.QMessageBox.information(parent, "Export esxtop CSV", "Run the simulation first: "
@@ -315,7 +315,7 @@ def export_esxtop(parent, frame) -> str | None:
     if not path:
         return None
     try:
-        write_esxtop(path, list(frame.history))
+        write_esxtop(path, list(frame.history), alloc=alloc_columns(scenario) if scenario else None)
     except InputError as e:
         QtWidgets.QMessageBox.warning(parent, "Cannot write the file", str(e))
         return None

@@ -450,7 +450,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export_esxtop(self):
         from .esxtopwindow import export_esxtop
-        return export_esxtop(self, self.frame)
+        return export_esxtop(self, self.frame, self.scenario)
 
     def open_capture(self):
         from ..importers.esxtop import read_esxtop

@@ -21,7 +21,8 @@ History of pressure: ballooning, swapping and compression happen in the simulato
 the host runs short, as on the real host; how much of each depends on how fast the
 pressure came. Too little swapped + zipped memory: a burst, an extra process in the VMs
 with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 15 s
-later (B searched for, secant on the host's swap + zip); too much even without a burst:
+later (B searched for, secant on the host's swap + zip; each VM's part of B corrected by
+its own swapped + zipped memory); too much even without a burst:
 the ramp is made 1.5 times slower, so ballooning has time to act before the host is hard.
 
 The search runs the simulator ``rounds`` times and keeps the best round; it reads the
@@ -55,7 +56,9 @@ class Guess:
 
     held: dict
     text: dict                        # per VM: share of text (compressible) in the non-shared rest
+    share: dict                       # per VM: its part of the burst
     burst: float = 0.0
+    scan_minutes: float = 10          # Mem.ShareScanTime: how fast page sharing finds pages
     ramp: int = 40                    # ticks over which the applications write what they hold
 
 
@@ -117,7 +120,10 @@ def first_guess(sample: dict) -> Guess:
     for n, v in vms.items():
         sw, zp = _f(v, "SWCUR"), _zipped(sample, n)
         text[n] = zp / (zp + sw) if zp + sw > 0 else 0.6
-    return Guess(held, text)
+    out = {n: _f(v, "SWCUR") + _zipped(sample, n) for n, v in vms.items()}
+    total = sum(out.values())
+    share = {n: o / total if total else 1 / len(vms) for n, o in out.items()}
+    return Guess(held, text, share)
 
 
 def _zipped(sample: dict, name: str) -> float:
@@ -152,13 +158,14 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
          f"name = {_t(name)}", "seed = 1", f"duration = {duration}", "",
          "[host]", f"memory_mb = {_n(_mb(max(1.0, managed - system) / scale))}", "",
          "[settings]",
-         "# page sharing scans each VM in 10 minutes, 15 s of scanning a tick: 40 ticks a scan",
-         '"Mem.ShareScanTime" = 10', '"Sim.TimeScale" = 15']
+         "# page sharing: 15 s of scanning a tick; Mem.ShareScanTime searched so PShare saving matches",
+         f'"Mem.ShareScanTime" = {int(guess.scan_minutes)}', '"Sim.TimeScale" = 15']
+    if _f(h, "pshare_saving_mb") <= 0 and not any(_f(v, "SHRD") > 0 for v in vms.values()):
+        o.append('"Mem.ShareScanGHz" = 0   # nothing shared in the capture: TPS scanning off')
     if zip_pct:
         o.append(f'"Mem.MemZipMaxPct" = {min(100, max(5, round(sum(zip_pct) / len(zip_pct))))}'
                  "   # CACHESZ / MEMSZ")
-    burst_vms = [n for n, v in vms.items() if _f(v, "SWCUR") + _zipped(sample, n) > 0] or list(vms)
-    weight = {n: _f(vms[n], "SWCUR") + _zipped(sample, n) + 1e-9 for n in burst_vms}
+    weight = {n: w for n, w in guess.share.items() if w > 0}
     for n, v in vms.items():
         memsz = _f(v, "MEMSZ") / scale
         grant = max(_f(v, "GRANT"), 1e-9)
@@ -190,7 +197,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
               f"touches = {max(10, min(2000, int(tchd * 8)))}",
               f"write_fraction = {round(min(1.0, wf), 3)}"]
         o += _steps(pages, mix, guess.ramp)
-        if guess.burst > 0 and n in burst_vms:
+        if guess.burst > 0 and n in weight:
             share = weight[n] / sum(weight.values())
             b = int(min(guess.burst * share / scale, memsz * 0.9 - held) * 256)
             if b > 0:
@@ -255,11 +262,19 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
         # per VM: what it holds, by its GRANT error (damped)
         for n, v in sample["vms"].items():
             miss = _f(v, "GRANT") - _f(sim["vms"].get(n, {}), "GRANT")
-            guess.held[n] = max(1 / 256, guess.held[n] + 0.8 * miss)
+            guess.held[n] = max(1 / 256, guess.held[n] + 0.6 * miss)
+            want_n = _f(v, "SWCUR") + _zipped(sample, n)
+            got_n = _f(sim["vms"].get(n, {}), "SWCUR") + _zipped(sim, n)
+            if want_n > 0 and guess.share[n] > 0:
+                guess.share[n] *= min(2.0, max(0.5, want_n / got_n)) if got_n > 0 else 2.0
             want, got = _f(v, "CACHEUSD"), _f(sim["vms"].get(n, {}), "CACHEUSD")
             if want > 0:
                 ratio = min(2.0, max(0.5, want / got)) if got > 0 else 2.0
                 guess.text[n] = min(1.0, max(0.05, guess.text[n] * ratio))
+        # page sharing: a slower scan when the simulator shares more than the capture
+        want_s, got_s = _f(sample["host"], "pshare_saving_mb"), _f(sim["host"], "pshare_saving_mb")
+        if want_s > 0 and got_s > 0:
+            guess.scan_minutes = min(600.0, max(10.0, guess.scan_minutes * got_s / want_s))
         # the burst: by the host's swap + zip error (secant once there are two points)
         got = _f(sim["host"], "swap_curr_mb") + _f(sim["host"], "zip_zipped_mb")
         bursts.append((guess.burst, got))
@@ -272,6 +287,8 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
             guess.ramp = min(240, guess.ramp * 3 // 2)     # no burst, still too much: grow slower
             bursts.clear()
         guess.burst = max(0.0, min(nxt, managed))
+        total = sum(guess.share.values()) or 1.0
+        guess.share = {n: w / total for n, w in guess.share.items()}
     best.rounds = history
     return best
 
