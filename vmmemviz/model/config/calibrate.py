@@ -22,8 +22,10 @@ the host runs short, as on the real host; how much of each depends on how fast t
 pressure came. Too little swapped + zipped memory: a burst, an extra process in the VMs
 with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 15 s
 later (B searched for, secant on the host's swap + zip; each VM's part of B corrected by
-its own swapped + zipped memory); too much even without a burst:
-the ramp is made 1.5 times slower, so ballooning has time to act before the host is hard.
+its own swapped + zipped memory). The ramp's length is searched against the host's
+Memctl: slower pressure leaves ballooning time to act before the host is hard (without
+ballooning in the capture, the ramp slows when there is too much swap + zip even
+without a burst).
 
 The search runs the simulator ``rounds`` times and keeps the best round; it reads the
 model only through ``run --json``'s counters, so it follows the model when reclamation
@@ -283,8 +285,11 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
             nxt = b1 + (want_out - g1) * (b1 - b0) / (g1 - g0)
         else:
             nxt = guess.burst + 1.5 * (want_out - got)
-        if nxt <= 0 and got > want_out + 0.01 * managed:
-            guess.ramp = min(240, guess.ramp * 3 // 2)     # no burst, still too much: grow slower
+        want_b, got_b = _f(sample["host"], "memctl_curr_mb"), _f(sim["host"], "memctl_curr_mb")
+        slower = (min(1.5, max(0.67, want_b / got_b)) if got_b > 0 else 1.5) if want_b > 0 else \
+            (1.5 if nxt <= 0 and got > want_out + 0.01 * managed else 1.0)
+        if abs(slower - 1) > 0.05:       # slower pressure: more ballooning before the host is hard
+            guess.ramp = int(min(120, max(20, guess.ramp * slower)))
             bursts.clear()
         guess.burst = max(0.0, min(nxt, managed))
         total = sum(guess.share.values()) or 1.0
