@@ -33,8 +33,9 @@ Kernel State is a number whose meaning changed: ESXi 6.x 0 high, 1 clear, 2 soft
 4 low; ESXi 5.x (no clear) 0 high, 1 soft, 2 hard, 3 low. The capture does not say its
 version, so unless told (``esxi="5"`` / ``"6"``) the reader takes the numbering whose
 states best fit free memory against minFree (6.x: clear from 100% to 400% of minFree;
-5.x: high above 100%), with 6.x on a tie and whenever a 4 appears. The raw number is kept
-as ``state_raw``.
+5.x: high above 100%), with 6.x on a tie and whenever a 4 appears (:data:`BANDS`; a third
+reading, one band lower, fits vmmemviz's own exports). The raw number is kept as
+``state_raw``.
 """
 from __future__ import annotations
 
@@ -160,8 +161,12 @@ STATES_6 = ("high", "clear", "soft", "hard", "low")
 STATES_5 = ("high", "soft", "hard", "low")
 # free memory, as a share of minFree, from which each state runs (esxtop's reading: a 6.x
 # host at 146% of minFree reports clear; "high above 400%, clear between 400% and 100%")
+# "vmmemviz": the simulator's reading (ESXI-FACTS table: a state entered below its mark),
+# one band lower, so that its own exports read back with a gauge that agrees.
 BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
-         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0))}
+         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
+         "6.x, vmmemviz thresholds": (("high", 1.0), ("clear", 0.64), ("soft", 0.32),
+                                      ("hard", 0.16), ("low", 0.0))}
 
 
 def expected_state(esxi: str, free_mb: float, minfree_mb: float) -> str:
@@ -252,7 +257,7 @@ def _value(scope, key, v, esxi):
         return None
     u = BY_KEY[(scope, key)].unit if (scope, key) in BY_KEY else ""
     if u == "state":
-        names = STATES_5 if esxi == "5.x" else STATES_6
+        names = STATES_5 if esxi.startswith("5") else STATES_6
         return names[int(v)] if 0 <= v < len(names) and v == int(v) else f"unknown ({v:g})"
     if u == "Y/N":
         return "Y" if v else "N"
@@ -272,20 +277,21 @@ def _num(s: str) -> float:
 
 
 def _state_numbering(state, free, minfree) -> str:
-    """"6.x" or "5.x": whichever numbering of Kernel State fits free/minFree better
-    (distance in states between the reported state and the band free memory is in)."""
+    """The reading of Kernel State (a key of BANDS) that fits free/minFree best: least
+    distance in states between each reported state and the band free memory is in."""
     raw = state[np.isfinite(state)]
-    if len(raw) and raw.max() >= 4:
-        return "6.x"
     if free is None or minfree is None:
         return "6.x"
     miss = {}
-    for esxi, names in (("6.x", STATES_6), ("5.x", STATES_5)):
+    for esxi in BANDS:
+        names = STATES_5 if esxi.startswith("5") else STATES_6
+        if len(raw) and raw.max() >= len(names):
+            continue
         miss[esxi] = 0
         for s, f, m in zip(state, free, minfree):
             if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
                 miss[esxi] += abs(int(s) - names.index(expected_state(esxi, f, m)))
-    return "5.x" if miss["5.x"] < miss["6.x"] else "6.x"
+    return min(miss, key=lambda k: (miss[k], k != "6.x"))
 
 
 def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCapture:

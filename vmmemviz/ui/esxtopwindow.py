@@ -230,7 +230,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
         state = h.get("state")
         if isinstance(state, str):
             state_pill(self.state_label, state)
-            self.raw_label.setText(f"raw {h.get('state_raw', '?')}, ESXi {self.cap.esxi} numbering")
+            self.raw_label.setText(f"raw {h.get('state_raw', '?')}, read as ESXi {self.cap.esxi}")
         free, minfree = h.get("free_mb"), h.get("minfree_mb")
         if isinstance(free, float) and isinstance(minfree, float) and minfree > 0:
             bands = BANDS[self.cap.esxi]
