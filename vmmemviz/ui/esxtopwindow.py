@@ -268,8 +268,8 @@ class CaptureWindow(QtWidgets.QMainWindow):
         i = self.slider.value()
         s = self.cap.sample(i)
         managed = s["host"].get("managed_mb") or 0
-        if scale is None:   # a real-sized host runs slowly: simulate it at most 1 GB large
-            scale = max(1.0, float(managed) / 1024) if isinstance(managed, float) else 1.0
+        if scale is None:   # a real-sized host runs slowly: simulate it at most 512 MB large
+            scale = max(1.0, float(managed) / 512) if isinstance(managed, float) else 1.0
         self._out = path
         self.calibrate_button.setEnabled(False)
         self.status.setText("Calibrating: running the simulator…")
