@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
@@ -133,6 +134,12 @@ class GuestPaging(Mechanism):
     name = "guest paging"
     after = ("balloon",)
     stores = (GSWAP,)
+    counters = (  # vmmemviz's own: esxtop cannot see inside the guest
+        counter.vm("GSWCUR", "MB", "mctl", "guest memory the guest OS paged out to its own swap device "
+                   "(guest-level paging, when the balloon needs more than the guest has free)"),
+        counter.vm("GSWR/s", "MB/s", "mctl", "guest-level page-in rate (from the guest's swap device)"),
+        counter.vm("GSWW/s", "MB/s", "mctl", "guest-level page-out rate (to the guest's swap device)"),
+    )
 
     def guest_reclaim(self, vm, n):
         page_out(self.sim, vm, n)
@@ -152,6 +159,6 @@ class GuestPaging(Mechanism):
         sim.emit(sim.rows(len(out), apply_guest_pagein.code, vm.index, proc=proc.index, gvpn=out, gppn=gppns))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"GSWCUR": mb(GSWAP.used(state, vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
                 "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core.units import mb
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.reclaim.freestates import HYSTERESIS, HostStates
@@ -140,6 +141,8 @@ class Allocation(Mechanism):
 
     name = "allocation"
     after = ("states", "sampling", "tps")
+    counters = (counter.vm("SZTGT", "MB", "mem", "the machine memory the VMkernel wants the VM to have (its "
+                           "target)", "Target Size MBytes"),)
 
     @classmethod
     def setup_state(cls, state, sc):
@@ -154,5 +157,5 @@ class Allocation(Mechanism):
             sim.emit(sim.rows(len(changed), apply_mem_target.code, changed, aux=new[changed]))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"SZTGT": mb(sztgt(state, vm))}

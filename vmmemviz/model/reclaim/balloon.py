@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import page_state_name
@@ -165,6 +166,20 @@ class Balloon(Mechanism):
 
     name = "balloon"
     after = ("allocation",)
+    counters = (
+        counter.vm("MCTL?", "", "mctl", "is the balloon driver (vmmemctl, VMware Tools) running in the guest?",
+                   "Memctl Installed?"),
+        counter.vm("MCTLSZ", "MB", "mctl", "guest memory the balloon driver holds (reclaimed from the VM)",
+                   "Memctl MBytes"),
+        counter.vm("MCTLTGT", "MB", "mctl", "the balloon size the VMkernel asks for", "Memctl Target MBytes"),
+        counter.vm("MCTLMAX", "MB", "mctl", "the largest balloon (Mem.CtlMaxPercent or sched.mem.maxmemctl)",
+                   "Memctl Max MBytes"),
+        counter.host("memctl_curr_mb", "MEMCTL/MB", "curr", "memory the balloon drivers of all VMs hold",
+                     "Memctl Current MBytes"),
+        counter.host("memctl_target_mb", "MEMCTL/MB", "target", "what the balloons are asked to hold",
+                     "Memctl Target MBytes"),
+        counter.host("memctl_max_mb", "MEMCTL/MB", "max", "the most the balloons may hold", "Memctl Max MBytes"),
+    )
 
     @classmethod
     def setup_state(cls, state, sc):
@@ -199,12 +214,12 @@ class Balloon(Mechanism):
             deflate(self.sim, vm, short)
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
                 "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
                 "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
                 "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}

@@ -37,6 +37,7 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import Store
@@ -306,6 +307,18 @@ class Compression(Mechanism):
     name = "compression"
     after = ("tps", "swap")
     stores = (CACHE,)
+    counters = (
+        counter.vm("CACHESZ", "MB", "zip", "size of the VM's compression cache (at most Mem.MemZipMaxPct of "
+                   "MEMSZ)", "Memory Cache Size MBytes"),
+        counter.vm("CACHEUSD", "MB", "zip", "compression cache in use (compressed guest memory)",
+                   "Memory Cache Used MBytes"),
+        counter.vm("ZIP/s", "MB/s", "zip", "compression rate", "Compressed Memory MBytes/sec"),
+        counter.vm("UNZIP/s", "MB/s", "zip", "decompression rate (reads of compressed pages)",
+                   "Decompressed Memory MBytes/sec"),
+        counter.host("zip_zipped_mb", "ZIP/MB", "zipped", "guest memory held compressed", "Total Compressed MBytes"),
+        counter.host("zip_saved_mb", "ZIP/MB", "saved", "machine memory compression saves",
+                     "Total Saved By Compression MBytes"),
+    )
 
     def enabled(self):
         return bool(self.sim.settings["Mem.MemZipEnable"])
@@ -328,12 +341,12 @@ class Compression(Mechanism):
             self.sim.emit(self.sim.rows(len(z), apply_unzip.code, vm.index, gppn=z))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
                 "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         zipped = sum(compressed(vm) for vm in state.vms)
         used = sum(units_used(vm) for vm in state.vms)
         return {"zip_zipped_mb": mb(zipped), "zip_saved_mb": round(zipped / PAGES_PER_MB - used / 1024, 2)}

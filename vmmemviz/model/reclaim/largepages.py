@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import host as H
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
@@ -131,6 +132,11 @@ class LargePages(Mechanism):
 
     name = "largepages"
     after = ("states",)
+    counters = (
+        counter.vm("LPAGE", "MB", "mmu", "guest memory backed by 2 MB large pages (Mem.AllocGuestLargePage)"),
+        counter.vm("WALK/MISS", "", "mmu", "memory references per TLB miss (page-walk cost; 24 at most with "
+                   "EPT and 4 KB pages, 19 in a large page, 4 with shadow tables)"),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -190,6 +196,6 @@ class LargePages(Mechanism):
             sharing.share_pages(vm, sub[tps.hinted(vm, sub)], hints=False)
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, recent) -> dict:
         return {"LPAGE": mb(np.count_nonzero(in_large_pages(state, vm))),
                 "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}

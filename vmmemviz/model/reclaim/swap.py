@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import hx, kind, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
@@ -137,6 +138,16 @@ class Swap(Mechanism):
     name = "swap"
     after = ("allocation", "balloon")
     stores = (VSWP,)
+    counters = (
+        counter.vm("SWCUR", "MB", "swap", "guest memory swapped out by the hypervisor to the .vswp file",
+                   "Swapped MBytes"),
+        counter.vm("SWTGT", "MB", "swap", "the amount the VMkernel wants swapped", "Swap Target MBytes"),
+        counter.vm("SWR/s", "MB/s", "swap", "swap-in rate: pages read back from the .vswp file",
+                   "Swap Read MBytes/sec"),
+        counter.vm("SWW/s", "MB/s", "swap", "swap-out rate: pages written to the .vswp file",
+                   "Swap Written MBytes/sec"),
+        counter.host("swap_curr_mb", "SWAP/MB", "curr", "guest memory swapped to .vswp files", "Swap Used MBytes"),
+    )
 
     @classmethod
     def setup_state(cls, state, sc):
@@ -183,11 +194,11 @@ class Swap(Mechanism):
                         return
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
                 "SWR/s": rate(recent, vm, *reading("vswp")),
                 "SWW/s": rate(recent, vm, *writing("vswp"))}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms))}

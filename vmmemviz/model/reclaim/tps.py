@@ -55,6 +55,7 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
@@ -482,6 +483,23 @@ class PageSharing(Mechanism):
 
     name = "tps"
     after = ("states", "largepages")
+    counters = (
+        counter.vm("ZERO", "MB", "tps", "guest memory that is zero pages (shared onto the one zero MPN)",
+                   "Zero MBytes"),
+        counter.vm("SHRD", "MB", "tps", "guest memory that is shared with other pages (by TPS)", "Shared MBytes"),
+        counter.vm("SHRDSVD", "MB", "tps", "machine memory saved by sharing, attributed to this VM",
+                   "Shared Saved MBytes"),
+        counter.vm("COWH", "MB", "tps", "copy-on-write hints: pages hashed once, not yet shared",
+                   "Copy-On-Write Hint MBytes"),
+        counter.vm("COW/s", "pages/s", "tps", "copy-on-write breaks: writes to shared pages that got a "
+                   "private copy"),
+        counter.host("pshare_shared_mb", "PSHARE/MB", "shared", "guest memory mapped to shared machine pages",
+                     "PShare Shared MBytes"),
+        counter.host("pshare_common_mb", "PSHARE/MB", "common", "machine memory those shared pages use",
+                     "PShare Common MBytes"),
+        counter.host("pshare_saving_mb", "PSHARE/MB", "saving", "shared - common, the memory TPS saves",
+                     "PShare Savings MBytes"),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -538,7 +556,7 @@ class PageSharing(Mechanism):
             self.sim.emit(self.sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, recent) -> dict:
         g = np.flatnonzero(vm.gp_state == SHARED)
         m = vm.gp_loc[g].astype(np.int64)
         refs = state.host.mpn_refs[m]
@@ -549,7 +567,7 @@ class PageSharing(Mechanism):
         return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh), "COW/s": cow}
 
     @staticmethod
-    def host_counters(state, sim, recent) -> dict:
+    def host_values(state, sim, recent) -> dict:
         shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
         common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
         return {"pshare_shared_mb": mb(shared), "pshare_common_mb": mb(common),
