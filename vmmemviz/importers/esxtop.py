@@ -9,7 +9,8 @@ the tens of thousands of columns) is skipped while streaming.
 
 Counters are named as the model names them (``run --json``): host ``managed_mb``,
 ``free_mb``, ``minfree_mb``, ``state``, ``pshare_*_mb``, ...; per group the esxtop field
-names ``MEMSZ``, ``GRANT``, ``TCHD``, ... Each has its unit (:data:`COUNTERS`): counts
+names ``MEMSZ``, ``GRANT``, ``TCHD``, ... Each has its unit (:data:`COUNTERS`: the model's
+own declarations, model.core.counter, plus the counters only captures have): counts
 (MEMBERS, NUMA nodes and migrations, pages per share) and percentages are not MB, MCTL?
 is Y/N. Memory counters we do not know are kept by their CSV name.
 
@@ -49,88 +50,71 @@ from datetime import datetime, timezone
 import numpy as np
 
 from vmmemviz.errors import InputError
+from vmmemviz.model.views import counters as declared
 
 MAGIC = "(PDH-CSV 4.0)"
 
-
 @dataclass(frozen=True)
 class Counter:
-    """One esxtop memory counter: the model's key, its PDH names (the first is the one
-    esxtop 6.x writes and :mod:`esxtop_out` writes), its unit and whether esxtop has it."""
+    """One esxtop memory counter: its key (the model's name for it), its PDH names (the
+    first is the one written), its unit and whether esxtop has it."""
 
     key: str
     scope: str                     # "host" or "vm"
     pdh: tuple
-    unit: str                      # MB, MB/s, %, count, Y/N, state, ratio
+    unit: str                      # MB, MB/s, %, count, pages/s, Y/N, state, ratio
     esxtop: bool = True            # False: vmmemviz's own (written, ignored by other tools)
 
 
-def _c(scope, key, unit, *pdh, esxtop=True):
-    return Counter(key, scope, pdh, unit, esxtop)
+def _c(scope, key, unit, *pdh):
+    return Counter(key, scope, pdh, unit)
 
 
-# Every name mapping lives in this one table (reader, table, JSON and writer read it).
-COUNTERS = (
+# Names other esxtop versions use for a counter the model declares (the reader takes them
+# too; the declaration's batch name is the one written). ESXi 6.x captures say "Compressed
+# Memory MBytes", "Used Compressed Memory MBytes" and "Copy On Write Hint MBytes".
+OTHER_NAMES = {
+    ("host", "pshare_saving_mb"): ("PShare Saving MBytes",),
+    ("host", "swap_curr_mb"): ("Swap Current MBytes",),
+    ("host", "zip_saved_mb"): ("Saved By Compression MBytes",),
+    ("vm", "GRANT"): ("Granted MBytes",),
+    ("vm", "SZTGT"): ("Memory Target Size MBytes",),
+    ("vm", "MCTL?"): ("Memctl?", "Memctl Installed"),
+    ("vm", "MCTLSZ"): ("Memctl Size MBytes", "Memctl Current MBytes"),
+    ("vm", "MCTLMAX"): ("Max Memctl MBytes",),
+    ("vm", "SWCUR"): ("Swap Current MBytes", "Swap Used MBytes"),
+    ("vm", "SWR/s"): ("Swapin MBytes/sec",),
+    ("vm", "SWW/s"): ("Swap Write MBytes/sec", "Swapout MBytes/sec"),
+    ("vm", "COWH"): ("Copy On Write Hint MBytes", "COW Hint MBytes"),
+    ("vm", "CACHESZ"): ("Compressed Memory MBytes", "Compression Memory Cache Size MBytes"),
+    ("vm", "CACHEUSD"): ("Used Compressed Memory MBytes", "Compression Memory Cache Used MBytes"),
+    ("vm", "ZIP/s"): ("Compressed MBytes/sec",),
+    ("vm", "UNZIP/s"): ("Decompressed MBytes/sec",),
+}
+# what a declared counter's values are, where its unit does not say it
+KINDS = {("host", "state"): "state", ("vm", "MCTL?"): "Y/N"}
+# counters esxtop writes that the model has not: read from captures only
+CAPTURE_ONLY = (
     _c("host", "pmem_mb", "MB", "Machine MBytes"),
-    _c("host", "managed_mb", "MB", "Kernel Managed MBytes"),
-    _c("host", "minfree_mb", "MB", "Kernel MinFree MBytes"),
-    _c("host", "free_mb", "MB", "Free MBytes"),
-    _c("host", "state", "state", "Kernel State"),
     _c("host", "reserved_mb", "MB", "Kernel Reserved MBytes"),
     _c("host", "unreserved_mb", "MB", "Kernel Unreserved MBytes"),
     _c("host", "nonkernel_mb", "MB", "NonKernel MBytes"),
-    _c("host", "pshare_shared_mb", "MB", "PShare Shared MBytes"),
-    _c("host", "pshare_common_mb", "MB", "PShare Common MBytes"),
-    _c("host", "pshare_saving_mb", "MB", "PShare Savings MBytes", "PShare Saving MBytes"),
-    _c("host", "swap_curr_mb", "MB", "Swap Used MBytes", "Swap Current MBytes"),
     _c("host", "swap_rclmtgt_mb", "MB", "Swap Target MBytes", "Swap Reclaim Target MBytes"),
     _c("host", "swap_r_mbps", "MB/s", "Swap MBytes Read/sec", "Swap Read MBytes/sec"),
     _c("host", "swap_w_mbps", "MB/s", "Swap MBytes Write/sec", "Swap Written MBytes/sec"),
-    _c("host", "zip_zipped_mb", "MB", "Total Compressed MBytes"),
-    _c("host", "zip_saved_mb", "MB", "Total Saved By Compression MBytes",
-       "Saved By Compression MBytes"),
-    _c("host", "memctl_curr_mb", "MB", "Memctl Current MBytes"),
-    _c("host", "memctl_target_mb", "MB", "Memctl Target MBytes"),
-    _c("host", "memctl_max_mb", "MB", "Memctl Max MBytes"),
     _c("host", "overcommit_1m", "ratio", "Memory Overcommit (1 Minute Avg)"),
     _c("host", "overcommit_5m", "ratio", "Memory Overcommit (5 Minute Avg)"),
     _c("host", "overcommit_15m", "ratio", "Memory Overcommit (15 Minute Avg)"),
     _c("vm", "MEMBERS", "count", "Members"),
-    _c("vm", "MEMSZ", "MB", "Memory Size MBytes"),
-    _c("vm", "GRANT", "MB", "Memory Granted Size MBytes", "Granted MBytes"),
     _c("vm", "CNSM", "MB", "Memory Consumed Size MBytes", "Consumed MBytes"),
-    _c("vm", "SZTGT", "MB", "Target Size MBytes", "Memory Target Size MBytes"),
-    _c("vm", "TCHD", "MB", "Touched MBytes"),
     _c("vm", "TCHD_W", "MB", "Touched Write MBytes"),
-    _c("vm", "%ACTV", "%", "% Active Estimate"),
     _c("vm", "%ACTVS", "%", "% Active Slow Estimate"),
     _c("vm", "%ACTVF", "%", "% Active Fast Estimate"),
     _c("vm", "%ACTVN", "%", "% Active Next Estimate"),
-    _c("vm", "MCTL?", "Y/N", "Memctl Installed?", "Memctl?", "Memctl Installed"),
-    _c("vm", "MCTLSZ", "MB", "Memctl MBytes", "Memctl Size MBytes", "Memctl Current MBytes"),
-    _c("vm", "MCTLTGT", "MB", "Memctl Target MBytes"),
-    _c("vm", "MCTLMAX", "MB", "Memctl Max MBytes", "Max Memctl MBytes"),
-    _c("vm", "SWCUR", "MB", "Swapped MBytes", "Swap Current MBytes", "Swap Used MBytes"),
-    _c("vm", "SWTGT", "MB", "Swap Target MBytes"),
-    _c("vm", "SWR/s", "MB/s", "Swap Read MBytes/sec", "Swapin MBytes/sec"),
-    _c("vm", "SWW/s", "MB/s", "Swap Written MBytes/sec", "Swap Write MBytes/sec",
-       "Swapout MBytes/sec"),
     _c("vm", "LLSWR/s", "MB/s", "LLSwap Read MBytes/sec"),
     _c("vm", "LLSWW/s", "MB/s", "LLSwap Written MBytes/sec", "LLSwap Write MBytes/sec"),
-    _c("vm", "ZERO", "MB", "Zero MBytes"),
-    _c("vm", "SHRD", "MB", "Shared MBytes"),
-    _c("vm", "SHRDSVD", "MB", "Shared Saved MBytes"),
-    _c("vm", "COWH", "MB", "Copy On Write Hint MBytes", "Copy-On-Write Hint MBytes",
-       "COW Hint MBytes"),
-    _c("vm", "OVHD", "MB", "Overhead MBytes"),
     _c("vm", "OVHDMAX", "MB", "Overhead Max MBytes"),
     _c("vm", "OVHDUW", "MB", "Overhead UW MBytes", "Overhead Upper Watermark MBytes"),
-    _c("vm", "CACHESZ", "MB", "Compressed Memory MBytes", "Memory Cache Size MBytes",
-       "Compression Memory Cache Size MBytes"),
-    _c("vm", "CACHEUSD", "MB", "Used Compressed Memory MBytes", "Memory Cache Used MBytes",
-       "Compression Memory Cache Used MBytes"),
-    _c("vm", "ZIP/s", "MB/s", "Compressed MBytes/sec", "Compressed Memory MBytes/sec"),
-    _c("vm", "UNZIP/s", "MB/s", "Decompressed MBytes/sec", "Decompressed Memory MBytes/sec"),
     _c("vm", "RESV", "MB", "Alloc Min MBytes", "Memory Alloc Min MBytes", "Reservation MBytes",
        "Alloc Min"),
     _c("vm", "LIMIT", "MB", "Alloc Max MBytes", "Memory Alloc Max MBytes", "Limit MBytes",
@@ -142,18 +126,21 @@ COUNTERS = (
     _c("vm", "NLMEM", "MB", "Numa Local MBytes", "NUMA Local MBytes"),
     _c("vm", "N%L", "%", "Numa % Local", "NUMA % Local"),
     _c("vm", "CPTSH", "count", "Commit Pages Per Share"),
-    # the model's own counters: no esxtop column, written under these names
-    _c("vm", "GSWCUR", "MB", "Guest Swapped MBytes", esxtop=False),
-    _c("vm", "GSWR/s", "MB/s", "Guest Swap Read MBytes/sec", esxtop=False),
-    _c("vm", "GSWW/s", "MB/s", "Guest Swap Written MBytes/sec", esxtop=False),
-    _c("vm", "COW/s", "count", "Copy On Write Breaks/sec", esxtop=False),
-    _c("vm", "LPAGE", "MB", "Large Page MBytes", esxtop=False),
-    _c("vm", "TLB_HITS", "count", "TLB Hits", esxtop=False),
-    _c("vm", "TLB_MISSES", "count", "TLB Misses", esxtop=False),
-    _c("vm", "WALK_REFS", "count", "Page Walk Memory References", esxtop=False),
-    _c("vm", "WALK/MISS", "count", "Page Walk References Per Miss", esxtop=False),
-    _c("vm", "VM_EXITS", "count", "VM Exits", esxtop=False),
 )
+
+
+def _declared():
+    """The model's counters as declared beside their mechanisms (model.views.counters);
+    one without an esxtop batch name is written as "vmmemviz NAME"."""
+    for scope, table in (("host", declared.HOST), ("vm", declared.VM)):
+        for name, d in table.items():
+            names = (d.batch,) if d.batch else (f"vmmemviz {name}",)
+            yield Counter(name, scope, names + OTHER_NAMES.get((scope, name), ()),
+                          KINDS.get((scope, name)) or d.unit or "count", d.batch is not None)
+
+
+# Every counter, in one table: the reader, the table, the JSON and the writer read it.
+COUNTERS = tuple(_declared()) + CAPTURE_ONLY
 BY_KEY = {(c.scope, c.key): c for c in COUNTERS}
 _BY_PDH = {(c.scope, " ".join(n.lower().split())): c for c in COUNTERS for n in c.pdh}
 

@@ -2,9 +2,9 @@
 
 Windows PerfMon CSV as esxtop writes it: every field double-quoted, CRLF line ends, first
 cell ``(PDH-CSV 4.0) (UTC)(0)``, columns ``\\\\HOST\\Memory\\<counter>`` and
-``\\\\HOST\\Group Memory(GID:vm)\\<counter>`` named from :data:`esxtop.COUNTERS` (esxtop's
-own names; the model's extra counters under names in the same style, which esxtop tools
-ignore), one ``Vcpu(GID:vm:WID:vmx)\\% Used`` column per VM so readers can tell VMs from
+``\\\\HOST\\Group Memory(GID:vm)\\<counter>`` named from :data:`esxtop.COUNTERS` (the
+batch names the model's counters declare; one esxtop has not as ``vmmemviz NAME``, which
+esxtop tools ignore), one ``Vcpu(GID:vm:WID:vmx)\\% Used`` column per VM so readers can tell VMs from
 system groups as esxtop does. Kernel State is written with ESXi 6.x numbering (0 high ...
 4 low), MCTL? as 1 / 0. The file is written to a temp file and renamed (never half-written).
 """
