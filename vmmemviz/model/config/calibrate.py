@@ -60,7 +60,7 @@ class Guess:
     text: dict                        # per VM: share of text (compressible) in the non-shared rest
     share: dict                       # per VM: its part of the burst
     burst: float = 0.0
-    scan_minutes: float = 10          # Mem.ShareScanTime: how fast page sharing finds pages
+    scan_speed: float = 1.0           # page sharing: 1 = a scan of each VM every 40 ticks
     ramp: int = 40                    # ticks over which the applications write what they hold
 
 
@@ -160,8 +160,10 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
          f"name = {_t(name)}", "seed = 1", f"duration = {duration}", "",
          "[host]", f"memory_mb = {_n(_mb(max(1.0, managed - system) / scale))}", "",
          "[settings]",
-         "# page sharing: 15 s of scanning a tick; Mem.ShareScanTime searched so PShare saving matches",
-         f'"Mem.ShareScanTime" = {int(guess.scan_minutes)}', '"Sim.TimeScale" = 15']
+         "# page sharing: its speed searched so that PShare saving matches (faster: more seconds of",
+         "# scanning a tick; slower: a longer Mem.ShareScanTime)",
+         f'"Mem.ShareScanTime" = {min(600, round(10 / min(1.0, guess.scan_speed)))}',
+         f'"Sim.TimeScale" = {min(3600, round(15 * max(1.0, guess.scan_speed)))}']
     if _f(h, "pshare_saving_mb") <= 0 and not any(_f(v, "SHRD") > 0 for v in vms.values()):
         o.append('"Mem.ShareScanGHz" = 0   # nothing shared in the capture: TPS scanning off')
     if zip_pct:
@@ -273,10 +275,10 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
             if want > 0:
                 ratio = min(2.0, max(0.5, want / got)) if got > 0 else 2.0
                 guess.text[n] = min(1.0, max(0.05, guess.text[n] * ratio))
-        # page sharing: a slower scan when the simulator shares more than the capture
+        # page sharing: scan faster or slower by the PShare saving error
         want_s, got_s = _f(sample["host"], "pshare_saving_mb"), _f(sim["host"], "pshare_saving_mb")
-        if want_s > 0 and got_s > 0:
-            guess.scan_minutes = min(600.0, max(10.0, guess.scan_minutes * got_s / want_s))
+        if want_s > 0 and abs(got_s - want_s) > max(0.1 * want_s, 0.01 * managed):
+            guess.scan_speed *= min(4.0, max(0.25, want_s / got_s)) if got_s > 0 else 4.0
         # the burst: by the host's swap + zip error (secant once there are two points)
         got = _f(sim["host"], "swap_curr_mb") + _f(sim["host"], "zip_zipped_mb")
         bursts.append((guess.burst, got))
