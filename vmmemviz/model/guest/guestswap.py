@@ -31,7 +31,15 @@ from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
 
-GSWAP = SlotStore("gswap", "guest swap", "gswap", None, lambda vm: vm.n)
+class GuestSwap(SlotStore):
+    """The guest's swap device: its pages are process pages (a GVPN's ``pt`` is the slot)."""
+
+    def held(self, state, vm) -> np.ndarray:
+        parts = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+GSWAP = GuestSwap("gswap", "guest swap", "gswap", None, lambda vm: vm.n, group="guest")
 
 
 def _by_process(vm, rows, sel):

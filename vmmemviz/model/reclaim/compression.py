@@ -110,7 +110,7 @@ class CacheStore(Store):
         return frames_held(vm)
 
 
-CACHE = CacheStore("zip", "compression cache", COMPRESSED)
+CACHE = CacheStore("zip", "compression cache", COMPRESSED, group="zip")
 
 
 def compressed(vm) -> int:
