@@ -4,7 +4,7 @@ import pytest
 
 from vmmemviz.model import catalog
 from vmmemviz.model.config import scenario
-from vmmemviz.model.core import counter
+from vmmemviz.model.core import counter, events
 from vmmemviz.model.core.mechanism import Mechanism, ordered
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.model.views import counters, invariants
@@ -113,3 +113,15 @@ def inspect_stores(tl) -> set:
             found.add(s.name)
             break
     return found
+
+
+def test_kinds_that_move_content_declare_their_arrow_between_real_layers():
+    stores = {s.name for s in catalog.STORES}
+    flows = [k for k in events.KINDS.values() if k.flow]
+    assert {"SWAP_OUT", "SWAP_IN", "ZIP", "UNZIP", "ZIP_EVICT", "GUEST_PAGEOUT", "GUEST_PAGEIN"} <= {k.name for k in flows}
+    for k in flows:
+        assert {k.src, k.dst} <= stores | {"gv", "gp", "mp"} and k.src != k.dst
+        assert stores & {k.src, k.dst}, f"{k.name}: a flow touches a store"
+    assert events.BY_NAME["SWAP_IN"].src == "vswp" and events.BY_NAME["SWAP_IN"].dst == "mp"
+    assert set(catalog.STORES[0].writes()) and all(events.KINDS[c].dst == catalog.STORES[0].name
+                                                   for c in catalog.STORES[0].writes())
