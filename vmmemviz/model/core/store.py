@@ -44,6 +44,11 @@ class Store:
     def setup_state(self, state, settings) -> None:
         """Add the store's arrays to a fresh State."""
 
+    def exists(self, state) -> bool:
+        """Whether the scenario has this store at all (an optional tier may be configured away);
+        a store that does not exist is not registered on the State."""
+        return True
+
     def size(self, state, vm) -> int:
         """Slots the store has for ``vm``."""
         raise NotImplementedError
