@@ -42,19 +42,26 @@ class Kind:
     apply: Callable
     narrate: Callable
     help: str             # one paragraph for F1 help: which part of the guide this is
-    src: str | None = None    # the layer or store a page's content leaves ("mp", "vswp", ...)
-    dst: str | None = None    # the layer or store it goes to
+    # a kind that moves page content declares its arrow: from the layer or store the
+    # content leaves (src: "gv", "gp", "mp" or a store's name) to the one it goes to (dst),
+    # drawn as a flow in the colour of ``flow`` (an arrow colour group: "swap", "zip", "gswap")
+    src: str | None = None
+    dst: str | None = None
+    flow: str | None = None
 
 
 KINDS: dict[int, Kind] = {}
 BY_NAME: dict[str, Kind] = {}
 
 
-def kind(code: int, name: str, group: str, help: str, src: str | None = None, dst: str | None = None):
+def kind(code: int, name: str, group: str, help: str, src: str | None = None, dst: str | None = None,
+         flow: str | None = None):
     """Decorator pair: ``@kind(...)`` on the apply function, then ``.narrator`` on the narrate."""
+    assert (src is None) == (dst is None) == (flow is None), f"{name}: src, dst and flow go together"
+
     def register(apply):
         def narrator(fn):
-            k = Kind(code, name, group, apply, fn, help, src, dst)
+            k = Kind(code, name, group, apply, fn, help, src, dst, flow)
             assert code not in KINDS, f"event kind {code} registered twice"
             KINDS[code] = BY_NAME[name] = k
             return fn

@@ -38,7 +38,7 @@ def build_state(sc) -> State:
         m.setup_state(st, sc)
         for s in m.stores:
             s.setup_state(st, settings)
-    st.stores = {s.name: s for s in STORES}
+    st.stores = {s.name: s for s in STORES if s.exists(st)}
     return st
 
 

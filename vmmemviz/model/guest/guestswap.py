@@ -31,7 +31,15 @@ from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
 
-GSWAP = SlotStore("gswap", "guest swap", "gswap", None, lambda vm: vm.n)
+class GuestSwap(SlotStore):
+    """The guest's swap device: its pages are process pages (a GVPN's ``pt`` is the slot)."""
+
+    def held(self, state, vm) -> np.ndarray:
+        parts = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+GSWAP = GuestSwap("gswap", "guest swap", "gswap", None, lambda vm: vm.n, group="guest")
 
 
 def _by_process(vm, rows, sel):
@@ -43,7 +51,7 @@ def _by_process(vm, rows, sel):
 
 @kind(63, "GUEST_PAGEOUT", "guest", "Guest-level paging: short of free memory (often because the balloon "
       "driver took it), the guest OS pages its own applications out to its swap device. The guest "
-      "decides what goes; the hypervisor is not involved.", src="gp", dst="gswap")
+      "decides what goes; the hypervisor is not involved.", src="gv", dst="gswap", flow="gswap")
 def apply_guest_pageout(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -75,7 +83,7 @@ def _(row, names):
 
 @kind(64, "GUEST_PAGEIN", "guest", "Guest-level paging: an application touched a page its guest OS had "
       "paged out; the guest reads it back from its swap device into a free guest physical page.",
-      src="gswap", dst="gp")
+      src="gswap", dst="gv", flow="gswap")
 def apply_guest_pagein(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v

@@ -110,7 +110,7 @@ class CacheStore(Store):
         return frames_held(vm)
 
 
-CACHE = CacheStore("zip", "compression cache", COMPRESSED)
+CACHE = CacheStore("zip", "compression cache", COMPRESSED, group="zip")
 
 
 def compressed(vm) -> int:
@@ -144,7 +144,7 @@ def _(row, names):
 
 @kind(81, "ZIP", "zip", "Memory compression: a page chosen for swapping compresses to 2 KB or less (at "
       "least 50%), so instead of going to disk it is kept compressed in the VM's compression cache in "
-      "host memory, and its machine page is freed.", src="mp", dst="zip")
+      "host memory, and its machine page is freed.", src="mp", dst="zip", flow="zip")
 def apply_zip(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -177,7 +177,7 @@ def _(row, names):
 
 @kind(82, "UNZIP", "zip", "Memory compression: the guest touched a compressed page; the access faults "
       "and the hypervisor decompresses it into a fresh machine page, far faster than a read from disk.",
-      src="zip", dst="mp")
+      src="zip", dst="mp", flow="zip")
 def apply_unzip(state, rows):
     restore(state, rows, CACHE)
 
@@ -189,7 +189,7 @@ def _(row, names):
 
 
 @kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
-      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp")
+      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp", flow="swap")
 def apply_zip_evict(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v

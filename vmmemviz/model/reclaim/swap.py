@@ -65,7 +65,7 @@ def _(row, names):
 
 @kind(71, "SWAP_OUT", "swap", "Hypervisor swapping: the hypervisor writes a page chosen at random to the "
       "VM's swap file (.vswp) and frees its machine page. It cannot know whether the guest is using the "
-      "page, so active pages are swapped too.", src="mp", dst="vswp")
+      "page, so active pages are swapped too.", src="mp", dst="vswp", flow="swap")
 def apply_swap_out(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -91,7 +91,7 @@ def _(row, names):
 
 @kind(72, "SWAP_IN", "swap", "Hypervisor swapping: the guest touched a page the hypervisor had swapped "
       "out; the access faults and the hypervisor reads the page back from the .vswp into a fresh "
-      "machine page while the virtual CPU waits.", src="vswp", dst="mp")
+      "machine page while the virtual CPU waits.", src="vswp", dst="mp", flow="swap")
 def apply_swap_in(state, rows):
     restore(state, rows, VSWP)
 
