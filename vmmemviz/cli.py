@@ -1,7 +1,9 @@
 """Command line.
 
     vmmemviz [SCENARIO]                  open the app (default: the built-in "default")
-    vmmemviz run SCENARIO [--steps N] [--events] [--json]
+    vmmemviz run SCENARIO [--steps N] [--events] [--json] [--esxtop OUT.csv]
+    vmmemviz esxtop CAPTURE.csv [--sample N] [--json]
+    vmmemviz calibrate CAPTURE.csv [--sample N] --out SCENARIO.toml
     vmmemviz list                        built-in scenarios and tours
     vmmemviz --version
 
@@ -46,6 +48,10 @@ def _run(args) -> int:
             out.write(f"{i + 1:7d} t={int(row['tick']):4d} {events.KINDS[int(row['kind'])].name:13s} "
                       f"{events.narrate(row, names)}\n")
     c = tl.counters()
+    if args.esxtop:
+        from vmmemviz.importers.esxtop_out import alloc_columns, write_esxtop
+        rows = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
+        write_esxtop(args.esxtop, rows, alloc=alloc_columns(sc))
     if args.json:
         states = [h["host"]["state"] for h in tl.history]
         seq = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
@@ -69,6 +75,41 @@ def table(c: dict, title: str, events: int, tick: int) -> str:
     for name, row in vms.items():
         lines.append(f"{name:<{name_w}} " + " ".join(f"{row[col]!s:>{w}}" for col, w in zip(cols, widths)))
     return "\n".join(lines)
+
+
+def _esxtop(args) -> int:
+    from vmmemviz.importers.esxtop import read_esxtop, table as esxtop_table
+
+    cap = read_esxtop(args.capture, esxi=args.esxi)
+    i = cap.index(args.sample)
+    s = cap.sample(i)
+    if args.json:
+        print(json.dumps({"capture": cap.path, "host_name": cap.host_name, "sample": i,
+                          "samples": cap.samples, "time": str(cap.times[i]) + "Z",
+                          "esxi_states": cap.esxi, "vms_are": cap.why_vm, **s}))
+    else:
+        print(esxtop_table(s, f"{cap.host_name}: sample {i} of 0-{cap.samples - 1}, "
+                              f"{cap.times[i]} UTC, Kernel State read as ESXi {cap.esxi}, "
+                              f"VMs = {cap.why_vm}"))
+    return 0
+
+
+def _calibrate(args) -> int:
+    from vmmemviz.export.atomic import atomic_file
+    from vmmemviz.importers.esxtop import read_esxtop
+    from vmmemviz.model.config.calibrate import calibrate, compare_table
+
+    cap = read_esxtop(args.capture, esxi=args.esxi)
+    i = cap.index(args.sample)
+    result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
+                       name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
+                       rounds=args.rounds, scale=args.scale,
+                       progress=lambda m: print(m, file=sys.stderr))
+    with atomic_file(args.out) as tmp:
+        tmp.write_text(result.text)
+    print(compare_table(result))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _list(args) -> int:
@@ -95,7 +136,24 @@ def parser() -> ArgumentParser:
                    help="simulated seconds to run (default: the scenario's duration)")
     r.add_argument("--events", action="store_true", help="print every event's narration")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--esxtop", metavar="OUT.csv", help="also write the run as an esxtop batch "
+                   "capture (PDH-CSV, one row per tick)")
     r.set_defaults(func=_run)
+    e = sub.add_parser("esxtop", help="one sample of an esxtop batch capture (esxtop -b)")
+    e.add_argument("capture", metavar="CAPTURE.csv")
+    e.add_argument("--sample", type=int, help="sample number (0 = first, -1 = last; default last)")
+    e.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
+    e.add_argument("--json", action="store_true", help="print one JSON object (run --json's shape)")
+    e.set_defaults(func=_esxtop)
+    cb = sub.add_parser("calibrate", help="a scenario that reproduces a host from an esxtop capture")
+    cb.add_argument("capture", metavar="CAPTURE.csv")
+    cb.add_argument("--sample", type=int, help="sample number (default the last)")
+    cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
+    cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
+    cb.add_argument("--rounds", type=int, default=6, help="simulator runs to search with (default 6)")
+    cb.add_argument("--scale", type=float, default=1.0, help="simulate the host N times smaller "
+                    "(every size divided by N; a real 8 GB host runs faster at --scale 8)")
+    cb.set_defaults(func=_calibrate)
     ls = sub.add_parser("list", help="list the built-in scenarios and tours")
     ls.set_defaults(func=_list)
     g = sub.add_parser("gui", help="open the app (the default with no subcommand)")

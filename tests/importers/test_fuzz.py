@@ -75,12 +75,12 @@ def test_fuzz_traces(tmp_path, name, text):
 
 
 def test_fuzz_esxtop(tmp_path):
-    from .test_esxtop import write_capture
+    from .test_esxtop import field_capture
 
     src = tmp_path / "c.csv"
-    write_capture(src, [(1, "a"), (2, "b")], 3)
+    field_capture(src)
     rng = np.random.default_rng(4)
     for k, d in enumerate(mutations(src.read_bytes(), rng, 200, head=1 << 30)):
         p = tmp_path / f"m{k}.csv"
         p.write_bytes(d)
-        survive(read_esxtop, p)
+        survive(lambda q: [c.sample(i) for c in [read_esxtop(q)] for i in range(c.samples)], p)

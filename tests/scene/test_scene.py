@@ -199,7 +199,7 @@ def test_relayout_keeps_cells_and_drops_empty_stores(tl):
     kept = {b.key for b in lean}
     for b in bands:
         used = np.any((b.codes != P.FREE) & (b.codes != P.BG))
-        assert (b.key in kept) == (b.layer not in B.STORE_LAYERS or used)
+        assert (b.key in kept) == (not B.is_store(b) or used)
     one = B.reflow(next(b for b in bands if b.key == "mp"))
     assert one.cols & (one.cols - 1) == 0 and 1.2 < one.cols / one.rows < 5
 

@@ -3,18 +3,45 @@
 Row 1: first cell ``(PDH-CSV 4.0) (UTC)(0)``, then column names
 ``\\\\HOST\\Object(instance)\\Counter``; each further row is one sample: a timestamp
 (``MM/DD/YYYY hh:mm:ss``) and the values. Only the memory objects are kept: ``Memory``
-(host) and ``Group Memory(GID:name)`` (per VM / resource group); other objects (CPU, disk,
-network: most of the tens of thousands of columns) are skipped while streaming. Counters
-are renamed to esxtop field names: host ``managed``, ``minfree``, ``free``, ``state``,
-``pshare_*_mb``, ``swap_*_mb``, ``zip_*_mb``, ``memctl_*_mb``; per VM ``MEMSZ``, ``GRANT``,
-``TCHD``, ``SZTGT``, ``MCTLSZ``, ``SWCUR``, ``ZERO``, ``SHRD``, ``COWH``, ``OVHD``,
-``CACHESZ``, ... (table below). Memory counters we do not know are kept by their CSV name.
+(host) and ``Group Memory(GID:name)`` (one per scheduler group); the per-world ``Vcpu``
+object is read only for its world names; everything else (CPU, disk, network: most of
+the tens of thousands of columns) is skipped while streaming.
+
+Counters are named as the model names them (``run --json``): host ``managed_mb``,
+``free_mb``, ``minfree_mb``, ``state``, ``pshare_*_mb``, ...; per group the esxtop field
+names ``MEMSZ``, ``GRANT``, ``TCHD``, ... Each has its unit (:data:`COUNTERS`: the model's
+own declarations, model.core.counter, plus the counters only captures have): counts
+(MEMBERS, NUMA nodes and migrations, pages per share) and percentages are not MB, MCTL?
+is Y/N. Memory counters we do not know are kept by their CSV name.
+
+VMs and system groups. esxtop's ``V`` command shows only the groups that are VMs; a VM's
+group holds its VMX world beside its vCPU, MKS and SVGA worlds ("Interpreting esxtop
+Statistics", section 2.1 Worlds and Groups, VMware communities DOC-9279; in batch mode the
+worlds appear as ``Vcpu(GID:vmname:WID:vmx)``). So, in order:
+
+1. the capture has per-world columns: a group is a VM if one of its worlds is ``vmx``;
+2. else a group is a VM if esxtop gives it a balloon maximum or a VMM overhead maximum
+   (``Memctl Max MBytes`` / ``Overhead Max MBytes`` > 0 in some sample): both are
+   computed from a VM's configured memory, and ESXi's own process groups (hostd, vpxa,
+   sh, init, ...) have neither;
+3. else (neither counter captured) a group is a system group if its name is one of
+   ESXi's own (:data:`SYSTEM_NAMES`), a VM otherwise.
+
+System groups are kept apart (``capture.system``) and folded into the host's
+``system_mb`` (their granted plus overhead memory): memory the VMs cannot have.
+
+Kernel State is a number whose meaning changed: ESXi 6.x 0 high, 1 clear, 2 soft, 3 hard,
+4 low; ESXi 5.x (no clear) 0 high, 1 soft, 2 hard, 3 low. The capture does not say its
+version, so unless told (``esxi="5"`` / ``"6"``) the reader takes the numbering whose
+states best fit free memory against minFree (6.x: clear from 100% to 400% of minFree;
+5.x: high above 100%), with 6.x on a tie and whenever a 4 appears (:data:`BANDS`; a third
+reading, one band lower, fits vmmemviz's own exports). The raw number is kept as
+``state_raw``.
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -25,81 +52,136 @@ import numpy as np
 
 from vmmemviz.errors import InputError
 from vmmemviz.inputfile import open_input
+from vmmemviz.model.views import counters as declared
 
 MAGIC = "(PDH-CSV 4.0)"
 
-# esxtop name -> CSV counter names (lower case, regular expressions, first match wins)
-HOST_COUNTERS = {
-    "pmem_mb": [r"machine mbytes"],
-    "managed": [r"kernel managed mbytes"],
-    "minfree": [r"kernel minfree mbytes"],
-    "free": [r"free mbytes"],
-    "state": [r"kernel state"],
-    "reserved_mb": [r"kernel reserved mbytes"],
-    "unreserved_mb": [r"kernel unreserved mbytes"],
-    "pshare_shared_mb": [r"pshare shared mbytes"],
-    "pshare_common_mb": [r"pshare common mbytes"],
-    "pshare_saving_mb": [r"pshare savings? mbytes"],
-    "swap_curr_mb": [r"swap used mbytes", r"swap current mbytes"],
-    "swap_rclmtgt_mb": [r"swap target mbytes", r"swap reclaim target mbytes"],
-    "swap_r_mbps": [r"swap mbytes read/sec", r"swap read mbytes/sec"],
-    "swap_w_mbps": [r"swap mbytes write/sec", r"swap written mbytes/sec"],
-    "zip_zipped_mb": [r"total compressed mbytes", r"compressed mbytes"],
-    "zip_saved_mb": [r"total saved by compression mbytes", r"saved by compression mbytes"],
-    "memctl_curr_mb": [r"memctl current mbytes", r"memctl mbytes"],
-    "memctl_target_mb": [r"memctl target mbytes"],
-    "memctl_max_mb": [r"memctl max mbytes"],
+@dataclass(frozen=True)
+class Counter:
+    """One esxtop memory counter: its key (the model's name for it), its PDH names (the
+    first is the one written), its unit and whether esxtop has it."""
+
+    key: str
+    scope: str                     # "host" or "vm"
+    pdh: tuple
+    unit: str                      # MB, MB/s, %, count, pages/s, Y/N, state, ratio
+    esxtop: bool = True            # False: vmmemviz's own (written, ignored by other tools)
+
+
+def _c(scope, key, unit, *pdh):
+    return Counter(key, scope, pdh, unit)
+
+
+# Names other esxtop versions use for a counter the model declares (the reader takes them
+# too; the declaration's batch name is the one written). ESXi 6.x captures say "Compressed
+# Memory MBytes", "Used Compressed Memory MBytes" and "Copy On Write Hint MBytes".
+OTHER_NAMES = {
+    ("host", "pshare_saving_mb"): ("PShare Saving MBytes",),
+    ("host", "swap_curr_mb"): ("Swap Current MBytes",),
+    ("host", "zip_saved_mb"): ("Saved By Compression MBytes",),
+    ("vm", "GRANT"): ("Granted MBytes",),
+    ("vm", "SZTGT"): ("Memory Target Size MBytes",),
+    ("vm", "MCTL?"): ("Memctl?", "Memctl Installed"),
+    ("vm", "MCTLSZ"): ("Memctl Size MBytes", "Memctl Current MBytes"),
+    ("vm", "MCTLMAX"): ("Max Memctl MBytes",),
+    ("vm", "SWCUR"): ("Swap Current MBytes", "Swap Used MBytes"),
+    ("vm", "SWR/s"): ("Swapin MBytes/sec",),
+    ("vm", "SWW/s"): ("Swap Write MBytes/sec", "Swapout MBytes/sec"),
+    ("vm", "COWH"): ("Copy On Write Hint MBytes", "COW Hint MBytes"),
+    ("vm", "CACHESZ"): ("Compressed Memory MBytes", "Compression Memory Cache Size MBytes"),
+    ("vm", "CACHEUSD"): ("Used Compressed Memory MBytes", "Compression Memory Cache Used MBytes"),
+    ("vm", "ZIP/s"): ("Compressed MBytes/sec",),
+    ("vm", "UNZIP/s"): ("Decompressed MBytes/sec",),
 }
-HOST_ALIASES = {"managed_mb": "managed", "minfree_mb": "minfree", "free_mb": "free"}
-VM_COUNTERS = {
-    "MEMBERS": [r"members"],
-    "MEMSZ": [r"memory size mbytes"],
-    "GRANT": [r"memory granted size mbytes", r"granted mbytes"],
-    "CNSM": [r"memory consumed size mbytes", r"consumed mbytes"],
-    "SZTGT": [r"target size mbytes", r"memory target size mbytes"],
-    "TCHD": [r"touched mbytes"],
-    "TCHD_W": [r"touched write mbytes"],
-    "%ACTV": [r"% active estimate"],
-    "%ACTVS": [r"% active slow estimate"],
-    "%ACTVF": [r"% active fast estimate"],
-    "%ACTVN": [r"% active next estimate"],
-    "MCTL?": [r"memctl installed\??", r"memctl\?"],
-    "MCTLSZ": [r"memctl mbytes", r"memctl size mbytes", r"memctl current mbytes"],
-    "MCTLTGT": [r"memctl target mbytes"],
-    "MCTLMAX": [r"memctl max mbytes", r"max memctl mbytes"],
-    "SWCUR": [r"swapped mbytes", r"swap current mbytes", r"swap used mbytes"],
-    "SWTGT": [r"swap target mbytes"],
-    "SWR/s": [r"swap read mbytes/sec", r"swapin mbytes/sec"],
-    "SWW/s": [r"swap written mbytes/sec", r"swap write mbytes/sec", r"swapout mbytes/sec"],
-    "LLSWR/s": [r"llswap read mbytes/sec"],
-    "LLSWW/s": [r"llswap written mbytes/sec", r"llswap write mbytes/sec"],
-    "ZERO": [r"zero mbytes"],
-    "SHRD": [r"shared mbytes"],
-    "SHRDSVD": [r"shared saved mbytes"],
-    "COWH": [r"copy-on-write hint mbytes", r"cow hint mbytes"],
-    "OVHD": [r"overhead mbytes"],
-    "OVHDMAX": [r"overhead max mbytes"],
-    "OVHDUW": [r"overhead upper watermark mbytes"],
-    "CACHESZ": [r"(compression )?memory cache size mbytes", r"cache size mbytes"],
-    "CACHEUSD": [r"(compression )?memory cache used mbytes", r"cache used mbytes"],
-    "ZIP/s": [r"compressed memory mbytes/sec", r"compress(ion)? mbytes/sec", r"zip mbytes/sec"],
-    "UNZIP/s": [r"decompressed memory mbytes/sec", r"decompress(ion)? mbytes/sec",
-                r"unzip mbytes/sec"],
-    "RESV": [r"(memory )?reservation mbytes", r"resv mbytes"],
-    "LIMIT": [r"(memory )?limit mbytes"],
-    "SHARES": [r"(memory )?shares"],
-}
-_HOST_RX = [(k, re.compile(f"(?:{'|'.join(v)})$")) for k, v in HOST_COUNTERS.items()]
-_VM_RX = [(k, re.compile(f"(?:{'|'.join(v)})$")) for k, v in VM_COUNTERS.items()]
+# what a declared counter's values are, where its unit does not say it
+KINDS = {("host", "state"): "state", ("vm", "MCTL?"): "Y/N"}
+# counters esxtop writes that the model has not: read from captures only
+CAPTURE_ONLY = (
+    _c("host", "pmem_mb", "MB", "Machine MBytes"),
+    _c("host", "reserved_mb", "MB", "Kernel Reserved MBytes"),
+    _c("host", "unreserved_mb", "MB", "Kernel Unreserved MBytes"),
+    _c("host", "nonkernel_mb", "MB", "NonKernel MBytes"),
+    _c("host", "swap_rclmtgt_mb", "MB", "Swap Target MBytes", "Swap Reclaim Target MBytes"),
+    _c("host", "swap_r_mbps", "MB/s", "Swap MBytes Read/sec", "Swap Read MBytes/sec"),
+    _c("host", "swap_w_mbps", "MB/s", "Swap MBytes Write/sec", "Swap Written MBytes/sec"),
+    _c("host", "overcommit_1m", "ratio", "Memory Overcommit (1 Minute Avg)"),
+    _c("host", "overcommit_5m", "ratio", "Memory Overcommit (5 Minute Avg)"),
+    _c("host", "overcommit_15m", "ratio", "Memory Overcommit (15 Minute Avg)"),
+    _c("vm", "MEMBERS", "count", "Members"),
+    _c("vm", "CNSM", "MB", "Memory Consumed Size MBytes", "Consumed MBytes"),
+    _c("vm", "TCHD_W", "MB", "Touched Write MBytes"),
+    _c("vm", "%ACTVS", "%", "% Active Slow Estimate"),
+    _c("vm", "%ACTVF", "%", "% Active Fast Estimate"),
+    _c("vm", "%ACTVN", "%", "% Active Next Estimate"),
+    _c("vm", "LLSWR/s", "MB/s", "LLSwap Read MBytes/sec"),
+    _c("vm", "LLSWW/s", "MB/s", "LLSwap Written MBytes/sec", "LLSwap Write MBytes/sec"),
+    _c("vm", "OVHDMAX", "MB", "Overhead Max MBytes"),
+    _c("vm", "OVHDUW", "MB", "Overhead UW MBytes", "Overhead Upper Watermark MBytes"),
+    _c("vm", "RESV", "MB", "Alloc Min MBytes", "Memory Alloc Min MBytes", "Reservation MBytes",
+       "Alloc Min"),
+    _c("vm", "LIMIT", "MB", "Alloc Max MBytes", "Memory Alloc Max MBytes", "Limit MBytes",
+       "Alloc Max"),
+    _c("vm", "SHARES", "count", "Alloc Shares", "Memory Alloc Shares", "Shares"),
+    _c("vm", "NHN", "count", "NUMA Home Nodes", "Numa Home Nodes"),
+    _c("vm", "NMIG", "count", "Numa Migrations", "NUMA Migrations"),
+    _c("vm", "NRMEM", "MB", "Numa Remote MBytes", "NUMA Remote MBytes"),
+    _c("vm", "NLMEM", "MB", "Numa Local MBytes", "NUMA Local MBytes"),
+    _c("vm", "N%L", "%", "Numa % Local", "NUMA % Local"),
+    _c("vm", "CPTSH", "count", "Commit Pages Per Share"),
+)
+
+
+def _declared():
+    """The model's counters as declared beside their mechanisms (model.views.counters);
+    one without an esxtop batch name is written as "vmmemviz NAME"."""
+    for scope, table in (("host", declared.HOST), ("vm", declared.VM)):
+        for name, d in table.items():
+            names = (d.batch,) if d.batch else (f"vmmemviz {name}",)
+            yield Counter(name, scope, names + OTHER_NAMES.get((scope, name), ()),
+                          KINDS.get((scope, name)) or d.unit or "count", d.batch is not None)
+
+
+# Every counter, in one table: the reader, the table, the JSON and the writer read it.
+COUNTERS = tuple(_declared()) + CAPTURE_ONLY
+BY_KEY = {(c.scope, c.key): c for c in COUNTERS}
+_BY_PDH = {(c.scope, " ".join(n.lower().split())): c for c in COUNTERS for n in c.pdh}
+
+STATES_6 = ("high", "clear", "soft", "hard", "low")
+STATES_5 = ("high", "soft", "hard", "low")
+# free memory, as a share of minFree, from which each state runs (esxtop's reading: a 6.x
+# host at 146% of minFree reports clear; "high above 400%, clear between 400% and 100%")
+# "vmmemviz": the simulator's reading (ESXI-FACTS table: a state entered below its mark),
+# one band lower, so that its own exports read back with a gauge that agrees.
+BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
+         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
+         "6.x, vmmemviz thresholds": (("high", 1.0), ("clear", 0.64), ("soft", 0.32),
+                                      ("hard", 0.16), ("low", 0.0))}
+
+
+def expected_state(esxi: str, free_mb: float, minfree_mb: float) -> str:
+    """The state whose band free memory is in (no hysteresis)."""
+    return next(n for n, share in BANDS[esxi] if free_mb >= share * minfree_mb)
+# ESXi's own scheduler groups and user-world processes (used only when the capture has
+# neither per-world columns nor the VM-only counters)
+SYSTEM_NAMES = frozenset(
+    "host system idle helper drivers ft vmotion vmkapimod init sh hostd vpxa hostd-probe "
+    "vmsyslogd vmkiscsid vmkdevmgr vobd net-lacp net-lbt dcui sfcbd sfcbd-watchdog rhttpproxy "
+    "lwsmd ntpd snmpd storageRM sdrsInjector smartd swapobjd usbarbitrator vvold nfsgssd "
+    "iofilterd-vmwarevmcrypt busybox ioFilterVPServer hostdCgiServer dhclient-uw vmfstraced "
+    "nscd openwsmand sensord slpd epd etcd hostprofiletrace apiForwarder vsanvpd "
+    "vsanmgmtd cmmdsd clomd osfsd vmtoolsd".lower().split())
+
 _COL = re.compile(r"^\\\\([^\\]*)\\([^\\(]+)(?:\((.*)\))?\\(.+)$")
 
 
-def _match(table, counter: str) -> str | None:
-    c = " ".join(counter.lower().split())
-    for name, rx in table:
-        if rx.fullmatch(c):
-            return name
-    return None
+def unit(scope: str, key: str) -> str:
+    """The unit of a counter (for counters not in :data:`COUNTERS`, from its CSV name)."""
+    c = BY_KEY.get((scope, key))
+    if c:
+        return c.unit
+    low = key.lower()
+    return "MB/s" if "mbytes/sec" in low else "MB" if "mbytes" in low else \
+        "%" if "%" in low else "count"
 
 
 @dataclass
@@ -108,20 +190,67 @@ class EsxtopCapture:
 
     path: str
     host_name: str
-    times: np.ndarray                                   # datetime64[s], UTC
+    times: np.ndarray                                    # datetime64[s], UTC
     host: dict[str, np.ndarray] = field(default_factory=dict)
     vms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    gids: dict[str, str] = field(default_factory=dict)  # group name -> GID
-    columns: dict[tuple, str] = field(default_factory=dict, repr=False)  # (who, name) -> CSV
+    system: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    gids: dict[str, str] = field(default_factory=dict)   # group name -> GID
+    columns: dict[tuple, str] = field(default_factory=dict, repr=False)  # (who, key) -> CSV
+    esxi: str = "6.x"                                    # state numbering used
+    why_vm: str = ""                                     # how VMs were told from system groups
 
     @property
     def samples(self) -> int:
         return len(self.times)
 
-    def sample(self, i: int) -> dict:
-        """Counters at sample ``i`` as {"host": {...}, "vms": {name: {...}}} (floats)."""
-        return {"host": {k: float(v[i]) for k, v in self.host.items()},
-                "vms": {n: {k: float(v[i]) for k, v in c.items()} for n, c in self.vms.items()}}
+    def index(self, sample: int | None) -> int:
+        """Sample number (negative from the end, None = the last) checked against the file."""
+        if self.samples == 0:
+            raise InputError(f"{self.path}: expected at least one sample row, got only the header")
+        i = self.samples - 1 if sample is None else sample if sample >= 0 else self.samples + sample
+        if not 0 <= i < self.samples:
+            raise InputError(f"{self.path}: --sample: expected 0 to {self.samples - 1} "
+                             f"(or -1 for the last), got {sample}")
+        return i
+
+    def sample(self, i: int | None = None) -> dict:
+        """Counters at sample ``i`` in ``run --json``'s shape: {"host", "vms", "system"}.
+        Sizes in MB, Kernel State as its name (raw number in ``state_raw``), MCTL? as Y/N."""
+        i = self.index(i)
+        host = {k: _value("host", k, v[i], self.esxi) for k, v in self.host.items()}
+        if "state" in self.host and math.isfinite(self.host["state"][i]):
+            host["state_raw"] = int(self.host["state"][i])
+        sysmb = [_group_mb(c, i) for c in self.system.values()]
+        if sysmb:
+            host["system_mb"] = round(sum(sysmb), 2)
+        return {"host": host,
+                "vms": {n: {k: _value("vm", k, v[i], "") for k, v in c.items()}
+                        for n, c in self.vms.items()},
+                "system": {n: {k: _value("vm", k, v[i], "") for k, v in c.items()}
+                           for n, c in self.system.items()}}
+
+
+def _group_mb(c: dict, i: int) -> float:
+    """Machine memory of a system group: granted (or consumed) plus overhead."""
+    grant = c.get("GRANT", c.get("CNSM"))
+    total = 0.0
+    for s in (grant, c.get("OVHD")):
+        if s is not None and math.isfinite(s[i]):
+            total += float(s[i])
+    return total
+
+
+def _value(scope, key, v, esxi):
+    v = float(v)
+    if math.isnan(v):
+        return None
+    u = BY_KEY[(scope, key)].unit if (scope, key) in BY_KEY else ""
+    if u == "state":
+        names = STATES_5 if esxi.startswith("5") else STATES_6
+        return names[int(v)] if 0 <= v < len(names) and v == int(v) else f"unknown ({v:g})"
+    if u == "Y/N":
+        return "Y" if v else "N"
+    return int(v) if u == "count" and v == int(v) else round(v, 2)
 
 
 def _num(s: str) -> float:
@@ -136,8 +265,27 @@ def _num(s: str) -> float:
         return math.nan
 
 
-def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
-    """Stream an esxtop batch CSV and keep the host and per-group memory counters."""
+def _state_numbering(state, free, minfree) -> str:
+    """The reading of Kernel State (a key of BANDS) that fits free/minFree best: least
+    distance in states between each reported state and the band free memory is in."""
+    raw = state[np.isfinite(state)]
+    if free is None or minfree is None:
+        return "6.x"
+    miss = {}
+    for esxi in BANDS:
+        names = STATES_5 if esxi.startswith("5") else STATES_6
+        if len(raw) and raw.max() >= len(names):
+            continue
+        miss[esxi] = 0
+        for s, f, m in zip(state, free, minfree):
+            if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
+                miss[esxi] += abs(int(s) - names.index(expected_state(esxi, f, m)))
+    return min(miss, key=lambda k: (miss[k], k != "6.x"))
+
+
+def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCapture:
+    """Stream an esxtop batch CSV and keep the host and per-group memory counters.
+    ``esxi`` "5" or "6" forces the Kernel State numbering (default: inferred)."""
     path = os.fspath(path)
     f = io.TextIOWrapper(open_input(path), encoding="utf-8", errors="replace", newline="")
     with f:
@@ -150,35 +298,44 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
         try:
             header = next(reader)
             ncol = len(header)
-            keep: list[tuple[int, str, str]] = []   # (column, who, name)
+            keep: list[tuple[int, str, str]] = []   # (column, who, key)
             host_name = ""
             columns = {}
             gids: dict[str, str] = {}
+            vmx_gids: set[str] = set()
+            worlds_seen = False
             for j, col in enumerate(header[1:], 1):
                 m = _COL.match(col)
                 if not m:
                     continue
                 host, obj, inst, counter = m.groups()
                 obj = obj.strip()
+                cname = " ".join(counter.lower().split())
                 if obj == "Memory" and inst is None:
                     host_name = host_name or host
-                    name = _match(_HOST_RX, counter) or counter
-                    who = "host"
+                    c = _BY_PDH.get(("host", cname))
+                    who, key = "host", c.key if c else counter
                 elif obj == "Group Memory" and inst is not None:
-                    gid, _, vm = inst.partition(":")
-                    if not vm:
-                        gid, vm = "", inst
-                    if vm in gids and gids[vm] != gid:
-                        vm = f"{vm} ({gid})"
-                    gids[vm] = gid
-                    name = _match(_VM_RX, counter) or counter
-                    who = vm
+                    gid, _, name = inst.partition(":")
+                    if not name:
+                        gid, name = "", inst
+                    if name in gids and gids[name] != gid:
+                        name = f"{name} ({gid})"
+                    gids[name] = gid
+                    c = _BY_PDH.get(("vm", cname))
+                    who, key = name, c.key if c else counter
+                elif obj == "Vcpu" and inst is not None:
+                    worlds_seen = True
+                    parts = inst.split(":")
+                    if parts[-1].strip().lower() == "vmx":
+                        vmx_gids.add(parts[0])
+                    continue
                 else:
                     continue
-                if (who, name) in columns:   # the same counter twice: keep the first
+                if (who, key) in columns:   # the same counter twice: keep the first
                     continue
-                columns[(who, name)] = col
-                keep.append((j, who, name))
+                columns[(who, key)] = col
+                keep.append((j, who, key))
             rows_t: list[str] = []
             values: list[list[float]] = []
             idx = [j for j, _, _ in keep]
@@ -195,6 +352,9 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
                              f"{e}") from None
         except StopIteration:
             raise InputError(f"{path}:1: expected a header row, got an empty file") from None
+    if not keep:
+        raise InputError(f"{path}:1: no memory columns (expected \\\\HOST\\Memory\\... or \\\\HOST\\"
+                         f"Group Memory(GID:name)\\...: capture with the memory screen enabled)")
     times = np.empty(len(rows_t), "datetime64[s]")
     for i, t in enumerate(rows_t):
         try:
@@ -205,60 +365,61 @@ def read_esxtop(path: str | os.PathLike) -> EsxtopCapture:
         times[i] = np.datetime64(int(dt.timestamp()), "s")
     data = np.array(values, dtype=np.float64).reshape(len(values), len(keep))
     cap = EsxtopCapture(path, host_name, times, gids=gids, columns=columns)
-    for k, (_, who, name) in enumerate(keep):
-        series = data[:, k]
-        if who == "host":
-            cap.host[name] = series
-        else:
-            cap.vms.setdefault(who, {})[name] = series
-    for alias, name in HOST_ALIASES.items():
-        if name in cap.host:
-            cap.host[alias] = cap.host[name]
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for k, (_, who, key) in enumerate(keep):
+        (cap.host if who == "host" else groups.setdefault(who, {}))[key] = data[:, k]
+    _split_groups(cap, groups, vmx_gids if worlds_seen else None)
+    if esxi in ("5", "5.x"):
+        cap.esxi = "5.x"
+    elif esxi in (None, "", "auto"):
+        if "state" in cap.host:
+            cap.esxi = _state_numbering(cap.host["state"], cap.host.get("free_mb"),
+                                        cap.host.get("minfree_mb"))
     return cap
 
 
-def _toml_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+def _split_groups(cap: EsxtopCapture, groups: dict, vmx_gids: set | None) -> None:
+    """VMs first, system groups apart (see the module docstring for the rule)."""
+    have_vm_only = any(k in c for c in groups.values() for k in ("MCTLMAX", "OVHDMAX"))
+    for name, c in groups.items():
+        if vmx_gids is not None:
+            is_vm = cap.gids.get(name) in vmx_gids
+            cap.why_vm = "groups with a vmx world"
+        elif have_vm_only:
+            is_vm = any(np.nanmax(c[k], initial=0) > 0 for k in ("MCTLMAX", "OVHDMAX") if k in c)
+            cap.why_vm = "groups with a balloon or VMM overhead maximum"
+        else:
+            is_vm = name.split(".")[0].lower() not in SYSTEM_NAMES
+            cap.why_vm = "groups not named as ESXi's own processes"
+        (cap.vms if is_vm else cap.system)[name] = c
 
 
-def _mb(v: float) -> str:
-    v = round(float(v), 2)
-    return str(int(v)) if v == int(v) else repr(v)
+def table(s: dict, title: str = "") -> str:
+    """One sample as an esxtop-like memory screen: host line, VMs, then system groups."""
+    h = s["host"]
+    lines = [title] if title else []
+    lines.append("  ".join(f"{k}: {v}{_u('host', k)}" for k, v in h.items()))
+    for label, groups in (("VMs", s["vms"]), ("system groups", s.get("system", {}))):
+        if not groups:
+            continue
+        cols = list(dict.fromkeys(k for g in groups.values() for k in g))
+        heads = [f"{c}{'(' + _unit_short('vm', c) + ')' if _unit_short('vm', c) else ''}"
+                 for c in cols]
+        widths = [max(len(x), 7) for x in heads]
+        name_w = max(8, *(len(n) for n in groups))
+        lines.append(f"\n{label} ({len(groups)})")
+        lines.append(f"{'NAME':<{name_w}} " + " ".join(f"{x:>{w}}" for x, w in zip(heads, widths)))
+        for n, g in groups.items():
+            lines.append(f"{n:<{name_w}} " + " ".join(
+                f"{'-' if g.get(c) is None else g[c]!s:>{w}}" for c, w in zip(cols, widths)))
+    return "\n".join(lines)
 
 
-def scenario_skeleton(capture: EsxtopCapture | str | os.PathLike, sample: int = 0) -> str:
-    """TOML scenario text: [host] memory_mb and one [[vm]] per group with a MEMSZ > 0
-    (name, memory_mb = MEMSZ, reservation_mb / limit_mb when the capture has them)."""
-    cap = capture if isinstance(capture, EsxtopCapture) else read_esxtop(capture)
-    if cap.samples == 0:
-        raise InputError(f"{cap.path}: expected at least one sample row, got only the header")
-    i = sample if sample >= 0 else cap.samples + sample
+def _unit_short(scope, key) -> str:
+    u = unit(scope, key)
+    return u if u in ("MB", "MB/s") else ""
 
-    def val(series):
-        if series is None:
-            return math.nan
-        return float(series[i])
 
-    vms = []
-    for name, c in cap.vms.items():
-        memsz = val(c.get("MEMSZ"))
-        if math.isfinite(memsz) and memsz > 0:
-            vms.append((name, memsz, val(c.get("RESV")), val(c.get("LIMIT"))))
-    host_mb = next((v for v in (val(cap.host.get("pmem_mb")), val(cap.host.get("managed")))
-                    if math.isfinite(v) and v > 0), None)
-    if host_mb is None:
-        host_mb = sum(m for _, m, _, _ in vms) or 1024
-    out = io.StringIO()
-    when = str(cap.times[i]) if cap.samples else "?"
-    out.write(f"# Scenario skeleton from the esxtop capture {os.path.basename(cap.path)}\n")
-    out.write(f"# host {cap.host_name or '?'}, sample {i + 1} of {cap.samples} ({when} UTC).\n")
-    out.write("# Sizes are from the capture; add processes and workloads to each VM.\n")
-    out.write(f"name = {_toml_str('esxtop capture of ' + (cap.host_name or 'a host'))}\n")
-    out.write(f"duration = {max(60, cap.samples)}\n\n[host]\nmemory_mb = {_mb(host_mb)}\n")
-    for name, memsz, resv, limit in vms:
-        out.write(f"\n[[vm]]\nname = {_toml_str(name)}\nmemory_mb = {_mb(memsz)}\n")
-        if math.isfinite(resv) and resv > 0:
-            out.write(f"reservation_mb = {_mb(min(resv, memsz))}\n")
-        if math.isfinite(limit) and 0 < limit < memsz:
-            out.write(f"limit_mb = {_mb(limit)}\n")
-    return out.getvalue()
+def _u(scope, key) -> str:
+    u = unit(scope, key)
+    return f" {u}" if u in ("MB", "MB/s") else ""

@@ -21,7 +21,7 @@ MIN_PX = 8           # labels are never smaller than this
 
 
 def row_of(band) -> str:
-    return "store" if band.layer in B.STORE_LAYERS else band.layer
+    return "store" if B.is_store(band) else band.layer
 
 
 def size_text(cells: int, kib: int = 4) -> str:

@@ -294,6 +294,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.setToolTipsVisible(True)
         f.addAction(self.a_save)
         f.addAction(self.a_export)
+        f.addAction(self._act("Export esxtop CSV…", self.export_esxtop,
+                              tip="The run so far as an esxtop batch capture, one row per tick"))
         f.addSeparator()
         f.addAction(self._act("Snapshot a process…", self.snapshot_process,
                               tip="A live Linux process's pages, guest virtual -> physical, from /proc"))
@@ -446,14 +448,18 @@ class MainWindow(QtWidgets.QMainWindow):
         win.show()
         return win
 
+    def export_esxtop(self):
+        from .esxtopwindow import export_esxtop
+        return export_esxtop(self, self.frame, self.scenario)
+
     def open_capture(self):
         from ..importers.esxtop import read_esxtop
-        from .realdata import CaptureWindow
+        from .esxtopwindow import CaptureWindow
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open esxtop capture", str(Path.home()),
                                                         "esxtop batch output (*.csv);;All files (*)")
         if path:
             try:
-                CaptureWindow(read_esxtop(path), self).show()
+                CaptureWindow(read_esxtop(path), self, self.theme).show()
             except InputError as e:
                 QtWidgets.QMessageBox.warning(self, "Cannot read the capture", str(e))
 

@@ -1,25 +1,20 @@
-"""Windows for real data: a live Linux process's memory, and an esxtop batch capture.
+"""Windows for real data: a live Linux process's memory (the esxtop capture window is in
+esxtopwindow.py).
 
 * :class:`ProcessWindow` (File -> Snapshot process): the process's guest virtual pages,
   mapping by mapping, coloured by what ``/proc/PID/pagemap`` and ``/proc/kpageflags`` say
   (present, file or anonymous, the shared zero page, THP, KSM-merged, mapped more than once,
   swapped), and where they lie in guest physical memory (PFN order): the guide's point
   that a contiguous virtual space is not contiguous underneath.
-* :class:`CaptureWindow` (File -> Open esxtop capture): the capture's host and per-VM memory
-  counters in the counters panel and the plots, a slider over its samples, and a scenario
-  skeleton (its VMs and sizes) to save.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..engine.frame import Frame
-from vmmemviz.model.reclaim.freestates import STATE_NAMES
 from ..scene import palette as P
 
 ROW = 512                      # pages per grid row: 2 MiB of address space
@@ -172,87 +167,6 @@ class ProcessWindow(QtWidgets.QMainWindow):
             return
         p = ev.pos()
         self.gv_item.setToolTip(self.describe(int(p.y()) * ROW + int(p.x())))
-
-
-def capture_frames(cap) -> list:
-    """Per-sample counter dicts of an esxtop capture, in the model's shape (for panels)."""
-    hist = []
-    t0 = cap.times[0] if cap.samples else None
-    for i in range(cap.samples):
-        c = cap.sample(i)
-        st = c["host"].get("state")
-        if isinstance(st, float) and not np.isnan(st) and 0 <= int(st) < len(STATE_NAMES):
-            c["host"]["state"] = STATE_NAMES[int(st)]
-        tick = int((cap.times[i] - t0) / np.timedelta64(1, "s")) if t0 is not None else i
-        hist.append({"tick": tick, "events": i, **c})
-    return hist
-
-
-class CaptureWindow(QtWidgets.QMainWindow):
-    """An esxtop batch capture in the counters panel and the plots, sample by sample."""
-
-    def __init__(self, cap, parent=None):
-        from .counters import CountersPanel
-        from .plots import PlotsPanel
-
-        super().__init__(parent)
-        self.cap = cap
-        self.hist = capture_frames(cap)
-        self.names = tuple(cap.vms)
-        self.setWindowTitle(f"esxtop capture {os.path.basename(cap.path)} — {cap.host_name}, "
-                            f"{cap.samples} samples, {len(cap.vms)} VMs")
-        self.counters = CountersPanel()
-        self.plots = PlotsPanel()
-        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.slider.setRange(0, max(0, cap.samples - 1))
-        self.slider.setToolTip("Sample of the capture (esxtop -b writes one row per interval)")
-        self.slider.valueChanged.connect(self.show_sample)
-        self.when = QtWidgets.QLabel()
-        save = QtWidgets.QPushButton("Save scenario skeleton…")
-        save.setToolTip("Write a scenario with this host's memory and one VM per group, sized as captured")
-        save.clicked.connect(self.save_skeleton)
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.slider, 1)
-        top.addWidget(self.when)
-        top.addWidget(save)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        split.addWidget(self.counters)
-        split.addWidget(self.plots)
-        central = QtWidgets.QWidget()
-        lay = QtWidgets.QVBoxLayout(central)
-        lay.addLayout(top)
-        lay.addWidget(split, 1)
-        self.setCentralWidget(central)
-        self.resize(1200, 850)
-        self.show_sample(0)
-
-    def frame(self, i: int) -> Frame:
-        h = self.hist[i]
-        return Frame(pos=i + 1, total=len(self.hist), finished=True, tick=h["tick"], event=None, kind=None,
-                     group=None, narration="", chapter=None, vm_names=self.names,
-                     counters={"host": h["host"], "vms": h["vms"]}, history=tuple(self.hist[:i + 1]))
-
-    def show_sample(self, i: int) -> None:
-        if not self.hist:
-            return
-        f = self.frame(i)
-        self.counters.show_frame(f)
-        self.plots.show_frame(f)
-        self.when.setText(f"{np.datetime_as_string(self.cap.times[i], unit='s')} UTC")
-
-    def save_skeleton(self, path: str | None = None) -> str | None:
-        from ..export.atomic import atomic_file
-        from ..importers.esxtop import scenario_skeleton
-
-        if not path:
-            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save scenario skeleton",
-                                                            "capture.vmmemviz.toml", "Scenarios (*.toml)")
-        if not path:
-            return None
-        text = scenario_skeleton(self.cap, sample=self.slider.value())
-        with atomic_file(path) as tmp:
-            tmp.write_text(text)
-        return path
 
 
 def image_scenario(paths: list[str], out_dir: str) -> str:

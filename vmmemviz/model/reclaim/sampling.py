@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import hx, kind
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import ACCESSED
 
 PREV_ACCESSED = 2
@@ -36,16 +39,20 @@ def _(row, names):
             f"(from GPPN {hx(row['gppn'])}) were touched; active memory estimate updated.")
 
 
-class ActiveSampling:
+class ActiveSampling(Mechanism):
+    """Mechanism: ends a sample period every Mem.SamplePeriod seconds."""
+
     name = "sampling"
+    after = ("states",)
+    counters = (
+        counter.vm("TCHD", "MB", "mem", "memory touched lately, estimated by sampling (active memory)",
+                   "Touched MBytes"),
+        counter.vm("%ACTV", "%", "mem", "active share of guest memory from the last sample of 100 pages",
+                   "% Active Estimate"),
+    )
 
-    def enabled(self, sim):
-        return True
-
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         period = sim.settings["Mem.SamplePeriod"]
         if sim.now == 0 or sim.now % period:
             return
@@ -53,3 +60,7 @@ class ActiveSampling:
             sample = sim.rng.integers(0, vm.n, SAMPLE_PAGES)
             pct = int(100 * np.count_nonzero(vm.gp_flags[sample] & ACCESSED) / SAMPLE_PAGES)
             sim.emit(sim.rows(1, apply_active_sample.code, vm.index, aux=pct, gppn=int(sample[0])))
+
+    @staticmethod
+    def vm_values(state, vm, sim, recent):
+        return {"TCHD": mb(touched(vm)), "%ACTV": vm.active_pct}

@@ -1,40 +1,51 @@
 """Counters derived from the state, never kept beside it, named as esxtop names them (MB).
 
-Per VM: MEMSZ (configured), GRANT (guest memory backed by machine memory, shared included),
-TCHD (touched lately, sampling.py), OVHD (VMM overhead), plus the TLB/MMU figures.
-Host: managed, free, minfree, state. Reclamation mechanisms add theirs through
-``VM_EXTRA`` / ``HOST_EXTRA``: functions ``f(state, vm, sim, recent)`` / ``f(state, sim, recent)``
-returning a dict. ``sim`` gives the settings (``sim.settings``, ``sim.minfree_mb``);
-``recent`` is the event rows of the current tick up to the state's position, for the
-per-second rates (SWR/s, ZIP/s, ...): count the rows of your kind for that VM.
+Every counter is declared (core/counter.py) next to what computes it: here the base figures
+of the host and the VMs (MEMSZ, GRANT, OVHD, the TLB/MMU figures; managed, free), and in
+each mechanism of the catalog its own (``Mechanism.counters``, values from
+``vm_values(state, vm, sim, recent)`` / ``host_values(state, sim, recent)``, in catalog
+order, whether the mechanism is enabled or not). ``sim`` is the live simulator (settings,
+mechanisms); ``recent`` is the event rows of the current tick up to the state's position,
+for the per-second rates (SWR/s, ZIP/s, ...). ``VM`` and ``HOST`` map every declared name
+to its declaration: the counters panel, the plots, F1 help and the esxtop reader read them.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.catalog import MECHANISMS
+from vmmemviz.model.core import counter
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import EVENT_DTYPE
-from vmmemviz.model.reclaim.sampling import touched
-from vmmemviz.model.reclaim.freestates import STATE_NAMES
-from vmmemviz.model.core.vm import MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.core.units import mb
+from vmmemviz.model.core.vm import MAPPED, SHARED
 
-VM_EXTRA: list = []
-HOST_EXTRA: list = []
-
-
-def mb(pages) -> float:
-    return round(float(pages) / PAGES_PER_MB, 2)
-
-
-def rate(recent, vm, *codes) -> float:
-    """MB/s of ``vm``'s rows of kinds ``codes`` among ``recent`` (the tick's rows so far)."""
-    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))
+BASE = (
+    counter.vm("MEMSZ", "MB", "mem", "configured memory of the VM (the guest physical memory size)",
+               "Memory Size MBytes"),
+    counter.vm("GRANT", "MB", "mem", "guest physical memory backed by machine memory (consumed), shared "
+               "pages included", "Memory Granted Size MBytes"),
+    counter.vm("OVHD", "MB", "mem", "machine memory the VMM uses for this VM (PMAP, shadow or EPT tables)",
+               "Overhead MBytes"),
+    counter.vm("TLB_HITS", "", "mmu", "translations found in the TLB (no page walk)"),
+    counter.vm("TLB_MISSES", "", "mmu", "translations that needed a page walk"),
+    counter.vm("WALK_REFS", "", "mmu", "memory references of all page walks (up to 24 each with EPT, 4 with "
+               "shadow tables)"),
+    counter.vm("VM_EXITS", "", "mmu", "exits to the VMM to re-sync shadow page tables (software MMU only)"),
+    counter.host("managed_mb", "VMKMEM", "managed", "machine memory the VMkernel manages", "Kernel Managed MBytes"),
+    counter.host("free_mb", "VMKMEM", "free", "free memory; compared with minFree it decides the host state",
+                 "Free MBytes"),
+)
+DECLARED = BASE + tuple(c for m in MECHANISMS for c in m.counters)
+VM = {c.name: c for c in DECLARED if not c.host}
+HOST = {c.name: c for c in DECLARED if c.host}
+assert len(VM) + len(HOST) == len(DECLARED), "a counter is declared twice"
 
 
 def overhead_by_vm(state) -> np.ndarray:
     """Hypervisor frames per owner VM, in one pass over the host."""
     hv = state.host.mpn_state == H.HV
-    return np.bincount(state.host.mpn_owner[hv], minlength=256)
+    return np.bincount(state.host.mpn_owner[hv], minlength=H.NO_VM + 1)
 
 
 def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
@@ -44,29 +55,21 @@ def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
     out = {
         "MEMSZ": mb(vm.n),
         "GRANT": mb(granted),
-        "TCHD": mb(touched(vm)),
-        "%ACTV": vm.active_pct,
         "OVHD": mb(ovhd),
         "TLB_HITS": vm.tlb_hits,
         "TLB_MISSES": vm.tlb_misses,
         "WALK_REFS": vm.walk_refs,
         "VM_EXITS": vm.vm_exits,
     }
-    for f in VM_EXTRA:
-        out.update(f(state, vm, sim, recent))
+    for m in MECHANISMS:
+        out.update(m.vm_values(state, vm, sim, recent))
     return out
 
 
 def host_counters(state, sim, recent) -> dict:
-    free = state.host.free_count()
-    out = {
-        "managed_mb": mb(state.host.n_mpn),
-        "free_mb": mb(free),
-        "minfree_mb": round(sim.minfree_mb, 2),
-        "state": STATE_NAMES[state.host_state],
-    }
-    for f in HOST_EXTRA:
-        out.update(f(state, sim, recent))
+    out = {"managed_mb": mb(state.host.n_mpn), "free_mb": mb(state.host.free_count())}
+    for m in MECHANISMS:
+        out.update(m.host_values(state, sim, recent))
     return out
 
 

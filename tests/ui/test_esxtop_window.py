@@ -1,0 +1,114 @@
+"""The esxtop capture window: VMs first, units, state pill and gauge agreeing, real time,
+one sample drawn as points, every control inside 1280x800, calibration from the window."""
+from __future__ import annotations
+
+import tomllib
+
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from tests.importers.test_esxtop import VMS6, field_capture
+from vmmemviz.importers.esxtop import BANDS, expected_state, read_esxtop
+from vmmemviz.ui.esxtopwindow import CaptureWindow
+
+
+def _window(qtbot, tmp_path, samples=3, **kw):
+    p = tmp_path / "field.csv"
+    field_capture(p, samples=samples, **kw)
+    w = CaptureWindow(read_esxtop(p))
+    qtbot.addWidget(w)
+    return w
+
+
+def test_vms_first_units_and_one_host_value_each(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path)
+    names = [w.table.item(r, 0).text() for r in range(w.table.rowCount())]
+    assert names[:6] == list(VMS6) and "hostd" in names[6:]
+    heads = [w.table.horizontalHeaderItem(c).text() for c in range(w.table.columnCount())]
+    assert "MEMSZ\nMB" in heads and "MEMBERS\ncount" in heads and "MCTL?\nY/N" in heads
+    col = heads.index("MCTL?\nY/N")
+    assert w.table.item(names.index("db01"), col).text() == "N"
+    assert w.table.item(names.index("web01"), col).text() == "Y"
+    assert list(w.host_values).count("free_mb") == 1 and "free" not in w.host_values
+    assert w.host_values["system_mb"].text() == "268.00 MB"
+    assert w.vm_list.item(0).checkState() == QtCore.Qt.CheckState.Checked
+    assert w.vm_list.item(6).checkState() == QtCore.Qt.CheckState.Unchecked
+    assert "\n" not in w.windowTitle() and "6 VMs, 9 system groups" in w.windowTitle()
+
+
+def test_pill_and_gauge_agree(qtbot, tmp_path):
+    for free, state, want in ((590.0, 1, "clear"), (50.0, 4, "low"), (300.0, 2, "soft")):
+        w = _window(qtbot, tmp_path, free=free, state=state)
+        assert w.state_label.text().strip() == want
+        g = w.gauge
+        assert g.state == want
+        # the zone the gauge paints free memory in is the pill's state
+        zone = "high"
+        for name, mb in sorted(g.lines, key=lambda t: -t[1]):
+            if g.free < mb:
+                zone = name
+        assert zone == want == expected_state(w.cap.esxi, g.free, 403)
+        assert [n for n, _ in g.lines] == [n for n, _ in BANDS["6.x"][1:]]
+
+
+def test_real_time_and_one_sample_as_points(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path, samples=1)
+    assert isinstance(w.host_plot.getAxis("bottom"), pg.DateAxisItem)
+    items = w.host_plot.listDataItems()
+    assert items and all(i.opts["symbol"] == "o" for i in items if i.name() != "minFree")
+    x, y = items[0].getData()
+    assert len(x) == 1 and x[0] == w.cap.times[0].astype("datetime64[s]").astype(int)
+    lo, hi = w.host_plot.viewRange()[0]
+    assert lo < x[0] < hi and hi - lo < 120
+    assert len(w.vm_plot.listDataItems()) == 6            # the VMs, not the system groups
+
+
+def test_every_control_on_screen(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path)
+    w.show()
+    qtbot.waitExposed(w)
+    assert (w.width(), w.height()) == (1280, 800)
+    for c in (w.slider, w.calibrate_button, w.vm_counter, w.vm_list, w.table, w.gauge):
+        r = QtCore.QRect(c.mapTo(w, QtCore.QPoint(0, 0)), c.size())
+        assert c.isVisible() and w.rect().contains(r), (c, r)
+
+
+def test_calibrate_from_the_window(qtbot, tmp_path):
+    """A small simulated capture calibrated from the window (one simulator run)."""
+    from vmmemviz.cli import main
+
+    cap = tmp_path / "run.csv"
+    assert main(["run", "default", "--ticks", "20", "--esxtop", str(cap)]) == 0
+    w = CaptureWindow(read_esxtop(cap))
+    qtbot.addWidget(w)
+    out = tmp_path / "cal.toml"
+    with qtbot.waitSignal(w._worker.done, timeout=120_000):
+        w.calibrate(str(out), rounds=1)
+    sc = tomllib.loads(out.read_text())
+    assert [v["name"] for v in sc["vm"]] == list(w.cap.vms)
+    assert w.calibrate_button.isEnabled() and "Saved" in w.status.text()
+    assert "capture" in w.compare_text.toPlainText() and "web01 GRANT" in w.compare_text.toPlainText()
+
+
+def test_file_export_esxtop_csv(qtbot, tmp_path, monkeypatch):
+    """File > Export esxtop CSV… writes the run so far; it reads back as its counters."""
+    from PySide6 import QtWidgets
+
+    from vmmemviz.ui.mainwindow import MainWindow
+
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow("default", s)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.frame is not None, timeout=10000)
+    w.seek(400)
+    qtbot.waitUntil(lambda: w.frame.pos == 400 and len(w.frame.history) >= 2, timeout=20000)
+    out = tmp_path / "run.csv"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    act = next(a for a in w.menuBar().actions()[0].menu().actions() if a.text() == "Export esxtop CSV…")
+    act.trigger()
+    cap = read_esxtop(out)
+    assert cap.samples == len(w.frame.history) and list(cap.vms) == list(w.frame.vm_names)
+    last = w.frame.history[-1]
+    assert cap.sample()["vms"]["web01"]["GRANT"] == last["vms"]["web01"]["GRANT"]
+    w.close()
