@@ -10,7 +10,8 @@ from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.ui import help as H
-from vmmemviz.ui.mainwindow import SPEEDS, MainWindow, apply_settings_text
+from vmmemviz.ui.mainwindow import SPEEDS, MainWindow
+from vmmemviz.ui.settingsdialog import apply_settings_text
 
 Key = QtCore.Qt.Key
 
@@ -82,7 +83,7 @@ def test_step_back_lands_on_the_state_play_gives(qtbot, win):
     got = {b.key: b.codes.reshape(-1)[:b.count] for b in w.frame.bands}    # whatever the layout
     with qtbot.waitSignal(w.worker.described, timeout=10000):
         w.worker.describe(("mp", None, None, 0))       # the worker is idle at 29 once it answers
-    digest = w.timeline.view.digest()
+    digest = w.worker.timeline.view.digest()     # the worker is idle: safe to read here
     fresh = Timeline(scenario.load("default"))
     f = build_frame(fresh, 29)
     assert fresh.view.digest() == digest
@@ -210,7 +211,8 @@ def test_a_tour_opens_from_the_tours_menu(qtbot, win):
 
 def test_file_menu_snapshots_a_live_process(qtbot, win):
     import os
-    pw = win.snapshot_process(os.getpid())            # this test process, from /proc
+    from vmmemviz.ui import realdata
+    pw = realdata.snapshot_process(win, os.getpid())            # this test process, from /proc
     qtbot.addWidget(pw)
     assert pw.isVisible() and str(os.getpid()) in pw.windowTitle()
     names = [a.text() for a in win.menuBar().actions()[0].menu().actions()]
