@@ -36,6 +36,7 @@ from .frame import Frame
 
 STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows
 TIMELINE_BINS = 1200
+HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
 
 
 def chapter_at(scenario, tick: int):
@@ -183,6 +184,7 @@ class SimWorker(QtCore.QObject):
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
+        self._hunt = None              # (hit, what): a find forward waiting for the simulation
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -254,6 +256,7 @@ class SimWorker(QtCore.QObject):
         """One line for the user; playing stops (a model bug must not kill the thread silently)."""
         self.playing = False
         self._to_end = False
+        self._hunt = None
         self.failed.emit(str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
 
     def _grew(self) -> LogSnapshot:
@@ -296,21 +299,42 @@ class SimWorker(QtCore.QObject):
         self._emit_frame(pos)
         self._summary(force=True)
 
-    def _find(self, tl, direction: int, hit) -> int | None:
+    def _nearest(self, direction: int, hit) -> int | None:
         """The position of the nearest event after (1) or before (-1) the view's position that
-        ``hit(snapshot) -> sorted event indices`` finds; forward, the simulation runs on for it."""
-        while True:
-            snap = self._grew()
-            idx = np.asarray(hit(snap))
-            if direction < 0:
-                before = idx[idx + 1 < tl.pos]
-                return int(before[-1]) + 1 if len(before) else None
-            after = idx[idx + 1 > tl.pos]
-            if len(after):
-                return int(after[0]) + 1
-            if tl.finished():
-                return None
+        ``hit(snapshot) -> sorted event indices`` finds in the log so far."""
+        idx = np.asarray(hit(self._grew()))
+        pos = self.timeline.pos
+        if direction < 0:
+            before = idx[idx + 1 < pos]
+            return int(before[-1]) + 1 if len(before) else None
+        after = idx[idx + 1 > pos]
+        return int(after[0]) + 1 if len(after) else None
+
+    def _find(self, direction: int, hit, what: str) -> int | None:
+        """``_nearest``; forward past the log so far, ``_tick`` hunts on while the simulation runs
+        (any other move cancels that)."""
+        target = self._nearest(direction, hit)
+        if target is None and direction > 0 and not self.timeline.finished():
+            self._hunt = (hit, what)
+        elif target is None:
+            self.notice.emit(f"No {'later' if direction > 0 else 'earlier'} {what}.")
+        return target
+
+    def _hunting(self) -> None:
+        """Run the simulation on (up to HUNT_S a timer tick) until the hunted event exists."""
+        tl = self.timeline
+        hit, what = self._hunt
+        stop = time.monotonic() + HUNT_S
+        while not tl.finished() and time.monotonic() < stop:
             tl.advance()
+            target = self._nearest(1, hit)
+            if target is not None:
+                self._hunt = None
+                self._emit_frame(target)
+                return
+        if tl.finished():
+            self._hunt = None
+            self.notice.emit(f"No later {what}.")
 
     def _serve_cmds(self, cmds):
         if "aspect" in cmds:
@@ -325,6 +349,8 @@ class SimWorker(QtCore.QObject):
             target = cmds["seek"]
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
+        if cmds.keys() & {"seek", "step", "end", "play", "load", "find", "chapter"}:
+            self._hunt = None
         if "end" in cmds:
             self._to_end = True          # _tick runs the simulation there, a tick at a time
         elif "seek" in cmds or "step" in cmds or "load" in cmds or cmds.get("play"):
@@ -336,13 +362,11 @@ class SimWorker(QtCore.QObject):
                 target = 0          # play at the end starts again
         if "find" in cmds:
             code, direction = cmds["find"]
-            target = self._find(tl, direction, lambda snap: np.flatnonzero(snap.column("kind") == code))
-            if target is None:
-                self.notice.emit(f"No {'later' if direction > 0 else 'earlier'} {E.KINDS[code].name} event.")
+            target = self._find(direction, lambda snap: np.flatnonzero(snap.column("kind") == code),
+                                f"{E.KINDS[code].name} event")
         if "chapter" in cmds:
-            target = self._find(tl, cmds["chapter"], lambda snap: np.array(self.chapters.positions(), np.int64) - 1)
-            if target is None:
-                self.notice.emit(f"No {'next' if cmds['chapter'] > 0 else 'previous'} chapter.")
+            target = self._find(cmds["chapter"], lambda snap: np.array(self.chapters.positions(), np.int64) - 1,
+                                "chapter")
         if target is None and "aspect" in cmds and "load" not in cmds:
             target = tl.pos          # the same position, laid out for the view's new shape
         if target is not None:
@@ -386,6 +410,8 @@ class SimWorker(QtCore.QObject):
                 return
             if target > tl.pos and not self._inflight:
                 self._emit_frame(target, tl.pos)
+        elif self._hunt is not None:
+            self._hunting()
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
                 tl.advance()
