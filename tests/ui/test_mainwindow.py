@@ -36,6 +36,7 @@ def key(qtbot, w, k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
     qtbot.keyClick(w, k, mod)
 
 
+@pytest.mark.slow
 def test_keys_step_jump_and_play(qtbot, win):
     w = win
     assert w.frame.pos == 0 and "Space" in w.caption.text()
@@ -60,8 +61,13 @@ def test_keys_step_jump_and_play(qtbot, win):
     key(qtbot, w, Key.Key_Space)
     assert not w.playing
     p = w.frame.pos
-    qtbot.wait(200)
-    assert w.frame.pos <= p + 200 // 5                   # at most one frame in flight
+    with qtbot.waitSignal(w.worker.described, timeout=10000):
+        w.worker.describe(("mp", None, None, 0))      # served after the pause: the worker has stopped
+    assert w.frame.pos <= p + 1                       # at most the one frame in flight
+    p = w.frame.pos
+    with qtbot.waitSignal(w.worker.described, timeout=10000):
+        w.worker.describe(("mp", None, None, 0))
+    assert w.frame.pos == p
     w.a_start.trigger()
     at(qtbot, w, 0)
     w.a_step.trigger()
@@ -188,11 +194,13 @@ def test_ctrl_e_opens_the_export_dialog_on_this_window(qtbot, win, monkeypatch):
     assert len(opened) == 1 and opened[0].win is win
 
 
+@pytest.mark.slow
 def test_end_keeps_going_while_the_view_is_resized(qtbot, win):
     w = win
     key(qtbot, w, Key.Key_End)
     w.resize(w.width() - 200, w.height() - 100)         # the view asks for a new layout
-    qtbot.wait(300)
+    p = w.frame.pos
+    qtbot.waitUntil(lambda: w.frame.pos > p, timeout=20000)
     w.resize(w.width() + 200, w.height() + 100)
     qtbot.waitUntil(lambda: w.frame.finished and w.frame.pos == w.frame.total > 1000, timeout=20000)
 

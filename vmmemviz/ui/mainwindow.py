@@ -5,7 +5,8 @@ The model runs in the simulation thread (engine.worker); this window only sends 
 (:mod:`vmmemviz.ui.appstate`), which the panels observe. Keys: Space play/pause, Right/Left
 step (through the events the filters show), Shift+Right/Left ten steps, Page Down/Up next /
 previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
-Esc keys back to the picture, Ctrl+O open, Ctrl+S save, Ctrl+E export, F1 help.
+Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open, Ctrl+S save, Ctrl+E
+export, F1 help.
 """
 from __future__ import annotations
 
@@ -118,6 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.chapter_label.setToolTip("The tour chapter this part of the timeline belongs to "
                                       "(Page Down / Page Up: next / previous chapter)")
         self.chapter_label.setWordWrap(True)
+        self.chapter_label.hide()             # tours only
         self.caption = QtWidgets.QLabel()
         self.caption.setWordWrap(True)
         self.caption.setToolTip("What the current event did, in plain words (F1: more about this kind of event)")
@@ -191,10 +193,20 @@ class MainWindow(QtWidgets.QMainWindow):
         if ev.type() == QtCore.QEvent.Type.MouseButtonPress:
             self.focus_view()
         elif ev.type() == QtCore.QEvent.Type.Resize and obj is self.legend:
-            h = self.legend.heightForWidth(ev.size().width())    # every row of the legend, however narrow
-            if self.legend.minimumHeight() != h:
-                self.legend.setFixedHeight(h)
+            self._fit_legend()
         return super().eventFilter(obj, ev)
+
+    def _fit_legend(self):
+        """Every row of the legend, however narrow the window (its layout asks no height for width)."""
+        h = self.legend.heightForWidth(self.legend.width())
+        if self.legend.minimumHeight() != h:
+            self.legend.setFixedHeight(h)
+
+    def search_events(self):
+        self.docks["events"].show()
+        self.docks["events"].raise_()
+        self.events.search.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+        self.events.search.selectAll()
 
     def focus_view(self):
         """Keys (Space, arrows, Home, End) go to the picture again, not to a text box."""
@@ -238,6 +250,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                      "Next event of the current event's kind (Ctrl+Right)")
         self.a_prev_kind = self._act("Previous of this kind", lambda: self.find_kind(-1), ["Ctrl+Left"],
                                      "Previous event of the current event's kind (Ctrl+Left)")
+        self.a_find = self._act("Search events", self.search_events, ["Ctrl+F"],
+                                "Type in the event list's search box (Ctrl+F; Esc: back to the picture)")
         self.a_open = self._act("Open scenario…", self.open_dialog, ["Ctrl+O"], "Open a scenario file (Ctrl+O)")
         self.a_save = self._act("Save scenario as…", self.save_dialog, ["Ctrl+S"],
                                 "Save the scenario, with changed settings, as TOML (Ctrl+S)")
@@ -319,6 +333,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for a in (self.a_next_chapter, self.a_prev_chapter, self.a_next_kind, self.a_prev_kind):
             s.addAction(a)
         s.addSeparator()
+        s.addAction(self.a_find)
         s.addAction(self.a_settings)
         v = mb.addMenu("&View")
         for a in (self.a_fit, self.a_zin, self.a_zout):
@@ -573,6 +588,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.animation.setDuration(self.anim_ms)
             self.animation.start()
         self.legend.set_vms(frame.vm_names, self.theme)
+        self._fit_legend()
         self.timeline_bar.set_position(frame.pos)
         self._caption(frame)
         self._status()
