@@ -3,6 +3,7 @@ thread appends (reading the live EventLog returned 108,700 rows for a 70,000-row
 import threading
 
 import numpy as np
+import pytest
 
 from vmmemviz.engine.worker import Engine
 from vmmemviz.model.config import scenario
@@ -84,6 +85,7 @@ def test_a_read_interrupted_by_an_append_gets_its_rows():
     assert len(ui_log) == n and np.array_equal(ui_log.rows(n - 100, n + 50)["content"], np.arange(n - 100, n))
 
 
+@pytest.mark.slow
 def test_what_the_worker_sends_never_changes(qtbot):
     """Every snapshot the running worker sends still reads as the log's prefix at the end."""
     engine = Engine(scenario.load("compression"))

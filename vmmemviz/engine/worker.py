@@ -26,7 +26,7 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core import events as E
 from vmmemviz.model.core.events import LogSnapshot
-from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state
 from vmmemviz.model.views.pageinfo import inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
@@ -80,8 +80,10 @@ class Chapters:
         if self.auto:
             for i in np.flatnonzero(rows["kind"] == apply_host_state.code):
                 r = rows[i]
+                state = int(r["aux"])
                 added.append((self.scanned + int(i), 0, Chapter(
-                    at=int(r["tick"]), title=f"Host state {STATE_NAMES[int(r['aux'])]}", text=E.narrate(r, self.names))))
+                    at=int(r["tick"]), title=f"Host state {STATE_NAMES[state]}",
+                    text=f"free memory {int(r['slot'])} MB: {WHAT_RUNS[state]}.")))
         while self._next < len(self.authored) and int(rows["tick"][-1]) >= self.authored[self._next].at:
             c = self.authored[self._next]
             added.append((self.scanned + int(np.searchsorted(rows["tick"], c.at, side="left")), 1, c))
@@ -109,7 +111,7 @@ class Chapters:
             return story
         if story is None:
             return state
-        return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now: {state.text}")
+        return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now {state.text}")
 
     def summary(self) -> list[tuple[int, str, str]]:
         return [(i + 1, c.title, c.text) for i, _, c in self.placed]

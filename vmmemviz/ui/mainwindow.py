@@ -639,6 +639,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.state.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
         self.events.show_frame(self.frame)
+        self._caption(self.frame)               # "chapter k of n" counts the chapters found since
         self._status()
 
     def _inspected(self, info):
