@@ -276,8 +276,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.addSeparator()
         self.a_prev_chapter.setIconText("◀ Chapter")
         self.a_next_chapter.setIconText("Chapter ▶")
-        self.a_prev_kind.setIconText("◀ Kind")
-        self.a_next_kind.setIconText("Kind ▶")
+        self.a_prev_kind.setIconText("◀ Same kind")
+        self.a_next_kind.setIconText("Same kind ▶")
         for a in (self.a_prev_chapter, self.a_next_chapter, self.a_prev_kind, self.a_next_kind):
             tb.addAction(a)
         tb.addSeparator()

@@ -5,7 +5,8 @@ series in growing numpy arrays and only appends the ticks it has not seen, so a 
 the same with ten ticks or ten thousand; a plot appears when its counter first shows up
 (SHRD once page sharing runs, MCTLSZ once ballooning runs, ...). The host plot names its
 state thresholds on its right axis, outside the curves (thresholds closer than a line of
-text share one label: "low / hard").
+text share one label: "low…soft" for low, hard and soft); every plot keeps a right axis as
+wide, so their time axes line up.
 """
 from __future__ import annotations
 
@@ -138,6 +139,13 @@ class PlotsPanel(QtWidgets.QWidget):
         p.setDownsampling(auto=True, mode="peak")
         p.setMouseEnabled(x=True, y=False)
         p.setMinimumHeight(PLOT_HEIGHT)
+        right = p.getAxis("right")          # the host plot's names its thresholds; the others line up
+        right.setWidth(self._right_width())
+        right.setStyle(showValues=not self.plots, tickLength=4 if not self.plots else 0,
+                       hideOverlappingLabels=False)
+        right.setPen(pg.mkPen(text))
+        right.setTextPen(pg.mkPen(text))
+        p.showAxis("right")
         if self.plots:
             p.setXLink(self.host_plot)
         cursor = pg.InfiniteLine(angle=90, movable=False,
@@ -221,11 +229,11 @@ class PlotsPanel(QtWidgets.QWidget):
             line.setToolTip(f"{name}: {mb:,.2f} MB — {STATE_HELP[name]}")
             self.host_plot.addItem(line, ignoreBounds=True)
             self._threshold_items.append(line)
-        ax = self.host_plot.getAxis("right")
-        ax.setPen(pg.mkPen(self._text_color()))
-        ax.setTextPen(pg.mkPen(self._text_color()))
-        ax.setStyle(tickLength=4)
-        self.host_plot.showAxis("right")
+
+    def _right_width(self) -> int:
+        """Room for the widest threshold label ("clear…high")."""
+        fm = QtGui.QFontMetrics(self.font())
+        return 2 * max(fm.horizontalAdvance(n) for n in STATE_HELP) + fm.horizontalAdvance("…") + 12
 
     def _label_thresholds(self, top: float) -> None:
         """The threshold names as the right axis's ticks, merged where they would overlap."""
@@ -240,7 +248,9 @@ class PlotsPanel(QtWidgets.QWidget):
                 groups[-1].append((name, mb))
             else:
                 groups.append([(name, mb)])
-        ticks = [(sum(mb for _, mb in g) / len(g), " / ".join(n for n, _ in g)) for g in groups]
+        floor = line / 2 / px_per_mb            # the lowest label stays above the axis's end
+        ticks = [(max(floor, sum(mb for _, mb in g) / len(g)), "…".join(dict.fromkeys((g[0][0], g[-1][0]))))
+                 for g in groups]
         self.host_plot.getAxis("right").setTicks([ticks, []])
 
     def _draw(self) -> None:

@@ -85,8 +85,9 @@ class TimelineBar(QtWidgets.QWidget):
             shade.setAlpha(70 if i % 2 else 40)
             p.fillRect(sec, shade)
             p.setPen(QtGui.QColor(t["fg"]))
-            p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, max(0.0, sec.width() - 6)))
+            if sec.width() > 4 * fm.averageCharWidth():     # narrower: the tooltip names it
+                p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                           fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, sec.width() - 6))
             p.setPen(QtGui.QPen(QtGui.QColor(t["fg"]), 1))
             p.drawLine(QtCore.QPointF(x0, tr.top()), QtCore.QPointF(x0, tr.bottom()))
         marks = self.summary["marks"]
