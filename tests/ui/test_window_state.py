@@ -203,7 +203,9 @@ def test_a_settings_change_says_what_changed(qtbot, win):
     qtbot.waitUntil(lambda: w.worker.timeline is not old and w.frame.pos == 2500 and w.banner.isVisible(),
                     timeout=30000)
     text = w.banner.text.text()
-    assert "Mem.ShareScanGHz = 0" in text and "→" in text and "2,500" in text
+    assert "Mem.ShareScanGHz = 0" in text and "→" in text and "2,500" in text and "They part at event" in text
+    # the list reads the new run's log, not a snapshot of the old run that was still queued
+    assert w.events.model.log is w.state.log and w.events.model.rowCount() >= 2500
 
 
 def test_a_worker_failure_is_shown_in_the_window(qtbot, win, monkeypatch):
@@ -211,8 +213,13 @@ def test_a_worker_failure_is_shown_in_the_window(qtbot, win, monkeypatch):
 
     def unreadable(sc):
         raise InputError("/tmp/guest.img: not an ELF core, raw image or .vmem (first bytes 7f 45)")
-    monkeypatch.setattr(W, "Timeline", unreadable)
     w = win
+    threads = []
+    w.state.sourceChanged.connect(lambda _: threads.append(QtCore.QThread.currentThread()))
+    w.open_scenario("swap")
+    qtbot.waitUntil(lambda: bool(threads), timeout=20000)
+    assert threads == [QtWidgets.QApplication.instance().thread()]     # the state changes in the UI thread
+    monkeypatch.setattr(W, "Timeline", unreadable)
     w.open_scenario("allocation")
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=10000)
     assert w.banner.error and "guest.img: not an ELF core" in w.banner.text.text()

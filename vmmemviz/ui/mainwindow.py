@@ -64,14 +64,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self._observe()
         self.engine = Engine(self.scenario, self)
         w = self.engine.worker
-        w.loaded.connect(lambda src: self.state.set_source(src, fresh=self._rerun is None))
+        # bound methods of this window only: a lambda would run in the simulation thread
+        w.loaded.connect(self._loaded)
         w.logGrew.connect(self.state.set_log)
         w.frameReady.connect(self.show_frame)
         w.timelineChanged.connect(self.timeline_bar.set_summary)
         w.timelineChanged.connect(self._summary)
         w.inspected.connect(self._inspected)
         w.described.connect(self.layer_view.show_page_tip)
-        w.failed.connect(lambda msg: self.message(f"Simulation error: {msg}", error=True))
+        w.failed.connect(self._failed)
         w.notice.connect(self.message)
         self.layer_view.aspectChanged.connect(w.set_aspect)
         self.engine.start()                 # only now: no signal of the first load is missed
@@ -537,7 +538,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sc.path = self.scenario.path
         self.scenario = sc
         pos = self.frame.pos if self.frame is not None else 0
-        self._rerun = (changed, self.frame.counters if self.frame is not None else {}, pos)
+        self._rerun = (changed, self.frame.counters if self.frame is not None else {}, pos, self.state.log)
         self.worker.load(sc, pos)
         self.statusBar().showMessage("Settings applied: the scenario was run again from the start.", 5000)
 
@@ -563,6 +564,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"{self.scenario.name} — vmmemviz")
 
     # -- from the worker ------------------------------------------------------------------------
+    def _loaded(self, src):
+        self.state.set_source(src, fresh=self._rerun is None)
+
+    def _failed(self, msg: str):
+        self.message(f"Simulation error: {msg}", error=True)
+
     def _source(self, src):
         """A scenario was loaded: the panels start over (the state already dropped the
         selection and the filters of the last one)."""
@@ -597,9 +604,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.state.selection is not None and (prev is None or prev.pos != frame.pos):
             self.worker.inspect(self.state.selection)     # keep the inspector on the shown position
         if self._rerun is not None and frame.pos == self._rerun[2]:
-            changed, before, pos = self._rerun
+            changed, before, pos, old_log = self._rerun
             self._rerun = None
-            self.message(changes_html(changed, counter_changes(before, frame.counters), pos))
+            self.message(changes_html(changed, counter_changes(before, frame.counters), pos,
+                                      old_log, self.state.log, frame.vm_names))
         if self.playing and frame.finished and frame.pos >= frame.total:
             self.set_playing(False)
         QtCore.QTimer.singleShot(0, self.worker.ack)

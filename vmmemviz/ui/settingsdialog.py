@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import tomlkit
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
 from tomlkit.exceptions import TOMLKitError
 
 from vmmemviz.errors import InputError
+from vmmemviz.model.core import events as E
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import settings as S
 from .eventlist import mono_font
@@ -98,15 +100,38 @@ def counter_changes(before: dict, after: dict, n: int = 6) -> list[tuple[str, st
     return [(k[0], k[1], x, y) for _, _, k, x, y in scored[:n]]
 
 
-def changes_html(settings: list[str], changes, pos: int) -> str:
-    """What a settings change did, for the window's message strip."""
+def first_difference(old, new) -> int | None:
+    """The index of the first event two runs' logs (LogSnapshots) disagree on, as far as both
+    go; None when they agree that far."""
+    n = min(len(old), len(new))
+    step = 1 << 16
+    for a in range(0, n, step):
+        diff = np.flatnonzero(old.rows(a, min(n, a + step)) != new.rows(a, min(n, a + step)))
+        if len(diff):
+            return a + int(diff[0])
+    return None
+
+
+def changes_html(settings: list[str], changes, pos: int, old_log=None, new_log=None, names=()) -> str:
+    """What a settings change did, for the window's message strip: the counters that changed
+    most at the position shown, and the first event where the two runs part."""
     def show(v):
         return f"{v:,.2f}" if isinstance(v, float) else html.escape(str(v))
-    head = f"Re-ran with {html.escape(', '.join(settings))}. "
-    if not changes:
-        return head + f"At event {pos:,} no counter changed."
-    return head + f"At event {pos:,}, before → after: " + "; ".join(
-        f"{html.escape(who)} <b>{html.escape(k)}</b> {show(x)} → <b>{show(y)}</b>" for who, k, x, y in changes)
+    out = f"Re-ran with {html.escape(', '.join(settings))}. "
+    if changes:
+        out += f"At event {pos:,}, before → after: " + "; ".join(
+            f"{html.escape(who)} <b>{html.escape(k)}</b> {show(x)} → <b>{show(y)}</b>" for who, k, x, y in changes)
+    else:
+        out += f"At event {pos:,} no counter changed."
+    if old_log is not None and new_log is not None:
+        i = first_difference(old_log, new_log)
+        if i is None:
+            out += f" The two runs agree on their first {min(len(old_log), len(new_log)):,} events."
+        else:
+            row = new_log[i]
+            out += (f" They part at event {i + 1:,} (t = {int(row['tick'])} s): "
+                    f"{html.escape(E.narrate(row, list(names)))}")
+    return out
 
 
 class SettingEditor(QtWidgets.QWidget):
