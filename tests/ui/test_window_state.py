@@ -113,6 +113,8 @@ def test_every_panel_is_usable(qtbot, win, size):
     first_row = table.viewport().mapTo(view, QtCore.QPoint(0, table.rowViewportPosition(0)))
     assert 0 <= first_row.y() and first_row.y() + table.rowHeight(0) <= view.height(), "no VM row visible"
     assert w.events.view.height() >= 5 * w.events.view.verticalHeader().defaultSectionSize()
+    # the whole event list fits its dock: the highlighted row and the "n of m events" line show
+    assert w.docks["events"].widget().verticalScrollBar().maximum() == 0
 
 
 def test_a_new_scenario_starts_clean_and_steps_follow_the_filters(qtbot, win):

@@ -293,6 +293,18 @@ class FlowLayout(QtWidgets.QLayout):
         return y + line - rect.y()
 
 
+class EventTable(QtWidgets.QTableView):
+    """The table asks for a few rows only: its dock scrolls the whole panel by its height for
+    the width (the filter buttons wrap), so a tall wish would push the list's end out of view."""
+
+    ROWS_WANTED = 4
+
+    def sizeHint(self):
+        hint = super().sizeHint()
+        rows = self.verticalHeader().defaultSectionSize() * self.ROWS_WANTED
+        return QtCore.QSize(hint.width(), self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth())
+
+
 class EventList(QtWidgets.QWidget):
     """Search box and kind-group filters over a virtual table of the event log."""
 
@@ -336,7 +348,7 @@ class EventList(QtWidgets.QWidget):
             bar.addWidget(b)
             self.buttons[g] = b
 
-        self.view = QtWidgets.QTableView()
+        self.view = EventTable()
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
