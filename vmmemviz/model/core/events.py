@@ -105,16 +105,31 @@ def hx(v) -> str:
     return f"0x{int(v):x}"
 
 
+class _Rows:
+    """Row access by index and column, over ``rows(a, b)`` and ``n``."""
+
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.rows(i, i + 1)[0]
+
+    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
+        """One column of rows a..b."""
+        return self.rows(a, b)[name]
+
+
 @dataclass(frozen=True)
-class LogSnapshot:
+class LogSnapshot(_Rows):
     """The first ``n`` rows of an EventLog: what the UI thread reads while the log grows."""
 
     chunks: tuple               # row arrays, in order
     starts: tuple               # index of each chunk's first row, then n
     n: int
-
-    def __len__(self) -> int:
-        return self.n
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Rows a..b, read only (a copy when they span chunks, else a view)."""
@@ -134,16 +149,8 @@ class LogSnapshot:
             i += 1
         return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
 
-    def __getitem__(self, i: int):
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        return self.rows(i, i + 1)[0]
 
-    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
-        return self.rows(a, b)[name]
-
-
-class EventLog:
+class EventLog(_Rows):
     """All rows so far, append-only, in blocks: appending never copies what is logged."""
 
     BLOCK = 65536
@@ -175,24 +182,13 @@ class EventLog:
             self._cur_n += k
         self.n += k
 
-    def __len__(self) -> int:
-        return self.n
-
     def snapshot(self) -> "LogSnapshot":
         """The rows logged so far, frozen: another thread may read it while this log grows
-        (rows below ``n`` are never written again; a new block never moves old ones)."""
+        (a new block never moves old rows; replaying a row only writes its derived columns
+        with the values they already hold)."""
         chunks = tuple(self._chunks) + ((self._cur[:self._cur_n],) if self._cur_n else ())
         return LogSnapshot(chunks, tuple(self._starts) + ((self.n,) if self._cur_n else ()), self.n)
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Rows a..b (a copy when they span blocks, else a view: do not modify)."""
         return self.snapshot().writable_rows(a, b)
-
-    def __getitem__(self, i: int):
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        return self.rows(i, i + 1)[0]
-
-    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
-        """One column of rows a..b."""
-        return self.rows(a, b)[name]
