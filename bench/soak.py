@@ -134,6 +134,9 @@ def main(argv=None) -> int:
     else:
         print(f"RSS: {base:.1f} MB after warm-up -> {end:.1f} MB at the end (peak {soak.peak:.1f} MB): "
               f"growth {growth * 100:+.1f}% (target <= {GROWTH_MAX * 100:.0f}%)")
+    marks = [next(r for t, r in soak.samples if t >= m * 60) for m in range(int(args.minutes) + 1)
+             if any(t >= m * 60 for t, _ in soak.samples)]
+    print("RSS by minute (MB): " + " ".join(f"{r:.0f}" for r in marks))
     print(f"errors: {len(errors)} (target 0)")
     for e in errors[:10]:
         print("  " + e.strip().replace("\n", "\n  "))

@@ -157,6 +157,13 @@ def test_chapters_and_events_of_a_kind(qtbot, tmp_path):
         assert w.chapter_label.isVisible() and "Chapter" in w.chapter_label.text()
     title = w.frame.chapter.title
     assert title in w.chapter_label.text()
+    w.seek(0)
+    at(qtbot, w, 0)
+    w.worker.find_chapter(1)                    # two quick presses: none is lost to coalescing
+    w.worker.find_chapter(1)
+    at(qtbot, w, starts[1])
+    w.seek(starts[2])
+    at(qtbot, w, starts[2])
     focused_key(qtbot, w, Key.Key_PageUp)
     at(qtbot, w, starts[1])
     w.step(1)                                   # inside a chapter, Page Up goes to its start
@@ -193,6 +200,9 @@ def test_tours_get_a_chapter_at_every_host_state_change(qtbot, tmp_path):
     assert set(changes + 1) <= set(ch.positions())
     inside = ch.at(int(changes[2]) + 2)          # inside an authored chapter: named after both
     assert "Host state" in inside.title and "·" in inside.title and "Now free memory" in inside.text
+    last_story = max(i for i, authored, _ in ch.placed if authored)
+    state_then = [c for i, authored, c in ch.placed if not authored and i < last_story]
+    assert state_then and ch.at(last_story + 1).title.endswith(state_then[-1].title)   # begun before, still shown
 
 
 @pytest.mark.slow

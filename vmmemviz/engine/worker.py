@@ -97,14 +97,14 @@ class Chapters:
         return [i + 1 for i, _, _ in self.placed]
 
     def at(self, pos: int):
-        """The chapter of position ``pos`` (the last one begun by then): a state change inside an
-        authored chapter is named after both."""
+        """The chapter of position ``pos``: the authored chapter begun by then and the host state
+        the host is in, named after both."""
         story = state = None
         for i, authored, c in self.placed:
             if i >= pos:
                 break
             if authored:
-                story, state = c, None
+                story = c
             else:
                 state = c
         if state is None:
@@ -186,7 +186,7 @@ class SimWorker(QtCore.QObject):
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
-        self._hunt = None              # (hit, what): a find forward waiting for the simulation
+        self._hunt = None              # (n, hit, what): a find forward waiting for the simulation
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -213,12 +213,18 @@ class SimWorker(QtCore.QObject):
         self._post("end")
 
     def find_kind(self, kind: int, direction: int):
-        """Go to the next (direction 1) or previous (-1) event of ``kind`` (a KINDS code)."""
-        self._post("find", (int(kind), int(direction)))
+        """Go to the next (direction 1) or previous (-1) event of ``kind`` (a KINDS code); presses
+        before the worker answers add up, as steps do."""
+        with self._lock:
+            k, n = self._cmds.get("find", (kind, 0))
+            self._cmds["find"] = (int(kind), (n if k == kind else 0) + int(direction))
+        self._wake.emit()
 
     def find_chapter(self, direction: int):
-        """Go to the first event of the next (1) or previous (-1) chapter."""
-        self._post("chapter", int(direction))
+        """Go to the first event of the next (1) or previous (-1) chapter; presses add up."""
+        with self._lock:
+            self._cmds["chapter"] = self._cmds.get("chapter", 0) + int(direction)
+        self._wake.emit()
 
     def set_playing(self, on: bool):
         self.playing = on
@@ -301,41 +307,50 @@ class SimWorker(QtCore.QObject):
         self._emit_frame(pos)
         self._summary(force=True)
 
-    def _nearest(self, direction: int, hit) -> int | None:
-        """The position of the nearest event after (1) or before (-1) the view's position that
-        ``hit(snapshot) -> sorted event indices`` finds in the log so far."""
+    def _nearest(self, n: int, hit) -> int | None:
+        """The position of the ``n``-th event after (n > 0) or before (n < 0) the view's position
+        that ``hit(snapshot) -> sorted event indices`` finds in the log so far (backwards, the
+        first one when there are fewer)."""
         idx = np.asarray(hit(self._grew()))
         pos = self.timeline.pos
-        if direction < 0:
+        if n < 0:
             before = idx[idx + 1 < pos]
-            return int(before[-1]) + 1 if len(before) else None
+            return int(before[max(n, -len(before))]) + 1 if len(before) else None
         after = idx[idx + 1 > pos]
-        return int(after[0]) + 1 if len(after) else None
+        return int(after[n - 1]) + 1 if len(after) >= n else None
 
-    def _find(self, direction: int, hit, what: str) -> int | None:
+    def _find(self, n: int, hit, what: str) -> int | None:
         """``_nearest``; forward past the log so far, ``_tick`` hunts on while the simulation runs
         (any other move cancels that)."""
-        target = self._nearest(direction, hit)
-        if target is None and direction > 0 and not self.timeline.finished():
-            self._hunt = (hit, what)
+        if n == 0:
+            return None
+        target = self._nearest(n, hit)
+        if target is None and n > 0 and not self.timeline.finished():
+            self._hunt = (n, hit, what)
         elif target is None:
-            self.notice.emit(f"No {'later' if direction > 0 else 'earlier'} {what}.")
+            self.notice.emit(f"No {'later' if n > 0 else 'earlier'} {what}.")
         return target
 
     def _hunting(self) -> None:
-        """Run the simulation on (up to HUNT_S a timer tick) until the hunted event exists."""
+        """Run the simulation on (up to HUNT_S a timer tick) until the hunted event exists; at
+        the end, the last one there is."""
         tl = self.timeline
-        hit, what = self._hunt
+        n, hit, what = self._hunt
         stop = time.monotonic() + HUNT_S
         while not tl.finished() and time.monotonic() < stop:
             tl.advance()
-            target = self._nearest(1, hit)
+            target = self._nearest(n, hit)
             if target is not None:
                 self._hunt = None
                 self._emit_frame(target)
                 return
         if tl.finished():
             self._hunt = None
+            for k in range(n - 1, 0, -1):           # fewer than n: go to the last one
+                target = self._nearest(k, hit)
+                if target is not None:
+                    self._emit_frame(target)
+                    return
             self.notice.emit(f"No later {what}.")
 
     def _serve_cmds(self, cmds):
@@ -363,8 +378,8 @@ class SimWorker(QtCore.QObject):
             if cmds["play"] and tl.pos >= len(tl) and tl.finished():
                 target = 0          # play at the end starts again
         if "find" in cmds:
-            code, direction = cmds["find"]
-            target = self._find(direction, lambda snap: np.flatnonzero(snap.column("kind") == code),
+            code, n = cmds["find"]
+            target = self._find(n, lambda snap: np.flatnonzero(snap.column("kind") == code),
                                 f"{E.KINDS[code].name} event")
         if "chapter" in cmds:
             target = self._find(cmds["chapter"], lambda snap: np.array(self.chapters.positions(), np.int64) - 1,
