@@ -32,7 +32,8 @@ from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
 from .plots import PlotsPanel
-from .settingsdialog import SettingsDialog, apply_settings_text, changes_html, counter_changes
+from .settingsdialog import (SettingsDialog, apply_settings_text, changes_html, counter_changes,
+                             settings_changes)
 from .timelinebar import TimelineBar
 from . import help as H
 from ..engine.worker import Engine
@@ -521,12 +522,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sc = self.scenario
         if host == sc.settings and all(vms.get(vm.name, {}) == vm.settings for vm in sc.vms):
             return
-        changed = [f"{k} = {v}" for k, v in host.items() if sc.settings.get(k) != v]
-        changed += [f"{k} back to its default" for k in sc.settings if k not in host]
-        for vm in sc.vms:
-            new = vms.get(vm.name, {})
-            changed += [f"{vm.name} {k} = {v}" for k, v in new.items() if vm.settings.get(k) != v]
-            changed += [f"{vm.name} {k} back to its default" for k in vm.settings if k not in new]
+        changed = settings_changes(sc, host, vms)
         host = {**{k: None for k in sc.settings}, **host}
         vms = {vm.name: {**{k: None for k in vm.settings}, **vms.get(vm.name, {})} for vm in sc.vms}
         src = self.scenario.path or "<scenario>"

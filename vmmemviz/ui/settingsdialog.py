@@ -73,6 +73,18 @@ def apply_settings_text(text: str, host: dict, vms: dict, src: str = "<scenario>
     return out
 
 
+def settings_changes(sc, host: dict, vms: dict) -> list[str]:
+    """What setting the dialog's values (``host``, ``{VM: settings}``) to scenario ``sc`` changes,
+    in words ("Mem.IdleTax = 0", "web01 sched.mem.maxmemctl back to its default")."""
+    out = [f"{k} = {v}" for k, v in host.items() if sc.settings.get(k) != v]
+    out += [f"{k} back to its default" for k in sc.settings if k not in host]
+    for vm in sc.vms:
+        new = vms.get(vm.name, {})
+        out += [f"{vm.name} {k} = {v}" for k, v in new.items() if vm.settings.get(k) != v]
+        out += [f"{vm.name} {k} back to its default" for k in vm.settings if k not in new]
+    return out
+
+
 def _numbers(counters: dict) -> dict:
     """{(VM or "host", counter): value} of a Frame's counters."""
     out = {("host", k): v for k, v in counters.get("host", {}).items()}
