@@ -235,6 +235,7 @@ def test_a_worker_failure_is_shown_in_the_window(qtbot, win, monkeypatch):
     w.open_scenario("allocation")
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=10000)
     assert w.banner.error and "guest.img: not an ELF core" in w.banner.text.text()
+    assert w.scenario.name in w.windowTitle() and w.scenario.vms[0].name == w.frame.vm_names[0]   # still swap
     monkeypatch.undo()
     w.seek(3)                                   # the thread still serves
     at(qtbot, w, 3)

@@ -11,6 +11,7 @@ export, F1 help.
 from __future__ import annotations
 
 import dataclasses
+import html
 import importlib.util
 import time
 from pathlib import Path
@@ -58,6 +59,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._panels_at = 0.0
         self._pending = None            # position a filtered step asked for, until it shows
         self._rerun = None              # (settings changed, counters before) of a settings re-run
+        self._previous = None           # the scenario shown while another one loads
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -369,9 +371,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def worker(self):
         return self.engine.worker
 
-    def message(self, html: str, error: bool = False):
-        self.banner.show_message(html, error, self.state.theme)
-        self.statusBar().showMessage(QtGui.QTextDocumentFragment.fromHtml(html).toPlainText(), 10000)
+    def message(self, rich: str, error: bool = False):
+        """``rich`` (rich text) in the message strip and, plain, in the status bar."""
+        self.banner.show_message(rich, error, self.state.theme)
+        self.statusBar().showMessage(QtGui.QTextDocumentFragment.fromHtml(rich).toPlainText(), 10000)
 
     def toggle_play(self):
         self.set_playing(not self.playing)
@@ -488,7 +491,7 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.warning(self, "Cannot open scenario", str(e))
             return
         self.set_playing(False)
-        self.scenario = sc
+        self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
         self.layer_view._fit = True
@@ -532,7 +535,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.message(f"Settings not applied: {e}", error=True)
             return
         sc.path = self.scenario.path
-        self.scenario = sc
+        self._previous, self.scenario = self.scenario, sc
         pos = self.frame.pos if self.frame is not None else 0
         self._rerun = (changed, self.frame.counters if self.frame is not None else {}, pos, self.state.log)
         self.worker.load(sc, pos)
@@ -561,10 +564,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- from the worker ------------------------------------------------------------------------
     def _loaded(self, src):
+        self._previous = None
         self.state.set_source(src, fresh=self._rerun is None)
 
     def _failed(self, msg: str):
-        self.message(f"Simulation error: {msg}", error=True)
+        if self._previous is None:
+            self.message(f"Simulation error: {msg}", error=True)
+            return
+        failed, self.scenario, self._previous, self._rerun = self.scenario, self._previous, None, None
+        self._title()                   # the window still shows the scenario it had
+        self.message(f"Cannot run {html.escape(failed.name)}: {html.escape(msg)}", error=True)
 
     def _source(self, src):
         """A scenario was loaded: the panels start over (the state already dropped the
