@@ -10,7 +10,8 @@ from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.ui import help as H
-from vmmemviz.ui.mainwindow import SPEEDS, MainWindow, apply_settings_text
+from vmmemviz.ui.mainwindow import SPEEDS, MainWindow
+from vmmemviz.ui.settingsdialog import apply_settings_text
 
 Key = QtCore.Qt.Key
 
@@ -35,6 +36,7 @@ def key(qtbot, w, k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
     qtbot.keyClick(w, k, mod)
 
 
+@pytest.mark.slow
 def test_keys_step_jump_and_play(qtbot, win):
     w = win
     assert w.frame.pos == 0 and "Space" in w.caption.text()
@@ -59,8 +61,13 @@ def test_keys_step_jump_and_play(qtbot, win):
     key(qtbot, w, Key.Key_Space)
     assert not w.playing
     p = w.frame.pos
-    qtbot.wait(200)
-    assert w.frame.pos <= p + 200 // 5                   # at most one frame in flight
+    with qtbot.waitSignal(w.worker.described, timeout=10000):
+        w.worker.describe(("mp", None, None, 0))      # served after the pause: the worker has stopped
+    assert w.frame.pos <= p + 1                       # at most the one frame in flight
+    p = w.frame.pos
+    with qtbot.waitSignal(w.worker.described, timeout=10000):
+        w.worker.describe(("mp", None, None, 0))
+    assert w.frame.pos == p
     w.a_start.trigger()
     at(qtbot, w, 0)
     w.a_step.trigger()
@@ -82,7 +89,7 @@ def test_step_back_lands_on_the_state_play_gives(qtbot, win):
     got = {b.key: b.codes.reshape(-1)[:b.count] for b in w.frame.bands}    # whatever the layout
     with qtbot.waitSignal(w.worker.described, timeout=10000):
         w.worker.describe(("mp", None, None, 0))       # the worker is idle at 29 once it answers
-    digest = w.timeline.view.digest()
+    digest = w.worker.timeline.view.digest()     # the worker is idle: safe to read here
     fresh = Timeline(scenario.load("default"))
     f = build_frame(fresh, 29)
     assert fresh.view.digest() == digest
@@ -187,11 +194,13 @@ def test_ctrl_e_opens_the_export_dialog_on_this_window(qtbot, win, monkeypatch):
     assert len(opened) == 1 and opened[0].win is win
 
 
+@pytest.mark.slow
 def test_end_keeps_going_while_the_view_is_resized(qtbot, win):
     w = win
     key(qtbot, w, Key.Key_End)
     w.resize(w.width() - 200, w.height() - 100)         # the view asks for a new layout
-    qtbot.wait(300)
+    p = w.frame.pos
+    qtbot.waitUntil(lambda: w.frame.pos > p, timeout=20000)
     w.resize(w.width() + 200, w.height() + 100)
     qtbot.waitUntil(lambda: w.frame.finished and w.frame.pos == w.frame.total > 1000, timeout=20000)
 
@@ -210,7 +219,8 @@ def test_a_tour_opens_from_the_tours_menu(qtbot, win):
 
 def test_file_menu_snapshots_a_live_process(qtbot, win):
     import os
-    pw = win.snapshot_process(os.getpid())            # this test process, from /proc
+    from vmmemviz.ui import realdata
+    pw = realdata.snapshot_process(win, os.getpid())            # this test process, from /proc
     qtbot.addWidget(pw)
     assert pw.isVisible() and str(os.getpid()) in pw.windowTitle()
     names = [a.text() for a in win.menuBar().actions()[0].menu().actions()]

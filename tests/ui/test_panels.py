@@ -182,7 +182,7 @@ def test_plots_threshold_lines(qtbot, tl):
     panel.show_frame(f)
     managed = f.counters["host"]["managed_mb"]
     minfree = states.minfree_mb(managed)
-    got = [(line.label.format, line.value()) for line in panel._threshold_items]
+    got = [(line.toolTip().split(":")[0], line.value()) for line in panel._threshold_items]
     assert [n for n, _ in got] == ["high", "clear", "soft", "hard", "low"]
     assert [v for _, v in got] == pytest.approx([4 * minfree] + states.thresholds_mb("esxi6", managed, minfree))
 
@@ -372,3 +372,23 @@ def test_help_keeps_one_window_per_parent(qtbot):
     second = H.show_help(None, parent)
     assert not first.isVisible() and second.isVisible()
     assert [w for w in parent.findChildren(H.HelpDialog) if w.isVisible()] == [second]
+
+
+def test_threshold_labels_stay_off_the_curves(qtbot, tl):
+    """The state names are on the host plot's right axis, not text drawn over the curves;
+    thresholds closer than a line of text share one label."""
+    import pyqtgraph as pg
+    p = PlotsPanel()
+    qtbot.addWidget(p)
+    p.resize(500, 700)
+    p.show()
+    p.show_frame(build_frame(tl, 1000))
+    inside = [i for i in p.host_plot.vb.allChildren() if isinstance(i, (pg.TextItem, pg.InfLineLabel))]
+    assert inside == []
+    ticks = p.host_plot.getAxis("right")._tickLevels[0]
+    named = "…".join(label for _, label in ticks).split("…")
+    assert set(named) <= {name for name, _ in p._thresholds} and "high" in named and len(ticks) >= 2
+    widths = {plot.getAxis("right").width() for plot in p.plots.values()}
+    assert len(widths) == 1                 # the time axes line up
+    p._label_thresholds(1e6)            # a huge range: every threshold within a pixel, one label
+    assert len(p.host_plot.getAxis("right")._tickLevels[0]) == 1

@@ -5,16 +5,28 @@ exports). ``SimWorker`` runs in its own QThread: commands (seek, play, inspect, 
 posted from the UI thread, coalesced (only the latest seek counts) and served between
 simulation ticks, so the UI never waits. While playing, a frame is built only once the UI
 has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
+
+The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
+:class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
+copies of the log as it grows (``logGrew``), Frames, and answers to its commands. An
+exception while serving a command (an unreadable image while loading, a model bug) becomes
+``failed(message)``; the thread keeps serving.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from types import MappingProxyType
 
 import numpy as np
 from PySide6 import QtCore
 
+from vmmemviz.errors import InputError
+from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core import events as E
+from vmmemviz.model.core.events import LogSnapshot
+from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state
 from vmmemviz.model.views.pageinfo import inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
@@ -22,10 +34,82 @@ from ..scene import palette as P
 from .frame import build_frame
 
 TIMELINE_BINS = 1200
+HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
 
 
-def timeline_summary(timeline: Timeline, bins: int = TIMELINE_BINS) -> dict:
-    """Markers for the timeline bar: per bin the most notable event group, chapter positions."""
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """What the UI may know of a loaded scenario: nothing here changes after it is sent."""
+
+    scenario: object            # the Scenario the UI asked for (the worker only reads it)
+    vm_names: tuple
+    settings: MappingProxyType  # the host settings in effect (defaults filled in)
+    log: LogSnapshot            # the log when loaded; ``logGrew`` sends newer ones
+
+
+class Chapters:
+    """A scenario's chapters placed on the event log as it grows: ``(index of the first event,
+    Chapter)``. Tours also get one at every host state change (HOST_STATE), so a long run
+    of reclamation is cut where the host's behaviour changes."""
+
+    def __init__(self, scenario, vm_names):
+        self.authored = sorted(scenario.chapters, key=lambda c: c.at)
+        self.auto = bool(scenario.chapters)
+        self.names = list(vm_names)
+        self.placed: list[tuple[int, int, Chapter]] = []     # (index, 0 state / 1 authored, chapter)
+        self.scanned = 0
+        self._next = 0                                       # authored chapters placed so far
+
+    def update(self, log: LogSnapshot) -> bool:
+        """Place the chapters the rows since the last call reach; True if any was added."""
+        n = len(log)
+        if n <= self.scanned:
+            return False
+        rows = log.rows(self.scanned, n)
+        added = []
+        if self.auto:
+            for i in np.flatnonzero(rows["kind"] == apply_host_state.code):
+                r = rows[i]
+                state = int(r["aux"])
+                added.append((self.scanned + int(i), 0, Chapter(
+                    at=int(r["tick"]), title=f"Host state {STATE_NAMES[state]}",
+                    text=f"free memory {int(r['slot'])} MB: {WHAT_RUNS[state]}.")))
+        while self._next < len(self.authored) and int(rows["tick"][-1]) >= self.authored[self._next].at:
+            c = self.authored[self._next]
+            added.append((self.scanned + int(np.searchsorted(rows["tick"], c.at, side="left")), 1, c))
+            self._next += 1
+        self.scanned = n
+        self.placed = sorted(self.placed + added, key=lambda x: x[:2])
+        return bool(added)
+
+    def positions(self) -> list[int]:
+        """The position that shows each chapter's first event."""
+        return [i + 1 for i, _, _ in self.placed]
+
+    def at(self, pos: int):
+        """The chapter of position ``pos``: the authored chapter begun by then and the host state
+        the host is in, named after both."""
+        story = state = None
+        for i, authored, c in self.placed:
+            if i >= pos:
+                break
+            if authored:
+                story = c
+            else:
+                state = c
+        if state is None:
+            return story
+        if story is None:
+            return state
+        return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now {state.text}")
+
+    def summary(self) -> list[tuple[int, str, str]]:
+        return [(i + 1, c.title, c.text) for i, _, c in self.placed]
+
+
+def timeline_summary(timeline: Timeline, chapters: Chapters | None = None, bins: int = TIMELINE_BINS) -> dict:
+    """Markers for the timeline bar: per bin the most notable event group, and the chapters
+    as (position of their first event, title, text)."""
     n = len(timeline)
     rows = timeline.log.rows(0, n)
     order = {g: i + 1 for i, g in enumerate(P.GROUP_ORDER)}
@@ -35,11 +119,11 @@ def timeline_summary(timeline: Timeline, bins: int = TIMELINE_BINS) -> dict:
     marks = np.zeros(min(bins, n), np.uint8)
     if n:
         np.maximum.at(marks, np.arange(n) * len(marks) // n, lut[rows["kind"]])
-    ticks = rows["tick"]
-    chapters = [(int(np.searchsorted(ticks, c.at, side="left")), c.title, c.text)
-                for c in timeline.sc.chapters]
+    if chapters is None:
+        chapters = Chapters(timeline.sc, [vm.name for vm in timeline.view.vms])
+        chapters.update(timeline.log.snapshot())
     return {"total": n, "finished": timeline.finished(), "marks": marks,
-            "groups": ("",) + P.GROUP_ORDER, "chapters": chapters}
+            "groups": ("",) + P.GROUP_ORDER, "chapters": chapters.summary()}
 
 
 class SimWorker(QtCore.QObject):
@@ -49,8 +133,10 @@ class SimWorker(QtCore.QObject):
     timelineChanged = QtCore.Signal(object)   # timeline_summary dict
     inspected = QtCore.Signal(object)         # model.inspect dict
     described = QtCore.Signal(object, str)    # (ref, tooltip text)
-    failed = QtCore.Signal(str)
-    loaded = QtCore.Signal(object)            # the new Timeline (read-only use: the event list)
+    failed = QtCore.Signal(str)               # a command failed: one line for the user
+    notice = QtCore.Signal(str)               # an answer in words ("no later BALLOON event")
+    loaded = QtCore.Signal(object)            # Source of the new scenario
+    logGrew = QtCore.Signal(object)           # LogSnapshot: the log has more rows
     _wake = QtCore.Signal()
 
     def __init__(self, scenario):
@@ -61,8 +147,11 @@ class SimWorker(QtCore.QObject):
         self.playing = False
         self.speed = 4.0              # events per second while playing
         self.timeline = None
+        self.chapters = None
+        self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
+        self._hunt = None              # (n, hit, what): a find forward waiting for the simulation
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -87,6 +176,20 @@ class SimWorker(QtCore.QObject):
 
     def to_end(self):
         self._post("end")
+
+    def find_kind(self, kind: int, direction: int):
+        """Go to the next (direction 1) or previous (-1) event of ``kind`` (a KINDS code); presses
+        before the worker answers add up, as steps do."""
+        with self._lock:
+            k, n = self._cmds.get("find", (kind, 0))
+            self._cmds["find"] = (int(kind), (n if k == kind else 0) + int(direction))
+        self._wake.emit()
+
+    def find_chapter(self, direction: int):
+        """Go to the first event of the next (1) or previous (-1) chapter; presses add up."""
+        with self._lock:
+            self._cmds["chapter"] = self._cmds.get("chapter", 0) + int(direction)
+        self._wake.emit()
 
     def set_playing(self, on: bool):
         self.playing = on
@@ -122,12 +225,30 @@ class SimWorker(QtCore.QObject):
     def stop(self):
         self._timer.stop()
 
+    def _fail(self, e: Exception) -> None:
+        """One line for the user; playing stops (a model bug must not kill the thread silently)."""
+        self.playing = False
+        self._to_end = False
+        self._hunt = None
+        self.failed.emit(str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
+
+    def _grew(self) -> LogSnapshot:
+        """Send the UI a frozen copy of the log when it has grown; place new chapters."""
+        snap = self.timeline.log.snapshot()
+        if len(snap) != self._sent:
+            self._sent = len(snap)
+            self.chapters.update(snap)
+            self.logGrew.emit(snap)
+        return snap
+
     def _emit_frame(self, pos, prev=None):
         try:
             f = build_frame(self.timeline, pos, prev, self.aspect)
-        except Exception as e:        # a model bug must not kill the thread silently
-            self.failed.emit(f"{type(e).__name__}: {e}")
-            self.playing = False
+            self._grew()
+            if self.chapters.auto:
+                f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
+        except Exception as e:
+            self._fail(e)
             return
         self._inflight = True
         self.frameReady.emit(f)
@@ -135,15 +256,73 @@ class SimWorker(QtCore.QObject):
     def _serve(self):
         with self._lock:
             cmds, self._cmds = self._cmds, {}
+        try:
+            self._serve_cmds(cmds)
+        except Exception as e:          # e.g. an image that cannot be read while loading
+            self._fail(e)
+
+    def _load(self, sc, pos):
+        tl = Timeline(sc)
+        self.timeline = tl
+        self.chapters = Chapters(sc, [vm.name for vm in tl.view.vms])
+        self._sent = -1
+        self._summary_at = 0.0
+        self.loaded.emit(Source(sc, tuple(vm.name for vm in tl.view.vms),
+                                MappingProxyType(dict(tl.sim.settings)), tl.log.snapshot()))
+        self._emit_frame(pos)
+        self._summary(force=True)
+
+    def _nearest(self, n: int, hit) -> int | None:
+        """The position of the ``n``-th event after (n > 0) or before (n < 0) the view's position
+        that ``hit(snapshot) -> sorted event indices`` finds in the log so far (backwards, the
+        first one when there are fewer)."""
+        idx = np.asarray(hit(self._grew()))
+        pos = self.timeline.pos
+        if n < 0:
+            before = idx[idx + 1 < pos]
+            return int(before[max(n, -len(before))]) + 1 if len(before) else None
+        after = idx[idx + 1 > pos]
+        return int(after[n - 1]) + 1 if len(after) >= n else None
+
+    def _find(self, n: int, hit, what: str) -> int | None:
+        """``_nearest``; forward past the log so far, ``_tick`` hunts on while the simulation runs
+        (any other move cancels that)."""
+        if n == 0:
+            return None
+        target = self._nearest(n, hit)
+        if target is None and n > 0 and not self.timeline.finished():
+            self._hunt = (n, hit, what)
+        elif target is None:
+            self.notice.emit(f"No {'later' if n > 0 else 'earlier'} {what}.")
+        return target
+
+    def _hunting(self) -> None:
+        """Run the simulation on (up to HUNT_S a timer tick) until the hunted event exists; at
+        the end, the last one there is."""
+        tl = self.timeline
+        n, hit, what = self._hunt
+        stop = time.monotonic() + HUNT_S
+        while not tl.finished() and time.monotonic() < stop:
+            tl.advance()
+            target = self._nearest(n, hit)
+            if target is not None:
+                self._hunt = None
+                self._emit_frame(target)
+                return
+        if tl.finished():
+            self._hunt = None
+            for k in range(n - 1, 0, -1):           # fewer than n: go to the last one
+                target = self._nearest(k, hit)
+                if target is not None:
+                    self._emit_frame(target)
+                    return
+            self.notice.emit(f"No later {what}.")
+
+    def _serve_cmds(self, cmds):
         if "aspect" in cmds:
             self.aspect = cmds["aspect"]
         if "load" in cmds:
-            sc, pos = cmds["load"]
-            self.timeline = Timeline(sc)
-            self._summary_at = 0.0
-            self.loaded.emit(self.timeline)
-            self._emit_frame(pos)
-            self._summary(force=True)
+            self._load(*cmds["load"])
         tl = self.timeline
         if tl is None:
             return
@@ -152,6 +331,8 @@ class SimWorker(QtCore.QObject):
             target = cmds["seek"]
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
+        if cmds.keys() & {"seek", "step", "end", "play", "load", "find", "chapter"}:
+            self._hunt = None
         if "end" in cmds:
             self._to_end = True          # _tick runs the simulation there, a tick at a time
         elif "seek" in cmds or "step" in cmds or "load" in cmds or cmds.get("play"):
@@ -161,6 +342,13 @@ class SimWorker(QtCore.QObject):
             self._last = time.monotonic()
             if cmds["play"] and tl.pos >= len(tl) and tl.finished():
                 target = 0          # play at the end starts again
+        if "find" in cmds:
+            code, n = cmds["find"]
+            target = self._find(n, lambda snap: np.flatnonzero(snap.column("kind") == code),
+                                f"{E.KINDS[code].name} event")
+        if "chapter" in cmds:
+            target = self._find(cmds["chapter"], lambda snap: np.array(self.chapters.positions(), np.int64) - 1,
+                                "chapter")
         if target is None and "aspect" in cmds and "load" not in cmds:
             target = tl.pos          # the same position, laid out for the view's new shape
         if target is not None:
@@ -180,9 +368,15 @@ class SimWorker(QtCore.QObject):
             self.described.emit(ref, text)
 
     def _tick(self):
-        tl = self.timeline
-        if tl is None:
+        if self.timeline is None:
             return
+        try:
+            self._play()
+        except Exception as e:
+            self._fail(e)
+
+    def _play(self):
+        tl = self.timeline
         now = time.monotonic()
         dt, self._last = now - self._last, now
         if self.playing:
@@ -198,6 +392,8 @@ class SimWorker(QtCore.QObject):
                 return
             if target > tl.pos and not self._inflight:
                 self._emit_frame(target, tl.pos)
+        elif self._hunt is not None:
+            self._hunting()
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
                 tl.advance()
@@ -214,7 +410,8 @@ class SimWorker(QtCore.QObject):
         now = time.monotonic()
         if force or now - self._summary_at > 0.5:
             self._summary_at = now
-            self.timelineChanged.emit(timeline_summary(self.timeline))
+            self._grew()
+            self.timelineChanged.emit(timeline_summary(self.timeline, self.chapters))
 
 
 class Engine(QtCore.QObject):

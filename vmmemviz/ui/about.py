@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import platform
-from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 from vmmemviz.assets import asset

@@ -1,11 +1,14 @@
 """The event list: every logged event as # / tick / kind / narration, virtual and filterable.
 
-The log may hold millions of rows, so nothing is made per row in advance: the model maps
+The list reads frozen LogSnapshots (``set_log``), never the live log the simulation appends
+to. The log may hold millions of rows, so nothing is made per row in advance: the model maps
 view rows to log indices (all rows, or a numpy array of the ones that pass the filters)
 and narrates a row only when the view paints it. The kind-group filter is vectorised; the
 text search has to narrate, so it scans in slices between paints and the list fills in as
 it goes. ``show_frame`` grows the list to ``frame.total`` and selects the current event;
-choosing a row emits ``seekRequested(index + 1)``.
+choosing a row emits ``seekRequested(index + 1)``. The filters are the application state's
+(:class:`~vmmemviz.ui.appstate.Filters`): the bar shows them (``set_filters``) and reports
+edits (``filtersEdited``); Esc in the search box emits ``escaped`` (focus back to the view).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from PySide6.QtCore import Qt
 
 from vmmemviz.model.core import events as E
 from ..scene import palette as P
+from .appstate import SEARCH_MIN, Filters, groups
 
 SCAN_SLICE_S = 0.02          # text search: narrate this long, then let the UI breathe
 COLUMNS = ("#", "tick", "kind", "event")
@@ -30,12 +34,6 @@ GROUP_TIPS = {"core": "VM power-on and backing guest pages with machine pages",
               "copy-on-write", "lpage": "2 MB large pages", "balloon": "Ballooning (vmmemctl)",
               "swap": "Hypervisor swapping to .vswp", "zip": "Memory compression",
               "state": "Host free-memory states, targets, active-memory sampling"}
-
-
-def groups() -> list[str]:
-    """Every event group, in the timeline's order, then any a mechanism added."""
-    known = list(P.GROUP_ORDER)
-    return known + sorted({k.group for k in E.KINDS.values()} - set(known))
 
 
 def group_colour(group: str) -> str:
@@ -74,8 +72,8 @@ class EventModel(QtCore.QAbstractTableModel):
         self.log = None
         self.names: list[str] = []
         self.total = 0
-        self.allowed = set(groups())
-        self.text = ""
+        self.wanted = 0                         # rows the frames know of (the log may lag)
+        self.filters = Filters()
         self.shown: np.ndarray | None = None    # log indices shown, None = all < total
         self.scanned = 0                        # log rows the filters have looked at
         self._kind_ok = np.ones(256, bool)
@@ -86,33 +84,44 @@ class EventModel(QtCore.QAbstractTableModel):
         self.mono = mono_font()
 
     # -- source and filters --------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return self.filters.search
+
     def set_source(self, log, vm_names) -> None:
+        """Another scenario: ``log`` is its LogSnapshot."""
         self.beginResetModel()
-        self.log, self.names, self.total = log, list(vm_names), 0
+        self.log, self.names, self.total, self.wanted = log, list(vm_names), 0, 0
         self._restart()
         self.endResetModel()
 
-    def set_filter(self, allowed: set[str], text: str) -> None:
+    def set_log(self, log) -> None:
+        """A newer snapshot of the same log: rows the frames asked for may show now."""
+        self.log = log
+        self.set_total(self.wanted)
+
+    def set_filter(self, filters: Filters) -> None:
         self.beginResetModel()
-        self.allowed, self.text = set(allowed), text.strip().lower()
+        self.filters = filters
         self._restart()
         self.endResetModel()
         self._scan()
 
     def filtered(self) -> bool:
-        return bool(self.text) or not set(groups()) <= self.allowed
+        return self.filters.active()
 
     def _restart(self) -> None:
         self._narrations.clear()
         self._kind_ok = np.zeros(256, bool)
         for code, k in E.KINDS.items():
-            self._kind_ok[code] = k.group in self.allowed
+            self._kind_ok[code] = k.group in self.filters.groups
         self._buf = np.zeros(0, np.int64)
         self.shown = self._buf if self.filtered() else None
         self.scanned = 0
 
     def set_total(self, total: int) -> None:
         """The log has ``total`` rows now (it only grows while a source is set)."""
+        self.wanted = max(self.wanted, total)
         total = min(total, len(self.log)) if self.log is not None else 0
         if total <= self.total:
             return
@@ -161,6 +170,14 @@ class EventModel(QtCore.QAbstractTableModel):
     # -- rows <-> log indices ------------------------------------------------------------
     def log_index(self, row: int) -> int:
         return row if self.shown is None else int(self.shown[row])
+
+    def step_from(self, index: int, n: int) -> int | None:
+        """The log index ``n`` shown rows after (before, n < 0) log index ``index``; None when the
+        filters show no such row (yet)."""
+        if self.shown is None:
+            return None
+        k = int(np.searchsorted(self.shown, index, side="right" if n > 0 else "left")) + n - (n > 0)
+        return int(self.shown[k]) if 0 <= k < len(self.shown) else None
 
     def row_of(self, index: int) -> int:
         """The row showing log index ``index``, else the nearest shown before it (-1: none)."""
@@ -220,10 +237,80 @@ class EventModel(QtCore.QAbstractTableModel):
         return None
 
 
+class FlowLayout(QtWidgets.QLayout):
+    """Widgets left to right, wrapping onto more lines when the panel is narrow."""
+
+    def __init__(self, parent=None, spacing: int = 4):
+        super().__init__(parent)
+        self.items: list[QtWidgets.QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item):
+        self.items.append(item)
+
+    def count(self):
+        return len(self.items)
+
+    def itemAt(self, i):
+        return self.items[i] if 0 <= i < len(self.items) else None
+
+    def takeAt(self, i):
+        return self.items.pop(i) if 0 <= i < len(self.items) else None
+
+    def expandingDirections(self):
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self):
+        return True
+
+    def heightForWidth(self, width):
+        return self._place(QtCore.QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect):
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self):
+        return self.minimumSize()
+
+    def minimumSize(self):
+        size = QtCore.QSize()
+        for it in self.items:
+            size = size.expandedTo(it.minimumSize())
+        return size
+
+    def _place(self, rect, move: bool) -> int:
+        x, y, line = rect.x(), rect.y(), 0
+        for it in self.items:
+            hint = it.sizeHint()
+            if x > rect.x() and x + hint.width() > rect.right() + 1:
+                x, y, line = rect.x(), y + line + self.spacing(), 0
+            if move:
+                it.setGeometry(QtCore.QRect(QtCore.QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            line = max(line, hint.height())
+        return y + line - rect.y()
+
+
+class EventTable(QtWidgets.QTableView):
+    """The table asks for a few rows only: its dock scrolls the whole panel by its height for
+    the width (the filter buttons wrap), so a tall wish would push the list's end out of view."""
+
+    ROWS_WANTED = 4
+
+    def sizeHint(self):
+        hint = super().sizeHint()
+        rows = self.verticalHeader().defaultSectionSize() * self.ROWS_WANTED
+        return QtCore.QSize(hint.width(), self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth())
+
+
 class EventList(QtWidgets.QWidget):
-    """Filter bar (kind groups, text search) over a virtual table of the event log."""
+    """Search box and kind-group filters over a virtual table of the event log."""
 
     seekRequested = QtCore.Signal(int)
+    filtersEdited = QtCore.Signal(object)      # Filters, as the user set them
+    escaped = QtCore.Signal()                  # Esc in the search box
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -231,9 +318,21 @@ class EventList(QtWidgets.QWidget):
         self.current = -1
         self._selecting = False
 
+        self.search = QtWidgets.QLineEdit()
+        self.search.setPlaceholderText("Search events…  (Esc: back to the picture)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip(f"Show only events whose kind or narration contains this text, {SEARCH_MIN} "
+                               "characters at least (a VM name, GPPN 0x1a, MPN, shared, …). "
+                               "Esc gives the keys back to the picture.")
+        self.search.installEventFilter(self)
+        self._search_timer = QtCore.QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._filter_changed)
+        self.search.textChanged.connect(self._search_timer.start)
+
         self.buttons: dict[str, QtWidgets.QToolButton] = {}
-        bar = QtWidgets.QHBoxLayout()
-        bar.setSpacing(2)
+        bar = FlowLayout(spacing=2)
         for g in groups():
             b = QtWidgets.QToolButton()
             b.setText(g)
@@ -242,26 +341,14 @@ class EventList(QtWidgets.QWidget):
             b.setChecked(True)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setAutoRaise(True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setToolTip(f"Show {g} events: {GROUP_TIPS.get(g, g)}")
             b.toggled.connect(lambda on, b=b: self._mark_button(b, on))
             b.toggled.connect(self._filter_changed)
             bar.addWidget(b)
             self.buttons[g] = b
-        bar.addStretch(1)
-        self.search = QtWidgets.QLineEdit()
-        self.search.setPlaceholderText("Search events…")
-        self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Show only events whose kind or narration contains this text "
-                               "(a VM name, GPPN 0x1a, MPN, shared, …)")
-        self.search.setMinimumWidth(160)
-        self._search_timer = QtCore.QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self._filter_changed)
-        self.search.textChanged.connect(self._search_timer.start)
-        bar.addWidget(self.search)
 
-        self.view = QtWidgets.QTableView()
+        self.view = EventTable()
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -292,6 +379,7 @@ class EventList(QtWidgets.QWidget):
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.search)
         lay.addLayout(bar)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.status)
@@ -299,6 +387,32 @@ class EventList(QtWidgets.QWidget):
     def set_source(self, log, vm_names) -> None:
         self.current = -1
         self.model.set_source(log, vm_names)
+
+    def set_log(self, log) -> None:
+        self.model.set_log(log)
+        self._select_current()
+
+    def set_filters(self, filters: Filters) -> None:
+        """Show ``filters`` (the application state's) in the bar and the list."""
+        for g, b in self.buttons.items():
+            if b.isChecked() != (g in filters.groups):
+                b.blockSignals(True)
+                b.setChecked(g in filters.groups)
+                b.blockSignals(False)
+                self._mark_button(b, g in filters.groups)
+        if self.search.text() != filters.text:
+            self.search.blockSignals(True)
+            self.search.setText(filters.text)
+            self.search.blockSignals(False)
+        if filters != self.model.filters:
+            self.model.set_filter(filters)
+            self._select_current()
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.search and ev.type() == QtCore.QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Escape:
+            self.escaped.emit()
+            return True
+        return super().eventFilter(obj, ev)
 
     def show_frame(self, frame) -> None:
         self.model.set_total(frame.total)
@@ -311,6 +425,7 @@ class EventList(QtWidgets.QWidget):
         try:
             if row < 0:
                 self.view.clearSelection()
+                self.view.scrollToTop()
             else:
                 ix = self.model.index(row, 0)
                 self.view.selectionModel().setCurrentIndex(
@@ -337,13 +452,15 @@ class EventList(QtWidgets.QWidget):
         b.setIcon(chip(b.text()) if on else swatch("transparent"))
 
     def _filter_changed(self) -> None:
-        allowed = {g for g, b in self.buttons.items() if b.isChecked()}
-        self.model.set_filter(allowed, self.search.text())
-        self._select_current()
+        f = Filters(frozenset(g for g, b in self.buttons.items() if b.isChecked()), self.search.text())
+        self.set_filters(f)
+        self.filtersEdited.emit(f)
 
     def _show_status(self, *_) -> None:
         m = self.model
         text = f"{m.rowCount():,} of {m.total:,} events"
+        if 0 < len(self.search.text().strip()) < SEARCH_MIN:
+            text += f" — type {SEARCH_MIN} characters to search"
         if m.shown is not None and m.scanned < m.total:
             text += f" — searching… {100 * m.scanned // max(m.total, 1)}%"
         self.status.setText(text)

@@ -97,8 +97,23 @@ class InspectorPanel(QtWidgets.QWidget):
             self.show_inspection(info)
 
     def set_source(self, log, vm_names) -> None:
+        """Another scenario (``log``: its LogSnapshot): nothing of the old one stays."""
         self.log, self.names = log, list(vm_names)
+        self.clear()
+
+    def set_log(self, log) -> None:
+        """A newer LogSnapshot: history rows logged since can be narrated."""
+        self.log = log
+
+    def clear(self) -> None:
         self.info = {}
+        self.title.setText("No page inspected")
+        self.state.setText("Click a page in the layer view to inspect it.")
+        self._show_chain([])
+        self.content.setText("")
+        self._show_sharers([])
+        self._show_history([])
+        self.history_label.setText("History")
 
     # -- colours and names -----------------------------------------------------------------
     def _theme(self) -> str:

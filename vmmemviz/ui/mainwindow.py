@@ -1,15 +1,18 @@
 """The main window: caption, layer view, legend and timeline; panels docked around them.
 
 The model runs in the simulation thread (engine.worker); this window only sends commands
-(play, step, seek, inspect) and paints the Frames that come back. Keys: Space play/pause,
-Right/Left step, Shift+Right/Left ten steps, Home/End, Ctrl+O open, Ctrl+S save,
-Ctrl+E export, F1 help on the current event's kind.
+(play, step, seek, inspect) and shows what comes back through the application state
+(:mod:`vmmemviz.ui.appstate`), which the panels observe. Keys: Space play/pause, Right/Left
+step (through the events the filters show), Shift+Right/Left ten steps, Page Down/Up next /
+previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
+Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open, Ctrl+S save, Ctrl+E
+export, F1 help.
 """
 from __future__ import annotations
 
 import dataclasses
+import html
 import importlib.util
-import json
 import time
 from pathlib import Path
 
@@ -18,15 +21,19 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..errors import InputError
 from vmmemviz.model.config import scenario as S
 from ..scene import palette as P
+from . import realdata as R
 from . import theme as T
 from .about import app_icon, show_about
+from .appstate import AppState
+from .banner import Banner
 from .counters import CountersPanel
 from .eventlist import EventList
 from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
 from .plots import PlotsPanel
-from .settingsdialog import SettingsDialog
+from .settingsdialog import (SettingsDialog, apply_settings_text, changes_html, counter_changes,
+                             settings_changes)
 from .timelinebar import TimelineBar
 from . import help as H
 from ..engine.worker import Engine
@@ -34,105 +41,52 @@ from ..engine.worker import Engine
 ORG = "vmmemviz"
 RECENT_MAX = 8
 SPEEDS = (0.5, 1, 2, 4, 8, 16, 50, 200, 1000, 10000)
+PANELS_MIN_W = 560       # px: the esxtop VM table's main columns and the event list's narration
 PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (input stays quick)
-
-
-def toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return json.dumps(str(v))
-
-
-def apply_settings_text(text: str, host: dict, vms: dict) -> str:
-    """The scenario text with settings set: host ones in ``[settings]``, VM ones in the VM's
-    ``[vm.settings]``; existing lines of those keys are replaced (a value of None removes
-    the line: back to the default), everything else is kept as written."""
-    lines = text.splitlines()
-
-    def header(ln):
-        s = ln.strip()
-        return s[1:-1].strip() if s.startswith("[") and s.endswith("]") else None
-
-    def set_in(start, end, table, values):
-        """Set ``values`` in ``table`` within lines[start:end]; returns the new lines slice."""
-        block = lines[start:end]
-        at = next((i for i, ln in enumerate(block) if header(ln) == table), None)
-        new = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in values.items() if v is not None]
-        if at is None:
-            if not new:
-                return block
-            while block and not block[-1].strip():
-                block.pop()
-            return block + ["", f"[{table}]"] + new + [""]
-        stop = next((i for i in range(at + 1, len(block)) if header(block[i]) is not None), len(block))
-        keep = [ln for ln in block[at + 1:stop]
-                if ln.split("=", 1)[0].strip().strip('"') not in values or "=" not in ln]
-        return block[:at + 1] + new + keep + block[stop:]
-
-    for name, values in vms.items():
-        if not values:
-            continue
-        starts = [i for i, ln in enumerate(lines) if header(ln) == "[vm]"]
-        for s in starts:
-            end = next((i for i in range(s + 1, len(lines)) if (h := header(lines[i])) is not None
-                        and not h.startswith("vm.") and not h.startswith("[vm.")), len(lines))
-            if any(ln.split("=", 1)[0].strip() == "name" and ln.split("=", 1)[1].strip().strip('"') == name
-                   for ln in lines[s:end] if "=" in ln):
-                lines[s:end] = set_in(s, end, "vm.settings", values)
-                break
-    if host:
-        first_array = next((i for i, ln in enumerate(lines) if (h := header(ln)) and h.startswith("[")), len(lines))
-        lines[:first_array] = set_in(0, first_array, "settings", host)
-    out = "\n".join(lines) + "\n"
-    sc = S.parse(out)            # the result must still be a valid scenario with those values
-    for k, v in host.items():
-        assert sc.settings.get(k) == v, k
-    for vm in sc.vms:
-        for k, v in vms.get(vm.name, {}).items():
-            assert vm.settings.get(k) == v, (vm.name, k)
-    return out
 
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, scenario_name_or_path: str = "default", settings: QtCore.QSettings | None = None):
         super().__init__()
         self.qsettings = settings or QtCore.QSettings(ORG, ORG)
-        self.theme = self.qsettings.value("theme", "dark")
-        if self.theme not in T.NAMES:
-            self.theme = "dark"
+        theme = self.qsettings.value("theme", "dark")
+        self.state = AppState(theme if theme in T.NAMES else "dark", self)
         self.scenario = S.load(scenario_name_or_path)
-        self.frame = None
-        self.timeline = None            # the worker's Timeline (read only here: event list)
         self.playing = False
         self.anim_ms = int(self.qsettings.value("anim_ms", 300))
         self._last_step = 0.0
-        self._inspected_ref = None
         self._panels_at = 0.0
+        self._pending = None            # position a filtered step asked for, until it shows
+        self._rerun = None              # (settings changed, counters before) of a settings re-run
+        self._previous = None           # the scenario shown while another one loads
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
         self._menus()
+        self._observe()
         self.engine = Engine(self.scenario, self)
         w = self.engine.worker
+        # bound methods of this window only: a lambda would run in the simulation thread
+        w.loaded.connect(self._loaded)
+        w.logGrew.connect(self.state.set_log)
         w.frameReady.connect(self.show_frame)
         w.timelineChanged.connect(self.timeline_bar.set_summary)
         w.timelineChanged.connect(self._summary)
         w.inspected.connect(self._inspected)
         w.described.connect(self.layer_view.show_page_tip)
-        w.loaded.connect(self._loaded)
+        w.failed.connect(self._failed)
+        w.notice.connect(self.message)
         self.layer_view.aspectChanged.connect(w.set_aspect)
-        w.failed.connect(lambda msg: self.statusBar().showMessage(f"Simulation error: {msg}", 10000))
         self.engine.start()                 # only now: no signal of the first load is missed
         self.set_speed_index(int(self.qsettings.value("speed_index", 3)))
         self._title()
-        self.set_theme(self.theme)
+        self.set_theme(self.state.theme)
         geo = self.qsettings.value("geometry")
         if geo is not None:
             self.restoreGeometry(geo)
-        else:
-            self.resize(1500, 950)
+        else:                     # 1500x950, or the screen when it is smaller (1280x800 laptops)
+            room = self.screen().availableGeometry()
+            self.resize(min(1500, room.width()), min(950, room.height()))
         st = self.qsettings.value("windowState")
         if st is not None:
             self.restoreState(st)
@@ -140,22 +94,35 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self._size_docks)
         self._remember(self.scenario)
 
+    @property
+    def frame(self):
+        return self.state.frame
+
     # -- building --------------------------------------------------------------------------
     def _size_docks(self):
-        """First start: the panels get what the event list needs (its filters and search),
-        at most 45% of the window; the picture gets the rest."""
-        want = max(self.width() * 3 // 10, self.events.minimumSizeHint().width() + 24)
+        """First start: the panels get what the event list and the counters need, at most 45%
+        of the window, the picture the rest; the counters get the height that shows
+        their VM table, at most 60% of it."""
+        want = max(self.width() * 3 // 10, PANELS_MIN_W, self.events.minimumSizeHint().width() + 24)
         self.resizeDocks([self.docks["events"]], [min(want, self.width() * 45 // 100)],
                          QtCore.Qt.Orientation.Horizontal)
+        tall = self.docks["events"].height() + self.docks["counters"].height()
+        counters = min(self.counters.sizeHint().height() + 40, tall * 6 // 10)
+        self.resizeDocks([self.docks["events"], self.docks["counters"]], [tall - counters, counters],
+                         QtCore.Qt.Orientation.Vertical)
 
     def _build(self):
         central = QtWidgets.QWidget()
+        central.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)    # where the keys go: the picture's
         lay = QtWidgets.QVBoxLayout(central)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
+        self.banner = Banner()
         self.chapter_label = QtWidgets.QLabel()
-        self.chapter_label.setToolTip("The tour chapter this part of the timeline belongs to")
+        self.chapter_label.setToolTip("The tour chapter this part of the timeline belongs to "
+                                      "(Page Down / Page Up: next / previous chapter)")
         self.chapter_label.setWordWrap(True)
+        self.chapter_label.hide()             # tours only
         self.caption = QtWidgets.QLabel()
         self.caption.setWordWrap(True)
         self.caption.setToolTip("What the current event did, in plain words (F1: more about this kind of event)")
@@ -164,28 +131,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.caption.setFont(f)
         self.caption.setMinimumHeight(int(QtGui.QFontMetrics(f).height() * 2.3))
         self.caption.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
-        self.layer_view = LayerView(theme=self.theme)
+        self.layer_view = LayerView(theme=self.state.theme)
         self.layer_view.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.layer_view.setToolTip("")
         self.layer_view.pageHovered.connect(self._hovered)
-        self.layer_view.pageClicked.connect(self.inspect)
+        self.layer_view.pageClicked.connect(self.state.select)
         self.legend = LegendWidget()
         self.timeline_bar = TimelineBar()
         self.timeline_bar.seekRequested.connect(self.seek)
-        for wdg in (self.chapter_label, self.caption):
+        for wdg in (self.banner, self.chapter_label, self.caption):
             lay.addWidget(wdg)
         lay.addWidget(self.layer_view, 1)
         lay.addWidget(self.legend)
         lay.addWidget(self.timeline_bar)
         central.setMinimumWidth(640)          # the picture keeps its room however wide the panels get
         self.setCentralWidget(central)
+        for wdg in (self.layer_view.viewport(), self.timeline_bar, self.legend):
+            wdg.installEventFilter(self)      # a click there gives the keys back to the picture
         self.counters = CountersPanel()
         self.plots = PlotsPanel()
         self.inspector = InspectorPanel()
         self.events = EventList()
         self.inspector.seekRequested.connect(self.seek)
-        self.inspector.referenceClicked.connect(self.inspect)
+        self.inspector.referenceClicked.connect(self.state.select)
         self.events.seekRequested.connect(self.seek)
+        self.events.filtersEdited.connect(self.state.set_filters)
+        self.events.escaped.connect(self.focus_view)
         self.docks = {}
         for key, title, wdg, area in (
                 ("events", "Events", self.events, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
@@ -210,7 +181,41 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_pos.setToolTip("Position in the event log, simulated time and the host's memory state")
         self.statusBar().addPermanentWidget(self.status_pos)
 
-    def _act(self, text, slot, keys=(), tip="", checkable=False):
+    def _observe(self):
+        """The panels follow the application state."""
+        st = self.state
+        st.sourceChanged.connect(self._source)
+        st.logChanged.connect(self.events.set_log)
+        st.logChanged.connect(self.inspector.set_log)
+        st.filtersChanged.connect(self.events.set_filters)
+        st.filtersChanged.connect(lambda _: setattr(self, "_pending", None))
+        st.selectionChanged.connect(self._selected)
+        st.themeChanged.connect(self._themed)
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QtCore.QEvent.Type.MouseButtonPress:
+            self.focus_view()
+        elif ev.type() == QtCore.QEvent.Type.Resize and obj is self.legend:
+            self._fit_legend()
+        return super().eventFilter(obj, ev)
+
+    def _fit_legend(self):
+        """Every row of the legend, however narrow the window (its layout asks no height for width)."""
+        h = self.legend.heightForWidth(self.legend.width())
+        if self.legend.minimumHeight() != h:
+            self.legend.setFixedHeight(h)
+
+    def search_events(self):
+        self.docks["events"].show()
+        self.docks["events"].raise_()
+        self.events.search.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+        self.events.search.selectAll()
+
+    def focus_view(self):
+        """Keys (Space, arrows, Home, End) go to the picture again, not to a text box."""
+        self.centralWidget().setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+
+    def _act(self, text, slot, keys=(), tip="", checkable=False, icon=None):
         a = QtGui.QAction(text, self)
         if keys:
             a.setShortcuts([QtGui.QKeySequence(k) for k in keys])
@@ -218,25 +223,38 @@ class MainWindow(QtWidgets.QMainWindow):
         a.setToolTip(tip or text)
         a.setStatusTip(tip or text)
         a.setCheckable(checkable)
-        a.triggered.connect(slot)
+        if icon is not None:
+            a.setIcon(self.style().standardIcon(icon))
+        a.triggered.connect(lambda checked=False: slot())     # never pass Qt's checked on as an argument
         self.addAction(a)
         return a
 
     def _actions(self):
-        st = self.style()
         SP = QtWidgets.QStyle.StandardPixmap
-        self.a_play = self._act("Play", self.toggle_play, ["Space"], "Play / pause the simulation (Space)")
-        self.a_play.setIcon(st.standardIcon(SP.SP_MediaPlay))
-        self.a_step = self._act("Step forward", lambda: self.step(1), ["Right"], "One event forward (Right)")
-        self.a_step.setIcon(st.standardIcon(SP.SP_MediaSeekForward))
-        self.a_back = self._act("Step back", lambda: self.step(-1), ["Left"], "One event back (Left)")
-        self.a_back.setIcon(st.standardIcon(SP.SP_MediaSeekBackward))
+        self.a_play = self._act("Play", self.toggle_play, ["Space"], "Play / pause the simulation (Space)",
+                                icon=SP.SP_MediaPlay)
+        self.a_step = self._act("Step forward", lambda: self.step(1), ["Right"],
+                                "One event forward (Right); with filters on, the next event they show",
+                                icon=SP.SP_MediaSeekForward)
+        self.a_back = self._act("Step back", lambda: self.step(-1), ["Left"],
+                                "One event back (Left); with filters on, the previous event they show",
+                                icon=SP.SP_MediaSeekBackward)
         self.a_step10 = self._act("Ten forward", lambda: self.step(10), ["Shift+Right"], "Ten events forward (Shift+Right)")
         self.a_back10 = self._act("Ten back", lambda: self.step(-10), ["Shift+Left"], "Ten events back (Shift+Left)")
-        self.a_start = self._act("Jump to start", lambda: self.seek(0), ["Home"], "Back to the start (Home)")
-        self.a_start.setIcon(st.standardIcon(SP.SP_MediaSkipBackward))
-        self.a_end = self._act("Jump to end", self.to_end, ["End"], "Run to the end of the scenario (End)")
-        self.a_end.setIcon(st.standardIcon(SP.SP_MediaSkipForward))
+        self.a_start = self._act("Jump to start", lambda: self.seek(0), ["Home"], "Back to the start (Home)",
+                                 icon=SP.SP_MediaSkipBackward)
+        self.a_end = self._act("Jump to end", self.to_end, ["End"], "Run to the end of the scenario (End)",
+                               icon=SP.SP_MediaSkipForward)
+        self.a_next_chapter = self._act("Next chapter", lambda: self.worker.find_chapter(1), ["PgDown"],
+                                        "To the first event of the next chapter (Page Down)")
+        self.a_prev_chapter = self._act("Previous chapter", lambda: self.worker.find_chapter(-1), ["PgUp"],
+                                        "To the first event of this or the previous chapter (Page Up)")
+        self.a_next_kind = self._act("Next of this kind", lambda: self.find_kind(1), ["Ctrl+Right"],
+                                     "Next event of the current event's kind (Ctrl+Right)")
+        self.a_prev_kind = self._act("Previous of this kind", lambda: self.find_kind(-1), ["Ctrl+Left"],
+                                     "Previous event of the current event's kind (Ctrl+Left)")
+        self.a_find = self._act("Search events", self.search_events, ["Ctrl+F"],
+                                "Type in the event list's search box (Ctrl+F; Esc: back to the picture)")
         self.a_open = self._act("Open scenario…", self.open_dialog, ["Ctrl+O"], "Open a scenario file (Ctrl+O)")
         self.a_save = self._act("Save scenario as…", self.save_dialog, ["Ctrl+S"],
                                 "Save the scenario, with changed settings, as TOML (Ctrl+S)")
@@ -257,6 +275,13 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.setObjectName("toolbar_playback")
         tb.setMovable(False)
         for a in (self.a_start, self.a_back, self.a_play, self.a_step, self.a_end):
+            tb.addAction(a)
+        tb.addSeparator()
+        self.a_prev_chapter.setIconText("◀ Chapter")
+        self.a_next_chapter.setIconText("Chapter ▶")
+        self.a_prev_kind.setIconText("◀ Same kind")
+        self.a_next_kind.setIconText("Same kind ▶")
+        for a in (self.a_prev_chapter, self.a_next_chapter, self.a_prev_kind, self.a_next_kind):
             tb.addAction(a)
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" Speed "))
@@ -297,18 +322,23 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addAction(self._act("Export esxtop CSV…", self.export_esxtop,
                               tip="The run so far as an esxtop batch capture, one row per tick"))
         f.addSeparator()
-        f.addAction(self._act("Snapshot a process…", self.snapshot_process,
+        f.addAction(self._act("Snapshot a process…", lambda: R.snapshot_process(self),
                               tip="A live Linux process's pages, guest virtual -> physical, from /proc"))
-        f.addAction(self._act("Open esxtop capture…", self.open_capture,
+        f.addAction(self._act("Open esxtop capture…", lambda: R.open_capture(self),
                               tip="An esxtop batch capture (esxtop -b) in the counters and plots"))
-        f.addAction(self._act("Scenario from guest images…", self.images_scenario,
+        f.addAction(self._act("Scenario from guest images…", lambda: R.images_scenario(self),
                               tip="A scenario with one VM per guest memory image (ELF core, raw, .vmem)"))
         f.addSeparator()
         f.addAction(self.a_quit)
         s = mb.addMenu("&Simulation")
+        s.setToolTipsVisible(True)
         for a in (self.a_play, self.a_step, self.a_back, self.a_step10, self.a_back10, self.a_start, self.a_end):
             s.addAction(a)
         s.addSeparator()
+        for a in (self.a_next_chapter, self.a_prev_chapter, self.a_next_kind, self.a_prev_kind):
+            s.addAction(a)
+        s.addSeparator()
+        s.addAction(self.a_find)
         s.addAction(self.a_settings)
         v = mb.addMenu("&View")
         for a in (self.a_fit, self.a_zin, self.a_zout):
@@ -342,6 +372,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def worker(self):
         return self.engine.worker
 
+    def message(self, rich: str, error: bool = False):
+        """``rich`` (rich text) in the message strip and, plain, in the status bar."""
+        self.banner.show_message(rich, error, self.state.theme)
+        self.statusBar().showMessage(QtGui.QTextDocumentFragment.fromHtml(rich).toPlainText(), 10000)
+
     def toggle_play(self):
         self.set_playing(not self.playing)
 
@@ -355,16 +390,38 @@ class MainWindow(QtWidgets.QMainWindow):
         self.a_play.setIcon(self.style().standardIcon(SP.SP_MediaPause if on else SP.SP_MediaPlay))
 
     def step(self, n: int):
+        """``n`` events on; with filters on, ``n`` of the events they show (as the list does)."""
         if self.playing:
             self.set_playing(False)
         self._last_step = time.monotonic()
-        self.worker.step(n)
+        if not self.state.filters.active() or self.frame is None:
+            self.worker.step(n)
+            return
+        pos = self._pending if self._pending is not None else self.frame.pos
+        i = self.events.model.step_from(pos - 1, n)
+        if i is None:
+            self.message(f"No {'later' if n > 0 else 'earlier'} event matches the event list's filters"
+                         + (" yet." if n > 0 and not self.frame.finished else "."))
+            return
+        self._pending = i + 1
+        self.worker.seek(i + 1)
 
     def seek(self, pos: int):
+        self._pending = None
         self.worker.seek(int(pos))
 
     def to_end(self):
+        self._pending = None
         self.worker.to_end()
+
+    def find_kind(self, direction: int):
+        """The next / previous event of the current event's kind."""
+        f = self.frame
+        if f is None or f.event is None:
+            self.message("Step to an event first: then Ctrl+Right finds the next one of its kind.")
+            return
+        self._pending = None
+        self.worker.find_kind(int(f.event["kind"]), direction)
 
     def set_speed_index(self, i: int):
         i = max(0, min(len(SPEEDS) - 1, int(i)))
@@ -378,8 +435,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.qsettings.setValue("anim_ms", self.anim_ms)
 
     def inspect(self, ref):
-        self._inspected_ref = tuple(ref)
-        self.worker.inspect(self._inspected_ref)
+        self.state.select(ref)
+
+    def _selected(self, ref):
+        if ref is None:
+            self.inspector.clear()
+            self.layer_view.set_chain(())
+        else:
+            self.worker.inspect(ref)
 
     def _hovered(self, ref):
         if ref is not None:
@@ -390,13 +453,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export(self):
         if importlib.util.find_spec("vmmemviz.ui.exportdialog") is None:
-            self.statusBar().showMessage("Export is not available in this build.", 5000)
+            self.message("Export is not available in this build.")
             return
         from .exportdialog import ExportDialog
         ExportDialog(self).exec()
 
+    @property
+    def theme(self) -> str:
+        return self.state.theme
+
     def set_theme(self, name: str):
-        self.theme = name
+        self.state.set_theme(name)
+        self._themed(name)
+
+    def _themed(self, name: str):
         self.qsettings.setValue("theme", name)
         T.apply(QtWidgets.QApplication.instance(), name)
         (self.a_dark if name == "dark" else self.a_light).setChecked(True)
@@ -422,57 +492,17 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.warning(self, "Cannot open scenario", str(e))
             return
         self.set_playing(False)
-        self.scenario = sc
-        self._inspected_ref = None
-        self.layer_view.set_chain(())
+        self._previous, self.scenario = self.scenario, sc
+        self._rerun = None
+        self.banner.hide()
         self.layer_view._fit = True
         self.worker.load(sc, 0)
         self._title()
         self._remember(sc)
 
-    # -- real data (vmmemviz.ui.realdata) ----------------------------------------------------
-    def snapshot_process(self, pid: int | None = None):
-        from ..importers.procsnap import snapshot
-        from .realdata import ProcessWindow
-        if pid is None:
-            pid, ok = QtWidgets.QInputDialog.getInt(self, "Snapshot a process", "Process ID:", 1, 1, 1 << 22)
-            if not ok:
-                return None
-        try:
-            snap = snapshot(pid)
-        except InputError as e:
-            QtWidgets.QMessageBox.warning(self, "Cannot read that process", str(e))
-            return None
-        win = ProcessWindow(snap, Path(f"/proc/{pid}/comm").read_text().strip()
-                            if Path(f"/proc/{pid}/comm").exists() else "", self.theme, self)
-        win.show()
-        return win
-
     def export_esxtop(self):
         from .esxtopwindow import export_esxtop
         return export_esxtop(self, self.frame, self.scenario)
-
-    def open_capture(self):
-        from ..importers.esxtop import read_esxtop
-        from .esxtopwindow import CaptureWindow
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open esxtop capture", str(Path.home()),
-                                                        "esxtop batch output (*.csv);;All files (*)")
-        if path:
-            try:
-                CaptureWindow(read_esxtop(path), self, self.theme).show()
-            except InputError as e:
-                QtWidgets.QMessageBox.warning(self, "Cannot read the capture", str(e))
-
-    def images_scenario(self):
-        import tempfile
-        from .realdata import image_scenario
-        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Guest memory images", str(Path.home()),
-                                                          "Memory images (*.elf *.core *.raw *.vmem *.img);;All files (*)")
-        if paths:
-            try:
-                self.open_scenario(image_scenario(paths, tempfile.mkdtemp(prefix="vmmemviz-")))
-            except InputError as e:
-                QtWidgets.QMessageBox.warning(self, "Cannot read the images", str(e))
 
     def save_dialog(self):
         start = self.scenario.path if self.scenario.path and not self.scenario.path.startswith(str(S.BUILTIN_DIR)) \
@@ -495,17 +525,25 @@ class MainWindow(QtWidgets.QMainWindow):
     def apply_settings(self, host: dict, vms: dict):
         """Make the open scenario's settings these (the dialog's: every setting that differs
         from its default; one the scenario set and these lack goes back to its default), and
-        re-run it from the start, keeping the position."""
+        re-run it from the start, keeping the position; the message strip then shows what
+        changed at that position."""
         sc = self.scenario
         if host == sc.settings and all(vms.get(vm.name, {}) == vm.settings for vm in sc.vms):
             return
+        changed = settings_changes(sc, host, vms)
         host = {**{k: None for k in sc.settings}, **host}
         vms = {vm.name: {**{k: None for k in vm.settings}, **vms.get(vm.name, {})} for vm in sc.vms}
-        text = apply_settings_text(sc.text, host, vms)
-        sc = S.parse(text, self.scenario.path or "<scenario>")
+        src = self.scenario.path or "<scenario>"
+        try:
+            sc = S.parse(apply_settings_text(sc.text, host, vms, src), src)
+        except InputError as e:
+            self.message(f"Settings not applied: {e}", error=True)
+            return
         sc.path = self.scenario.path
-        self.scenario = sc
-        self.worker.load(sc, self.frame.pos if self.frame is not None else 0)
+        self._previous, self.scenario = self.scenario, sc
+        pos = self.frame.pos if self.frame is not None else 0
+        self._rerun = (changed, self.frame.counters if self.frame is not None else {}, pos, self.state.log)
+        self.worker.load(sc, pos)
         self.statusBar().showMessage("Settings applied: the scenario was run again from the start.", 5000)
 
     def _remember(self, sc):
@@ -530,16 +568,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"{self.scenario.name} — vmmemviz")
 
     # -- from the worker ------------------------------------------------------------------------
-    def _loaded(self, timeline):
-        self.timeline = timeline
+    def _loaded(self, src):
+        self._previous = None
+        self.state.set_source(src, fresh=self._rerun is None)
+
+    def _failed(self, msg: str):
+        if self._previous is None:
+            self.message(f"Simulation error: {msg}", error=True)
+            return
+        failed, self.scenario, self._previous, self._rerun = self.scenario, self._previous, None, None
+        self._title()                   # the window still shows the scenario it had
+        self.message(f"Cannot run {html.escape(failed.name)}: {html.escape(msg)}", error=True)
+
+    def _source(self, src):
+        """A scenario was loaded: the panels start over (the state already dropped the
+        selection and the filters of the last one)."""
+        self._pending = None
         for panel in (self.events, self.inspector):
-            panel.set_source(timeline.log, [vm.name for vm in timeline.view.vms])
+            panel.set_source(src.log, src.vm_names)
         for panel in (self.counters, self.plots):
-            panel.set_settings(timeline.sim.settings)
+            panel.set_settings(dict(src.settings))
 
     def show_frame(self, frame):
         prev = self.frame
-        self.frame = frame
+        self.state.set_frame(frame)
+        if self._pending == frame.pos:
+            self._pending = None
         step = prev is not None and abs(frame.pos - prev.pos) == 1
         fast = (self.playing and 1000.0 / self.worker.speed < self.anim_ms * 1.2) or \
             (not self.playing and time.monotonic() - self._last_step < self.anim_ms / 1000.0 * 0.5 and
@@ -551,19 +605,38 @@ class MainWindow(QtWidgets.QMainWindow):
             self.animation.setDuration(self.anim_ms)
             self.animation.start()
         self.legend.set_vms(frame.vm_names, self.theme)
+        self._fit_legend()
         self.timeline_bar.set_position(frame.pos)
-        self.caption.setText(frame.narration)
-        ch = frame.chapter
-        self.chapter_label.setText(f"<b>{ch.title}</b> — {ch.text}" if ch is not None else "")
-        self.chapter_label.setVisible(ch is not None)
+        self._caption(frame)
         self._status()
         if not self.playing or time.monotonic() - self._panels_at > PANELS_EVERY_S:
             self._show_panels()
-        if self._inspected_ref is not None and (prev is None or prev.pos != frame.pos):
-            self.worker.inspect(self._inspected_ref)     # keep the inspector on the shown position
+        if self.state.selection is not None and (prev is None or prev.pos != frame.pos):
+            self.worker.inspect(self.state.selection)     # keep the inspector on the shown position
+        if self._rerun is not None and frame.pos == self._rerun[2]:
+            changed, before, pos, old_log = self._rerun
+            self._rerun = None
+            self.message(changes_html(changed, counter_changes(before, frame.counters), pos,
+                                      old_log, self.state.log, frame.vm_names))
         if self.playing and frame.finished and frame.pos >= frame.total:
             self.set_playing(False)
         QtCore.QTimer.singleShot(0, self.worker.ack)
+
+    def _caption(self, frame):
+        """The chapter (what this part of the tour is about) over the event (what just happened)."""
+        self.caption.setText(frame.narration)
+        ch = frame.chapter
+        if ch is None:
+            self.chapter_label.hide()
+            return
+        chapters = self.timeline_bar.summary["chapters"]
+        k = sum(1 for at, _, _ in chapters if at <= max(frame.pos, 1))
+        where = f"Chapter {k} of {len(chapters)}{'' if frame.finished else '+'}: " if chapters else ""
+        self.chapter_label.setText(f"{where}<b>{ch.title}</b> — {ch.text}")
+        self.chapter_label.show()
+        if frame.kind:
+            self.a_next_kind.setToolTip(f"Next {frame.kind} event (Ctrl+Right)")
+            self.a_prev_kind.setToolTip(f"Previous {frame.kind} event (Ctrl+Left)")
 
     def _status(self):
         f = self.frame
@@ -582,11 +655,14 @@ class MainWindow(QtWidgets.QMainWindow):
         f = self.frame
         if f is None or (f.total, f.finished) == (summary["total"], summary["finished"]):
             return
-        self.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
+        self.state.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
         self.events.show_frame(self.frame)
+        self._caption(self.frame)               # "chapter k of n" counts the chapters found since
         self._status()
 
     def _inspected(self, info):
+        if self.state.selection is None:
+            return                       # answered after the selection was dropped (a new scenario)
         self.inspector.show_inspection(info)
         self.layer_view.set_chain(info.get("chain", ()))
         self.docks["inspector"].raise_()

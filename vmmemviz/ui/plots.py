@@ -3,7 +3,10 @@
 ``PlotsPanel.show_frame(frame)`` reads ``frame.history`` (one dict per tick). It keeps the
 series in growing numpy arrays and only appends the ticks it has not seen, so a frame costs
 the same with ten ticks or ten thousand; a plot appears when its counter first shows up
-(SHRD once page sharing runs, MCTLSZ once ballooning runs, ...).
+(SHRD once page sharing runs, MCTLSZ once ballooning runs, ...). The host plot names its
+state thresholds on its right axis, outside the curves (thresholds closer than a line of
+text share one label: "low…soft" for low, hard and soft); every plot keeps a right axis as
+wide, so their time axes line up.
 """
 from __future__ import annotations
 
@@ -108,6 +111,8 @@ class PlotsPanel(QtWidgets.QWidget):
         self._threshold_items: list[pg.InfiniteLine] = []
         self.host_plot = self._add_plot("Host free memory", "free_mb",
                                         "Host free memory (MB) against the thresholds of the host states")
+        self._host_top = 1.0
+        self.host_plot.vb.sigResized.connect(lambda *_: self._label_thresholds(self._host_top))
         self.free_curve = self.host_plot.plot(pen=pg.mkPen(self._text_color(), width=2), name="free")
         cached(self.free_curve.curve)
         self._show_legend()
@@ -134,6 +139,13 @@ class PlotsPanel(QtWidgets.QWidget):
         p.setDownsampling(auto=True, mode="peak")
         p.setMouseEnabled(x=True, y=False)
         p.setMinimumHeight(PLOT_HEIGHT)
+        right = p.getAxis("right")          # the host plot's names its thresholds; the others line up
+        right.setWidth(self._right_width())
+        right.setStyle(showValues=not self.plots, tickLength=4 if not self.plots else 0,
+                       hideOverlappingLabels=False)
+        right.setPen(pg.mkPen(text))
+        right.setTextPen(pg.mkPen(text))
+        p.showAxis("right")
         if self.plots:
             p.setXLink(self.host_plot)
         cursor = pg.InfiniteLine(angle=90, movable=False,
@@ -211,15 +223,35 @@ class PlotsPanel(QtWidgets.QWidget):
             self.host_plot.removeItem(item)
         self._thresholds = threshold_lines(host, self.host_settings)
         self._threshold_items = []
-        for i, (name, mb) in enumerate(self._thresholds):
+        for name, mb in self._thresholds:
             pen = pg.mkPen(STATE_COLORS[name], width=1.5, style=Qt.PenStyle.DashLine)
-            # labels staggered along the line: close thresholds stay readable
-            line = pg.InfiniteLine(pos=mb, angle=0, movable=False, pen=pen, label=name,
-                                   labelOpts={"position": 0.03 + 0.09 * i, "color": self._text_color(),
-                                              "anchors": [(0.5, 1), (0.5, 1)]})
-            line.setToolTip(f"{mb:,.2f} MB — {STATE_HELP[name]}")
+            line = pg.InfiniteLine(pos=mb, angle=0, movable=False, pen=pen)
+            line.setToolTip(f"{name}: {mb:,.2f} MB — {STATE_HELP[name]}")
             self.host_plot.addItem(line, ignoreBounds=True)
             self._threshold_items.append(line)
+
+    def _right_width(self) -> int:
+        """Room for the widest threshold label ("clear…high")."""
+        fm = QtGui.QFontMetrics(self.font())
+        return 2 * max(fm.horizontalAdvance(n) for n in STATE_HELP) + fm.horizontalAdvance("…") + 12
+
+    def _label_thresholds(self, top: float) -> None:
+        """The threshold names as the right axis's ticks, merged where they would overlap."""
+        self._host_top = top
+        if not self._thresholds:
+            return
+        px_per_mb = self.host_plot.vb.height() / max(top, 1e-9)
+        line = QtGui.QFontMetrics(self.font()).height()
+        groups: list[list[tuple[str, float]]] = []
+        for name, mb in sorted(self._thresholds, key=lambda t: t[1]):
+            if groups and (mb - groups[-1][0][1]) * px_per_mb < line:
+                groups[-1].append((name, mb))
+            else:
+                groups.append([(name, mb)])
+        floor = line / 2 / px_per_mb            # the lowest label stays above the axis's end
+        ticks = [(max(floor, sum(mb for _, mb in g) / len(g)), "…".join(dict.fromkeys((g[0][0], g[-1][0]))))
+                 for g in groups]
+        self.host_plot.getAxis("right").setTicks([ticks, []])
 
     def _draw(self) -> None:
         n = self.n
@@ -231,8 +263,10 @@ class PlotsPanel(QtWidgets.QWidget):
             curve.setData(x, y)
             tops[title] = max(tops.get(title, 0.0), float(y.max()) if n else 0.0)
         for title, plot in self.plots.items():   # memory from 0: the height is the amount
-            top = tops.get(title if plot is not self.host_plot else "host", 0.0)
-            plot.setYRange(0, max(top, 0.01) * 1.08, padding=0)
+            top = max(tops.get(title if plot is not self.host_plot else "host", 0.0), 0.01) * 1.08
+            plot.setYRange(0, top, padding=0)
+            if plot is self.host_plot:
+                self._label_thresholds(top)
 
     def _hover(self, scene_pos) -> None:
         """Show the figures of the plot under the pointer at the tick under it."""

@@ -9,6 +9,7 @@ esxtopwindow.py).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +188,68 @@ def image_scenario(paths: list[str], out_dir: str) -> str:
     out = Path(out_dir) / "images.vmmemviz.toml"
     out.write_text("\n".join(text + vms))
     return str(out)
+
+
+# -- the File menu's real-data actions (the main window only puts them in its menu) --------
+def snapshot_process(win, pid: int | None = None):
+    """File > Snapshot a process: ask for a PID (unless given), open its window; None if cancelled
+    or unreadable (then a message says why)."""
+    from ..errors import InputError
+    from ..importers.procsnap import snapshot
+
+    if pid is None or isinstance(pid, bool):       # a menu's triggered(checked) is no PID
+        pid, ok = QtWidgets.QInputDialog.getInt(win, "Snapshot a process", "Process ID:",
+                                                os.getpid(), 1, 1 << 22)
+        if not ok:
+            return None
+    try:
+        snap = snapshot(pid)
+    except InputError as e:
+        QtWidgets.QMessageBox.warning(win, "Cannot read that process", str(e))
+        return None
+    comm = Path(f"/proc/{pid}/comm")
+    try:
+        name = comm.read_text().strip()
+    except OSError:                  # it exited meanwhile: the snapshot is still worth showing
+        name = ""
+    pw = ProcessWindow(snap, name, win.state.theme, win)
+    pw.show()
+    return pw
+
+
+def open_capture(win, path: str | None = None):
+    """File > Open esxtop capture: its counters and plots in a window of their own."""
+    from ..errors import InputError
+    from ..importers.esxtop import read_esxtop
+    from .esxtopwindow import CaptureWindow
+
+    if not path:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(win, "Open esxtop capture", str(Path.home()),
+                                                        "esxtop batch output (*.csv);;All files (*)")
+    if not path:
+        return None
+    try:
+        cw = CaptureWindow(read_esxtop(path), win, win.theme)
+    except InputError as e:
+        QtWidgets.QMessageBox.warning(win, "Cannot read the capture", str(e))
+        return None
+    cw.show()
+    return cw
+
+
+def images_scenario(win, paths: list[str] | None = None) -> None:
+    """File > Scenario from guest images: one VM per image, opened in the main window (an image
+    the simulation cannot read is reported in the window's message strip)."""
+    import tempfile
+
+    from ..errors import InputError
+
+    if not paths:
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
+            win, "Guest memory images", str(Path.home()), "Memory images (*.elf *.core *.raw *.vmem *.img);;All files (*)")
+    if not paths:
+        return
+    try:
+        win.open_scenario(image_scenario(paths, tempfile.mkdtemp(prefix="vmmemviz-")))
+    except InputError as e:
+        QtWidgets.QMessageBox.warning(win, "Cannot read the images", str(e))

@@ -2,13 +2,23 @@
 
 Built from ``settings.HOST_SETTINGS`` / ``VM_SETTINGS`` (name -> default, type, range,
 description), so a setting added there appears here. Values that differ from the
-default are bold; ``changed_settings()`` returns only those, ready for the scenario TOML.
+default are bold; ``changed_settings()`` returns only those. ``apply_settings_text`` writes
+them into the scenario's TOML with a round-trip parser (tomlkit): the user's comments, quoting
+and layout stay as written. ``counter_changes`` says what a re-run changed.
 """
 from __future__ import annotations
 
+import html
+
+import numpy as np
+import tomlkit
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
+from tomlkit.exceptions import TOMLKitError
 
+from vmmemviz.errors import InputError
+from vmmemviz.model.core import events as E
+from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import settings as S
 from .eventlist import mono_font
 
@@ -23,6 +33,117 @@ def range_text(default, typ, rng) -> str:
         return " / ".join(rng)
     text = f"{rng[0]:,} – {rng[1]:,}" if rng else "any integer"
     return text + (", or unset" if default is None else "")
+
+
+def _set_table(parent, values: dict) -> None:
+    """Set ``values`` in ``parent``'s ``settings`` table (None removes a key: back to the default)."""
+    table = parent.get("settings")
+    for k, v in values.items():
+        if v is None:
+            if table is not None and k in table:
+                del table[k]
+        else:
+            if table is None:
+                table = parent["settings"] = tomlkit.table()
+            table[k] = v
+    if table is not None and not table:
+        del parent["settings"]
+
+
+def apply_settings_text(text: str, host: dict, vms: dict, src: str = "<scenario>") -> str:
+    """The scenario text with host settings set in ``[settings]`` and VM ones in each VM's
+    ``[vm.settings]``; a value of None removes the key. Everything else is kept as written.
+    Raises InputError when the text is not TOML or the result is not a valid scenario."""
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as e:
+        raise InputError(f"{src}: not valid TOML ({e}); the settings were not applied") from None
+    _set_table(doc, host)
+    for vm in doc.get("vm", []):
+        if vm.get("name") in vms:
+            _set_table(vm, vms[vm.get("name")])
+    out = tomlkit.dumps(doc)
+    sc = SC.parse(out, src)          # the result must still be a valid scenario with those values
+    wrong = [k for k, v in host.items() if sc.settings.get(k) != v]
+    wrong += [f"{vm.name} {k}" for vm in sc.vms for k, v in vms.get(vm.name, {}).items()
+              if vm.settings.get(k) != v]
+    if wrong:
+        raise InputError(f"{src}: could not set {', '.join(wrong)} in the scenario file "
+                         "(is a [settings] table written in an unusual form?)")
+    return out
+
+
+def settings_changes(sc, host: dict, vms: dict) -> list[str]:
+    """What setting the dialog's values (``host``, ``{VM: settings}``) to scenario ``sc`` changes,
+    in words ("Mem.IdleTax = 0", "web01 sched.mem.maxmemctl back to its default")."""
+    out = [f"{k} = {v}" for k, v in host.items() if sc.settings.get(k) != v]
+    out += [f"{k} back to its default" for k in sc.settings if k not in host]
+    for vm in sc.vms:
+        new = vms.get(vm.name, {})
+        out += [f"{vm.name} {k} = {v}" for k, v in new.items() if vm.settings.get(k) != v]
+        out += [f"{vm.name} {k} back to its default" for k in vm.settings if k not in new]
+    return out
+
+
+def _numbers(counters: dict) -> dict:
+    """{(VM or "host", counter): value} of a Frame's counters."""
+    out = {("host", k): v for k, v in counters.get("host", {}).items()}
+    for vm, c in counters.get("vms", {}).items():
+        out.update({(vm, k): v for k, v in c.items()})
+    return out
+
+
+def counter_changes(before: dict, after: dict, n: int = 6) -> list[tuple[str, str, object, object]]:
+    """The ``n`` counters that changed most between two Frames' counters, as (VM or "host",
+    counter, before, after): numbers by relative change (ties: the larger change), and a
+    changed state or flag first."""
+    a, b = _numbers(before), _numbers(after)
+    scored = []
+    for key in a.keys() & b.keys():
+        x, y = a[key], b[key]
+        if x == y:
+            continue
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
+            d = abs(y - x)
+            scored.append((d / max(abs(x), abs(y)), d, key, x, y))
+        else:
+            scored.append((2.0, 0.0, key, x, y))          # "state high -> soft" says most
+    scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    return [(k[0], k[1], x, y) for _, _, k, x, y in scored[:n]]
+
+
+def first_difference(old, new) -> int | None:
+    """The index of the first event two runs' logs (LogSnapshots) disagree on, as far as both
+    go; None when they agree that far."""
+    n = min(len(old), len(new))
+    step = 1 << 16
+    for a in range(0, n, step):
+        diff = np.flatnonzero(old.rows(a, min(n, a + step)) != new.rows(a, min(n, a + step)))
+        if len(diff):
+            return a + int(diff[0])
+    return None
+
+
+def changes_html(settings: list[str], changes, pos: int, old_log=None, new_log=None, names=()) -> str:
+    """What a settings change did, for the window's message strip: the counters that changed
+    most at the position shown, and the first event where the two runs part."""
+    def show(v):
+        return f"{v:,.2f}" if isinstance(v, float) else html.escape(str(v))
+    out = f"Re-ran with {html.escape(', '.join(settings))}. "
+    if changes:
+        out += f"At event {pos:,}, before → after: " + "; ".join(
+            f"{html.escape(who)} <b>{html.escape(k)}</b> {show(x)} → <b>{show(y)}</b>" for who, k, x, y in changes)
+    else:
+        out += f"At event {pos:,} no counter changed."
+    if old_log is not None and new_log is not None:
+        i = first_difference(old_log, new_log)
+        if i is None:
+            out += f" The two runs agree on their first {min(len(old_log), len(new_log)):,} events."
+        else:
+            row = new_log[i]
+            out += (f" They part at event {i + 1:,} (t = {int(row['tick'])} s): "
+                    f"{html.escape(E.narrate(row, list(names)))}")
+    return out
 
 
 class SettingEditor(QtWidgets.QWidget):

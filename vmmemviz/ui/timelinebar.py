@@ -1,6 +1,7 @@
 """The timeline bar: chapters as labelled sections, event markers coloured by kind, a playhead.
 
-Click or drag anywhere to seek (``seekRequested``); the worker coalesces the requests.
+Click or drag on the event marks to seek (``seekRequested``); the worker coalesces the
+requests. Click a chapter's label to go to that chapter's first event.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ class TimelineBar(QtWidgets.QWidget):
         self.summary = {"total": 0, "finished": False, "marks": None, "groups": (), "chapters": []}
         self.pos = 0
         self.theme = "dark"
+        self._chapter_click = False     # a press on a chapter label: no drag-seek after it
         self.setMinimumHeight(CHAPTER_H + MARK_H + 2 * PAD)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.setMouseTracking(True)
         self.setToolTip("Timeline: click or drag to seek. Marks show the events by kind; "
-                        "the sections above are the scenario's chapters.")
+                        "the sections above are the scenario's chapters: click one to go to its start.")
 
     def sizeHint(self):
         return QtCore.QSize(800, CHAPTER_H + MARK_H + 2 * PAD)
@@ -55,12 +57,16 @@ class TimelineBar(QtWidgets.QWidget):
         return round(f * self.summary["total"])
 
     def chapter_at(self, x: float):
+        """(position of its first event, title, text) of the chapter drawn at ``x``, or None."""
         prev = None
-        for at, title, text in self.summary["chapters"]:
-            if self._x(at) > x:
+        for ch in self.summary["chapters"]:
+            if self._x(ch[0]) > x:
                 break
-            prev = (title, text)
+            prev = ch
         return prev
+
+    def _in_chapters(self, y: float) -> bool:
+        return bool(self.summary["chapters"]) and y < self._track().top() + CHAPTER_H
 
     def paintEvent(self, ev):
         t = P.THEMES[self.theme]
@@ -79,8 +85,9 @@ class TimelineBar(QtWidgets.QWidget):
             shade.setAlpha(70 if i % 2 else 40)
             p.fillRect(sec, shade)
             p.setPen(QtGui.QColor(t["fg"]))
-            p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                       fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, max(0.0, sec.width() - 6)))
+            if sec.width() > 4 * fm.averageCharWidth():     # narrower: the tooltip names it
+                p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                           fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, sec.width() - 6))
             p.setPen(QtGui.QPen(QtGui.QColor(t["fg"]), 1))
             p.drawLine(QtCore.QPointF(x0, tr.top()), QtCore.QPointF(x0, tr.bottom()))
         marks = self.summary["marks"]
@@ -104,12 +111,18 @@ class TimelineBar(QtWidgets.QWidget):
         p.end()
 
     def mousePressEvent(self, ev):
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            self.seekRequested.emit(self.pos_at(ev.position().x()))
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        p = ev.position()
+        ch = self.chapter_at(p.x()) if self._in_chapters(p.y()) else None
+        self._chapter_click = ch is not None
+        self.seekRequested.emit(ch[0] if ch else self.pos_at(p.x()))
 
     def mouseMoveEvent(self, ev):
-        if ev.buttons() & QtCore.Qt.MouseButton.LeftButton:
-            self.seekRequested.emit(self.pos_at(ev.position().x()))
-        ch = self.chapter_at(ev.position().x())
+        p = ev.position()
+        if ev.buttons() & QtCore.Qt.MouseButton.LeftButton and not self._chapter_click:
+            self.seekRequested.emit(self.pos_at(p.x()))
+        ch = self.chapter_at(p.x())
         if ch:
-            self.setToolTip(f"<b>{ch[0]}</b><br>{ch[1]}<br><i>Click or drag to seek.</i>")
+            how = "Click: go to this chapter's start." if self._in_chapters(p.y()) else "Click or drag to seek."
+            self.setToolTip(f"<b>{ch[1]}</b><br>{ch[2]}<br><i>{how}</i>")

@@ -124,7 +124,52 @@ def hx(v) -> str:
     return f"0x{int(v):x}"
 
 
-class EventLog:
+class _Rows:
+    """Row access by index and column, over ``rows(a, b)`` and ``n``."""
+
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.rows(i, i + 1)[0]
+
+    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
+        """One column of rows a..b."""
+        return self.rows(a, b)[name]
+
+
+@dataclass(frozen=True)
+class LogSnapshot(_Rows):
+    """The first ``n`` rows of an EventLog: what the UI thread reads while the log grows."""
+
+    chunks: tuple               # row arrays, in order
+    starts: tuple               # index of each chunk's first row, then n
+    n: int
+
+    def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        """Rows a..b, read only (a copy when they span chunks, else a view)."""
+        out = self.writable_rows(a, b)
+        out.flags.writeable = False
+        return out
+
+    def writable_rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
+        """Rows a..b for the simulation thread (a view when in one chunk: do not modify)."""
+        b = self.n if b is None else min(b, self.n)
+        a = max(0, min(a, b))
+        i = max(0, int(np.searchsorted(self.starts, a, side="right")) - 1)
+        parts = []
+        while i < len(self.chunks) and self.starts[i] < b:
+            s0 = self.starts[i]
+            parts.append(self.chunks[i][max(a - s0, 0):b - s0])
+            i += 1
+        return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+
+
+class EventLog(_Rows):
     """All rows so far, append-only, in blocks: appending never copies what is logged."""
 
     BLOCK = 65536
@@ -156,32 +201,13 @@ class EventLog:
             self._cur_n += k
         self.n += k
 
-    def __len__(self) -> int:
-        return self.n
+    def snapshot(self) -> "LogSnapshot":
+        """The rows logged so far, frozen: another thread may read it while this log grows
+        (a new block never moves old rows; replaying a row only writes its derived columns
+        with the values they already hold)."""
+        chunks = tuple(self._chunks) + ((self._cur[:self._cur_n],) if self._cur_n else ())
+        return LogSnapshot(chunks, tuple(self._starts) + ((self.n,) if self._cur_n else ()), self.n)
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Rows a..b (a copy when they span blocks, else a view: do not modify)."""
-        b = self.n if b is None else min(b, self.n)
-        a = max(0, min(a, b))
-        parts = []
-        sealed = self._starts[-1]
-        if a < sealed:
-            i = int(np.searchsorted(self._starts, a, side="right")) - 1
-            while i < len(self._chunks) and self._starts[i] < b:
-                s0 = self._starts[i]
-                parts.append(self._chunks[i][max(a - s0, 0):min(b - s0, len(self._chunks[i]))])
-                i += 1
-        if b > sealed:
-            parts.append(self._cur[max(a - sealed, 0):b - sealed])
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
-
-    def __getitem__(self, i: int):
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        return self.rows(i, i + 1)[0]
-
-    def column(self, name: str, a: int = 0, b: int | None = None) -> np.ndarray:
-        """One column of rows a..b."""
-        return self.rows(a, b)[name]
+        return self.snapshot().writable_rows(a, b)
