@@ -31,7 +31,7 @@ from vmmemviz.model.config import scenario
 from vmmemviz.model.core.simulator import Simulator
 
 from importers import builders as B
-from importers.test_esxtop import write_capture
+from importers.esxtop_builder import vm_values, write_capture
 from importers.test_fuzz import mutations
 
 SEEDS = int(os.environ.get("VMMEMVIZ_HOSTILE_SEEDS", "1"))
@@ -233,7 +233,8 @@ def samples(tmp_path):
     vmss = B.vmss({"cpu": B.vmss_tag("CR", 3, (0, 1)),
                    "memory": B.vmss_tag("Memory", b"\0" * 40) + B.memory_group([(0, 0, 2), (9, 2, 2)])})
     csv = tmp_path / "good.csv"
-    write_capture(csv, [(1, "a"), (2, "b")], 3)
+    write_capture(csv, [{"Free MBytes": 100 + t} for t in range(3)],
+                  {(1, "a"): [vm_values(64, 32)] * 3, (2, "b"): [vm_values(64, 16)] * 3})
     return [
         ("elf", read_image, elf, ".elf"),
         ("raw", read_image, bytes(3 * PAGE), ".raw"),
