@@ -27,7 +27,7 @@ from vmmemviz.model.core.events import hx, kind, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import EMPTY, Store
 from vmmemviz.model.core.units import mb, rate
-from vmmemviz.model.core.vm import MAPPED, restore
+from vmmemviz.model.core.vm import restore, stash
 
 CACHED = 6                      # gp_state of a page in the host cache
 CONTENT, OWNER = "hostcache.content", "hostcache.owner"
@@ -74,20 +74,7 @@ CACHE = HostCacheStore("hostcache", "host cache", CACHED)
       "the host cache on SSD, faster than the VM's .vswp, while the cache has room; its machine page is "
       "freed.", src="mp", dst="hostcache", flow="swap")
 def apply_llswap_out(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
-        g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == MAPPED).all(), "swap to the host cache of a page not held privately"
-        mpn = vm.gp_loc[g].astype(np.int64)
-        content = state.host.mpn_content[mpn]
-        slots = CACHE.put(state, vm, content)
-        state.host.release(mpn)
-        vm.gp_state[g] = CACHED
-        vm.gp_loc[g] = slots
-        rows["mpn"][sel] = mpn
-        rows["slot"][sel] = slots
-        rows["content"][sel] = content
+    stash(state, rows, CACHE)
 
 
 @apply_llswap_out.narrator
