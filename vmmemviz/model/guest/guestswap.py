@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
 from vmmemviz.model.core.units import mb, rate
@@ -53,9 +53,7 @@ def _by_process(vm, rows, sel):
       "driver took it), the guest OS pages its own applications out to its swap device. The guest "
       "decides what goes; the hypervisor is not involved.", src="gv", dst="gswap", flow="gswap")
 def apply_guest_pageout(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert np.isin(vm.gp_state[g], (MAPPED, SHARED)).all(), "guest page-out of a page it cannot read"
         assert (vm.gp_guest[g] == G.USER).all(), "guest page-out of a page no application holds"
@@ -85,9 +83,7 @@ def _(row, names):
       "paged out; the guest reads it back from its swap device into a free guest physical page.",
       src="gswap", dst="gv", flow="gswap")
 def apply_guest_pagein(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.FREE).all() and (vm.gp_state[g] == MAPPED).all(), \
             "guest page-in into a page that is not free and writable"

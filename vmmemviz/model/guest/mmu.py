@@ -23,9 +23,6 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import F_TLB_HIT, F_WRITE, hx, kind
 from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
-NATIVE_LEVELS = 4
-
-
 def walk_refs(mmu: str, large: bool, guest_levels: int = 4) -> int:
     """Memory references of one TLB-miss page walk."""
     if mmu == "ept":

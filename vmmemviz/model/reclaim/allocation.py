@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.units import mb
+from vmmemviz.model.core.units import mb, pages
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import kind
+from vmmemviz.model.core.events import kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.reclaim.freestates import HYSTERESIS, HostStates
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
@@ -52,14 +52,14 @@ def reclaimed(vm) -> int:
 
 
 def reservation_pages(vm) -> int:
-    return int(round(vm.cfg.reservation_mb * PAGES_PER_MB))
+    return pages(vm.cfg.reservation_mb)
 
 
 def limit_pages(vm) -> int:
     """The VM's limit in pages, or its configured memory when it has none."""
     if vm.cfg.limit_mb is None:
         return vm.n
-    return min(vm.n, int(round(vm.cfg.limit_mb * PAGES_PER_MB)))
+    return min(vm.n, pages(vm.cfg.limit_mb))
 
 
 def over_limit(state, vm) -> int:
@@ -105,14 +105,6 @@ def compute(sim) -> np.ndarray:
                    lo, demand, available, sim.settings["Mem.IdleTax"])
 
 
-def assign_last(arr: np.ndarray, index, values) -> None:
-    """``arr[index] = values`` where, for a repeated index, the last value wins (as one by one)."""
-    index = np.asarray(index)
-    _, first_from_end = np.unique(index[::-1], return_index=True)
-    pick = len(index) - 1 - first_from_end
-    arr[index[pick]] = np.asarray(values)[pick]
-
-
 def sztgt(state, vm) -> int:
     return int(state.extra[SZTGT][vm.index])
 
@@ -122,11 +114,10 @@ def need(state, vm) -> int:
     return max(0, consumed(state, vm) - sztgt(state, vm))
 
 
-@kind(69, "MEM_TARGET", "state", "Memory Reclamation: when memory is short the hypervisor gives each VM "
-      "a target (SZTGT) by its shares, reservation and limit; idle memory is taxed, so a VM that does "
-      "not use its memory gives first. Ballooning and swapping take what a VM holds above it.")
-def apply_mem_target(state, rows):
-    assign_last(state.extra[SZTGT], rows["vm"], rows["aux"])
+apply_mem_target = kind(69, "MEM_TARGET", "state", "Memory Reclamation: when memory is short the hypervisor "
+                        "gives each VM a target (SZTGT) by its shares, reservation and limit; idle memory is "
+                        "taxed, so a VM that does not use its memory gives first. Ballooning and swapping "
+                        "take what a VM holds above it.")(per_vm_target(SZTGT))
 
 
 @apply_mem_target.narrator

@@ -30,13 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import page_state_name
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
 from vmmemviz.model.guest import guestos as G
-from vmmemviz.model.reclaim.allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
+from vmmemviz.model.reclaim.allocation import consumed, over_limit, reservation_pages, sztgt
 from vmmemviz.model.reclaim.freestates import HARD, SOFT
 
 TARGET = "balloon.target"
@@ -73,10 +73,9 @@ def unback(state, vm, gppns) -> np.ndarray:
     return np.where(priv | (st == SHARED), loc, NONE)
 
 
-@kind(60, "BALLOON_TARGET", "balloon", "Ballooning: the hypervisor tells the balloon driver in the guest "
-      "how big to be (MCTLTGT); the driver polls it once a second and inflates or deflates towards it.")
-def apply_balloon_target(state, rows):
-    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+apply_balloon_target = kind(60, "BALLOON_TARGET", "balloon", "Ballooning: the hypervisor tells the balloon "
+                            "driver in the guest how big to be (MCTLTGT); the driver polls it once a second "
+                            "and inflates or deflates towards it.")(per_vm_target(TARGET))
 
 
 @apply_balloon_target.narrator
@@ -89,9 +88,7 @@ def _(row, names):
       "pins it, so the guest will not use it; the hypervisor unmaps that guest physical page and frees "
       "its machine page for other VMs.")
 def apply_balloon_pin(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.FREE).all(), "the balloon pinned a page the guest was using"
         rows["aux"][sel] = vm.gp_state[g]
@@ -117,9 +114,7 @@ def _(row, names):
 @kind(62, "BALLOON_UNPIN", "balloon", "Ballooning: the balloon deflates; the driver unpins pages and gives "
       "them back to the guest OS's free list. The hypervisor backs them again when they are touched.")
 def apply_balloon_unpin(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.BALLOON).all(), "the balloon unpinned a page it did not hold"
         vm.gp_state[g] = UNTOUCHED

@@ -38,7 +38,7 @@ import numpy as np
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import Store
 from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
@@ -132,10 +132,9 @@ def frames_held(vm) -> int:
       "hold compressed pages. It grows as needed, up to Mem.MemZipMaxPct (10%) of the VM's memory.")
 def apply_zip_grow(state, rows):
     mpn = state.host.peek_free(len(rows))
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        state.host.take(mpn[sel], H.ZIP, v, NONE, 0)
-        state.vms[int(v)].zip_frame[rows["aux"][sel]] = mpn[sel]
+    for vm, sel in by_vm(state, rows):
+        state.host.take(mpn[sel], H.ZIP, vm.index, NONE, 0)
+        vm.zip_frame[rows["aux"][sel]] = mpn[sel]
     rows["mpn"] = mpn
 
 
@@ -149,9 +148,7 @@ def _(row, names):
       "least 50%), so instead of going to disk it is kept compressed in the VM's compression cache in "
       "host memory, and its machine page is freed.", src="mp", dst="zip", flow="zip")
 def apply_zip(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_state[g] == MAPPED).all(), "compression of a page not held privately"
         slots = rows["slot"][sel].astype(np.int64)
@@ -194,9 +191,7 @@ def _(row, names):
 @kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
       "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp", flow="swap")
 def apply_zip_evict(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         slots = rows["slot"][sel].astype(np.int64)
         g = vm.zip_gppn[slots].astype(np.int64)
         assert (vm.gp_state[g] == COMPRESSED).all() and (vm.gp_loc[g] == slots).all(), "eviction of a free slot"
@@ -219,9 +214,7 @@ def _(row, names):
 @kind(84, "ZIP_SHRINK", "zip", "Memory compression: a frame of the compression cache holds no compressed "
       "page any more, so the cache gives the machine page back to the host.")
 def apply_zip_shrink(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         f = rows["aux"][sel].astype(np.int64)
         mpn = vm.zip_frame[f].astype(np.int64)
         state.host.release(mpn)

@@ -33,7 +33,7 @@ import numpy as np
 
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core.events import F_RANGE, NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import MAPPED, UNTOUCHED
@@ -78,21 +78,19 @@ def large_groups(state, vm) -> np.ndarray:
     return np.flatnonzero(in_large_pages(state, vm).reshape(-1, LP).any(axis=1)) * LP
 
 
-@kind(50, "LP_BACK", "core", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
+@kind(50, "LP_BACK", "lpage", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
       "machine pages, so the TLB covers more memory and a TLB miss walks one level less (19 memory "
       "references instead of 24).")
 def apply_lp_back(state, rows):
     """Back each row's 512 GPPNs from ``gppn`` with the lowest aligned free 2 MB of frames."""
     base = aligned_free_groups(state.host, len(rows))
     assert len(base) == len(rows), "no aligned free 2 MB left for a large page"
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = (rows["gppn"][sel].astype(np.int64)[:, None] + np.arange(LP)).reshape(-1)
         m = (base[sel][:, None] + np.arange(LP)).reshape(-1)
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = m
-        state.host.take(m, H.PRIVATE, v, g, 0, H.LARGE)
+        state.host.take(m, H.PRIVATE, vm.index, g, 0, H.LARGE)
     rows["mpn"] = base
 
 
@@ -104,7 +102,7 @@ def _(row, names):
             f"miss there walks {walk_refs('ept', True)} memory references instead of {walk_refs('ept', False)}.")
 
 
-@kind(51, "LP_BREAK", "tps", "Large pages: a 2 MB page is not shared, but under memory contention the "
+@kind(51, "LP_BREAK", "lpage", "Large pages: a 2 MB page is not shared, but under memory contention the "
       "hypervisor breaks it into 512 small pages; the hashes TPS kept for them let it share the small "
       "pages at once.")
 def apply_lp_break(state, rows):

@@ -29,13 +29,13 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import hx, kind, reading, writing
+from vmmemviz.model.core.events import hx, kind, per_vm_target, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
 from vmmemviz.model.core.units import mb, rate
-from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore
+from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore, stash
 from vmmemviz.model.reclaim import balloon
-from vmmemviz.model.reclaim.allocation import assign_last, consumed, need, over_limit, reservation_pages
+from vmmemviz.model.reclaim.allocation import consumed, need, over_limit, reservation_pages
 from vmmemviz.model.reclaim.freestates import HARD
 
 TARGET = "swap.target"
@@ -51,10 +51,9 @@ def out(vm) -> int:
     return int(np.count_nonzero(vm.gp_state >= SWAPPED))      # SWAPPED, COMPRESSED: the last states
 
 
-@kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the hypervisor sets "
-      "how much of a VM's memory it will swap (SWTGT): what the VM holds above its target.")
-def apply_swap_target(state, rows):
-    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the "
+                         "hypervisor sets how much of a VM's memory it will swap (SWTGT): what the VM holds "
+                         "above its target.")(per_vm_target(TARGET))
 
 
 @apply_swap_target.narrator
@@ -67,20 +66,7 @@ def _(row, names):
       "VM's swap file (.vswp) and frees its machine page. It cannot know whether the guest is using the "
       "page, so active pages are swapped too.", src="mp", dst="vswp", flow="swap")
 def apply_swap_out(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
-        g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == MAPPED).all(), "swap-out of a page not held privately"
-        mpn = vm.gp_loc[g].astype(np.int64)
-        content = state.host.mpn_content[mpn]
-        slots = VSWP.put(state, vm, content)
-        state.host.release(mpn)
-        vm.gp_state[g] = SWAPPED
-        vm.gp_loc[g] = slots
-        rows["mpn"][sel] = mpn
-        rows["slot"][sel] = slots
-        rows["content"][sel] = content
+    stash(state, rows, VSWP)
 
 
 @apply_swap_out.narrator

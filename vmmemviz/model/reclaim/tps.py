@@ -56,7 +56,7 @@ import numpy as np
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import counter
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import MAPPED, SHARED
@@ -227,9 +227,8 @@ class Live:
       "page yet. It keeps the hash as a hint (the page is not write-protected); a later page with the "
       "same hash makes it rehash and compare the hint in full, and share both.")
 def apply_hint(state, rows):
-    for v in np.unique(rows["vm"]):
-        r = rows[rows["vm"] == v]
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
+        r = rows[sel]
         g = r["gppn"].astype(np.int64)
         vm.tps_flags[g] = np.where(r["content"] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
 
@@ -267,9 +266,7 @@ def apply_share(state, rows):
     other = rows["vm"].astype(np.int64) != host.mpn_owner[t].astype(np.int64)
     host.mpn_owner[np.unique(t[other])] = H.NO_VM
     old = np.empty(len(rows), np.int64)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         old[sel] = vm.gp_loc[g]
         vm.gp_loc[g] = t[sel]
@@ -318,9 +315,8 @@ def apply_cow(state, rows):
     left)."""
     host = state.host
     s = np.empty(len(rows), np.int64)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        s[sel] = state.vms[int(v)].gp_loc[rows["gppn"][sel].astype(np.int64)]
+    for vm, sel in by_vm(state, rows):
+        s[sel] = vm.gp_loc[rows["gppn"][sel].astype(np.int64)]
     order = np.argsort(s, kind="stable")
     ss = s[order]
     start = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
@@ -333,11 +329,9 @@ def apply_cow(state, rows):
     mpn[new] = host.peek_free(len(new))
     cids = host.mpn_content[s]
     np.subtract.at(host.mpn_refs, s[new], 1)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
-        host.take(mpn[sel], H.PRIVATE, v, g, cids[sel])
+        host.take(mpn[sel], H.PRIVATE, vm.index, g, cids[sel])
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = mpn[sel]
     rows["slot"] = s
