@@ -125,3 +125,10 @@ def test_kinds_that_move_content_declare_their_arrow_between_real_layers():
     assert events.BY_NAME["SWAP_IN"].src == "vswp" and events.BY_NAME["SWAP_IN"].dst == "mp"
     assert set(catalog.STORES[0].writes()) and all(events.KINDS[c].dst == catalog.STORES[0].name
                                                    for c in catalog.STORES[0].writes())
+
+
+def test_every_event_group_and_store_declares_its_words():
+    assert {k.group for k in events.KINDS.values()} <= set(events.GROUP_TITLES)
+    titles = {s.name: (s.slot_title, s.help) for s in catalog.STORES}
+    assert titles["hostcache"] == ("host cache slot", "slot in the host cache (one for the whole host)")
+    assert titles["vswp"] == (".vswp slot", "slot in the .vswp (one per VM)")

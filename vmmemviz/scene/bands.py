@@ -82,6 +82,11 @@ STORE_CODES = {"zip": P.ZIP, "swap": P.SWAP, "guest": P.GSWAP}
 MEMORY_LAYERS = ("gv", "gp", "mp")
 
 
+def store_code(store) -> int:
+    """The palette code of a store's cells (and of the pages it holds)."""
+    return STORE_CODES.get(store.group, P.SWAP)
+
+
 def is_store(band) -> bool:
     """A band of a backing store (the model's ``state.stores``), not a memory layer."""
     return band.layer not in MEMORY_LAYERS
@@ -130,7 +135,7 @@ def mp_codes(state) -> np.ndarray:
 
 def gp_codes(state, vm, mp: np.ndarray) -> np.ndarray:
     """A mapped GPPN shows the code of its machine page (``mp``: ``mp_codes``)."""
-    codes = _by_state(vm.gp_state, GP_CODES | {s.page_state: STORE_CODES.get(s.group, P.SWAP)
+    codes = _by_state(vm.gp_state, GP_CODES | {s.page_state: store_code(s)
                                                for s in state.stores.values() if s.page_state is not None})
     _blend(codes, vm.gp_state == V.MAPPED, np.take(mp, vm.gp_loc, mode="clip"))
     return codes
@@ -290,7 +295,7 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
             badges, outlines = _badges(state.host), _outlines(state.host)
         store = store_of(state, s.layer)
         if store is not None:
-            flat = store_codes(s.count, occupied[(s.vm, s.layer)], STORE_CODES.get(store.group, P.SWAP))
+            flat = store_codes(s.count, occupied[(s.vm, s.layer)], store_code(store))
             _two_kib(flat, store.wide(state, state.vms[s.vm]))
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
                         _grid(flat, s.cols), badges, outlines, s.total, store.slot_kib if store else 4))

@@ -28,12 +28,6 @@ COLUMNS = ("#", "tick", "kind", "event")
 COLUMN_TIPS = ("Event number: choosing event n shows the state after it (position n)",
                "Simulated second the event happened in", "Event kind; its colour is its group's",
                "What happened, in words")
-GROUP_TIPS = {"core": "VM power-on and backing guest pages with machine pages",
-              "access": "Memory accesses: TLB hits, page walks", "guest": "Guest OS and applications: "
-              "allocate, free, boot, guest-level paging", "tps": "Transparent page sharing: hashing, sharing, "
-              "copy-on-write", "lpage": "2 MB large pages", "balloon": "Ballooning (vmmemctl)",
-              "swap": "Hypervisor swapping to .vswp", "zip": "Memory compression",
-              "state": "Host free-memory states, targets, active-memory sampling"}
 
 
 def group_colour(group: str) -> str:
@@ -342,7 +336,7 @@ class EventList(QtWidgets.QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setAutoRaise(True)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            b.setToolTip(f"Show {g} events: {GROUP_TIPS.get(g, g)}")
+            b.setToolTip(f"Show {g} events: {E.GROUP_TITLES.get(g, g)}")
             b.toggled.connect(lambda on, b=b: self._mark_button(b, on))
             b.toggled.connect(self._filter_changed)
             bar.addWidget(b)

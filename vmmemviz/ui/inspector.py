@@ -14,7 +14,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from vmmemviz.model.core import events as E
+from vmmemviz.model.catalog import STORES
 from ..scene import palette as P
+from ..scene.bands import store_code
 from vmmemviz.model.views.pageinfo import HISTORY_MAX
 from .eventlist import chip, mono_font, swatch
 
@@ -22,11 +24,8 @@ LAYERS = {   # layer -> (label, what it is)
     "gv": ("GVPN", "guest virtual page: what the application sees"),
     "gp": ("GPPN", "guest physical page: what the guest OS thinks is RAM"),
     "mp": ("MPN", "machine page: a frame of the host's RAM"),
-    "vswp": (".vswp slot", "slot in the VM's hypervisor swap file"),
-    "zip": ("cache slot", "slot in the VM's compression cache"),
-    "gswap": ("guest swap slot", "slot in the guest OS's own swap file"),
-}
-STORE_CODES = {"vswp": P.SWAP, "zip": P.ZIP, "gswap": P.GSWAP}
+} | {s.name: (s.slot_title, s.help) for s in STORES}
+STORE_CODES = {s.name: store_code(s) for s in STORES}
 
 
 class InspectorPanel(QtWidgets.QWidget):

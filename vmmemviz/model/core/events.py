@@ -50,6 +50,14 @@ class Kind:
     flow: str | None = None
 
 
+# event group -> what its kinds are about (filter tooltips, help)
+GROUP_TITLES = {"core": "VM power-on and backing guest pages with machine pages",
+                "access": "Memory accesses: TLB hits, page walks",
+                "guest": "Guest OS and applications: allocate, free, boot, guest-level paging",
+                "tps": "Transparent page sharing: hashing, sharing, copy-on-write", "lpage": "2 MB large pages",
+                "balloon": "Ballooning (vmmemctl)", "swap": "Hypervisor swapping, to the host cache or .vswp",
+                "zip": "Memory compression", "state": "Host free-memory states, targets, active-memory sampling"}
+
 KINDS: dict[int, Kind] = {}
 BY_NAME: dict[str, Kind] = {}
 

@@ -41,6 +41,18 @@ class Store:
         if page_state is not None and page_state >= len(GP_STATE_NAMES):
             assert _HOLDING.setdefault(page_state, title) == title, f"page state {page_state} taken"
 
+    @property
+    def slot_title(self) -> str:
+        """What one of its cells is called (".vswp slot", "host cache slot")."""
+        return f"{self.title} slot"
+
+    @property
+    def help(self) -> str:
+        """One line on what a slot is, for tooltips."""
+        whose = "one for the whole host" if self.per_host else (
+            "kept by the guest OS" if self.page_state is None else "one per VM")
+        return f"slot in the {self.title} ({whose})"
+
     def setup_state(self, state, settings) -> None:
         """Add the store's arrays to a fresh State."""
 
