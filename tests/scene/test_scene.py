@@ -5,6 +5,7 @@ import pytest
 from vmmemviz.model.core import events as E
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.model.views.pageinfo import describe
 from vmmemviz.scene import bands as B
 from vmmemviz.scene import palette as P
 from vmmemviz.scene.arrows import BUNDLE_AT, REGIONS, Arrow, bundle, chain_arrows, event_arrows, row_arrows
@@ -123,7 +124,7 @@ def test_chain_and_describe(tl):
     vm = tl.view.vms[0]
     g = int(np.flatnonzero(vm.gp_state == 1)[0])
     m = int(vm.gp_loc[g])
-    text = B.describe(tl.view, ("gp", 0, None, g), ["web01", "web02", "win01"])
+    text = describe(tl.view, ("gp", 0, None, g), ["web01", "web02", "win01"])
     assert f"GPPN 0x{g:x}" in text and f"MPN 0x{m:x}" in text and "content:" in text
     ch = chain_arrows([("gp", 0, None, g), ("mp", None, None, m)])
     assert any(a.src == ("gp.0", g, g + 1) and a.dst == ("mp", m, m + 1) for a in ch)

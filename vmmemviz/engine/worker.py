@@ -27,7 +27,7 @@ from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core import events as E
 from vmmemviz.model.core.events import LogSnapshot
 from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state
-from vmmemviz.model.views.pageinfo import inspect
+from vmmemviz.model.views.pageinfo import describe, inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene import palette as P
@@ -362,7 +362,7 @@ class SimWorker(QtCore.QObject):
         if "describe" in cmds:
             ref = cmds["describe"]
             try:
-                text = B.describe(tl.view, ref, [vm.name for vm in tl.view.vms])
+                text = describe(tl.view, ref, [vm.name for vm in tl.view.vms])
             except (IndexError, ValueError):
                 text = ""
             self.described.emit(ref, text)

@@ -21,7 +21,6 @@ from vmmemviz.model.core import content as C
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
-from vmmemviz.model.core.store import page_state_name
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -363,47 +362,3 @@ def scene_rect(bands) -> tuple:
     lab = label_height(int(w))
     top = min(b.y for b in bands) - 2 * lab
     return (0.0, top, w, max(b.y + b.rows for b in bands) - top)
-
-
-# -- words -------------------------------------------------------------------------------------
-def describe(state, ref: tuple, names) -> str:
-    """Tooltip text for one page: layer, number, owner, state, content class."""
-    layer, vmi, proc, i = ref
-    if layer == "mp":
-        h = state.host
-        st = int(h.mpn_state[i])
-        own = int(h.mpn_owner[i])
-        lines = [f"machine memory: MPN 0x{i:x}", f"state: {H.MPN_STATE_NAMES[st]}"]
-        if own != H.NO_VM:
-            lines.append(f"owner: {names[own]}" + (f", GPPN 0x{int(h.mpn_gppn[i]):x}" if st == H.PRIVATE else ""))
-        if st == H.SHARED:
-            lines.append(f"shared by {int(h.mpn_refs[i])} guest pages")
-        if h.mpn_flags[i] & H.LARGE:
-            lines.append("part of a 2 MB large page")
-        if st in (H.PRIVATE, H.SHARED):
-            lines.append(f"content: {C.CLASS_NAMES[int(C.content_class(h.mpn_content[i]))]}")
-        return "\n".join(lines)
-    vm = state.vms[vmi]
-    if layer == "gv":
-        p = vm.procs[proc]
-        ps = int(p.pt_state[i])
-        lines = [f"guest virtual: {names[vmi]} / {p.name}, GVPN 0x{i:x}",
-                 "state: " + ("unmapped", "resident", "paged out by the guest")[ps]]
-        if ps == G.RESIDENT:
-            g = int(p.pt[i])
-            return "\n".join(lines + [f"-> GPPN 0x{g:x}"] + describe(state, ("gp", vmi, None, g), names).split("\n")[2:])
-        return "\n".join(lines)
-    if layer == "gp":
-        st = int(vm.gp_state[i])
-        lines = [f"guest physical: {names[vmi]}, GPPN 0x{i:x}",
-                 f"state: {page_state_name(st)}; guest OS: {G.GUEST_STATE_NAMES[vm.gp_guest[i]]}"]
-        loc = int(vm.gp_loc[i])
-        if st in (V.MAPPED, V.SHARED):
-            lines.append(f"-> MPN 0x{loc:x}")
-            lines.append(f"content: {C.CLASS_NAMES[int(C.content_class(state.host.mpn_content[loc]))]}")
-        elif state.store_holding(st) is not None:
-            lines.append(f"-> {state.store_holding(st).title} slot 0x{loc:x}")
-        return "\n".join(lines)
-    store = store_of(state, layer)
-    occ = store.occupied(state, vm)
-    return f"{names[vmi]} {store.title}: slot 0x{i:x}\n" + ("in use" if i < len(occ) and occ[i] else "free")

@@ -37,6 +37,40 @@ def _guest_store(state):
 
 def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
     """Everything about the page ``ref`` in ``state``; ``log_rows`` are the events so far."""
+    out = page(state, ref, names)
+    out["history"] = history(log_rows, out["chain"])
+    return out
+
+
+def link_name(state, ref: tuple, names=None) -> str:
+    """One link of a chain in words: "GPPN 0x1f", "MPN 0x2a", ".vswp slot 0x3" (with ``names``,
+    a VM's link names its VM: "web01 GPPN 0x1f")."""
+    layer, vmi, _, index = ref
+    label = {"gv": "GVPN", "gp": "GPPN", "mp": "MPN"}.get(layer) or state.stores[layer].slot_title
+    owner = f"{names[vmi]} " if names and vmi is not None and layer != "mp" else ""
+    return f"{owner}{label} 0x{index:x}"
+
+
+def describe(state, ref: tuple, names: list) -> str:
+    """A few lines about the page ``ref`` (the layer view's tooltip): what it is, its state,
+    the rest of its chain, its sharers and its content class."""
+    info = page(state, ref, names)
+    chain = info["chain"]
+    at = chain.index(ref)
+    lines = [info["what"], f"state: {info['state']}"]
+    if at:
+        lines.append("from " + " <- ".join(link_name(state, r, names) for r in reversed(chain[:at])))
+    if at + 1 < len(chain):
+        lines.append("-> " + " -> ".join(link_name(state, r) for r in chain[at + 1:]))
+    if info.get("sharers"):
+        lines.append(f"shared by {len(info['sharers'])} guest pages")
+    if "content_class" in info:
+        lines.append(f"content: {info['content_class']}")
+    return "\n".join(lines)
+
+
+def page(state, ref: tuple, names: list) -> dict:
+    """What :func:`inspect` tells but the history."""
     layer, vmi, proc, index = ref
     chain = [ref]
     out = {"ref": ref}
@@ -64,7 +98,8 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
     elif layer == "mp":
         out["what"] = f"MPN 0x{index:x}"
         st = int(state.host.mpn_state[index])
-        out["state"] = H.MPN_STATE_NAMES[st]
+        out["state"] = H.MPN_STATE_NAMES[st] + (", part of a 2 MB large page"
+                                                 if state.host.mpn_flags[index] & H.LARGE else "")
         own = int(state.host.mpn_owner[index])
         if st in (H.PRIVATE,) and own != H.NO_VM:
             g = int(state.host.mpn_gppn[index])
@@ -75,7 +110,7 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
                 chain = [("gp", own, None, g), ref]
     else:
         store = state.stores[layer]
-        out["what"] = f"{names[vmi]}: {store.title} slot 0x{index:x}"
+        out["what"] = f"{names[vmi]}: {store.slot_title} 0x{index:x}"
         occ = store.occupied(state, state.vms[vmi])
         out["state"] = "in use" if index < len(occ) and occ[index] else "free"
     # content: from the machine page when there is one
@@ -100,7 +135,6 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
         out["sharers"] = [(vm.index, int(g)) for vm in state.vms
                           for g in np.flatnonzero((vm.gp_loc == m) & (vm.gp_state == V.SHARED))]
     out["chain"] = chain
-    out["history"] = history(log_rows, chain)
     return out
 
 
