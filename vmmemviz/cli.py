@@ -125,7 +125,8 @@ def _gui(args) -> int:
     return gui_main(args.scenario)
 
 
-def parser() -> ArgumentParser:
+def parser(commands: set | None = None) -> ArgumentParser:
+    """The CLI's parser; ``commands`` (a set) gets the subcommands' names."""
     p = ArgumentParser(prog="vmmemviz", description="See how an ESXi-like hypervisor manages memory.")
     p.add_argument("--version", action="version", version=f"vmmemviz {__version__}")
     sub = p.add_subparsers(dest="command")
@@ -162,13 +163,15 @@ def parser() -> ArgumentParser:
     import importlib
     for mod, fn in SUBCOMMANDS:
         getattr(importlib.import_module(mod), fn)(sub)
+    if commands is not None:
+        commands.update(sub.choices)     # the subparsers action's choices: name -> parser
     return p
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = parser()
-    commands = {a for a in p._subparsers._group_actions[0].choices}
+    commands: set = set()
+    p = parser(commands)
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         argv = ["gui", *argv]          # `vmmemviz` and `vmmemviz FILE.toml` open the app
     args = p.parse_args(argv)
