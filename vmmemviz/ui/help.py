@@ -36,7 +36,7 @@ class Section:
     groups: tuple          # event groups it explains
     settings: tuple        # substrings of the names of the settings behind it
     counters: tuple        # esxtop counters that show it
-    facts: tuple           # ESXi facts (docs ESXI-FACTS.md), one sentence each
+    facts: tuple           # ESXi facts stated in full, one sentence each (with the source where it matters)
 
 
 SECTIONS = (
