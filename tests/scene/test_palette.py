@@ -43,16 +43,16 @@ def contrast(a: str, b: str) -> float:
 
 
 def cell_colours(theme, skip):
-    codes = [c for c in range(10) if c not in skip and c != P.BG]
+    codes = [c for c in range(P.HOSTCACHE + 1) if c not in skip and c != P.BG]
     codes += [P.vm_code(i, z) for i in range(len(P.VM_HUES)) for z in (False, True)]
     return [P.colour(c, theme) for c in codes] + [P.THEMES[theme]["bg"]]
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("vision", list(CVD))
-def test_compressed_is_unlike_every_vm_hue_tint_and_state(theme, vision):
+def test_compressed_and_host_cache_are_unlike_every_vm_hue_tint_and_state(theme, vision):
     """Was: compressed #7FD4C1 against the pale green of a VM's zero (large-page-backed) pages."""
-    for code in (P.ZIP, P.ZIP2):
+    for code in (P.ZIP, P.ZIP2, P.HOSTCACHE):
         others = cell_colours(theme, {code})
         assert closest(P.colour(code, theme), others, vision) > 20, (code, theme, vision)
 

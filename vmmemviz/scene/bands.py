@@ -82,8 +82,9 @@ MEMORY_LAYERS = ("gv", "gp", "mp")
 
 
 def store_code(store) -> int:
-    """The palette code of a store's cells (and of the pages it holds)."""
-    return STORE_CODES.get(store.group, P.SWAP)
+    """The palette code of a store's cells (and of the pages it holds); a store for the whole
+    host (the host cache) has its own."""
+    return P.HOSTCACHE if store.per_host else STORE_CODES.get(store.group, P.SWAP)
 
 
 def is_store(band) -> bool:

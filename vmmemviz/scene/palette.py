@@ -4,7 +4,8 @@ Band images hold one uint8 code per page; the views colour them through a lookup
 (``lut(theme)``). Okabe-Ito based: one hue per VM for its private pages (a pale tint of
 it for the VM's zero pages), yellow for shared (TPS) pages, orange for ballooned pages
 (hatched by the views), free frames dark. Compressed pages are violet (a page compressed
-to 2 KiB takes two 1 KiB units of the cache, drawn deep plum), chosen to stay apart from
+to 2 KiB takes two 1 KiB units of the cache, drawn deep plum); pages swapped to the host cache
+(a store for the whole host) are maroon, a darker kin of the .vswp's brown, chosen to stay apart from
 every VM hue and tint in both themes, also as seen with deuteranopia, protanopia and
 tritanopia (tests/scene/test_palette.py measures it). The inspected chain is magenta
 with a halo, unlike the event's arrows (white / black).
@@ -16,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 # fixed codes
-BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED, ZIP2 = range(10)
+BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED, ZIP2, HOSTCACHE = range(11)
 VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
 VM_SLOTS = (256 - VM_BASE) // 2
 LEGEND_VMS = 8              # the legend names this many VMs, then counts the rest
@@ -38,7 +39,7 @@ THEMES = {
     },
 }
 COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
-          GSWAP: "#C8A27A"}
+          GSWAP: "#C8A27A", HOSTCACHE: "#660000"}
 
 # arrow / flow colours by arrow kind (scene.arrows)
 ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#8F5CFF", "swap": "#C07A4F",
@@ -101,7 +102,8 @@ def lut32(theme: str = "dark") -> np.ndarray:
 # legend rows of the fixed codes, in legend order: (code, label, style)
 KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatch"),
          (ZIP, "compressed (1 KiB in the cache)", "fill"),
-         (ZIP2, "compressed to 2 KiB (two 1 KiB units)", "fill"), (SWAP, "swapped (.vswp)", "fill"), (GSWAP, "guest-swapped", "fill"),
+         (ZIP2, "compressed to 2 KiB (two 1 KiB units)", "fill"), (SWAP, "swapped (.vswp)", "fill"),
+         (HOSTCACHE, "swapped (host cache)", "fill"), (GSWAP, "guest-swapped", "fill"),
          (HV, "hypervisor overhead", "fill"), (FREE, "free / not backed", "fill"),
          (UNMAPPED, "unmapped (guest virtual)", "fill"))
 
