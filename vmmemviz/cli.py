@@ -2,6 +2,7 @@
 
     vmmemviz [SCENARIO]                  open the app (default: the built-in "default")
     vmmemviz run SCENARIO [--steps N] [--events] [--json]
+    vmmemviz run SCENARIO --jsonl        one JSON object per tick: {"tick", "host", "vms"}
     vmmemviz list                        built-in scenarios and tours
     vmmemviz --version
 
@@ -33,6 +34,10 @@ def _run(args) -> int:
     if args.ticks is not None:
         sc.duration = args.ticks
     tl = Timeline(sc)
+    if args.jsonl:
+        for rec in tl.records():
+            sys.stdout.write(json.dumps(rec) + "\n")
+        return 0
     end = tl.ensure(args.steps) if args.steps is not None else tl.run_to_end()
     if args.steps is not None:
         end = min(end, args.steps)
@@ -93,6 +98,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--ticks", type=int, help="simulated seconds to run (default: the scenario's duration)")
     r.add_argument("--events", action="store_true", help="print every event's narration")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--jsonl", action="store_true",
+                   help='print one JSON object per tick: {"tick", "host", "vms"} (the keys of --json)')
     r.set_defaults(func=_run)
     ls = sub.add_parser("list", help="list the built-in scenarios and tours")
     ls.set_defaults(func=_list)
