@@ -160,9 +160,9 @@ def test_freeing_paged_out_pages_releases_guest_swap_slots():
     vm = sim.vms[0]
     proc = vm.procs[0]
     out = np.flatnonzero(proc.pt_state == G.GSWAPPED)
-    assert len(out) and guestswap.used(vm) == len(out)
+    assert len(out) and guestswap.GSWAP.used(sim.state, vm) == len(out)
     sim.emit(sim.rows(1, G.apply_free.code, 0, proc=0, gvpn=0, aux=proc.vpages))
-    assert guestswap.used(vm) == 0 and (proc.pt_state == G.UNMAPPED).all()
+    assert guestswap.GSWAP.used(sim.state, vm) == 0 and (proc.pt_state == G.UNMAPPED).all()
 
 
 def test_a_guest_with_no_page_left_takes_pages_back_from_its_balloon():

@@ -20,7 +20,7 @@ from vmmemviz.model.views import invariants
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.events import apply_rows
-from vmmemviz.model.guest.guestswap import EMPTY
+from vmmemviz.model.core.store import EMPTY
 from vmmemviz.model.core.simulator import Simulator, build_state
 from vmmemviz.model.core.timeline import Timeline
 

@@ -90,7 +90,7 @@ def test_walk_costs_19_in_a_large_page_and_24_after_the_break():
     assert acc["aux"] == mmu.walk_refs("ept", True) == 19
     assert "19 memory references" in events.narrate(acc, ["a"])
     sim.state.host_state = states.CLEAR
-    LPM.LargePages().tick(sim)
+    sim.mechanism(LPM.LargePages).tick()
     assert rows_of(sim, LPM.apply_lp_break.code)["slot"].tolist() == [LPM.CONTENTION]
     a.tlb[:] = -1
     sim.access(a, proc, gv, np.array([False]), np.zeros(1, np.uint32))
@@ -132,7 +132,7 @@ def test_broken_under_contention_and_shared_at_once_with_the_kept_hints():
     free = sim.state.host.free_count()
     n = len(sim.log)
     sim.state.host_state = states.CLEAR
-    LPM.LargePages().tick(sim)
+    sim.mechanism(LPM.LargePages).tick()
     new = sim.log.rows(n)
     kinds = new["kind"]
     assert kinds[0] == LPM.apply_lp_break.code and np.count_nonzero(kinds == LPM.apply_lp_break.code) == 2
@@ -149,8 +149,8 @@ def test_broken_under_contention_and_shared_at_once_with_the_kept_hints():
 def test_break_candidates_below_400_percent_of_minfree():
     sim = two_vms_with_identical_library_pages()
     sim.run(20)
-    sim.minfree_mb = sim.state.host.free_count() / 256 / 3.9       # free is now < 400% of minFree
-    LPM.LargePages().tick(sim)
+    sim.mechanism(states.HostStates).minfree_mb = sim.state.host.free_count() / 256 / 3.9       # free is now < 400% of minFree
+    sim.mechanism(LPM.LargePages).tick()
     brk = rows_of(sim, LPM.apply_lp_break.code)
     assert brk["slot"].tolist() == [LPM.CANDIDATE] * 2
     assert "400% of minFree" in events.narrate(brk[0], ["a", "b"])
@@ -191,7 +191,7 @@ def test_runs_of_back_and_break_rows_apply_as_one_at_a_time():
     for vm in sim.vms:
         sim.fault(vm, np.array([600, 1100, 1700]), np.zeros(3, bool))    # three ranges at once
     sim.state.host_state = states.CLEAR
-    LPM.LargePages().tick(sim)
+    sim.mechanism(LPM.LargePages).tick()
     sim.state.host_state = states.HIGH         # set by hand above, not by an event
     log = sim.log.rows()
     assert np.count_nonzero(log["kind"] == LPM.apply_lp_back.code) == 6

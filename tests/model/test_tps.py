@@ -35,6 +35,11 @@ content = {content}
 """
 
 
+def tps_of(sim):
+    """The simulator's page-sharing mechanism."""
+    return sim.mechanism(tps.PageSharing)
+
+
 def make(vms, duration=40, host_mb=16, settings=None, seed=5):
     """A scenario: ``vms`` is a list of dicts (name, mb, os, mmu, salt, pshare, app)."""
     s = {"Mem.ShareForceSalting": 0, "Mem.ShareScanTime": 10, "Sim.TimeScale": 30,
@@ -127,11 +132,11 @@ def test_first_page_becomes_a_hint_and_a_later_match_shares_with_it():
     # kernel pages 4-11, page by page: first a's copies are hinted, then b's match them
     g = np.arange(4, 12)
     assert not (a.tps_flags[g] & tps.HINT).any() and (a.gp_state[g] == V.MAPPED).all()
-    assert tps.share_pages(sim, a, g).tolist() == [False] * 8
+    assert tps_of(sim).share_pages(a, g).tolist() == [False] * 8
     assert (a.tps_flags[g] & tps.HINT).all() and (a.gp_state[g] == V.MAPPED).all()
-    assert tps.vm_counters(sim.state, a, sim, sim.log.rows(0, 0))["COWH"] == counters.mb(8)
+    assert tps.PageSharing.vm_counters(sim.state, a, sim, sim.log.rows(0, 0))["COWH"] == counters.mb(8)
     hinted = a.gp_loc[g].copy()
-    assert tps.share_pages(sim, b, g).all()
+    assert tps_of(sim).share_pages(b, g).all()
     assert (a.gp_state[g] == V.SHARED).all() and (b.gp_state[g] == V.SHARED).all()
     assert (a.gp_loc[g] == hinted).all() and (b.gp_loc[g] == hinted).all()   # the hints' frames
     assert not (a.tps_flags[g] & tps.HINT).any()
@@ -141,11 +146,11 @@ def test_a_stale_hint_is_rehashed_and_not_shared():
     sim = run(make([{"name": "a"}, {"name": "b"}], duration=2, settings={"Sim.TimeScale": 1}))
     a, b = sim.vms
     g = np.array([7])
-    tps.share_pages(sim, a, g)
+    tps_of(sim).share_pages(a, g)
     assert a.tps_flags[7] & tps.HINT and a.gp_state[7] == V.MAPPED
     # the guest overwrites the hinted page (hints are not write-protected: no fault)
     sim.state.host.mpn_content[a.gp_loc[7]] = C.unique_cid(C.TEXT, 999)
-    assert tps.share_pages(sim, b, g).tolist() == [False]
+    assert tps_of(sim).share_pages(b, g).tolist() == [False]
     assert a.gp_state[7] == V.MAPPED and b.gp_state[7] == V.MAPPED
     assert b.tps_flags[7] & tps.HINT                      # b's page is the hint now
 
@@ -210,7 +215,7 @@ def test_pshare_disabled_vm_is_never_scanned_or_shared():
     b = sim.vms[1]
     assert not (b.gp_state == V.SHARED).any() and not b.tps_flags.any()
     assert (sim.vms[0].gp_state[:32] == V.SHARED).all()
-    assert tps.share_before_swap(sim, b, np.arange(4)).tolist() == [0, 1, 2, 3]
+    assert tps_of(sim).before_swap(b, np.arange(4), False).tolist() == [0, 1, 2, 3]
 
 
 def frames_shared_across_vms(sim):
@@ -251,8 +256,8 @@ def test_share_before_swap_returns_what_was_not_shared():
                     np.uint32)
     sim.access(a, proc, gv, np.ones(6, bool), cids)
     g = proc.pt[gv].astype(np.int64)
-    tps.share_pages(sim, a, [3])              # kernel page 3 was scanned: its hash is a hint
-    left = tps.share_before_swap(sim, a, g)
+    tps_of(sim).share_pages(a, [3])              # kernel page 3 was scanned: its hash is a hint
+    left = tps_of(sim).before_swap(a, g, False)
     # zeros collapse; the OS page matches the hint of kernel page 3; the text pages stay
     assert sorted(left.tolist()) == sorted(g[[2, 5]].tolist())
     assert not a.tps_flags[g[[2, 5]]].any()              # no hints for pages about to leave
@@ -277,7 +282,7 @@ def test_scan_rate_follows_the_esxi_knobs():
 
 def test_scanner_visits_every_page_once_per_pass():
     sim = Simulator(make([{"name": "a", "mb": 1}]))
-    live, a = sim.tps, sim.vms[0]
+    live, a = tps_of(sim).live, sim.vms[0]
     seen = live.next_pages(a, a.n)
     assert sorted(seen.tolist()) == list(range(a.n))
     assert live.cursor[0] == 0 and not np.array_equal(seen, np.arange(a.n))

@@ -42,17 +42,19 @@ class Kind:
     apply: Callable
     narrate: Callable
     help: str             # one paragraph for F1 help: which part of the guide this is
+    src: str | None = None    # the layer or store a page's content leaves ("mp", "vswp", ...)
+    dst: str | None = None    # the layer or store it goes to
 
 
 KINDS: dict[int, Kind] = {}
 BY_NAME: dict[str, Kind] = {}
 
 
-def kind(code: int, name: str, group: str, help: str):
+def kind(code: int, name: str, group: str, help: str, src: str | None = None, dst: str | None = None):
     """Decorator pair: ``@kind(...)`` on the apply function, then ``.narrator`` on the narrate."""
     def register(apply):
         def narrator(fn):
-            k = Kind(code, name, group, apply, fn, help)
+            k = Kind(code, name, group, apply, fn, help, src, dst)
             assert code not in KINDS, f"event kind {code} registered twice"
             KINDS[code] = BY_NAME[name] = k
             return fn
@@ -60,6 +62,16 @@ def kind(code: int, name: str, group: str, help: str):
         apply.code = code
         return apply
     return register
+
+
+def writing(store: str) -> tuple:
+    """Codes of the kinds that write pages into ``store`` (e.g. SWW/s for the .vswp)."""
+    return tuple(c for c, k in KINDS.items() if k.dst == store)
+
+
+def reading(store: str) -> tuple:
+    """Codes of the kinds that bring pages back from ``store``."""
+    return tuple(c for c, k in KINDS.items() if k.src == store)
 
 
 def make_rows(n: int, tick: int, kind_code: int, vm: int = 0, **fields) -> np.ndarray:

@@ -20,6 +20,11 @@ class State:
         self.host, self.vms, self.tick = host, vms, tick
         self.host_state = 0          # states.HIGH..LOW, set by the STATE event
         self.extra = {}              # named arrays mechanisms add (e.g. per-VM caches)
+        self.stores = {}             # name -> store.Store, set by build_state
+
+    def store_holding(self, page_state: int):
+        """The store that holds the GPPNs in ``page_state`` (None for none)."""
+        return next((s for s in self.stores.values() if s.page_state == page_state), None)
 
     def arrays(self):
         """(name, array) for every array of the state, in a fixed order."""

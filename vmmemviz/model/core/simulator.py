@@ -3,7 +3,8 @@
 Each tick: power-on and boot at tick 0; then every process runs its workload (system
 calls, then accesses, each access first resolved through the fault handlers: a first
 touch is backed, a write to a shared page is copied, a swapped or compressed page is
-brought back); then the reclamation mechanisms registered in ``MECHANISMS`` run in order.
+brought back); then the mechanisms of the catalog tick in order. The simulator holds one
+instance of each enabled mechanism and calls their hooks (core/mechanism.py).
 Everything goes through :meth:`emit`: rows are applied to the state and logged.
 """
 from __future__ import annotations
@@ -19,8 +20,7 @@ from vmmemviz.model.guest.mmu import apply_access
 from vmmemviz.model.config.settings import HOST_SETTINGS, VM_SETTINGS, defaults
 from vmmemviz.model.core.modelstate import State
 from vmmemviz.model.core.vm import MAPPED, SHARED, UNTOUCHED, VM, apply_back, apply_power_on, expand
-
-from vmmemviz.model.core.mechanisms import ALL as MECHANISMS
+from vmmemviz.model.catalog import MECHANISMS, STORES
 
 
 def build_state(sc) -> State:
@@ -33,9 +33,12 @@ def build_state(sc) -> State:
             vm.procs.append(guest.Process(j, pc.name, pc.size_pages, pc))
         vms.append(vm)
     st = State(host, vms)
+    settings = defaults(HOST_SETTINGS) | sc.settings
     for m in MECHANISMS:
-        if hasattr(m, "setup_state"):
-            m.setup_state(st, sc)
+        m.setup_state(st, sc)
+        for s in m.stores:
+            s.setup_state(st, settings)
+    st.stores = {s.name: s for s in STORES}
     return st
 
 
@@ -55,9 +58,12 @@ class Simulator:
         self.traces = {(vm.index, p.index): realdata.Trace(p.cfg.trace, f"{scenario.path}: vm[{vm.name}]."
                                                            f"process[{p.index}]", p.vpages)
                        for vm in self.vms for p in vm.procs if p.cfg.trace}
-        self.mechanisms = [m for m in MECHANISMS if m.enabled(self)]
-        for m in self.mechanisms:
-            m.setup(self)
+        self.mechanisms = [m for m in (cls(self) for cls in MECHANISMS) if m.enabled()]
+        self._by_class = {type(m): m for m in self.mechanisms}
+
+    def mechanism(self, cls):
+        """The running instance of mechanism ``cls`` (None when it is not enabled)."""
+        return self._by_class.get(cls)
 
     @property
     def vms(self):
@@ -94,7 +100,7 @@ class Simulator:
             for proc in vm.procs:
                 self.run_process(vm, proc, t)
         for m in self.mechanisms:
-            m.tick(self)
+            m.tick()
         self.now += 1
 
     def run(self, ticks: int | None = None, max_events: int | None = None) -> None:
@@ -143,9 +149,7 @@ class Simulator:
         """A system call for ``n`` pages at ``gvpn`` (first fit when None)."""
         free = int(np.count_nonzero(vm.gp_guest == guest.FREE))
         if free < n:
-            for m in self.mechanisms:
-                if hasattr(m, "guest_reclaim"):
-                    m.guest_reclaim(self, vm, n - free)
+            self.guest_reclaim(vm, n - free)
             free = int(np.count_nonzero(vm.gp_guest == guest.FREE))
         n = min(n, free)
         if gvpn is None:
@@ -159,8 +163,7 @@ class Simulator:
         gvpns = np.asarray(gvpns, np.int64)
         if (proc.pt_state[gvpns] == guest.GSWAPPED).any():
             for m in self.mechanisms:
-                if hasattr(m, "guest_fault"):
-                    m.guest_fault(self, vm, proc, np.unique(gvpns))
+                m.guest_fault(vm, proc, np.unique(gvpns))
         gppns = proc.pt[gvpns].astype(np.int64)
         self.fault(vm, gppns, writes)
         flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
@@ -172,8 +175,7 @@ class Simulator:
         mechanisms reclaim at once (never ``vm``'s GPPNs in ``keep``)."""
         if frames and frames > self.state.host.free_count():
             for m in self.mechanisms:
-                if hasattr(m, "make_room"):
-                    m.make_room(self, vm, frames, keep)
+                m.make_room(vm, frames, keep)
 
     def fault(self, vm, gppns, writes) -> None:
         """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
@@ -184,10 +186,21 @@ class Simulator:
         self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u)
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         for m in self.mechanisms:
-            if len(untouched) and hasattr(m, "back"):
-                untouched = m.back(self, vm, untouched)
+            if len(untouched):
+                untouched = m.back(vm, untouched)
         if len(untouched):
             self.emit(self.rows(len(untouched), apply_back.code, vm.index, gppn=untouched, content=0))
         for m in self.mechanisms:
-            if hasattr(m, "fault"):
-                m.fault(self, vm, u, w)
+            m.fault(vm, u, w)
+
+    def guest_reclaim(self, vm, n: int) -> None:
+        """The guest OS of ``vm`` needs ``n`` more free pages (guest-level paging frees them)."""
+        for m in self.mechanisms:
+            m.guest_reclaim(vm, n)
+
+    def before_swap(self, vm, gppns, urgent: bool = False):
+        """Offer pages chosen for swapping to every mechanism (share, compress); returns the
+        GPPNs still to swap."""
+        for m in self.mechanisms:
+            gppns = m.before_swap(vm, gppns, urgent)
+        return gppns

@@ -28,11 +28,11 @@ import numpy as np
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core.units import PAGES_PER_MB
 
 UNTOUCHED, MAPPED, SHARED, BALLOONED, SWAPPED, COMPRESSED = range(6)
 GP_STATE_NAMES = ("untouched", "mapped", "shared", "ballooned", "swapped", "compressed")
 ACCESSED = 1
-PAGES_PER_MB = 256
 SHARES_PER_MB = {"low": 5, "normal": 10, "high": 20}
 
 
@@ -126,20 +126,19 @@ def _back(state, rows):
     rows["mpn"] = mpns[first]
 
 
-def restore(state, rows, from_state: int, store: str, release) -> None:
-    """Bring GPPNs back from a store (``from_state``: SWAPPED, COMPRESSED) into the lowest free
-    MPNs with the content the VM's ``store`` array holds for their slots; ``release(vm, slots)``
-    frees the slots. Rows learn the MPN, the slot and the content."""
+def restore(state, rows, store) -> None:
+    """Bring GPPNs back from a hypervisor ``store`` (store.py) into the lowest free MPNs with the
+    content its slots hold, and free the slots. Rows learn the MPN, the slot and the content."""
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
         vm = state.vms[int(v)]
         g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == from_state).all(), f"{store}: a page to bring back is not there"
+        assert (vm.gp_state[g] == store.page_state).all(), f"{store.title}: a page to bring back is not there"
         slots = vm.gp_loc[g].astype(np.int64)
-        content = getattr(vm, store)[slots]
+        content = store.content(state, vm, slots)
         mpn = state.host.peek_free(len(g))
         state.host.take(mpn, H.PRIVATE, v, g, content)
-        release(vm, slots)
+        store.release(state, vm, slots)
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = mpn
         rows["mpn"][sel] = mpn

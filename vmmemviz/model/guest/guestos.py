@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import content as C
-from vmmemviz.model.guest import guestswap
 from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
 from vmmemviz.model.core.vm import PAGES_PER_MB, UNTOUCHED, _back
 
@@ -136,7 +135,7 @@ def apply_free(state, rows):
         vm.gp_gvpn[g] = NONE
         swapped = np.flatnonzero(proc.pt_state[v:v + n] == GSWAPPED) + v
         if len(swapped):
-            guestswap.release(vm, proc.pt[swapped])
+            state.stores["gswap"].release(state, vm, proc.pt[swapped])
         proc.pt[v:v + n] = NONE
         proc.pt_state[v:v + n] = UNMAPPED
         pt_updated(vm, proc, np.arange(v, v + n))

@@ -22,23 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.guest import guestos as G
-from vmmemviz.model.views import invariants
-from vmmemviz.model.views.counters import VM_EXTRA, mb, rate
 from vmmemviz.model.core.events import NONE, hx, kind
-from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.store import SlotStore
+from vmmemviz.model.core.units import mb, rate
 from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
 
-EMPTY = NONE     # a free slot in any store of content ids (guest swap, .vswp)
-
-
-def release(vm, slots) -> None:
-    """Free guest swap slots (the process freed pages that were paged out)."""
-    vm.gswap[slots] = EMPTY
-
-
-def used(vm) -> int:
-    return int(np.count_nonzero(vm.gswap != EMPTY))
+GSWAP = SlotStore("gswap", "guest swap", "gswap", None, lambda vm: vm.n)
 
 
 def _by_process(vm, rows, sel):
@@ -50,7 +42,7 @@ def _by_process(vm, rows, sel):
 
 @kind(63, "GUEST_PAGEOUT", "guest", "Guest-level paging: short of free memory (often because the balloon "
       "driver took it), the guest OS pages its own applications out to its swap device. The guest "
-      "decides what goes; the hypervisor is not involved.")
+      "decides what goes; the hypervisor is not involved.", src="gp", dst="gswap")
 def apply_guest_pageout(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -58,10 +50,8 @@ def apply_guest_pageout(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert np.isin(vm.gp_state[g], (MAPPED, SHARED)).all(), "guest page-out of a page it cannot read"
         assert (vm.gp_guest[g] == G.USER).all(), "guest page-out of a page no application holds"
-        slots = np.flatnonzero(vm.gswap == EMPTY)[:len(g)]
-        assert len(slots) == len(g), "guest swap full"
         content = state.host.mpn_content[vm.gp_loc[g]]
-        vm.gswap[slots] = content
+        slots = GSWAP.put(state, vm, content)
         gv = rows["gvpn"][sel].astype(np.int64)
         for proc, m in _by_process(vm, rows, sel):
             proc.pt[gv[m]] = slots[m]
@@ -83,7 +73,8 @@ def _(row, names):
 
 
 @kind(64, "GUEST_PAGEIN", "guest", "Guest-level paging: an application touched a page its guest OS had "
-      "paged out; the guest reads it back from its swap device into a free guest physical page.")
+      "paged out; the guest reads it back from its swap device into a free guest physical page.",
+      src="gswap", dst="gp")
 def apply_guest_pagein(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -100,8 +91,8 @@ def apply_guest_pagein(state, rows):
             proc.pt_state[gv[m]] = G.RESIDENT
             vm.gp_proc[g[m]] = proc.index
             G.pt_updated(vm, proc, gv[m])
-        content = vm.gswap[slots]
-        vm.gswap[slots] = EMPTY
+        content = GSWAP.content(state, vm, slots)
+        GSWAP.release(state, vm, slots)
         state.host.mpn_content[vm.gp_loc[g]] = content
         vm.gp_guest[g] = G.USER
         vm.gp_gvpn[g] = gv
@@ -123,7 +114,7 @@ def page_out(sim, vm, n: int, keep=None) -> int:
     user = np.flatnonzero(vm.gp_guest == G.USER)
     if keep is not None:
         user = np.setdiff1d(user, keep)
-    n = min(n, len(user), int(np.count_nonzero(vm.gswap == EMPTY)))
+    n = min(n, len(user), GSWAP.free(sim.state, vm))
     if n <= 0:
         return 0
     idle = (vm.gp_flags[user] & (ACCESSED | PREV_ACCESSED)) == 0
@@ -135,34 +126,24 @@ def page_out(sim, vm, n: int, keep=None) -> int:
     return n
 
 
-class GuestPaging:
-    """Mechanism: the guest OS's own paging, on demand (no work of its own each tick)."""
+class GuestPaging(Mechanism):
+    """Mechanism: the guest OS's own paging, on demand (no work of its own each tick); a guest
+    takes pages back from its balloon before it pages for them."""
 
     name = "guest paging"
+    after = ("balloon",)
+    stores = (GSWAP,)
 
-    def enabled(self, sim):
-        return True
+    def guest_reclaim(self, vm, n):
+        page_out(self.sim, vm, n)
 
-    def setup_state(self, state, sc):
-        for vm in state.vms:
-            vm.gswap = np.full(vm.n, EMPTY, np.uint32)
-            vm.ARRAYS = vm.ARRAYS + ("gswap",)
-
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
-        pass
-
-    def guest_reclaim(self, sim, vm, n):
-        page_out(sim, vm, n)
-
-    def guest_fault(self, sim, vm, proc, gvpns):
+    def guest_fault(self, vm, proc, gvpns):
         """Make every GVPN of ``gvpns`` resident: page in the paged-out ones, never page out any."""
         out = gvpns[proc.pt_state[gvpns] == G.GSWAPPED]
         if not len(out):
             return
         short = len(out) - int(np.count_nonzero(vm.gp_guest == G.FREE))
+        sim = self.sim
         if short > 0:
             page_out(sim, vm, short, keep=proc.pt[gvpns[proc.pt_state[gvpns] == G.RESIDENT]])
         gppns = G.free_gppns(vm, len(out))
@@ -170,13 +151,7 @@ class GuestPaging:
         sim.fault(vm, gppns, np.ones(len(gppns), bool))    # the guest writes them
         sim.emit(sim.rows(len(out), apply_guest_pagein.code, vm.index, proc=proc.index, gvpn=out, gppn=gppns))
 
-
-invariants.GUEST_SWAP_RESOLVER.append(lambda state, vm, slots: vm.gswap[slots])
-
-
-def _counters(state, vm, sim, recent):
-    return {"GSWCUR": mb(used(vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
-            "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}
-
-
-VM_EXTRA.append(_counters)
+    @staticmethod
+    def vm_counters(state, vm, sim, recent):
+        return {"GSWCUR": mb(GSWAP.used(state, vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
+                "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}

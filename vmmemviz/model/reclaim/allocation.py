@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.views.counters import VM_EXTRA, mb
+from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.events import kind
-from vmmemviz.model.reclaim.freestates import HYSTERESIS
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.reclaim.freestates import HYSTERESIS, HostStates
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
 
 SZTGT = "alloc.sztgt"
@@ -38,12 +39,10 @@ SZTGT = "alloc.sztgt"
 
 def consumed(state, vm) -> int:
     """Machine frames the VM uses (esxtop CONSUMED): its private pages, its part of each shared
-    frame it maps (1 / references) and its compression cache."""
-    from vmmemviz.model.reclaim.compression import frames_held
-
+    frame it maps (1 / references) and the frames its stores hold in memory (compression cache)."""
     shared = state.host.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
     return (int(np.count_nonzero(vm.gp_state == MAPPED)) + int(np.sum(1.0 / np.maximum(shared, 1)))
-            + (frames_held(vm) if hasattr(vm, "zip_frame") else 0))
+            + sum(s.frames(state, vm) for s in state.stores.values()))
 
 
 def reclaimed(vm) -> int:
@@ -97,7 +96,7 @@ def compute(sim) -> np.ndarray:
     state = sim.state
     vms = state.vms
     hv = sum(vm.cfg.overhead_pages() for vm in vms)      # the VMMs' frames, taken at power-on
-    goal_free = sim.thresholds_mb[0] * (1 + HYSTERESIS) * PAGES_PER_MB
+    goal_free = sim.mechanism(HostStates).thresholds_mb[0] * (1 + HYSTERESIS) * PAGES_PER_MB
     available = state.host.n_mpn - hv - goal_free
     demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm)) for vm in vms])
     lo = np.minimum([reservation_pages(vm) for vm in vms], demand)
@@ -135,30 +134,25 @@ def _(row, names):
             f"({int(row['aux']) / PAGES_PER_MB:.2f} MB), by its shares, active memory, reservation and limit.")
 
 
-class Allocation:
-    """Mechanism: recomputes every VM's SZTGT once a second, emitting MEM_TARGET on a change."""
+class Allocation(Mechanism):
+    """Mechanism: recomputes every VM's SZTGT once a second, emitting MEM_TARGET on a change
+    (after page sharing, which changes what each VM consumes)."""
 
     name = "allocation"
+    after = ("states", "sampling", "tps")
 
-    def enabled(self, sim):
-        return True
-
-    def setup_state(self, state, sc):
+    @classmethod
+    def setup_state(cls, state, sc):
         state.extra[SZTGT] = np.array([vm.n for vm in state.vms], np.uint32)
 
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         new = compute(sim)
         old = sim.state.extra[SZTGT]
         changed = np.flatnonzero(new != old)
         if len(changed):
             sim.emit(sim.rows(len(changed), apply_mem_target.code, changed, aux=new[changed]))
 
-
-def _counters(state, vm, sim, recent):
-    return {"SZTGT": mb(sztgt(state, vm))}
-
-
-VM_EXTRA.append(_counters)
+    @staticmethod
+    def vm_counters(state, vm, sim, recent):
+        return {"SZTGT": mb(sztgt(state, vm))}

@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.guest import guestos as G
-from vmmemviz.model.guest import guestswap
-from vmmemviz.model.reclaim.allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
-from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb
 from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.store import page_state_name
+from vmmemviz.model.core.units import mb
+from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
+from vmmemviz.model.guest import guestos as G
+from vmmemviz.model.reclaim.allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
 from vmmemviz.model.reclaim.freestates import HARD, SOFT
-from vmmemviz.model.core.vm import BALLOONED, GP_STATE_NAMES, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
 
 TARGET = "balloon.target"
-# gp_state -> f(vm, locs): frees the store slots that held ballooned pages (swap.py, compression.py)
-RELEASE: dict = {}
 
 
 def mctl_max(settings, vm) -> int:
@@ -66,9 +65,10 @@ def unback(state, vm, gppns) -> np.ndarray:
     sh = loc[st == SHARED]
     np.subtract.at(host.mpn_refs, sh, 1)
     host.release(np.unique(sh[host.mpn_refs[sh] == 0]))
-    for s, f in RELEASE.items():
-        if (st == s).any():
-            f(vm, loc[st == s])
+    for s in state.stores.values():
+        held = st == s.page_state
+        if s.page_state is not None and held.any():
+            s.release(state, vm, loc[held])
     return np.where(priv | (st == SHARED), loc, NONE)
 
 
@@ -110,7 +110,7 @@ def _(row, names):
         return head + f"dropped its reference to shared MPN {hx(row['mpn'])}."
     if was == UNTOUCHED:
         return head + "had never backed it, so no MPN was freed, but the guest can no longer touch it."
-    return head + f"dropped its {GP_STATE_NAMES[was]} copy, which the guest no longer needs."
+    return head + f"dropped its {page_state_name(was)} copy, which the guest no longer needs."
 
 
 @kind(62, "BALLOON_UNPIN", "balloon", "Ballooning: the balloon deflates; the driver unpins pages and gives "
@@ -147,7 +147,7 @@ def inflate(sim, vm, n: int) -> None:
     """Pin ``n`` guest pages: free ones first, then what the guest pages out to make them free."""
     short = n - int(np.count_nonzero(vm.gp_guest == G.FREE))
     if short > 0:
-        guestswap.page_out(sim, vm, short)
+        sim.guest_reclaim(vm, short)
     g = G.free_gppns(vm, n)
     if len(g):
         sim.emit(sim.rows(len(g), apply_balloon_pin.code, vm.index, gppn=g))
@@ -160,21 +160,18 @@ def deflate(sim, vm, n: int) -> None:
         sim.emit(sim.rows(len(g), apply_balloon_unpin.code, vm.index, gppn=g))
 
 
-class Balloon:
+class Balloon(Mechanism):
     """Mechanism: sets each VM's balloon target and runs its driver once a second."""
 
     name = "balloon"
+    after = ("allocation",)
 
-    def enabled(self, sim):
-        return True
-
-    def setup_state(self, state, sc):
+    @classmethod
+    def setup_state(cls, state, sc):
         state.extra[TARGET] = np.zeros(len(state.vms), np.uint32)
 
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         tgt = sim.state.extra[TARGET]
         for vm in sim.vms:
             if not vm.cfg.tools:
@@ -190,7 +187,7 @@ class Balloon:
             elif t < bal:
                 deflate(sim, vm, bal - t)
 
-    def guest_fault(self, sim, vm, proc, gvpns):
+    def guest_fault(self, vm, proc, gvpns):
         """A guest that has no page left to page an application page in to (all of them free
         of use are in the balloon, the rest are the ones being touched) takes pages back from
         its balloon first."""
@@ -199,19 +196,15 @@ class Balloon:
         usable = int(np.count_nonzero(vm.gp_guest == G.FREE) + np.count_nonzero(vm.gp_guest == G.USER)) - len(keep)
         short = int(np.count_nonzero(st == G.GSWAPPED)) - usable
         if short > 0:
-            deflate(sim, vm, short)
+            deflate(self.sim, vm, short)
 
+    @staticmethod
+    def vm_counters(state, vm, sim, recent):
+        return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
+                "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
 
-def _counters(state, vm, sim, recent):
-    return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
-            "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
-
-
-def _host_counters(state, sim, recent):
-    return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
-            "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
-            "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}
-
-
-VM_EXTRA.append(_counters)
-HOST_EXTRA.append(_host_counters)
+    @staticmethod
+    def host_counters(state, sim, recent):
+        return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
+                "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
+                "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}

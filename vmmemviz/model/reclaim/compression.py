@@ -35,14 +35,12 @@ from functools import lru_cache
 import lz4.block
 import numpy as np
 
-from vmmemviz.model.reclaim import balloon
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
-from vmmemviz.model.views import invariants
-from vmmemviz.model.reclaim import swap
-from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb, rate
 from vmmemviz.model.core.events import NONE, hx, kind
-from vmmemviz.model.config.settings import HOST_SETTINGS, defaults
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.store import Store
+from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
 from vmmemviz.model.core.vm import COMPRESSED, MAPPED, SWAPPED, restore
 
 UNITS_PER_FRAME = 4             # 1 KiB units in a 4 KiB frame
@@ -76,6 +74,44 @@ def release(vm, slots) -> None:
     vm.zip_content[slots] = 0
 
 
+class CacheStore(Store):
+    """The compression cache as a store: slots are 1 KiB units; its frames are host frames
+    counted against the VM. Pages are placed by compression's plan (``ZIP`` rows name their
+    slot), not by ``put``."""
+
+    ARRAYS = ("zip_frame", "zip_size", "zip_gppn", "zip_content", "zip_age", "zip_clock")
+    slot_kib = 1
+
+    def setup_state(self, state, settings) -> None:
+        for vm in state.vms:
+            f = max_frames(settings, vm)
+            vm.zip_frame = np.full(f, NONE, np.uint32)
+            vm.zip_size = np.zeros(f * UNITS_PER_FRAME, np.uint8)
+            vm.zip_gppn = np.full(f * UNITS_PER_FRAME, NONE, np.uint32)
+            vm.zip_content = np.zeros(f * UNITS_PER_FRAME, np.uint32)
+            vm.zip_age = np.zeros(f * UNITS_PER_FRAME, np.uint32)
+            vm.zip_clock = np.zeros(1, np.uint32)
+            vm.ARRAYS = vm.ARRAYS + self.ARRAYS
+
+    def size(self, state, vm) -> int:
+        return len(vm.zip_size)
+
+    def occupied(self, state, vm) -> np.ndarray:
+        return vm.zip_size != FREE
+
+    def content(self, state, vm, slots) -> np.ndarray:
+        return vm.zip_content[slots]
+
+    def release(self, state, vm, slots) -> None:
+        release(vm, slots)
+
+    def frames(self, state, vm) -> int:
+        return frames_held(vm)
+
+
+CACHE = CacheStore("zip", "compression cache", COMPRESSED)
+
+
 def compressed(vm) -> int:
     return int(np.count_nonzero(vm.gp_state == COMPRESSED))
 
@@ -107,7 +143,7 @@ def _(row, names):
 
 @kind(81, "ZIP", "zip", "Memory compression: a page chosen for swapping compresses to 2 KB or less (at "
       "least 50%), so instead of going to disk it is kept compressed in the VM's compression cache in "
-      "host memory, and its machine page is freed.")
+      "host memory, and its machine page is freed.", src="mp", dst="zip")
 def apply_zip(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -139,9 +175,10 @@ def _(row, names):
 
 
 @kind(82, "UNZIP", "zip", "Memory compression: the guest touched a compressed page; the access faults "
-      "and the hypervisor decompresses it into a fresh machine page, far faster than a read from disk.")
+      "and the hypervisor decompresses it into a fresh machine page, far faster than a read from disk.",
+      src="zip", dst="mp")
 def apply_unzip(state, rows):
-    restore(state, rows, COMPRESSED, "zip_content", release)
+    restore(state, rows, CACHE)
 
 
 @apply_unzip.narrator
@@ -151,7 +188,7 @@ def _(row, names):
 
 
 @kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
-      "compressed page is decompressed and written to the swap file to make room.")
+      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp")
 def apply_zip_evict(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -160,7 +197,7 @@ def apply_zip_evict(state, rows):
         g = vm.zip_gppn[slots].astype(np.int64)
         assert (vm.gp_state[g] == COMPRESSED).all() and (vm.gp_loc[g] == slots).all(), "eviction of a free slot"
         content = vm.zip_content[slots]
-        vslots = swap.store(vm, content)
+        vslots = state.stores["vswp"].put(state, vm, content)
         release(vm, slots)
         vm.gp_state[g] = SWAPPED
         vm.gp_loc[g] = vslots
@@ -261,34 +298,23 @@ def compress(sim, vm, gppns) -> np.ndarray:
     return gppns[~kept]
 
 
-class Compression:
-    """Mechanism: compresses pages on their way to the swap file (``before_swap``), decompresses
-    on access (``fault``), and gives empty cache frames back once a second (``tick``)."""
+class Compression(Mechanism):
+    """Mechanism: compresses pages on their way to the swap file (``before_swap``, after share
+    before swap; not in urgent reclaim), decompresses on access (``fault``), and gives empty
+    cache frames back once a second (``tick``, after swapping)."""
 
     name = "compression"
+    after = ("tps", "swap")
+    stores = (CACHE,)
 
-    def enabled(self, sim):
-        return bool(sim.settings["Mem.MemZipEnable"])
+    def enabled(self):
+        return bool(self.sim.settings["Mem.MemZipEnable"])
 
-    def setup_state(self, state, sc):
-        settings = defaults(HOST_SETTINGS) | sc.settings
-        for vm in state.vms:
-            f = max_frames(settings, vm)
-            vm.zip_frame = np.full(f, NONE, np.uint32)
-            vm.zip_size = np.zeros(f * UNITS_PER_FRAME, np.uint8)
-            vm.zip_gppn = np.full(f * UNITS_PER_FRAME, NONE, np.uint32)
-            vm.zip_content = np.zeros(f * UNITS_PER_FRAME, np.uint32)
-            vm.zip_age = np.zeros(f * UNITS_PER_FRAME, np.uint32)
-            vm.zip_clock = np.zeros(1, np.uint32)
-            vm.ARRAYS = vm.ARRAYS + ("zip_frame", "zip_size", "zip_gppn", "zip_content", "zip_age", "zip_clock")
+    def before_swap(self, vm, gppns, urgent):
+        return gppns if urgent else compress(self.sim, vm, gppns)
 
-    def setup(self, sim):
-        pass
-
-    def before_swap(self, sim, vm, gppns):
-        return compress(sim, vm, gppns)
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         for vm in sim.vms:
             held = np.flatnonzero(vm.zip_frame != NONE)
             used = (vm.zip_size.reshape(-1, UNITS_PER_FRAME)[held] != FREE).any(axis=1)
@@ -296,27 +322,18 @@ class Compression:
             if len(empty):
                 sim.emit(sim.rows(len(empty), apply_zip_shrink.code, vm.index, aux=empty))
 
-    def fault(self, sim, vm, gppns, writes):
+    def fault(self, vm, gppns, writes):
         z = gppns[vm.gp_state[gppns] == COMPRESSED]
         if len(z):
-            sim.emit(sim.rows(len(z), apply_unzip.code, vm.index, gppn=z))
+            self.sim.emit(self.sim.rows(len(z), apply_unzip.code, vm.index, gppn=z))
 
+    @staticmethod
+    def vm_counters(state, vm, sim, recent):
+        return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
+                "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
 
-invariants.CONTENT_RESOLVERS[COMPRESSED] = lambda state, vm, slots: vm.zip_content[slots]
-balloon.RELEASE[COMPRESSED] = release
-swap.WRITES.append(apply_zip_evict.code)
-
-
-def _counters(state, vm, sim, recent):
-    return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
-            "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
-
-
-def _host_counters(state, sim, recent):
-    zipped = sum(compressed(vm) for vm in state.vms)
-    used = sum(units_used(vm) for vm in state.vms)
-    return {"zip_zipped_mb": mb(zipped), "zip_saved_mb": round(zipped / 256 - used / 1024, 2)}
-
-
-VM_EXTRA.append(_counters)
-HOST_EXTRA.append(_host_counters)
+    @staticmethod
+    def host_counters(state, sim, recent):
+        zipped = sum(compressed(vm) for vm in state.vms)
+        used = sum(units_used(vm) for vm in state.vms)
+        return {"zip_zipped_mb": mb(zipped), "zip_saved_mb": round(zipped / PAGES_PER_MB - used / 1024, 2)}

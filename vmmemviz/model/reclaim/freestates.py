@@ -25,6 +25,9 @@ no clear state: soft below 4%, hard below 2%, low below 1%.
 """
 from __future__ import annotations
 
+from vmmemviz.model.core.events import kind
+from vmmemviz.model.core.mechanism import Mechanism
+
 HIGH, CLEAR, SOFT, HARD, LOW = range(5)
 STATE_NAMES = ("high", "clear", "soft", "hard", "low")
 HYSTERESIS = 0.10
@@ -74,8 +77,6 @@ def next_state(current: int, free_mb: float, thresholds: list[float]) -> int:
 
 
 # -- the mechanism: watch free memory, announce state changes ----------------------------
-from vmmemviz.model.core.events import kind  # noqa: E402
-
 
 @kind(30, "HOST_STATE", "state", "Memory Reclamation: the host watches its free memory against minFree; "
       "the state (high, clear, soft, hard, low) decides which reclamation techniques run.")
@@ -94,21 +95,21 @@ WHAT_RUNS = ("background page sharing only", "large pages broken, page sharing c
              "compression and swapping; VMs above target are blocked")
 
 
-class HostStates:
-    """Mechanism: evaluates the host state once a tick and emits HOST_STATE on a change."""
+class HostStates(Mechanism):
+    """Mechanism: evaluates the host state once a tick and emits HOST_STATE on a change.
+    Its ``minfree_mb`` and ``thresholds_mb`` are what other mechanisms ask it for."""
 
     name = "states"
 
-    def enabled(self, sim):
-        return True
+    def __init__(self, sim):
+        super().__init__(sim)
+        managed = sim.state.host.n_mpn / 256
+        self.minfree_mb = minfree_mb(managed, sim.settings["Mem.MemMinFreePct"])
+        self.thresholds_mb = thresholds_mb(sim.settings["Sim.StateModel"], managed, self.minfree_mb)
 
-    def setup(self, sim):
-        sim.managed_mb = sim.state.host.n_mpn / 256
-        sim.minfree_mb = minfree_mb(sim.managed_mb, sim.settings["Mem.MemMinFreePct"])
-        sim.thresholds_mb = thresholds_mb(sim.settings["Sim.StateModel"], sim.managed_mb, sim.minfree_mb)
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         free_mb = sim.state.host.free_count() / 256
-        new = next_state(sim.state.host_state, free_mb, sim.thresholds_mb)
+        new = next_state(sim.state.host_state, free_mb, self.thresholds_mb)
         if new != sim.state.host_state:
             sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=int(free_mb)))

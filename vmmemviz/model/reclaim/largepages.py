@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.views import counters
 from vmmemviz.model.core import host as H
+from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.units import PAGES_PER_MB, mb
+from vmmemviz.model.core.vm import MAPPED, UNTOUCHED
+from vmmemviz.model.guest.mmu import walk_refs
 from vmmemviz.model.reclaim import freestates as states
 from vmmemviz.model.reclaim import tps
-from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
-from vmmemviz.model.guest.mmu import walk_refs
-from vmmemviz.model.core.vm import MAPPED, UNTOUCHED
 
 LP = H.LARGE_PAGES
 CANDIDATE_CHECKS = 16      # large pages per VM examined a tick for break candidates
@@ -124,27 +125,31 @@ def _(row, names):
             f"there walks {walk_refs('ept', False)} memory references again instead of {walk_refs('ept', True)}.")
 
 
-class LargePages:
-    """Mechanism: large-page backing on first touch (back) and breaking (tick)."""
+class LargePages(Mechanism):
+    """Mechanism: large-page backing on first touch (back) and breaking (tick, before TPS
+    scans; it asks TPS, through its public interface, which small pages would be shared)."""
 
     name = "largepages"
+    after = ("states",)
 
-    def enabled(self, sim):
-        return bool(sim.settings["Mem.AllocGuestLargePage"]) and any(vm.cfg.mmu == "ept" for vm in sim.vms)
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.cursor = [0] * len(sim.vms)      # round robin over each VM's large pages
 
-    def setup(self, sim):
-        sim.lp_cursor = [0] * len(sim.vms)      # round robin over each VM's large pages
+    def enabled(self):
+        return bool(self.sim.settings["Mem.AllocGuestLargePage"]) and any(vm.cfg.mmu == "ept" for vm in self.sim.vms)
 
-    def back(self, sim, vm, gppns):
+    def back(self, vm, gppns):
         """Back the 2 MB ranges of ``gppns`` (first touches) with large pages where possible;
         return the GPPNs left for small pages."""
+        sim = self.sim
         if vm.cfg.mmu != "ept" or sim.state.host_state != states.HIGH:
             return gppns
         grp = np.unique(gppns // LP)
         grp = grp[(grp + 1) * LP <= vm.n]
         grp = grp[(vm.gp_state[grp[:, None] * LP + np.arange(LP)] == UNTOUCHED).all(axis=1)]
         # never let 2 MB pages take the frames the rest of this fault and minFree need
-        spare = sim.state.host.free_count() - sim.minfree_mb * 256 - len(gppns)
+        spare = sim.state.host.free_count() - sim.mechanism(states.HostStates).minfree_mb * PAGES_PER_MB - len(gppns)
         grp = grp[: max(0, int(spare // LP))]
         grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
         if len(grp) == 0:
@@ -152,10 +157,12 @@ class LargePages:
         sim.emit(sim.rows(len(grp), apply_lp_back.code, vm.index, gppn=grp * LP, aux=LP, flags=F_RANGE))
         return gppns[~np.isin(gppns // LP, grp)]
 
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
+        sharing = sim.mechanism(tps.PageSharing)
         st = sim.state.host_state
-        free_mb = sim.state.host.free_count() / 256
-        candidate = free_mb < states.LPAGE_BREAK_CANDIDATE * sim.minfree_mb
+        free_mb = sim.state.host.free_count() / PAGES_PER_MB
+        candidate = free_mb < states.LPAGE_BREAK_CANDIDATE * sim.mechanism(states.HostStates).minfree_mb
         max_shared = sim.settings["LPage.MaxSharedPages"]
         for vm in sim.vms:
             first = large_groups(sim.state, vm)
@@ -163,16 +170,16 @@ class LargePages:
                 continue
             g = first[:, None] + np.arange(LP)
             why = np.full(len(first), -1)
-            zeros = (vm.tps_flags[g] & tps.HINT_ZERO != 0).sum(axis=1)
+            zeros = tps.zero_hinted(vm, g).sum(axis=1)
             why[zeros > max_shared] = ZEROS
             if st >= states.CLEAR:
                 why[:] = CONTENTION
             elif candidate:
-                at = sim.lp_cursor[vm.index] % len(first)
+                at = self.cursor[vm.index] % len(first)
                 look = np.roll(np.arange(len(first)), -at)[:CANDIDATE_CHECKS]
-                sim.lp_cursor[vm.index] = at + len(look)
-                hinted = g[look][(vm.tps_flags[g[look]] & tps.HINT) != 0]
-                can = np.unique(hinted[tps.shareable(sim, vm, hinted)] // LP) * LP
+                self.cursor[vm.index] = at + len(look)
+                hinted = g[look][tps.hinted(vm, g[look])]
+                can = np.unique(hinted[sharing.shareable(vm, hinted)] // LP) * LP
                 why[np.isin(first, can) & (why < 0)] = CANDIDATE
             brk = why >= 0
             if not brk.any():
@@ -180,12 +187,9 @@ class LargePages:
             sim.emit(sim.rows(int(brk.sum()), apply_lp_break.code, vm.index, gppn=first[brk], aux=LP,
                               flags=F_RANGE, slot=why[brk]))
             sub = g[brk].reshape(-1)
-            tps.share_pages(sim, vm, sub[(vm.tps_flags[sub] & tps.HINT) != 0], hints=False)
+            sharing.share_pages(vm, sub[tps.hinted(vm, sub)], hints=False)
 
-
-def vm_counters(state, vm, sim, recent) -> dict:
-    return {"LPAGE": counters.mb(np.count_nonzero(in_large_pages(state, vm))),
-            "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}
-
-
-counters.VM_EXTRA.append(vm_counters)
+    @staticmethod
+    def vm_counters(state, vm, sim, recent) -> dict:
+        return {"LPAGE": mb(np.count_nonzero(in_large_pages(state, vm))),
+                "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}

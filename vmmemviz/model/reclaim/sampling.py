@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core.events import hx, kind
+from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.vm import ACCESSED
 
 PREV_ACCESSED = 2
@@ -36,16 +37,14 @@ def _(row, names):
             f"(from GPPN {hx(row['gppn'])}) were touched; active memory estimate updated.")
 
 
-class ActiveSampling:
+class ActiveSampling(Mechanism):
+    """Mechanism: ends a sample period every Mem.SamplePeriod seconds."""
+
     name = "sampling"
+    after = ("states",)
 
-    def enabled(self, sim):
-        return True
-
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         period = sim.settings["Mem.SamplePeriod"]
         if sim.now == 0 or sim.now % period:
             return

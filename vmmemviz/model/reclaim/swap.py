@@ -28,31 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.reclaim import balloon
-from vmmemviz.model.views import invariants
-from vmmemviz.model.reclaim.allocation import assign_last, consumed, need, over_limit, reservation_pages
-from vmmemviz.model.views.counters import HOST_EXTRA, VM_EXTRA, mb, rate
-from vmmemviz.model.core.events import hx, kind
-from vmmemviz.model.guest.guestswap import EMPTY
-from vmmemviz.model.reclaim.freestates import HARD
-from vmmemviz.model.reclaim.tps import share_before_swap
+from vmmemviz.model.core.events import hx, kind, reading, writing
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.store import SlotStore
+from vmmemviz.model.core.units import mb, rate
 from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore
+from vmmemviz.model.reclaim import balloon
+from vmmemviz.model.reclaim.allocation import assign_last, consumed, need, over_limit, reservation_pages
+from vmmemviz.model.reclaim.freestates import HARD
 
 TARGET = "swap.target"
-WRITES = []          # kinds that write pages to the .vswp (SWW/s): SWAP_OUT, and compression's eviction
-
-
-def release(vm, slots) -> None:
-    """Free .vswp slots (the page was ballooned while swapped out)."""
-    vm.vswp[slots] = EMPTY
-
-
-def store(vm, content) -> np.ndarray:
-    """Write pages to the lowest free .vswp slots, in order; returns the slots."""
-    slots = np.flatnonzero(vm.vswp == EMPTY)[:len(content)]
-    assert len(slots) == len(content), f"{vm.name}: .vswp full"
-    vm.vswp[slots] = content
-    return slots
+VSWP = SlotStore("vswp", ".vswp", "vswp", SWAPPED, lambda vm: vm.n - reservation_pages(vm))
 
 
 def swapped(vm) -> int:
@@ -78,7 +64,7 @@ def _(row, names):
 
 @kind(71, "SWAP_OUT", "swap", "Hypervisor swapping: the hypervisor writes a page chosen at random to the "
       "VM's swap file (.vswp) and frees its machine page. It cannot know whether the guest is using the "
-      "page, so active pages are swapped too.")
+      "page, so active pages are swapped too.", src="mp", dst="vswp")
 def apply_swap_out(state, rows):
     for v in np.unique(rows["vm"]):
         sel = rows["vm"] == v
@@ -87,7 +73,7 @@ def apply_swap_out(state, rows):
         assert (vm.gp_state[g] == MAPPED).all(), "swap-out of a page not held privately"
         mpn = vm.gp_loc[g].astype(np.int64)
         content = state.host.mpn_content[mpn]
-        slots = store(vm, content)
+        slots = VSWP.put(state, vm, content)
         state.host.release(mpn)
         vm.gp_state[g] = SWAPPED
         vm.gp_loc[g] = slots
@@ -104,9 +90,9 @@ def _(row, names):
 
 @kind(72, "SWAP_IN", "swap", "Hypervisor swapping: the guest touched a page the hypervisor had swapped "
       "out; the access faults and the hypervisor reads the page back from the .vswp into a fresh "
-      "machine page while the virtual CPU waits.")
+      "machine page while the virtual CPU waits.", src="vswp", dst="mp")
 def apply_swap_in(state, rows):
-    restore(state, rows, SWAPPED, "vswp", release)
+    restore(state, rows, VSWP)
 
 
 @apply_swap_in.narrator
@@ -122,7 +108,7 @@ def new_target(sim, vm) -> int:
         want = need(state, vm)
     else:
         want = max(0, over_limit(state, vm) - (balloon.mctl_max(sim.settings, vm) - balloon.size(vm)))
-    return min(out(vm) + want, len(vm.vswp))
+    return min(out(vm) + want, VSWP.size(state, vm))
 
 
 def victims(sim, vm, k: int, exclude=None) -> np.ndarray:
@@ -130,41 +116,34 @@ def victims(sim, vm, k: int, exclude=None) -> np.ndarray:
     cand = np.flatnonzero(vm.gp_state == MAPPED)
     if exclude is not None:
         cand = np.setdiff1d(cand, exclude)
-    k = min(k, len(cand), len(vm.vswp) - out(vm))
+    k = min(k, len(cand), VSWP.size(sim.state, vm) - out(vm))
     if k <= 0:
         return cand[:0]
     return np.sort(sim.rng.choice(cand, k, replace=False))
 
 
-def swap_out(sim, vm, gppns, compress: bool = True) -> None:
-    """Share before swap, then compress (when enabled and ``compress``), then swap what is left."""
-    gppns = share_before_swap(sim, vm, gppns)
-    if compress:
-        for m in sim.mechanisms:
-            if hasattr(m, "before_swap"):
-                gppns = m.before_swap(sim, vm, gppns)
+def swap_out(sim, vm, gppns, urgent: bool = False) -> None:
+    """Offer the pages to the other mechanisms first (``before_swap``: share before swap, then
+    compression unless ``urgent``), then swap what is left."""
+    gppns = sim.before_swap(vm, gppns, urgent)
     if len(gppns):
         sim.emit(sim.rows(len(gppns), apply_swap_out.code, vm.index, gppn=gppns))
 
 
-class Swap:
-    """Mechanism: sets SWTGT and swaps towards it once a second; swaps pages in on access."""
+class Swap(Mechanism):
+    """Mechanism: sets SWTGT and swaps towards it once a second (after ballooning had its go);
+    swaps pages in on access."""
 
     name = "swap"
+    after = ("allocation", "balloon")
+    stores = (VSWP,)
 
-    def enabled(self, sim):
-        return True
-
-    def setup_state(self, state, sc):
-        for vm in state.vms:
-            vm.vswp = np.full(vm.n - reservation_pages(vm), EMPTY, np.uint32)
-            vm.ARRAYS = vm.ARRAYS + ("vswp",)
+    @classmethod
+    def setup_state(cls, state, sc):
         state.extra[TARGET] = np.zeros(len(state.vms), np.uint32)
 
-    def setup(self, sim):
-        pass
-
-    def tick(self, sim):
+    def tick(self):
+        sim = self.sim
         tgt = sim.state.extra[TARGET]
         for vm in sim.vms:
             t = new_target(sim, vm)
@@ -174,13 +153,14 @@ class Swap:
             if k > 0:
                 swap_out(sim, vm, victims(sim, vm, k))
 
-    def fault(self, sim, vm, gppns, writes):
+    def fault(self, vm, gppns, writes):
         sw = gppns[vm.gp_state[gppns] == SWAPPED]
         if len(sw):
-            sim.emit(sim.rows(len(sw), apply_swap_in.code, vm.index, gppn=sw))
+            self.sim.emit(self.sim.rows(len(sw), apply_swap_in.code, vm.index, gppn=sw))
 
-    def make_room(self, sim, vm, frames, keep):
+    def make_room(self, vm, frames, keep):
         """Low state: swap at once until the host has ``frames`` free (never ``vm``'s ``keep``)."""
+        sim = self.sim
         host = sim.state.host
         deficit = frames - host.free_count()
         state = sim.state
@@ -196,27 +176,18 @@ class Swap:
                     if k <= 0:
                         continue
                     before = host.free_count()
-                    swap_out(sim, v, victims(sim, v, k, exclude=keep if v is vm else None), compress=False)
+                    swap_out(sim, v, victims(sim, v, k, exclude=keep if v is vm else None), urgent=True)
                     freed += host.free_count() - before
                     deficit -= host.free_count() - before
                     if deficit <= 0:
                         return
 
+    @staticmethod
+    def vm_counters(state, vm, sim, recent):
+        return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
+                "SWR/s": rate(recent, vm, *reading("vswp")),
+                "SWW/s": rate(recent, vm, *writing("vswp"))}
 
-invariants.CONTENT_RESOLVERS[SWAPPED] = lambda state, vm, slots: vm.vswp[slots]
-balloon.RELEASE[SWAPPED] = release
-WRITES.append(apply_swap_out.code)
-
-
-def _counters(state, vm, sim, recent):
-    return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
-            "SWR/s": rate(recent, vm, apply_swap_in.code),
-            "SWW/s": rate(recent, vm, *WRITES)}
-
-
-def _host_counters(state, sim, recent):
-    return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms))}
-
-
-VM_EXTRA.append(_counters)
-HOST_EXTRA.append(_host_counters)
+    @staticmethod
+    def host_counters(state, sim, recent):
+        return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms))}

@@ -54,11 +54,12 @@ from functools import lru_cache
 import numpy as np
 
 from vmmemviz.model.core import content as C
-from vmmemviz.model.views import counters
 from vmmemviz.model.core import host as H
-from vmmemviz.model.reclaim import freestates as states
 from vmmemviz.model.core.events import NONE, hx, kind
-from vmmemviz.model.core.vm import MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.units import PAGES_PER_MB, mb
+from vmmemviz.model.core.vm import MAPPED, SHARED
+from vmmemviz.model.reclaim import freestates as states
 
 HINT, HINT_ZERO = 1, 2
 F_IN_LARGE = 0x10          # TPS_HINT row flag: the page is part of a 2 MB page
@@ -364,11 +365,11 @@ def _first_of(groups, idx, n) -> np.ndarray:
     return out
 
 
-def _plan(sim, vm, gppns, hints: bool, as_small: bool = False):
+def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     """Decide what sharing ``gppns`` of ``vm`` gives. Returns (hint_rows, share_rows,
     new_shared, would_share): rows to emit, (key, MPN, cid) of frames that become shared, and
     per given GPPN whether it would be shared (``as_small``: as if large pages were broken)."""
-    live, host = sim.tps, sim.state.host
+    host = sim.state.host
     g_all = np.asarray(gppns, np.int64)
     would = np.zeros(len(g_all), bool)
     ok = vm.gp_state[g_all] == MAPPED
@@ -443,41 +444,14 @@ def _plan(sim, vm, gppns, hints: bool, as_small: bool = False):
     return hint_rows, share_rows, new_shared, would
 
 
-def _emit(sim, vm, plan) -> None:
+def _emit(sim, live, vm, plan) -> None:
     hint_rows, share_rows, (nkey, nmpn, ncid), _ = plan
-    live = sim.tps
     sim.emit(hint_rows)
     sim.emit(share_rows)
     live.table.add(page_hashes(hint_rows["content"]) ^ live.mix[vm.salt], vm.salt, vm.index,
                    hint_rows["gppn"].astype(np.int64), hint_rows["content"])
     live.mpn_grp[nmpn] = vm.salt
     live.table.add(nkey, vm.salt, -1, nmpn, ncid)
-
-
-def share_pages(sim, vm, gppns, hints: bool = True) -> np.ndarray:
-    """Hash ``gppns`` of ``vm`` and share those with an identical page (or with each other);
-    with ``hints`` the others are kept as hints. Returns a mask: which GPPNs were shared."""
-    gppns = np.asarray(gppns, np.int64)
-    if not sim.tps.enabled[vm.index] or len(gppns) == 0:
-        return np.zeros(len(gppns), bool)
-    plan = _plan(sim, vm, gppns, hints)
-    _emit(sim, vm, plan)
-    return plan[3]
-
-
-def shareable(sim, vm, gppns) -> np.ndarray:
-    """Which of ``gppns`` would be shared if their large pages were broken (no events)."""
-    gppns = np.asarray(gppns, np.int64)
-    if not sim.tps.enabled[vm.index] or len(gppns) == 0:
-        return np.zeros(len(gppns), bool)
-    return _plan(sim, vm, gppns, hints=False, as_small=True)[3]
-
-
-def share_before_swap(sim, vm, gppns) -> np.ndarray:
-    """Share before swap: try to share ``gppns`` at once; return the GPPNs that were NOT shared
-    (still to be swapped). No hints are kept for pages about to leave memory."""
-    gppns = np.asarray(gppns, np.int64)
-    return gppns[~share_pages(sim, vm, gppns, hints=False)]
 
 
 def scan_rate(sim, vm, n_sharing: int) -> float:
@@ -490,27 +464,63 @@ def scan_rate(sim, vm, n_sharing: int) -> float:
     return rate
 
 
+def hinted(vm, gppns) -> np.ndarray:
+    """Per GPPN: TPS hashed it and keeps the hash as a hint (state: replays)."""
+    return (vm.tps_flags[gppns] & HINT) != 0
+
+
+def zero_hinted(vm, gppns) -> np.ndarray:
+    """Per GPPN: hinted, and its bytes were zeros when hashed."""
+    return (vm.tps_flags[gppns] & HINT_ZERO) != 0
+
+
 # -- the mechanism -----------------------------------------------------------------------
-class PageSharing:
-    """Mechanism: the background scanner (tick) and copy on write (fault)."""
+class PageSharing(Mechanism):
+    """Mechanism: the background scanner (tick, after large pages were broken), copy on write
+    (fault) and share before swap (before_swap). Its live state (``live``: the hash table,
+    the scan order) is never part of the State."""
 
     name = "tps"
+    after = ("states", "largepages")
 
-    def enabled(self, sim):
-        return True
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.live = Live(sim)
 
-    def setup_state(self, state, scenario):
+    @classmethod
+    def setup_state(cls, state, scenario):
         for vm in state.vms:
             vm.tps_flags = np.zeros(vm.n, np.uint8)
             vm.ARRAYS = vm.ARRAYS + ("tps_flags",)
 
-    def setup(self, sim):
-        sim.tps = Live(sim)
+    def share_pages(self, vm, gppns, hints: bool = True) -> np.ndarray:
+        """Hash ``gppns`` of ``vm`` and share those with an identical page (or with each other);
+        with ``hints`` the others are kept as hints. Returns a mask: which GPPNs were shared."""
+        gppns = np.asarray(gppns, np.int64)
+        if not self.live.enabled[vm.index] or len(gppns) == 0:
+            return np.zeros(len(gppns), bool)
+        plan = _plan(self.sim, self.live, vm, gppns, hints)
+        _emit(self.sim, self.live, vm, plan)
+        return plan[3]
 
-    def tick(self, sim):
+    def shareable(self, vm, gppns) -> np.ndarray:
+        """Which of ``gppns`` would be shared if their large pages were broken (no events)."""
+        gppns = np.asarray(gppns, np.int64)
+        if not self.live.enabled[vm.index] or len(gppns) == 0:
+            return np.zeros(len(gppns), bool)
+        return _plan(self.sim, self.live, vm, gppns, hints=False, as_small=True)[3]
+
+    def before_swap(self, vm, gppns, urgent):
+        """Share before swap: try to share ``gppns`` at once; return the GPPNs that were NOT
+        shared (still to be swapped). No hints are kept for pages about to leave memory."""
+        gppns = np.asarray(gppns, np.int64)
+        return gppns[~self.share_pages(vm, gppns, hints=False)]
+
+    def tick(self):
+        sim = self.sim
         if sim.state.host_state == states.LOW:
             return
-        live = sim.tps
+        live = self.live
         sharing = [vm for vm in sim.vms if live.enabled[vm.index]]
         for vm in sharing:
             live.credit[vm.index] += scan_rate(sim, vm, len(sharing)) * sim.settings["Sim.TimeScale"]
@@ -520,37 +530,27 @@ class PageSharing:
             g = live.next_pages(vm, k)
             g = g[vm.gp_state[g] == MAPPED]
             if len(g):
-                share_pages(sim, vm, g)
+                self.share_pages(vm, g)
 
-    def fault(self, sim, vm, gppns, writes):
+    def fault(self, vm, gppns, writes):
         w = gppns[writes & (vm.gp_state[gppns] == SHARED)]
         if len(w):
-            sim.emit(sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
+            self.sim.emit(self.sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
 
+    @staticmethod
+    def vm_counters(state, vm, sim, recent) -> dict:
+        g = np.flatnonzero(vm.gp_state == SHARED)
+        m = vm.gp_loc[g].astype(np.int64)
+        refs = state.host.mpn_refs[m]
+        zero = int(np.count_nonzero(state.host.mpn_content[m] == C.ZERO_CID))
+        saved = float(np.sum(1.0 - 1.0 / np.maximum(refs, 1)))
+        cowh = int(np.count_nonzero((vm.tps_flags & HINT) & (vm.gp_state == MAPPED)))
+        cow = int(np.count_nonzero((recent["kind"] == apply_cow.code) & (recent["vm"] == vm.index)))
+        return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh), "COW/s": cow}
 
-# -- counters ----------------------------------------------------------------------------
-def _shared_view(state, vm):
-    g = np.flatnonzero(vm.gp_state == SHARED)
-    m = vm.gp_loc[g].astype(np.int64)
-    return m, state.host.mpn_refs[m]
-
-
-def vm_counters(state, vm, sim, recent) -> dict:
-    m, refs = _shared_view(state, vm)
-    zero = int(np.count_nonzero(state.host.mpn_content[m] == C.ZERO_CID))
-    saved = float(np.sum(1.0 - 1.0 / np.maximum(refs, 1)))
-    cowh = int(np.count_nonzero((vm.tps_flags & HINT) & (vm.gp_state == MAPPED)))
-    cow = int(np.count_nonzero((recent["kind"] == apply_cow.code) & (recent["vm"] == vm.index)))
-    return {"ZERO": counters.mb(zero), "SHRD": counters.mb(len(m)), "SHRDSVD": counters.mb(saved),
-            "COWH": counters.mb(cowh), "COW/s": cow}
-
-
-def host_counters(state, sim, recent) -> dict:
-    shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
-    common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
-    return {"pshare_shared_mb": counters.mb(shared), "pshare_common_mb": counters.mb(common),
-            "pshare_saving_mb": counters.mb(shared - common)}
-
-
-counters.VM_EXTRA.append(vm_counters)
-counters.HOST_EXTRA.append(host_counters)
+    @staticmethod
+    def host_counters(state, sim, recent) -> dict:
+        shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
+        common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
+        return {"pshare_shared_mb": mb(shared), "pshare_common_mb": mb(common),
+                "pshare_saving_mb": mb(shared - common)}

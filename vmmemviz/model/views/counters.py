@@ -2,33 +2,23 @@
 
 Per VM: MEMSZ (configured), GRANT (guest memory backed by machine memory, shared included),
 TCHD (touched lately, sampling.py), OVHD (VMM overhead), plus the TLB/MMU figures.
-Host: managed, free, minfree, state. Reclamation mechanisms add theirs through
-``VM_EXTRA`` / ``HOST_EXTRA``: functions ``f(state, vm, sim, recent)`` / ``f(state, sim, recent)``
-returning a dict. ``sim`` gives the settings (``sim.settings``, ``sim.minfree_mb``);
-``recent`` is the event rows of the current tick up to the state's position, for the
-per-second rates (SWR/s, ZIP/s, ...): count the rows of your kind for that VM.
+Host: managed, free, minfree, state. Every mechanism of the catalog adds its own through
+``Mechanism.vm_counters(state, vm, sim, recent)`` / ``host_counters(state, sim, recent)``
+(a dict), in catalog order, whether it is enabled or not. ``sim`` is the live simulator
+(settings, mechanisms); ``recent`` is the event rows of the current tick up to the state's
+position, for the per-second rates (SWR/s, ZIP/s, ...).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.catalog import MECHANISMS
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import EVENT_DTYPE
+from vmmemviz.model.core.units import mb
+from vmmemviz.model.core.vm import MAPPED, SHARED
+from vmmemviz.model.reclaim.freestates import STATE_NAMES, HostStates
 from vmmemviz.model.reclaim.sampling import touched
-from vmmemviz.model.reclaim.freestates import STATE_NAMES
-from vmmemviz.model.core.vm import MAPPED, PAGES_PER_MB, SHARED
-
-VM_EXTRA: list = []
-HOST_EXTRA: list = []
-
-
-def mb(pages) -> float:
-    return round(float(pages) / PAGES_PER_MB, 2)
-
-
-def rate(recent, vm, *codes) -> float:
-    """MB/s of ``vm``'s rows of kinds ``codes`` among ``recent`` (the tick's rows so far)."""
-    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))
 
 
 def overhead_by_vm(state) -> np.ndarray:
@@ -52,8 +42,8 @@ def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
         "WALK_REFS": vm.walk_refs,
         "VM_EXITS": vm.vm_exits,
     }
-    for f in VM_EXTRA:
-        out.update(f(state, vm, sim, recent))
+    for m in MECHANISMS:
+        out.update(m.vm_counters(state, vm, sim, recent))
     return out
 
 
@@ -62,11 +52,11 @@ def host_counters(state, sim, recent) -> dict:
     out = {
         "managed_mb": mb(state.host.n_mpn),
         "free_mb": mb(free),
-        "minfree_mb": round(sim.minfree_mb, 2),
+        "minfree_mb": round(sim.mechanism(HostStates).minfree_mb, 2),
         "state": STATE_NAMES[state.host_state],
     }
-    for f in HOST_EXTRA:
-        out.update(f(state, sim, recent))
+    for m in MECHANISMS:
+        out.update(m.host_counters(state, sim, recent))
     return out
 
 

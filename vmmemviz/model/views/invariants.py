@@ -1,27 +1,22 @@
-"""Invariants of the model, checked by the tests after every event (and by `run --check`).
+"""Invariants of the model, checked by the tests after every event (production code never
+imports this module).
 
 * Frames: every MPN is free, hypervisor-owned, compression cache, or mapped by exactly
   as many GPPNs as its reference count (1 for a private frame).
+* Stores: every GPPN a hypervisor store holds (``gp_state`` = its ``page_state``) has a slot
+  of its own in use there; every paged-out GVPN, a guest swap slot of its own.
 * Guest views: every resident GVPN maps a GPPN the guest OS lists as USER for that very
   process page, and back.
-* Content (with :func:`guest_content`): what a guest read returns, wherever the page is.
-
-Mechanisms that keep pages elsewhere (swap, compression cache, guest swap) register a
-resolver in ``CONTENT_RESOLVERS`` (by ``gp_state``) or ``GUEST_SWAP_RESOLVER``.
+* Content (with :func:`guest_content`): what a guest read returns, wherever the page is,
+  looked up in the State's stores (store.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
-# Registries first: the mechanisms that fill them import this module while it loads.
-# gp_state -> f(state, vm, slots) -> content ids held for those pages
-CONTENT_RESOLVERS: dict = {}
-# f(state, vm, slots) -> content ids of guest swap slots
-GUEST_SWAP_RESOLVER: list = []
-
-from vmmemviz.model.guest import guestos as G  # noqa: E402
-from vmmemviz.model.core import host as H  # noqa: E402
-from vmmemviz.model.core import vm as V  # noqa: E402
+from vmmemviz.model.core import host as H
+from vmmemviz.model.core import vm as V
+from vmmemviz.model.guest import guestos as G
 
 
 class Broken(AssertionError):
@@ -46,6 +41,7 @@ def check(state) -> None:
         if (host.mpn_state[sh] != H.SHARED).any():
             raise Broken(f"{vm.name}: a SHARED GPPN maps a frame that is not shared")
         _check_guest(vm)
+        _check_stores(state, vm)
     st = host.mpn_state
     counted = (st == H.PRIVATE) | (st == H.SHARED)
     if (maps[~counted] != 0).any():
@@ -58,6 +54,17 @@ def check(state) -> None:
         raise Broken("a free frame has references")
     if host.free_count() != int(np.count_nonzero(st == H.FREE)):
         raise Broken(f"the host counts {host.free_count()} free frames, its array {np.count_nonzero(st == H.FREE)}")
+
+
+def _check_stores(state, vm) -> None:
+    gswapped = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
+    for s in state.stores.values():
+        slots = (vm.gp_loc[vm.gp_state == s.page_state] if s.page_state is not None
+                 else np.concatenate(gswapped or [np.zeros(0, np.uint32)])).astype(np.int64)
+        if len(np.unique(slots)) != len(slots):
+            raise Broken(f"{vm.name}: two pages share a slot of the {s.title}")
+        if not s.occupied(state, vm)[slots].all():
+            raise Broken(f"{vm.name}: a page held in the {s.title} has a free slot")
 
 
 def _check_guest(vm) -> None:
@@ -81,7 +88,7 @@ def guest_content(state, vm, proc, gvpns) -> np.ndarray:
         raise Broken("read of an unmapped GVPN")
     gs = ps == G.GSWAPPED
     if gs.any():
-        out[gs] = GUEST_SWAP_RESOLVER[0](state, vm, proc.pt[gvpns[gs]].astype(np.int64))
+        out[gs] = state.stores["gswap"].content(state, vm, proc.pt[gvpns[gs]].astype(np.int64))
     res = ~gs
     g = proc.pt[gvpns[res]].astype(np.int64)
     st = vm.gp_state[g]
@@ -89,9 +96,9 @@ def guest_content(state, vm, proc, gvpns) -> np.ndarray:
     c = np.zeros(len(g), np.uint32)
     on = (st == V.MAPPED) | (st == V.SHARED)
     c[on] = state.host.mpn_content[loc[on]]
-    for s, f in CONTENT_RESOLVERS.items():
-        sel = st == s
-        if sel.any():
-            c[sel] = f(state, vm, loc[sel])
+    for s in state.stores.values():
+        sel = st == s.page_state
+        if s.page_state is not None and sel.any():
+            c[sel] = s.content(state, vm, loc[sel])
     out[res] = c
     return out
