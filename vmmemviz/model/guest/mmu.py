@@ -23,6 +23,8 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import F_TLB_HIT, F_WRITE, hx, kind
 from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
+WRITTEN = 4            # gp_flags: written in the current sample period (esxtop TCHD_W)
+
 NATIVE_LEVELS = 4
 
 
@@ -57,6 +59,7 @@ def apply_access(state, rows):
         vm.tlb_misses += len(hit) - nhit
         vm.walk_refs += int(cost.sum())
         vm.gp_flags[gppn] |= ACCESSED
+        vm.gp_flags[gppn[write]] |= WRITTEN
         state.host.mpn_content[mpn[write]] = rows["content"][sel][write]
         rows["mpn"][sel] = mpn
         rows["flags"][sel] = np.where(hit, flags | F_TLB_HIT, flags & ~np.uint8(F_TLB_HIT))
