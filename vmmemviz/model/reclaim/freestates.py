@@ -130,8 +130,13 @@ class HostStates(Mechanism):
         self.minfree_mb = minfree_mb(managed, sim.settings["Mem.MemMinFreePct"], model)
         self.thresholds_mb = thresholds_mb(model, managed, self.minfree_mb)
         self.high_mark_mb = high_mark_mb(model, self.minfree_mb)
-        # large pages become break candidates below 400% of minFree (esx4: in the soft state)
-        self.lpage_break_mb = self.thresholds_mb[SOFT - 1] if model == "esx4" else self.high_mark_mb
+        self.model = model
+
+    @property
+    def lpage_break_mb(self) -> float:
+        """Free memory below which large pages become break candidates: 400% of minFree
+        (esx4: the soft state; ESX 4 had no such mark)."""
+        return self.thresholds_mb[SOFT - 1] if self.model == "esx4" else LPAGE_BREAK_CANDIDATE * self.minfree_mb
 
     def tick(self):
         """At the start of the mechanisms' turn: the state reclamation acts on."""
