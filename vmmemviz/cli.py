@@ -51,8 +51,10 @@ def _run(args) -> int:
                       f"{events.narrate(row, names)}\n")
     c = tl.counters()
     if args.json:
-        states = [h["host"]["state"] for h in tl.history]
-        seq = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+        # the states the host read, as HOST_STATE events (low can be entered and left within a tick)
+        from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+        rows = tl.log.rows(0, end)
+        seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
         print(json.dumps({"scenario": sc.name, "events": end, "ticks": tl.view.tick + 1,
                           "digest": tl.view.digest(), "state_sequence": seq, **c}))
     elif not args.events:
