@@ -51,7 +51,15 @@ VM_COUNTERS = {
     "SZTGT": ("mem", "MB", "SZTGT: the machine memory the VMkernel wants the VM to have (its target)"),
     "TCHD": ("mem", "MB", "TCHD: memory touched lately, estimated by sampling (active memory)"),
     "TCHD_W": ("mem", "MB", "TCHD_W: memory written lately, estimated by sampling"),
-    "%ACTV": ("mem", "%", "%ACTV: active share of guest memory from the last sample of 100 pages"),
+    "%ACTV": ("mem", "%", "%ACTV: active share of guest memory: the largest of the slow and fast moving "
+              "averages of the sampled fraction and the fast one with the current period folded in"),
+    "%ACTVS": ("mem", "%", "%ACTVS: slow moving average of the sampled active fraction"),
+    "%ACTVF": ("mem", "%", "%ACTVF: fast moving average of the sampled active fraction"),
+    "%ACTVN": ("mem", "%", "%ACTVN: what %ACTV will be at the end of this sample period"),
+    "CNSM": ("mem", "MB", "CNSM: machine memory the VM consumes (private pages, its part of shared pages, "
+             "its compression cache)"),
+    "MEMWAIT/s": ("mem", "MB/s", "MEMWAIT/s: faults that waited because the host is in the low state and "
+                  "the VM is above its target (vmmemviz's own counter, not an esxtop column)"),
     "OVHD": ("mem", "MB", "OVHD: machine memory the VMM uses for this VM (PMAP, shadow or EPT tables)"),
     "ZERO": ("tps", "MB", "ZERO: guest memory that is zero pages (shared onto the one zero MPN)"),
     "SHRD": ("tps", "MB", "SHRD: guest memory that is shared with other pages (by TPS)"),
@@ -62,7 +70,8 @@ VM_COUNTERS = {
     "MCTLTGT": ("mctl", "MB", "MCTLTGT: the balloon size the VMkernel asks for"),
     "MCTLMAX": ("mctl", "MB", "MCTLMAX: the largest balloon (Mem.CtlMaxPercent or sched.mem.maxmemctl)"),
     "SWCUR": ("swap", "MB", "SWCUR: guest memory swapped out by the hypervisor to the .vswp file"),
-    "SWTGT": ("swap", "MB", "SWTGT: the amount the VMkernel wants swapped"),
+    "SWTGT": ("swap", "MB", "SWTGT: the expected swap usage (what the VMkernel wants swapped; pages it "
+              "compressed instead are not counted)"),
     "SWR/s": ("swap", "MB/s", "SWR/s: swap-in rate: pages read back from the .vswp file"),
     "SWW/s": ("swap", "MB/s", "SWW/s: swap-out rate: pages written to the .vswp file"),
     "LLSWR/s": ("swap", "MB/s", "LLSWR/s: swap-in rate from the host cache (swap to SSD)"),
@@ -104,6 +113,8 @@ HOST_COUNTERS = {
     "pshare_common_mb": ("PSHARE/MB", "common", "PSHARE/MB common: machine memory those shared pages use"),
     "pshare_saving_mb": ("PSHARE/MB", "saving", "PSHARE/MB saving: shared - common, the memory TPS saves"),
     "swap_curr_mb": ("SWAP/MB", "curr", "SWAP/MB curr: guest memory swapped to .vswp files"),
+    "swap_rclmtgt_mb": ("SWAP/MB", "rclmtgt", "SWAP/MB rclmtgt: what the host expects to reclaim by swapping "
+                        "(the sum of the VMs' SWTGT)"),
     "zip_zipped_mb": ("ZIP/MB", "zipped", "ZIP/MB zipped: guest memory held compressed"),
     "zip_saved_mb": ("ZIP/MB", "saved", "ZIP/MB saved: machine memory compression saves"),
 }
