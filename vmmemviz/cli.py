@@ -110,13 +110,7 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_gui)
     import importlib
     for mod, fn in SUBCOMMANDS:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name and mod.startswith(e.name):
-                continue        # that part of the app is not built yet
-            raise
-        getattr(m, fn)(sub)
+        getattr(importlib.import_module(mod), fn)(sub)
     return p
 
 

@@ -164,7 +164,3 @@ class ElfCoreImage(GuestImage):
                             cr3.append(struct.unpack_from(e + "Q", buf, desc_at + 416)[0])
                     pos = nxt
         return vcpus, cr3
-
-
-def open_elf(path: str) -> ElfCoreImage:
-    return ElfCoreImage(path)

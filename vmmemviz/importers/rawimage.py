@@ -21,7 +21,3 @@ class RawImage(GuestImage):
             raise InputError(f"{path}: size: expected a multiple of 4096 bytes (raw image, offset = "
                              f"guest physical address), got {size} (truncated?)")
         super().__init__(path, [Region(0, size // PAGE, 0)])
-
-
-def open_raw(path: str) -> RawImage:
-    return RawImage(path)

@@ -162,7 +162,3 @@ class VmssImage(GuestImage):
                                      f"{npages}: past the end of {vmem} ({vsize // PAGE} pages)")
                 regions.append(Region(ppn, npages, pagenum * PAGE))
         super().__init__(vmem, regions)
-
-
-def open_vmss(vmem: str, meta: str | None = None) -> VmssImage:
-    return VmssImage(vmem, meta)

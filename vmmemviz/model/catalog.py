@@ -14,11 +14,12 @@ from vmmemviz.model.reclaim.allocation import Allocation
 from vmmemviz.model.reclaim.balloon import Balloon
 from vmmemviz.model.reclaim.compression import Compression
 from vmmemviz.model.reclaim.freestates import HostStates
+from vmmemviz.model.reclaim.hostcache import HostCache
 from vmmemviz.model.reclaim.largepages import LargePages
 from vmmemviz.model.reclaim.sampling import ActiveSampling
 from vmmemviz.model.reclaim.swap import Swap
 from vmmemviz.model.reclaim.tps import PageSharing
 
 MECHANISMS = ordered([HostStates, ActiveSampling, LargePages, PageSharing, Allocation, Balloon,
-                      GuestPaging, Swap, Compression])
+                      GuestPaging, Swap, Compression, HostCache])
 STORES = tuple(s for m in MECHANISMS for s in m.stores)

@@ -5,7 +5,8 @@ GV -> GP -> MP and the TLB / shadow / EPT shortcut GV -> MP (labelled with the w
 backing GP -> MP, sharing GP -> shared MP, balloon (GP pinned, its MP freed), and flows
 between machine memory and a store (swap, compression, guest paging: drawn with moving
 dots). A "mark" outlines a range (power-on overhead, freed pages, large-page groups).
-Kinds are read by their group and the columns they fill, so new mechanisms get arrows
+A kind that moves content declares its arrow (``Kind.src`` -> ``Kind.dst``, ``Kind.flow``);
+the others are read by their group and the columns they fill, so new mechanisms get arrows
 without changes here; ``BY_KIND`` reads the few whose columns carry more (a TPS partner).
 The arrows of a step of many events (playing fast, host scale) are bundled per band region.
 """
@@ -22,9 +23,7 @@ from vmmemviz.model.guest.mmu import walk_refs
 
 BUNDLE_AT = 2000
 REGIONS = 16              # regions per band when bundling (a step of many events)
-FLOWS = ("swap", "zip", "gswap")
-STORE_OF = {"swap": "vswp", "zip": "zip", "gswap": "gswap"}     # flow -> store band layer
-INWARD = ("FAULT", "DECOMPRESS", "UNZIP", "READ", "DEFLATE", "RESTORE")   # and any token ending in IN
+PAGE_COLUMNS = {"gv": "gvpn", "gp": "gppn", "mp": "mpn"}      # a page layer -> the row column naming it
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,7 @@ class Arrow:
     dst: tuple
     label: str = ""
     count: int = 1
-
-    @property
-    def flow(self) -> bool:
-        return self.kind in FLOWS
+    flow: bool = False   # content moving between memory and a store (drawn with moving dots)
 
 
 def band_key(ref: tuple) -> str:
@@ -89,7 +85,8 @@ def _tps_cow(row, n):
 def _zip_evict(row, n):
     """The oldest compressed page goes from its cache slot to a .vswp slot (``aux``)."""
     v = int(row["vm"])
-    return [Arrow("swap", _one(f"zip.{v}", row["slot"]), _one(f"vswp.{v}", row["aux"]), "cache full: to .vswp")]
+    return [Arrow("swap", _one(f"zip.{v}", row["slot"]), _one(f"vswp.{v}", row["aux"]), "cache full: to .vswp",
+                  flow=True)]
 
 
 def _scan(row, n):
@@ -112,7 +109,7 @@ def row_arrows(row, state) -> list:
     k = E.KINDS[int(row["kind"])]
     if k.name in BY_KIND:
         return BY_KIND[k.name](row, int(row["aux"]) if row["flags"] & F_RANGE else 1)
-    g, tokens = k.group, k.name.split("_")
+    g = k.group
     vmi, proc = int(row["vm"]), int(row["proc"])
     has = {c: int(row[c]) != int(NONE) for c in ("gvpn", "gppn", "mpn", "slot")}
     n = int(row["aux"]) if row["flags"] & F_RANGE else 1
@@ -128,16 +125,12 @@ def row_arrows(row, state) -> list:
         return [Arrow("translate", _one(gv, row["gvpn"]), _one(gp, row["gppn"])),
                 Arrow("translate", _one(gp, row["gppn"]), _one(mp, row["mpn"])),
                 Arrow("shortcut", _one(gv, row["gvpn"]), _one(mp, row["mpn"]), label)]
-    if g in FLOWS or (g == "guest" and has["slot"]):
-        flow = "gswap" if g == "guest" else g
-        store = _one(f"{STORE_OF[flow]}.{vmi}", row["slot"], n) if has["slot"] else None
-        page = (_one(gv, row["gvpn"], n) if flow == "gswap" and has["gvpn"] else
-                _one(mp, row["mpn"], n) if has["mpn"] else
-                _one(gp, row["gppn"], n) if has["gppn"] else None)
-        if store is None or page is None:
-            return [_mark(*(store or page)[:2], n)] if (store or page) else []
-        inward = any(t in INWARD or t.endswith("IN") for t in tokens)
-        return [Arrow(flow, store, page, count=n) if inward else Arrow(flow, page, store, count=n)]
+    if k.flow:
+        bands = {"gv": gv, "gp": gp, "mp": mp}
+        ends = [_end(layer, row, has, bands, vmi, n) for layer in (k.src, k.dst)]
+        if None in ends:
+            return [_mark(*e[:2], n) for e in ends if e is not None]
+        return [Arrow(k.flow, ends[0], ends[1], count=n, flow=True)]
     if g == "balloon" and has["gppn"]:
         out = [Arrow("balloon", _one(gp, row["gppn"], n), _one(mp, row["mpn"], n), "pinned: MPN freed", n)
                if has["mpn"] else _mark(gp, row["gppn"], n)]
@@ -162,6 +155,17 @@ def row_arrows(row, state) -> list:
     if has["gppn"]:
         return [_mark(gp, row["gppn"], n)]
     return []
+
+
+def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
+    """One end of a declared flow: the page the row names in a page layer (else the machine
+    or guest physical page it names), or the slot in a store's band."""
+    if layer not in PAGE_COLUMNS:
+        return _one(f"{layer}.{vmi}", row["slot"], n) if has["slot"] else None
+    for lay in (layer, "mp", "gp"):
+        if has[PAGE_COLUMNS[lay]]:
+            return _one(bands[lay], row[PAGE_COLUMNS[lay]], n)
+    return None
 
 
 def event_arrows(rows: np.ndarray, state, bands) -> tuple:
@@ -191,7 +195,7 @@ def bundle(arrows: list, bands) -> list:
         else:
             groups[key] = Arrow(a.kind, (sk, min(prev.src[1], slo), max(prev.src[2], shi)),
                                 (dk, min(prev.dst[1], dlo), max(prev.dst[2], dhi)),
-                                prev.label if prev.label == a.label else "", prev.count + a.count)
+                                prev.label if prev.label == a.label else "", prev.count + a.count, a.flow)
     return list(groups.values())
 
 

@@ -5,9 +5,8 @@ grid per VM, side by side), machine memory (one grid, full width), backing store
 compression cache, .vswp, guest swap). A band's ``layer`` is the layer name
 ``model.inspect`` uses, so a cell is the reference ``(layer, vm, proc, index)``.
 
-Stores come from the page states (a compressed GPPN's ``gp_loc`` is its cache slot, a
-swapped one's its .vswp slot, a guest-paged GVPN's ``pt`` its guest swap slot) and are
-sized from the mechanism's own array when one is found (``STORES`` lists the name hints).
+Stores are the model's (``state.stores``, model/core/store.py): every store a mechanism
+declares gets a band per VM, sized, filled and titled by the store itself.
 The layout (cell positions) depends only on the sizes and the view's shape, so it is
 stable while playing.
 """
@@ -22,7 +21,7 @@ from vmmemviz.model.core import content as C
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
-from vmmemviz.model.core.events import NONE
+from vmmemviz.model.core.store import page_state_name
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -44,6 +43,7 @@ class Band:
     badges: tuple = ()       # (index, refcount) of shared frames
     outlines: tuple = ()     # (start, length) of large-page groups
     total: int = 0           # a store's full size in slots (0: the band shows all pages)
+    slot_kib: int = 4        # KiB a cell stands for (the compression cache counts 1 KiB units)
 
     @property
     def rows(self) -> int:
@@ -77,83 +77,25 @@ class Band:
         return out
 
 
-@dataclass(frozen=True)
-class Store:
-    layer: str
-    title: str
-    code: int
-    hints: tuple             # substrings of a mechanism's array name that sizes the store
-    slot_kib: int = 4        # a slot's size (the compression cache counts 1 KiB units)
-
-
-STORES = (
-    Store("zip", "compression cache", P.ZIP, ("zip_size", "zip", "compress"), 1),
-    Store("vswp", ".vswp", P.SWAP, ("vswp",)),
-    Store("gswap", "guest swap", P.GSWAP, ("gswap", "guest_swap", "gsw")),
-)
+# a store's cells take the colour of its event group
+STORE_CODES = {"zip": P.ZIP, "swap": P.SWAP, "guest": P.GSWAP}
 
 
 def band_kib(band) -> int:
     """Size of what a band's cells hold, in KiB: a page, or a store's slot."""
-    return next((s.slot_kib for s in STORES if s.layer == band.layer), 4)
+    return band.slot_kib
 
 
-def store_slots(vm, layer: str) -> np.ndarray:
-    """Occupied slots of a VM's store, from the page states."""
-    if layer == "zip":
-        return vm.gp_loc[vm.gp_state == V.COMPRESSED].astype(np.int64)
-    if layer == "vswp":
-        return vm.gp_loc[vm.gp_state == V.SWAPPED].astype(np.int64)
-    parts = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-
-def _tokens(name: str) -> list:
-    out, cur = [], ""
-    for ch in name.lower():
-        if ch.isalnum() or ch == "_":
-            cur += ch
-        else:
-            out.append(cur)
-            cur = ""
-    return out + [cur]
-
-
-def store_array(state, vm, store: Store):
-    """The mechanism's own per-slot array of this store (a VM array, or a ``state.extra``
-    entry for this VM), the first that a hint names (whole name first), or None."""
-    arrays = {a: getattr(vm, a) for a in vm.ARRAYS if a not in V.VM.ARRAYS}
-    for k, a in state.extra.items():
-        if getattr(a, "ndim", 0) == 2 and a.shape[0] == len(state.vms):
-            arrays[k] = a[vm.index]
-        elif str(vm.index) in _tokens(k):
-            arrays[k] = a
-    for hint in store.hints:
-        for name, arr in sorted(arrays.items(), key=lambda kv: kv[0].lower() != hint):
-            if hint in name.lower():
-                return np.asarray(arr)
-    return None
-
-
-def store_occupied(state, vm, store: Store) -> np.ndarray:
-    """Per slot: in use? From the mechanism's array when there is one (a free slot holds 0,
-    or NONE in a 32-bit array: a 2 KiB compressed page's second unit counts), else from the
-    page states."""
-    arr = store_array(state, vm, store)
-    if arr is not None:
-        return arr != (NONE if arr.dtype.itemsize == 4 else 0)
-    slots = store_slots(vm, store.layer)
-    size = int(slots.max()) + 1 if len(slots) else 0
-    occ = np.zeros(size, bool)
-    occ[slots] = True
-    return occ
+def store_of(state, layer: str):
+    """The model's store (``state.stores``) a store band shows, or None for a memory layer."""
+    return state.stores.get(layer)
 
 
 # -- codes ---------------------------------------------------------------------------------
 # Whole-array uint8 arithmetic: a compare, a multiply and an add per state cost ~4 ms on
 # 16.7M frames, where a lookup-table take costs ~40 ms and a masked copy ~80 ms.
 MP_CODES = {H.HV: P.HV, H.SHARED: P.SHARED, H.ZIP: P.ZIP}            # others: free
-GP_CODES = {V.SHARED: P.SHARED, V.BALLOONED: P.BALLOON, V.SWAPPED: P.SWAP, V.COMPRESSED: P.ZIP}
+GP_CODES = {V.SHARED: P.SHARED, V.BALLOONED: P.BALLOON}      # and each store's page state
 
 
 def _by_state(states: np.ndarray, table: dict) -> np.ndarray:
@@ -182,7 +124,8 @@ def mp_codes(state) -> np.ndarray:
 
 def gp_codes(state, vm, mp: np.ndarray) -> np.ndarray:
     """A mapped GPPN shows the code of its machine page (``mp``: ``mp_codes``)."""
-    codes = _by_state(vm.gp_state, GP_CODES)
+    codes = _by_state(vm.gp_state, GP_CODES | {s.page_state: STORE_CODES.get(s.group, P.SWAP)
+                                               for s in state.stores.values() if s.page_state is not None})
     _blend(codes, vm.gp_state == V.MAPPED, np.take(mp, vm.gp_loc, mode="clip"))
     return codes
 
@@ -283,34 +226,26 @@ def _place(mp_pages: int, vms: tuple, w: int):
     row_h = 0
     for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
         h = 0.0
-        for layer, size, shown in stores:
+        for layer, title, size, shown in stores:
             # at least a twelfth of the VM's own band high (four rows), or it is invisible
             shown = min(size, max(shown, cw * max(4, vms[i][1] // cw // 12)))
-            title = next(s.title for s in STORES if s.layer == layer)
             slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
                               i * (cw + g), y + h + lab, size))
             h += lab + -(-shown // cw) + g
         row_h = max(row_h, h)
     y += row_h
-    if not any(s.layer in ("zip", "vswp", "gswap") for s in slots):
+    if not any(s.vm is not None and s.layer not in ("gv", "gp") for s in slots):
         y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
 
 
 def _stores(state, vm, occupied: dict) -> tuple:
     out = []
-    for s in STORES:
-        occ = occupied[(vm.index, s.layer)] = store_occupied(state, vm, s)
-        known = store_array(state, vm, s) is not None
-        if not known and not occ.any():
-            continue
+    for s in state.stores.values():
+        occ = occupied[(vm.index, s.name)] = s.occupied(state, vm)
         used = int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0
-        if known:
-            size = len(occ)
-        else:                  # no array to size it: the .vswp is the VM's unreserved memory
-            size = vm.n - int(round(vm.cfg.reservation_mb * V.PAGES_PER_MB)) if s.layer == "vswp" else vm.n // 10
-        size = max(size, used)
-        out.append((s.layer, size, shown_slots(size, used)))
+        size = s.size(state, vm)
+        out.append((s.name, s.title, size, shown_slots(size, used)))
     return tuple(out)
 
 
@@ -347,11 +282,11 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
         elif s.layer == "mp":
             flat = mp
             badges, outlines = _badges(state.host), _outlines(state.host)
-        else:
-            store = next(st for st in STORES if st.layer == s.layer)
-            flat = store_codes(s.count, occupied[(s.vm, s.layer)], store.code)
+        store = store_of(state, s.layer)
+        if store is not None:
+            flat = store_codes(s.count, occupied[(s.vm, s.layer)], STORE_CODES.get(store.group, P.SWAP))
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                        _grid(flat, s.cols), badges, outlines, s.total))
+                        _grid(flat, s.cols), badges, outlines, s.total, store.slot_kib if store else 4))
     return tuple(out)
 
 
@@ -407,14 +342,14 @@ def describe(state, ref: tuple, names) -> str:
     if layer == "gp":
         st = int(vm.gp_state[i])
         lines = [f"guest physical: {names[vmi]}, GPPN 0x{i:x}",
-                 f"state: {V.GP_STATE_NAMES[st]}; guest OS: {G.GUEST_STATE_NAMES[vm.gp_guest[i]]}"]
+                 f"state: {page_state_name(st)}; guest OS: {G.GUEST_STATE_NAMES[vm.gp_guest[i]]}"]
         loc = int(vm.gp_loc[i])
         if st in (V.MAPPED, V.SHARED):
             lines.append(f"-> MPN 0x{loc:x}")
             lines.append(f"content: {C.CLASS_NAMES[int(C.content_class(state.host.mpn_content[loc]))]}")
-        elif st in (V.SWAPPED, V.COMPRESSED):
-            lines.append(f"-> {'.vswp' if st == V.SWAPPED else 'compression cache'} slot 0x{loc:x}")
+        elif state.store_holding(st) is not None:
+            lines.append(f"-> {state.store_holding(st).title} slot 0x{loc:x}")
         return "\n".join(lines)
-    store = next(s for s in STORES if s.layer == layer)
-    occ = store_occupied(state, vm, store)
+    store = store_of(state, layer)
+    occ = store.occupied(state, vm)
     return f"{names[vmi]} {store.title}: slot 0x{i:x}\n" + ("in use" if i < len(occ) and occ[i] else "free")

@@ -1,10 +1,11 @@
 """The counters panel: an esxtop-like table per VM and the host's free memory against its states.
 
 ``CountersPanel.show_frame(frame)`` shows ``frame.counters``: every counter a VM has, in
-esxtop's groups (MEM, TPS, MCTL, SWAP, ZIP, MMU) with units and tooltips, whatever keys
-the mechanisms add; the host figures; and a gauge of free memory with the state thresholds
-(high / clear / soft / hard / low) computed with :mod:`vmmemviz.model.reclaim.freestates`.
-The state colours and threshold helpers here are shared by the plots.
+esxtop's groups (MEM, TPS, MCTL, SWAP, ZIP, MMU) with units and tooltips as the model
+declares them (model/views/counters.py), whatever keys the mechanisms add; the host
+figures; and a gauge of free memory with the state thresholds (high / clear / soft / hard /
+low) from :mod:`vmmemviz.model.reclaim.freestates`. No ESXi facts are kept here. The state
+colours and threshold helpers here are shared by the plots.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from vmmemviz.model.config import settings as S
+from vmmemviz.model.core.counter import GROUPS as MODEL_GROUPS
 from vmmemviz.model.reclaim import freestates as states
+from vmmemviz.model.views import counters as declared
 from ..scene import palette as P
 from .eventlist import mono_font, swatch
 
@@ -23,112 +26,20 @@ GREEN, SKY, YELLOW, ORANGE, VERMILLION = "#009E73", "#56B4E9", "#F0E442", "#E69F
 
 # host states, from plenty of free memory to none
 STATE_COLORS = {"high": GREEN, "clear": SKY, "soft": YELLOW, "hard": ORANGE, "low": VERMILLION}
-STATE_HELP = {
-    "high": "high: free memory above minFree; only background page sharing runs. Below 400% of "
-            "minFree, 2 MB pages become candidates for breaking.",
-    "clear": "clear: free memory below 100% of minFree; large pages are broken and TPS is called actively.",
-    "soft": "soft: below 64% of minFree; TPS and ballooning reclaim memory.",
-    "hard": "hard: below 32% of minFree; TPS, compression and hypervisor swapping (ballooning stops).",
-    "low": "low: below 16% of minFree; compression and swapping, and VMs above their target are "
-           "blocked from allocating.",
-}
+STATE_HELP = {name: states.state_help(i) for i, name in enumerate(states.STATE_NAMES)}
 
 # esxtop group -> (title, colour: that of the events behind it, tooltip)
-GROUPS = {
-    "mem": ("MEM", P.GROUP_COLOURS["core"], "Memory size, granted, touched and overhead"),
-    "tps": ("TPS", P.GROUP_COLOURS["tps"], "Transparent page sharing"),
-    "mctl": ("MCTL", P.GROUP_COLOURS["balloon"], "Ballooning (the vmmemctl driver in VMware Tools)"),
-    "swap": ("SWAP", P.GROUP_COLOURS["swap"], "Hypervisor swapping to the VM's .vswp file"),
-    "zip": ("ZIP", P.GROUP_COLOURS["zip"], "Memory compression cache"),
-    "mmu": ("MMU", P.GROUP_COLOURS["access"], "TLB and page-walk figures of the simulated MMU"),
-    "other": ("OTHER", P.THEMES["light"]["muted"], "Other counters"),
-}
-
-# esxtop name -> (group, unit, meaning)
-VM_COUNTERS = {
-    "MEMSZ": ("mem", "MB", "MEMSZ: configured memory of the VM (the guest physical memory size)"),
-    "GRANT": ("mem", "MB", "GRANT: guest physical memory backed by machine memory (consumed), shared pages included"),
-    "SZTGT": ("mem", "MB", "SZTGT: the machine memory the VMkernel wants the VM to have (its target)"),
-    "TCHD": ("mem", "MB", "TCHD: memory touched lately, estimated by sampling (active memory)"),
-    "TCHD_W": ("mem", "MB", "TCHD_W: memory written lately, estimated by sampling"),
-    "%ACTV": ("mem", "%", "%ACTV: active share of guest memory: the largest of the slow and fast moving "
-              "averages of the sampled fraction and the fast one with the current period folded in"),
-    "%ACTVS": ("mem", "%", "%ACTVS: slow moving average of the sampled active fraction"),
-    "%ACTVF": ("mem", "%", "%ACTVF: fast moving average of the sampled active fraction"),
-    "%ACTVN": ("mem", "%", "%ACTVN: what %ACTV will be at the end of this sample period"),
-    "CNSM": ("mem", "MB", "CNSM: machine memory the VM consumes (private pages, its part of shared pages, "
-             "its compression cache)"),
-    "MEMWAIT/s": ("mem", "MB/s", "MEMWAIT/s: faults that waited because the host is in the low state and "
-                  "the VM is above its target (vmmemviz's own counter, not an esxtop column)"),
-    "OVHD": ("mem", "MB", "OVHD: machine memory the VMM uses for this VM (PMAP, shadow or EPT tables)"),
-    "ZERO": ("tps", "MB", "ZERO: guest memory that is zero pages (shared onto the one zero MPN)"),
-    "SHRD": ("tps", "MB", "SHRD: guest memory that is shared with other pages (by TPS)"),
-    "SHRDSVD": ("tps", "MB", "SHRDSVD: machine memory saved by sharing, attributed to this VM"),
-    "COWH": ("tps", "MB", "COWH: copy-on-write hints: pages hashed once, not yet shared"),
-    "MCTL?": ("mctl", "", "MCTL?: is the balloon driver (vmmemctl, VMware Tools) running in the guest?"),
-    "MCTLSZ": ("mctl", "MB", "MCTLSZ: guest memory the balloon driver holds (reclaimed from the VM)"),
-    "MCTLTGT": ("mctl", "MB", "MCTLTGT: the balloon size the VMkernel asks for"),
-    "MCTLMAX": ("mctl", "MB", "MCTLMAX: the largest balloon (Mem.CtlMaxPercent or sched.mem.maxmemctl)"),
-    "SWCUR": ("swap", "MB", "SWCUR: guest memory swapped out by the hypervisor to the .vswp file"),
-    "SWTGT": ("swap", "MB", "SWTGT: the expected swap usage (what the VMkernel wants swapped; pages it "
-              "compressed instead are not counted)"),
-    "SWR/s": ("swap", "MB/s", "SWR/s: swap-in rate: pages read back from the .vswp file"),
-    "SWW/s": ("swap", "MB/s", "SWW/s: swap-out rate: pages written to the .vswp file"),
-    "LLSWR/s": ("swap", "MB/s", "LLSWR/s: swap-in rate from the host cache (swap to SSD)"),
-    "LLSWW/s": ("swap", "MB/s", "LLSWW/s: swap-out rate to the host cache (swap to SSD)"),
-    "CACHESZ": ("zip", "MB", "CACHESZ: size of the VM's compression cache (Mem.MemZipMaxPct of MEMSZ)"),
-    "CACHEUSD": ("zip", "MB", "CACHEUSD: compression cache in use (compressed guest memory)"),
-    "ZIP/s": ("zip", "MB/s", "ZIP/s: compression rate"),
-    "UNZIP/s": ("zip", "MB/s", "UNZIP/s: decompression rate (reads of compressed pages)"),
-    "COW/s": ("tps", "pages/s", "COW/s: copy-on-write breaks: writes to shared pages that got a private copy"),
-    "GSWCUR": ("mctl", "MB", "GSWCUR: guest memory the guest OS paged out to its own swap file "
-               "(guest-level paging, when the balloon needs more than the guest has free)"),
-    "GSWR/s": ("mctl", "MB/s", "GSWR/s: guest-level page-in rate (from the guest's swap file)"),
-    "GSWW/s": ("mctl", "MB/s", "GSWW/s: guest-level page-out rate (to the guest's swap file)"),
-    "LPAGE": ("mmu", "MB", "LPAGE: guest memory backed by 2 MB large pages (Mem.AllocGuestLargePage)"),
-    "WALK/MISS": ("mmu", "", "WALK/MISS: memory references per TLB miss (page-walk cost; 24 at most "
-                  "with EPT and 4 KB pages, 4 with shadow tables)"),
-    "TLB_HITS": ("mmu", "", "TLB_HITS: translations found in the TLB (no page walk)"),
-    "TLB_MISSES": ("mmu", "", "TLB_MISSES: translations that needed a page walk"),
-    "WALK_REFS": ("mmu", "", "WALK_REFS: memory references of all page walks (up to 24 each with EPT, "
-                  "4 with shadow tables)"),
-    "VM_EXITS": ("mmu", "", "VM_EXITS: exits to the VMM to re-sync shadow page tables (software MMU only)"),
-}
-# a counter we have not met yet goes to the group its name suggests
-PREFIX_GROUPS = (("MCTL", "mctl"), ("GSW", "mctl"), ("LLSW", "swap"), ("SW", "swap"), ("CACHE", "zip"),
-                 ("ZIP", "zip"), ("UNZIP", "zip"), ("SHR", "tps"), ("COW", "tps"), ("ZERO", "tps"),
-                 ("PSHARE", "tps"), ("TLB", "mmu"), ("WALK", "mmu"), ("VM_EXIT", "mmu"))
-
-# host counter key -> (esxtop block, label, meaning); other keys are grouped by their prefix
-HOST_COUNTERS = {
-    "managed_mb": ("VMKMEM", "managed", "VMKMEM managed: machine memory the VMkernel manages"),
-    "free_mb": ("VMKMEM", "free", "Free memory; compared with minFree it decides the host state"),
-    "minfree_mb": ("VMKMEM", "minfree", "VMKMEM minfree: the free memory the VMkernel wants to keep "
-                   "(Mem.MemMinFreePct, 0 = sliding scale 6/4/2/1%)"),
-    "state": ("VMKMEM", "state", "VMKMEM state: high, clear, soft, hard or low; decides which reclamation runs"),
-    "memctl_curr_mb": ("MEMCTL/MB", "curr", "MEMCTL/MB curr: memory the balloon drivers of all VMs hold"),
-    "memctl_target_mb": ("MEMCTL/MB", "target", "MEMCTL/MB target: what the balloons are asked to hold"),
-    "memctl_max_mb": ("MEMCTL/MB", "max", "MEMCTL/MB max: the most the balloons may hold"),
-    "pshare_shared_mb": ("PSHARE/MB", "shared", "PSHARE/MB shared: guest memory mapped to shared machine pages"),
-    "pshare_common_mb": ("PSHARE/MB", "common", "PSHARE/MB common: machine memory those shared pages use"),
-    "pshare_saving_mb": ("PSHARE/MB", "saving", "PSHARE/MB saving: shared - common, the memory TPS saves"),
-    "swap_curr_mb": ("SWAP/MB", "curr", "SWAP/MB curr: guest memory swapped to .vswp files"),
-    "swap_rclmtgt_mb": ("SWAP/MB", "rclmtgt", "SWAP/MB rclmtgt: what the host expects to reclaim by swapping "
-                        "(the sum of the VMs' SWTGT)"),
-    "zip_zipped_mb": ("ZIP/MB", "zipped", "ZIP/MB zipped: guest memory held compressed"),
-    "zip_saved_mb": ("ZIP/MB", "saved", "ZIP/MB saved: machine memory compression saves"),
-}
-HOST_BLOCKS = (("pshare", "PSHARE/MB", "page sharing: shared, common, saving"),
-               ("swap", "SWAP/MB", "hypervisor swapping: current, reclaim target"),
-               ("zip", "ZIP/MB", "compression: zipped, saved"),
-               ("memctl", "MEMCTL/MB", "ballooning: current, target, max"))
+GROUPS = {g: (title, P.GROUP_COLOURS[events] if events else P.THEMES["light"]["muted"], what)
+          for g, (title, events, what) in MODEL_GROUPS.items()}
+# esxtop name -> (group, unit, "NAME: meaning"), from the model's declarations
+VM_COUNTERS = {n: (c.group, c.unit, f"{n}: {c.help}") for n, c in declared.VM.items()}
 
 
 def vm_counter_info(name: str, value=None) -> tuple[str, str, str]:
-    """(group, unit, tooltip) of a VM counter, also for names this table does not know yet."""
+    """(group, unit, tooltip) of a VM counter; one the model does not declare (from an
+    esxtop capture) goes to "other" with the unit its name or value suggests."""
     if name in VM_COUNTERS:
         return VM_COUNTERS[name]
-    group = next((g for p, g in PREFIX_GROUPS if name.upper().startswith(p)), "other")
     if name.endswith("/s"):
         unit = "MB/s"
     elif name.startswith("%"):
@@ -137,18 +48,21 @@ def vm_counter_info(name: str, value=None) -> tuple[str, str, str]:
         unit = "MB"
     else:
         unit = ""
-    return group, unit, f"{name} ({GROUPS[group][2].lower()})"
+    return "other", unit, f"{name} ({GROUPS['other'][2].lower()})"
 
 
 def host_counter_info(key: str) -> tuple[str, str, str]:
-    """(block, label, tooltip) of a host counter."""
-    if key in HOST_COUNTERS:
-        return HOST_COUNTERS[key]
-    for prefix, block, what in HOST_BLOCKS:
-        if key.lower().startswith(prefix):
-            label = key[len(prefix):].strip("_").removesuffix("_mb").replace("_", " ") or prefix
-            return block, label, f"{block} {label}: {what}"
-    return "OTHER", key.removesuffix("_mb").replace("_", " "), key
+    """(block, label, tooltip) of a host counter; an undeclared one joins the block of the
+    declared counters that share its prefix (``swap_rclmtgt_mb`` -> SWAP/MB)."""
+    c = declared.HOST.get(key)
+    if c is not None:
+        return c.group, c.label, f"{c.group} {c.label}: {c.help}"
+    label = key.removesuffix("_mb").replace("_", " ")
+    prefix = key.split("_")[0] + "_"
+    block = next((c.group for k, c in declared.HOST.items() if "_" in key and k.startswith(prefix)), "OTHER")
+    if block != "OTHER":
+        label = label.split(" ", 1)[-1]
+    return block, label, f"{block} {label}"
 
 
 def fmt(value) -> str:
@@ -163,19 +77,10 @@ def fmt(value) -> str:
 
 
 def threshold_lines(host: dict, host_settings: dict) -> list[tuple[str, float]]:
-    """(state, MB) of each threshold line, top down: high, clear, soft, hard, low.
-
-    ``high`` is where large pages become break candidates (400% of minFree; 6% of memory
-    in the ESX 4 model); the others are ``states.thresholds_mb``. ESX 4 has no clear state.
-    """
+    """(state, MB) of each threshold line, top down (``states.threshold_lines``)."""
     managed = float(host["managed_mb"])
-    model = host_settings["Sim.StateModel"]
     minfree = states.minfree_mb(managed, host_settings["Mem.MemMinFreePct"])
-    clear, soft, hard, low = states.thresholds_mb(model, managed, minfree)
-    if model == "esx4":
-        return [("high", 0.06 * managed), ("soft", soft), ("hard", hard), ("low", low)]
-    return [("high", states.LPAGE_BREAK_CANDIDATE * minfree), ("clear", clear), ("soft", soft),
-            ("hard", hard), ("low", low)]
+    return states.threshold_lines(host_settings["Sim.StateModel"], managed, minfree)
 
 
 def state_pill(label: QtWidgets.QLabel, state: str) -> None:

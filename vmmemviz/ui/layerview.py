@@ -199,7 +199,7 @@ class LabelsItem(QtWidgets.QGraphicsObject):
         bold.setPixelSize(px + 2)
         heads = {}
         for b in self.bands:                    # each row of bands has a heading: its layer
-            row = "store" if b.layer in ("zip", "vswp", "gswap") else b.layer
+            row = b.layer if b.layer in ("gv", "gp", "mp") else "store"     # any store the model has
             heads[row] = min(heads.get(row, b.y), b.y)
         painter.setFont(bold)
         fm_b = QtGui.QFontMetricsF(bold)

@@ -38,23 +38,30 @@ F_RANGE = 4      # the row covers ``aux`` consecutive GPPNs from ``gppn``
 class Kind:
     code: int
     name: str
-    group: str            # for colours and filters: core, access, guest, tps, balloon, swap, zip, state
+    group: str            # for colours and filters: core, access, guest, tps, lpage, balloon, swap, zip, state
     apply: Callable
     narrate: Callable
     help: str             # one paragraph for F1 help: which part of the guide this is
-    src: str | None = None    # the layer or store a page's content leaves ("mp", "vswp", ...)
-    dst: str | None = None    # the layer or store it goes to
+    # a kind that moves page content declares its arrow: from the layer or store the
+    # content leaves (src: "gv", "gp", "mp" or a store's name) to the one it goes to (dst),
+    # drawn as a flow in the colour of ``flow`` (an arrow colour group: "swap", "zip", "gswap")
+    src: str | None = None
+    dst: str | None = None
+    flow: str | None = None
 
 
 KINDS: dict[int, Kind] = {}
 BY_NAME: dict[str, Kind] = {}
 
 
-def kind(code: int, name: str, group: str, help: str, src: str | None = None, dst: str | None = None):
+def kind(code: int, name: str, group: str, help: str, src: str | None = None, dst: str | None = None,
+         flow: str | None = None):
     """Decorator pair: ``@kind(...)`` on the apply function, then ``.narrator`` on the narrate."""
+    assert (src is None) == (dst is None) == (flow is None), f"{name}: src, dst and flow go together"
+
     def register(apply):
         def narrator(fn):
-            k = Kind(code, name, group, apply, fn, help, src, dst)
+            k = Kind(code, name, group, apply, fn, help, src, dst, flow)
             assert code not in KINDS, f"event kind {code} registered twice"
             KINDS[code] = BY_NAME[name] = k
             return fn
@@ -85,6 +92,29 @@ def make_rows(n: int, tick: int, kind_code: int, vm: int = 0, **fields) -> np.nd
     for k, v in fields.items():
         rows[k] = v
     return rows
+
+
+def assign_last(arr: np.ndarray, index, values) -> None:
+    """``arr[index] = values`` where, for a repeated index, the last value wins (as one by one)."""
+    index = np.asarray(index)
+    _, first_from_end = np.unique(index[::-1], return_index=True)
+    pick = len(index) - 1 - first_from_end
+    arr[index[pick]] = np.asarray(values)[pick]
+
+
+def per_vm_target(key: str) -> Callable:
+    """An apply function for a kind that announces a per-VM target (SZTGT, MCTLTGT, SWTGT): each
+    row sets ``state.extra[key][vm]`` to its ``aux``."""
+    def apply(state, rows):
+        assign_last(state.extra[key], rows["vm"], rows["aux"])
+    return apply
+
+
+def by_vm(state, rows: np.ndarray):
+    """(vm, mask of its rows) for each VM the rows name, lowest first: the loop of apply functions."""
+    vms = rows["vm"]
+    for v in np.unique(vms):
+        yield state.vms[int(v)], vms == v
 
 
 def runs(rows: np.ndarray):

@@ -27,8 +27,8 @@ Order and dependencies are declared: ``after`` names the mechanisms this one mus
 (each tick and in every hook chain), and the catalog order breaks ties. A mechanism that
 needs another's knowledge asks for the instance (``sim.mechanism(Cls)``) and calls its
 public methods; it never reads another mechanism's private arrays. ``stores`` are the
-places outside machine memory it keeps pages in (store.py); ``vm_counters`` and
-``host_counters`` give its esxtop counters.
+places outside machine memory it keeps pages in (store.py); ``counters`` declares the
+esxtop counters it produces (counter.py) and ``vm_values`` / ``host_values`` compute them.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class Mechanism:
     name = ""                 # short name, what ``after`` refers to
     after: tuple = ()         # names of mechanisms that must run before this one
     stores: tuple = ()        # store.Store objects this mechanism keeps pages in
+    counters: tuple = ()      # counter.Counter declarations of what vm_values / host_values give
 
     def __init__(self, sim):
         self.sim = sim
@@ -81,11 +82,13 @@ class Mechanism:
         return gppns
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, recent) -> dict:
+        """The VM's counters (declared in ``counters``); ``recent``: the tick's rows so far."""
         return {}
 
     @staticmethod
-    def host_counters(state, sim, recent) -> dict:
+    def host_values(state, sim, recent) -> dict:
+        """The host's counters (declared in ``counters``)."""
         return {}
 
 

@@ -39,7 +39,7 @@ def build_state(sc) -> State:
         m.setup_state(st, sc)
         for s in m.stores:
             s.setup_state(st, settings)
-    st.stores = {s.name: s for s in STORES}
+    st.stores = {s.name: s for s in STORES if s.exists(st)}
     return st
 
 
@@ -158,7 +158,7 @@ class Simulator:
             self.alloc(vm, proc, held, int(gv.max()) + 1 - held)
         ok = proc.pt_state[gv] != guest.UNMAPPED       # pages the guest had no memory for
         contents = np.zeros(int(ok.sum()), np.uint32)
-        contents[w[ok]] = workload._contents(self, proc.cfg, vm, int(w[ok].sum()))
+        contents[w[ok]] = workload.contents(self, proc.cfg, vm, int(w[ok].sum()))
         self.access(vm, proc, gv[ok], w[ok], contents)
 
     def alloc(self, vm, proc, gvpn, n: int) -> None:
@@ -169,7 +169,7 @@ class Simulator:
             free = int(np.count_nonzero(vm.gp_guest == guest.FREE))
         n = min(n, free)
         if gvpn is None:
-            gvpn = workload._first_fit(proc, n)
+            gvpn = workload.first_fit(proc, n)
         if n <= 0 or gvpn is None:
             return
         self.emit(self.rows(1, guest.apply_alloc.code, vm.index, proc=proc.index, gvpn=gvpn, aux=n))

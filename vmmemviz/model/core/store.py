@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.events import NONE
+from vmmemviz.model.core.events import NONE, reading, writing
 from vmmemviz.model.core.vm import GP_STATE_NAMES
 
 EMPTY = NONE     # a free slot of a SlotStore
@@ -33,15 +33,21 @@ class Store:
     title = ""                # as the guide names it
     page_state = None         # gp_state of the GPPNs held here (None: a guest store)
     slot_kib = 4              # KiB a slot holds
+    group = "swap"            # the event group whose colour its cells take ("zip", "swap", "guest")
     per_host = False          # one store for the whole host (slots shared by the VMs)
 
-    def __init__(self, name: str, title: str, page_state=None):
-        self.name, self.title, self.page_state = name, title, page_state
+    def __init__(self, name: str, title: str, page_state=None, group: str = "swap"):
+        self.name, self.title, self.page_state, self.group = name, title, page_state, group
         if page_state is not None and page_state >= len(GP_STATE_NAMES):
             assert _HOLDING.setdefault(page_state, title) == title, f"page state {page_state} taken"
 
     def setup_state(self, state, settings) -> None:
         """Add the store's arrays to a fresh State."""
+
+    def exists(self, state) -> bool:
+        """Whether the scenario has this store at all (an optional tier may be configured away);
+        a store that does not exist is not registered on the State."""
+        return True
 
     def size(self, state, vm) -> int:
         """Slots the store has for ``vm``."""
@@ -66,6 +72,19 @@ class Store:
     def used(self, state, vm) -> int:
         return int(np.count_nonzero(self.occupied(state, vm)))
 
+    def held(self, state, vm) -> np.ndarray:
+        """The slots of the pages of ``vm`` held here, by the pages' states (a guest store
+        overrides it: its pages are process pages)."""
+        return vm.gp_loc[vm.gp_state == self.page_state].astype(np.int64)
+
+    def writes(self) -> tuple:
+        """Codes of the event kinds that put pages here."""
+        return writing(self.name)
+
+    def reads(self) -> tuple:
+        """Codes of the event kinds that bring pages back from here."""
+        return reading(self.name)
+
     def frames(self, state, vm) -> int:
         """Machine frames the store holds for ``vm`` (they count as the VM's consumed memory)."""
         return 0
@@ -74,8 +93,8 @@ class Store:
 class SlotStore(Store):
     """A per-VM array of content ids, one a slot, EMPTY when free (a swap file or device)."""
 
-    def __init__(self, name: str, title: str, array: str, page_state, slots):
-        super().__init__(name, title, page_state)
+    def __init__(self, name: str, title: str, array: str, page_state, slots, group: str = "swap"):
+        super().__init__(name, title, page_state, group)
         self.array = array
         self._slots = slots           # f(vm) -> the store's size for the VM
 

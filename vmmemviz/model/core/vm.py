@@ -27,8 +27,8 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
-from vmmemviz.model.core.units import PAGES_PER_MB
+from vmmemviz.model.core.events import F_RANGE, NONE, by_vm, hx, kind
+from vmmemviz.model.core.units import PAGES_PER_MB, pages
 
 UNTOUCHED, MAPPED, SHARED, BALLOONED, SWAPPED, COMPRESSED = range(6)
 GP_STATE_NAMES = ("untouched", "mapped", "shared", "ballooned", "swapped", "compressed")
@@ -53,7 +53,7 @@ class VMConfig:
 
     @property
     def pages(self) -> int:
-        return int(round(self.memory_mb * PAGES_PER_MB))
+        return pages(self.memory_mb)
 
     def share_count(self) -> int:
         """Memory shares S: High/Normal/Low are 20/10/5 per MB of configured memory."""
@@ -64,7 +64,7 @@ class VMConfig:
     def overhead_pages(self) -> int:
         """VMM overhead frames: PMAP and EPT/shadow tables (about 1/128 of the guest) + 16."""
         if self.overhead_mb is not None:
-            return int(round(self.overhead_mb * PAGES_PER_MB))
+            return pages(self.overhead_mb)
         return self.pages // 128 + 16
 
 
@@ -107,7 +107,7 @@ def expand(rows):
     return idx, rows["gppn"][idx].astype(np.int64) + offs, offs
 
 
-def _back(state, rows):
+def back_pages(state, rows):
     """Back GPPNs with the lowest free MPNs, in row order; each row learns its first MPN."""
     idx, gppns, offs = expand(rows)
     mpns = state.host.peek_free(len(gppns))
@@ -126,18 +126,33 @@ def _back(state, rows):
     rows["mpn"] = mpns[first]
 
 
+def stash(state, rows, store) -> None:
+    """Move privately held GPPNs into a hypervisor ``store`` (its lowest free slots) and free their
+    MPNs: the way out that :func:`restore` undoes. Rows learn the MPN, the slot and the content."""
+    for vm, sel in by_vm(state, rows):
+        g = rows["gppn"][sel].astype(np.int64)
+        assert (vm.gp_state[g] == MAPPED).all(), f"{store.title}: a page to put there is not held privately"
+        mpn = vm.gp_loc[g].astype(np.int64)
+        content = state.host.mpn_content[mpn]
+        slots = store.put(state, vm, content)
+        state.host.release(mpn)
+        vm.gp_state[g] = store.page_state
+        vm.gp_loc[g] = slots
+        rows["mpn"][sel] = mpn
+        rows["slot"][sel] = slots
+        rows["content"][sel] = content
+
+
 def restore(state, rows, store) -> None:
     """Bring GPPNs back from a hypervisor ``store`` (store.py) into the lowest free MPNs with the
     content its slots hold, and free the slots. Rows learn the MPN, the slot and the content."""
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_state[g] == store.page_state).all(), f"{store.title}: a page to bring back is not there"
         slots = vm.gp_loc[g].astype(np.int64)
         content = store.content(state, vm, slots)
         mpn = state.host.peek_free(len(g))
-        state.host.take(mpn, H.PRIVATE, v, g, content)
+        state.host.take(mpn, H.PRIVATE, vm.index, g, content)
         store.release(state, vm, slots)
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = mpn
@@ -150,7 +165,7 @@ def restore(state, rows, store) -> None:
       "the first time the guest touches a guest physical page, the hypervisor backs it with a "
       "machine page and records GPPN -> MPN in the VM's PMAP.")
 def apply_back(state, rows):
-    _back(state, rows)
+    back_pages(state, rows)
 
 
 @apply_back.narrator

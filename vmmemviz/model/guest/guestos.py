@@ -22,7 +22,7 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
-from vmmemviz.model.core.vm import PAGES_PER_MB, UNTOUCHED, _back
+from vmmemviz.model.core.vm import PAGES_PER_MB, UNTOUCHED, back_pages
 
 FREE, KERNEL, USER, BALLOON = range(4)
 GUEST_STATE_NAMES = ("free", "kernel", "user", "balloon")
@@ -69,7 +69,7 @@ def apply_kernel_load(state, rows):
         vm = state.vms[r["vm"]]
         g = int(r["gppn"])
         vm.gp_guest[g:g + int(r["aux"])] = KERNEL
-    _back(state, rows)
+    back_pages(state, rows)
 
 
 @apply_kernel_load.narrator
@@ -82,7 +82,7 @@ def _(row, names):
 @kind(11, "BOOT_ZERO", "guest", "Virtual Machine Memory Allocation: a Windows guest zeroes all of its "
       "memory at boot, so the hypervisor must back every page at once; a Linux guest touches lazily.")
 def apply_boot_zero(state, rows):
-    _back(state, rows)
+    back_pages(state, rows)
 
 
 @apply_boot_zero.narrator

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
 from vmmemviz.model.core.units import mb, rate
@@ -30,7 +31,15 @@ from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
 
-GSWAP = SlotStore("gswap", "guest swap", "gswap", None, lambda vm: vm.n)
+class GuestSwap(SlotStore):
+    """The guest's swap device: its pages are process pages (a GVPN's ``pt`` is the slot)."""
+
+    def held(self, state, vm) -> np.ndarray:
+        parts = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+GSWAP = GuestSwap("gswap", "guest swap", "gswap", None, lambda vm: vm.n, group="guest")
 
 
 def _by_process(vm, rows, sel):
@@ -42,11 +51,9 @@ def _by_process(vm, rows, sel):
 
 @kind(63, "GUEST_PAGEOUT", "guest", "Guest-level paging: short of free memory (often because the balloon "
       "driver took it), the guest OS pages its own applications out to its swap device. The guest "
-      "decides what goes; the hypervisor is not involved.", src="gp", dst="gswap")
+      "decides what goes; the hypervisor is not involved.", src="gv", dst="gswap", flow="gswap")
 def apply_guest_pageout(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert np.isin(vm.gp_state[g], (MAPPED, SHARED)).all(), "guest page-out of a page it cannot read"
         assert (vm.gp_guest[g] == G.USER).all(), "guest page-out of a page no application holds"
@@ -74,11 +81,9 @@ def _(row, names):
 
 @kind(64, "GUEST_PAGEIN", "guest", "Guest-level paging: an application touched a page its guest OS had "
       "paged out; the guest reads it back from its swap device into a free guest physical page.",
-      src="gswap", dst="gp")
+      src="gswap", dst="gv", flow="gswap")
 def apply_guest_pagein(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.FREE).all() and (vm.gp_state[g] == MAPPED).all(), \
             "guest page-in into a page that is not free and writable"
@@ -133,6 +138,12 @@ class GuestPaging(Mechanism):
     name = "guest paging"
     after = ("balloon",)
     stores = (GSWAP,)
+    counters = (  # vmmemviz's own: esxtop cannot see inside the guest
+        counter.vm("GSWCUR", "MB", "mctl", "guest memory the guest OS paged out to its own swap device "
+                   "(guest-level paging, when the balloon needs more than the guest has free)"),
+        counter.vm("GSWR/s", "MB/s", "mctl", "guest-level page-in rate (from the guest's swap device)"),
+        counter.vm("GSWW/s", "MB/s", "mctl", "guest-level page-out rate (to the guest's swap device)"),
+    )
 
     def guest_reclaim(self, vm, n):
         page_out(self.sim, vm, n)
@@ -152,6 +163,6 @@ class GuestPaging(Mechanism):
         sim.emit(sim.rows(len(out), apply_guest_pagein.code, vm.index, proc=proc.index, gvpn=out, gppn=gppns))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"GSWCUR": mb(GSWAP.used(state, vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
                 "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}

@@ -25,8 +25,6 @@ from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
 WRITTEN = 4            # gp_flags: written in the current sample period (esxtop TCHD_W)
 
-NATIVE_LEVELS = 4
-
 
 def walk_refs(mmu: str, large: bool, guest_levels: int = 4) -> int:
     """Memory references of one TLB-miss page walk."""

@@ -21,7 +21,8 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.core import content as C
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core.events import F_RANGE, hx, kind
-from vmmemviz.model.core.vm import _back
+from vmmemviz.model.core.units import PAGES_PER_MB
+from vmmemviz.model.core.vm import back_pages
 
 
 def load_images(sim) -> None:
@@ -58,7 +59,7 @@ def image_boot_rows(sim, vm) -> list:
 @kind(14, "IMAGE_LOAD", "guest", "Real guest memory: the VM's guest physical pages are loaded from a "
       "memory image of a real VM, so page sharing and compression work on its real bytes.")
 def apply_image_load(state, rows):
-    _back(state, rows)
+    back_pages(state, rows)
     for r in rows:
         vm = state.vms[r["vm"]]
         g = np.arange(int(r["gppn"]), int(r["gppn"]) + int(r["aux"]))
@@ -88,7 +89,7 @@ class Trace:
         self.cursor = 0
         if len(uniq) > size_pages:
             raise InputError(f"{where}.size_mb: expected room for the trace's {len(uniq)} pages "
-                             f"({len(uniq) / 256:.2f} MB) of {path}, got {size_pages} pages")
+                             f"({len(uniq) / PAGES_PER_MB:.2f} MB) of {path}, got {size_pages} pages")
 
     def next(self, n: int):
         """The next ``n`` records (fewer at the end of the trace)."""

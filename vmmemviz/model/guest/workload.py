@@ -55,7 +55,7 @@ class ProcessConfig:
     trace: str | None = None              # accesses come from this trace (realdata.py)
 
 
-def _contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = None, gvpns=None) -> np.ndarray:
+def contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = None, gvpns=None) -> np.ndarray:
     """Content ids for ``n`` fresh writes (to ``gvpns``, which app pages are indexed by)."""
     if cls_name is None:
         names = list(proc_cfg.content)
@@ -79,7 +79,7 @@ def _contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = N
     return out
 
 
-def _first_fit(proc, n: int) -> int | None:
+def first_fit(proc, n: int) -> int | None:
     """Lowest GVPN starting ``n`` unmapped pages in a row."""
     free = proc.pt_state == UNMAPPED
     if n <= 0 or n > len(free):
@@ -140,11 +140,11 @@ def touches_for(sim, vm, proc, op) -> tuple:
         else:
             g = held[sim.rng.integers(0, len(held), s.count)]
         w = np.full(len(g), s.op == "write")
-        c = _contents(sim, cfg, vm, len(g), s.content, g) if s.op == "write" else np.zeros(len(g), np.uint32)
+        c = contents(sim, cfg, vm, len(g), s.content, g) if s.op == "write" else np.zeros(len(g), np.uint32)
         return g, w, c
     ws = len(held) if cfg.working_set_pages is None else max(1, min(cfg.working_set_pages, len(held)))
     g = held[sim.rng.integers(0, ws, cfg.touches)]
     w = sim.rng.random(cfg.touches) < cfg.write_fraction
     c = np.zeros(cfg.touches, np.uint32)
-    c[w] = _contents(sim, cfg, vm, int(w.sum()), gvpns=g[w])
+    c[w] = contents(sim, cfg, vm, int(w.sum()), gvpns=g[w])
     return g, w, c

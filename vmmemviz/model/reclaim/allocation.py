@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.units import mb
-from vmmemviz.model.core.events import kind
+from vmmemviz.model.core.units import mb, pages
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.reclaim.freestates import LOW, HostStates
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
@@ -53,14 +54,14 @@ def reclaimed(vm) -> int:
 
 
 def reservation_pages(vm) -> int:
-    return int(round(vm.cfg.reservation_mb * PAGES_PER_MB))
+    return pages(vm.cfg.reservation_mb)
 
 
 def limit_pages(vm) -> int:
     """The VM's limit in pages, or its configured memory when it has none."""
     if vm.cfg.limit_mb is None:
         return vm.n
-    return min(vm.n, int(round(vm.cfg.limit_mb * PAGES_PER_MB)))
+    return min(vm.n, pages(vm.cfg.limit_mb))
 
 
 def over_limit(state, vm) -> int:
@@ -107,14 +108,6 @@ def compute(sim) -> np.ndarray:
                    lo, demand, available, sim.settings["Mem.IdleTax"])
 
 
-def assign_last(arr: np.ndarray, index, values) -> None:
-    """``arr[index] = values`` where, for a repeated index, the last value wins (as one by one)."""
-    index = np.asarray(index)
-    _, first_from_end = np.unique(index[::-1], return_index=True)
-    pick = len(index) - 1 - first_from_end
-    arr[index[pick]] = np.asarray(values)[pick]
-
-
 def sztgt(state, vm) -> int:
     return int(state.extra[SZTGT][vm.index])
 
@@ -124,11 +117,10 @@ def need(state, vm) -> int:
     return max(0, consumed(state, vm) - sztgt(state, vm))
 
 
-@kind(69, "MEM_TARGET", "state", "Memory Reclamation: when memory is short the hypervisor gives each VM "
-      "a target (SZTGT) by its shares, reservation and limit; idle memory is taxed, so a VM that does "
-      "not use its memory gives first. Ballooning and swapping take what a VM holds above it.")
-def apply_mem_target(state, rows):
-    assign_last(state.extra[SZTGT], rows["vm"], rows["aux"])
+apply_mem_target = kind(69, "MEM_TARGET", "state", "Memory Reclamation: when memory is short the hypervisor "
+                        "gives each VM a target (SZTGT) by its shares, reservation and limit; idle memory is "
+                        "taxed, so a VM that does not use its memory gives first. Ballooning and swapping "
+                        "take what a VM holds above it.")(per_vm_target(SZTGT))
 
 
 @apply_mem_target.narrator
@@ -156,6 +148,12 @@ class Allocation(Mechanism):
 
     name = "allocation"
     after = ("states", "sampling", "tps")
+    counters = (counter.vm("SZTGT", "MB", "mem", "the machine memory the VMkernel wants the VM to have (its "
+                           "target)", "Target Size MBytes"),
+                counter.vm("CNSM", "MB", "mem", "machine memory the VM consumes (private pages, its part of "
+                           "shared pages, its compression cache)"),
+                counter.vm("MEMWAIT/s", "MB/s", "mem", "faults that waited because the host is in the low state "
+                           "and the VM is above its target (vmmemviz's own, not an esxtop column)"))
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -195,7 +193,7 @@ class Allocation(Mechanism):
         return True
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"SZTGT": mb(sztgt(state, vm)), "CNSM": mb(consumed(state, vm)),
                 "MEMWAIT/s": mb(int(recent["aux"][(recent["vm"] == vm.index)
                                                  & (recent["kind"] == apply_mem_wait.code)].sum()))}

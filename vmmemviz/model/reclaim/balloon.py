@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import page_state_name
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED, UNTOUCHED
 from vmmemviz.model.guest import guestos as G
-from vmmemviz.model.reclaim.allocation import assign_last, consumed, over_limit, reservation_pages, sztgt
+from vmmemviz.model.reclaim.allocation import consumed, over_limit, reservation_pages, sztgt
 from vmmemviz.model.reclaim.freestates import HARD, SOFT
 
 TARGET = "balloon.target"
@@ -72,10 +73,9 @@ def unback(state, vm, gppns) -> np.ndarray:
     return np.where(priv | (st == SHARED), loc, NONE)
 
 
-@kind(60, "BALLOON_TARGET", "balloon", "Ballooning: the hypervisor tells the balloon driver in the guest "
-      "how big to be (MCTLTGT); the driver polls it once a second and inflates or deflates towards it.")
-def apply_balloon_target(state, rows):
-    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+apply_balloon_target = kind(60, "BALLOON_TARGET", "balloon", "Ballooning: the hypervisor tells the balloon "
+                            "driver in the guest how big to be (MCTLTGT); the driver polls it once a second "
+                            "and inflates or deflates towards it.")(per_vm_target(TARGET))
 
 
 @apply_balloon_target.narrator
@@ -88,9 +88,7 @@ def _(row, names):
       "pins it, so the guest will not use it; the hypervisor unmaps that guest physical page and frees "
       "its machine page for other VMs.")
 def apply_balloon_pin(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.FREE).all(), "the balloon pinned a page the guest was using"
         rows["aux"][sel] = vm.gp_state[g]
@@ -116,9 +114,7 @@ def _(row, names):
 @kind(62, "BALLOON_UNPIN", "balloon", "Ballooning: the balloon deflates; the driver unpins pages and gives "
       "them back to the guest OS's free list. The hypervisor backs them again when they are touched.")
 def apply_balloon_unpin(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_guest[g] == G.BALLOON).all(), "the balloon unpinned a page it did not hold"
         vm.gp_state[g] = UNTOUCHED
@@ -166,6 +162,20 @@ class Balloon(Mechanism):
 
     name = "balloon"
     after = ("allocation",)
+    counters = (
+        counter.vm("MCTL?", "", "mctl", "is the balloon driver (vmmemctl, VMware Tools) running in the guest?",
+                   "Memctl Installed?"),
+        counter.vm("MCTLSZ", "MB", "mctl", "guest memory the balloon driver holds (reclaimed from the VM)",
+                   "Memctl MBytes"),
+        counter.vm("MCTLTGT", "MB", "mctl", "the balloon size the VMkernel asks for", "Memctl Target MBytes"),
+        counter.vm("MCTLMAX", "MB", "mctl", "the largest balloon (Mem.CtlMaxPercent or sched.mem.maxmemctl)",
+                   "Memctl Max MBytes"),
+        counter.host("memctl_curr_mb", "MEMCTL/MB", "curr", "memory the balloon drivers of all VMs hold",
+                     "Memctl Current MBytes"),
+        counter.host("memctl_target_mb", "MEMCTL/MB", "target", "what the balloons are asked to hold",
+                     "Memctl Target MBytes"),
+        counter.host("memctl_max_mb", "MEMCTL/MB", "max", "the most the balloons may hold", "Memctl Max MBytes"),
+    )
 
     @classmethod
     def setup_state(cls, state, sc):
@@ -200,12 +210,12 @@ class Balloon(Mechanism):
             deflate(self.sim, vm, short)
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
                 "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
                 "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
                 "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}

@@ -37,7 +37,8 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import Store
 from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
@@ -109,7 +110,7 @@ class CacheStore(Store):
         return frames_held(vm)
 
 
-CACHE = CacheStore("zip", "compression cache", COMPRESSED)
+CACHE = CacheStore("zip", "compression cache", COMPRESSED, group="zip")
 
 
 def compressed(vm) -> int:
@@ -128,10 +129,9 @@ def frames_held(vm) -> int:
       "hold compressed pages. It grows as needed, up to Mem.MemZipMaxPct (10%) of the VM's memory.")
 def apply_zip_grow(state, rows):
     mpn = state.host.peek_free(len(rows))
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        state.host.take(mpn[sel], H.ZIP, v, NONE, 0)
-        state.vms[int(v)].zip_frame[rows["aux"][sel]] = mpn[sel]
+    for vm, sel in by_vm(state, rows):
+        state.host.take(mpn[sel], H.ZIP, vm.index, NONE, 0)
+        vm.zip_frame[rows["aux"][sel]] = mpn[sel]
     rows["mpn"] = mpn
 
 
@@ -143,11 +143,9 @@ def _(row, names):
 
 @kind(81, "ZIP", "zip", "Memory compression: a page chosen for swapping compresses to 2 KB or less (at "
       "least 50%), so instead of going to disk it is kept compressed in the VM's compression cache in "
-      "host memory, and its machine page is freed.", src="mp", dst="zip")
+      "host memory, and its machine page is freed.", src="mp", dst="zip", flow="zip")
 def apply_zip(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         assert (vm.gp_state[g] == MAPPED).all(), "compression of a page not held privately"
         slots = rows["slot"][sel].astype(np.int64)
@@ -176,7 +174,7 @@ def _(row, names):
 
 @kind(82, "UNZIP", "zip", "Memory compression: the guest touched a compressed page; the access faults "
       "and the hypervisor decompresses it into a fresh machine page, far faster than a read from disk.",
-      src="zip", dst="mp")
+      src="zip", dst="mp", flow="zip")
 def apply_unzip(state, rows):
     restore(state, rows, CACHE)
 
@@ -188,11 +186,9 @@ def _(row, names):
 
 
 @kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
-      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp")
+      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp", flow="swap")
 def apply_zip_evict(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         slots = rows["slot"][sel].astype(np.int64)
         g = vm.zip_gppn[slots].astype(np.int64)
         assert (vm.gp_state[g] == COMPRESSED).all() and (vm.gp_loc[g] == slots).all(), "eviction of a free slot"
@@ -215,9 +211,7 @@ def _(row, names):
 @kind(84, "ZIP_SHRINK", "zip", "Memory compression: a frame of the compression cache holds no compressed "
       "page any more, so the cache gives the machine page back to the host.")
 def apply_zip_shrink(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         f = rows["aux"][sel].astype(np.int64)
         mpn = vm.zip_frame[f].astype(np.int64)
         state.host.release(mpn)
@@ -306,6 +300,18 @@ class Compression(Mechanism):
     name = "compression"
     after = ("tps", "swap")
     stores = (CACHE,)
+    counters = (
+        counter.vm("CACHESZ", "MB", "zip", "size of the VM's compression cache (at most Mem.MemZipMaxPct of "
+                   "MEMSZ)", "Memory Cache Size MBytes"),
+        counter.vm("CACHEUSD", "MB", "zip", "compression cache in use (compressed guest memory)",
+                   "Memory Cache Used MBytes"),
+        counter.vm("ZIP/s", "MB/s", "zip", "compression rate", "Compressed Memory MBytes/sec"),
+        counter.vm("UNZIP/s", "MB/s", "zip", "decompression rate (reads of compressed pages)",
+                   "Decompressed Memory MBytes/sec"),
+        counter.host("zip_zipped_mb", "ZIP/MB", "zipped", "guest memory held compressed", "Total Compressed MBytes"),
+        counter.host("zip_saved_mb", "ZIP/MB", "saved", "machine memory compression saves",
+                     "Total Saved By Compression MBytes"),
+    )
 
     def enabled(self):
         return bool(self.sim.settings["Mem.MemZipEnable"])
@@ -328,12 +334,12 @@ class Compression(Mechanism):
             self.sim.emit(self.sim.rows(len(z), apply_unzip.code, vm.index, gppn=z))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
                 "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         zipped = sum(compressed(vm) for vm in state.vms)
         used = sum(units_used(vm) for vm in state.vms)
         return {"zip_zipped_mb": mb(zipped), "zip_saved_mb": round(zipped / PAGES_PER_MB - used / 1024, 2)}

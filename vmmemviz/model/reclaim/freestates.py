@@ -36,14 +36,22 @@ clear state, no 400% mark: large pages become break candidates in the soft state
 """
 from __future__ import annotations
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import kind
 from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.units import PAGES_PER_MB
 
 HIGH, CLEAR, SOFT, HARD, LOW = range(5)
 STATE_NAMES = ("high", "clear", "soft", "hard", "low")
 LPAGE_BREAK_CANDIDATE = 4.0   # x minFree (esxi6): the high state's upper mark
 
 SCALE = ((4096, 0.06), (8192, 0.04), (16384, 0.02), (float("inf"), 0.01))
+ESXI6_SHARES = (1.0, 0.64, 0.32, 0.16)          # clear, soft, hard, low: x minFree
+ESX4_SHARES = (0.06, 0.04, 0.02, 0.01)          # high mark, soft, hard, low: x managed memory
+# where each state starts, esxi6 (what runs there is WHAT_RUNS)
+BELOW = ("free memory above minFree (below 400% of it, large pages become break candidates)",
+         "free memory below 100% of minFree", "free memory below 64% of minFree",
+         "free memory below 32% of minFree", "free memory below 16% of minFree")
 
 
 def minfree_mb(managed_mb: float, min_free_pct: int = 0, model: str = "esxi6") -> float:
@@ -72,9 +80,25 @@ def _whole(managed_mb: float, mb: float) -> float:
 def thresholds_mb(model: str, managed_mb: float, minfree: float) -> list[float]:
     """Free memory (MB) below which the host enters clear, soft, hard and low."""
     if model == "esx4":
-        soft = managed_mb * 0.04
-        return [soft, soft, managed_mb * 0.02, managed_mb * 0.01]   # no clear state
-    return [1.0 * minfree, 0.64 * minfree, 0.32 * minfree, 0.16 * minfree]
+        _, soft, hard, low = (managed_mb * s for s in ESX4_SHARES)
+        return [soft, soft, hard, low]   # no clear state
+    return [s * minfree for s in ESXI6_SHARES]
+
+
+def threshold_lines(model: str, managed_mb: float, minfree: float) -> list[tuple[str, float]]:
+    """(state, MB) of each line to draw, top down: the high mark (where large pages become
+    break candidates; 6% of memory in ESX 4), then where clear (not in ESX 4), soft, hard and
+    low begin."""
+    clear, soft, hard, low = thresholds_mb(model, managed_mb, minfree)
+    if model == "esx4":
+        return [("high", ESX4_SHARES[0] * managed_mb), ("soft", soft), ("hard", hard), ("low", low)]
+    return [("high", LPAGE_BREAK_CANDIDATE * minfree), ("clear", clear), ("soft", soft), ("hard", hard),
+            ("low", low)]
+
+
+def state_help(state: int) -> str:
+    """One line about a state: where it begins (esxi6) and what runs in it."""
+    return f"{STATE_NAMES[state]}: {BELOW[state]}; {WHAT_RUNS[state]}."
 
 
 def high_mark_mb(model: str, minfree: float) -> float:
@@ -122,10 +146,16 @@ class HostStates(Mechanism):
     Its ``minfree_mb`` and ``thresholds_mb`` are what other mechanisms ask it for."""
 
     name = "states"
+    counters = (
+        counter.host("minfree_mb", "VMKMEM", "minfree", "the free memory the VMkernel wants to keep "
+                     "(Mem.MemMinFreePct, 0 = sliding scale 6/4/2/1%)", "Kernel MinFree MBytes"),
+        counter.host("state", "VMKMEM", "state", "high, clear, soft, hard or low; decides which reclamation "
+                     "runs", "Kernel State", unit=""),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
-        managed = sim.state.host.n_mpn / 256
+        managed = sim.state.host.n_mpn / PAGES_PER_MB
         model = sim.settings["Sim.StateModel"]
         self.minfree_mb = minfree_mb(managed, sim.settings["Mem.MemMinFreePct"], model)
         self.thresholds_mb = thresholds_mb(model, managed, self.minfree_mb)
@@ -154,7 +184,11 @@ class HostStates(Mechanism):
 
     def evaluate(self):
         sim = self.sim
-        free_mb = sim.state.host.free_count() / 256
+        free_mb = sim.state.host.free_count() / PAGES_PER_MB
         new = next_state(sim.state.host_state, free_mb, self.thresholds_mb, self.high_mark_mb)
         if new != sim.state.host_state:
             sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=int(free_mb)))
+
+    @staticmethod
+    def host_values(state, sim, recent):
+        return {"minfree_mb": round(sim.mechanism(HostStates).minfree_mb, 2), "state": STATE_NAMES[state.host_state]}

@@ -40,7 +40,8 @@ from __future__ import annotations
 import numpy as np
 
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import F_RANGE, NONE, hx, kind
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import F_RANGE, NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import MAPPED, UNTOUCHED
@@ -86,21 +87,19 @@ def large_groups(state, vm) -> np.ndarray:
     return np.flatnonzero(in_large_pages(state, vm).reshape(-1, LP).any(axis=1)) * LP
 
 
-@kind(50, "LP_BACK", "core", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
+@kind(50, "LP_BACK", "lpage", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
       "machine pages. TLB entries stay per 4 KB guest page, but a TLB miss walks one level less of the "
       "nested tables (19 memory references instead of 24).")
 def apply_lp_back(state, rows):
     """Back each row's 512 GPPNs from ``gppn`` with the lowest aligned free 2 MB of frames."""
     base = aligned_free_groups(state.host, len(rows))
     assert len(base) == len(rows), "no aligned free 2 MB left for a large page"
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = (rows["gppn"][sel].astype(np.int64)[:, None] + np.arange(LP)).reshape(-1)
         m = (base[sel][:, None] + np.arange(LP)).reshape(-1)
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = m
-        state.host.take(m, H.PRIVATE, v, g, 0, H.LARGE)
+        state.host.take(m, H.PRIVATE, vm.index, g, 0, H.LARGE)
     rows["mpn"] = base
 
 
@@ -113,7 +112,7 @@ def _(row, names):
             f"references instead of {walk_refs('ept', False)}.")
 
 
-@kind(51, "LP_BREAK", "tps", "Large pages: a 2 MB page is not shared, but under memory contention the "
+@kind(51, "LP_BREAK", "lpage", "Large pages: a 2 MB page is not shared, but under memory contention the "
       "hypervisor breaks it into 512 small pages; the hashes TPS kept for them let it share the small "
       "pages at once.")
 def apply_lp_break(state, rows):
@@ -141,6 +140,11 @@ class LargePages(Mechanism):
 
     name = "largepages"
     after = ("states",)
+    counters = (
+        counter.vm("LPAGE", "MB", "mmu", "guest memory backed by 2 MB large pages (Mem.AllocGuestLargePage)"),
+        counter.vm("WALK/MISS", "", "mmu", "memory references per TLB miss (page-walk cost; 24 at most with "
+                   "EPT and 4 KB pages, 19 in a large page, 4 with shadow tables)"),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -218,6 +222,6 @@ class LargePages(Mechanism):
             self.split(vm, first, np.full(len(first), RECLAIM), share=False)
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, recent) -> dict:
         return {"LPAGE": mb(np.count_nonzero(in_large_pages(state, vm))),
                 "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import mb
@@ -94,6 +95,20 @@ class ActiveSampling(Mechanism):
 
     name = "sampling"
     after = ("states",)
+    counters = (
+        counter.vm("TCHD", "MB", "mem", "memory touched lately, estimated by sampling (active memory)",
+                   "Touched MBytes"),
+        counter.vm("TCHD_W", "MB", "mem", "memory written lately, estimated by sampling", "Touched Write MBytes"),
+        counter.vm("%ACTV", "%", "mem", "active share of guest memory: the largest of the slow and fast moving "
+                   "averages of the sampled fraction and the fast one with the current period folded in",
+                   "% Active Estimate"),
+        counter.vm("%ACTVS", "%", "mem", "slow moving average of the sampled active fraction",
+                   "% Active Slow Estimate"),
+        counter.vm("%ACTVF", "%", "mem", "fast moving average of the sampled active fraction",
+                   "% Active Fast Estimate"),
+        counter.vm("%ACTVN", "%", "mem", "what %ACTV will be at the end of this sample period",
+                   "% Active Next Minute Prediction"),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -120,6 +135,7 @@ class ActiveSampling(Mechanism):
                 sim.emit(sim.rows(1, apply_active_estimate.code, vm.index, aux=actv, mpn=nxt, gvpn=round(partial)))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
-        return {"%ACTVS": int(state.extra[SLOW][vm.index]), "%ACTVF": int(state.extra[FAST][vm.index]),
+    def vm_values(state, vm, sim, recent):
+        return {"TCHD": mb(touched(vm)), "%ACTV": vm.active_pct,
+                "%ACTVS": int(state.extra[SLOW][vm.index]), "%ACTVF": int(state.extra[FAST][vm.index]),
                 "%ACTVN": int(state.extra[NEXT][vm.index]), "TCHD_W": mb(written(vm))}

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmmemviz.model.core.events import hx, kind, reading, writing
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import hx, kind, per_vm_target, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
 from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
-from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore
+from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore, stash
 from vmmemviz.model.reclaim import balloon
-from vmmemviz.model.reclaim.allocation import (RECLAIM_MARGIN, assign_last, consumed, need, over_limit,
-                                               reservation_pages)
+from vmmemviz.model.reclaim.allocation import RECLAIM_MARGIN, consumed, need, over_limit, reservation_pages
 from vmmemviz.model.reclaim.freestates import HARD, LOW, HostStates
 
 TARGET = "swap.target"
@@ -61,10 +61,9 @@ def swap_target(state, vm) -> int:
     return max(0, int(state.extra[TARGET][vm.index]) - (out(vm) - swapped(vm)))
 
 
-@kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the hypervisor sets "
-      "how much of a VM's memory it will swap (SWTGT): what the VM holds above its target.")
-def apply_swap_target(state, rows):
-    assign_last(state.extra[TARGET], rows["vm"], rows["aux"])
+apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the "
+                         "hypervisor sets how much of a VM's memory it will swap (SWTGT): what the VM holds "
+                         "above its target.")(per_vm_target(TARGET))
 
 
 @apply_swap_target.narrator
@@ -75,22 +74,9 @@ def _(row, names):
 
 @kind(71, "SWAP_OUT", "swap", "Hypervisor swapping: the hypervisor writes a page chosen at random to the "
       "VM's swap file (.vswp) and frees its machine page. It cannot know whether the guest is using the "
-      "page, so active pages are swapped too.", src="mp", dst="vswp")
+      "page, so active pages are swapped too.", src="mp", dst="vswp", flow="swap")
 def apply_swap_out(state, rows):
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
-        g = rows["gppn"][sel].astype(np.int64)
-        assert (vm.gp_state[g] == MAPPED).all(), "swap-out of a page not held privately"
-        mpn = vm.gp_loc[g].astype(np.int64)
-        content = state.host.mpn_content[mpn]
-        slots = VSWP.put(state, vm, content)
-        state.host.release(mpn)
-        vm.gp_state[g] = SWAPPED
-        vm.gp_loc[g] = slots
-        rows["mpn"][sel] = mpn
-        rows["slot"][sel] = slots
-        rows["content"][sel] = content
+    stash(state, rows, VSWP)
 
 
 @apply_swap_out.narrator
@@ -101,7 +87,7 @@ def _(row, names):
 
 @kind(72, "SWAP_IN", "swap", "Hypervisor swapping: the guest touched a page the hypervisor had swapped "
       "out; the access faults and the hypervisor reads the page back from the .vswp into a fresh "
-      "machine page while the virtual CPU waits.", src="vswp", dst="mp")
+      "machine page while the virtual CPU waits.", src="vswp", dst="mp", flow="swap")
 def apply_swap_in(state, rows):
     restore(state, rows, VSWP)
 
@@ -151,6 +137,19 @@ class Swap(Mechanism):
     name = "swap"
     after = ("allocation", "balloon")
     stores = (VSWP,)
+    counters = (
+        counter.vm("SWCUR", "MB", "swap", "guest memory swapped out by the hypervisor to the .vswp file",
+                   "Swapped MBytes"),
+        counter.vm("SWTGT", "MB", "swap", "the expected swap usage: what the VMkernel wants swapped, less what "
+                   "it compressed instead", "Swap Target MBytes"),
+        counter.vm("SWR/s", "MB/s", "swap", "swap-in rate: pages read back from the .vswp file",
+                   "Swap Read MBytes/sec"),
+        counter.vm("SWW/s", "MB/s", "swap", "swap-out rate: pages written to the .vswp file",
+                   "Swap Written MBytes/sec"),
+        counter.host("swap_curr_mb", "SWAP/MB", "curr", "guest memory swapped to .vswp files", "Swap Used MBytes"),
+        counter.host("swap_rclmtgt_mb", "SWAP/MB", "rclmtgt", "what the host expects to reclaim by swapping (the "
+                     "sum of the VMs' SWTGT)", "Swap Reclaim Target MBytes"),
+    )
 
     @classmethod
     def setup_state(cls, state, sc):
@@ -211,12 +210,12 @@ class Swap(Mechanism):
                         return
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent):
+    def vm_values(state, vm, sim, recent):
         return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(swap_target(state, vm)),
                 "SWR/s": rate(recent, vm, *reading("vswp")),
                 "SWW/s": rate(recent, vm, *writing("vswp"))}
 
     @staticmethod
-    def host_counters(state, sim, recent):
+    def host_values(state, sim, recent):
         return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms)),
                 "swap_rclmtgt_mb": mb(sum(swap_target(state, vm) for vm in state.vms))}

@@ -55,7 +55,8 @@ import numpy as np
 
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import NONE, hx, kind
+from vmmemviz.model.core import counter
+from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import MAPPED, SHARED
@@ -226,9 +227,8 @@ class Live:
       "page yet. It keeps the hash as a hint (the page is not write-protected); a later page with the "
       "same hash makes it rehash and compare the hint in full, and share both.")
 def apply_hint(state, rows):
-    for v in np.unique(rows["vm"]):
-        r = rows[rows["vm"] == v]
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
+        r = rows[sel]
         g = r["gppn"].astype(np.int64)
         vm.tps_flags[g] = np.where(r["content"] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
 
@@ -266,9 +266,7 @@ def apply_share(state, rows):
     other = rows["vm"].astype(np.int64) != host.mpn_owner[t].astype(np.int64)
     host.mpn_owner[np.unique(t[other])] = H.NO_VM
     old = np.empty(len(rows), np.int64)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
         old[sel] = vm.gp_loc[g]
         vm.gp_loc[g] = t[sel]
@@ -317,9 +315,8 @@ def apply_cow(state, rows):
     left)."""
     host = state.host
     s = np.empty(len(rows), np.int64)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        s[sel] = state.vms[int(v)].gp_loc[rows["gppn"][sel].astype(np.int64)]
+    for vm, sel in by_vm(state, rows):
+        s[sel] = vm.gp_loc[rows["gppn"][sel].astype(np.int64)]
     order = np.argsort(s, kind="stable")
     ss = s[order]
     start = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
@@ -332,11 +329,9 @@ def apply_cow(state, rows):
     mpn[new] = host.peek_free(len(new))
     cids = host.mpn_content[s]
     np.subtract.at(host.mpn_refs, s[new], 1)
-    for v in np.unique(rows["vm"]):
-        sel = rows["vm"] == v
-        vm = state.vms[int(v)]
+    for vm, sel in by_vm(state, rows):
         g = rows["gppn"][sel].astype(np.int64)
-        host.take(mpn[sel], H.PRIVATE, v, g, cids[sel])
+        host.take(mpn[sel], H.PRIVATE, vm.index, g, cids[sel])
         vm.gp_state[g] = MAPPED
         vm.gp_loc[g] = mpn[sel]
     rows["slot"] = s
@@ -482,6 +477,23 @@ class PageSharing(Mechanism):
 
     name = "tps"
     after = ("states", "largepages")
+    counters = (
+        counter.vm("ZERO", "MB", "tps", "guest memory that is zero pages (shared onto the one zero MPN)",
+                   "Zero MBytes"),
+        counter.vm("SHRD", "MB", "tps", "guest memory that is shared with other pages (by TPS)", "Shared MBytes"),
+        counter.vm("SHRDSVD", "MB", "tps", "machine memory saved by sharing, attributed to this VM",
+                   "Shared Saved MBytes"),
+        counter.vm("COWH", "MB", "tps", "copy-on-write hints: pages hashed once, not yet shared",
+                   "Copy-On-Write Hint MBytes"),
+        counter.vm("COW/s", "pages/s", "tps", "copy-on-write breaks: writes to shared pages that got a "
+                   "private copy"),
+        counter.host("pshare_shared_mb", "PSHARE/MB", "shared", "guest memory mapped to shared machine pages",
+                     "PShare Shared MBytes"),
+        counter.host("pshare_common_mb", "PSHARE/MB", "common", "machine memory those shared pages use",
+                     "PShare Common MBytes"),
+        counter.host("pshare_saving_mb", "PSHARE/MB", "saving", "shared - common, the memory TPS saves",
+                     "PShare Savings MBytes"),
+    )
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -538,7 +550,7 @@ class PageSharing(Mechanism):
             self.sim.emit(self.sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
 
     @staticmethod
-    def vm_counters(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, recent) -> dict:
         g = np.flatnonzero(vm.gp_state == SHARED)
         m = vm.gp_loc[g].astype(np.int64)
         refs = state.host.mpn_refs[m]
@@ -549,7 +561,7 @@ class PageSharing(Mechanism):
         return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh), "COW/s": cow}
 
     @staticmethod
-    def host_counters(state, sim, recent) -> dict:
+    def host_values(state, sim, recent) -> dict:
         shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
         common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
         return {"pshare_shared_mb": mb(shared), "pshare_common_mb": mb(common),

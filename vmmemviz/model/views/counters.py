@@ -1,30 +1,51 @@
 """Counters derived from the state, never kept beside it, named as esxtop names them (MB).
 
-Per VM: MEMSZ (configured), GRANT (guest memory backed by machine memory, shared included),
-TCHD (touched lately, sampling.py), OVHD (VMM overhead), plus the TLB/MMU figures.
-Host: managed, free, minfree, state. Every mechanism of the catalog adds its own through
-``Mechanism.vm_counters(state, vm, sim, recent)`` / ``host_counters(state, sim, recent)``
-(a dict), in catalog order, whether it is enabled or not. ``sim`` is the live simulator
-(settings, mechanisms); ``recent`` is the event rows of the current tick up to the state's
-position, for the per-second rates (SWR/s, ZIP/s, ...).
+Every counter is declared (core/counter.py) next to what computes it: here the base figures
+of the host and the VMs (MEMSZ, GRANT, OVHD, the TLB/MMU figures; managed, free), and in
+each mechanism of the catalog its own (``Mechanism.counters``, values from
+``vm_values(state, vm, sim, recent)`` / ``host_values(state, sim, recent)``, in catalog
+order, whether the mechanism is enabled or not). ``sim`` is the live simulator (settings,
+mechanisms); ``recent`` is the event rows of the current tick up to the state's position,
+for the per-second rates (SWR/s, ZIP/s, ...). ``VM`` and ``HOST`` map every declared name
+to its declaration: the counters panel, the plots, F1 help and the esxtop reader read them.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from vmmemviz.model.catalog import MECHANISMS
+from vmmemviz.model.core import counter
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import EVENT_DTYPE
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import MAPPED, SHARED
-from vmmemviz.model.reclaim.freestates import STATE_NAMES, HostStates
-from vmmemviz.model.reclaim.sampling import touched
+
+BASE = (
+    counter.vm("MEMSZ", "MB", "mem", "configured memory of the VM (the guest physical memory size)",
+               "Memory Size MBytes"),
+    counter.vm("GRANT", "MB", "mem", "guest physical memory backed by machine memory (consumed), shared "
+               "pages included", "Memory Granted Size MBytes"),
+    counter.vm("OVHD", "MB", "mem", "machine memory the VMM uses for this VM (PMAP, shadow or EPT tables)",
+               "Overhead MBytes"),
+    counter.vm("TLB_HITS", "", "mmu", "translations found in the TLB (no page walk)"),
+    counter.vm("TLB_MISSES", "", "mmu", "translations that needed a page walk"),
+    counter.vm("WALK_REFS", "", "mmu", "memory references of all page walks (up to 24 each with EPT, 4 with "
+               "shadow tables)"),
+    counter.vm("VM_EXITS", "", "mmu", "exits to the VMM to re-sync shadow page tables (software MMU only)"),
+    counter.host("managed_mb", "VMKMEM", "managed", "machine memory the VMkernel manages", "Kernel Managed MBytes"),
+    counter.host("free_mb", "VMKMEM", "free", "free memory; compared with minFree it decides the host state",
+                 "Free MBytes"),
+)
+DECLARED = BASE + tuple(c for m in MECHANISMS for c in m.counters)
+VM = {c.name: c for c in DECLARED if not c.host}
+HOST = {c.name: c for c in DECLARED if c.host}
+assert len(VM) + len(HOST) == len(DECLARED), "a counter is declared twice"
 
 
 def overhead_by_vm(state) -> np.ndarray:
     """Hypervisor frames per owner VM, in one pass over the host."""
     hv = state.host.mpn_state == H.HV
-    return np.bincount(state.host.mpn_owner[hv], minlength=256)
+    return np.bincount(state.host.mpn_owner[hv], minlength=H.NO_VM + 1)
 
 
 def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
@@ -34,8 +55,6 @@ def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
     out = {
         "MEMSZ": mb(vm.n),
         "GRANT": mb(granted),
-        "TCHD": mb(touched(vm)),
-        "%ACTV": vm.active_pct,
         "OVHD": mb(ovhd),
         "TLB_HITS": vm.tlb_hits,
         "TLB_MISSES": vm.tlb_misses,
@@ -43,20 +62,14 @@ def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
         "VM_EXITS": vm.vm_exits,
     }
     for m in MECHANISMS:
-        out.update(m.vm_counters(state, vm, sim, recent))
+        out.update(m.vm_values(state, vm, sim, recent))
     return out
 
 
 def host_counters(state, sim, recent) -> dict:
-    free = state.host.free_count()
-    out = {
-        "managed_mb": mb(state.host.n_mpn),
-        "free_mb": mb(free),
-        "minfree_mb": round(sim.mechanism(HostStates).minfree_mb, 2),
-        "state": STATE_NAMES[state.host_state],
-    }
+    out = {"managed_mb": mb(state.host.n_mpn), "free_mb": mb(state.host.free_count())}
     for m in MECHANISMS:
-        out.update(m.host_counters(state, sim, recent))
+        out.update(m.host_values(state, sim, recent))
     return out
 
 

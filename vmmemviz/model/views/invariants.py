@@ -57,10 +57,8 @@ def check(state) -> None:
 
 
 def _check_stores(state, vm) -> None:
-    gswapped = [p.pt[p.pt_state == G.GSWAPPED] for p in vm.procs]
     for s in state.stores.values():
-        slots = (vm.gp_loc[vm.gp_state == s.page_state] if s.page_state is not None
-                 else np.concatenate(gswapped or [np.zeros(0, np.uint32)])).astype(np.int64)
+        slots = s.held(state, vm)
         if len(np.unique(slots)) != len(slots):
             raise Broken(f"{vm.name}: two pages share a slot of the {s.title}")
         if not s.occupied(state, vm)[slots].all():

@@ -3,7 +3,8 @@
 A page is named by a reference ``(layer, vm, proc, index)``: layer ``"gv"`` (a process's
 GVPN), ``"gp"`` (a VM's GPPN) or ``"mp"`` (an MPN; vm and proc are ignored). The chain runs
 GVPN -> GPPN -> MPN, or ends in the store that holds the page (guest swap, .vswp,
-compression cache) as the page's state says.
+compression cache, any store of ``state.stores``) as the page's state says; the content
+then comes from that store. A store slot is named ``(store name, vm, None, slot)``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.events import F_RANGE, KINDS, NONE
+from vmmemviz.model.core.store import page_state_name
 
 HISTORY_MAX = 200
 
@@ -25,11 +27,12 @@ def _gp_chain(state, vm, gppn: int) -> list:
     loc = int(vm.gp_loc[gppn])
     if st in (V.MAPPED, V.SHARED):
         return [("mp", None, None, loc)]
-    if st == V.SWAPPED:
-        return [("vswp", vm.index, None, loc)]
-    if st == V.COMPRESSED:
-        return [("zip", vm.index, None, loc)]
-    return []
+    store = state.store_holding(st)
+    return [(store.name, vm.index, None, loc)] if store is not None else []
+
+
+def _guest_store(state):
+    return next(s for s in state.stores.values() if s.page_state is None)
 
 
 def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
@@ -48,11 +51,11 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
             chain.append(("gp", vmi, None, g))
             chain += _gp_chain(state, vm, g)
         elif ps == G.GSWAPPED:
-            chain.append(("gswap", vmi, None, int(p.pt[index])))
+            chain.append((_guest_store(state).name, vmi, None, int(p.pt[index])))
     elif layer == "gp":
         vm = state.vms[vmi]
         out["what"] = f"{names[vmi]}: GPPN 0x{index:x}"
-        out["state"] = (f"{V.GP_STATE_NAMES[vm.gp_state[index]]}; guest OS: "
+        out["state"] = (f"{page_state_name(vm.gp_state[index])}; guest OS: "
                         f"{G.GUEST_STATE_NAMES[vm.gp_guest[index]]}")
         if vm.gp_guest[index] == G.USER and vm.gp_proc[index] != 255:
             pi = int(vm.gp_proc[index])
@@ -71,8 +74,10 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
             else:
                 chain = [("gp", own, None, g), ref]
     else:
-        out["what"] = f"{layer} slot 0x{index:x}"
-        out["state"] = layer
+        store = state.stores[layer]
+        out["what"] = f"{names[vmi]}: {store.title} slot 0x{index:x}"
+        occ = store.occupied(state, state.vms[vmi])
+        out["state"] = "in use" if index < len(occ) and occ[index] else "free"
     # content: from the machine page when there is one
     mp = [c for c in chain if c[0] == "mp"]
     cid = None
@@ -81,6 +86,9 @@ def inspect(state, log_rows: np.ndarray, ref: tuple, names: list) -> dict:
         if state.host.mpn_state[mp[0][3]] in (H.FREE, H.HV):
             cid = None
         out["refs"] = int(state.host.mpn_refs[mp[0][3]])
+    elif chain[-1][0] in state.stores and out["state"] != "free":    # the page lives in a store
+        layer, vmi, _, slot = chain[-1]
+        cid = int(state.stores[layer].content(state, state.vms[vmi], np.array([slot]))[0])
     if cid is not None:
         data = C.page_bytes(cid)
         out["content_id"] = cid
