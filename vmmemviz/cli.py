@@ -2,6 +2,7 @@
 
     vmmemviz [SCENARIO]                  open the app (default: the built-in "default")
     vmmemviz run SCENARIO [--steps N] [--events] [--json] [--esxtop OUT.csv]
+    vmmemviz run SCENARIO --jsonl        one JSON object per tick: {"tick", "host", "vms"}
     vmmemviz esxtop CAPTURE.csv [--sample N] [--json]
     vmmemviz calibrate CAPTURE.csv [--sample N] --out SCENARIO.toml
     vmmemviz list                        built-in scenarios and tours
@@ -36,6 +37,10 @@ def _run(args) -> int:
     if args.ticks is not None:
         sc.duration = args.ticks
     tl = Timeline(sc)
+    if args.jsonl:
+        for rec in tl.records():
+            sys.stdout.write(json.dumps(rec) + "\n")
+        return 0
     end = tl.ensure(args.steps) if args.steps is not None else tl.run_to_end()
     if args.steps is not None:
         end = min(end, args.steps)
@@ -50,11 +55,13 @@ def _run(args) -> int:
     c = tl.counters()
     if args.esxtop:
         from vmmemviz.importers.esxtop_out import alloc_columns, write_esxtop
-        rows = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
-        write_esxtop(args.esxtop, rows, alloc=alloc_columns(sc))
+        ticks = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
+        write_esxtop(args.esxtop, ticks, alloc=alloc_columns(sc))
     if args.json:
-        states = [h["host"]["state"] for h in tl.history]
-        seq = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+        # the states the host read, as HOST_STATE events (low can be entered and left within a tick)
+        from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+        rows = tl.log.rows(0, end)
+        seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
         print(json.dumps({"scenario": sc.name, "events": end, "ticks": tl.view.tick + 1,
                           "digest": tl.view.digest(), "state_sequence": seq, **c}))
     elif not args.events:
@@ -139,6 +146,8 @@ def parser(commands: set | None = None) -> ArgumentParser:
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--esxtop", metavar="OUT.csv", help="also write the run as an esxtop batch "
                    "capture (PDH-CSV, one row per tick)")
+    r.add_argument("--jsonl", action="store_true",
+                   help='print one JSON object per tick: {"tick", "host", "vms"} (the keys of --json)')
     r.set_defaults(func=_run)
     e = sub.add_parser("esxtop", help="one sample of an esxtop batch capture (esxtop -b)")
     e.add_argument("capture", metavar="CAPTURE.csv")

@@ -223,15 +223,46 @@ def test_minfree_sliding_scale(mb, expected):
 
 
 def test_state_thresholds_and_hysteresis():
+    """Epping, vSphere 6.0 states (entered below 100/64/32/16% of minFree) with "an upper and
+    lower boundary": a state is left upward only above the threshold of the state above it."""
     th = states.thresholds_mb("esxi6", 8043, 403)
-    assert th == pytest.approx([403, 0.64 * 403, 0.32 * 403, 0.16 * 403])
-    s = states.next_state(states.HIGH, 300, th)
-    assert s == states.CLEAR
-    assert states.next_state(states.CLEAR, 410, th) == states.CLEAR      # not 10% above yet
-    assert states.next_state(states.CLEAR, 450, th) == states.HIGH
-    assert states.next_state(states.HIGH, 50, th) == states.LOW
-    esx4 = states.thresholds_mb("esx4", 10000, 0)
-    assert states.next_state(states.HIGH, 350, esx4) == states.SOFT       # no clear state in ESX 4
+    mark = states.high_mark_mb("esxi6", 403)
+    assert th == pytest.approx([403, 0.64 * 403, 0.32 * 403, 0.16 * 403]) and mark == 4 * 403
+    assert states.next_state(states.HIGH, 1000, th, mark) == states.HIGH        # below 400%: still high
+    assert states.next_state(states.HIGH, 300, th, mark) == states.CLEAR
+    assert states.next_state(states.HIGH, 50, th, mark) == states.LOW
+    assert states.next_state(states.LOW, 100, th, mark) == states.LOW
+    assert states.next_state(states.LOW, 140, th, mark) == states.HARD          # back in hard above 32%
+    assert states.next_state(states.HARD, 200, th, mark) == states.HARD
+    assert states.next_state(states.HARD, 300, th, mark) == states.SOFT
+    assert states.next_state(states.SOFT, 500, th, mark) == states.CLEAR
+
+
+def test_state_reading_fits_the_field_capture():
+    """ESXI-FACTS.md, field evidence: an 8043 MB ESXi 6 host reports clear (1) with free 590 MB
+    and minFree 403 MB (146%) after heavy ballooning and swapping; "clear between 400% and
+    100%" as the host recovers; high again only above 400%."""
+    minfree = states.minfree_mb(8043)
+    th, mark = states.thresholds_mb("esxi6", 8043, minfree), states.high_mark_mb("esxi6", minfree)
+    s = states.LOW
+    for free in (60, 150, 300, 450, 590):           # reclamation gives memory back
+        s = states.next_state(s, free, th, mark)
+    assert minfree == 403 and s == states.CLEAR
+    assert states.next_state(s, 1500, th, mark) == states.CLEAR
+    assert states.next_state(s, 1620, th, mark) == states.HIGH
+
+
+def test_esx4_mode_is_consistent():
+    """ESX 4 / Waldspurger 2002: minFree a fixed 6% of memory, states high/soft/hard/low at
+    6/4/2/1%, no clear state, no 400% large-page mark."""
+    assert states.minfree_mb(10000, 0, "esx4") == 600
+    th, mark = states.thresholds_mb("esx4", 10000, 600), states.high_mark_mb("esx4", 600)
+    assert mark == 600
+    assert states.next_state(states.HIGH, 350, th, mark) == states.SOFT         # no clear state
+    assert states.next_state(states.SOFT, 550, th, mark) == states.SOFT
+    assert states.next_state(states.SOFT, 610, th, mark) == states.HIGH
+    assert states.next_state(states.HIGH, 90, th, mark) == states.LOW
+    assert states.next_state(states.LOW, 210, th, mark) == states.HARD
 
 
 @pytest.mark.parametrize("text,needle", [

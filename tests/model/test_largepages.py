@@ -156,15 +156,20 @@ def test_break_candidates_below_400_percent_of_minfree():
     assert "400% of minFree" in events.narrate(brk[0], ["a", "b"])
 
 
-def test_a_large_page_of_zeros_is_broken_whatever_the_state():
+def test_a_large_page_of_zeros_is_kept_above_the_400_percent_mark_and_broken_below():
+    """Epping, "Large pages and TPS": a 2 MB page of zeros stays large (and unshared) while the
+    host is above 400% of minFree; below the mark it is broken and its zero pages shared."""
     sim = sim_with([{"name": "a", "mb": 4, "app": {"size": 3.5}}], settings={"Sim.TimeScale": 60})
     a = sim.vms[0]
     sim.access(a, a.procs[0], np.array([600]), np.array([False]), np.zeros(1, np.uint32))
     sim.run(30)
+    assert len(rows_of(sim, LPM.apply_lp_break.code)) == 0 and sim.state.host_state == states.HIGH
+    sim.mechanism(states.HostStates).minfree_mb = sim.state.host.free_count() / 256 / 3.9       # free is now < 400% of minFree
+    sim.mechanism(LPM.LargePages).tick()
     brk = rows_of(sim, LPM.apply_lp_break.code)
-    assert brk["slot"].tolist() == [LPM.ZEROS] and sim.state.host_state == states.HIGH
+    assert LPM.ZEROS in brk["slot"].tolist() and sim.state.host_state == states.HIGH
     assert (a.gp_state[512:1024] == V.SHARED).all()
-    assert "LPage.MaxSharedPages" in events.narrate(brk[0], ["a"])
+    assert "LPage.MaxSharedPages" in events.narrate(brk[list(brk["slot"]).index(LPM.ZEROS)], ["a"])
 
 
 def test_tour_seek_equals_play_and_invariants_hold():

@@ -4,12 +4,21 @@ A CID is a uint32 whose top two bits name its class:
 
 * ``ZERO``   -- the all-zero page (CID 0 only). Windows zeroes all of its memory at boot.
 * ``OS``     -- page *i* of a guest OS image (kernel text, libraries). Two VMs of the same
-  OS hold byte-identical OS pages: what inter-VM transparent page sharing finds.
-* ``TEXT``   -- heap, text, logs: compressible (LZ4 keeps it well under 2 KiB).
+  OS hold byte-identical OS pages: what inter-VM transparent page sharing finds. Also page
+  *i* of an application's image (``app_cid``: its binary and the data files it reads), the
+  same in every VM that runs an application of that name.
+* ``TEXT``   -- heap, data, page tables: private to one VM.
 * ``RANDOM`` -- encrypted or compressed data: incompressible, never identical by chance.
 
 Bytes are produced deterministically from the CID (same CID, same bytes, in every run), so
-page sharing compares real bytes and memory compression runs real LZ4 on them.
+page sharing compares real bytes and memory compression runs real LZ4 on them. OS and TEXT
+bytes are real guest pages: the corpus ``resources/corpus/linux-guest-pages.npz`` (built by
+``tools/make_corpus.py`` from two boots of a Linux guest) holds distinct pages of its OS image
+(the kernel and pages identical in both boots) and of its private memory (pages found in one
+boot only). OS page *i* is corpus page *i*; past the corpus, and for other OS kinds and
+application images, a corpus page is stamped with the CID in its first 8 bytes (unique bytes,
+almost the same LZ4 size). TEXT page *s* is a text corpus page stamped the same way. So LZ4
+sizes (1 KiB and 2 KiB slots, pages sent to the swap file) are those of real pages.
 
 Real guest memory: a VM whose scenario names an ``image`` takes its pages from that file
 (``register_image``). Its pages are OS-class CIDs with source ``IMAGE_SOURCE0 + slot`` and
@@ -19,9 +28,12 @@ the GPPN as index; zero pages become CID 0 and pages with equal bytes one canoni
 """
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 
 import numpy as np
+
+from vmmemviz.assets import asset
 
 PAGE_SIZE = 4096
 CLASS_SHIFT = 30
@@ -29,15 +41,9 @@ ZERO, OS, TEXT, RANDOM = 0, 1, 2, 3
 CLASS_NAMES = ("zero", "os", "text", "random")
 ZERO_CID = 0
 UNIQUE_MASK = (1 << CLASS_SHIFT) - 1
-OS_KINDS = ("linux", "windows")
+OS_KINDS = ("linux", "windows", "app")
 OS_INDEX_BITS = 24
-
-_WORDS = (
-    "the page table maps guest virtual memory to guest physical memory and the hypervisor "
-    "maps guest physical pages to machine pages through the pmap while the balloon driver "
-    "pins idle memory so that other virtual machines can use it when the host is short of "
-    "free frames and the scanner hashes pages to share identical copies read only"
-).split()
+APP_NAME_BITS = 8
 
 
 def os_cid(os_kind: str, index):
@@ -45,6 +51,14 @@ def os_cid(os_kind: str, index):
     k = OS_KINDS.index(os_kind)
     return (np.uint32(OS << CLASS_SHIFT) | np.uint32(k << OS_INDEX_BITS)
             | (np.asarray(index, dtype=np.uint32) & np.uint32((1 << OS_INDEX_BITS) - 1)))
+
+
+def app_cid(app_name: str, index):
+    """CID of page ``index`` of the image of application ``app_name`` (its binary and input
+    files): identical in every VM that runs an application of that name."""
+    tag = zlib.crc32(app_name.encode()) & ((1 << APP_NAME_BITS) - 1)
+    bits = OS_INDEX_BITS - APP_NAME_BITS
+    return os_cid("app", np.uint32(tag << bits) | (np.asarray(index, np.uint32) & np.uint32((1 << bits) - 1)))
 
 
 def unique_cid(cls: int, serial):
@@ -126,26 +140,20 @@ def page_bytes(cid: int) -> bytes:
     src = (cid >> OS_INDEX_BITS) & 63
     if cls == OS and src >= IMAGE_SOURCE0:
         return _IMAGES[src][0].page(cid & ((1 << OS_INDEX_BITS) - 1))
-    if cls == TEXT:
-        return _text_page(cid)
-    rng = np.random.default_rng(cid)
     if cls == RANDOM:
-        return rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
-    # OS: machine code: a small vocabulary of instruction-like 8-byte groups, plus some
-    # random immediates, so it compresses to a bit under half like real code does.
-    vocab = np.random.default_rng(cid >> OS_INDEX_BITS).integers(0, 256, (32, 8), dtype=np.uint8)
-    words = vocab[rng.integers(0, 32, PAGE_SIZE // 8)]
-    noise = rng.random(PAGE_SIZE // 8) < 0.35
-    words[noise, 4:] = rng.integers(0, 256, (int(noise.sum()), 4), dtype=np.uint8)
-    return words.tobytes()
+        return np.random.default_rng(cid).integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
+    os_page = cls == OS and src == 0
+    pages = corpus()["os" if cls == OS and src != OS_KINDS.index("app") else "text"]
+    index = cid & (UNIQUE_MASK if cls == TEXT else (1 << OS_INDEX_BITS) - 1)
+    if os_page and index < len(pages):
+        return pages[index].tobytes()           # the Linux image as it was in memory
+    page = pages[(index * 2654435761) % len(pages)].copy()
+    page[:8] = np.frombuffer(np.uint64(cid | (1 << 63)).tobytes(), np.uint8)
+    return page.tobytes()
 
 
-# TEXT pages are windows of one English-like corpus under a header naming the page:
-# unique, and they compress to well under 2 KiB (and cost no random generator to make).
-_CORPUS = " ".join(_WORDS[i] for i in np.random.default_rng(7).integers(0, len(_WORDS), 12000)).encode()
-
-
-def _text_page(cid: int) -> bytes:
-    header = f"[{cid & UNIQUE_MASK:08x}] ".encode()
-    off = (cid * 2654435761) % (len(_CORPUS) - PAGE_SIZE)
-    return header + _CORPUS[off:off + PAGE_SIZE - len(header)]
+@lru_cache(maxsize=1)
+def corpus() -> dict:
+    """Real guest pages per class: ``{"os": uint8[n, 4096], "text": uint8[m, 4096]}``."""
+    with np.load(asset("corpus", "linux-guest-pages.npz")) as z:
+        return {"os": z["os"], "text": z["text"]}

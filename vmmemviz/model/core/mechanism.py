@@ -10,12 +10,16 @@ a mechanism overrides the ones it needs:
 * ``setup_state(state, scenario)`` (class method): add arrays to a fresh ``State`` (also the
   timeline's replay view, which has no simulator);
 * ``tick()``: once a second, after the workloads, in catalog order;
+* ``end_tick()``: after every mechanism's ``tick`` (e.g. re-read the host state);
+* ``blocks(vm, pages)``: True makes ``vm``'s faults that need machine memory wait a tick;
 * ``back(vm, gppns)``: back first touches its own way, return the GPPNs left for 4 KB ``BACK``;
 * ``fault(vm, gppns, writes)``: make pages accessible before an access;
 * ``make_room(vm, frames, keep)``: the host has fewer free frames than ``vm`` is about to take:
   reclaim at once, never ``vm``'s GPPNs in ``keep``;
 * ``guest_fault(vm, proc, gvpns)``: make every GVPN of an access resident in the guest;
 * ``guest_reclaim(vm, n)``: the guest OS needs ``n`` more free pages;
+* ``release(vm, gppns)``: these pages are about to lose their machine pages (ballooned,
+  compressed or swapped): prepare them (large pages are broken first);
 * ``before_swap(vm, gppns, urgent)``: take pages chosen for swapping another way (share,
   compress); return those still to swap. ``urgent``: reclaim that blocks a fault.
 
@@ -48,6 +52,14 @@ class Mechanism:
     def tick(self) -> None:
         """Once a second, after the workloads."""
 
+    def end_tick(self) -> None:
+        """Once a second, after every mechanism's ``tick``."""
+
+    def blocks(self, vm, pages: int) -> bool:
+        """``vm`` faults on ``pages`` pages that need machine memory: True makes them wait
+        this tick (the mechanism says so with an event)."""
+        return False
+
     def back(self, vm, gppns):
         return gppns
 
@@ -62,6 +74,9 @@ class Mechanism:
 
     def guest_reclaim(self, vm, n: int) -> None:
         """The guest OS needs ``n`` more free guest physical pages."""
+
+    def release(self, vm, gppns) -> None:
+        """``gppns`` are about to lose their machine pages (ballooned, compressed, swapped)."""
 
     def before_swap(self, vm, gppns, urgent: bool):
         return gppns

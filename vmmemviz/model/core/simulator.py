@@ -15,7 +15,8 @@ from vmmemviz.model.guest import guestos as guest
 from vmmemviz.model.core import host as H
 from vmmemviz.model.guest import realdata
 from vmmemviz.model.guest import workload
-from vmmemviz.model.core.events import F_WRITE, EventLog, apply_rows, make_rows
+from vmmemviz.model.core import content as C
+from vmmemviz.model.core.events import F_RANGE, F_WRITE, EventLog, apply_rows, make_rows
 from vmmemviz.model.guest.mmu import apply_access
 from vmmemviz.model.config.settings import HOST_SETTINGS, VM_SETTINGS, defaults
 from vmmemviz.model.core.modelstate import State
@@ -101,6 +102,8 @@ class Simulator:
                 self.run_process(vm, proc, t)
         for m in self.mechanisms:
             m.tick()
+        for m in self.mechanisms:
+            m.end_tick()
         self.now += 1
 
     def run(self, ticks: int | None = None, max_events: int | None = None) -> None:
@@ -116,7 +119,20 @@ class Simulator:
             for r in boot:
                 gppns = expand(r)[1]
                 self.make_room(vm, len(gppns), gppns)
-                self.emit(r)
+                if r["kind"][0] == guest.apply_boot_zero.code:
+                    self.boot_zero(vm, gppns)
+                else:
+                    self.emit(r)
+
+    def boot_zero(self, vm, gppns) -> None:
+        """A Windows guest zeroes ``gppns`` at boot: first touches, backed as any first touch
+        (2 MB pages of zeros on a hardware MMU), the rest by ``BOOT_ZERO`` runs of 4 KB pages."""
+        for m in self.mechanisms:
+            gppns = m.back(vm, gppns)
+        cut = np.flatnonzero(np.diff(gppns) != 1) + 1
+        for run in np.split(gppns, cut) if len(gppns) else []:
+            self.emit(make_rows(1, self.now, guest.apply_boot_zero.code, vm.index, gppn=int(run[0]),
+                                aux=len(run), flags=F_RANGE, content=C.ZERO_CID))
 
     # -- processes -----------------------------------------------------------------------
     def run_process(self, vm, proc, t: int) -> None:
@@ -161,6 +177,11 @@ class Simulator:
     def access(self, vm, proc, gvpns, writes, contents) -> None:
         """Accesses by ``proc``: guest faults, hypervisor faults, then the ACCESS rows."""
         gvpns = np.asarray(gvpns, np.int64)
+        wait = self.needs_frames(vm, proc, gvpns, writes)
+        if wait.any() and any(m.blocks(vm, int(wait.sum())) for m in self.mechanisms):
+            gvpns, writes, contents = gvpns[~wait], np.asarray(writes)[~wait], np.asarray(contents)[~wait]
+            if not len(gvpns):
+                return
         if (proc.pt_state[gvpns] == guest.GSWAPPED).any():
             for m in self.mechanisms:
                 m.guest_fault(vm, proc, np.unique(gvpns))
@@ -169,6 +190,16 @@ class Simulator:
         flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
         self.emit(self.rows(len(gvpns), apply_access.code, vm.index, proc=proc.index, gvpn=gvpns,
                             gppn=gppns, content=contents, flags=flags))
+
+    @staticmethod
+    def needs_frames(vm, proc, gvpns, writes) -> np.ndarray:
+        """Per access: it needs a machine page (first touch, swapped, compressed, ballooned,
+        copy on write, or paged out by the guest)."""
+        out = proc.pt_state[gvpns] == guest.GSWAPPED
+        res = ~out
+        st = vm.gp_state[proc.pt[gvpns[res]].astype(np.int64)]
+        out[res] = (st != MAPPED) & ((st != SHARED) | np.asarray(writes, bool)[res])
+        return out
 
     def make_room(self, vm, frames: int, keep=None) -> None:
         """Before ``frames`` machine pages are taken for ``vm``: if the host has fewer free, the
@@ -197,6 +228,11 @@ class Simulator:
         """The guest OS of ``vm`` needs ``n`` more free pages (guest-level paging frees them)."""
         for m in self.mechanisms:
             m.guest_reclaim(vm, n)
+
+    def release(self, vm, gppns) -> None:
+        """``gppns`` of ``vm`` are about to lose their machine pages: every mechanism prepares."""
+        for m in self.mechanisms:
+            m.release(vm, gppns)
 
     def before_swap(self, vm, gppns, urgent: bool = False):
         """Offer pages chosen for swapping to every mechanism (share, compress); returns the

@@ -53,6 +53,13 @@ class Timeline:
                 self._bound()
         return len(self.sim.log)
 
+    def records(self):
+        """Run to the end, yielding each tick's counters as ``{"tick", "host", "vms"}``."""
+        while not self.sim.done():
+            self.advance()
+            h = self.history[-1]
+            yield {"tick": h["tick"], "host": h["host"], "vms": h["vms"]}
+
     def ensure(self, n: int) -> int:
         """Run until at least ``n`` events exist or the scenario ends."""
         while len(self.sim.log) < n and not self.sim.done():

@@ -23,6 +23,9 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import F_TLB_HIT, F_WRITE, hx, kind
 from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 
+WRITTEN = 4            # gp_flags: written in the current sample period (esxtop TCHD_W)
+
+
 def walk_refs(mmu: str, large: bool, guest_levels: int = 4) -> int:
     """Memory references of one TLB-miss page walk."""
     if mmu == "ept":
@@ -54,6 +57,7 @@ def apply_access(state, rows):
         vm.tlb_misses += len(hit) - nhit
         vm.walk_refs += int(cost.sum())
         vm.gp_flags[gppn] |= ACCESSED
+        vm.gp_flags[gppn[write]] |= WRITTEN
         state.host.mpn_content[mpn[write]] = rows["content"][sel][write]
         rows["mpn"][sel] = mpn
         rows["flags"][sel] = np.where(hit, flags | F_TLB_HIT, flags & ~np.uint8(F_TLB_HIT))

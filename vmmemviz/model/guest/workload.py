@@ -6,7 +6,9 @@ A process has a guest virtual address space of ``size_mb`` and a workload made o
   until ``size_mb``; free ``free_mb`` per second (its oldest allocation); make ``touches``
   accesses per second to pages of its working set (the first ``working_set_mb`` of what it
   holds), a ``write_fraction`` of them writes; written content drawn from ``content``
-  (weights of zero / os / text / random pages);
+  (weights of zero / os / text / random / app pages; ``app``: page GVPN of the application's
+  own image, its binary and input files, the same in every VM running an application of
+  that name, as in Waldspurger's identical SPEC95 VMs);
 * scripted steps at given ticks: ``{at = 3, op = "write", pages = "0x0-0xf", content = "text"}``
   with op alloc / free / read / write and ``pages`` a count or a GVPN range.
 
@@ -22,7 +24,8 @@ import numpy as np
 from vmmemviz.model.core import content as C
 from vmmemviz.model.guest.guestos import UNMAPPED
 
-CONTENT_CLASSES = {"zero": C.ZERO, "os": C.OS, "text": C.TEXT, "random": C.RANDOM}
+APP = 4                                   # not a CID class: app pages are OS-class image pages
+CONTENT_CLASSES = {"zero": C.ZERO, "os": C.OS, "text": C.TEXT, "random": C.RANDOM, "app": APP}
 OPS = ("alloc", "free", "read", "write")
 
 
@@ -52,8 +55,8 @@ class ProcessConfig:
     trace: str | None = None              # accesses come from this trace (realdata.py)
 
 
-def contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = None) -> np.ndarray:
-    """Content ids for ``n`` fresh writes."""
+def contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = None, gvpns=None) -> np.ndarray:
+    """Content ids for ``n`` fresh writes (to ``gvpns``, which app pages are indexed by)."""
     if cls_name is None:
         names = list(proc_cfg.content)
         w = np.array([proc_cfg.content[k] for k in names], float)
@@ -69,6 +72,10 @@ def contents(sim, proc_cfg: ProcessConfig, vm, n: int, cls_name: str | None = No
     if os_pages.any():
         # an application loading shared libraries: pages of the guest OS image
         out[os_pages] = C.os_cid(vm.cfg.guest_os, sim.rng.integers(0, max(8, vm.n // 16), int(os_pages.sum())))
+    app = classes == APP
+    if app.any():
+        index = np.asarray(gvpns)[app] if gvpns is not None else sim.next_serials(int(app.sum()))
+        out[app] = C.app_cid(proc_cfg.name, index)
     return out
 
 
@@ -133,11 +140,11 @@ def touches_for(sim, vm, proc, op) -> tuple:
         else:
             g = held[sim.rng.integers(0, len(held), s.count)]
         w = np.full(len(g), s.op == "write")
-        c = contents(sim, cfg, vm, len(g), s.content) if s.op == "write" else np.zeros(len(g), np.uint32)
+        c = contents(sim, cfg, vm, len(g), s.content, g) if s.op == "write" else np.zeros(len(g), np.uint32)
         return g, w, c
     ws = len(held) if cfg.working_set_pages is None else max(1, min(cfg.working_set_pages, len(held)))
     g = held[sim.rng.integers(0, ws, cfg.touches)]
     w = sim.rng.random(cfg.touches) < cfg.write_fraction
     c = np.zeros(cfg.touches, np.uint32)
-    c[w] = contents(sim, cfg, vm, int(w.sum()))
+    c[w] = contents(sim, cfg, vm, int(w.sum()), gvpns=g[w])
     return g, w, c

@@ -32,10 +32,12 @@ from vmmemviz.model.core.units import mb, pages
 from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
-from vmmemviz.model.reclaim.freestates import HYSTERESIS, HostStates
+from vmmemviz.model.reclaim.freestates import LOW, HostStates
 from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
 
 SZTGT = "alloc.sztgt"
+RECLAIM_MARGIN = 0.10     # targets leave free memory 10% above the clear (esx4: soft) threshold
+GROWTH_WINDOW = 10        # seconds of demand growth a target makes room for
 
 
 def consumed(state, vm) -> int:
@@ -97,9 +99,10 @@ def compute(sim) -> np.ndarray:
     state = sim.state
     vms = state.vms
     hv = sum(vm.cfg.overhead_pages() for vm in vms)      # the VMMs' frames, taken at power-on
-    goal_free = sim.mechanism(HostStates).thresholds_mb[0] * (1 + HYSTERESIS) * PAGES_PER_MB
+    goal_free = sim.mechanism(HostStates).thresholds_mb[0] * (1 + RECLAIM_MARGIN) * PAGES_PER_MB
     available = state.host.n_mpn - hv - goal_free
-    demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm)) for vm in vms])
+    grows = sim.mechanism(Allocation).growth
+    demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm) + grows(vm)) for vm in vms])
     lo = np.minimum([reservation_pages(vm) for vm in vms], demand)
     return targets([vm.cfg.share_count() for vm in vms], [vm.active_pct / 100 for vm in vms],
                    lo, demand, available, sim.settings["Mem.IdleTax"])
@@ -126,27 +129,71 @@ def _(row, names):
             f"({int(row['aux']) / PAGES_PER_MB:.2f} MB), by its shares, active memory, reservation and limit.")
 
 
+@kind(68, "MEM_WAIT", "state", "Memory Reclamation: in the low state the hypervisor blocks VMs above "
+      "their target (SZTGT) from allocating machine memory: their faults wait while it reclaims.")
+def apply_mem_wait(state, rows):
+    pass          # nothing changes: the faults did not happen (the count is in ``aux``)
+
+
+@apply_mem_wait.narrator
+def _(row, names):
+    return (f"The host is in the low state and {names[row['vm']]} holds more than its target (SZTGT): "
+            f"its faults on {int(row['aux'])} pages wait for machine memory while the host reclaims.")
+
+
 class Allocation(Mechanism):
     """Mechanism: recomputes every VM's SZTGT once a second, emitting MEM_TARGET on a change
-    (after page sharing, which changes what each VM consumes)."""
+    (after page sharing, which changes what each VM consumes); blocks VMs above their target
+    from allocating in the low state (``MEM_WAIT``)."""
 
     name = "allocation"
     after = ("states", "sampling", "tps")
     counters = (counter.vm("SZTGT", "MB", "mem", "the machine memory the VMkernel wants the VM to have (its "
-                           "target)", "Target Size MBytes"),)
+                           "target)", "Target Size MBytes"),
+                counter.vm("CNSM", "MB", "mem", "machine memory the VM consumes (private pages, its part of "
+                           "shared pages, its compression cache)"),
+                counter.vm("MEMWAIT/s", "MB/s", "mem", "faults that waited because the host is in the low state "
+                           "and the VM is above its target (vmmemviz's own, not an esxtop column)"))
+
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.held = [[] for _ in sim.vms]       # per VM: pages held or reclaimed, last ticks
+        self.waited = [[] for _ in sim.vms]     # per VM: pages whose faults waited, last ticks
 
     @classmethod
     def setup_state(cls, state, sc):
         state.extra[SZTGT] = np.array([vm.n for vm in state.vms], np.uint32)
 
+    def growth(self, vm) -> int:
+        """Pages the VM's demand grew by over the last ``GROWTH_WINDOW`` seconds (what it took,
+        and what it waited for): a busy VM whose working set grows gets a target above what it
+        holds when memory allows (Waldspurger's min-funding revocation: targets from demand)."""
+        held = self.held[vm.index]
+        return (held[-1] - held[0] if held else 0) + sum(self.waited[vm.index])
+
     def tick(self):
         sim = self.sim
+        for vm in sim.vms:
+            self.held[vm.index] = (self.held[vm.index] + [consumed(sim.state, vm) + reclaimed(vm)])[-GROWTH_WINDOW:]
+            self.waited[vm.index] = (self.waited[vm.index] + [0])[-GROWTH_WINDOW:]
         new = compute(sim)
         old = sim.state.extra[SZTGT]
         changed = np.flatnonzero(new != old)
         if len(changed):
             sim.emit(sim.rows(len(changed), apply_mem_target.code, changed, aux=new[changed]))
 
+    def blocks(self, vm, pages):
+        """Low state (Epping): a VM above its target is blocked from allocating."""
+        sim = self.sim
+        if sim.state.host_state != LOW or consumed(sim.state, vm) <= sztgt(sim.state, vm):
+            return False
+        sim.emit(sim.rows(1, apply_mem_wait.code, vm.index, aux=pages))
+        if self.waited[vm.index]:
+            self.waited[vm.index][-1] += pages
+        return True
+
     @staticmethod
     def vm_values(state, vm, sim, recent):
-        return {"SZTGT": mb(sztgt(state, vm))}
+        return {"SZTGT": mb(sztgt(state, vm)), "CNSM": mb(consumed(state, vm)),
+                "MEMWAIT/s": mb(int(recent["aux"][(recent["vm"] == vm.index)
+                                                 & (recent["kind"] == apply_mem_wait.code)].sum()))}

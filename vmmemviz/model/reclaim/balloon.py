@@ -146,6 +146,7 @@ def inflate(sim, vm, n: int) -> None:
         sim.guest_reclaim(vm, short)
     g = G.free_gppns(vm, n)
     if len(g):
+        sim.release(vm, g)
         sim.emit(sim.rows(len(g), apply_balloon_pin.code, vm.index, gppn=g))
 
 

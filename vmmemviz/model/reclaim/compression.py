@@ -297,7 +297,7 @@ def compress(sim, vm, gppns) -> np.ndarray:
 
 class Compression(Mechanism):
     """Mechanism: compresses pages on their way to the swap file (``before_swap``, after share
-    before swap; not in urgent reclaim), decompresses on access (``fault``), and gives empty
+    before swap, on every path: urgent reclaim too), decompresses on access (``fault``), and gives empty
     cache frames back once a second (``tick``, after swapping)."""
 
     name = "compression"
@@ -320,7 +320,7 @@ class Compression(Mechanism):
         return bool(self.sim.settings["Mem.MemZipEnable"])
 
     def before_swap(self, vm, gppns, urgent):
-        return gppns if urgent else compress(self.sim, vm, gppns)
+        return compress(self.sim, vm, gppns)
 
     def tick(self):
         sim = self.sim

@@ -3,11 +3,11 @@
 minFree (ESXi 5+, ``Mem.MemMinFreePct`` = 0): a sliding scale of managed memory, 6% of the
 first 4 GB, 4% of 4-12 GB, 2% of 12-28 GB and 1% of the rest (8043 MB managed -> 403 MB).
 
-``Sim.StateModel`` = "esxi6" (vSphere 6.0 table, Epping). The host is in the last state
-whose threshold free memory has fallen below:
+``Sim.StateModel`` = "esxi6" (vSphere 6.0 table, Epping). A state is entered when free
+memory falls below its threshold:
 
 =====  ====================  =====================================================
-state  free memory below     what runs
+state  entered below         what runs
 =====  ====================  =====================================================
 high   (400% of minFree)     background TPS only; below 400% large pages become
                              break candidates
@@ -17,11 +17,22 @@ hard   32% of minFree        TPS + compression + hypervisor swapping (no balloon
 low    16% of minFree        compression + swapping; VMs above target are blocked
 =====  ====================  =====================================================
 
-A state is left upward only once free memory is 10% above the threshold that was crossed
-(hysteresis), so the host does not flap between two states.
+The reading (documented in docs/fidelity.md): each state has a lower and an upper boundary
+(Epping: "there is an upper and lower boundary when transitioning between states"). It is
+entered when free memory falls below its own threshold and left upward only when free
+memory rises above the threshold of the state above it: clear is left for high only above
+400% of minFree, soft for clear above 100%, hard for soft above 64%, low for hard above 32%
+("it reclaims aggressively until the host is back in hard"). This fits the field capture
+(an 8 GB ESXi 6 host in clear at 146% of minFree after heavy ballooning and swapping) and
+the field test ("high above 400%, clear between 400% and 100%" as the host recovers). The
+state is evaluated at the start of the mechanisms' turn each tick (what reclamation runs),
+before faults that need machine memory (so the low state blocks as soon as it is reached)
+and at the end of the tick, after reclamation, so the state a tick reports always fits the
+free memory it reports.
 
-"esx4" (ESX 4, Waldspurger 2002): high / soft / hard / low at 6 / 4 / 2 / 1% of memory,
-no clear state: soft below 4%, hard below 2%, low below 1%.
+"esx4" (ESX 4, Waldspurger 2002): minFree is a fixed 6% of memory and the states are high /
+soft / hard / low, entered below 4 / 2 / 1% of memory and left upward above 6 / 4 / 2%; no
+clear state, no 400% mark: large pages become break candidates in the soft state.
 """
 from __future__ import annotations
 
@@ -32,8 +43,7 @@ from vmmemviz.model.core.units import PAGES_PER_MB
 
 HIGH, CLEAR, SOFT, HARD, LOW = range(5)
 STATE_NAMES = ("high", "clear", "soft", "hard", "low")
-HYSTERESIS = 0.10
-LPAGE_BREAK_CANDIDATE = 4.0   # x minFree
+LPAGE_BREAK_CANDIDATE = 4.0   # x minFree (esxi6): the high state's upper mark
 
 SCALE = ((4096, 0.06), (8192, 0.04), (16384, 0.02), (float("inf"), 0.01))
 ESXI6_SHARES = (1.0, 0.64, 0.32, 0.16)          # clear, soft, hard, low: x minFree
@@ -44,11 +54,13 @@ BELOW = ("free memory above minFree (below 400% of it, large pages become break 
          "free memory below 32% of minFree", "free memory below 16% of minFree")
 
 
-def minfree_mb(managed_mb: float, min_free_pct: int = 0) -> float:
-    """minFree in MB for ``managed_mb`` of managed memory (``Mem.MemMinFreePct``).
+def minfree_mb(managed_mb: float, min_free_pct: int = 0, model: str = "esxi6") -> float:
+    """minFree in MB for ``managed_mb`` of managed memory (``Mem.MemMinFreePct``; ESX 4: 6%).
 
     Whole MB, rounded down, as ESXi reports it (8043 MB managed -> 403 MB); teaching-scale
     hosts (under 1 GB managed) keep the fraction so their thresholds stay apart."""
+    if model == "esx4" and not min_free_pct:
+        min_free_pct = 6
     if min_free_pct:
         return _whole(managed_mb, managed_mb * min_free_pct / 100)
     left, total = managed_mb, 0.0
@@ -89,14 +101,24 @@ def state_help(state: int) -> str:
     return f"{STATE_NAMES[state]}: {BELOW[state]}; {WHAT_RUNS[state]}."
 
 
-def next_state(current: int, free_mb: float, thresholds: list[float]) -> int:
-    """The state for ``free_mb``: down at once, up only past threshold + hysteresis."""
+def high_mark_mb(model: str, minfree: float) -> float:
+    """Free memory (MB) above which a host leaves clear (esx4: soft) for high."""
+    return minfree if model == "esx4" else LPAGE_BREAK_CANDIDATE * minfree
+
+
+def next_state(current: int, free_mb: float, thresholds: list[float], high_mark: float) -> int:
+    """The state for ``free_mb``: down at once below a state's threshold, up one state at a
+    time only above the threshold of the state above (``high_mark`` for high)."""
     down = sum(free_mb < t for t in thresholds)
     if down >= current:
         return down
+    marks = [high_mark, *thresholds]
     state = current
-    while state > down and free_mb >= thresholds[state - 1] * (1 + HYSTERESIS):
-        state -= 1
+    while state > down:
+        up = HIGH if state == SOFT and thresholds[0] == thresholds[1] else state - 1   # esx4: no clear
+        if free_mb < marks[up]:
+            break
+        state = up
     return state
 
 
@@ -134,13 +156,36 @@ class HostStates(Mechanism):
     def __init__(self, sim):
         super().__init__(sim)
         managed = sim.state.host.n_mpn / PAGES_PER_MB
-        self.minfree_mb = minfree_mb(managed, sim.settings["Mem.MemMinFreePct"])
-        self.thresholds_mb = thresholds_mb(sim.settings["Sim.StateModel"], managed, self.minfree_mb)
+        model = sim.settings["Sim.StateModel"]
+        self.minfree_mb = minfree_mb(managed, sim.settings["Mem.MemMinFreePct"], model)
+        self.thresholds_mb = thresholds_mb(model, managed, self.minfree_mb)
+        self.high_mark_mb = high_mark_mb(model, self.minfree_mb)
+        self.model = model
+
+    @property
+    def lpage_break_mb(self) -> float:
+        """Free memory below which large pages become break candidates: 400% of minFree
+        (esx4: the soft state; ESX 4 had no such mark)."""
+        return self.thresholds_mb[SOFT - 1] if self.model == "esx4" else LPAGE_BREAK_CANDIDATE * self.minfree_mb
 
     def tick(self):
+        """At the start of the mechanisms' turn: the state reclamation acts on."""
+        self.evaluate()
+
+    def end_tick(self):
+        """After reclamation: the state the tick reports fits the free memory it reports."""
+        self.evaluate()
+
+    def blocks(self, vm, pages):
+        """Before faults take machine memory the state follows free memory (so the low state
+        blocks as soon as it is reached); it never blocks by itself."""
+        self.evaluate()
+        return False
+
+    def evaluate(self):
         sim = self.sim
         free_mb = sim.state.host.free_count() / PAGES_PER_MB
-        new = next_state(sim.state.host_state, free_mb, self.thresholds_mb)
+        new = next_state(sim.state.host_state, free_mb, self.thresholds_mb, self.high_mark_mb)
         if new != sim.state.host_state:
             sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=int(free_mb)))
 

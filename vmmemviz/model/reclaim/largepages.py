@@ -8,21 +8,29 @@ nested walk has one level less (mmu.py). The range is backed with small pages in
 the VM uses the software MMU, when part of the range is already backed (the guest OS
 image is loaded at boot page by page), when the host is not in the high state, when no
 aligned free 2 MB of machine memory is left, or when taking 2 MB would leave less than
-minFree free.
+minFree free. A Windows guest zeroing its memory at boot on a hardware MMU touches every
+range first: it gets 2 MB pages full of zeros, so LPAGE is about its whole memory and ZERO
+stays near 0 while the host is in high (Epping, "Large pages and TPS").
+
+The TLB does not cover more memory: the guest maps 4 KB pages, and a TLB entry caches one
+guest virtual 4 KB page however the host backs it. What a large page saves is on a TLB
+miss: the nested walk ends one level earlier (19 references instead of 24).
 
 A large page is not shared (two identical 2 MB pages are improbable and comparing them
 costs too much), but the TPS scanner hashes its small pages and keeps the hashes as hints
 (tps.py). A large page is broken into 512 small pages (``LP_BREAK``: the frames stay, the
 mapping is split) and TPS shares its hinted small pages at once:
 
-* in the clear state and below (free memory under 100% of minFree): every large page;
-* in the high state with free memory under 400% of minFree (break candidates): the large
-  pages whose hints show at least one small page that would be shared (each VM's large
-  pages are examined round robin, ``CANDIDATE_CHECKS`` a tick, so the cost stays bounded);
-* whatever the state: a large page of which more than ``LPage.MaxSharedPages`` (510) small
-  pages were hinted as zero pages: it is almost all zeros, and keeping it large would
-  cost nearly 2 MB for nothing. (This is the model's reading of the knob, after its
-  description in settings.py; VMware documents little more than its name and default.)
+* in the clear state and below: every large page;
+* in the high state with free memory under 400% of minFree (break candidates; esx4: the
+  soft state): the large pages whose hints show at least one small page that would be
+  shared (each VM's large pages are examined round robin, ``CANDIDATE_CHECKS`` a tick, so
+  the cost stays bounded), and every large page of which more than
+  ``LPage.MaxSharedPages`` (510) small pages were hinted as zero pages. (This is the
+  model's reading of the knob; VMware documents little more than its name and default.)
+  Above the 400% mark nothing is broken: an idle Windows VM keeps its zeroed large pages;
+* whatever the state: before any 4 KB part of it is ballooned, compressed or swapped
+  (``release``): it is then no longer backed by one 2 MB machine page, so LPAGE <= GRANT.
 
 Counters: per VM LPAGE (MB backed by large pages) and WALK/MISS (page-walk references per
 TLB miss so far: 24 on small pages, 19 on large pages under EPT, 4 under shadow paging).
@@ -43,10 +51,11 @@ from vmmemviz.model.reclaim import tps
 
 LP = H.LARGE_PAGES
 CANDIDATE_CHECKS = 16      # large pages per VM examined a tick for break candidates
-CONTENTION, CANDIDATE, ZEROS = 0, 1, 2
+CONTENTION, CANDIDATE, ZEROS, RECLAIM = 0, 1, 2, 3
 WHY = ("host free memory is below minFree (clear state or lower)",
        "host free memory is below 400% of minFree and some of its small pages can be shared",
-       "it holds more than LPage.MaxSharedPages zero pages")
+       "host free memory is below 400% of minFree and it holds more than LPage.MaxSharedPages zero pages",
+       "part of it is about to be ballooned, compressed or swapped")
 
 
 def aligned_free_groups(host, k: int) -> np.ndarray:
@@ -79,8 +88,8 @@ def large_groups(state, vm) -> np.ndarray:
 
 
 @kind(50, "LP_BACK", "lpage", "Large pages: on a hardware MMU the hypervisor backs guest memory with 2 MB "
-      "machine pages, so the TLB covers more memory and a TLB miss walks one level less (19 memory "
-      "references instead of 24).")
+      "machine pages. TLB entries stay per 4 KB guest page, but a TLB miss walks one level less of the "
+      "nested tables (19 memory references instead of 24).")
 def apply_lp_back(state, rows):
     """Back each row's 512 GPPNs from ``gppn`` with the lowest aligned free 2 MB of frames."""
     base = aligned_free_groups(state.host, len(rows))
@@ -98,8 +107,9 @@ def apply_lp_back(state, rows):
 def _(row, names):
     g, m = int(row["gppn"]), int(row["mpn"])
     return (f"{names[row['vm']]} touched its 2 MB range GPPN {hx(g)}-{hx(g + LP - 1)} for the first time; "
-            f"the hypervisor backed all 512 pages with one large page, MPN {hx(m)}-{hx(m + LP - 1)}: a TLB "
-            f"miss there walks {walk_refs('ept', True)} memory references instead of {walk_refs('ept', False)}.")
+            f"the hypervisor backed all 512 pages with one large page, MPN {hx(m)}-{hx(m + LP - 1)}: the TLB "
+            f"still holds one entry per 4 KB guest page, but a miss there walks {walk_refs('ept', True)} memory "
+            f"references instead of {walk_refs('ept', False)}.")
 
 
 @kind(51, "LP_BREAK", "lpage", "Large pages: a 2 MB page is not shared, but under memory contention the "
@@ -152,9 +162,11 @@ class LargePages(Mechanism):
         grp = np.unique(gppns // LP)
         grp = grp[(grp + 1) * LP <= vm.n]
         grp = grp[(vm.gp_state[grp[:, None] * LP + np.arange(LP)] == UNTOUCHED).all(axis=1)]
-        # never let 2 MB pages take the frames the rest of this fault and minFree need
+        # never let 2 MB pages take the frames this fault and minFree need: a large page takes
+        # the frames of its GPPNs in the fault and as many again for the rest of its range
         spare = sim.state.host.free_count() - sim.mechanism(states.HostStates).minfree_mb * PAGES_PER_MB - len(gppns)
-        grp = grp[: max(0, int(spare // LP))]
+        extra = LP - np.count_nonzero(np.isin(grp[:, None] * LP + np.arange(LP), gppns), axis=1)
+        grp = grp[np.cumsum(extra) <= spare]
         grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
         if len(grp) == 0:
             return gppns
@@ -166,7 +178,7 @@ class LargePages(Mechanism):
         sharing = sim.mechanism(tps.PageSharing)
         st = sim.state.host_state
         free_mb = sim.state.host.free_count() / PAGES_PER_MB
-        candidate = free_mb < states.LPAGE_BREAK_CANDIDATE * sim.mechanism(states.HostStates).minfree_mb
+        candidate = free_mb < sim.mechanism(states.HostStates).lpage_break_mb
         max_shared = sim.settings["LPage.MaxSharedPages"]
         for vm in sim.vms:
             first = large_groups(sim.state, vm)
@@ -174,11 +186,10 @@ class LargePages(Mechanism):
                 continue
             g = first[:, None] + np.arange(LP)
             why = np.full(len(first), -1)
-            zeros = tps.zero_hinted(vm, g).sum(axis=1)
-            why[zeros > max_shared] = ZEROS
             if st >= states.CLEAR:
                 why[:] = CONTENTION
             elif candidate:
+                why[tps.zero_hinted(vm, g).sum(axis=1) > max_shared] = ZEROS
                 at = self.cursor[vm.index] % len(first)
                 look = np.roll(np.arange(len(first)), -at)[:CANDIDATE_CHECKS]
                 self.cursor[vm.index] = at + len(look)
@@ -186,12 +197,29 @@ class LargePages(Mechanism):
                 can = np.unique(hinted[sharing.shareable(vm, hinted)] // LP) * LP
                 why[np.isin(first, can) & (why < 0)] = CANDIDATE
             brk = why >= 0
-            if not brk.any():
-                continue
-            sim.emit(sim.rows(int(brk.sum()), apply_lp_break.code, vm.index, gppn=first[brk], aux=LP,
-                              flags=F_RANGE, slot=why[brk]))
-            sub = g[brk].reshape(-1)
-            sharing.share_pages(vm, sub[tps.hinted(vm, sub)], hints=False)
+            if brk.any():
+                self.split(vm, first[brk], why[brk])
+
+    def split(self, vm, first, why, share: bool = True) -> None:
+        """Break the large pages starting at GPPNs ``first``; TPS shares their hinted pages
+        (not when they are broken for reclamation: those pages are on their way out)."""
+        sim = self.sim
+        sim.emit(sim.rows(len(first), apply_lp_break.code, vm.index, gppn=first, aux=LP, flags=F_RANGE, slot=why))
+        if not share:
+            return
+        sub = (first[:, None] + np.arange(LP)).reshape(-1)
+        sim.mechanism(tps.PageSharing).share_pages(vm, sub[tps.hinted(vm, sub)], hints=False)
+
+    def release(self, vm, gppns):
+        """``gppns`` are about to lose their machine pages: break the large pages they are in."""
+        gppns = np.asarray(gppns, np.int64)
+        inside = gppns[gppns < vm.n // LP * LP]
+        if not len(inside):
+            return
+        first = np.unique(inside // LP) * LP
+        first = first[np.isin(first, large_groups(self.sim.state, vm))]
+        if len(first):
+            self.split(vm, first, np.full(len(first), RECLAIM), share=False)
 
     @staticmethod
     def vm_values(state, vm, sim, recent) -> dict:

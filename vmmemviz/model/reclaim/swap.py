@@ -19,10 +19,14 @@ its maximum).
   goes to the lowest free .vswp slot and its MPN is freed (``SWAP_OUT``, SWW/s).
 * A guest access to a swapped page faults; the hypervisor reads it back into a fresh MPN
   (``SWAP_IN``, SWR/s), however often that happens: random swapping can thrash.
-* Low state: a VM that needs machine memory while the host has none free is blocked until
-  pages are swapped: ``make_room`` swaps, before the frames are taken (a fault, or a VM's
-  power-on and boot), from that VM when it is above its target, else from the VM furthest
-  above its target, else from any VM above its reservation.
+* SWTGT as esxtop shows it is "the expected swap usage": the target less the pages that
+  compression took; the host's SWAP/MB rclmtgt (``swap_rclmtgt_mb``) is their sum.
+* Low state (Epping): VMs above their target are blocked from allocating (allocation.py)
+  and the host reclaims aggressively, from the VMs furthest above their target, until free
+  memory is back above the hard threshold. Whenever a fault or a boot needs more frames than
+  are free, ``make_room`` swaps at once, before the frames are taken: from the VMs furthest
+  above their target (never by who faulted), then from any VM above its reservation.
+  Compression comes before swapping on every path.
 """
 from __future__ import annotations
 
@@ -32,11 +36,11 @@ from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import hx, kind, per_vm_target, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
-from vmmemviz.model.core.units import mb, rate
+from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
 from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore, stash
 from vmmemviz.model.reclaim import balloon
-from vmmemviz.model.reclaim.allocation import consumed, need, over_limit, reservation_pages
-from vmmemviz.model.reclaim.freestates import HARD
+from vmmemviz.model.reclaim.allocation import RECLAIM_MARGIN, consumed, need, over_limit, reservation_pages
+from vmmemviz.model.reclaim.freestates import HARD, LOW, HostStates
 
 TARGET = "swap.target"
 VSWP = SlotStore("vswp", ".vswp", "vswp", SWAPPED, lambda vm: vm.n - reservation_pages(vm))
@@ -49,6 +53,12 @@ def swapped(vm) -> int:
 def out(vm) -> int:
     """Pages taken out of machine memory by the hypervisor: swapped or compressed."""
     return int(np.count_nonzero(vm.gp_state >= SWAPPED))      # SWAPPED, COMPRESSED: the last states
+
+
+def swap_target(state, vm) -> int:
+    """esxtop SWTGT, "the expected swap usage": the target of pages out less those compressed
+    (the swap target counts both, since compression takes pages on their way to the .vswp)."""
+    return max(0, int(state.extra[TARGET][vm.index]) - (out(vm) - swapped(vm)))
 
 
 apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the "
@@ -110,8 +120,11 @@ def victims(sim, vm, k: int, exclude=None) -> np.ndarray:
 
 
 def swap_out(sim, vm, gppns, urgent: bool = False) -> None:
-    """Offer the pages to the other mechanisms first (``before_swap``: share before swap, then
-    compression unless ``urgent``), then swap what is left."""
+    """Offer the pages to the other mechanisms first (``release``: large pages broken;
+    ``before_swap``: share before swap, then compression, also when ``urgent``), then swap
+    what is left."""
+    if len(gppns):
+        sim.release(vm, gppns)
     gppns = sim.before_swap(vm, gppns, urgent)
     if len(gppns):
         sim.emit(sim.rows(len(gppns), apply_swap_out.code, vm.index, gppn=gppns))
@@ -127,12 +140,15 @@ class Swap(Mechanism):
     counters = (
         counter.vm("SWCUR", "MB", "swap", "guest memory swapped out by the hypervisor to the .vswp file",
                    "Swapped MBytes"),
-        counter.vm("SWTGT", "MB", "swap", "the amount the VMkernel wants swapped", "Swap Target MBytes"),
+        counter.vm("SWTGT", "MB", "swap", "the expected swap usage: what the VMkernel wants swapped, less what "
+                   "it compressed instead", "Swap Target MBytes"),
         counter.vm("SWR/s", "MB/s", "swap", "swap-in rate: pages read back from the .vswp file",
                    "Swap Read MBytes/sec"),
         counter.vm("SWW/s", "MB/s", "swap", "swap-out rate: pages written to the .vswp file",
                    "Swap Written MBytes/sec"),
         counter.host("swap_curr_mb", "SWAP/MB", "curr", "guest memory swapped to .vswp files", "Swap Used MBytes"),
+        counter.host("swap_rclmtgt_mb", "SWAP/MB", "rclmtgt", "what the host expects to reclaim by swapping (the "
+                     "sum of the VMs' SWTGT)", "Swap Reclaim Target MBytes"),
     )
 
     @classmethod
@@ -149,6 +165,11 @@ class Swap(Mechanism):
             k = t - out(vm)
             if k > 0:
                 swap_out(sim, vm, victims(sim, vm, k))
+        if sim.state.host_state == LOW:
+            # low: reclaim aggressively from the VMs above their target until free memory is
+            # back above the hard threshold (the host leaves low for hard there)
+            hard = sim.mechanism(HostStates).thresholds_mb[HARD - 1]
+            self.reclaim(int(hard * (1 + RECLAIM_MARGIN) * PAGES_PER_MB) + 1)
 
     def fault(self, vm, gppns, writes):
         sw = gppns[vm.gp_state[gppns] == SWAPPED]
@@ -156,17 +177,26 @@ class Swap(Mechanism):
             self.sim.emit(self.sim.rows(len(sw), apply_swap_in.code, vm.index, gppn=sw))
 
     def make_room(self, vm, frames, keep):
-        """Low state: swap at once until the host has ``frames`` free (never ``vm``'s ``keep``)."""
+        """A fault or a boot needs ``frames`` and the host has fewer free: swap at once
+        (never ``vm``'s ``keep``), from the VMs above their target, then above their reservation."""
+        self.reclaim(frames, vm, keep, beyond_target=True)
+
+    def reclaim(self, frames, vm=None, keep=None, beyond_target=False) -> None:
+        """Swap (compression first) until the host has ``frames`` free. Who pays is decided by
+        target (shares, idle tax, reservation, limit), never by which VM faulted: the VMs
+        furthest above their target first; then, when ``beyond_target``, any VM above its
+        reservation (again while it frees anything: a page shared before swap may free no frame)."""
         sim = self.sim
         host = sim.state.host
         deficit = frames - host.free_count()
         state = sim.state
-        order = sorted(sim.vms, key=lambda v: (v is not vm, -need(state, v)))
-        # VMs above their target first; then, if that is not enough, any VM above its reservation
-        # (again while it frees anything: a page shared before swap may free no frame)
-        for room in (lambda v: need(state, v), lambda v: consumed(state, v) - reservation_pages(v)):
+        order = sorted(sim.vms, key=lambda v: -need(state, v))
+        rooms = [lambda v: need(state, v)]
+        if beyond_target:
+            rooms.append(lambda v: consumed(state, v) - reservation_pages(v))
+        for room in rooms:
             freed = 1
-            while freed > 0:
+            while freed > 0 and deficit > 0:
                 freed = 0
                 for v in order:
                     k = min(deficit, room(v))
@@ -181,10 +211,11 @@ class Swap(Mechanism):
 
     @staticmethod
     def vm_values(state, vm, sim, recent):
-        return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(state.extra[TARGET][vm.index]),
+        return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(swap_target(state, vm)),
                 "SWR/s": rate(recent, vm, *reading("vswp")),
                 "SWW/s": rate(recent, vm, *writing("vswp"))}
 
     @staticmethod
     def host_values(state, sim, recent):
-        return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms))}
+        return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms)),
+                "swap_rclmtgt_mb": mb(sum(swap_target(state, vm) for vm in state.vms))}
