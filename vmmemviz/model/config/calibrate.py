@@ -106,7 +106,7 @@ def _t(s: str) -> str:
 
 
 def _n(v: float) -> str:
-    v = round(float(v), 4)
+    v = round(float(v), 8)          # exact for page multiples (1 page = 0.00390625 MB)
     return str(int(v)) if v == int(v) else repr(v)
 
 
