@@ -150,7 +150,7 @@ STATES_6 = ("high", "clear", "soft", "hard", "low")
 STATES_5 = ("high", "soft", "hard", "low")
 # free memory, as a share of minFree, from which each state runs (esxtop's reading: a 6.x
 # host at 146% of minFree reports clear; "high above 400%, clear between 400% and 100%")
-# "vmmemviz": the simulator's reading (ESXI-FACTS table: a state entered below its mark),
+# "vmmemviz": the simulator's reading (docs/fidelity.md: a state entered below its mark),
 # one band lower, so that its own exports read back with a gauge that agrees.
 BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
          "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),

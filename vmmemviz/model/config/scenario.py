@@ -75,6 +75,7 @@ from vmmemviz.assets import asset
 from vmmemviz.errors import InputError
 from vmmemviz.inputfile import open_input
 from vmmemviz.model.config import settings as S
+from vmmemviz.model.core.units import pages
 from vmmemviz.model.core.vm import PAGES_PER_MB, VMConfig
 from vmmemviz.model.guest.workload import CONTENT_CLASSES, OPS, ProcessConfig, Step
 
@@ -400,22 +401,18 @@ def _relative(ck: _Check, where: str, path: str | None) -> str | None:
     return str(p if p.is_absolute() else Path(ck.src).resolve().parent / p)
 
 
-def _pages(mb) -> int:
-    return int(round(mb * PAGES_PER_MB))
-
-
 def _process(ck: _Check, where: str, t) -> ProcessConfig:
     d = ck.table(where, PROCESS, t)
-    size = _pages(d["size_mb"])
+    size = pages(d["size_mb"])
     pc = ProcessConfig(
         name=d["name"], size_pages=size,
-        start_pages=_pages(d["start_mb"]), alloc_pages=_pages(d["alloc_mb"]),
-        free_pages=_pages(d["free_mb"]), touches=d["touches"],
+        start_pages=pages(d["start_mb"]), alloc_pages=pages(d["alloc_mb"]),
+        free_pages=pages(d["free_mb"]), touches=d["touches"],
         write_fraction=float(d["write_fraction"]), start_tick=d["start"],
         trace=_relative(ck, f"{where}.trace", d["trace"]),
     )
     ws = d["working_set_mb"]
-    pc.working_set_pages = None if ws is None else max(1, _pages(ws))
+    pc.working_set_pages = None if ws is None else max(1, pages(ws))
     if d["content"] is not None:
         pc.content = d["content"]
     for i, st in enumerate(d["step"]):
@@ -501,8 +498,8 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
     sc = Scenario(
         name=d["name"] if d["name"] is not None else Path(src).stem,
         description=d["description"], seed=d["seed"], duration=d["duration"],
-        host_pages=_pages(h["memory_mb"]), vms=vms, tlb_entries=h["tlb_entries"],
-        settings=d["settings"], host_cache_pages=_pages(h["host_cache_mb"]),
+        host_pages=pages(h["memory_mb"]), vms=vms, tlb_entries=h["tlb_entries"],
+        settings=d["settings"], host_cache_pages=pages(h["host_cache_mb"]),
         chapters=sorted(chapters, key=lambda c: c.at), path=src, text=text,
     )
     _admit(src, sc)
