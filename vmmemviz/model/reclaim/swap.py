@@ -68,8 +68,8 @@ apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the
 
 @apply_swap_target.narrator
 def _(row, names):
-    return (f"The hypervisor's swap target for {names[row['vm']]} (SWTGT) is now {int(row['aux'])} pages "
-            f"swapped or compressed.")
+    return (f"The hypervisor now wants {int(row['aux'])} pages of {names[row['vm']]}'s memory out of "
+            f"machine memory, compressed or swapped; esxtop's SWTGT counts the part to swap.")
 
 
 @kind(71, "SWAP_OUT", "swap", "Hypervisor swapping: the hypervisor writes a page chosen at random to the "
