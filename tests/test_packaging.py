@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -203,9 +202,8 @@ def test_about_box_shows_icon_version_versions_and_credits(qtbot, monkeypatch):
 
 # --- the frozen bundle -------------------------------------------------------------
 
-def _build_bundle(root: Path) -> tuple[Path, float]:
-    """Build dist/vmmemviz/ under root with packaging/build.sh; return it and the seconds taken."""
-    start = time.monotonic()
+def _build_bundle(root: Path) -> Path:
+    """Build dist/vmmemviz/ under root with packaging/build.sh and return it."""
     result = subprocess.run(
         ["bash", str(PACKAGING / "build.sh"), "--distpath", str(root / "dist"),
          "--workpath", str(root / "work")],
@@ -214,10 +212,9 @@ def _build_bundle(root: Path) -> tuple[Path, float]:
         env=_env(PYINSTALLER_CONFIG_DIR=str(root / "pyinstaller-config"),
                  VMMEMVIZ_PYTHON=sys.executable),  # the interpreter running the tests
     )
-    seconds = time.monotonic() - start
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     shutil.rmtree(root / "work", ignore_errors=True)
-    return root / "dist" / "vmmemviz", seconds
+    return root / "dist" / "vmmemviz"
 
 
 @pytest.fixture(scope="session")
@@ -225,19 +222,16 @@ def bundle(tmp_path_factory, request) -> Path:
     """The bundle, built once per run even when several xdist workers ask for it."""
     pytest.importorskip("PyInstaller")
     if not hasattr(request.config, "workerinput"):  # not an xdist worker
-        root = tmp_path_factory.mktemp("bundle")
-        path, seconds = _build_bundle(root)
-        (root / "seconds").write_text(f"{seconds:.1f}")
-        return path
+        return _build_bundle(tmp_path_factory.mktemp("bundle"))
     root = tmp_path_factory.getbasetemp().parent / "vmmemviz-bundle"  # shared by this run's workers
     root.mkdir(exist_ok=True)
     with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            done = root / "seconds"
+            done = root / "built"
             if not done.exists():
-                path, seconds = _build_bundle(root)
-                done.write_text(f"{seconds:.1f}")
+                _build_bundle(root)
+                done.touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return root / "dist" / "vmmemviz"
