@@ -1,0 +1,142 @@
+"""Two runs side by side: run B is run A's scenario with ``KEY=VALUE`` changes, or another file.
+
+A change names a key the way scenario errors name it::
+
+    Mem.ShareForceSalting=0        a host setting ([settings]; Mem.*, LPage.*, Sim.*)
+    sched.mem.pshare.enable=false  a VM setting, in every VM ([vm.settings])
+    host.memory_mb=4096            a [host] key
+    seed=7  duration=300           a top-level key
+    vm.tools=false                 a [[vm]] key in every VM (also vm[*].tools)
+    vm[web01].mmu=shadow           ... in the VM whose name (or count pattern) is web01
+    vm[web01].sched.mem.maxmemctl=0
+
+The value is a TOML value (``0``, ``false``, ``"shadow"``); a bare word is a string
+(``shadow``); nothing (``KEY=``) removes the key, back to its default. The edited text keeps
+everything else as written (tomlkit) and must parse as a scenario, so a bad value gets the
+scenario's own one-line error, named after the change.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from vmmemviz.errors import InputError
+from vmmemviz.model.config import scenario as SC
+from vmmemviz.model.config import settings as S
+
+_VM = re.compile(r"vm(?:\[(?P<sel>[^\]]+)\])?\.(?P<key>.+)")
+_TOP = ("name", "description", "seed", "duration")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``KEY=VALUE``: where it goes (table path, VM selector) and the value (None = unset)."""
+
+    text: str
+    table: str                    # "" (top level), "host", "settings", "vm", "vm.settings"
+    key: str
+    value: object
+    vm: str = "*"                 # with table vm / vm.settings: a VM name, pattern or *
+
+
+def _value(raw: str):
+    if raw.strip() == "":
+        return None
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw.strip()        # a bare word: a string
+
+
+def parse_change(text: str, where: str = "--compare-set") -> Change:
+    """``KEY=VALUE`` -> Change; InputError (one line) on an unknown key or no ``=``."""
+    if "=" not in text:
+        raise InputError(f"{where} {text!r}: expected KEY=VALUE (e.g. Mem.ShareForceSalting=0)")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    value = _value(raw)
+    if key in S.HOST_SETTINGS:
+        return Change(text, "settings", key, value)
+    if key in S.VM_SETTINGS:
+        return Change(text, "vm.settings", key, value)
+    if key in _TOP:
+        return Change(text, "", key, value)
+    if key.startswith("host.") and key[5:] in SC.HOST:
+        return Change(text, "host", key[5:], value)
+    m = _VM.fullmatch(key)
+    if m:
+        sel, k = m["sel"] or "*", m["key"]
+        if k in S.VM_SETTINGS:
+            return Change(text, "vm.settings", k, value, sel)
+        if k in SC.VM and SC.VM[k].kind not in ("tables", "settings") and k != "count":
+            return Change(text, "vm", k, value, sel)
+    known = ("a host setting (Mem.*, LPage.*, Sim.*), a VM setting (sched.mem.*), "
+             f"{', '.join(_TOP)}, host.KEY or vm[NAME].KEY")
+    raise InputError(f"{where} {text!r}: unknown key {key!r} (expected {known})")
+
+
+def _put(table, key: str, value) -> None:
+    if value is None:
+        if key in table:
+            del table[key]
+    else:
+        table[key] = value
+
+
+def _sub(parent, name: str):
+    if name not in parent:
+        parent[name] = tomlkit.table()
+    return parent[name]
+
+
+def apply(text: str, changes: list[Change], src: str = "<scenario>") -> SC.Scenario:
+    """The scenario ``text`` with ``changes`` made, parsed (errors name the change)."""
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as e:
+        raise InputError(f"{src}: not valid TOML ({e})") from None
+    for ch in changes:
+        if ch.table in ("", "settings", "host"):
+            _put(doc if not ch.table else _sub(doc, ch.table), ch.key, ch.value)
+            continue
+        vms = [vm for vm in doc.get("vm", []) if ch.vm in ("*", vm.get("name"))]
+        if not vms:
+            names = ", ".join(str(vm.get("name")) for vm in doc.get("vm", []))
+            raise InputError(f"{src}: {ch.text}: no VM named {ch.vm!r} (VMs: {names})")
+        for vm in vms:
+            _put(vm if ch.table == "vm" else _sub(vm, "settings"), ch.key, ch.value)
+    return SC.parse(tomlkit.dumps(doc), f"{src} with {', '.join(c.text for c in changes)}")
+
+
+def label(changes: list[Change]) -> str:
+    """What run B changes, in words: ``Mem.ShareForceSalting=0, vm.tools=false``."""
+    return ", ".join(c.text.replace(" ", "") for c in changes)
+
+
+def pair(sc: SC.Scenario, sets: list[str] = (), other: str | None = None) -> tuple[SC.Scenario, SC.Scenario, str]:
+    """Runs A and B and what B is (``sets`` changes, or the ``other`` scenario file or name)."""
+    if bool(sets) == bool(other):
+        raise InputError("compare: expected --compare-set KEY=VALUE (one or more) or --compare OTHER.toml, "
+                         "not both and not neither")
+    if other:
+        b = SC.load(other)
+        return sc, b, b.name
+    changes = [parse_change(s) for s in sets]
+    return sc, apply(sc.text, changes, sc.path or sc.name), label(changes)
+
+
+def _numbers(row: dict) -> dict:
+    return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def delta(a: dict, b: dict) -> dict:
+    """B minus A for every number both counter sets have: ``{"host": {...}, "vms": {name: {...}}}``
+    (VMs in both runs; sizes stay in MB, rounded like the counters)."""
+    def d(x: dict, y: dict) -> dict:
+        x, y = _numbers(x), _numbers(y)
+        return {k: round(y[k] - x[k], 2) for k in x if k in y}
+    return {"host": d(a["host"], b["host"]),
+            "vms": {n: d(row, b["vms"][n]) for n, row in a["vms"].items() if n in b["vms"]}}
