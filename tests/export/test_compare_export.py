@@ -74,3 +74,12 @@ def test_band_missing_in_b_is_one_line(tmp_path, capsys):
                  "--compare", str(bad), "--band", "gp.4"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no counterpart in run B" in err and "\n" not in err and not (tmp_path / "x.png").exists()
+
+
+def test_compare_tour_chapter_figure(tmp_path):
+    """A compare tour exports as a compare without a flag; EPT against shadow moves no page."""
+    out = str(tmp_path / "mmu.png")
+    assert main(["export", "compare-mmu", "--chapter", "churn", "--format", "png", "--out", out]) == 0
+    with Image.open(out) as im:
+        assert im.width == 1280
+    assert marked(out) == 0
