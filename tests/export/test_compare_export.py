@@ -83,3 +83,17 @@ def test_compare_tour_chapter_figure(tmp_path):
     with Image.open(out) as im:
         assert im.width == 1280
     assert marked(out) == 0
+
+
+def test_one_band_caption_describes_the_vm_drawn(qapp):
+    """A one-band figure of lin01 at an event of win01 is captioned with lin01, then the event."""
+    from vmmemviz.export import render
+
+    st = render.Stage(SC.load("tps"), render.FigureOptions(band="gp.1", caption=True))
+    st.tl.ensure(400)
+    pos = next(i + 1 for i in range(400) if int(st.tl.log[i]["vm"]) == 0 and int(st.tl.log[i]["tick"]) > 0)
+    f = st.show(pos)
+    cap = render.caption_of(f, st.sc.name, "gp.1")
+    assert cap.startswith("lin01: guest physical memory") and "granted" in cap
+    assert cap.endswith(f"The event is win01's: {f.narration}")
+    assert render.caption_of(f, st.sc.name, "gp.0") == f.narration == render.caption_of(f, st.sc.name, "mp")

@@ -277,7 +277,7 @@ class ExportDialog(QtWidgets.QDialog):
         """The window's current frame (and inspected chain) as a figure: the same layout,
         width and legend rules as ``vmmemviz export``."""
         frame = self.win.frame
-        caption = render.caption_of(frame, self.win.scenario.name)
+        caption = render.caption_of(frame, self.win.scenario.name, opts.band)
         if self.region.currentData() == "window":
             render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
         else:
