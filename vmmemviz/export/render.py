@@ -25,6 +25,7 @@ from ..paint.legend import Legend
 from ..paint.picture import Picture, band_label, fit_rect
 from ..scene import bands as B
 from ..scene import palette as P
+from ..scene.compare import position_at
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
@@ -323,11 +324,12 @@ def caption_of(frame, scenario_name: str, band: str | None = None) -> str:
 def chapter_span(tl, chapter) -> int:
     """The position at the end of ``chapter`` (its last event): simulates that far."""
     later = [c.at for c in tl.sc.chapters if c.at > chapter.at]
-    if not later:
-        return tl.run_to_end()
-    while not tl.finished() and (len(tl) == 0 or int(tl.log[len(tl) - 1]["tick"]) < later[0]):
-        tl.advance()
-    return int((tl.log.rows(0, len(tl))["tick"] < later[0]).sum())
+    return position_at(tl, later[0] - 1) if later else tl.run_to_end()
+
+
+def chapter_start(tl, chapter) -> int:
+    """The position where ``chapter`` starts (before its first second's events)."""
+    return position_at(tl, chapter.at - 1) if chapter.at else 0
 
 
 def find_chapter(sc, name: str):
