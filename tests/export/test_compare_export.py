@@ -97,3 +97,16 @@ def test_one_band_caption_describes_the_vm_drawn(qapp):
     assert cap.startswith("lin01: guest physical memory") and "granted" in cap
     assert cap.endswith(f"The event is win01's: {f.narration}")
     assert render.caption_of(f, st.sc.name, "gp.0") == f.narration == render.caption_of(f, st.sc.name, "mp")
+
+
+def test_export_compare_at_a_tick_is_the_cli_figure(tmp_path, qapp):
+    """export_compare (for dialogs and sessions) at run A's event's second = the CLI's --at."""
+    from vmmemviz.export.compare import CompareStage, export_compare
+    from vmmemviz.export.render import FigureOptions
+
+    a, b, what = C.pair(SC.load("compare-mmu"))
+    tick = CompareStage(a, b, what).tick_of(300)
+    out = tmp_path / "api.png"
+    export_compare(a, b, what, out, "png", FigureOptions(caption=True), tick=tick)
+    assert main(["export", "compare-mmu", "--at", "300", "--format", "png", "--out", str(tmp_path / "cli.png")]) == 0
+    assert out.read_bytes() == (tmp_path / "cli.png").read_bytes()
