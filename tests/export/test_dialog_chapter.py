@@ -24,6 +24,7 @@ def test_chapter_sets_the_range_from_its_start(qtbot, tmp_path):
     assert start == int((t < ch.at).sum()) and end == int((t < sc.chapters[4].at).sum()) and start < end
     assert d.title.text() == ch.title
     assert render.chapter_start(ticks, sc.chapters[0]) == 0
+    d.fps.setValue(1)                             # no transition frames: one frame per event
     d.path.setText(str(tmp_path / "ch.gif"))
     d.export_btn.click()
     qtbot.waitUntil(lambda: d.job is None, timeout=60000)
