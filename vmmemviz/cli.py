@@ -25,6 +25,7 @@ from .model.config.scenario import MAX_TICKS
 SUBCOMMANDS = [
     ("vmmemviz.importers.cli", "register"),
     ("vmmemviz.export.cli", "register"),
+    ("vmmemviz.export.session", "register"),
 ]
 
 

@@ -3,10 +3,13 @@
     vmmemviz export SCENARIO (--at N | --chapter NAME | --range A:B) --format png|svg|gif|apng
         --out PATH [--scale S] [--size WxH] [--no-legend] [--caption] [--title T]
         [--transparent] [--band KEY] [--no-empty-stores] [--fps F] [--theme light|dark]
+    vmmemviz export FILE.vmmemviz --format png|svg --out PATH [options]
 
 ``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
 ``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.
 ``--range A:B`` animates events A..B: a GIF, an APNG, or (png) a folder of numbered PNGs.
+A session file (``.vmmemviz``, docs/sessions.md) draws exactly its saved view at its
+position; an option given on the command line overrides the session's.
 Needs no display: without DISPLAY / WAYLAND_DISPLAY it uses Qt's offscreen platform.
 Bad arguments print one line and exit 2 (``ExportParser``).
 """
@@ -66,8 +69,9 @@ def parser() -> ExportParser:
         prog="vmmemviz export",
         description="Draw a scenario's layers at one event (--at), at the end of a chapter (--chapter), "
                     "or animate a range of events (--range).")
-    p.add_argument("scenario", help="a .toml file or the name of a built-in scenario or tour")
-    when = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("scenario", help="a .toml file, the name of a built-in scenario or tour, or a "
+                   ".vmmemviz session")
+    when = p.add_mutually_exclusive_group()         # required, but for a session (parse)
     when.add_argument("--at", type=int, metavar="N", help="the state after event N (0 = before the first)")
     when.add_argument("--chapter", metavar="NAME",
                       help="the state at the end of a tour's chapter (its title, or a unique part of it); "
@@ -96,7 +100,24 @@ def register(subparsers) -> None:
         "export", add_help=False, prefix_chars="\0", description="see vmmemviz export --help",
         help="write a figure (PNG, SVG) or an animation (GIF, APNG, numbered PNGs) headless")
     p.add_argument("args", nargs="*")
-    p.set_defaults(func=lambda ns: _export(parser().parse_args(ns.args)))
+    p.set_defaults(func=lambda ns: _export(parse(ns.args)))
+
+
+def parse(argv) -> argparse.Namespace:
+    """The export's arguments; for a session file, what they leave out is the session's."""
+    from vmmemviz.model.config import session as SS
+    from .session import cli_defaults
+
+    p = parser()
+    args = p.parse_args(argv)
+    given = (args.at, args.chapter, args.range) != (None, None, None)
+    if not SS.is_session(args.scenario):
+        if not given:
+            p.error("one of the arguments --at --chapter --range is required")
+        args.session = None
+        return args
+    s = SS.load(args.scenario)
+    return p.parse_args(argv, argparse.Namespace(session=s, **cli_defaults(s, given)))
 
 
 def headless() -> None:
@@ -145,7 +166,7 @@ def _export(args) -> int:
     from vmmemviz.model.config import scenario
     from . import render, sequence
 
-    sc = scenario.load(args.scenario)
+    sc = args.session.a if args.session is not None else scenario.load(args.scenario)
     chapter = render.find_chapter(sc, args.chapter) if args.chapter is not None else None
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
     title = args.title if args.title is not None else chapter.title if chapter is not None else ""
@@ -166,6 +187,10 @@ def _export(args) -> int:
         raise InputError(f"--band: {args.band!r} is not a band of {args.scenario} "
                          f"(bands: {', '.join(stage.band_keys())})")
     try:
+        if at is not None and args.session is not None:
+            from .session import write_still
+            write_still(args.session, stage.tl, args.out, args.format, opts, at)
+            return 0
         if at is not None:
             stage.write_still(args.out, args.format, at, chapter.text if chapter is not None else None)
             return 0

@@ -48,6 +48,7 @@ class Picture:
         self.grids: dict[str, GridPainter] = {}
         self.arrows, self.chain = ArrowPainter(), ArrowPainter()
         self.progress = 1.0
+        self.view: QtCore.QRectF | None = None      # a zoomed view: the scene rect shown
 
     def set_bands(self, bands, arrows=(), chain=(), progress: float = 1.0) -> None:
         self.bands, self.by_key = tuple(bands), {b.key: b for b in bands}
@@ -74,7 +75,10 @@ class Picture:
         return QtCore.QRectF(self._rect)
 
     def source(self, band_key: str | None = None) -> QtCore.QRectF:
-        """What a figure shows, in scene units: the picture, or one band's grid, padded."""
+        """What a figure shows, in scene units: the picture, or one band's grid, padded,
+        or the part of the picture in a zoomed ``view``."""
+        if band_key is None and self.view is not None:
+            return QtCore.QRectF(self.view)
         if band_key is None:
             src = self.rect()
         else:

@@ -32,7 +32,7 @@ selection and the filters, so a window or a figure can be made again exactly.
     width = 1280                     # optional, with height: the figure's size
     [selection]                      # optional: the inspected page
     layer = "gp"
-    vm = 0
+    vm = 0                           # not for mp pages
     proc = 0                         # gv pages only
     index = 17
     [filters]
@@ -111,7 +111,7 @@ FIGURE = {
 }
 SELECTION = {
     "layer": Key("name", "the page's layer: gv, gp, mp or a store"),
-    "vm": Key("int", "the VM's index", 0, 0, SC.MAX_VMS, "the VMs of one host"),
+    "vm": Key("int", "the VM's index (not for mp pages)", None, 0, SC.MAX_VMS, "the VMs of one host"),
     "proc": Key("int", "the process's index (gv pages)", None, 0, SC.MAX_PROCS, "the processes of one VM"),
     "index": Key("int", "the page's number in its layer", lo=0, hi=MAX_EVENTS, limit="a 48-bit page number"),
 }
