@@ -185,6 +185,7 @@ def _check_rules(ck: _Check, s: Session) -> None:
 def _runs(s: Session) -> None:
     """Parse the embedded scenarios (their errors name the session and the key)."""
     s.a = SC.parse(s.text, f"{s.src}: scenario.text")
+    s.a.path = s.src                   # where it came from (the window's recent files, figure names)
     if s.name is not None:
         s.a.name = s.name
     c = s.compare
