@@ -82,3 +82,18 @@ def test_a_scenario_export_still_needs_a_position(tmp_path, capsys):
         main(["export", "default", "--format", "png", "--out", str(tmp_path / "x.png")])
     assert e.value.code == 2
     assert "one of the arguments --at --chapter --range is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("compare", [["--compare-set", "Mem.ShareForceSalting=0", "--compare-set", "vm.tools=false"],
+                                     ["--compare", "allocation"]])
+def test_a_compare_session_exports_as_export_compare_at_n(tmp_path, compare):
+    s = tmp_path / "c.vmmemviz"
+    assert main(["session", "default", "--at", "25", *compare, "--out", str(s)]) == 0
+    back = SS.load(s)
+    assert back.b is not None and (back.compare["text"] is None) == (compare[0] == "--compare-set")
+    assert main(["export", str(s), "--format", "png", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["export", "default", "--at", "25", *compare, "--format", "png", "--out", str(tmp_path / "e.png")]) == 0
+    a, b = pixels(tmp_path / "s.png"), pixels(tmp_path / "e.png")
+    assert a.shape == b.shape and np.array_equal(a, b)
+    assert main(["export", "default", "--at", "25", "--format", "png", "--out", str(tmp_path / "one.png")]) == 0
+    assert pixels(tmp_path / "one.png").shape != a.shape           # two runs side by side, not one

@@ -42,8 +42,6 @@ def cli_defaults(s: SS.Session, position_given: bool) -> dict:
     o = figure_options(s)
     out = {"theme": o.theme, "band": o.band, "legend": o.legend, "caption": o.caption, "title": o.title,
            "transparent": o.transparent, "scale": o.scale, "size": o.size, "empty_stores": o.empty_stores}
-    if s.b is not None:
-        raise InputError(f"{s.src}: compare: drawing two runs needs the compare export, not in this build")
     return out if position_given else {**out, "at": s.event}
 
 
@@ -118,7 +116,7 @@ def make(scenario: str, at: int = 0, sets=(), other: str | None = None, theme: s
     if sets or other:
         _, b, _ = CMP.pair(sc, list(sets), other)
         compare = {"sets": list(sets), "name": None, "text": None} if sets else \
-            {"sets": [], "name": b.name, "text": b.text}
+            {"sets": None, "name": b.name, "text": b.text}
     tl = Timeline(sc)
     total = tl.ensure(at)
     if at > total:

@@ -63,7 +63,6 @@ FORMAT = 1
 SUFFIX = ".vmmemviz"
 MAX_FILE = 2 * SC.MAX_FILE + (1 << 20)    # two embedded scenarios and the rest
 MAX_EVENTS = 1 << 48                      # far more than a day-long run makes
-MAX_SETS = 64
 PANELS = ("events", "inspector", "counters", "plots")
 GROUPS = tuple(E.GROUP_TITLES)                 # the event groups (events.py)
 ASPECTS = (0.2, 10.0)                     # the widest and tallest picture a window lays out
@@ -78,7 +77,8 @@ SCENARIO = {
     "text": Key("str", "the scenario's TOML text"),
 }
 COMPARE = {
-    "sets": Key("strs", "KEY=VALUE changes that make run B from run A", [], 0, MAX_SETS),
+    "sets": Key("changes", "KEY=VALUE changes that make run B from run A", None, 1, SC.MAX_CHANGES,
+                "changes of one compare"),
     "name": Key("str", "run B's name", None),
     "text": Key("str", "run B's scenario TOML text (compare with another scenario)", None),
 }
@@ -171,7 +171,7 @@ class Session:
 
 def _check_rules(ck: _Check, s: Session) -> None:
     c = s.compare
-    if c is not None and bool(c["sets"]) == (c["text"] is not None):
+    if c is not None and (c["sets"] is None) == (c["text"] is None):
         raise InputError(f"{ck.src}: compare: expected sets (KEY=VALUE changes) or text (run B's "
                          f"scenario), not both and not neither")
     v = s.view
@@ -192,7 +192,7 @@ def _runs(s: Session) -> None:
     if c is None:
         return
     if c["sets"]:
-        changes = [CMP.parse_change(x, f"{s.src}: compare.sets") for x in c["sets"]]
+        changes = [CMP.parse_change(x) for x in c["sets"]]       # checked by the schema
         s.b, s.label = CMP.apply(s.text, changes, f"{s.src}: scenario.text"), CMP.label(changes)
         s.b.name = s.a.name
     else:
