@@ -169,6 +169,11 @@ class SimWorker(QtCore.QObject):
     def seek(self, pos: int):
         self._post("seek", int(pos))
 
+    def seek_tick(self, tick: int):
+        """Go to the state after the last event of simulated second ``tick`` (-1: the start),
+        simulating on as far as that needs: a comparison's run B follows run A's time so."""
+        self._post("tick", int(tick))
+
     def step(self, n: int):
         with self._lock:
             self._cmds["step"] = self._cmds.get("step", 0) + n
@@ -284,6 +289,13 @@ class SimWorker(QtCore.QObject):
         after = idx[idx + 1 > pos]
         return int(after[n - 1]) + 1 if len(after) >= n else None
 
+    def _tick_pos(self, tick: int) -> int:
+        """The position after the last event at or before simulated second ``tick``."""
+        tl = self.timeline
+        while not tl.finished() and (not tl.history or tl.history[-1]["tick"] < tick):
+            tl.advance()
+        return int(np.searchsorted(tl.log.column("tick"), tick, side="right"))
+
     def _find(self, n: int, hit, what: str) -> int | None:
         """``_nearest``; forward past the log so far, ``_tick`` hunts on while the simulation runs
         (any other move cancels that)."""
@@ -329,13 +341,15 @@ class SimWorker(QtCore.QObject):
         target = None
         if "seek" in cmds:
             target = cmds["seek"]
+        if "tick" in cmds:
+            target = self._tick_pos(cmds["tick"])
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
-        if cmds.keys() & {"seek", "step", "end", "play", "load", "find", "chapter"}:
+        if cmds.keys() & {"seek", "tick", "step", "end", "play", "load", "find", "chapter"}:
             self._hunt = None
         if "end" in cmds:
             self._to_end = True          # _tick runs the simulation there, a tick at a time
-        elif "seek" in cmds or "step" in cmds or "load" in cmds or cmds.get("play"):
+        elif cmds.keys() & {"seek", "tick", "step", "load"} or cmds.get("play"):
             self._to_end = False
         if "play" in cmds:
             self._play_pos = float(tl.pos)
