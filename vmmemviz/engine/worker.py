@@ -30,6 +30,7 @@ from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host
 from vmmemviz.model.views.pageinfo import describe, inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
+from ..scene.compare import position_at
 from ..scene import palette as P
 from .frame import build_frame
 
@@ -137,6 +138,7 @@ class SimWorker(QtCore.QObject):
     notice = QtCore.Signal(str)               # an answer in words ("no later BALLOON event")
     loaded = QtCore.Signal(object)            # Source of the new scenario
     logGrew = QtCore.Signal(object)           # LogSnapshot: the log has more rows
+    tickSought = QtCore.Signal(object, int)   # ((tick, share), position) a seek_tick went to; its frame follows
     _wake = QtCore.Signal()
 
     def __init__(self, scenario):
@@ -169,10 +171,10 @@ class SimWorker(QtCore.QObject):
     def seek(self, pos: int):
         self._post("seek", int(pos))
 
-    def seek_tick(self, tick: int):
-        """Go to the state after the last event of simulated second ``tick`` (-1: the start),
-        simulating on as far as that needs: a comparison's run B follows run A's time so."""
-        self._post("tick", int(tick))
+    def seek_tick(self, tick: int, share: float = 1.0):
+        """Go into simulated second ``tick`` (-1: the start), ``share`` of its events applied (1:
+        all), simulating on as far as that needs: a comparison's run B follows run A's time so."""
+        self._post("tick", (int(tick), float(share)))
 
     def step(self, n: int):
         with self._lock:
@@ -289,13 +291,6 @@ class SimWorker(QtCore.QObject):
         after = idx[idx + 1 > pos]
         return int(after[n - 1]) + 1 if len(after) >= n else None
 
-    def _tick_pos(self, tick: int) -> int:
-        """The position after the last event at or before simulated second ``tick``."""
-        tl = self.timeline
-        while not tl.finished() and (not tl.history or tl.history[-1]["tick"] < tick):
-            tl.advance()
-        return int(np.searchsorted(tl.log.column("tick"), tick, side="right"))
-
     def _find(self, n: int, hit, what: str) -> int | None:
         """``_nearest``; forward past the log so far, ``_tick`` hunts on while the simulation runs
         (any other move cancels that)."""
@@ -342,7 +337,11 @@ class SimWorker(QtCore.QObject):
         if "seek" in cmds:
             target = cmds["seek"]
         if "tick" in cmds:
-            target = self._tick_pos(cmds["tick"])
+            tick, share = cmds["tick"]
+            end = position_at(tl, tick)
+            start = int(np.searchsorted(tl.log.rows(0, end)["tick"], tick, side="left"))
+            target = start + round(share * (end - start))
+            self.tickSought.emit(cmds["tick"], target)
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
         if cmds.keys() & {"seek", "tick", "step", "end", "play", "load", "find", "chapter"}:
