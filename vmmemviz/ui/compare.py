@@ -33,17 +33,16 @@ from .counters import fmt
 from .layerview import LayerView
 from .settingsdialog import changed_from
 
-MARK = {"dark": "#C6FF00", "light": "#D50000"}     # outline of a page that differs between the runs
-OUTLINE_PX = 3          # cells smaller on screen than this are tinted, not outlined
-OUTLINE_MAX = 20000     # outlines drawn at most; more (far zoomed out) are tinted
+MARK = {"dark": "#00FFFF", "light": "#E000E0"}     # ring round a page that differs between the runs
+OUTLINE_MAX = 20000     # rings drawn at most; more in view (far zoomed out) are tinted instead
 STEP_TIP = ("Compare: Right / Left step run A one event; run B goes to the same point of the same "
             "simulated second (the same share of that second's events applied: at a second's last "
             "event, both runs have done that second). Seek, play and chapters move both.")
 
 
 class DiffMarks(QtWidgets.QGraphicsItem):
-    """The pages of one run's picture that differ in the other run: outlined cells (tinted
-    when too small to outline)."""
+    """The pages of one run's picture that differ in the other run: a ring a little larger than
+    the cell, so a page of a pixel or two still shows (tinted when very many are in view)."""
 
     def __init__(self):
         super().__init__()
@@ -68,7 +67,7 @@ class DiffMarks(QtWidgets.QGraphicsItem):
             img = QtGui.QImage(tint.data, b.cols, b.rows, 4 * b.cols, QtGui.QImage.Format.Format_RGBA8888).copy()
             self.cells.append((b.x, b.y, b.cols, b.rows, xs, ys, img))
             rect = rect.united(QtCore.QRectF(b.x, b.y, b.cols, b.rows))
-        self._rect = rect
+        self._rect = rect.adjusted(-2, -2, 2, 2)
         self.update()
 
     def count(self) -> int:
@@ -84,13 +83,13 @@ class DiffMarks(QtWidgets.QGraphicsItem):
         pen.setCosmetic(True)
         for x, y, cols, rows, xs, ys, img in self.cells:
             inside = (xs + x + 1 > vis.left()) & (xs + x < vis.right()) & (ys + y + 1 > vis.top()) & (ys + y < vis.bottom())
-            if px < OUTLINE_PX or inside.sum() > OUTLINE_MAX:
+            if inside.sum() > OUTLINE_MAX:
                 painter.drawImage(QtCore.QRectF(x, y, cols, rows), img)
                 continue
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            inset = 1.0 / px
-            painter.drawRects([QtCore.QRectF(x + c + inset, y + r + inset, 1 - 2 * inset, 1 - 2 * inset)
+            e = 1.5 / px                  # 1.5 screen pixels outside the cell
+            painter.drawRects([QtCore.QRectF(x + c - e, y + r - e, 1 + 2 * e, 1 + 2 * e)
                                for c, r in zip(xs[inside].tolist(), ys[inside].tolist())])
 
 
@@ -111,6 +110,7 @@ class CompareCounters(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.setToolTip("esxtop counters of the position shown: run A, run B at the same simulated "
                               "second, and B minus A (MB for sizes)")
         lay = QtWidgets.QVBoxLayout(self)
@@ -171,11 +171,13 @@ class Comparison(QtCore.QObject):
         self.view_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.marks_a, self.marks_b = DiffMarks(), DiffMarks()
         win.layer_view.scene().addItem(self.marks_a)
+        self.view_b.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.view_b.scene().addItem(self.marks_b)
         self.head_a, self.head_b = QtWidgets.QLabel(), QtWidgets.QLabel()
         for head in (self.head_a, self.head_b):
             head.setToolTip(STEP_TIP)
             head.setTextFormat(Qt.TextFormat.RichText)
+            head.setWordWrap(True)
         self._layout()
         self.counters = CompareCounters()
         self.dock = QtWidgets.QDockWidget("Compare: A | B | Δ", win)
@@ -302,6 +304,8 @@ class Comparison(QtCore.QObject):
         self.diff = d
         self.marks_a.set_diff(fa.bands, d.a, self.win.theme)
         self.marks_b.set_diff(fb.bands, d.b, self.win.theme)
+        for view in (self.win.layer_view, self.view_b):
+            view.viewport().update()
 
     def _heads(self) -> None:
         t = P.THEMES[self.win.theme]
@@ -315,13 +319,15 @@ class Comparison(QtCore.QObject):
             host = f.counters.get("host", {})
             return (f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'} · t = {f.tick} s · "
                     f"{host.get('state', '?')} · free {host.get('free_mb', 0):,.1f} MB")
-        a_name = html.escape(Path(self.state.src_a).stem if self.state.src_a != "<scenario>" else "run A")
-        self.head_a.setText(f"<span style='color:{t['fg']}'><b>━━ A</b> {a_name} (as loaded) — {where(fa)}</span>"
-                            f" &nbsp;<span style='color:{mark}'>▢</span> {n:,} pages differ")
-        self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {html.escape(self.state.label)} — "
-                            f"{where(fb)}</span>")
-        self.head_b.setToolTip(f"{STEP_TIP}\nRun B's event: {fb.narration}" if fb is not None else STEP_TIP)
-        self.status_b.setText(f"B: {where(fb)}" if fb is not None else "B: loading…")
+        a_name = html.escape(Path(self.state.src_a).stem if self.state.src_a != "<scenario>" else "this run")
+        t_a = f" · t = {fa.tick} s" if fa is not None else ""
+        t_b = f" · t = {fb.tick} s" if fb is not None else " · loading…"
+        self.head_a.setText(f"<span style='color:{t['fg']}'><b>━━ A</b> {a_name}{t_a}</span> · "
+                            f"<b style='color:{mark}'>▢ {n:,}</b> pages differ")
+        self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {html.escape(self.state.label)}{t_b}</span>")
+        self.head_a.setToolTip(f"Run A: {where(fa)}\n{STEP_TIP}")
+        self.head_b.setToolTip(f"Run B: {where(fb)}\n{STEP_TIP}" + (f"\nIts event: {fb.narration}" if fb else ""))
+        self.status_b.setText(f"B: {where(fb)}")
 
     def _failed(self, msg: str) -> None:
         self.win.message(f"Run B ({html.escape(self.state.label)}): {html.escape(msg)}", error=True)
