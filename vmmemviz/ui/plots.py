@@ -331,4 +331,4 @@ class PlotsPanel(QtWidgets.QWidget):
         runs = [] if self.other is None else [
             f"<span style='color:{text}'><b>&#9472;&#9472; A</b> (this run) &nbsp;<b>- - - B</b> "
             f"({html.escape(self.other[0])})</span>"]
-        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(chips + [free] + runs))
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(chips + [free]) + "".join(f"<br>{r}" for r in runs))
