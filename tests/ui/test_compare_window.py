@@ -16,11 +16,10 @@ from vmmemviz.ui.mainwindow import MainWindow
 
 @pytest.fixture
 def win(qtbot, tmp_path):
-    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    w = MainWindow("tps", s)
+    """The tps tour at 1280x800, its own settings file."""
+    w = MainWindow("tps", QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
     qtbot.addWidget(w)
-    w.anim.setValue(0)
-    w.resize(1280, 800)
+    w.setGeometry(0, 0, 1280, 800)
     w.show()
     qtbot.waitUntil(lambda: w.frame is not None, timeout=10000)
     yield w
