@@ -3,6 +3,8 @@
     vmmemviz [SCENARIO]                  open the app (default: the built-in "default")
     vmmemviz run SCENARIO [--steps N] [--events] [--json] [--esxtop OUT.csv]
     vmmemviz run SCENARIO --jsonl        one JSON object per tick: {"tick", "host", "vms"}
+    vmmemviz run SCENARIO (--compare-set KEY=VALUE ... | --compare OTHER.toml) [--json]
+                                         two runs at one simulated time and the delta B - A
     vmmemviz esxtop CAPTURE.csv [--sample N] [--json]
     vmmemviz calibrate CAPTURE.csv [--sample N] --out SCENARIO.toml
     vmmemviz list                        built-in scenarios and tours
@@ -29,11 +31,12 @@ SUBCOMMANDS = [
 
 
 def _run(args) -> int:
-    from vmmemviz.model.core import events
     from vmmemviz.model.config import scenario
     from vmmemviz.model.core.timeline import Timeline
 
     sc = scenario.load(args.scenario)
+    if args.compare_set or args.compare or (sc.compare_sets and not (args.jsonl or args.esxtop)):
+        return _run_compare(args, sc)
     if args.ticks is not None:
         sc.duration = args.ticks
     tl = Timeline(sc)
@@ -44,43 +47,87 @@ def _run(args) -> int:
     end = tl.ensure(args.steps) if args.steps is not None else tl.run_to_end()
     if args.steps is not None:
         end = min(end, args.steps)
-    tl.seek(end)
-    names = [vm.name for vm in tl.view.vms]
+    rec = run_record(tl, end)
     if args.events:
-        out = sys.stdout
-        for i in range(end):
-            row = tl.log[i]
-            out.write(f"{i + 1:7d} t={int(row['tick']):4d} {events.KINDS[int(row['kind'])].name:13s} "
-                      f"{events.narrate(row, names)}\n")
-    c = tl.counters()
+        _print_events(tl, end)
     if args.esxtop:
         from vmmemviz.importers.esxtop_out import alloc_columns, write_esxtop
         ticks = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
         write_esxtop(args.esxtop, ticks, alloc=alloc_columns(sc))
     if args.json:
-        # the states the host read, as HOST_STATE events (low can be entered and left within a tick)
-        from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
-        rows = tl.log.rows(0, end)
-        seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
-        print(json.dumps({"scenario": sc.name, "events": end, "ticks": tl.view.tick + 1,
-                          "digest": tl.view.digest(), "state_sequence": seq, **c}))
+        print(json.dumps(rec))
     elif not args.events:
-        print(table(c, sc.name, end, tl.view.tick))
+        print(table(rec, f"{sc.name}: {end} events, {rec['ticks']} s"))
     return 0
 
 
-def table(c: dict, title: str, events: int, tick: int) -> str:
-    """An esxtop-like memory screen."""
+def run_record(tl, end: int) -> dict:
+    """What ``run --json`` prints for one run: the view at position ``end`` (seeks there)."""
+    # the states the host read, as HOST_STATE events (low can be entered and left within a tick)
+    from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+    tl.seek(end)
+    rows = tl.log.rows(0, end)
+    seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
+    return {"scenario": tl.sc.name, "events": end, "ticks": tl.view.tick + 1,
+            "digest": tl.view.digest(), "state_sequence": seq, **tl.counters()}
+
+
+def _print_events(tl, end: int, prefix: str = "") -> None:
+    from vmmemviz.model.core import events
+    names = [vm.name for vm in tl.view.vms]
+    for i in range(end):
+        row = tl.log[i]
+        sys.stdout.write(f"{prefix}{i + 1:7d} t={int(row['tick']):4d} {events.KINDS[int(row['kind'])].name:13s} "
+                         f"{events.narrate(row, names)}\n")
+
+
+def _run_compare(args, sc) -> int:
+    """Runs A and B (``compare.pair``) at one simulated time: with ``--steps N`` the end of
+    the second of A's N-th event, else the end of the shorter run."""
+    from vmmemviz.model.config import compare
+    from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.scene.compare import position_at
+
+    for flag in ("jsonl", "esxtop"):
+        if getattr(args, flag):
+            raise InputError(f"run --{flag}: writes one run, not with --compare-set or --compare")
+    a, b, what = compare.pair(sc, args.compare_set, args.compare)
+    if args.ticks is not None:
+        a.duration = b.duration = args.ticks
+    ta, tb = Timeline(a), Timeline(b)
+    if args.steps is not None:
+        n = min(ta.ensure(args.steps), args.steps)
+        tick = int(ta.log[n - 1]["tick"]) if n else 0
+    else:
+        tick = min(a.duration, b.duration) - 1
+    ends = position_at(ta, tick), position_at(tb, tick)
+    ra, rb = run_record(ta, ends[0]), run_record(tb, ends[1])
+    d = compare.delta(ra, rb)
+    if args.events:
+        for tag, tl, end in (("A", ta, ends[0]), ("B", tb, ends[1])):
+            _print_events(tl, end, f"{tag} ")
+    if args.json:
+        print(json.dumps({"a": ra, "b": rb, "delta": d, "b_is": what, "tick": tick}))
+    elif not args.events:
+        print("\n\n".join((table(ra, f"A: {a.name}: {ends[0]} events, {tick + 1} s"),
+                            table(rb, f"B: {what}: {ends[1]} events, {tick + 1} s"),
+                            table(d, "B - A"))))
+    return 0
+
+
+def table(c: dict, heading: str) -> str:
+    """An esxtop-like memory screen (counters or a compare's delta) under ``heading``."""
     h = c["host"]
-    lines = [f"{title}: {events} events, {tick + 1} s",
-             "  ".join(f"{k}: {v}" for k, v in h.items())]
+    lines = [heading, "  ".join(f"{k}: {v}" for k, v in h.items())]
     vms = c["vms"]
+    if not vms:
+        return "\n".join(lines)
     cols = list(next(iter(vms.values())).keys())
     widths = [max(len(col), 8) for col in cols]
     name_w = max(8, *(len(n) for n in vms))
     lines.append(f"{'NAME':<{name_w}} " + " ".join(f"{col:>{w}}" for col, w in zip(cols, widths)))
     for name, row in vms.items():
-        lines.append(f"{name:<{name_w}} " + " ".join(f"{row[col]!s:>{w}}" for col, w in zip(cols, widths)))
+        lines.append(f"{name:<{name_w}} " + " ".join(f"{row.get(col, '')!s:>{w}}" for col, w in zip(cols, widths)))
     return "\n".join(lines)
 
 
@@ -139,7 +186,9 @@ def parser(commands: set | None = None) -> ArgumentParser:
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="run a scenario headless and print esxtop-like counters")
     r.add_argument("scenario", help="a .toml file or the name of a built-in scenario")
-    r.add_argument("--steps", type=bounded_int(0, 2**63 - 1), help="stop after N events")
+    r.add_argument("--steps", type=bounded_int(0, 2**63 - 1),
+                   help="stop after N events (with a compare: both runs at the end of the simulated "
+                        "second of run A's N-th event; runs are aligned by simulated time, not event count)")
     r.add_argument("--ticks", type=bounded_int(1, MAX_TICKS, "one simulated day, the longest run"),
                    help="simulated seconds to run (default: the scenario's duration)")
     r.add_argument("--events", action="store_true", help="print every event's narration")
@@ -148,6 +197,15 @@ def parser(commands: set | None = None) -> ArgumentParser:
                    "capture (PDH-CSV, one row per tick)")
     r.add_argument("--jsonl", action="store_true",
                    help='print one JSON object per tick: {"tick", "host", "vms"} (the keys of --json)')
+    r.add_argument("--compare-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="compare with run B, this scenario with KEY=VALUE changed (repeatable): "
+                        "Mem.ShareForceSalting=0, vm.tools=false, vm[web01].mmu=shadow, ...; "
+                        "prints both runs and the delta B - A at the same simulated time (the end of "
+                        "the shorter run); with --json: {\"a\", \"b\", \"delta\"}")
+    r.add_argument("--compare", metavar="OTHER.toml",
+                   help="compare with run B, another scenario (file or built-in name); VMs pair by name. "
+                        "A compare tour (a scenario with a [compare] table) compares without either "
+                        "flag; its --jsonl and --esxtop write run A alone")
     r.set_defaults(func=_run)
     e = sub.add_parser("esxtop", help="one sample of an esxtop batch capture (esxtop -b)")
     e.add_argument("capture", metavar="CAPTURE.csv")

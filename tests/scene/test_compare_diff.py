@@ -70,7 +70,7 @@ def test_other_vms_pair_by_name():
 
 
 def test_vm_lut_maps_b_codes_to_a_names():
-    lut = D._vm_lut(("x", "y"), ("y", "z"))
+    lut = D.vm_lut(("x", "y"), ("y", "z"))
     assert lut[P.vm_code(0)] == P.vm_code(1) and lut[P.vm_code(0, True)] == P.vm_code(1, True)
     assert lut[P.vm_code(1)] not in (P.vm_code(0), P.vm_code(1))      # z: no page of A has it
     assert lut[P.SHARED] == P.SHARED

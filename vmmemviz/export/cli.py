@@ -7,6 +7,9 @@
 ``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
 ``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.
 ``--range A:B`` animates events A..B: a GIF, an APNG, or (png) a folder of numbered PNGs.
+``--compare-set KEY=VALUE`` / ``--compare OTHER.toml`` (or a compare tour's ``[compare]``)
+draw runs A and B side by side at the same simulated time, the differing pages outlined
+(``export/compare.py``).
 Needs no display: without DISPLAY / WAYLAND_DISPLAY it uses Qt's offscreen platform.
 Bad arguments print one line and exit 2 (``ExportParser``).
 """
@@ -87,6 +90,14 @@ def parser() -> ExportParser:
                    help="leave out backing stores that hold nothing")
     p.add_argument("--fps", type=float, default=10, metavar="F", help="animation frame rate (default 10)")
     p.add_argument("--theme", choices=("light", "dark"), default="light", help="colours (default light)")
+    p.add_argument("--compare-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="draw run B beside the scenario's run A: the scenario with KEY=VALUE changed "
+                        "(repeatable), the pages that differ outlined. Both runs are drawn at the same "
+                        "simulated time: --at N at the end of the second of A's event N, --range A:B one "
+                        "step per simulated second over A's events A..B. A compare tour (a [compare] "
+                        "table) compares without this flag")
+    p.add_argument("--compare", metavar="OTHER.toml",
+                   help="draw run B from another scenario (file or built-in name) beside run A; VMs pair by name")
     return p
 
 
@@ -123,6 +134,20 @@ def _check(args) -> None:
         check_pixels(*args.size, args.scale)
 
 
+def _export_compare(args, sc, chapter, opts) -> int:
+    from vmmemviz.model.config import compare
+    from .compare import export_compare
+
+    a, b, what = compare.pair(sc, args.compare_set, args.compare)
+    opts.caption = True              # a compare figure says what differs
+    try:
+        export_compare(a, b, what, args.out, args.format, opts, at=args.at, chapter=chapter,
+                       span=args.range, fps=args.fps, progress=_Progress())
+    except OSError as e:
+        raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
+    return 0
+
+
 class _Progress:
     """Frames done, on one line of stderr, when stderr is a terminal."""
 
@@ -152,6 +177,8 @@ def _export(args) -> int:
     opts = render.FigureOptions(title=title, legend=args.legend, caption=args.caption or chapter is not None,
                                 transparent=args.transparent, scale=args.scale, band=args.band,
                                 theme=args.theme, size=args.size, empty_stores=args.empty_stores)
+    if args.compare_set or args.compare or sc.compare_sets:
+        return _export_compare(args, sc, chapter, opts)
     stage = render.Stage(sc, opts)
     if chapter is not None:
         at = render.chapter_span(stage.tl, chapter)

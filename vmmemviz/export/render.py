@@ -279,26 +279,29 @@ class WidgetBody:
         painter.restore()
 
 
-def figure_picture(frame, opts: FigureOptions, chain=(), progress: float = 1.0) -> Picture:
-    """The picture of ``frame`` as a figure draws it: laid out for ``bands.ASPECT`` (one
-    band re-wrapped to a figure's shape), in the figure's colours, empty stores left out
-    unless asked for."""
+def figure_picture(frame, opts: FigureOptions, chain=(), progress: float = 1.0, bands=None,
+                   aspect: float = B.ASPECT) -> Picture:
+    """The picture of ``frame`` (or of its ``bands`` recoloured) as a figure draws it: laid
+    out for ``aspect`` (one band re-wrapped to a figure's shape), in the figure's colours,
+    empty stores left out unless asked for."""
     pic = Picture(opts.theme, opts.transparent)
-    bands = B.relayout(frame.bands, B.ASPECT, opts.empty_stores)
+    bands = B.relayout(frame.bands if bands is None else bands, aspect, opts.empty_stores)
     if opts.band is not None:       # one band alone: its cells wrapped to a figure's shape
         bands = tuple(B.reflow(b) if b.key == opts.band else b for b in bands)
     pic.set_bands(bands, frame.arrows, chain, progress)
     return pic
 
 
-def figure_legend(vm_names, opts: FigureOptions, *pictures) -> Legend:
-    """The legend of what ``pictures`` show (one band of them with ``opts.band``)."""
+def figure_legend(vm_names, opts: FigureOptions, *pictures, bands=None) -> Legend:
+    """The legend of what ``pictures`` show (one band of them with ``opts.band``, or the
+    band of each picture in ``bands``), with the compare's mark if any picture has marks."""
     used, outlines = set(), False
-    for pic in pictures:
-        codes, lines = pic.used(opts.band)
+    for i, pic in enumerate(pictures):
+        codes, lines = pic.used(opts.band if bands is None else bands[i])
         used |= codes
         outlines |= lines
-    return Legend(vm_names, opts.theme, font("legend"), used, outlines)
+    return Legend(vm_names, opts.theme, font("legend"), used, outlines,
+                  marks=any(m.count for pic in pictures for m in pic.marks.values()))
 
 
 def caption_of(frame, scenario_name: str) -> str:

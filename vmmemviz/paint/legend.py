@@ -10,16 +10,17 @@ SWATCH, PAD, GAP = 12, 6, 16
 
 class Legend:
     """Entries flow left to right and wrap; ``height_for(width)`` says how tall that is.
-    ``used`` / ``outlines`` limit it to what a picture shows (``palette.legend_entries``)."""
+    ``used`` / ``outlines`` limit it to what a picture shows, ``marks`` adds a compare's
+    "differs from the other run" (``palette.legend_entries``)."""
 
     def __init__(self, vm_names=(), theme: str = "dark", font: QtGui.QFont | None = None, used=None,
-                 outlines: bool = True):
+                 outlines: bool = True, marks: bool = False):
         self.vm_names, self.theme = tuple(vm_names), theme
         self.font = font or QtGui.QFont()
-        self.used, self.outlines = used, outlines
+        self.used, self.outlines, self.marks = used, outlines, marks
 
     def entries(self):
-        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines)
+        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines, self.marks)
 
     def _places(self, width: float):
         fm = QtGui.QFontMetricsF(self.font)

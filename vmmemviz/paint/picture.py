@@ -15,6 +15,7 @@ from ..scene import palette as P
 from .arrows import ArrowPainter
 from .grid import GridPainter
 from .labels import LAYER_TITLES, band_text, paint_labels
+from .marks import MarkPainter
 
 BAND_LABEL_PX = 17           # a one-band figure's label
 PAD = 0.01                   # around the picture, a fraction of its width
@@ -48,6 +49,8 @@ class Picture:
         self.grids: dict[str, GridPainter] = {}
         self.arrows, self.chain = ArrowPainter(), ArrowPainter()
         self.progress = 1.0
+        self.marks: dict[str, MarkPainter] = {}
+        self._masks: dict = {}
 
     def set_bands(self, bands, arrows=(), chain=(), progress: float = 1.0) -> None:
         self.bands, self.by_key = tuple(bands), {b.key: b for b in bands}
@@ -64,9 +67,18 @@ class Picture:
         self.chain.set_arrows(chain, self.by_key, self.theme)
         self.progress = progress
 
+    def set_marks(self, masks: dict) -> None:
+        """Outline the pages that differ from another run: ``masks`` maps a band key to a
+        flat bool mask of its pages (``scene.compare.FrameDiff.a`` / ``.b``); {} clears.
+        The masks belong to the bands set last: set them again after ``set_bands``."""
+        self._masks = masks
+        self.marks = {k: MarkPainter(self.by_key[k], m, self.theme) for k, m in masks.items() if k in self.by_key}
+
     def set_theme(self, theme: str) -> None:
         self.theme = theme
         self.set_bands(self.bands, self.arrows.arrows, self.chain.arrows, self.progress)
+        if self.marks:
+            self.set_marks(self._masks)
 
     # -- geometry ---------------------------------------------------------------------------
     def rect(self) -> QtCore.QRectF:
@@ -107,6 +119,8 @@ class Picture:
             painter.save()
             painter.translate(b.x, b.y)
             self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y))
+            if b.key in self.marks:
+                self.marks[b.key].paint(painter)
             painter.restore()
 
     def paint_labels(self, painter: QtGui.QPainter) -> list:

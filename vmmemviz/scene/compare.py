@@ -70,7 +70,7 @@ def ident(band, vm_names) -> tuple:
     return band.layer, vm, proc
 
 
-def _vm_lut(names_a, names_b) -> np.ndarray:
+def vm_lut(names_a, names_b) -> np.ndarray:
     """Run B's palette codes as run A would write them: a VM's codes by its name in A; a VM
     A has not gets a code no A page has (so its pages differ)."""
     lut = np.arange(256, dtype=np.uint8)
@@ -85,6 +85,12 @@ def _vm_lut(names_a, names_b) -> np.ndarray:
         for zero in (False, True):
             lut[P.vm_code(j, zero)] = P.vm_code(i, zero)
     return lut
+
+
+def legend_names(names_a, names_b) -> list:
+    """VM names by palette index once run B is recoloured with ``vm_lut``: run A's VMs,
+    then those only run B has."""
+    return [*names_a, *(n for n in names_b if n not in set(names_a))]
 
 
 def _flat(band) -> np.ndarray:
@@ -106,7 +112,7 @@ def _pair(ca: np.ndarray, cb: np.ndarray, room_a: int, room_b: int) -> tuple:
 
 def diff_bands(bands_a, names_a, bands_b, names_b) -> FrameDiff:
     """The differing pages of every band of run A's and run B's pictures."""
-    lut = _vm_lut(tuple(names_a), tuple(names_b))
+    lut = vm_lut(tuple(names_a), tuple(names_b))
     ib = {ident(b, names_b): b for b in bands_b}
     out_a, out_b, seen = {}, {}, set()
     for ba in bands_a:

@@ -8,7 +8,8 @@ to 2 KiB takes two 1 KiB units of the cache, drawn deep plum); pages swapped to 
 (a store for the whole host) are maroon, a darker kin of the .vswp's brown, chosen to stay apart from
 every VM hue and tint in both themes, also as seen with deuteranopia, protanopia and
 tritanopia (tests/scene/test_palette.py measures it). The inspected chain is magenta
-with a halo, unlike the event's arrows (white / black).
+with a halo, unlike the event's arrows (white / black). A compare outlines the pages that
+differ from the other run in ``diff``, pure magenta (paint/marks.py).
 """
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ THEMES = {
         "bg": "#1B1E23", "fg": "#E6E8EB", "muted": "#9AA3AD", "grid": "#2E333B",
         BG: "#1B1E23", FREE: "#3A404A", UNMAPPED: "#24282F", HV: "#8A8F98",
         "arrow": "#F2F2F2", "highlight": "#FFFFFF", "chain": "#FF2B8A", "zero_mix": "#FFFFFF",
+        "diff": "#FF00FF",
     },
     "light": {
         "bg": "#F7F7F5", "fg": "#1D2127", "muted": "#5E6670", "grid": "#D9DCE0",
         BG: "#F7F7F5", FREE: "#7D8590", UNMAPPED: "#E4E6EA", HV: "#B9C0C8",
         "arrow": "#1D2127", "highlight": "#000000", "chain": "#D4006A", "zero_mix": "#FFFFFF",
+        "diff": "#FF00FF",
     },
 }
 COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
@@ -108,10 +111,14 @@ KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatc
          (UNMAPPED, "unmapped (guest virtual)", "fill"))
 
 
-def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True) -> list:
+DIFF_LABEL = "differs from the other run"
+
+
+def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True, marks: bool = False) -> list:
     """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline".
     ``used``: the palette codes the picture shows (None: all), so a figure's legend names
-    only what is in it; ``outlines``: whether it shows 2 MB large-page outlines."""
+    only what is in it; ``outlines``: whether it shows 2 MB large-page outlines; ``marks``:
+    whether it marks pages that differ from another run (a compare)."""
     def shows(*codes):
         return used is None or any(c in used for c in codes)
     vms = [i for i in range(len(vm_names)) if shows(vm_code(i), vm_code(i, True))]
@@ -123,4 +130,6 @@ def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = Tr
     out += [(label, colour(code, theme), style) for code, label, style in KEYED if shows(code)]
     if outlines:
         out.append(("large page (2 MB)", THEMES[theme]["fg"], "outline"))
+    if marks:
+        out.append((DIFF_LABEL, THEMES[theme]["diff"], "outline"))
     return out

@@ -131,7 +131,11 @@ def label(changes: list[Change]) -> str:
 
 
 def pair(sc: SC.Scenario, sets: list[str] = (), other: str | None = None) -> tuple[SC.Scenario, SC.Scenario, str]:
-    """Runs A and B and what B is (``sets`` changes, or the ``other`` scenario file or name)."""
+    """Runs A and B and what B is (``sets`` changes, or the ``other`` scenario file or name;
+    with neither, the scenario's own ``[compare]`` table)."""
+    if not sets and not other and sc.compare_sets:
+        changes = [parse_change(s, f"{sc.path or sc.name}: compare.set") for s in sc.compare_sets]
+        return sc, apply(sc.text, changes, sc.path or sc.name), sc.compare_title or label(changes)
     if bool(sets) == bool(other):
         raise InputError("compare: expected --compare-set KEY=VALUE (one or more) or --compare OTHER.toml, "
                          "not both and not neither")

@@ -44,6 +44,9 @@
     at = 0
     title = "Three layers"
     text = "..."
+    [compare]                      # a compare tour: run side by side with run B
+    set = ["Mem.ShareForceSalting=2"]   # run B's changes (KEY=VALUE, as --compare-set)
+    title = "salting 2"            # optional: what run B is (default: the changes)
 
 Sizes in MB may be fractions (0.25 MB = 64 pages) so that teaching scenarios stay small.
 Sizes in MB may be fractions (0.25 MB = 64 pages) so that teaching scenarios stay small.
@@ -96,6 +99,7 @@ MAX_WEIGHT = 1e6
 MAX_STEPS = 10_000                # scripted steps per process
 MAX_STEPS_ALL = 100_000           # ... and in all processes of all VMs (looked through each tick)
 MAX_CHAPTERS = 1000
+MAX_CHANGES = 100                 # KEY=VALUE changes of a [compare] table
 MAX_FILE = 16 << 20               # bytes of TOML (the largest built-in is 7 KB)
 MAX_NAME = 80                     # vSphere limits VM names to 80 characters
 KEEP_FACTOR = 2                   # keyframes, history and temporaries beside the live arrays
@@ -187,6 +191,11 @@ CHAPTER = {
     "title": Key("str", "the chapter's title"),
     "text": Key("str", "what the chapter is about", ""),
 }
+COMPARE = {
+    "set": Key("changes", "run B: this scenario with these \"KEY=VALUE\" changes (as --compare-set)",
+               lo=1, hi=MAX_CHANGES, limit="changes of one compare"),
+    "title": Key("str", "what run B is, in words (default: the changes)", ""),
+}
 SCHEMA = {
     "name": Key("str", "shown in the title bar", None),
     "description": Key("str", "a paragraph about the scenario", ""),
@@ -199,6 +208,8 @@ SCHEMA = {
               limit="the VMs of one host here (8-bit VM index)", fields=VM),
     "chapter": Key("tables", "[[chapter]] titled parts of the timeline", [], 0, MAX_CHAPTERS,
                    "chapters of one tour", fields=CHAPTER),
+    "compare": Key("table", "a [compare] table: a compare tour, run side by side with run B",
+                   None, fields=COMPARE),
 }
 
 
@@ -221,6 +232,8 @@ class Scenario:
     settings: dict = field(default_factory=dict)
     description: str = ""
     chapters: list = field(default_factory=list)
+    compare_sets: list = field(default_factory=list)    # [compare] set: run B's KEY=VALUE changes
+    compare_title: str = ""                              # [compare] title: what run B is
     path: str | None = None
     text: str = ""
 
@@ -346,6 +359,13 @@ class _Check:
                 except ValueError as e:
                     raise InputError(str(e)) from None
             return out
+        if k == "changes":
+            from vmmemviz.model.config.compare import parse_change      # it reads this schema
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v) or not spec.lo <= len(v) <= spec.hi:
+                raise self.fail(path, f"a list of {self._range(spec)} \"KEY=VALUE\" strings", v)
+            for i, x in enumerate(v):
+                parse_change(x, f"{self.src}: {path}[{i}]")
+            return list(v)
         if k == "table":
             return self.table(path, spec.fields, v)
         if k == "tables":
@@ -501,6 +521,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
         host_pages=pages(h["memory_mb"]), vms=vms, tlb_entries=h["tlb_entries"],
         settings=d["settings"], host_cache_pages=pages(h["host_cache_mb"]),
         chapters=sorted(chapters, key=lambda c: c.at), path=src, text=text,
+        compare_sets=(d["compare"] or {}).get("set", []), compare_title=(d["compare"] or {}).get("title", ""),
     )
     _admit(src, sc)
     _totals(src, sc)

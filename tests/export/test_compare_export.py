@@ -1,0 +1,76 @@
+"""Compare figures (export/compare.py): runs A and B side by side, differing pages outlined."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from vmmemviz.cli import main
+from vmmemviz.model.config import compare as C
+from vmmemviz.model.config import scenario as SC
+from vmmemviz.scene import palette as P
+
+SIZE = (900, 700)
+
+
+def marked(path) -> int:
+    """Pixels of the mark colour (magenta; smooth scaling blends its edges, so near it)."""
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    r, g, b, _ = P.hex_rgba(P.THEMES["light"]["diff"])
+    return int((np.abs(rgb - (r, g, b)).max(axis=2) < 40).sum())
+
+
+def export(tmp_path, name, *argv) -> str:
+    out = str(tmp_path / name)
+    assert main(["export", "tps", "--out", out, "--size", f"{SIZE[0]}x{SIZE[1]}", *argv]) == 0
+    return out
+
+
+def test_png_marks_where_runs_differ_and_nowhere_for_a_copy(tmp_path):
+    diff = export(tmp_path, "salt.png", "--at", "2000", "--format", "png", "--compare-set", "Mem.ShareForceSalting=0")
+    same = export(tmp_path, "same.png", "--at", "2000", "--format", "png", "--compare-set", "description=copy")
+    with Image.open(diff) as im:
+        assert im.size == SIZE
+    assert marked(diff) > 50 and marked(same) == 0
+    # both halves are drawn: the left and right halves of the copy are the same picture
+    a = np.asarray(Image.open(same).convert("L"))
+    top, half = 60, SIZE[0] // 2
+    assert a[top:400, :half].std() > 10
+    assert np.abs(a[top:400, :half].astype(int).mean() - a[top:400, half:].astype(int).mean()) < 3
+
+
+def test_compare_still_is_stage_at_one_simulated_second(tmp_path):
+    from PySide6.QtWidgets import QApplication
+    from vmmemviz.export.compare import CompareStage
+
+    app = QApplication.instance() or QApplication([])  # noqa: F841
+    a, b, what = C.pair(SC.load("tps"), ["Mem.ShareForceSalting=0"])
+    st = CompareStage(a, b, what)
+    tick = st.tick_of(2000)
+    body = st.show(tick)
+    fa, fb = st.frames
+    assert fa.tick <= tick and fb.tick <= tick and st.diff.pages > 0
+    assert body.labels[1].startswith("B: Mem.ShareForceSalting=0")
+    assert sum(m.count for m in body.pictures[0].marks.values()) == st.diff.pages    # every band is drawn
+    assert "pages differ between the runs" in st.caption()
+
+
+@pytest.mark.parametrize("fmt, argv", [("svg", ["--at", "2000"]), ("gif", ["--range", "1500:1700", "--fps", "2"])])
+def test_svg_and_gif_compare(tmp_path, fmt, argv):
+    out = export(tmp_path, f"c.{fmt}", *argv, "--format", fmt, "--compare-set", "Mem.ShareForceSalting=0",
+                 "--band", "mp")
+    data = open(out, "rb").read()
+    if fmt == "svg":
+        text = data.decode()
+        assert text.startswith("<?xml") and "A: Tour: transparent page sharing" in text
+        assert "differs from the other run" in text and "B: Mem.ShareForceSalting=0" in text
+    else:
+        with Image.open(out) as im:
+            assert im.n_frames >= 2 and im.size == SIZE
+
+
+def test_band_missing_in_b_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "one-vm.toml"
+    bad.write_text(SC.load("translation").text)
+    assert main(["export", "tps", "--at", "10", "--format", "png", "--out", str(tmp_path / "x.png"),
+                 "--compare", str(bad), "--band", "gp.4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no counterpart in run B" in err and "\n" not in err and not (tmp_path / "x.png").exists()
