@@ -114,3 +114,24 @@ def test_a_bad_session_is_one_line_in_a_message_box(qtbot, tmp_path, shown, monk
     assert said == [f"{bad}: format: this session is format 3, written by a newer vmmemviz; "
                     "this one reads format 1 (update vmmemviz to open it)"]
     assert shown.frame.pos == 40
+
+
+def test_compare_mode_is_saved_and_restored(qtbot, tmp_path, shown):
+    from vmmemviz.ui import compare
+    from vmmemviz.ui.comparestate import CompareState
+    w = shown
+    compare.start(w, CompareState.pair(w.scenario, ["Mem.ShareForceSalting=0"]))
+    qtbot.waitUntil(lambda: w.comparison.frame_b is not None, timeout=20000)
+    p = tmp_path / "cmp.vmmemviz"
+    SE.save(w, p)
+    s = SS.load(p)
+    assert s.label == "Mem.ShareForceSalting=0" and s.b.settings["Mem.ShareForceSalting"] == 0
+    other = make(qtbot, tmp_path, "allocation")
+    other.open_scenario(str(p))
+    qtbot.waitUntil(lambda: other.comparison is not None and other.comparison.frame_b is not None
+                    and other.frame.pos == 40, timeout=20000)
+    assert other.comparison.state.label == w.comparison.state.label
+    assert other.comparison.state.text_b == w.comparison.state.text_b
+    assert main(["export", str(p), "--format", "png", "--out", str(tmp_path / "cmp.png")]) == 0
+    assert pixels(tmp_path / "cmp.png").shape[1] == 1280
+    other.close()

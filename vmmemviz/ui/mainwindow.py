@@ -33,8 +33,9 @@ from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
 from .plots import PlotsPanel
-from .settingsdialog import (SettingsDialog, apply_settings_text, changes_html, counter_changes,
+from .settingsdialog import (COMPARE, SettingsDialog, apply_settings_text, changes_html, counter_changes,
                              settings_changes)
+from . import compare
 from .timelinebar import TimelineBar
 from . import help as H
 from . import session as SE
@@ -63,6 +64,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._pending = None            # position a filtered step asked for, until it shows
         self._rerun = None              # (settings changed, counters before) of a settings re-run
         self._previous = None           # the scenario shown while another one loads
+        self.comparison = None          # compare mode's run B (ui.compare.Comparison)
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -327,6 +329,7 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addAction(self.a_save)
         f.addAction(self.a_save_session)
         f.addAction(self.a_export)
+        compare.add_menu(self, f)
         f.addAction(self._act("Export esxtop CSV…", self.export_esxtop,
                               tip="The run so far as an esxtop batch capture, one row per tick"))
         f.addSeparator()
@@ -509,6 +512,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_scenario(self, sc, pos: int = 0):
         """Run ``sc`` from the start and show it at event ``pos``."""
         self.set_playing(False)
+        compare.close(self)
         self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
@@ -537,7 +541,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def settings_dialog(self):
         dlg = SettingsDialog(self.scenario, self)
-        if dlg.exec():
+        result = dlg.exec()
+        if result == COMPARE:
+            compare.with_settings(self, *dlg.changed_settings())
+        elif result:
             self.apply_settings(*dlg.changed_settings())
 
     def apply_settings(self, host: dict, vms: dict):
@@ -689,5 +696,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, ev):
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("windowState", self.saveState())
+        compare.close(self)
         self.engine.shutdown()
         super().closeEvent(ev)

@@ -1,7 +1,8 @@
 """Sessions in the window: File > Save session… gathers what the window shows into a
 ``.vmmemviz`` file; opening one restores it.
 
-Where each piece lives: the scenario is the window's (``win.scenario``), the position,
+Where each piece lives: the scenario is the window's (``win.scenario``), compare mode's run
+B is ``win.comparison.state`` (``ui.comparestate``), the position,
 selection, filters and theme are the application state's (``win.state``), the zoom and
 pan are the layer view's (its visible part as fractions of the picture, and the shape it
 lays the picture out for), the panels open are the docks'. Restoring loads the scenario at
@@ -17,7 +18,9 @@ from PySide6 import QtCore, QtWidgets
 
 from ..export import session as XS
 from vmmemviz.model.config import session as SS
+from . import compare
 from .appstate import Filters, groups
+from .comparestate import CompareState
 
 FILTER = "Sessions (*.vmmemviz)"
 
@@ -41,6 +44,9 @@ def gather(win) -> SS.Session:
     """The window as a session."""
     f, st = win.frame, win.state
     s = SS.Session(text=win.scenario.text, name=win.scenario.name)
+    if win.comparison is not None:          # compare mode: run B's text, as ui.comparestate keeps it
+        cs = win.comparison.state
+        s.compare = {"sets": None, "name": cs.label, "text": cs.text_b}
     s.position.update(event=f.pos if f is not None else 0, tick=f.tick if f is not None else None)
     aspect, region = view_of(win.layer_view)
     s.view.update(theme=win.theme, aspect=aspect,
@@ -93,6 +99,8 @@ class _Restore(QtCore.QObject):
         st.set_filters(Filters(frozenset(groups()) if g is None else frozenset(g), s.filters["text"]))
         st.select(s.ref)
         st.frameChanged.connect(self._frame)
+        if s.b is not None:
+            compare.start(self.win, CompareState.of(self.sc, s.b, s.label))
 
     def _frame(self, frame):
         self.win.state.frameChanged.disconnect(self._frame)
@@ -120,7 +128,7 @@ class _Restore(QtCore.QObject):
 
 def restore(win, s: SS.Session) -> None:
     """Show the session ``s`` in ``win``: scenario, position, theme, panels, then (as the
-    worker answers) selection, filters and zoom."""
+    worker answers) selection, filters, compare mode and zoom."""
     win.set_theme(s.view["theme"])
     for key, dock in win.docks.items():
         dock.setVisible(key in s.view["panels"])
