@@ -135,3 +135,26 @@ def test_compare_mode_is_saved_and_restored(qtbot, tmp_path, shown):
     assert main(["export", str(p), "--format", "png", "--out", str(tmp_path / "cmp.png")]) == 0
     assert pixels(tmp_path / "cmp.png").shape[1] == 1280
     other.close()
+
+
+def test_vmmemviz_file_vmmemviz_opens_the_window_on_it(qtbot, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+    p = tmp_path / "s.vmmemviz"
+    assert main(["session", "default", "--at", "12", "--theme", "dark", "--out", str(p)]) == 0
+    ini = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    monkeypatch.setattr(QtCore, "QSettings", lambda *a: ini)   # the window's settings, not the user's
+    monkeypatch.setattr(QtWidgets.QApplication, "exec", lambda *a: 0)
+    before = set(QtWidgets.QApplication.topLevelWidgets())
+    assert main([str(p)]) == 0
+    w = next(x for x in QtWidgets.QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x not in before)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.frame is not None and w.frame.pos == 12, timeout=20000)
+    assert w.theme == "dark" and w.scenario.path == str(p)
+    w.close()
+
+
+def test_a_bad_session_on_the_command_line_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.vmmemviz"
+    bad.write_bytes(b"format = 1\n[scenario]\ntext = 7\n")
+    assert main([str(bad)]) == 2
+    assert capsys.readouterr().err == f"vmmemviz: {bad}: scenario.text: expected a string, got 7\n"
