@@ -249,7 +249,8 @@ class ExportDialog(QtWidgets.QDialog):
             caption=self.caption.isChecked() and not window,
             transparent=self.transparent.isChecked(), scale=self.scale.value(),
             size=None if self.fit.isChecked() else (self.width_.value(), self.height_.value()),
-            band=None if window or region == "view" else region, theme=self.win.theme if window else self.theme.currentData(),
+            band=None if window or region == "view" else region,
+            theme=self.win.theme if window else self.theme.currentData(),
             empty_stores=self.empty_stores.isChecked())
 
     # -- running ----------------------------------------------------------------------------
