@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (or remove) vmmemviz's desktop integration for the current user:
 # the launcher entry, the icon at every size in the hicolor theme, and the MIME
-# type of scenario files (*.vmmemviz.toml), under $XDG_DATA_HOME
+# types of scenario files (*.vmmemviz.toml) and session files (*.vmmemviz), under $XDG_DATA_HOME
 # (default ~/.local/share). Nothing outside that folder is touched.
 #
 #   packaging/install-desktop.sh                      # Exec=vmmemviz (found on PATH)

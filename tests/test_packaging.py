@@ -22,6 +22,7 @@ RESOURCES = REPO / "resources"
 ICONS = RESOURCES / "icons"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MIME_TYPE = "application/x-vmmemviz-scenario"
+SESSION_TYPE = "application/x-vmmemviz-session"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -107,7 +108,7 @@ def _desktop_entry(path: Path) -> dict[str, str]:
     return entry
 
 
-def test_desktop_file_validates_and_opens_scenarios():
+def test_desktop_file_validates_and_opens_scenarios_and_sessions():
     validate = _tool("desktop-file-validate")
     result = subprocess.run([validate, str(RESOURCES / "vmmemviz.desktop")],
                             capture_output=True, text=True)
@@ -115,15 +116,16 @@ def test_desktop_file_validates_and_opens_scenarios():
     entry = _desktop_entry(RESOURCES / "vmmemviz.desktop")
     assert entry["Exec"] == "vmmemviz %f"
     assert entry["Icon"] == "vmmemviz"
-    assert entry["MimeType"] == MIME_TYPE + ";"
+    assert entry["MimeType"] == f"{MIME_TYPE};{SESSION_TYPE};"
 
 
-def test_mime_xml_claims_only_the_scenario_glob():
+def test_mime_xml_claims_only_the_scenario_and_session_globs():
     ns = {"m": "http://www.freedesktop.org/standards/shared-mime-info"}
     root = ET.parse(RESOURCES / "vmmemviz-mime.xml").getroot()
     types = root.findall("m:mime-type", ns)
-    assert [t.get("type") for t in types] == [MIME_TYPE]
-    assert [g.get("pattern") for g in types[0].findall("m:glob", ns)] == ["*.vmmemviz.toml"]
+    assert [t.get("type") for t in types] == [MIME_TYPE, SESSION_TYPE]
+    assert [[g.get("pattern") for g in t.findall("m:glob", ns)] for t in types] == \
+        [["*.vmmemviz.toml"], ["*.vmmemviz"]]
 
 
 def _tree(root: Path) -> dict[str, bytes | None]:
@@ -155,13 +157,15 @@ def test_install_desktop_then_uninstall_leaves_the_folder_as_it_was(tmp_path):
         result = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout
     if shutil.which("update-mime-database"):
-        # What a file manager would do: ask the MIME database what a scenario file is.
+        # What a file manager would do: ask the MIME database what a scenario / session file is.
         probe = ("from PySide6.QtCore import QMimeDatabase as D; d = D(); "
-                 "print(d.mimeTypeForFile('tour.vmmemviz.toml', D.MatchMode.MatchExtension).name())")
+                 "print(*(d.mimeTypeForFile(f, D.MatchMode.MatchExtension).name() "
+                 "for f in ('tour.vmmemviz.toml', 'figure.vmmemviz')))")
         out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        assert out == MIME_TYPE
-        assert MIME_TYPE in (data / "applications" / "mimeinfo.cache").read_text()
+                             text=True, check=True).stdout.split()
+        assert out == [MIME_TYPE, SESSION_TYPE]
+        cache = (data / "applications" / "mimeinfo.cache").read_text()
+        assert MIME_TYPE in cache and SESSION_TYPE in cache
 
     subprocess.run(["bash", script, "--uninstall"], check=True, env=env, capture_output=True, timeout=60)
     assert _tree(data) == before

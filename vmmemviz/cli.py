@@ -27,6 +27,7 @@ from .model.config.scenario import MAX_TICKS
 SUBCOMMANDS = [
     ("vmmemviz.importers.cli", "register"),
     ("vmmemviz.export.cli", "register"),
+    ("vmmemviz.export.session", "register"),
 ]
 
 
@@ -176,7 +177,7 @@ def _list(args) -> int:
 
 def _gui(args) -> int:
     from .ui.app import main as gui_main
-    return gui_main(args.scenario)
+    return gui_main(args.scenario, args.compare_set, args.compare)
 
 
 def parser(commands: set | None = None) -> ArgumentParser:
@@ -226,6 +227,9 @@ def parser(commands: set | None = None) -> ArgumentParser:
     ls.set_defaults(func=_list)
     g = sub.add_parser("gui", help="open the app (the default with no subcommand)")
     g.add_argument("scenario", nargs="?", default="default")
+    g.add_argument("--compare-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="open in compare mode: run B is SCENARIO with this change (repeatable)")
+    g.add_argument("--compare", metavar="OTHER.toml", help="open in compare mode: run B is this scenario")
     g.set_defaults(func=_gui)
     import importlib
     for mod, fn in SUBCOMMANDS:

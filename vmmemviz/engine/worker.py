@@ -30,6 +30,7 @@ from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host
 from vmmemviz.model.views.pageinfo import describe, inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
+from ..scene.compare import position_at
 from ..scene import palette as P
 from .frame import build_frame
 
@@ -137,6 +138,7 @@ class SimWorker(QtCore.QObject):
     notice = QtCore.Signal(str)               # an answer in words ("no later BALLOON event")
     loaded = QtCore.Signal(object)            # Source of the new scenario
     logGrew = QtCore.Signal(object)           # LogSnapshot: the log has more rows
+    tickSought = QtCore.Signal(object, int)   # ((tick, share), position) a seek_tick went to; its frame follows
     _wake = QtCore.Signal()
 
     def __init__(self, scenario):
@@ -168,6 +170,11 @@ class SimWorker(QtCore.QObject):
 
     def seek(self, pos: int):
         self._post("seek", int(pos))
+
+    def seek_tick(self, tick: int, share: float = 1.0):
+        """Go into simulated second ``tick`` (-1: the start), ``share`` of its events applied (1:
+        all), simulating on as far as that needs: a comparison's run B follows run A's time so."""
+        self._post("tick", (int(tick), float(share)))
 
     def step(self, n: int):
         with self._lock:
@@ -329,13 +336,19 @@ class SimWorker(QtCore.QObject):
         target = None
         if "seek" in cmds:
             target = cmds["seek"]
+        if "tick" in cmds:
+            tick, share = cmds["tick"]
+            end = position_at(tl, tick)
+            start = int(np.searchsorted(tl.log.rows(0, end)["tick"], tick, side="left"))
+            target = start + round(share * (end - start))
+            self.tickSought.emit(cmds["tick"], target)
         if cmds.get("step"):
             target = max(0, (target if target is not None else tl.pos) + cmds["step"])
-        if cmds.keys() & {"seek", "step", "end", "play", "load", "find", "chapter"}:
+        if cmds.keys() & {"seek", "tick", "step", "end", "play", "load", "find", "chapter"}:
             self._hunt = None
         if "end" in cmds:
             self._to_end = True          # _tick runs the simulation there, a tick at a time
-        elif "seek" in cmds or "step" in cmds or "load" in cmds or cmds.get("play"):
+        elif cmds.keys() & {"seek", "tick", "step", "load"} or cmds.get("play"):
             self._to_end = False
         if "play" in cmds:
             self._play_pos = float(tl.pos)

@@ -4,10 +4,13 @@
         --out PATH [--scale S] [--size WxH] [--no-legend] [--caption] [--title T]
         [--transparent] [--band KEY] [--no-empty-stores] [--fps F] [--theme light|dark]
         [--compare-set KEY=VALUE ... | --compare OTHER.toml]
+    vmmemviz export FILE.vmmemviz --format png|svg --out PATH [options]
 
 ``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
 ``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.
 ``--range A:B`` animates events A..B: a GIF, an APNG, or (png) a folder of numbered PNGs.
+A session file (``.vmmemviz``, docs/sessions.md) draws exactly its saved view at its
+position; an option given on the command line overrides the session's.
 ``--compare-set KEY=VALUE`` / ``--compare OTHER.toml`` (or a compare tour's ``[compare]``)
 draw runs A and B side by side at the same simulated time, the differing pages outlined
 (``export/compare.py``).
@@ -70,8 +73,9 @@ def parser() -> ExportParser:
         prog="vmmemviz export",
         description="Draw a scenario's layers at one event (--at), at the end of a chapter (--chapter), "
                     "or animate a range of events (--range).")
-    p.add_argument("scenario", help="a .toml file or the name of a built-in scenario or tour")
-    when = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("scenario", help="a .toml file, the name of a built-in scenario or tour, or a "
+                   ".vmmemviz session")
+    when = p.add_mutually_exclusive_group()         # required, but for a session (parse)
     when.add_argument("--at", type=int, metavar="N", help="the state after event N (0 = before the first)")
     when.add_argument("--chapter", metavar="NAME",
                       help="the state at the end of a tour's chapter (its title, or a unique part of it); "
@@ -108,7 +112,24 @@ def register(subparsers) -> None:
         "export", add_help=False, prefix_chars="\0", description="see vmmemviz export --help",
         help="write a figure (PNG, SVG) or an animation (GIF, APNG, numbered PNGs) headless")
     p.add_argument("args", nargs="*")
-    p.set_defaults(func=lambda ns: _export(parser().parse_args(ns.args)))
+    p.set_defaults(func=lambda ns: _export(parse(ns.args)))
+
+
+def parse(argv) -> argparse.Namespace:
+    """The export's arguments; for a session file, what they leave out is the session's."""
+    from vmmemviz.model.config import session as SS
+    from .session import cli_defaults
+
+    p = parser()
+    args = p.parse_args(argv)
+    given = (args.at, args.chapter, args.range) != (None, None, None)
+    if not SS.is_session(args.scenario):
+        if not given:
+            p.error("one of the arguments --at --chapter --range is required")
+        args.session = None
+        return args
+    s = SS.load(args.scenario)
+    return p.parse_args(argv, argparse.Namespace(session=s, **cli_defaults(s, given)))
 
 
 def headless() -> None:
@@ -139,7 +160,9 @@ def _export_compare(args, sc, chapter, opts) -> int:
     from vmmemviz.model.config import compare
     from .compare import export_compare
 
-    a, b, what = compare.pair(sc, args.compare_set, args.compare)
+    s = args.session
+    a, b, what = (s.a, s.b, s.label) if s is not None and s.b is not None and not args.compare_set \
+        and not args.compare else compare.pair(sc, args.compare_set, args.compare)
     opts.caption = True              # a compare figure says what differs
     try:
         export_compare(a, b, what, args.out, args.format, opts, at=args.at, chapter=chapter,
@@ -171,14 +194,14 @@ def _export(args) -> int:
     from vmmemviz.model.config import scenario
     from . import render, sequence
 
-    sc = scenario.load(args.scenario)
+    sc = args.session.a if args.session is not None else scenario.load(args.scenario)
     chapter = render.find_chapter(sc, args.chapter) if args.chapter is not None else None
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
     title = args.title if args.title is not None else chapter.title if chapter is not None else ""
     opts = render.FigureOptions(title=title, legend=args.legend, caption=args.caption or chapter is not None,
                                 transparent=args.transparent, scale=args.scale, band=args.band,
                                 theme=args.theme, size=args.size, empty_stores=args.empty_stores)
-    if args.compare_set or args.compare or sc.compare_sets:
+    if args.compare_set or args.compare or sc.compare_sets or (args.session is not None and args.session.b is not None):
         return _export_compare(args, sc, chapter, opts)
     stage = render.Stage(sc, opts)
     if chapter is not None:
@@ -194,6 +217,10 @@ def _export(args) -> int:
         raise InputError(f"--band: {args.band!r} is not a band of {args.scenario} "
                          f"(bands: {', '.join(stage.band_keys())})")
     try:
+        if at is not None and args.session is not None:
+            from .session import write_still
+            write_still(args.session, stage.tl, args.out, args.format, opts, at)
+            return 0
         if at is not None:
             stage.write_still(args.out, args.format, at, chapter.text if chapter is not None else None)
             return 0

@@ -49,6 +49,7 @@ class Picture:
         self.grids: dict[str, GridPainter] = {}
         self.arrows, self.chain = ArrowPainter(), ArrowPainter()
         self.progress = 1.0
+        self.view: QtCore.QRectF | None = None      # a zoomed view: the scene rect shown
         self.marks: dict[str, MarkPainter] = {}
         self._masks: dict = {}
 
@@ -86,7 +87,10 @@ class Picture:
         return QtCore.QRectF(self._rect)
 
     def source(self, band_key: str | None = None) -> QtCore.QRectF:
-        """What a figure shows, in scene units: the picture, or one band's grid, padded."""
+        """What a figure shows, in scene units: the picture, or one band's grid, padded,
+        or the part of the picture in a zoomed ``view``."""
+        if band_key is None and self.view is not None:
+            return QtCore.QRectF(self.view)
         if band_key is None:
             src = self.rect()
         else:

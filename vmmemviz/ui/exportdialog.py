@@ -16,6 +16,8 @@ from PySide6 import QtCore, QtWidgets
 
 from ..errors import InputError
 from ..export import render, sequence
+from ..export.session import still_body
+from .session import view_of
 
 FORMATS = (("PNG image", "png"), ("SVG image (vector)", "svg"), ("Animated GIF", "gif"),
            ("Animated PNG (APNG)", "apng"), ("Numbered PNG frames (folder)", "frames"))
@@ -128,6 +130,9 @@ class ExportDialog(QtWidgets.QDialog):
         self.region.addItem("Layer view", None)
         for b in (frame.bands if frame is not None else ()):
             self.region.addItem(f"One band: {b.title} ({b.key})", b.key)
+        if view_of(self.win.layer_view)[1] is not None:
+            self.region.addItem("What the view shows (zoomed in)", "view")
+            self.region.setCurrentIndex(self.region.count() - 1)
         self.region.addItem("Whole window", "window")
         self.region.setToolTip("What to draw: every band, one band, or a screenshot of the whole window")
         form.addRow("Region", self.region)
@@ -267,7 +272,8 @@ class ExportDialog(QtWidgets.QDialog):
             caption=self.caption.isChecked() and not window,
             transparent=self.transparent.isChecked(), scale=self.scale.value(),
             size=None if self.fit.isChecked() else (self.width_.value(), self.height_.value()),
-            band=None if window else region, theme=self.win.theme if window else self.theme.currentData(),
+            band=None if window or region == "view" else region,
+            theme=self.win.theme if window else self.theme.currentData(),
             empty_stores=self.empty_stores.isChecked())
 
     # -- running ----------------------------------------------------------------------------
@@ -304,10 +310,8 @@ class ExportDialog(QtWidgets.QDialog):
         if self.region.currentData() == "window":
             render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
         else:
-            pic = render.figure_picture(frame, opts, self.win.layer_view.chain)
-            if opts.band is not None and opts.band not in pic.by_key:
-                raise InputError(f"{opts.band}: that store holds nothing; tick 'Backing stores that hold nothing'")
-            legend = render.figure_legend(frame.vm_names, opts, pic)
+            aspect, region = view_of(self.win.layer_view) if self.region.currentData() == "view" else (None, None)
+            pic, legend = still_body(frame, opts, self.win.layer_view.chain, aspect, region)
             render.write_still(path, self.fmt(), opts, pic, legend, caption)
         self.status.setText(f"Wrote {path}")
 

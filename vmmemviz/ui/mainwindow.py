@@ -5,8 +5,8 @@ The model runs in the simulation thread (engine.worker); this window only sends 
 (:mod:`vmmemviz.ui.appstate`), which the panels observe. Keys: Space play/pause, Right/Left
 step (through the events the filters show), Shift+Right/Left ten steps, Page Down/Up next /
 previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
-Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open, Ctrl+S save, Ctrl+E
-export, F1 help.
+Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open (scenarios and
+sessions), Ctrl+S save, Ctrl+Shift+S save session, Ctrl+E export, F1 help.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..errors import InputError
 from vmmemviz.model.config import scenario as S
+from vmmemviz.model.config import session as SS
 from ..scene import palette as P
 from . import realdata as R
 from . import theme as T
@@ -32,10 +33,12 @@ from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
 from .plots import PlotsPanel
-from .settingsdialog import (SettingsDialog, apply_settings_text, changes_html, counter_changes,
+from .settingsdialog import (COMPARE, SettingsDialog, apply_settings_text, changes_html, counter_changes,
                              settings_changes)
+from . import compare
 from .timelinebar import TimelineBar
 from . import help as H
+from . import session as SE
 from ..engine.worker import Engine
 
 ORG = "vmmemviz"
@@ -46,12 +49,14 @@ PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, scenario_name_or_path: str = "default", settings: QtCore.QSettings | None = None):
+    def __init__(self, scenario_name_or_path: str | S.Scenario = "default",
+                 settings: QtCore.QSettings | None = None):
         super().__init__()
         self.qsettings = settings or QtCore.QSettings(ORG, ORG)
         theme = self.qsettings.value("theme", "dark")
         self.state = AppState(theme if theme in T.NAMES else "dark", self)
-        self.scenario = S.load(scenario_name_or_path)
+        self.scenario = scenario_name_or_path if isinstance(scenario_name_or_path, S.Scenario) \
+            else S.load(scenario_name_or_path)
         self.playing = False
         self.anim_ms = int(self.qsettings.value("anim_ms", 300))
         self._last_step = 0.0
@@ -59,6 +64,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._pending = None            # position a filtered step asked for, until it shows
         self._rerun = None              # (settings changed, counters before) of a settings re-run
         self._previous = None           # the scenario shown while another one loads
+        self.comparison = None          # compare mode's run B (ui.compare.Comparison)
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -255,7 +261,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                      "Previous event of the current event's kind (Ctrl+Left)")
         self.a_find = self._act("Search events", self.search_events, ["Ctrl+F"],
                                 "Type in the event list's search box (Ctrl+F; Esc: back to the picture)")
-        self.a_open = self._act("Open scenario…", self.open_dialog, ["Ctrl+O"], "Open a scenario file (Ctrl+O)")
+        self.a_open = self._act("Open…", self.open_dialog, ["Ctrl+O"], "Open a scenario or a session file (Ctrl+O)")
+        self.a_save_session = self._act("Save session…", lambda: SE.save_dialog(self), ["Ctrl+Shift+S"],
+                                        "Save what the window shows (scenario, event, zoom, selection, "
+                                        "filters) as a .vmmemviz session (Ctrl+Shift+S)")
         self.a_save = self._act("Save scenario as…", self.save_dialog, ["Ctrl+S"],
                                 "Save the scenario, with changed settings, as TOML (Ctrl+S)")
         self.a_export = self._act("Export figure…", self.export, ["Ctrl+E"], "Export PNG, SVG, GIF or APNG (Ctrl+E)")
@@ -318,7 +327,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = f.addMenu("Open &recent")
         self.recent_menu.setToolTipsVisible(True)
         f.addAction(self.a_save)
+        f.addAction(self.a_save_session)
         f.addAction(self.a_export)
+        compare.add_menu(self, f)
         f.addAction(self._act("Export esxtop CSV…", self.export_esxtop,
                               tip="The run so far as an esxtop batch capture, one row per tick"))
         f.addSeparator()
@@ -480,23 +491,33 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- scenarios ---------------------------------------------------------------------------
     def open_dialog(self):
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open scenario", str(Path.home()),
-                                                        "Scenarios (*.toml);;All files (*)")
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open scenario or session", str(Path.home()),
+            f"Scenarios and sessions (*.toml *{SS.SUFFIX});;Scenarios (*.toml);;{SE.FILTER};;All files (*)")
         if path:
             self.open_scenario(path)
 
     def open_scenario(self, name_or_path: str):
+        """Open a scenario, or a session (``.vmmemviz``)."""
         try:
+            if SS.is_session(name_or_path):
+                SE.restore(self, SS.load(name_or_path))
+                return
             sc = S.load(name_or_path)
         except InputError as e:
-            QtWidgets.QMessageBox.warning(self, "Cannot open scenario", str(e))
+            QtWidgets.QMessageBox.warning(self, "Cannot open file", str(e))
             return
+        self.show_scenario(sc)
+
+    def show_scenario(self, sc, pos: int = 0):
+        """Run ``sc`` from the start and show it at event ``pos``."""
         self.set_playing(False)
+        compare.close(self)
         self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
         self.layer_view._fit = True
-        self.worker.load(sc, 0)
+        self.worker.load(sc, pos)
         self._title()
         self._remember(sc)
 
@@ -506,6 +527,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def save_dialog(self):
         start = self.scenario.path if self.scenario.path and not self.scenario.path.startswith(str(S.BUILTIN_DIR)) \
+            and not SS.is_session(self.scenario.path) \
             else str(Path.home() / f"{Path(self.scenario.path or 'scenario').stem}.toml")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save scenario", start, "Scenarios (*.toml)")
         if path:
@@ -519,7 +541,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def settings_dialog(self):
         dlg = SettingsDialog(self.scenario, self)
-        if dlg.exec():
+        result = dlg.exec()
+        if result == COMPARE:
+            compare.with_settings(self, *dlg.changed_settings())
+        elif result:
             self.apply_settings(*dlg.changed_settings())
 
     def apply_settings(self, host: dict, vms: dict):
@@ -671,5 +696,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, ev):
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("windowState", self.saveState())
+        compare.close(self)
         self.engine.shutdown()
         super().closeEvent(ev)

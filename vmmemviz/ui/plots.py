@@ -81,6 +81,7 @@ class PlotsPanel(QtWidgets.QWidget):
         scroll.setWidget(self.view)
         lay.addWidget(scroll, 1)
         self.frame = None
+        self.other = None                   # run B of a comparison: (label, Frame), drawn dashed
         self._reset(())
         self.view.scene().sigMouseMoved.connect(self._hover)
 
@@ -115,6 +116,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.host_plot.vb.sigResized.connect(lambda *_: self._label_thresholds(self._host_top))
         self.free_curve = self.host_plot.plot(pen=pg.mkPen(self._text_color(), width=2), name="free")
         cached(self.free_curve.curve)
+        self.other_curves: dict[tuple[str, str], pg.PlotDataItem] = {}     # (title, vm or "") -> B's
         self._show_legend()
 
     def _text_color(self) -> QtGui.QColor:
@@ -189,6 +191,40 @@ class PlotsPanel(QtWidgets.QWidget):
             self._draw()
         for c in self.cursors:
             c.setValue(frame.tick)
+        if self.other is not None:
+            self._draw_other()
+
+    def show_other(self, label: str | None, frame=None) -> None:
+        """Run B of a comparison (``label``: what it changes) dashed over this run's curves, up
+        to its ``frame``; ``label`` None: no comparison any more."""
+        if label != (self.other[0] if self.other else None):
+            for (title, _), curve in self.other_curves.items():
+                self.plots[title].removeItem(curve)
+            self.other_curves = {}
+        self.other = None if label is None else (label, frame)
+        self._show_legend()
+        if self.other is not None and self.frame is not None:
+            self._draw_other()
+
+    def _draw_other(self) -> None:
+        """B's history as dashed curves in the plots A has (memory from 0 up to either's top)."""
+        hist = self.other[1].history if self.other[1] is not None else ()
+        x = np.array([h["tick"] for h in hist], float)
+        series = {("Host free memory", ""): [h["host"]["free_mb"] for h in hist]}
+        for title, key in METRICS:
+            for vm in self.vm_names:
+                if title in self.plots:
+                    series[(title, vm)] = [h["vms"].get(vm, {}).get(key, 0.0) for h in hist]
+        for (title, vm), y in series.items():
+            curve = self.other_curves.get((title, vm))
+            if curve is None:
+                colour = vm_pen(self.vm_names.index(vm)).color() if vm else self._text_color()
+                curve = self.plots[title].plot(pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine))
+                curve.setToolTip(f"run B ({self.other[0]}): {vm or 'host'} {title.lower()}, dashed")
+                self.other_curves[(title, vm)] = curve
+            curve.setData(x, np.asarray(y, float))
+            top = max(float(np.max(y)) if len(y) else 0.0, self.plots[title].vb.viewRange()[1][1] / 1.08)
+            self.plots[title].setYRange(0, max(top, 0.01) * 1.08, padding=0)
 
     def _append(self, hist) -> None:
         for i in range(self.n, len(hist)):
@@ -292,4 +328,7 @@ class PlotsPanel(QtWidgets.QWidget):
                  f"&nbsp;<span style='color:{text}'>{html.escape(vm)}</span>"
                  for i, vm in enumerate(self.vm_names)]
         free = f"<span style='color:{text}'>&#9472;&#9472; host free memory</span>"
-        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(chips + [free]))
+        runs = [] if self.other is None else [
+            f"<span style='color:{text}'><b>&#9472;&#9472; A</b> (this run) &nbsp;<b>- - - B</b> "
+            f"({html.escape(self.other[0])})</span>"]
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(chips + [free]) + "".join(f"<br>{r}" for r in runs))

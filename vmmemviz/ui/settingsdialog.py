@@ -3,8 +3,9 @@
 Built from ``settings.HOST_SETTINGS`` / ``VM_SETTINGS`` (name -> default, type, range,
 description), so a setting added there appears here. Values that differ from the
 default are bold; ``changed_settings()`` returns only those. ``apply_settings_text`` writes
-them into the scenario's TOML with a round-trip parser (tomlkit): the user's comments, quoting
-and layout stay as written. ``counter_changes`` says what a re-run changed.
+them into the scenario's TOML as compare Changes (``compare.apply_text``, round-trip): the
+user's comments, quoting and layout stay as written. ``counter_changes`` says what a re-run
+changed. "Compare with the current run" closes the dialog with ``COMPARE``.
 """
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ import numpy as np
 import tomlkit
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt
-from tomlkit.exceptions import TOMLKitError
 
 from vmmemviz.errors import InputError
+from vmmemviz.model.config import compare as C
 from vmmemviz.model.core import events as E
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import settings as S
 from .eventlist import mono_font
 
 INT_MAX = 2 ** 31 - 1
+COMPARE = 2             # the dialog's result when "Compare with the current run" closed it
 UNSET = "unset"
 
 
@@ -35,34 +37,25 @@ def range_text(default, typ, rng) -> str:
     return text + (", or unset" if default is None else "")
 
 
-def _set_table(parent, values: dict) -> None:
-    """Set ``values`` in ``parent``'s ``settings`` table (None removes a key: back to the default)."""
-    table = parent.get("settings")
-    for k, v in values.items():
-        if v is None:
-            if table is not None and k in table:
-                del table[k]
-        else:
-            if table is None:
-                table = parent["settings"] = tomlkit.table()
-            table[k] = v
-    if table is not None and not table:
-        del parent["settings"]
+def setting_change(key: str, value, vm: str | None = None) -> C.Change:
+    """One setting as a compare Change (``vm``: that VM's ``[vm.settings]``; value None unsets)."""
+    raw = "" if value is None else tomlkit.item(value).as_string()
+    return C.Change(f"{key}={raw}" if vm is None else f"vm[{vm}].{key}={raw}",
+                    "settings" if vm is None else "vm.settings", key, value, vm or "*")
+
+
+def dialog_changes(host: dict, vms: dict) -> list[C.Change]:
+    """The dialog's values (``host``, ``{VM: settings}``) as compare Changes."""
+    return [setting_change(k, v) for k, v in host.items()] + \
+        [setting_change(k, v, name) for name, values in vms.items() for k, v in values.items()]
 
 
 def apply_settings_text(text: str, host: dict, vms: dict, src: str = "<scenario>") -> str:
     """The scenario text with host settings set in ``[settings]`` and VM ones in each VM's
-    ``[vm.settings]``; a value of None removes the key. Everything else is kept as written.
-    Raises InputError when the text is not TOML or the result is not a valid scenario."""
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as e:
-        raise InputError(f"{src}: not valid TOML ({e}); the settings were not applied") from None
-    _set_table(doc, host)
-    for vm in doc.get("vm", []):
-        if vm.get("name") in vms:
-            _set_table(vm, vms[vm.get("name")])
-    out = tomlkit.dumps(doc)
+    ``[vm.settings]`` (through :func:`compare.apply_text`); a value of None removes the key.
+    Everything else is kept as written. Raises InputError when the text is not TOML or the
+    result is not a valid scenario."""
+    out = C.apply_text(text, dialog_changes(host, vms), src)
     sc = SC.parse(out, src)          # the result must still be a valid scenario with those values
     wrong = [k for k, v in host.items() if sc.settings.get(k) != v]
     wrong += [f"{vm.name} {k}" for vm in sc.vms for k, v in vms.get(vm.name, {}).items()
@@ -70,6 +63,17 @@ def apply_settings_text(text: str, host: dict, vms: dict, src: str = "<scenario>
     if wrong:
         raise InputError(f"{src}: could not set {', '.join(wrong)} in the scenario file "
                          "(is a [settings] table written in an unusual form?)")
+    return out
+
+
+def changed_from(sc, host: dict, vms: dict) -> list[C.Change]:
+    """The dialog's values that differ from scenario ``sc``'s settings, as compare Changes
+    (a setting ``sc`` sets and the dialog lacks goes back to its default)."""
+    full = {**{k: None for k in sc.settings}, **host}
+    out = [setting_change(k, v) for k, v in full.items() if sc.settings.get(k) != v]
+    for vm in sc.vms:
+        new = {**{k: None for k in vm.settings}, **vms.get(vm.name, {})}
+        out += [setting_change(k, v, vm.name) for k, v in new.items() if vm.settings.get(k) != v]
     return out
 
 
@@ -319,6 +323,12 @@ class SettingsDialog(QtWidgets.QDialog):
         self.reset_button.setText("Reset to defaults")
         self.reset_button.setToolTip("Set every host and VM setting back to its default")
         self.reset_button.clicked.connect(self.reset)
+        self.compare_button = buttons.addButton("Compare with the current run",
+                                                QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
+        self.compare_button.setToolTip("Run these settings as run B beside the current run (A) in one "
+                                       "window, aligned by simulated time; the current run stays as it is "
+                                       "(File > Close comparison, Ctrl+Shift+W, goes back to one run)")
+        self.compare_button.clicked.connect(lambda: self.done(COMPARE))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
 

@@ -92,23 +92,37 @@ def _sub(parent, name: str):
     return parent[name]
 
 
-def apply(text: str, changes: list[Change], src: str = "<scenario>") -> SC.Scenario:
-    """The scenario ``text`` with ``changes`` made, parsed (errors name the change)."""
+def _put_setting(parent, key: str, value) -> None:
+    """``key`` in ``parent``'s settings table; a table emptied by an unset goes too."""
+    _put(_sub(parent, "settings"), key, value)
+    if not parent["settings"]:
+        del parent["settings"]
+
+
+def apply_text(text: str, changes: list[Change], src: str = "<scenario>") -> str:
+    """The scenario ``text`` with ``changes`` made, everything else as written (not parsed)."""
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as e:
         raise InputError(f"{src}: not valid TOML ({e})") from None
     for ch in changes:
-        if ch.table in ("", "settings", "host"):
+        if ch.table in ("", "host"):
             _put(doc if not ch.table else _sub(doc, ch.table), ch.key, ch.value)
-            continue
-        vms = [vm for vm in doc.get("vm", []) if ch.vm in ("*", vm.get("name"))]
-        if not vms:
-            names = ", ".join(str(vm.get("name")) for vm in doc.get("vm", []))
-            raise InputError(f"{src}: {ch.text}: no VM named {ch.vm!r} (VMs: {names})")
-        for vm in vms:
-            _put(vm if ch.table == "vm" else _sub(vm, "settings"), ch.key, ch.value)
-    return SC.parse(tomlkit.dumps(doc), f"{src} with {', '.join(c.text for c in changes)}")
+        elif ch.table == "settings":
+            _put_setting(doc, ch.key, ch.value)
+        else:
+            vms = [vm for vm in doc.get("vm", []) if ch.vm in ("*", vm.get("name"))]
+            if not vms:
+                names = ", ".join(str(vm.get("name")) for vm in doc.get("vm", []))
+                raise InputError(f"{src}: {ch.text}: no VM named {ch.vm!r} (VMs: {names})")
+            for vm in vms:
+                (_put if ch.table == "vm" else _put_setting)(vm, ch.key, ch.value)
+    return tomlkit.dumps(doc)
+
+
+def apply(text: str, changes: list[Change], src: str = "<scenario>") -> SC.Scenario:
+    """The scenario ``text`` with ``changes`` made, parsed (errors name the change)."""
+    return SC.parse(apply_text(text, changes, src), f"{src} with {', '.join(c.text for c in changes)}")
 
 
 def label(changes: list[Change]) -> str:

@@ -111,7 +111,8 @@ class Key:
     """One key of a scenario table: its kind, default, bounds and help.
 
     kind: int, mb (a finite number), str, name (no control characters), path (no NUL),
-    bool, choice, shares, pages, weights, settings, table or tables (``fields`` is then the
+    bool, choice, strs (an array of at most ``hi`` strings, each one of ``choices`` if
+    given), shares, pages, weights, settings, table or tables (``fields`` is then the
     nested schema; ``hi`` bounds the number of tables).
     """
 
@@ -267,16 +268,33 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
 
 def load(name_or_path: str | os.PathLike) -> Scenario:
     path = resolve(name_or_path)
-    with open_input(path, missing="no such scenario file") as f:
+    text = read_text(path, MAX_FILE, "a scenario", "(count = N makes many VMs from one table)",
+                     "no such scenario file")
+    return parse(text, str(path))
+
+
+def read_text(path, limit: int, what: str, hint: str = "", missing: str = "") -> str:
+    """The UTF-8 text of the regular file ``path`` of at most ``limit`` bytes (InputError otherwise)."""
+    with open_input(path, missing=missing) as f:
         size = os.fstat(f.fileno()).st_size
-        if size > MAX_FILE:
-            raise InputError(f"{path}: size: expected a scenario of at most {MAX_FILE >> 20} MB of TOML "
-                             f"(count = N makes many VMs from one table), got {size:,} bytes")
+        if size > limit:
+            raise InputError(f"{path}: size: expected {what} of at most {limit >> 20} MB of TOML"
+                             f"{' ' + hint if hint else ''}, got {size:,} bytes")
         try:
-            text = f.read().decode("utf-8")
+            return f.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(f"{path}: cannot read: {e}") from None
-    return parse(text, str(path))
+
+
+def toml(text: str, src: str) -> dict:
+    """``text`` parsed as TOML; InputError (one line naming ``src``) if it is not."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{src}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise InputError(f"{src}: not valid TOML: expected arrays and tables nested at most a few "
+                         f"hundred deep, got deeper") from None
 
 
 # -- checking a document against the schema ----------------------------------------------
@@ -335,6 +353,12 @@ class _Check:
             if not isinstance(v, str) or v not in spec.choices:
                 raise self.fail(path, "one of " + ", ".join(spec.choices), v)
             return v
+        if k == "strs":
+            ok = isinstance(v, list) and len(v) <= spec.hi and all(isinstance(x, str) for x in v)
+            if not ok or (spec.choices and not set(v) <= set(spec.choices)):
+                what = f"one of {', '.join(spec.choices)}" if spec.choices else "a string"
+                raise self.fail(path, f"an array of at most {_fmt(spec.hi)} strings, each {what}", v)
+            return list(v)
         if k == "shares":
             if v in ("low", "normal", "high") and isinstance(v, str):
                 return v
@@ -503,13 +527,7 @@ def _vms(ck: _Check, tables: list) -> list[VMConfig]:
 
 
 def parse(text: str, src: str = "<scenario>") -> Scenario:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{src}: not valid TOML: {e}") from None
-    except RecursionError:
-        raise InputError(f"{src}: not valid TOML: expected arrays and tables nested at most a few "
-                         f"hundred deep, got deeper") from None
+    doc = toml(text, src)
     ck = _Check(src)
     d = ck.table("", SCHEMA, doc)
     vms = _vms(ck, d["vm"])

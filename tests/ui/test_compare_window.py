@@ -1,0 +1,98 @@
+"""Compare mode in the window, off-screen: two runs aligned by simulated time, counters A | B | Δ,
+differing pages marked, and back to one run."""
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from vmmemviz.cli import parser
+from vmmemviz.model.config import compare as C
+from vmmemviz.model.config import scenario as SC
+from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.scene.compare import diff_frames, position_at
+from vmmemviz.ui import compare
+from vmmemviz.ui.comparestate import CompareState
+from vmmemviz.ui.mainwindow import MainWindow
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    """The tps tour at 1280x800, its own settings file."""
+    w = MainWindow("tps", QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.setGeometry(0, 0, 1280, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.frame is not None, timeout=10000)
+    yield w
+    w.close()
+
+
+def settle(qtbot, w, pos):
+    """Run A at ``pos`` and run B aligned with it."""
+    qtbot.waitUntil(lambda: w.frame.pos == pos and w.comparison.aligned()
+                    and w.comparison.frame_b is not None, timeout=20000)
+
+
+def from_cli(argv) -> CompareState:
+    args = parser().parse_args(["gui", *argv])
+    return CompareState.pair(SC.load(args.scenario), args.compare_set, args.compare)
+
+
+def test_compare_set_opens_two_runs_aligned_by_time(qtbot, win):
+    w = win
+    cmp = compare.start(w, from_cli(["tps", "--compare-set", "Mem.ShareForceSalting=0"]))
+    assert cmp.state.label == "Mem.ShareForceSalting=0" and cmp.view_b.isVisible()
+    assert SC.parse(cmp.state.text_b).settings["Mem.ShareForceSalting"] == 0
+    for pos in (400, 150):                      # forwards and back: B follows A's simulated second
+        w.seek(pos)
+        settle(qtbot, w, pos)
+        fa, fb = w.frame, cmp.frame_b
+        tick, share = compare.moment(w.state.log, fa)     # B: the same share of the same second
+        tl = Timeline(cmp.state.scenario_b())
+        end = position_at(tl, tick)
+        start = int(np.searchsorted(tl.log.rows(0, end)["tick"], tick, side="left"))
+        assert tick == fa.tick and 0 < share <= 1 and fb.pos == start + round(share * (end - start))
+        assert fb.tick == fa.tick or fb.pos == start
+        shown = {(r[0], r[1]): r[4] for r in cmp.counters.rows}
+        want = C.delta(fa.counters, fb.counters)
+        assert cmp.counters.delta == want
+        assert all(shown[("host", k)] == v for k, v in want["host"].items())
+        assert all(shown[(vm, k)] == v for vm, d in want["vms"].items() for k, v in d.items())
+    w.step(1)
+    settle(qtbot, w, 151)
+    # salting 0 shares across VMs where salting 1 does not: pages differ, marked in both
+    w.seek(4000)
+    settle(qtbot, w, 4000)
+    assert cmp.marks_a.count() == diff_frames(w.frame, cmp.frame_b).pages
+    assert cmp.marks_b.count() > 0 and "pages differ" in cmp.head_a.text()
+    assert cmp.counters.table.rowCount() > 0
+    assert any(c.opts["pen"].style() == QtCore.Qt.PenStyle.DashLine for c in w.plots.other_curves.values())
+    assert "B" in w.plots.legend.text()
+
+
+def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
+    w = win
+    sc = w.scenario
+    cmp = compare.start(w, CompareState.of(sc, C.apply(sc.text, [C.parse_change("description=copy")]), "copy"))
+    w.seek(300)
+    settle(qtbot, w, 300)
+    qtbot.waitUntil(lambda: bool(cmp.counters.rows), timeout=10000)
+    assert cmp.frame_b.pos == w.frame.pos and cmp.marks_a.count() == cmp.marks_b.count() == 0
+    assert all(d in (0, 0.0, None) for *_, d in cmp.counters.rows) and cmp.counters.table.rowCount() == 0
+    w.a_close_compare.trigger()
+    assert w.comparison is None and w.layer_view.isVisible()
+    assert w.layer_view.parentWidget() is w.centralWidget()
+    assert "dock_compare" not in [d.objectName() for d in w.findChildren(type(w.docks["events"])) if d.isVisible()]
+    assert not w.plots.other_curves and "B" not in w.plots.legend.text().replace("&#", "")
+    w.seek(10)
+    qtbot.waitUntil(lambda: w.frame.pos == 10, timeout=10000)
+
+
+def test_settings_dialog_compare_goes_through_compare_apply(qtbot, win):
+    w = win
+    vms = {vm.name: dict(vm.settings) for vm in w.scenario.vms}
+    compare.with_settings(w, {**w.scenario.settings, "Mem.ShareForceSalting": 2}, vms)
+    cmp = w.comparison
+    assert cmp is not None and cmp.state.label == "Mem.ShareForceSalting=2"
+    assert cmp.state.text_b == C.apply_text(w.scenario.text, [C.parse_change("Mem.ShareForceSalting=2")])
+    compare.with_settings(w, dict(w.scenario.settings), vms)     # nothing changed: a message, B stays
+    assert w.comparison is cmp and "Change a setting first" in w.statusBar().currentMessage()

@@ -1,0 +1,423 @@
+"""Compare mode: run B beside the window's run A, aligned by simulated time.
+
+One timeline and one set of playback controls drive both: every frame of run A (play, step,
+seek, chapter, find) asks run B's own simulation thread for its state at A's moment
+(``SimWorker.seek_tick``): the same simulated second, the same share of that second's events
+applied. So stepping moves run A one event and shows run B at the same tick; at the last
+event of a second both runs have done that second, and an unchanged copy shows the same
+position. Run B's engine follows the window's rule: only
+immutable Frames and snapshots cross the thread boundary.
+
+The two layer views share zoom and pan; pages whose state differs (``scene.compare``) are
+outlined in both; a counters table shows A, B and B − A (``compare.delta``); the plots draw
+B dashed over A. ``start(window, CompareState)`` opens it, ``close(window)`` goes back to
+one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+from vmmemviz.errors import InputError
+from vmmemviz.model.config import compare as C
+from vmmemviz.model.config import scenario as S
+from ..engine.worker import Engine
+from ..scene import palette as P
+from ..scene.compare import diff_frames, grid_mask
+from .comparestate import CompareState
+from .counters import fmt
+from .layerview import LayerView
+from .settingsdialog import changed_from
+
+MARK = {"dark": "#00FFFF", "light": "#E000E0"}     # ring round a page that differs between the runs
+OUTLINE_MAX = 20000     # rings drawn at most; more in view (far zoomed out) are tinted instead
+STEP_TIP = ("Compare: Right / Left step run A one event; run B goes to the same point of the same "
+            "simulated second (the same share of that second's events applied: at a second's last "
+            "event, both runs have done that second). Seek, play and chapters move both.")
+
+
+class DiffMarks(QtWidgets.QGraphicsItem):
+    """The pages of one run's picture that differ in the other run: a ring a little larger than
+    the cell, so a page of a pixel or two still shows (tinted when very many are in view)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(9)                 # over the grids, under the arrows
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.cells: list[tuple] = []      # per band: (x, y, cols, rows, xs, ys, tint QImage)
+        self.colour = QtGui.QColor(MARK["dark"])
+        self._rect = QtCore.QRectF()
+
+    def set_diff(self, bands, diffs: dict, theme: str) -> None:
+        self.prepareGeometryChange()
+        self.colour = QtGui.QColor(MARK[theme])
+        self.cells, rect = [], QtCore.QRectF()
+        for b in bands:
+            d = diffs.get(b.key)
+            if d is None or not d.count:
+                continue
+            grid = grid_mask(b, d.mask)
+            ys, xs = np.nonzero(grid)
+            tint = np.zeros(grid.shape + (4,), np.uint8)
+            tint[grid] = P.hex_rgba(MARK[theme], 200)
+            img = QtGui.QImage(tint.data, b.cols, b.rows, 4 * b.cols, QtGui.QImage.Format.Format_RGBA8888).copy()
+            self.cells.append((b.x, b.y, b.cols, b.rows, xs, ys, img))
+            rect = rect.united(QtCore.QRectF(b.x, b.y, b.cols, b.rows))
+        self._rect = rect.adjusted(-2, -2, 2, 2)
+        self.update()
+
+    def count(self) -> int:
+        return sum(len(c[4]) for c in self.cells)
+
+    def boundingRect(self):
+        return self._rect
+
+    def paint(self, painter, option, widget=None):
+        px = painter.worldTransform().m11()
+        vis = option.exposedRect
+        pen = QtGui.QPen(self.colour, 2)
+        pen.setCosmetic(True)
+        for x, y, cols, rows, xs, ys, img in self.cells:
+            inside = (xs + x + 1 > vis.left()) & (xs + x < vis.right()) & (ys + y + 1 > vis.top()) & (ys + y < vis.bottom())
+            if inside.sum() > OUTLINE_MAX:
+                painter.drawImage(QtCore.QRectF(x, y, cols, rows), img)
+                continue
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            e = 1.5 / px                  # 1.5 screen pixels outside the cell
+            painter.drawRects([QtCore.QRectF(x + c - e, y + r - e, 1 + 2 * e, 1 + 2 * e)
+                               for c, r in zip(xs[inside].tolist(), ys[inside].tolist())])
+
+
+class CompareCounters(QtWidgets.QWidget):
+    """Every counter of the position shown in A, in B and B − A (``compare.delta``)."""
+
+    COLUMNS = ("Counter", "A", "B", "Δ B − A")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.only = QtWidgets.QCheckBox("Only counters that differ")
+        self.only.setChecked(True)
+        self.only.setToolTip("Hide the counters that are the same in both runs")
+        self.only.toggled.connect(lambda _: self._fill())
+        self.table = QtWidgets.QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.setToolTip("esxtop counters of the position shown: run A, run B at the same simulated "
+                              "second, and B minus A (MB for sizes)")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.only)
+        lay.addWidget(self.table, 1)
+        self.rows: list[tuple] = []       # (who, counter, a, b, delta or None)
+        self.delta: dict = {"host": {}, "vms": {}}
+
+    def show_counters(self, a: dict, b: dict) -> None:
+        self.delta = C.delta(a, b)
+        rows = [("host", k, v, b["host"].get(k), self.delta["host"].get(k)) for k, v in a["host"].items()]
+        for vm, ca in a["vms"].items():
+            cb = b["vms"].get(vm, {})
+            rows += [(vm, k, v, cb.get(k), self.delta["vms"].get(vm, {}).get(k)) for k, v in ca.items()]
+        rows += [(vm, k, None, v, None) for vm, cb in b["vms"].items() if vm not in a["vms"] for k, v in cb.items()]
+        self.rows = rows
+        self._fill()
+
+    def _fill(self) -> None:
+        shown = [r for r in self.rows if not self.only.isChecked() or r[2] != r[3]]
+        self.table.setRowCount(len(shown))
+        bold = self.font()
+        bold.setBold(True)
+        for i, (who, k, a, b, d) in enumerate(shown):
+            cells = (f"{who} {k}", "–" if a is None else fmt(a), "–" if b is None else fmt(b),
+                     "" if d is None else f"{d:+,.2f}" if isinstance(d, float) else f"{d:+,}")
+            for j, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                if j:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if a != b:
+                    item.setFont(bold)
+                self.table.setItem(i, j, item)
+        self.table.resizeColumnsToContents()
+
+
+def moment(log, frame) -> tuple[int, float]:
+    """(simulated second, share of its events applied) of ``frame`` in its run's ``log``;
+    (-1, 1.0) before the first event."""
+    if not frame.pos:
+        return -1, 1.0
+    ticks = log.column("tick", 0, max(frame.pos, len(log)))
+    lo, hi = (int(np.searchsorted(ticks, frame.tick, side=s)) for s in ("left", "right"))
+    return frame.tick, (frame.pos - lo) / max(1, hi - lo)
+
+
+class Comparison(QtCore.QObject):
+    """Run B of a window in compare mode: its engine, view, header, counters and plot curves."""
+
+    def __init__(self, win, state: CompareState):
+        super().__init__(win)
+        self.win, self.state = win, state
+        self.frame_b = None
+        self.want = None                  # (simulated second, share of its events) asked of run B
+        self.sought = None                # (tick, position) run B's worker last went to
+        self.view_b = LayerView(theme=win.theme)
+        self.view_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.marks_a, self.marks_b = DiffMarks(), DiffMarks()
+        win.layer_view.scene().addItem(self.marks_a)
+        self.view_b.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.view_b.scene().addItem(self.marks_b)
+        self.head_a, self.head_b = QtWidgets.QLabel(), QtWidgets.QLabel()
+        for head in (self.head_a, self.head_b):
+            head.setToolTip(STEP_TIP)
+            head.setTextFormat(Qt.TextFormat.RichText)
+            head.setWordWrap(True)
+        self._layout()
+        self.counters = CompareCounters()
+        self.dock = QtWidgets.QDockWidget("Compare: A | B | Δ", win)
+        self.dock.setObjectName("dock_compare")
+        self.dock.setWidget(self.counters)
+        win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        win.tabifyDockWidget(win.docks["counters"], self.dock)
+        self.dock.show()
+        self.dock.raise_()
+        self.status_b = QtWidgets.QLabel()
+        self.status_b.setToolTip(STEP_TIP)
+        win.statusBar().addPermanentWidget(self.status_b)
+        self._links = []
+        self._link(win.layer_view, self.view_b)
+        self._link(self.view_b, win.layer_view)
+        self.view_b.viewport().installEventFilter(win)
+        self.view_b.pageHovered.connect(lambda ref: ref is not None and self.worker.describe(ref))
+        win.state.frameChanged.connect(self._follow)
+        win.state.themeChanged.connect(self._themed)
+        self.engine = Engine(state.scenario_b(), win)
+        w = self.worker
+        w.tickSought.connect(self._sought)
+        w.frameReady.connect(self._show_b)
+        w.described.connect(self.view_b.show_page_tip)
+        w.failed.connect(self._failed)
+        self.view_b.aspectChanged.connect(w.set_aspect)
+        self.engine.start()
+        if win.frame is not None:
+            self._follow(win.frame)
+        for a in (win.a_step, win.a_back):
+            a.setToolTip(f"{a.toolTip()}. {STEP_TIP}")
+        self._themed(win.theme)
+
+    @property
+    def worker(self):
+        return self.engine.worker
+
+
+    # -- layout ---------------------------------------------------------------------------
+    def _pane(self, head, view) -> QtWidgets.QWidget:
+        pane = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(pane)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(head)
+        lay.addWidget(view, 1)
+        return pane
+
+    def _layout(self) -> None:
+        """The central picture becomes two panes, A and B, in a splitter: side by side when the
+        centre is wide, stacked when it is tall."""
+        win = self.win
+        self.central = win.layer_view.parentWidget().layout()
+        self.split = QtWidgets.QSplitter()
+        self.split.setChildrenCollapsible(False)
+        self.central.replaceWidget(win.layer_view, self.split)
+        self.split.addWidget(self._pane(self.head_a, win.layer_view))
+        self.split.addWidget(self._pane(self.head_b, self.view_b))
+        self.split.installEventFilter(self)
+        self.split.show()
+
+    def eventFilter(self, obj, ev):
+        if obj is self.split and ev.type() == QtCore.QEvent.Type.Resize:
+            wide = ev.size().width() > ev.size().height() * 1.6
+            self.split.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        return False
+
+    def _link(self, src: LayerView, dst: LayerView) -> None:
+        """Zoom and pan of ``src`` follow on ``dst`` (the same layout shows the same pages)."""
+        def sync(*_):
+            if getattr(self, "_syncing", False):
+                return
+            self._syncing = True
+            try:
+                if src._fit:
+                    dst.fit()
+                else:
+                    dst._fit = False
+                    dst.setTransform(src.transform())
+                    dst.centerOn(src.visible_rect().center())
+            finally:
+                self._syncing = False
+        for bar in (src.horizontalScrollBar(), src.verticalScrollBar()):
+            for sig in (bar.valueChanged, bar.rangeChanged):
+                sig.connect(sync)
+                self._links.append((sig, sync))
+
+    def _themed(self, theme: str) -> None:
+        self.view_b.set_theme(theme)
+        self._marks()
+        self._heads()
+
+    # -- the two runs ------------------------------------------------------------------------
+    def _follow(self, frame_a) -> None:
+        """Run A moved: run B goes to the same point of the same simulated second (the same
+        share of that second's events applied)."""
+        self.want = moment(self.win.state.log, frame_a)
+        self.worker.seek_tick(*self.want)
+        self._heads()
+
+    def _sought(self, tick: int, pos: int) -> None:
+        self.sought = (tick, pos)
+
+    def aligned(self) -> bool:
+        """Run B shows the simulated second run A does (its worker's answer to the last ask)."""
+        return self.frame_b is not None and self.sought == (self.want, self.frame_b.pos)
+
+    def _show_b(self, frame) -> None:
+        self.frame_b = frame
+        self.view_b.set_frame(frame, 1.0)
+        fa = self.win.frame
+        if fa is not None and self.aligned():
+            self.win.plots.show_other(self.state.label, frame)
+            self.counters.show_counters(fa.counters, frame.counters)
+            self._marks()
+        self._heads()
+        QtCore.QTimer.singleShot(0, self.worker.ack)
+
+    def _marks(self) -> None:
+        fa, fb = self.win.frame, self.frame_b
+        if fa is None or fb is None:
+            return
+        d = diff_frames(fa, fb)
+        self.diff = d
+        self.marks_a.set_diff(fa.bands, d.a, self.win.theme)
+        self.marks_b.set_diff(fb.bands, d.b, self.win.theme)
+        for view in (self.win.layer_view, self.view_b):
+            view.viewport().update()
+
+    def _heads(self) -> None:
+        t = P.THEMES[self.win.theme]
+        mark = MARK[self.win.theme]
+        fa, fb = self.win.frame, self.frame_b
+        n = self.marks_a.count()
+
+        def where(f):
+            if f is None:
+                return "loading…"
+            host = f.counters.get("host", {})
+            return (f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'} · t = {f.tick} s · "
+                    f"{host.get('state', '?')} · free {host.get('free_mb', 0):,.1f} MB")
+        a_name = html.escape(Path(self.state.src_a).stem if self.state.src_a != "<scenario>" else "this run")
+        t_a = f" · t = {fa.tick} s" if fa is not None else ""
+        t_b = f" · t = {fb.tick} s" if fb is not None else " · loading…"
+        self.head_a.setText(f"<span style='color:{t['fg']}'><b>━━ A</b> {a_name}{t_a}</span> · "
+                            f"<b style='color:{mark}'>▢ {n:,}</b> pages differ")
+        self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {html.escape(self.state.label)}{t_b}</span>")
+        self.head_a.setToolTip(f"Run A: {where(fa)}\n{STEP_TIP}")
+        self.head_b.setToolTip(f"Run B: {where(fb)}\n{STEP_TIP}" + (f"\nIts event: {fb.narration}" if fb else ""))
+        self.status_b.setText(f"B: {where(fb)}")
+
+    def _failed(self, msg: str) -> None:
+        self.win.message(f"Run B ({html.escape(self.state.label)}): {html.escape(msg)}", error=True)
+
+    # -- leaving ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        win = self.win
+        self.engine.shutdown()
+        win.state.frameChanged.disconnect(self._follow)
+        win.state.themeChanged.disconnect(self._themed)
+        for sig, slot in self._links:
+            sig.disconnect(slot)
+        win.layer_view.scene().removeItem(self.marks_a)
+        win.layer_view.setParent(None)
+        self.central.replaceWidget(self.split, win.layer_view)
+        self.split.deleteLater()
+        win.layer_view.show()
+        win.removeDockWidget(self.dock)
+        self.dock.deleteLater()
+        win.statusBar().removeWidget(self.status_b)
+        self.status_b.deleteLater()
+        win.plots.show_other(None)
+        for a in (win.a_step, win.a_back):
+            a.setToolTip(a.toolTip().replace(f". {STEP_TIP}", ""))
+        win.layer_view.fit()
+        self.deleteLater()
+
+
+# -- what the window calls ------------------------------------------------------------------------
+def start(win, state: CompareState) -> Comparison:
+    """Open compare mode with ``state`` (a running one closes first)."""
+    close(win)
+    win.comparison = Comparison(win, state)
+    win.message(f"Comparing <b>A</b> (this run, solid) with <b>B</b>: {html.escape(state.label)} (dashed). "
+                f"Pages that differ are outlined in both. File &gt; Close comparison (Ctrl+Shift+W) goes "
+                "back to one run.")
+    return win.comparison
+
+
+def close(win) -> None:
+    """Back to one run (nothing when not comparing)."""
+    cmp = getattr(win, "comparison", None)
+    if cmp is not None:
+        win.comparison = None
+        cmp.close()
+
+
+def with_settings(win, host: dict, vms: dict) -> None:
+    """Run B = the current scenario with the Settings dialog's values (the ones that differ)."""
+    sc = win.scenario
+    changes = changed_from(sc, host, vms)
+    if not changes:
+        win.message("Change a setting first: run B is the current scenario with the settings changed.")
+        return
+    try:
+        b = C.apply(sc.text, changes, sc.path or sc.name)
+    except InputError as e:
+        win.message(f"Cannot compare: {html.escape(str(e))}", error=True)
+        return
+    start(win, CompareState.of(sc, b, C.label(changes)))
+
+
+def with_scenario(win, name_or_path: str) -> None:
+    """Run B = another scenario file or built-in."""
+    try:
+        start(win, CompareState.pair(win.scenario, other=name_or_path))
+    except InputError as e:
+        QtWidgets.QMessageBox.warning(win, "Cannot compare", str(e))
+
+
+def choose_file(win) -> None:
+    path, _ = QtWidgets.QFileDialog.getOpenFileName(win, "Compare with scenario", str(Path.home()),
+                                                    "Scenarios (*.toml);;All files (*)")
+    if path:
+        with_scenario(win, path)
+
+
+def add_menu(win, menu: QtWidgets.QMenu) -> None:
+    """File > Compare with… (a scenario file, a built-in, changed settings) and Close comparison."""
+    sub = menu.addMenu("Compare &with")
+    sub.setToolTipsVisible(True)
+    sub.setToolTip("Run another scenario, or this one with other settings, beside this run")
+    sub.addAction(win._act("Scenario file…", lambda: choose_file(win), ["Ctrl+Shift+O"],
+                           "Run B = another scenario file, beside this run (Ctrl+Shift+O)"))
+    sub.addAction(win._act("Changed settings…", win.settings_dialog, ["Ctrl+Shift+,"],
+                           "The Settings dialog: change settings, then 'Compare with the current run'"))
+    sub.addSeparator()
+    for name in S.builtin_names():
+        sub.addAction(win._act(name, lambda n=name: with_scenario(win, n),
+                               tip=f"Run B = the built-in scenario {name!r}"))
+    win.a_close_compare = win._act("Close comparison", lambda: close(win), ["Ctrl+Shift+W"],
+                                   "Back to one run: drop run B (Ctrl+Shift+W)")
+    menu.addAction(win.a_close_compare)
