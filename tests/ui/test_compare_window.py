@@ -62,9 +62,11 @@ def test_compare_set_opens_two_runs_aligned_by_time(qtbot, win):
     # salting 0 shares across VMs where salting 1 does not: pages differ, marked in both
     w.seek(4000)
     settle(qtbot, w, 4000)
-    assert cmp.marks_a.count() == diff_frames(w.frame, cmp.frame_b).pages
-    assert cmp.marks_b.count() > 0 and "pages differ" in cmp.head_a.text()
-    assert cmp.counters.table.rowCount() > 0
+    d = diff_frames(w.frame, cmp.frame_b)
+    assert cmp.diff.pages == d.pages > 0 and f"{d.pages:,}</b> pages differ" in cmp.head_a.text()
+    for view, masks in ((w.layer_view, d.a), (cmp.view_b, d.b)):      # outlined in both pictures
+        assert set(view.picture.marks) == {k for k, m in masks.items() if m.count}
+    assert cmp.counters.table.rowCount() > 0 and w.legend.marks       # the legend names the outline
     assert any(c.opts["pen"].style() == QtCore.Qt.PenStyle.DashLine for c in w.plots.other_curves.values())
     assert "B" in w.plots.legend.text()
 
@@ -76,11 +78,16 @@ def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
     w.seek(300)
     settle(qtbot, w, 300)
     qtbot.waitUntil(lambda: bool(cmp.counters.rows), timeout=10000)
-    assert cmp.frame_b.pos == w.frame.pos and cmp.marks_a.count() == cmp.marks_b.count() == 0
+    assert cmp.frame_b.pos == w.frame.pos and cmp.diff.pages == 0
+    assert not w.layer_view.picture.marks and not cmp.view_b.picture.marks
     assert all(d in (0, 0.0, None) for *_, d in cmp.counters.rows) and cmp.counters.table.rowCount() == 0
+    assert cmp.split.orientation() == QtCore.Qt.Orientation.Horizontal     # side by side, or stacked
+    w.a_compare_stacked.trigger()
+    assert cmp.split.orientation() == QtCore.Qt.Orientation.Vertical
     w.a_close_compare.trigger()
     assert w.comparison is None and w.layer_view.isVisible()
-    assert w.layer_view.parentWidget() is w.centralWidget()
+    assert w.layer_view.parentWidget() is w.centralWidget() and not w.layer_view.picture.marks
+    assert not w.legend.marks
     assert "dock_compare" not in [d.objectName() for d in w.findChildren(type(w.docks["events"])) if d.isVisible()]
     assert not w.plots.other_curves and "B" not in w.plots.legend.text().replace("&#", "")
     w.seek(10)
