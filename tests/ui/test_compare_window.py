@@ -81,6 +81,12 @@ def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
     assert cmp.frame_b.pos == w.frame.pos and cmp.diff.pages == 0
     assert not w.layer_view.picture.marks and not cmp.view_b.picture.marks
     assert all(d in (0, 0.0, None) for *_, d in cmp.counters.rows) and cmp.counters.table.rowCount() == 0
+    w.a_zin.trigger()                                                    # one zoom and pan for both
+    cmp.view_b.horizontalScrollBar().setValue(cmp.view_b.horizontalScrollBar().value() + 7)
+    assert cmp.view_b.transform() == w.layer_view.transform() and not cmp.view_b._fit
+    assert abs(cmp.view_b.visible_rect().center().x() - w.layer_view.visible_rect().center().x()) < 0.5
+    w.a_fit.trigger()
+    assert cmp.view_b._fit and cmp.view_b.transform() == w.layer_view.transform()
     assert cmp.split.orientation() == QtCore.Qt.Orientation.Horizontal     # side by side, or stacked
     w.a_compare_stacked.trigger()
     assert cmp.split.orientation() == QtCore.Qt.Orientation.Vertical

@@ -27,15 +27,58 @@ from vmmemviz.model.config import compare as C
 from vmmemviz.model.config import scenario as S
 from ..engine.worker import Engine
 from ..scene import palette as P
-from ..scene.compare import diff_frames
+from ..scene.compare import diff_frames, grid_mask
 from .comparestate import CompareState
 from .counters import fmt
 from .layerview import LayerView
 from .settingsdialog import changed_from
 
+HALO_PX = 6             # pages smaller than this on screen get a ring round them
+HALO_MAX = 20000        # more differing pages than this: the picture's outline alone
 STEP_TIP = ("Compare: Right / Left step run A one event; run B goes to the same point of the same "
             "simulated second (the same share of that second's events applied: at a second's last "
             "event, both runs have done that second). Seek, play and chapters move both.")
+
+
+class Halo(QtWidgets.QGraphicsItem):
+    """Rings just outside the differing pages while they are too small on screen for the
+    picture's own outline (``Picture.set_marks``, inside the cell) to be seen: far out, a
+    page of two pixels still shows. Zoomed in to HALO_PX a page, the outline alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(9)                 # over the grids, under the arrows
+        self.cells: list[tuple] = []      # per band: (x, y, column and row arrays of marked pages)
+        self.colour = QtGui.QColor(P.THEMES["dark"]["diff"])
+        self._rect = QtCore.QRectF()
+
+    def set_masks(self, bands, masks: dict, theme: str) -> None:
+        self.prepareGeometryChange()
+        self.colour = QtGui.QColor(P.THEMES[theme]["diff"])
+        self.cells, rect = [], QtCore.QRectF()
+        for b in bands:
+            if b.key in masks:
+                ys, xs = np.nonzero(grid_mask(b, masks[b.key]))
+                self.cells.append((b.x, b.y, xs, ys))
+                rect = rect.united(QtCore.QRectF(b.x, b.y, b.cols, b.rows))
+        self._rect = rect.adjusted(-2, -2, 2, 2)
+        self.update()
+
+    def boundingRect(self):
+        return self._rect
+
+    def paint(self, painter, option, widget=None):
+        px = painter.worldTransform().m11()          # screen pixels per page
+        if px >= HALO_PX or sum(len(c[2]) for c in self.cells) > HALO_MAX:
+            return
+        pen = QtGui.QPen(self.colour, 1.5)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        e = 1.5 / px                                 # 1.5 screen pixels outside the page
+        for x, y, xs, ys in self.cells:
+            painter.drawRects([QtCore.QRectF(x + c - e, y + r - e, 1 + 2 * e, 1 + 2 * e)
+                               for c, r in zip(xs.tolist(), ys.tolist())])
 
 
 class CompareCounters(QtWidgets.QWidget):
@@ -121,6 +164,10 @@ class Comparison(QtCore.QObject):
         self.view_b = LayerView(theme=win.theme)
         self.view_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.diff = None                  # scene.compare.FrameDiff of the two frames shown
+        self.halos = {win.layer_view: Halo(), self.view_b: Halo()}
+        self.view_b.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+        for view, halo in self.halos.items():
+            view.scene().addItem(halo)
         self.head_a, self.head_b = QtWidgets.QLabel(), QtWidgets.QLabel()
         for head in (self.head_a, self.head_b):
             head.setToolTip(STEP_TIP)
@@ -151,7 +198,8 @@ class Comparison(QtCore.QObject):
         w.frameReady.connect(self._show_b)
         w.described.connect(self.view_b.show_page_tip)
         w.failed.connect(self._failed)
-        self.view_b.aspectChanged.connect(w.set_aspect)
+        w.set_aspect(win.layer_view.viewport().width() / max(1, win.layer_view.viewport().height()))
+        win.layer_view.aspectChanged.connect(w.set_aspect)    # B laid out as A is: the same layout
         self.engine.start()
         if win.frame is not None:
             self._follow(win.frame)
@@ -187,6 +235,7 @@ class Comparison(QtCore.QObject):
         self.split.addWidget(self._pane(self.head_b, self.view_b))
         self.split.setOrientation(Qt.Orientation.Vertical if win.a_compare_stacked.isChecked()
                                   else Qt.Orientation.Horizontal)
+        self.split.setSizes([1, 1])          # two equal panes
         self.split.show()
 
     def stack(self, on: bool) -> None:
@@ -214,6 +263,8 @@ class Comparison(QtCore.QObject):
 
     def _themed(self, theme: str) -> None:
         self.view_b.set_theme(theme)
+        if self.diff is not None:
+            self._marks()
         self._heads()
 
     # -- the two runs ------------------------------------------------------------------------
@@ -247,8 +298,11 @@ class Comparison(QtCore.QObject):
         if fa is None or fb is None:
             return
         self.diff = diff_frames(fa, fb)
-        for view, masks in ((self.win.layer_view, self.diff.a), (self.view_b, self.diff.b)):
-            mark(view, {k: d.mask for k, d in masks.items() if d.count})
+        for (view, halo), (f, masks) in zip(self.halos.items(), ((fa, self.diff.a), (fb, self.diff.b))):
+            masks = {k: d.mask for k, d in masks.items() if d.count}
+            mark(view, masks)
+            halo.set_masks(f.bands, masks, self.win.theme)
+            view.viewport().update()
 
     def _heads(self) -> None:
         t = P.THEMES[self.win.theme]
@@ -280,9 +334,11 @@ class Comparison(QtCore.QObject):
         self.engine.shutdown()
         win.state.frameChanged.disconnect(self._follow)
         win.state.themeChanged.disconnect(self._themed)
+        win.layer_view.aspectChanged.disconnect(self.worker.set_aspect)
         for sig, slot in self._links:
             sig.disconnect(slot)
         mark(win.layer_view, {})
+        win.layer_view.scene().removeItem(self.halos[win.layer_view])
         win.legend.set_marks(False)
         win.layer_view.setParent(None)
         self.central.replaceWidget(self.split, win.layer_view)
