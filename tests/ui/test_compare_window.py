@@ -109,3 +109,16 @@ def test_settings_dialog_compare_goes_through_compare_apply(qtbot, win):
     assert cmp.state.text_b == C.apply_text(w.scenario.text, [C.parse_change("Mem.ShareForceSalting=2")])
     compare.with_settings(w, dict(w.scenario.settings), vms)     # nothing changed: a message, B stays
     assert w.comparison is cmp and "Change a setting first" in w.statusBar().currentMessage()
+    w.apply_settings({**w.scenario.settings, "Mem.ShareForceSalting": 0}, vms)   # A re-run in place
+    qtbot.waitUntil(lambda: "ShareForceSalting\" = 0" in cmp.state.text_a, timeout=10000)
+    assert w.comparison is cmp and cmp.state.label == "Mem.ShareForceSalting=2"
+
+
+def test_a_compare_tour_opens_in_compare_mode(qtbot, win, tmp_path):
+    tour = tmp_path / "salting.toml"
+    tour.write_text(win.scenario.text + '\n[compare]\nset = ["Mem.ShareForceSalting=2"]\ntitle = "salting 2"\n')
+    win.open_scenario(str(tour))
+    assert win.comparison is not None and win.comparison.state.label == "salting 2"
+    assert SC.parse(win.comparison.state.text_b).settings["Mem.ShareForceSalting"] == 2
+    win.open_scenario("tps")                       # another scenario: back to one run
+    assert win.comparison is None

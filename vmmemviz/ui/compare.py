@@ -15,6 +15,7 @@ one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 
@@ -192,6 +193,7 @@ class Comparison(QtCore.QObject):
         self.view_b.pageHovered.connect(lambda ref: ref is not None and self.worker.describe(ref))
         win.state.frameChanged.connect(self._follow)
         win.state.themeChanged.connect(self._themed)
+        win.state.sourceChanged.connect(self._source_a)
         self.engine = Engine(state.scenario_b(), win)
         w = self.worker
         w.tickSought.connect(self._sought)
@@ -275,6 +277,11 @@ class Comparison(QtCore.QObject):
         self.worker.seek_tick(*self.want)
         self._heads()
 
+    def _source_a(self, src) -> None:
+        """Run A was loaded again (its settings changed in place): the state says so."""
+        sc = src.scenario
+        self.state = dataclasses.replace(self.state, text_a=sc.text, src_a=sc.path or "<scenario>")
+
     def _sought(self, tick: int, pos: int) -> None:
         self.sought = (tick, pos)
 
@@ -334,6 +341,7 @@ class Comparison(QtCore.QObject):
         self.engine.shutdown()
         win.state.frameChanged.disconnect(self._follow)
         win.state.themeChanged.disconnect(self._themed)
+        win.state.sourceChanged.disconnect(self._source_a)
         win.layer_view.aspectChanged.disconnect(self.worker.set_aspect)
         for sig, slot in self._links:
             sig.disconnect(slot)
@@ -372,6 +380,17 @@ def close(win) -> None:
     if cmp is not None:
         win.comparison = None
         cmp.close()
+
+
+def opened(win, sc) -> None:
+    """The window opened scenario ``sc``: a comparison of the last one closes; a compare tour
+    (a ``[compare]`` table) opens compare mode with its run B."""
+    close(win)
+    if sc.compare_sets:
+        try:
+            start(win, CompareState.pair(sc))
+        except InputError as e:
+            win.message(f"Cannot compare: {html.escape(str(e))}", error=True)
 
 
 def with_settings(win, host: dict, vms: dict) -> None:

@@ -495,12 +495,12 @@ class MainWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.warning(self, "Cannot open scenario", str(e))
             return
         self.set_playing(False)
-        compare.close(self)
         self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
         self.layer_view._fit = True
         self.worker.load(sc, 0)
+        compare.opened(self, sc)
         self._title()
         self._remember(sc)
 
