@@ -85,8 +85,9 @@ def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
     cmp.view_b.horizontalScrollBar().setValue(cmp.view_b.horizontalScrollBar().value() + 7)
     assert cmp.view_b.transform() == w.layer_view.transform() and not cmp.view_b._fit
     assert abs(cmp.view_b.visible_rect().center().x() - w.layer_view.visible_rect().center().x()) < 0.5
-    w.a_fit.trigger()
-    assert cmp.view_b._fit and cmp.view_b.transform() == w.layer_view.transform()
+    w.a_fit.trigger()                 # each fits its picture: the same once both are laid out alike
+    qtbot.waitUntil(lambda: cmp.view_b._fit and cmp.view_b.picture_rect() == w.layer_view.picture_rect()
+                    and cmp.view_b.transform() == w.layer_view.transform(), timeout=10000)
     assert cmp.split.orientation() == QtCore.Qt.Orientation.Horizontal     # side by side, or stacked
     w.a_compare_stacked.trigger()
     assert cmp.split.orientation() == QtCore.Qt.Orientation.Vertical
