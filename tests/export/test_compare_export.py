@@ -74,3 +74,39 @@ def test_band_missing_in_b_is_one_line(tmp_path, capsys):
                  "--compare", str(bad), "--band", "gp.4"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no counterpart in run B" in err and "\n" not in err and not (tmp_path / "x.png").exists()
+
+
+def test_compare_tour_chapter_figure(tmp_path):
+    """A compare tour exports as a compare without a flag; EPT against shadow moves no page."""
+    out = str(tmp_path / "mmu.png")
+    assert main(["export", "compare-mmu", "--chapter", "churn", "--format", "png", "--out", out]) == 0
+    with Image.open(out) as im:
+        assert im.width == 1280
+    assert marked(out) == 0
+
+
+def test_one_band_caption_describes_the_vm_drawn(qapp):
+    """A one-band figure of lin01 at an event of win01 is captioned with lin01, then the event."""
+    from vmmemviz.export import render
+
+    st = render.Stage(SC.load("tps"), render.FigureOptions(band="gp.1", caption=True))
+    st.tl.ensure(400)
+    pos = next(i + 1 for i in range(400) if int(st.tl.log[i]["vm"]) == 0 and int(st.tl.log[i]["tick"]) > 0)
+    f = st.show(pos)
+    cap = render.caption_of(f, st.sc.name, "gp.1")
+    assert cap.startswith("lin01: guest physical memory") and "granted" in cap
+    assert cap.endswith(f"The event is win01's: {f.narration}")
+    assert render.caption_of(f, st.sc.name, "gp.0") == f.narration == render.caption_of(f, st.sc.name, "mp")
+
+
+def test_export_compare_at_a_tick_is_the_cli_figure(tmp_path, qapp):
+    """export_compare (for dialogs and sessions) at run A's event's second = the CLI's --at."""
+    from vmmemviz.export.compare import CompareStage, export_compare
+    from vmmemviz.export.render import FigureOptions
+
+    a, b, what = C.pair(SC.load("compare-mmu"))
+    tick = CompareStage(a, b, what).tick_of(300)
+    out = tmp_path / "api.png"
+    export_compare(a, b, what, out, "png", FigureOptions(caption=True), tick=tick)
+    assert main(["export", "compare-mmu", "--at", "300", "--format", "png", "--out", str(tmp_path / "cli.png")]) == 0
+    assert out.read_bytes() == (tmp_path / "cli.png").read_bytes()

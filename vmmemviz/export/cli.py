@@ -3,6 +3,7 @@
     vmmemviz export SCENARIO (--at N | --chapter NAME | --range A:B) --format png|svg|gif|apng
         --out PATH [--scale S] [--size WxH] [--no-legend] [--caption] [--title T]
         [--transparent] [--band KEY] [--no-empty-stores] [--fps F] [--theme light|dark]
+        [--compare-set KEY=VALUE ... | --compare OTHER.toml]
 
 ``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
 ``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.

@@ -181,16 +181,17 @@ class CompareStage:
 
 
 def export_compare(a, b, label: str, out, fmt: str, opts: R.FigureOptions | None = None, at: int | None = None,
-                   chapter=None, span: tuple | None = None, fps: float = 10, progress=None) -> None:
+                   chapter=None, span: tuple | None = None, fps: float = 10, progress=None,
+                   tick: int | None = None) -> None:
     """Write a compare figure of runs A and B (``compare.pair``) to ``out``: a still (png,
-    svg) at the second of run A's event ``at`` or at the end of ``chapter``; or an
-    animation (gif, apng, png = a folder of frames) over the seconds of run A's events
-    ``span`` = (first, last), one simulated second a step."""
+    svg) at the end of simulated second ``tick``, at the second of run A's event ``at`` or
+    at the end of ``chapter``; or an animation (gif, apng, png = a folder of frames) over
+    the seconds of run A's events ``span`` = (first, last), one simulated second a step."""
     stage = CompareStage(a, b, label, opts)
     opts = stage.opts
     if span is None:
-        tick = stage.chapter_tick(chapter) if chapter is not None else stage.tick_of(at or 0)
-        stage.show(tick)
+        if tick is None:
+            tick = stage.chapter_tick(chapter) if chapter is not None else stage.tick_of(at or 0)
         stage.write_still(out, fmt, tick)
         return
     t0, t1 = stage.tick_of(span[0]), stage.tick_of(span[1])

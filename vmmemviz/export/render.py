@@ -22,9 +22,10 @@ from vmmemviz.model.core import events
 from ..engine.frame import build_frame
 from ..errors import InputError
 from ..paint.legend import Legend
-from ..paint.picture import Picture, fit_rect
+from ..paint.picture import Picture, band_label, fit_rect
 from ..scene import bands as B
 from ..scene import palette as P
+from ..scene.compare import position_at
 from ..scene.palette import THEMES
 from .atomic import atomic_file
 
@@ -304,22 +305,31 @@ def figure_legend(vm_names, opts: FigureOptions, *pictures, bands=None) -> Legen
                   marks=any(m.count for pic in pictures for m in pic.marks.values()))
 
 
-def caption_of(frame, scenario_name: str) -> str:
+def caption_of(frame, scenario_name: str, band: str | None = None) -> str:
     """The narration of the frame's event; before the first event (where the app tells
-    how to start playing) what the figure shows."""
+    how to start playing) what the figure shows. A figure of one VM's ``band`` whose event
+    is another VM's is captioned with the VM it draws (its counters), then the event."""
     if frame is None or frame.pos == 0:
         return f"{scenario_name}: before the first event; no VM has machine memory yet."
-    return frame.narration
+    b = next((b for b in frame.bands if b.key == band), None)
+    ev = int(frame.event["vm"])
+    if b is None or b.vm is None or ev == b.vm or ev >= len(frame.vm_names):
+        return frame.narration
+    c = frame.counters["vms"][frame.vm_names[b.vm]]
+    return (f"{band_label(b)}, after event {frame.pos} ({frame.tick} s): granted {c['GRANT']} MB, "
+            f"shared {c['SHRD']} MB, ballooned {c['MCTLSZ']} MB, swapped {c['SWCUR']} MB. "
+            f"The event is {frame.vm_names[ev]}'s: {frame.narration}")
 
 
 def chapter_span(tl, chapter) -> int:
     """The position at the end of ``chapter`` (its last event): simulates that far."""
     later = [c.at for c in tl.sc.chapters if c.at > chapter.at]
-    if not later:
-        return tl.run_to_end()
-    while not tl.finished() and (len(tl) == 0 or int(tl.log[len(tl) - 1]["tick"]) < later[0]):
-        tl.advance()
-    return int((tl.log.rows(0, len(tl))["tick"] < later[0]).sum())
+    return position_at(tl, later[0] - 1) if later else tl.run_to_end()
+
+
+def chapter_start(tl, chapter) -> int:
+    """The position where ``chapter`` starts (before its first second's events)."""
+    return position_at(tl, chapter.at - 1) if chapter.at else 0
 
 
 def find_chapter(sc, name: str):
@@ -373,7 +383,8 @@ class Stage:
     def write_still(self, path, fmt: str, pos: int, caption: str | None = None) -> None:
         legend = self.legend(pos)
         f = self.show(pos)
-        write_still(path, fmt, self.opts, self.picture, legend, caption_of(f, self.sc.name) if caption is None else caption)
+        write_still(path, fmt, self.opts, self.picture, legend,
+                    caption_of(f, self.sc.name, self.opts.band) if caption is None else caption)
 
     def animation_page(self, start: int, end: int, legend) -> Page:
         """One layout for every frame of start..end, with room for the longest caption."""
@@ -384,6 +395,8 @@ class Stage:
         if opts.caption:
             w = layout(opts, aspect).width - 2 * MARGIN         # the width depends on the options only
             cap = max(text_height(font("caption"), self._narration(p), w) for p in range(start, end + 1))
+            if opts.band is not None and self.picture.by_key[opts.band].vm is not None:   # and the VM's line
+                cap += text_height(font("caption"), caption_of(self.frame, self.sc.name, opts.band), w)
         return layout(opts, aspect, legend, "", Footer("", 0), cap, head)
 
     def _narration(self, pos: int) -> str:
@@ -403,5 +416,5 @@ class Stage:
             chapter = f" · {f.chapter.title}" if f.chapter is not None else ""
             footer = Footer(f"Event {shot.pos} · {f.tick} s{chapter}",
                             (shot.pos - 1 + shot.progress - start) / max(1, end - start))
-            return image(self.opts, page, self.picture, legend, caption_of(f, self.sc.name), footer)
+            return image(self.opts, page, self.picture, legend, caption_of(f, self.sc.name, self.opts.band), footer)
         return page, render

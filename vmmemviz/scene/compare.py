@@ -136,8 +136,8 @@ def diff_bands(bands_a, names_a, bands_b, names_b) -> FrameDiff:
 def position_at(tl, tick: int) -> int:
     """Events of timeline ``tl`` applied by the end of simulated second ``tick`` (simulates
     that far): two runs are compared at the same simulated time, not the same event count."""
-    while not tl.finished() and tl.sim.now <= tick:
-        tl.advance()
+    while not tl.finished() and (len(tl) == 0 or int(tl.log[len(tl) - 1]["tick"]) <= tick):
+        tl.advance()           # until an event past the tick exists: the tick is complete
     return int(np.searchsorted(tl.log.rows(0, len(tl))["tick"], tick, side="right"))
 
 

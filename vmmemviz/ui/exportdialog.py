@@ -177,6 +177,15 @@ class ExportDialog(QtWidgets.QDialog):
             rng.addWidget(w)
         self.fps.setToolTip("Frames a second; each event gets a 0.4 s transition and is held 1 s")
         form.addRow("Range", rng)
+        self.chapter = QtWidgets.QComboBox()
+        self.chapter.addItem("Events as set above", None)
+        for i, c in enumerate(self.win.scenario.chapters):
+            self.chapter.addItem(f"{c.title} (from {c.at} s)", i)
+        self.chapter.setToolTip("Animate one chapter of the tour: from its start to its end")
+        self.chapter.currentIndexChanged.connect(self._pick_chapter)
+        self._chapter_tl = None
+        if self.win.scenario.chapters:
+            form.addRow("Chapter", self.chapter)
 
         out = QtWidgets.QHBoxLayout()
         self.path = QtWidgets.QLineEdit()
@@ -214,7 +223,7 @@ class ExportDialog(QtWidgets.QDialog):
             self.region.setCurrentIndex(0)
             window = False
         self.region.model().item(self.region.count() - 1).setEnabled(not anim)
-        for w in (self.start, self.end, self.fps):
+        for w in (self.start, self.end, self.fps, self.chapter):
             w.setEnabled(anim)
         self.scale.setEnabled(self.fmt() != "svg")
         for w in (self.legend, self.caption, self.theme, self.empty_stores):   # a screenshot is as the window is
@@ -225,6 +234,20 @@ class ExportDialog(QtWidgets.QDialog):
         if self.path.text():
             stem = p.name[:-len(p.suffix)] if p.suffix in (".png", ".svg", ".gif") else p.name
             self.path.setText(str(p.with_name(stem + SUFFIX[self.fmt()])))
+
+    def _pick_chapter(self, *_):
+        """Set the range to the chosen chapter, from its start to its end, and its title."""
+        i = self.chapter.currentData()
+        if i is None:
+            return
+        from vmmemviz.model.core.timeline import Timeline
+        c = self.win.scenario.chapters[i]
+        if self._chapter_tl is None:          # the scenario's own timeline, simulated as far as asked
+            self._chapter_tl = Timeline(self.win.scenario)
+        start, end = render.chapter_start(self._chapter_tl, c), render.chapter_span(self._chapter_tl, c)
+        self.start.setValue(start)
+        self.end.setValue(end)
+        self.title.setText(c.title)
 
     def _browse(self):
         if self.fmt() == "frames":
@@ -277,7 +300,7 @@ class ExportDialog(QtWidgets.QDialog):
         """The window's current frame (and inspected chain) as a figure: the same layout,
         width and legend rules as ``vmmemviz export``."""
         frame = self.win.frame
-        caption = render.caption_of(frame, self.win.scenario.name)
+        caption = render.caption_of(frame, self.win.scenario.name, opts.band)
         if self.region.currentData() == "window":
             render.write_still(path, self.fmt(), opts, render.WidgetBody(self.win), None, caption)
         else:

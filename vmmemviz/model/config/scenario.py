@@ -362,7 +362,7 @@ class _Check:
         if k == "changes":
             from vmmemviz.model.config.compare import parse_change      # it reads this schema
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v) or not spec.lo <= len(v) <= spec.hi:
-                raise self.fail(path, f"a list of {self._range(spec)} \"KEY=VALUE\" strings", v)
+                raise self.fail(path, f"a list of \"KEY=VALUE\" strings, {self._range(spec)}", v)
             for i, x in enumerate(v):
                 parse_change(x, f"{self.src}: {path}[{i}]")
             return list(v)
