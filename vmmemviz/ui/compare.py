@@ -11,7 +11,9 @@ immutable Frames and snapshots cross the thread boundary.
 The two layer views share zoom and pan; pages whose state differs (``scene.compare``) are
 outlined in both (``Picture.set_marks``, as exports draw them); a counters table shows A, B and B − A (``compare.delta``); the plots draw
 B dashed over A. ``start(window, CompareState)`` opens it, ``close(window)`` goes back to
-one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`.
+one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`. Keys:
+Ctrl+Shift+O compare with a scenario file, Ctrl+Shift+L stacked / side by side,
+Ctrl+Shift+W close the comparison.
 """
 from __future__ import annotations
 
@@ -369,8 +371,8 @@ def start(win, state: CompareState) -> Comparison:
     close(win)
     win.comparison = Comparison(win, state)
     win.message(f"Comparing <b>A</b> (this run, solid) with <b>B</b>: {html.escape(state.label)} (dashed). "
-                f"Pages that differ are outlined in both. File &gt; Close comparison (Ctrl+Shift+W) goes "
-                "back to one run.")
+                "Pages that differ are outlined in both; stepping moves A and B follows to the same "
+                "simulated second. File &gt; Close comparison (Ctrl+Shift+W) goes back to one run.")
     return win.comparison
 
 
