@@ -60,11 +60,13 @@ def test_compare_set_opens_two_runs_aligned_by_time(qtbot, win):
     w.step(1)
     settle(qtbot, w, 151)
     # salting 0 shares across VMs where salting 1 does not: pages differ, marked in both
-    w.seek(4000)
-    settle(qtbot, w, 4000)
-    assert cmp.marks_a.count() == diff_frames(w.frame, cmp.frame_b).pages
-    assert cmp.marks_b.count() > 0 and "pages differ" in cmp.head_a.text()
-    assert cmp.counters.table.rowCount() > 0
+    w.seek(800)
+    settle(qtbot, w, 800)
+    d = diff_frames(w.frame, cmp.frame_b)
+    assert cmp.diff.pages == d.pages > 0 and f"{d.pages:,}</b> pages differ" in cmp.head_a.text()
+    for view, masks in ((w.layer_view, d.a), (cmp.view_b, d.b)):      # outlined in both pictures
+        assert set(view.picture.marks) == {k for k, m in masks.items() if m.count}
+    assert cmp.counters.table.rowCount() > 0 and w.legend.marks       # the legend names the outline
     assert any(c.opts["pen"].style() == QtCore.Qt.PenStyle.DashLine for c in w.plots.other_curves.values())
     assert "B" in w.plots.legend.text()
 
@@ -76,11 +78,23 @@ def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
     w.seek(300)
     settle(qtbot, w, 300)
     qtbot.waitUntil(lambda: bool(cmp.counters.rows), timeout=10000)
-    assert cmp.frame_b.pos == w.frame.pos and cmp.marks_a.count() == cmp.marks_b.count() == 0
+    assert cmp.frame_b.pos == w.frame.pos and cmp.diff.pages == 0
+    assert not w.layer_view.picture.marks and not cmp.view_b.picture.marks
     assert all(d in (0, 0.0, None) for *_, d in cmp.counters.rows) and cmp.counters.table.rowCount() == 0
+    w.a_zin.trigger()                                                    # one zoom and pan for both
+    cmp.view_b.horizontalScrollBar().setValue(cmp.view_b.horizontalScrollBar().value() + 7)
+    assert cmp.view_b.transform() == w.layer_view.transform() and not cmp.view_b._fit
+    assert abs(cmp.view_b.visible_rect().center().x() - w.layer_view.visible_rect().center().x()) < 0.5
+    w.a_fit.trigger()                 # each fits its picture: the same once both are laid out alike
+    qtbot.waitUntil(lambda: cmp.view_b._fit and cmp.view_b.picture_rect() == w.layer_view.picture_rect()
+                    and cmp.view_b.transform() == w.layer_view.transform(), timeout=10000)
+    assert cmp.split.orientation() == QtCore.Qt.Orientation.Horizontal     # side by side, or stacked
+    w.a_compare_stacked.trigger()
+    assert cmp.split.orientation() == QtCore.Qt.Orientation.Vertical
     w.a_close_compare.trigger()
     assert w.comparison is None and w.layer_view.isVisible()
-    assert w.layer_view.parentWidget() is w.centralWidget()
+    assert w.layer_view.parentWidget() is w.centralWidget() and not w.layer_view.picture.marks
+    assert not w.legend.marks
     assert "dock_compare" not in [d.objectName() for d in w.findChildren(type(w.docks["events"])) if d.isVisible()]
     assert not w.plots.other_curves and "B" not in w.plots.legend.text().replace("&#", "")
     w.seek(10)
@@ -96,3 +110,16 @@ def test_settings_dialog_compare_goes_through_compare_apply(qtbot, win):
     assert cmp.state.text_b == C.apply_text(w.scenario.text, [C.parse_change("Mem.ShareForceSalting=2")])
     compare.with_settings(w, dict(w.scenario.settings), vms)     # nothing changed: a message, B stays
     assert w.comparison is cmp and "Change a setting first" in w.statusBar().currentMessage()
+    w.apply_settings({**w.scenario.settings, "Mem.ShareForceSalting": 0}, vms)   # A re-run in place
+    qtbot.waitUntil(lambda: "ShareForceSalting\" = 0" in cmp.state.text_a, timeout=10000)
+    assert w.comparison is cmp and cmp.state.label == "Mem.ShareForceSalting=2"
+
+
+def test_a_compare_tour_opens_in_compare_mode(qtbot, win, tmp_path):
+    tour = tmp_path / "salting.toml"
+    tour.write_text(win.scenario.text + '\n[compare]\nset = ["Mem.ShareForceSalting=2"]\ntitle = "salting 2"\n')
+    win.open_scenario(str(tour))
+    assert win.comparison is not None and win.comparison.state.label == "salting 2"
+    assert SC.parse(win.comparison.state.text_b).settings["Mem.ShareForceSalting"] == 2
+    win.open_scenario("tps")                       # another scenario: back to one run
+    assert win.comparison is None

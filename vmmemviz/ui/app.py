@@ -13,11 +13,13 @@ from .comparestate import CompareState
 
 
 def main(scenario_name_or_path: str = "default", compare_sets=(), compare_other: str | None = None) -> int:
-    """``compare_sets`` (KEY=VALUE) or ``compare_other`` (a scenario): open in compare mode."""
+    """``compare_sets`` (KEY=VALUE), ``compare_other`` (a scenario) or a compare tour (its
+    ``[compare]`` table): open in compare mode."""
     session = SS.load(scenario_name_or_path) if SS.is_session(scenario_name_or_path) else None
     # a bad file fails here, as one line (InputError)
     sc = session.a if session is not None else S.load(scenario_name_or_path)
-    state = CompareState.pair(sc, compare_sets, compare_other) if compare_sets or compare_other else None
+    state = CompareState.pair(sc, compare_sets, compare_other) \
+        if compare_sets or compare_other or (sc.compare_sets and session is None) else None
     QtWidgets.QApplication.setHighDpiScaleFactorRoundingPolicy(
         QtCore.Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])

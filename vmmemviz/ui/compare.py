@@ -9,12 +9,15 @@ position. Run B's engine follows the window's rule: only
 immutable Frames and snapshots cross the thread boundary.
 
 The two layer views share zoom and pan; pages whose state differs (``scene.compare``) are
-outlined in both; a counters table shows A, B and B − A (``compare.delta``); the plots draw
+outlined in both (``Picture.set_marks``, as exports draw them); a counters table shows A, B and B − A (``compare.delta``); the plots draw
 B dashed over A. ``start(window, CompareState)`` opens it, ``close(window)`` goes back to
-one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`.
+one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`. Keys:
+Ctrl+Shift+O compare with a scenario file, Ctrl+Shift+L stacked / side by side,
+Ctrl+Shift+W close the comparison.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 
@@ -33,64 +36,52 @@ from .counters import fmt
 from .layerview import LayerView
 from .settingsdialog import changed_from
 
-MARK = {"dark": "#00FFFF", "light": "#E000E0"}     # ring round a page that differs between the runs
-OUTLINE_MAX = 20000     # rings drawn at most; more in view (far zoomed out) are tinted instead
+HALO_PX = 6             # pages smaller than this on screen get a ring round them
+HALO_MAX = 20000        # more differing pages than this: the picture's outline alone
 STEP_TIP = ("Compare: Right / Left step run A one event; run B goes to the same point of the same "
             "simulated second (the same share of that second's events applied: at a second's last "
             "event, both runs have done that second). Seek, play and chapters move both.")
 
 
-class DiffMarks(QtWidgets.QGraphicsItem):
-    """The pages of one run's picture that differ in the other run: a ring a little larger than
-    the cell, so a page of a pixel or two still shows (tinted when very many are in view)."""
+class Halo(QtWidgets.QGraphicsItem):
+    """Rings just outside the differing pages while they are too small on screen for the
+    picture's own outline (``Picture.set_marks``, inside the cell) to be seen: far out, a
+    page of two pixels still shows. Zoomed in to HALO_PX a page, the outline alone."""
 
     def __init__(self):
         super().__init__()
         self.setZValue(9)                 # over the grids, under the arrows
-        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self.cells: list[tuple] = []      # per band: (x, y, cols, rows, xs, ys, tint QImage)
-        self.colour = QtGui.QColor(MARK["dark"])
+        self.cells: list[tuple] = []      # per band: (x, y, column and row arrays of marked pages)
+        self.colour = QtGui.QColor(P.THEMES["dark"]["diff"])
         self._rect = QtCore.QRectF()
 
-    def set_diff(self, bands, diffs: dict, theme: str) -> None:
+    def set_masks(self, bands, masks: dict, theme: str) -> None:
         self.prepareGeometryChange()
-        self.colour = QtGui.QColor(MARK[theme])
+        self.colour = QtGui.QColor(P.THEMES[theme]["diff"])
         self.cells, rect = [], QtCore.QRectF()
         for b in bands:
-            d = diffs.get(b.key)
-            if d is None or not d.count:
-                continue
-            grid = grid_mask(b, d.mask)
-            ys, xs = np.nonzero(grid)
-            tint = np.zeros(grid.shape + (4,), np.uint8)
-            tint[grid] = P.hex_rgba(MARK[theme], 200)
-            img = QtGui.QImage(tint.data, b.cols, b.rows, 4 * b.cols, QtGui.QImage.Format.Format_RGBA8888).copy()
-            self.cells.append((b.x, b.y, b.cols, b.rows, xs, ys, img))
-            rect = rect.united(QtCore.QRectF(b.x, b.y, b.cols, b.rows))
+            if b.key in masks:
+                ys, xs = np.nonzero(grid_mask(b, masks[b.key]))
+                self.cells.append((b.x, b.y, xs, ys))
+                rect = rect.united(QtCore.QRectF(b.x, b.y, b.cols, b.rows))
         self._rect = rect.adjusted(-2, -2, 2, 2)
         self.update()
-
-    def count(self) -> int:
-        return sum(len(c[4]) for c in self.cells)
 
     def boundingRect(self):
         return self._rect
 
     def paint(self, painter, option, widget=None):
-        px = painter.worldTransform().m11()
-        vis = option.exposedRect
-        pen = QtGui.QPen(self.colour, 2)
+        px = painter.worldTransform().m11()          # screen pixels per page
+        if px >= HALO_PX or sum(len(c[2]) for c in self.cells) > HALO_MAX:
+            return
+        pen = QtGui.QPen(self.colour, 1.5)
         pen.setCosmetic(True)
-        for x, y, cols, rows, xs, ys, img in self.cells:
-            inside = (xs + x + 1 > vis.left()) & (xs + x < vis.right()) & (ys + y + 1 > vis.top()) & (ys + y < vis.bottom())
-            if inside.sum() > OUTLINE_MAX:
-                painter.drawImage(QtCore.QRectF(x, y, cols, rows), img)
-                continue
-            painter.setPen(pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            e = 1.5 / px                  # 1.5 screen pixels outside the cell
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        e = 1.5 / px                                 # 1.5 screen pixels outside the page
+        for x, y, xs, ys in self.cells:
             painter.drawRects([QtCore.QRectF(x + c - e, y + r - e, 1 + 2 * e, 1 + 2 * e)
-                               for c, r in zip(xs[inside].tolist(), ys[inside].tolist())])
+                               for c, r in zip(xs.tolist(), ys.tolist())])
 
 
 class CompareCounters(QtWidgets.QWidget):
@@ -148,6 +139,12 @@ class CompareCounters(QtWidgets.QWidget):
         self.table.resizeColumnsToContents()
 
 
+def mark(view: LayerView, masks: dict) -> None:
+    """Outline ``masks``' pages (band key -> flat mask) in ``view``'s picture; {} clears."""
+    view.picture.set_marks(masks)
+    view.picture_item.update()
+
+
 def moment(log, frame) -> tuple[int, float]:
     """(simulated second, share of its events applied) of ``frame`` in its run's ``log``;
     (-1, 1.0) before the first event."""
@@ -169,10 +166,11 @@ class Comparison(QtCore.QObject):
         self.sought = None                # (tick, position) run B's worker last went to
         self.view_b = LayerView(theme=win.theme)
         self.view_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.marks_a, self.marks_b = DiffMarks(), DiffMarks()
-        win.layer_view.scene().addItem(self.marks_a)
+        self.diff = None                  # scene.compare.FrameDiff of the two frames shown
+        self.halos = {win.layer_view: Halo(), self.view_b: Halo()}
         self.view_b.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
-        self.view_b.scene().addItem(self.marks_b)
+        for view, halo in self.halos.items():
+            view.scene().addItem(halo)
         self.head_a, self.head_b = QtWidgets.QLabel(), QtWidgets.QLabel()
         for head in (self.head_a, self.head_b):
             head.setToolTip(STEP_TIP)
@@ -197,19 +195,22 @@ class Comparison(QtCore.QObject):
         self.view_b.pageHovered.connect(lambda ref: ref is not None and self.worker.describe(ref))
         win.state.frameChanged.connect(self._follow)
         win.state.themeChanged.connect(self._themed)
+        win.state.sourceChanged.connect(self._source_a)
         self.engine = Engine(state.scenario_b(), win)
         w = self.worker
         w.tickSought.connect(self._sought)
         w.frameReady.connect(self._show_b)
         w.described.connect(self.view_b.show_page_tip)
         w.failed.connect(self._failed)
-        self.view_b.aspectChanged.connect(w.set_aspect)
+        w.set_aspect(win.layer_view.viewport().width() / max(1, win.layer_view.viewport().height()))
+        win.layer_view.aspectChanged.connect(w.set_aspect)    # B laid out as A is: the same layout
         self.engine.start()
         if win.frame is not None:
             self._follow(win.frame)
         for a in (win.a_step, win.a_back):
             a.setToolTip(f"{a.toolTip()}. {STEP_TIP}")
         self._themed(win.theme)
+        win.legend.set_marks(True)
 
     @property
     def worker(self):
@@ -227,8 +228,8 @@ class Comparison(QtCore.QObject):
         return pane
 
     def _layout(self) -> None:
-        """The central picture becomes two panes, A and B, in a splitter: side by side when the
-        centre is wide, stacked when it is tall."""
+        """The central picture becomes two panes, A and B, in a splitter: side by side (File > Compare
+        with > Compare stacked, Ctrl+Shift+L, puts A over B)."""
         win = self.win
         self.central = win.layer_view.parentWidget().layout()
         self.split = QtWidgets.QSplitter()
@@ -236,14 +237,13 @@ class Comparison(QtCore.QObject):
         self.central.replaceWidget(win.layer_view, self.split)
         self.split.addWidget(self._pane(self.head_a, win.layer_view))
         self.split.addWidget(self._pane(self.head_b, self.view_b))
-        self.split.installEventFilter(self)
+        self.split.setOrientation(Qt.Orientation.Vertical if win.a_compare_stacked.isChecked()
+                                  else Qt.Orientation.Horizontal)
+        self.split.setSizes([1, 1])          # two equal panes
         self.split.show()
 
-    def eventFilter(self, obj, ev):
-        if obj is self.split and ev.type() == QtCore.QEvent.Type.Resize:
-            wide = ev.size().width() > ev.size().height() * 1.6
-            self.split.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
-        return False
+    def stack(self, on: bool) -> None:
+        self.split.setOrientation(Qt.Orientation.Vertical if on else Qt.Orientation.Horizontal)
 
     def _link(self, src: LayerView, dst: LayerView) -> None:
         """Zoom and pan of ``src`` follow on ``dst`` (the same layout shows the same pages)."""
@@ -267,7 +267,8 @@ class Comparison(QtCore.QObject):
 
     def _themed(self, theme: str) -> None:
         self.view_b.set_theme(theme)
-        self._marks()
+        if self.diff is not None:
+            self._marks()
         self._heads()
 
     # -- the two runs ------------------------------------------------------------------------
@@ -277,6 +278,11 @@ class Comparison(QtCore.QObject):
         self.want = moment(self.win.state.log, frame_a)
         self.worker.seek_tick(*self.want)
         self._heads()
+
+    def _source_a(self, src) -> None:
+        """Run A was loaded again (its settings changed in place): the state says so."""
+        sc = src.scenario
+        self.state = dataclasses.replace(self.state, text_a=sc.text, src_a=sc.path or "<scenario>")
 
     def _sought(self, tick: int, pos: int) -> None:
         self.sought = (tick, pos)
@@ -300,18 +306,17 @@ class Comparison(QtCore.QObject):
         fa, fb = self.win.frame, self.frame_b
         if fa is None or fb is None:
             return
-        d = diff_frames(fa, fb)
-        self.diff = d
-        self.marks_a.set_diff(fa.bands, d.a, self.win.theme)
-        self.marks_b.set_diff(fb.bands, d.b, self.win.theme)
-        for view in (self.win.layer_view, self.view_b):
+        self.diff = diff_frames(fa, fb)
+        for (view, halo), (f, masks) in zip(self.halos.items(), ((fa, self.diff.a), (fb, self.diff.b))):
+            masks = {k: d.mask for k, d in masks.items() if d.count}
+            mark(view, masks)
+            halo.set_masks(f.bands, masks, self.win.theme)
             view.viewport().update()
 
     def _heads(self) -> None:
         t = P.THEMES[self.win.theme]
-        mark = MARK[self.win.theme]
         fa, fb = self.win.frame, self.frame_b
-        n = self.marks_a.count()
+        n = self.diff.pages if self.diff is not None else 0
 
         def where(f):
             if f is None:
@@ -323,7 +328,7 @@ class Comparison(QtCore.QObject):
         t_a = f" · t = {fa.tick} s" if fa is not None else ""
         t_b = f" · t = {fb.tick} s" if fb is not None else " · loading…"
         self.head_a.setText(f"<span style='color:{t['fg']}'><b>━━ A</b> {a_name}{t_a}</span> · "
-                            f"<b style='color:{mark}'>▢ {n:,}</b> pages differ")
+                            f"<b style='color:{t['diff']}'>▢ {n:,}</b> pages differ")
         self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {html.escape(self.state.label)}{t_b}</span>")
         self.head_a.setToolTip(f"Run A: {where(fa)}\n{STEP_TIP}")
         self.head_b.setToolTip(f"Run B: {where(fb)}\n{STEP_TIP}" + (f"\nIts event: {fb.narration}" if fb else ""))
@@ -338,9 +343,13 @@ class Comparison(QtCore.QObject):
         self.engine.shutdown()
         win.state.frameChanged.disconnect(self._follow)
         win.state.themeChanged.disconnect(self._themed)
+        win.state.sourceChanged.disconnect(self._source_a)
+        win.layer_view.aspectChanged.disconnect(self.worker.set_aspect)
         for sig, slot in self._links:
             sig.disconnect(slot)
-        win.layer_view.scene().removeItem(self.marks_a)
+        mark(win.layer_view, {})
+        win.layer_view.scene().removeItem(self.halos[win.layer_view])
+        win.legend.set_marks(False)
         win.layer_view.setParent(None)
         self.central.replaceWidget(self.split, win.layer_view)
         self.split.deleteLater()
@@ -362,8 +371,8 @@ def start(win, state: CompareState) -> Comparison:
     close(win)
     win.comparison = Comparison(win, state)
     win.message(f"Comparing <b>A</b> (this run, solid) with <b>B</b>: {html.escape(state.label)} (dashed). "
-                f"Pages that differ are outlined in both. File &gt; Close comparison (Ctrl+Shift+W) goes "
-                "back to one run.")
+                "Pages that differ are outlined in both; stepping moves A and B follows to the same "
+                "simulated second. File &gt; Close comparison (Ctrl+Shift+W) goes back to one run.")
     return win.comparison
 
 
@@ -373,6 +382,17 @@ def close(win) -> None:
     if cmp is not None:
         win.comparison = None
         cmp.close()
+
+
+def opened(win, sc) -> None:
+    """The window opened scenario ``sc``: a comparison of the last one closes; a compare tour
+    (a ``[compare]`` table) opens compare mode with its run B."""
+    close(win)
+    if sc.compare_sets:
+        try:
+            start(win, CompareState.pair(sc))
+        except InputError as e:
+            win.message(f"Cannot compare: {html.escape(str(e))}", error=True)
 
 
 def with_settings(win, host: dict, vms: dict) -> None:
@@ -421,3 +441,7 @@ def add_menu(win, menu: QtWidgets.QMenu) -> None:
     win.a_close_compare = win._act("Close comparison", lambda: close(win), ["Ctrl+Shift+W"],
                                    "Back to one run: drop run B (Ctrl+Shift+W)")
     menu.addAction(win.a_close_compare)
+    win.a_compare_stacked = win._act("Compare stacked", lambda: win.comparison and win.comparison.stack(
+        win.a_compare_stacked.isChecked()), ["Ctrl+Shift+L"], "Compare mode: run A over run B rather than "
+        "side by side (Ctrl+Shift+L)", checkable=True)
+    sub.addAction(win.a_compare_stacked)

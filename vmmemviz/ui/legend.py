@@ -14,14 +14,19 @@ class LegendWidget(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.legend = Legend(font=self.font())
+        self.marks = False          # compare mode: a row for the pages that differ from the other run
         self.setToolTip("What every colour of the page grids means")
         sp = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
 
+    def set_marks(self, on: bool):
+        self.marks = on
+        self.set_vms(self.legend.vm_names, self.legend.theme)
+
     def set_vms(self, vm_names, theme: str):
-        if (tuple(vm_names), theme) != (self.legend.vm_names, self.legend.theme):
-            self.legend = Legend(vm_names, theme, self.font())
+        if (tuple(vm_names), theme, self.marks) != (self.legend.vm_names, self.legend.theme, self.legend.marks):
+            self.legend = Legend(vm_names, theme, self.font(), marks=self.marks)
             self.setMinimumHeight(self.heightForWidth(self.width()))
             self.updateGeometry()
             self.update()

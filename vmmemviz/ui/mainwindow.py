@@ -512,12 +512,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_scenario(self, sc, pos: int = 0):
         """Run ``sc`` from the start and show it at event ``pos``."""
         self.set_playing(False)
-        compare.close(self)
         self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
         self.layer_view._fit = True
         self.worker.load(sc, pos)
+        compare.opened(self, sc)
         self._title()
         self._remember(sc)
 
