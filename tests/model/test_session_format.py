@@ -80,7 +80,7 @@ BAD = [
     ("[selection]\nlayer = 'gv'\nindex = 3", "selection.proc: expected the process's index for a gv page"),
     ("[selection]\nlayer = 'gp'", "selection.index: expected the page's number in its layer, got no index key"),
     ("[compare]\nsets = ['Nope.Key=1']", "compare.sets[0] 'Nope.Key=1': unknown key 'Nope.Key'"),
-    ("[compare]\nsets = []", "compare.sets: expected a list of from 1 to 100"),
+    ("[compare]\nsets = []", "compare.sets: expected a list of \"KEY=VALUE\" strings, from 1 to 100"),
     ("[compare]\nsets = ['Mem.ShareForceSalting=7']", "with Mem.ShareForceSalting=7: settings"),
     ("[compare]\n", "compare: expected sets (KEY=VALUE changes) or text"),
     ("[compare]\ntext = 'x = 1'", "compare.text: x: unknown key"),

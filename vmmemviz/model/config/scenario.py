@@ -69,6 +69,7 @@ import copy
 import functools
 import math
 import os
+import re
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -212,6 +213,58 @@ SCHEMA = {
     "compare": Key("table", "a [compare] table: a compare tour, run side by side with run B",
                    None, fields=COMPARE),
 }
+
+
+# -- KEY=VALUE changes of a scenario (compare's run B, [compare] set) --------------------
+
+_VM = re.compile(r"vm(?:\[(?P<sel>[^\]]+)\])?\.(?P<key>.+)")
+_TOP = ("name", "description", "seed", "duration")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``KEY=VALUE``: where it goes (table path, VM selector) and the value (None = unset)."""
+
+    text: str
+    table: str                    # "" (top level), "host", "settings", "vm", "vm.settings"
+    key: str
+    value: object
+    vm: str = "*"                 # with table vm / vm.settings: a VM name, pattern or *
+
+
+def _value(raw: str):
+    if raw.strip() == "":
+        return None
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw.strip()        # a bare word: a string
+
+
+def parse_change(text: str, where: str = "--compare-set") -> Change:
+    """``KEY=VALUE`` -> Change; InputError (one line) on an unknown key or no ``=``."""
+    if "=" not in text:
+        raise InputError(f"{where} {text!r}: expected KEY=VALUE (e.g. Mem.ShareForceSalting=0)")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    value = _value(raw)
+    if key in S.HOST_SETTINGS:
+        return Change(text, "settings", key, value)
+    if key in S.VM_SETTINGS:
+        return Change(text, "vm.settings", key, value)
+    if key in _TOP:
+        return Change(text, "", key, value)
+    if key.startswith("host.") and key[5:] in HOST:
+        return Change(text, "host", key[5:], value)
+    m = _VM.fullmatch(key)
+    if m:
+        sel, k = m["sel"] or "*", m["key"]
+        if k in S.VM_SETTINGS:
+            return Change(text, "vm.settings", k, value, sel)
+        if k in VM and VM[k].kind not in ("tables", "settings") and k != "count":
+            return Change(text, "vm", k, value, sel)
+    known = ("a host setting (Mem.*, LPage.*, Sim.*), a VM setting (sched.mem.*), "
+             f"{', '.join(_TOP)}, host.KEY or vm[NAME].KEY")
+    raise InputError(f"{where} {text!r}: unknown key {key!r} (expected {known})")
 
 
 @dataclass
@@ -384,7 +437,6 @@ class _Check:
                     raise InputError(str(e)) from None
             return out
         if k == "changes":
-            from vmmemviz.model.config.compare import parse_change      # it reads this schema
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v) or not spec.lo <= len(v) <= spec.hi:
                 raise self.fail(path, f"a list of \"KEY=VALUE\" strings, {self._range(spec)}", v)
             for i, x in enumerate(v):
