@@ -81,6 +81,7 @@ def test_unchanged_copy_marks_nothing_and_closing_restores_one_run(qtbot, win):
     assert cmp.frame_b.pos == w.frame.pos and cmp.diff.pages == 0
     assert not w.layer_view.picture.marks and not cmp.view_b.picture.marks
     assert all(d in (0, 0.0, None) for *_, d in cmp.counters.rows) and cmp.counters.table.rowCount() == 0
+    qtbot.waitUntil(lambda: cmp.view_b.picture_rect() == w.layer_view.picture_rect(), timeout=10000)
     w.a_zin.trigger()                                                    # one zoom and pan for both
     cmp.view_b.horizontalScrollBar().setValue(cmp.view_b.horizontalScrollBar().value() + 7)
     assert cmp.view_b.transform() == w.layer_view.transform() and not cmp.view_b._fit
