@@ -225,3 +225,18 @@ def test_file_menu_snapshots_a_live_process(qtbot, win):
     assert pw.isVisible() and str(os.getpid()) in pw.windowTitle()
     names = [a.text() for a in win.menuBar().actions()[0].menu().actions()]
     assert {"Snapshot a process…", "Open esxtop capture…", "Scenario from guest images…"} <= set(names)
+
+
+def test_playing_passes_counters_on_and_a_pause_sends_the_positions_own(qtbot, win):
+    """While playing, the counters (a pass over every page) are computed at most every
+    COUNTERS_EVERY_S; the frames between say whose they are, and a pause brings them up to date."""
+    w = win
+    seen = []
+    w.worker.frameReady.connect(seen.append)
+    w.set_speed_index(SPEEDS.index(1000))
+    key(qtbot, w, Key.Key_Space)
+    qtbot.waitUntil(lambda: sum(f.counters_pos < f.pos for f in seen) >= 3, timeout=20000)
+    key(qtbot, w, Key.Key_Space)
+    qtbot.waitUntil(lambda: w.frame.counters_pos == w.frame.pos, timeout=10000)
+    assert all(f.counters_pos <= f.pos for f in seen)
+    assert any(f.counters is g.counters for f, g in zip(seen, seen[1:]))    # passed on, not computed
