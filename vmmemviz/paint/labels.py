@@ -42,13 +42,14 @@ def _band_text(title: str, total: int, count: int, kib: int) -> str:
     return f"{title}  ·  {size}"
 
 
-def fitted(b, font: QtGui.QFont, room: float):
+def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
     """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
     the title in a smaller font, the title elided, or (a VM's column) the digits of its
-    name; None when not even that fits (the tooltip still has it)."""
+    name; None when not even that fits (the tooltip still has it). ``font_key``: the
+    font's ``toString()`` when the caller has it."""
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
     digits = (short[len(short.rstrip("0123456789")):] or str(b.vm)) if b.layer == "gp" else ""
-    fit = _fitted(band_text(b), b.title, short, digits, font.toString(), int(room))
+    fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
     if fit is None:
         return None
     f = QtGui.QFont(font)
@@ -108,12 +109,16 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             p = xf.map(QtCore.QPointF(0, y - lab))
             painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
+    font_key = font.toString()
+    device = QtCore.QRectF(painter.window()) if painter.device() is not None else None
     for b in bands:
         if b.layer == "mp":
             continue                        # its heading says it all
         corner = xf.map(QtCore.QPointF(b.x, b.y))
         out.append((QtCore.QRectF(b.x, b.y - lab, b.cols, lab), band_text(b)))
-        fit = fitted(b, font, b.cols * lod)
+        if device is not None and not device.intersects(QtCore.QRectF(corner.x(), corner.y() - 2 * px, b.cols * lod, 2 * px)):
+            continue                        # out of sight
+        fit = fitted(b, font, b.cols * lod, font_key)
         if fit is None:
             continue
         text, f = fit

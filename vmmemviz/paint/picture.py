@@ -100,13 +100,13 @@ class Picture:
         return codes - {P.BG}, any(b.outlines for b in shown)
 
     # -- painting -----------------------------------------------------------------------------
-    def paint_grids(self, painter: QtGui.QPainter, vis: QtCore.QRectF, shown=None) -> None:
+    def paint_grids(self, painter: QtGui.QPainter, vis: QtCore.QRectF, shown=None, cells: bool = True) -> None:
         """Paint the grids (of ``shown`` bands, default all) in scene coordinates, the
-        cells in ``vis`` (scene rect)."""
+        cells in ``vis`` (scene rect); only their overlays when not ``cells``."""
         for b in (self.bands if shown is None else shown):
             painter.save()
             painter.translate(b.x, b.y)
-            self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y))
+            self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y), cells)
             painter.restore()
 
     def paint_labels(self, painter: QtGui.QPainter) -> list:
