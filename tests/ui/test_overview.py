@@ -3,7 +3,10 @@ one updates them to what sampling every band again gives; the view paints them w
 are smaller than half a pixel, and its labels are painted once while the view stays."""
 import numpy as np
 import pytest
+from PySide6 import QtCore, QtGui
+
 from vmmemviz.engine.frame import build_frame
+from vmmemviz.export.render import FigureOptions, figure_picture
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.paint.overview import Overview
@@ -65,3 +68,18 @@ def test_the_zoomed_out_view_paints_the_overview_and_keeps_its_labels(qtbot, fra
     v.zoom(3.0)
     v.viewport().grab()
     assert v.picture_item._text[1] is not labels
+
+
+def test_a_figure_of_a_frame_built_from_the_last_has_the_pixels_of_one_built_from_scratch(frames):
+    tl = Timeline(scenario.load("balloon"))
+    opts = FigureOptions()
+    for f in frames[-3:]:
+        assert f.changes is not None                      # built from the last frame
+        images = []
+        for frame in (f, build_frame(tl, f.pos)):
+            img = QtGui.QImage(900, 640, QtGui.QImage.Format.Format_RGB32)
+            p = QtGui.QPainter(img)
+            figure_picture(frame, opts).render_to(p, QtCore.QRectF(0, 0, 900, 640))
+            p.end()
+            images.append(img)
+        assert images[0] == images[1]
