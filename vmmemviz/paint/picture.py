@@ -109,9 +109,10 @@ class Picture:
             self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y), cells)
             painter.restore()
 
-    def paint_labels(self, painter: QtGui.QPainter) -> list:
-        """Headings and band labels in scene coordinates; their (scene rect, full text)."""
-        return paint_labels(painter, self.bands, self.theme)
+    def paint_labels(self, painter: QtGui.QPainter, stagger: bool = False) -> list:
+        """Headings and band labels in scene coordinates; their (scene rect, full text).
+        ``stagger``: names of narrow VM columns on two lines (labels.staggered)."""
+        return paint_labels(painter, self.bands, self.theme, stagger=stagger)
 
     def render_to(self, painter: QtGui.QPainter, target: QtCore.QRectF, band_key: str | None = None) -> None:
         """Paint into ``target`` (device units of the painter), aspect kept, nothing outside."""
