@@ -192,6 +192,11 @@ def test_zoomed_in_a_minimap_shows_where_the_view_is(qtbot, tl):
     assert len(ys) and xs.min() > 600 - 220 and ys.min() > 400 - 260    # the view's box, bottom right
     from vmmemviz.paint.labels import where
     assert "0x" in where(v.frame.bands, v.visible_rect())
+    v.zoom(60)                           # so deep the view is less than a minimap pixel: still marked
+    img = v.viewport().grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    px = np.frombuffer(img.constBits(), np.uint32).reshape(img.height(), img.bytesPerLine() // 4) & 0xFFFFFF
+    ys, xs = np.nonzero(px == chain)
+    assert len(ys) and xs.max() - xs.min() >= 5 and ys.max() - ys.min() >= 5
 
 
 def test_a_large_page_break_tints_its_range_as_it_splits(qtbot):

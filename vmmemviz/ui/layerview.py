@@ -23,6 +23,7 @@ from ..scene.arrows import chain_arrows
 from .arrowitem import ArrowItem
 
 MINIMAP_PX = 200         # the minimap's longer side
+MINIMAP_MARK = 7         # px: the view's outline in the minimap is at least this large
 
 
 class PictureItem(QtWidgets.QGraphicsObject):
@@ -268,6 +269,10 @@ class LayerView(QtWidgets.QGraphicsView):
         k = img.width() / pic.width()
         view = QtCore.QRectF(box.left() + (vis.left() - pic.left()) * k, box.top() + (vis.top() - pic.top()) * k,
                              vis.width() * k, vis.height() * k).intersected(box)
+        if view.width() < MINIMAP_MARK or view.height() < MINIMAP_MARK:     # zoomed deep: a mark, not a dot
+            c = view.center()
+            view = QtCore.QRectF(0, 0, max(view.width(), MINIMAP_MARK), max(view.height(), MINIMAP_MARK))
+            view.moveCenter(c)
         painter.save()
         painter.resetTransform()
         painter.setOpacity(0.92)
