@@ -266,4 +266,6 @@ def test_vm_names_too_wide_for_their_column_take_two_lines_right_of_the_heading(
     assert [two[b.key][1] for b in gps[3:]] == [0, 1] * 4 + [0]           # alternate lines
     assert two["gp.3"][0] == "lnx03" and two["gp.11"][0] == "11"          # the last reaches over nothing
     assert staggered(gps, font, 3.0, QtGui.QTransform(), 50.0) == {}      # names fit: one line
-    assert staggered(gps, font, 0.4, QtGui.QTransform(), 50.0) == {}      # not even two columns: digits
+    digits = staggered(gps, font, 0.4, QtGui.QTransform(), 50.0)         # names not even in two columns:
+    assert digits and all(t == b.key[3:].zfill(2) for b in gps for t in [digits.get(b.key, (b.key[3:].zfill(2),))[0]])
+    assert staggered(gps, font, 0.1, QtGui.QTransform(), 50.0) == {}      # not even numbers: none

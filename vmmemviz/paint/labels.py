@@ -81,23 +81,30 @@ def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room:
 
 
 def staggered(gps, font: QtGui.QFont, lod: float, xf: QtGui.QTransform, after: float) -> dict:
-    """VM columns (``gps``: the gp bands, left to right) too narrow for their names but two
-    columns wide enough: from the first column right of device x ``after`` (the heading's
-    end) on, names on two lines, alternate columns on the upper one; {band key: (name, line)}."""
+    """VM columns (``gps``: the gp bands, left to right) too narrow for their names (else
+    their numbers) but two columns wide enough: from the first column right of device x
+    ``after`` (the heading's end) on, on two lines, alternate columns on the upper one;
+    {band key: (text, line)}."""
     if len(gps) < 2:
         return {}
     fm = QtGui.QFontMetricsF(font)
     pitch = (gps[1].x - gps[0].x) * lod
-    widths = [fm.horizontalAdvance(b.title) for b in gps]
-    if all(w <= b.cols * lod for w, b in zip(widths, gps)) or max(widths) > 2 * pitch - fm.averageCharWidth():
+    digits = [b.title[len(b.title.rstrip("0123456789")):] or str(b.vm) for b in gps]
+    for texts in ([b.title for b in gps], digits):      # the names, else their numbers
+        widths = [fm.horizontalAdvance(t) for t in texts]
+        if all(w <= b.cols * lod for w, b in zip(widths, gps)):
+            return {}                                    # one line holds them
+        if max(widths) <= 2 * pitch - fm.averageCharWidth():
+            break
+    else:
         return {}
     start = next((k for k, b in enumerate(gps) if xf.map(QtCore.QPointF(b.x, b.y)).x() > after + 4), None)
     if start is None:
         return {}
-    out = {b.key: (b.title, k % 2) for k, b in enumerate(gps[start:])}
+    out = {b.key: (texts[start + k], k % 2) for k, b in enumerate(gps[start:])}
     last = gps[-1]
     if last.key in out and widths[-1] > last.cols * lod:          # nothing right of it to reach over
-        out[last.key] = (last.title[len(last.title.rstrip("0123456789")):] or str(last.vm), out[last.key][1])
+        out[last.key] = (digits[-1], out[last.key][1])
     return out
 
 

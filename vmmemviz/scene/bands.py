@@ -270,10 +270,12 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
             h += lab + -(-shown // cw) + g
         row_h = max(row_h, h)
     y += row_h
-    for layer, title, size, shown in host:              # the host's stores: once, full width
-        shown = min(size, max(shown, mw * 4))
-        slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, mw, 0, y + lab, size))
-        y += lab + -(-shown // mw) + g
+    for layer, title, size, shown in host:   # the host's stores: once, full width or (a store
+        rows = max(4, -(-mp_pages // mw) // 12)  # small beside a large host) at least a 12th as high
+        cols = mw if size <= mw * 4 else max(16, min(mw, -(-max(shown, mw * 4) // rows)) // 16 * 16)
+        shown = min(size, max(shown, cols * rows))
+        slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, cols, 0, y + lab, size))
+        y += lab + -(-shown // cols) + g
     if not any(s.layer not in ("gv", "gp", "mp") for s in slots):
         y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
