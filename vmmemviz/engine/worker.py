@@ -400,8 +400,9 @@ class SimWorker(QtCore.QObject):
         dt, self._last = now - self._last, now
         if self.playing:
             self._play_pos += self.speed * dt
-            if int(self._play_pos) > len(tl) and not tl.finished():
-                tl.advance()          # one tick at a time: frames keep coming on a slow model
+            if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
+                tl.advance()          # one tick at a time, once the events known are shown: frames
+                #                       keep coming on a slow model (a host-scale tick takes seconds)
                 self._play_pos = min(self._play_pos, float(len(tl)))
             target = min(int(self._play_pos), len(tl))
             if tl.pos >= len(tl) and tl.finished():
