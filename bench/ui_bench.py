@@ -188,7 +188,7 @@ def main():
     for step in (40, 400):               # 1000 and 10000 events/s at 25 frames a second
         playback(big, n // 2, step, 6 if quick else 12)
     redraw("hostscale", consecutive(big, n // 2, 40, 7), 6)
-    del big, frames
+    del big
     input_latency("teaching", "default", 3.0)
     input_latency("hostscale", "hostscale", 6.0 if quick else 15.0)
     app.quit()
