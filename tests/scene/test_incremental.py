@@ -27,16 +27,18 @@ def test_a_walk_of_incremental_bands_equals_full_builds(name, events):
     tl = Timeline(scenario.load(name))
     n = tl.ensure(events)
     rng = np.random.default_rng(5)
-    builder, pos, kinds, incremental = BandBuilder(), 0, set(), 0
-    for _ in range(70):
+    builder, pos, kinds, incremental, aspect = BandBuilder(), 0, set(), 0, B.ASPECT
+    for i in range(70):
         r = rng.random()
         step = int(rng.integers(-60, 400)) if r < 0.75 else int(rng.integers(-3, 4))
         new = int(rng.integers(0, n)) if r > 0.93 else max(0, min(n, pos + step))
+        if i % 9 == 8:                                  # the view changed shape
+            aspect = float(rng.choice([0.8, 1.4, 2.3]))
         tl.seek(new)
-        before = builder.bands
-        bands, changes = builder.build(tl.view, tl.log, new)
-        assert_same(bands, B.build_bands(tl.view))
-        if changes is not None:
+        before = builder.bands if aspect == builder.aspect else ()
+        bands, changes = builder.build(tl.view, tl.log, new, aspect)
+        assert_same(bands, B.build_bands(tl.view, aspect))
+        if changes is not None and before:
             incremental += 1
             kinds |= {E.KINDS[int(k)].name for k in np.unique(tl.log.rows(min(pos, new), max(pos, new))["kind"])}
             old = {b.key: b for b in before}
@@ -44,8 +46,8 @@ def test_a_walk_of_incremental_bands_equals_full_builds(name, events):
                 assert (b.key in changes) or b.codes is old[b.key].codes
                 assert b.key not in changes or b.codes is not old[b.key].codes
         pos = new
-    assert incremental > 50
-    assert len(kinds & HANDLED) >= 10           # the walk went over many kinds of event
+    assert incremental > 40
+    assert len(kinds & HANDLED) >= 7            # the walk went over many kinds of event
 
 
 def test_a_kind_without_pages_listed_builds_every_band():

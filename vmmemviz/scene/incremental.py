@@ -8,8 +8,9 @@ GPPN (``aux`` pages of an F_RANGE row, 512 of a large page), the MPN, the MPN in
 whose code follows theirs: a private MPN's GPPN, a GPPN's GVPN. Only those cells are
 computed again, into a copy of their band when any of them changed (bands are read-only and
 shared between frames); the other bands are the previous ones. A kind not listed, a new layout (store sizes, the
-view's shape) and long jumps build every band (``bands.build_bands``); tests compare both
-on random walks forwards and backwards.
+view's shape) and long jumps build every band (``bands.build_bands``); a new shape of the
+view alone wraps the same cells again (``bands.relayout``). Tests compare all with full
+builds on random walks forwards and backwards.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ KEEP_STORES = NO_PAGES | BACKED | {"ACCESS", "LP_BACK", "ALLOC", "TPS_SHARE", "T
 KEEP_BADGES = NO_PAGES | BACKED | {"ACCESS", "ALLOC", "FREE", "GUEST_PAGEOUT", "GUEST_PAGEIN", "LP_BACK"}
 KEEP_OUTLINES = (NO_PAGES - {"LP_BREAK"}) | {"ACCESS", "ALLOC", "FREE", "GUEST_PAGEOUT", "GUEST_PAGEIN"}
 MAX_ROWS = 1 << 16          # a longer jump is built from scratch
+MAX_SHARE = 16              # ... and one naming more than 1/16 of the machine pages (and 64 Ki)
 
 
 def _codes(names) -> np.ndarray:
@@ -57,6 +59,14 @@ class Pages:
     def unique(parts, n: int) -> np.ndarray:
         idx = np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, np.int64)
         return idx[(idx >= 0) & (idx < n)]
+
+
+def named_count(rows) -> int:
+    """About how many pages the rows name (ranges and large pages counted whole)."""
+    k = rows["kind"]
+    ranges = np.isin(k, _codes(BACKED | GV_RANGE)) & ((rows["flags"] & E.F_RANGE != 0) | np.isin(k, _codes(GV_RANGE)))
+    return len(rows) + int(rows["aux"][ranges].astype(np.int64).sum()) + \
+        (H.LARGE_PAGES - 1) * int(np.count_nonzero(k == E.BY_NAME["LP_BACK"].code))
 
 
 def named_pages(state, rows) -> Pages:
@@ -103,10 +113,14 @@ class BandBuilder:
     def build(self, state, log, pos: int, aspect: float = B.ASPECT):
         """(bands of ``state``, the view at ``pos``; changes since the last build: {band key:
         flat indices of the cells computed again}, or None when every band is new)."""
-        got = None
-        if self.pos is not None and self.aspect == aspect and abs(pos - self.pos) <= MAX_ROWS:
+        got, relaid = None, self.pos is not None and self.aspect != aspect
+        if relaid:                    # the view's new shape: the same cells, wrapped again
+            self.bands, self.aspect = B.relayout(self.bands, aspect), aspect
+        if self.pos is not None and abs(pos - self.pos) <= MAX_ROWS:
             lo, hi = sorted((self.pos, pos))
             got = self._update(state, log.rows(lo, hi), pos >= self.pos, aspect)
+            if got is not None and relaid:
+                got = got[0], None
         if got is None:
             occupied = {}
             self.shape = B.shape_key(state, occupied)
@@ -116,7 +130,8 @@ class BandBuilder:
 
     def _update(self, state, rows, forward: bool, aspect: float):
         kinds = {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
-        if not kinds <= HANDLED or (not forward and kinds & BACKED):
+        if not kinds <= HANDLED or (not forward and kinds & BACKED) or \
+                named_count(rows) > max(state.host.n_mpn // MAX_SHARE, 1 << 16):
             return None
         occupied = {}
         if not kinds <= KEEP_STORES:
