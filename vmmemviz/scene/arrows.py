@@ -173,9 +173,9 @@ def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
 
 def event_arrows(rows: np.ndarray, state, bands) -> tuple:
     """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT."""
-    out = []
-    for r in rows[-BUNDLE_AT:]:
-        out += row_arrows(r, state)
+    out, names = [], rows.dtype.names
+    for r in rows[-BUNDLE_AT:].tolist():            # plain ints: a numpy row's fields cost 10x
+        out += row_arrows(dict(zip(names, r)), state)
         if len(out) > BUNDLE_AT:
             break
     if len(rows) > 1 or len(out) > BUNDLE_AT // 4:
