@@ -39,7 +39,7 @@ class Frame:
     history: tuple              # per tick: {"tick", "events", "host", "vms"} up to now
     bands: tuple = field(default=())    # layer images, filled by the layer-view builder
     arrows: tuple = field(default=())   # arrows of the current event
-    changes: dict | None = None         # {band key: flat indices (None: all)} since position base;
+    changes: dict | None = None         # {band key: flat indices, may repeat (None: all)} since base;
     base: int | None = None             # None: every band is new
     counters_pos: int | None = None     # the position ``counters`` describe (pos, or earlier while playing)
 

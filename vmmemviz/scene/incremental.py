@@ -56,8 +56,10 @@ class Pages:
             self.gp[int(v)].append(gppns[vms == v])
 
     @staticmethod
-    def unique(parts, n: int) -> np.ndarray:
-        idx = np.unique(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, np.int64)
+    def within(parts, n: int) -> np.ndarray:
+        """The pages of ``parts`` below ``n`` (a page may repeat: computing it twice is cheaper
+        than sorting them all)."""
+        idx = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
         return idx[(idx >= 0) & (idx < n)]
 
 
@@ -158,7 +160,7 @@ class BandBuilder:
             return codes.reshape(-1)
 
         h = state.host
-        m = Pages.unique(pages.mp, h.n_mpn)
+        m = Pages.within(pages.mp, h.n_mpn)
         priv = m[(h.mpn_state[m] == H.PRIVATE) & (h.mpn_gppn[m] != NONE) & (h.mpn_owner[m] != H.NO_VM)]
         pages.add_gp(h.mpn_owner[priv], h.mpn_gppn[priv])
         extra = {}
@@ -173,7 +175,7 @@ class BandBuilder:
         gps = {}
         for v, parts in pages.gp.items():
             vm = state.vms[v]
-            g = Pages.unique(parts, vm.n)
+            g = Pages.within(parts, vm.n)
             if not len(g):
                 continue
             gps[v] = redo(f"gp.{v}", g, lambda i, vm=vm: B.gp_codes(state, vm, mp[:h.n_mpn], i))
@@ -182,7 +184,7 @@ class BandBuilder:
                 pages.gv[(v, int(p))].append(vm.gp_gvpn[used[vm.gp_proc[used] == p]])
         for (v, p), parts in pages.gv.items():
             proc = state.vms[v].procs[p]
-            gv = Pages.unique(parts, proc.vpages)
+            gv = Pages.within(parts, proc.vpages)
             if len(gv):
                 gp = gps.get(v, by_key[f"gp.{v}"].codes.reshape(-1))
                 redo(f"gv.{v}.{p}", gv, lambda i, proc=proc, gp=gp: B.gv_codes(proc, gp, i))
