@@ -155,8 +155,10 @@ class BandBuilder:
                 return old.codes.reshape(-1)
             codes = old.codes.copy()
             codes.reshape(-1)[idx[diff]] = new[diff]
+            codes.setflags(write=False)        # sent to the UI thread: nobody writes it again
             out[key] = dataclasses.replace(old, codes=codes, **extra)
             changes[key] = idx[diff]
+            changes[key].setflags(write=False)
             return codes.reshape(-1)
 
         h = state.host
