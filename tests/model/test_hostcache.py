@@ -9,6 +9,7 @@ import pytest
 
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core import events as E
+from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import runs
 from vmmemviz.model.core.simulator import build_state
 from vmmemviz.model.core.timeline import Timeline
@@ -95,10 +96,17 @@ def test_the_band_and_the_inspector_show_the_cache_through_the_store_registry(tl
     vm = st.vms[0]
     g = int(np.flatnonzero(vm.gp_state == HC.CACHED)[0])
     slot = int(vm.gp_loc[g])
-    band = next(b for b in build_bands(st) if b.key == "hostcache.0")
-    assert band.title == "ssd01 host cache" and band.total == 64
+    bands = build_bands(st)
+    band = next(b for b in bands if b.key == "hostcache")     # once for the host, not under each VM
+    assert [b.key for b in bands if b.layer == "hostcache"] == ["hostcache"] and band.vm is None
+    assert band.title == "host cache (all VMs)" and band.total == 64
+    assert band.cols == next(b for b in bands if b.key == "mp").cols        # full width, as the host's memory
     flat = band.codes.reshape(-1)
-    assert flat[slot] != flat[np.flatnonzero(~HC.CACHE.occupied(st, vm))[0]]    # used slots stand out
+    free = np.flatnonzero(st.extra[HC.OWNER] == H.NO_VM)[0]
+    assert flat[slot] != flat[free]                                          # used slots stand out
+    assert band.ref(slot) == ("hostcache", 0, None, slot)                   # a used slot names its VM
+    r, c = divmod(int(free), band.cols)
+    assert band.index_at(band.x + c + 0.5, band.y + r + 0.5) is None          # a free slot is no VM's page
     info = inspect(st, tl.log.rows(), ("gp", 0, None, g), names)
     assert info["chain"][-1] == ("hostcache", 0, None, slot)
     assert info["state"].startswith("host cache")

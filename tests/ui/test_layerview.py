@@ -192,6 +192,11 @@ def test_zoomed_in_a_minimap_shows_where_the_view_is(qtbot, tl):
     assert len(ys) and xs.min() > 600 - 220 and ys.min() > 400 - 260    # the view's box, bottom right
     from vmmemviz.paint.labels import where
     assert "0x" in where(v.frame.bands, v.visible_rect())
+    v.zoom(60)                           # so deep the view is less than a minimap pixel: still marked
+    img = v.viewport().grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    px = np.frombuffer(img.constBits(), np.uint32).reshape(img.height(), img.bytesPerLine() // 4) & 0xFFFFFF
+    ys, xs = np.nonzero(px == chain)
+    assert len(ys) and xs.max() - xs.min() >= 5 and ys.max() - ys.min() >= 5
 
 
 def test_a_large_page_break_tints_its_range_as_it_splits(qtbot):
@@ -233,3 +238,34 @@ def test_a_2kib_compressed_page_is_one_double_cell(qtbot):
     at = [img.pixelColor(x, 10).name().upper() for x in (20, 40, 60, 100)]
     zip2, bg = P.colour(P.ZIP2, "light").upper(), P.THEMES["light"]["bg"].upper()
     assert at == [zip2, bg, zip2, bg]        # no border inside a pair, borders between pages
+
+
+def test_where_names_the_pages_in_sight_their_band_size_and_whose_they_are(tl):
+    from vmmemviz.paint.labels import where
+    tl.seek(300)
+    bands, names = B.build_bands(tl.view), [vm.name for vm in tl.view.vms]
+    mp = next(b for b in bands if b.key == "mp")
+    i = int(np.flatnonzero(mp.codes.reshape(-1) == P.vm_code(1))[0])
+    r, c = divmod(i, mp.cols)
+    text = where(bands, QtCore.QRectF(mp.x + c + 0.1, mp.y + r + 0.1, 0.8, 0.8), names)
+    assert text.startswith(f"Machine memory (host physical): MPN 0x{i:x} – 0x{i:x} of ")
+    assert text.endswith(f", mostly {names[1]}")
+    gp = next(b for b in bands if b.key == "gp.0")
+    text = where(bands, QtCore.QRectF(gp.x + 0.1, gp.y + 0.1, 0.8, 0.8), names)
+    assert text.startswith(f"{names[0]} (guest physical memory): GPPN 0x0 – 0x0 of ") and "mostly" not in text
+
+
+def test_vm_names_too_wide_for_their_column_take_two_lines_right_of_the_heading(qtbot):
+    from vmmemviz.paint.labels import staggered
+    gps = [B.Band(f"gp.{i}", "gp", i, None, f"lnx{i:02d}", 400, 20, 22.0 * i, 50.0, np.zeros((20, 20), np.uint8))
+           for i in range(12)]
+    font = QtGui.QFont()
+    font.setPixelSize(9)
+    two = staggered(gps, font, 1.0, QtGui.QTransform(), 50.0)
+    assert sorted(two) == sorted(b.key for b in gps[3:])                # right of the heading's end
+    assert [two[b.key][1] for b in gps[3:]] == [0, 1] * 4 + [0]           # alternate lines
+    assert two["gp.3"][0] == "lnx03" and two["gp.11"][0] == "11"          # the last reaches over nothing
+    assert staggered(gps, font, 3.0, QtGui.QTransform(), 50.0) == {}      # names fit: one line
+    digits = staggered(gps, font, 0.4, QtGui.QTransform(), 50.0)         # names not even in two columns:
+    assert digits and all(t == b.key[3:].zfill(2) for b in gps for t in [digits.get(b.key, (b.key[3:].zfill(2),))[0]])
+    assert staggered(gps, font, 0.1, QtGui.QTransform(), 50.0) == {}      # not even numbers: none

@@ -225,3 +225,36 @@ def test_file_menu_snapshots_a_live_process(qtbot, win):
     assert pw.isVisible() and str(os.getpid()) in pw.windowTitle()
     names = [a.text() for a in win.menuBar().actions()[0].menu().actions()]
     assert {"Snapshot a process…", "Open esxtop capture…", "Scenario from guest images…"} <= set(names)
+
+
+def test_playing_passes_counters_on_and_a_pause_sends_the_positions_own(qtbot, win):
+    """While playing, the counters (a pass over every page) are computed at most every
+    COUNTERS_EVERY_S; the frames between say whose they are, and a pause brings them up to date."""
+    w = win
+    seen = []
+    w.worker.frameReady.connect(seen.append)
+    w.set_speed_index(SPEEDS.index(1000))
+    key(qtbot, w, Key.Key_Space)
+    qtbot.waitUntil(lambda: sum(f.counters_pos < f.pos for f in seen) >= 3, timeout=20000)
+    key(qtbot, w, Key.Key_Space)
+    qtbot.waitUntil(lambda: w.frame.counters_pos == w.frame.pos, timeout=10000)
+    assert all(f.counters_pos <= f.pos for f in seen)
+    assert any(f.counters is g.counters for f, g in zip(seen, seen[1:]))    # passed on, not computed
+
+
+def test_playing_shows_the_events_known_before_simulating_further(qtbot):
+    from vmmemviz.engine.worker import SimWorker
+    from vmmemviz.model.config import scenario
+    w = SimWorker(scenario.load("default"))
+    frames = []
+    w.frameReady.connect(frames.append)
+    w._serve()                                   # load
+    tl = w.timeline
+    n = tl.ensure(500)
+    w.ack()
+    w.playing, w._play_pos = True, float(n + 50)   # play has run past the log: a tick would be next
+    w._play()
+    assert len(tl) == n and frames[-1].pos == n    # the known events first, no tick yet
+    w.ack()
+    w._play()
+    assert len(tl) > n                             # shown: now the simulation goes on

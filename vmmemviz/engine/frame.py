@@ -5,6 +5,10 @@ simulation thread, tests, exports). Immutable once built, so the UI thread never
 arrays the simulation is changing. Panels take what they need:
 ``counters`` for the counters panel, ``history`` for the plots, ``event``/``narration``
 for the caption and the event list, ``bands``/``arrows`` for the layer view.
+Given a :class:`~vmmemviz.scene.incremental.BandBuilder`, the bands are built from the last
+frame's and the pages that changed since (``changes``, which the view's downsampled grids
+follow); while playing the worker may pass on the counters of an earlier frame
+(``counters_pos``): the panels follow play at most a few times a second.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from vmmemviz.model.core import events as E
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene.arrows import event_arrows
+from ..scene.incremental import BandBuilder
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class Frame:
     history: tuple              # per tick: {"tick", "events", "host", "vms"} up to now
     bands: tuple = field(default=())    # layer images, filled by the layer-view builder
     arrows: tuple = field(default=())   # arrows of the current event
+    changes: dict | None = None         # {band key: flat indices, may repeat (None: all)} since base;
+    base: int | None = None             # None: every band is new
+    counters_pos: int | None = None     # the position ``counters`` describe (pos, or earlier while playing)
 
 
 STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows
@@ -47,16 +55,24 @@ def chapter_at(scenario, tick: int):
     return cur
 
 
-def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT) -> Frame:
+def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT,
+                builder: BandBuilder | None = None, counters: tuple | None = None) -> Frame:
     """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos;
-    bands laid out for a picture of about ``aspect`` (width / height)."""
+    bands laid out for a picture of about ``aspect`` (width / height), from ``builder``'s
+    last ones when given; ``counters``: (position, counters) to pass on instead of computing
+    them."""
     timeline.seek(pos)
     pos = timeline.pos
     state = timeline.view
     names = tuple(vm.name for vm in state.vms)
     row = timeline.current()
     kind = E.KINDS[int(row["kind"])] if row is not None else None
-    bands = B.build_bands(state, aspect)
+    base = builder.pos if builder is not None else None
+    if builder is None:
+        bands, changes = B.build_bands(state, aspect), None
+    else:
+        bands, changes = builder.build(state, timeline.log, pos, aspect)
+    counters_pos, counts = counters or (pos, timeline.counters())
     lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
     arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
     tick = int(row["tick"]) if row is not None else 0
@@ -67,6 +83,6 @@ def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: f
         narration=E.narrate(row, names) if row is not None else
         f"{timeline.sc.name}: press Space to play, Right to step one event.",
         chapter=chapter_at(timeline.sc, tick), vm_names=names,
-        counters=timeline.counters(),
+        counters=counts, counters_pos=counters_pos,
         history=tuple(h for h in timeline.history if pos and h["tick"] <= tick),
-        bands=bands, arrows=arrows)
+        bands=bands, arrows=arrows, changes=changes, base=base if changes is not None else None)

@@ -5,6 +5,9 @@ exports). ``SimWorker`` runs in its own QThread: commands (seek, play, inspect, 
 posted from the UI thread, coalesced (only the latest seek counts) and served between
 simulation ticks, so the UI never waits. While playing, a frame is built only once the UI
 has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
+Frames are built from the last one and the pages that changed since (a BandBuilder per
+loaded timeline); while playing, the counters (a pass over every page) are computed at most
+every COUNTERS_EVERY_S and passed on between, and a pause sends the position's own.
 
 The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
 :class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
@@ -32,10 +35,12 @@ from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene.compare import position_at
 from ..scene import palette as P
+from ..scene.incremental import BandBuilder
 from .frame import build_frame
 
 TIMELINE_BINS = 1200
 HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
+COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +155,9 @@ class SimWorker(QtCore.QObject):
         self.speed = 4.0              # events per second while playing
         self.timeline = None
         self.chapters = None
+        self.builder = None
+        self._frame = None             # the last frame sent
+        self._counted = 0.0            # when its counters were computed
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
@@ -250,7 +258,12 @@ class SimWorker(QtCore.QObject):
 
     def _emit_frame(self, pos, prev=None):
         try:
-            f = build_frame(self.timeline, pos, prev, self.aspect)
+            last, now = self._frame, time.monotonic()
+            reuse = self.playing and last is not None and now - self._counted < COUNTERS_EVERY_S
+            f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
+                            (last.counters_pos, last.counters) if reuse else None)
+            if not reuse:
+                self._counted = now
             self._grew()
             if self.chapters.auto:
                 f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
@@ -258,6 +271,7 @@ class SimWorker(QtCore.QObject):
             self._fail(e)
             return
         self._inflight = True
+        self._frame = f
         self.frameReady.emit(f)
 
     def _serve(self):
@@ -271,6 +285,8 @@ class SimWorker(QtCore.QObject):
     def _load(self, sc, pos):
         tl = Timeline(sc)
         self.timeline = tl
+        self.builder = BandBuilder()
+        self._frame = None
         self.chapters = Chapters(sc, [vm.name for vm in tl.view.vms])
         self._sent = -1
         self._summary_at = 0.0
@@ -364,6 +380,9 @@ class SimWorker(QtCore.QObject):
                                 "chapter")
         if target is None and "aspect" in cmds and "load" not in cmds:
             target = tl.pos          # the same position, laid out for the view's new shape
+        if target is None and cmds.get("play") is False and self._frame is not None \
+                and self._frame.counters_pos != self._frame.pos:
+            target = self._frame.pos     # paused: the counters of the position shown
         if target is not None:
             self._emit_frame(target)
             self._play_pos = float(tl.pos)
@@ -394,8 +413,9 @@ class SimWorker(QtCore.QObject):
         dt, self._last = now - self._last, now
         if self.playing:
             self._play_pos += self.speed * dt
-            if int(self._play_pos) > len(tl) and not tl.finished():
-                tl.advance()          # one tick at a time: frames keep coming on a slow model
+            if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
+                tl.advance()          # one tick at a time, once the events known are shown: frames
+                #                       keep coming on a slow model (a host-scale tick takes seconds)
                 self._play_pos = min(self._play_pos, float(len(tl)))
             target = min(int(self._play_pos), len(tl))
             if tl.pos >= len(tl) and tl.finished():

@@ -46,15 +46,16 @@ class GridPainter:
         self.band, self.theme = band, theme
         self._cache = None
 
-    def paint(self, painter: QtGui.QPainter, vis: QtCore.QRectF | None = None) -> None:
-        """Paint the cells of ``vis`` (band-local cells; None: all) and their overlays."""
+    def paint(self, painter: QtGui.QPainter, vis: QtCore.QRectF | None = None, cells: bool = True) -> None:
+        """Paint the cells of ``vis`` (band-local cells; None: all) and their overlays (only
+        the overlays when not ``cells``: the view drew the cells from its overview)."""
         b = self.band
         whole = QtCore.QRectF(0, 0, b.cols, b.rows)
         vis = whole if vis is None else vis.intersected(whole)
         lod = lod_of(painter)
-        if is_vector(painter):
+        if cells and is_vector(painter):
             self._paint_vector(painter)
-        else:
+        elif cells:
             self._paint_raster(painter, lod, vis)
         self._overlays(painter, lod, vis)
 

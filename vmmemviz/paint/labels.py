@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 from PySide6 import QtCore, QtGui
 
 from ..scene import bands as B
@@ -42,13 +43,14 @@ def _band_text(title: str, total: int, count: int, kib: int) -> str:
     return f"{title}  ·  {size}"
 
 
-def fitted(b, font: QtGui.QFont, room: float):
+def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
     """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
     the title in a smaller font, the title elided, or (a VM's column) the digits of its
-    name; None when not even that fits (the tooltip still has it)."""
+    name; None when not even that fits (the tooltip still has it). ``font_key``: the
+    font's ``toString()`` when the caller has it."""
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
     digits = (short[len(short.rstrip("0123456789")):] or str(b.vm)) if b.layer == "gp" else ""
-    fit = _fitted(band_text(b), b.title, short, digits, font.toString(), int(room))
+    fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
     if fit is None:
         return None
     f = QtGui.QFont(font)
@@ -78,9 +80,38 @@ def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room:
     return None
 
 
-def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = True) -> list:
+def staggered(gps, font: QtGui.QFont, lod: float, xf: QtGui.QTransform, after: float) -> dict:
+    """VM columns (``gps``: the gp bands, left to right) too narrow for their names (else
+    their numbers) but two columns wide enough: from the first column right of device x
+    ``after`` (the heading's end) on, on two lines, alternate columns on the upper one;
+    {band key: (text, line)}."""
+    if len(gps) < 2:
+        return {}
+    fm = QtGui.QFontMetricsF(font)
+    pitch = (gps[1].x - gps[0].x) * lod
+    digits = [b.title[len(b.title.rstrip("0123456789")):] or str(b.vm) for b in gps]
+    for texts in ([b.title for b in gps], digits):      # the names, else their numbers
+        widths = [fm.horizontalAdvance(t) for t in texts]
+        if all(w <= b.cols * lod for w, b in zip(widths, gps)):
+            return {}                                    # one line holds them
+        if max(widths) <= 2 * pitch - fm.averageCharWidth():
+            break
+    else:
+        return {}
+    start = next((k for k, b in enumerate(gps) if xf.map(QtCore.QPointF(b.x, b.y)).x() > after + 4), None)
+    if start is None:
+        return {}
+    out = {b.key: (texts[start + k], k % 2) for k, b in enumerate(gps[start:])}
+    last = gps[-1]
+    if last.key in out and widths[-1] > last.cols * lod:          # nothing right of it to reach over
+        out[last.key] = (digits[-1], out[last.key][1])
+    return out
+
+
+def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = True, stagger: bool = False) -> list:
     """Paint the headings and labels of ``bands`` (scene coordinates: the painter's
-    transform); returns ``(scene rect, full text)`` of each."""
+    transform); returns ``(scene rect, full text)`` of each. ``stagger``: VM columns too
+    narrow for their names get them on two lines where two columns hold them (the window)."""
     if not bands:
         return []
     t = P.THEMES[theme]
@@ -94,6 +125,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
     painter.resetTransform()
     font = QtGui.QFont(painter.font())
     font.setPixelSize(px)
+    gp_head = float("-inf")                # device x where the guest physical heading ends
     if headings:
         bold = QtGui.QFont(font)
         bold.setBold(True)
@@ -108,15 +140,27 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             p = xf.map(QtCore.QPointF(0, y - lab))
             painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
+            if row == "gp":
+                gp_head = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
+    small = QtGui.QFont(font)
+    small.setPixelSize(MIN_PX + 1)
+    two = staggered(sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x), small, lod, xf,
+                    gp_head) if stagger else {}
+    font_key = font.toString()
+    device = QtCore.QRectF(painter.window()) if painter.device() is not None else None
     for b in bands:
         if b.layer == "mp":
             continue                        # its heading says it all
         corner = xf.map(QtCore.QPointF(b.x, b.y))
         out.append((QtCore.QRectF(b.x, b.y - lab, b.cols, lab), band_text(b)))
-        fit = fitted(b, font, b.cols * lod)
+        if device is not None and not device.intersects(QtCore.QRectF(corner.x(), corner.y() - 2 * px, b.cols * lod, 2 * px)):
+            continue                        # out of sight
+        fit = (two[b.key][0], small) if b.key in two else fitted(b, font, b.cols * lod, font_key)
         if fit is None:
             continue
         text, f = fit
+        if two.get(b.key, ("", 0))[1]:
+            corner.setY(corner.y() - QtGui.QFontMetricsF(f).height())
         painter.setFont(f)
         painter.setPen(QtGui.QColor(t["fg"] if b.layer == "gp" else t["muted"]))
         painter.drawText(QtCore.QPointF(corner.x(), corner.y() - QtGui.QFontMetricsF(f).descent() - 2), text)
@@ -127,9 +171,10 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
 UNITS = {"mp": "MPN", "gp": "GPPN", "gv": "GVPN"}          # stores: slots
 
 
-def where(bands, rect: QtCore.QRectF) -> str:
-    """Which pages a view of the scene rect ``rect`` shows: the band under its centre and
-    the first and last page number in sight (deep zoom keeps its bearings)."""
+def where(bands, rect: QtCore.QRectF, names=()) -> str:
+    """Which pages a view of the scene rect ``rect`` shows: the band under its centre, the
+    first and last page number in sight, the band's size and (machine memory, a host store)
+    the VM most of those pages belong to, named from ``names`` (deep zoom keeps its bearings)."""
     c = rect.center()
     b = min(bands, key=lambda b: (max(b.x - c.x(), 0, c.x() - b.x - b.cols) ** 2
                                   + max(b.y - c.y(), 0, c.y() - b.y - b.rows) ** 2), default=None)
@@ -141,4 +186,24 @@ def where(bands, rect: QtCore.QRectF) -> str:
     c1 = int(min(max(rect.right() - b.x, 0), b.cols - 1))
     lo, hi = r0 * b.cols + c0, min(b.count - 1, r1 * b.cols + c1)
     name = LAYER_TITLES["mp"] if b.layer == "mp" else f"{b.title} ({LAYER_TITLES[row_of(b)].split(' (')[0].lower()})"
-    return f"{name}: {UNITS.get(b.layer, 'slot')} 0x{lo:x} – 0x{max(lo, hi):x}"
+    text = (f"{name}: {UNITS.get(b.layer, 'slot')} 0x{lo:x} – 0x{max(lo, hi):x} "
+            f"of {size_text(b.total or b.count, B.band_kib(b))}")
+    if b.vm is None and names:
+        vm = _mostly(b, lo, max(lo, hi) + 1, len(names))
+        if vm is not None:
+            text += f", mostly {names[vm]}"
+    return text
+
+
+def _mostly(b, lo: int, hi: int, vms: int):
+    """The VM most pages lo..hi-1 of a host-wide band belong to (by their colour, or the
+    slots' owners), or None."""
+    if b.owners is not None:
+        own = b.owners[lo:hi]
+        own = own[own < vms]
+    elif vms <= P.VM_SLOTS:
+        codes = b.codes.reshape(-1)[lo:hi]
+        own = (codes[codes >= P.VM_BASE].astype(np.int64) - P.VM_BASE) // 2
+    else:
+        return None                      # VM colours repeat: the colour does not say which VM
+    return int(np.bincount(own).argmax()) if len(own) else None

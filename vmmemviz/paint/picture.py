@@ -116,20 +116,21 @@ class Picture:
         return codes - {P.BG}, any(b.outlines for b in shown)
 
     # -- painting -----------------------------------------------------------------------------
-    def paint_grids(self, painter: QtGui.QPainter, vis: QtCore.QRectF, shown=None) -> None:
+    def paint_grids(self, painter: QtGui.QPainter, vis: QtCore.QRectF, shown=None, cells: bool = True) -> None:
         """Paint the grids (of ``shown`` bands, default all) in scene coordinates, the
-        cells in ``vis`` (scene rect)."""
+        cells in ``vis`` (scene rect); only their overlays when not ``cells``."""
         for b in (self.bands if shown is None else shown):
             painter.save()
             painter.translate(b.x, b.y)
-            self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y))
+            self.grids[b.key].paint(painter, vis.translated(-b.x, -b.y), cells)
             if b.key in self.marks:
                 self.marks[b.key].paint(painter)
             painter.restore()
 
-    def paint_labels(self, painter: QtGui.QPainter) -> list:
-        """Headings and band labels in scene coordinates; their (scene rect, full text)."""
-        return paint_labels(painter, self.bands, self.theme)
+    def paint_labels(self, painter: QtGui.QPainter, stagger: bool = False) -> list:
+        """Headings and band labels in scene coordinates; their (scene rect, full text).
+        ``stagger``: names of narrow VM columns on two lines (labels.staggered)."""
+        return paint_labels(painter, self.bands, self.theme, stagger=stagger)
 
     def render_to(self, painter: QtGui.QPainter, target: QtCore.QRectF, band_key: str | None = None) -> None:
         """Paint into ``target`` (device units of the painter), aspect kept, nothing outside."""

@@ -20,6 +20,7 @@ from vmmemviz.model.core import events as E
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core.events import F_RANGE, F_TLB_HIT, NONE
 from vmmemviz.model.guest.mmu import walk_refs
+from . import bands as B
 
 BUNDLE_AT = 2000
 REGIONS = 16              # regions per band when bundling (a step of many events)
@@ -42,7 +43,7 @@ def band_key(ref: tuple) -> str:
         return f"gv.{vm}.{proc}"
     if layer == "mp":
         return "mp"
-    return f"{layer}.{vm}"
+    return B.store_key(layer, vm)
 
 
 def _one(key, i, n=1):
@@ -163,7 +164,7 @@ def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
     """One end of a declared flow: the page the row names in a page layer (else the machine
     or guest physical page it names), or the slot in a store's band."""
     if layer not in PAGE_COLUMNS:
-        return _one(f"{layer}.{vmi}", row["slot"], n) if has["slot"] else None
+        return _one(B.store_key(layer, vmi), row["slot"], n) if has["slot"] else None
     for lay in (layer, "mp", "gp"):
         if has[PAGE_COLUMNS[lay]]:
             return _one(bands[lay], row[PAGE_COLUMNS[lay]], n)
@@ -172,9 +173,9 @@ def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
 
 def event_arrows(rows: np.ndarray, state, bands) -> tuple:
     """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT."""
-    out = []
-    for r in rows[-BUNDLE_AT:]:
-        out += row_arrows(r, state)
+    out, names = [], rows.dtype.names
+    for r in rows[-BUNDLE_AT:].tolist():            # plain ints: a numpy row's fields cost 10x
+        out += row_arrows(dict(zip(names, r)), state)
         if len(out) > BUNDLE_AT:
             break
     if len(rows) > 1 or len(out) > BUNDLE_AT // 4:

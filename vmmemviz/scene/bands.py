@@ -2,11 +2,15 @@
 
 Top to bottom: guest virtual (one grid per process, under its VM), guest physical (one
 grid per VM, side by side), machine memory (one grid, full width), backing stores (per VM:
-compression cache, .vswp, guest swap). A band's ``layer`` is the layer name
-``model.inspect`` uses, so a cell is the reference ``(layer, vm, proc, index)``.
+compression cache, .vswp, guest swap), then the stores of the whole host (the host cache),
+once, full width. A band's ``layer`` is the layer name ``model.inspect`` uses, so a cell
+is the reference ``(layer, vm, proc, index)`` (a host store's cell names the VM whose page
+it holds).
 
 Stores are the model's (``state.stores``, model/core/store.py): every store a mechanism
-declares gets a band per VM, sized, filled and titled by the store itself.
+declares gets a band per VM (``Store.per_host``: one for the host), sized, filled and
+titled by the store itself. The code functions take an index (``idx``) so a frame can be
+built again for the pages that changed only (scene/incremental.py).
 The layout (cell positions) depends only on the sizes and the view's shape, so it is
 stable while playing.
 """
@@ -17,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from vmmemviz.model.catalog import MECHANISMS
 from vmmemviz.model.core import content as C
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
@@ -43,20 +48,24 @@ class Band:
     outlines: tuple = ()     # (start, length) of large-page groups
     total: int = 0           # a store's full size in slots (0: the band shows all pages)
     slot_kib: int = 4        # KiB a cell stands for (the compression cache counts 1 KiB units)
+    owners: np.ndarray | None = field(default=None, repr=False)   # a host store: the VM per slot
 
     @property
     def rows(self) -> int:
         return -(-self.count // self.cols)
 
     def ref(self, index: int) -> tuple:
-        return (self.layer, self.vm, self.proc, int(index))
+        vm = self.vm if self.owners is None else int(self.owners[index])
+        return (self.layer, vm, self.proc, int(index))
 
     def index_at(self, x: float, y: float) -> int | None:
-        """The page under scene point (x, y), or None."""
+        """The page under scene point (x, y), or None (also a free slot of a host store: it
+        belongs to no VM)."""
         c, r = int(np.floor(x - self.x)), int(np.floor(y - self.y))
         if 0 <= c < self.cols and 0 <= r < self.rows:
             i = r * self.cols + c
-            return i if i < self.count else None
+            if i < self.count and (self.owners is None or self.owners[i] != H.NO_VM):
+                return i
         return None
 
     def range_rects(self, lo: int, hi: int) -> list:
@@ -79,6 +88,12 @@ class Band:
 # a store's cells take the colour of its event group
 STORE_CODES = {"zip": P.ZIP, "swap": P.SWAP, "guest": P.GSWAP}
 MEMORY_LAYERS = ("gv", "gp", "mp")
+HOST_STORES = frozenset(s.name for m in MECHANISMS for s in m.stores if s.per_host)
+
+
+def store_key(layer: str, vm) -> str:
+    """The band key of a store: one band per VM, or one for the host."""
+    return layer if layer in HOST_STORES else f"{layer}.{vm}"
 
 
 def store_code(store) -> int:
@@ -109,6 +124,9 @@ MP_CODES = {H.HV: P.HV, H.SHARED: P.SHARED, H.ZIP: P.ZIP}            # others: f
 GP_CODES = {V.SHARED: P.SHARED, V.BALLOONED: P.BALLOON}      # and each store's page state
 
 
+ALL = slice(None)         # every page (the code functions' default index)
+
+
 def _by_state(states: np.ndarray, table: dict) -> np.ndarray:
     codes = np.full(states.shape, P.FREE, np.uint8)
     for s, code in table.items():
@@ -121,31 +139,37 @@ def _blend(codes: np.ndarray, mask: np.ndarray, other: np.ndarray) -> None:
     codes += mask.view(np.uint8) * (other - codes)
 
 
-def mp_codes(state) -> np.ndarray:
+def mp_codes(state, idx=ALL) -> np.ndarray:
+    """Codes of the MPNs ``idx`` (default all)."""
     h = state.host
-    codes = _by_state(h.mpn_state, MP_CODES)
+    st, owner = h.mpn_state[idx], h.mpn_owner[idx]
+    codes = _by_state(st, MP_CODES)
     if len(state.vms) <= P.VM_SLOTS:
-        vm = h.mpn_owner * np.uint8(2) + np.uint8(P.VM_BASE)     # NO_VM wraps, but is not private
+        vm = owner * np.uint8(2) + np.uint8(P.VM_BASE)     # NO_VM wraps, but is not private
     else:
-        vm = (P.VM_BASE + 2 * (h.mpn_owner.astype(np.int32) % P.VM_SLOTS)).astype(np.uint8)
-    vm += (h.mpn_content == C.ZERO_CID).view(np.uint8)
-    _blend(codes, h.mpn_state == H.PRIVATE, vm)
+        vm = (P.VM_BASE + 2 * (owner.astype(np.int32) % P.VM_SLOTS)).astype(np.uint8)
+    vm += (h.mpn_content[idx] == C.ZERO_CID).view(np.uint8)
+    _blend(codes, st == H.PRIVATE, vm)
     return codes
 
 
-def gp_codes(state, vm, mp: np.ndarray) -> np.ndarray:
-    """A mapped GPPN shows the code of its machine page (``mp``: ``mp_codes``)."""
-    codes = _by_state(vm.gp_state, GP_CODES | {s.page_state: store_code(s)
-                                               for s in state.stores.values() if s.page_state is not None})
-    _blend(codes, vm.gp_state == V.MAPPED, np.take(mp, vm.gp_loc, mode="clip"))
+def gp_codes(state, vm, mp: np.ndarray, idx=ALL) -> np.ndarray:
+    """Codes of the GPPNs ``idx``: a mapped GPPN shows the code of its machine page (``mp``:
+    every MPN's code)."""
+    st = vm.gp_state[idx]
+    codes = _by_state(st, GP_CODES | {s.page_state: store_code(s)
+                                      for s in state.stores.values() if s.page_state is not None})
+    _blend(codes, st == V.MAPPED, np.take(mp, vm.gp_loc[idx], mode="clip"))
     return codes
 
 
-def gv_codes(proc, gp: np.ndarray) -> np.ndarray:
-    codes = np.full(proc.vpages, P.UNMAPPED, np.uint8)
-    res = np.flatnonzero(proc.pt_state == G.RESIDENT)
-    codes[res] = gp[proc.pt[res]]
-    codes[proc.pt_state == G.GSWAPPED] = P.GSWAP
+def gv_codes(proc, gp: np.ndarray, idx=ALL) -> np.ndarray:
+    """Codes of the GVPNs ``idx`` of ``proc``; ``gp``: every GPPN's code of its VM."""
+    st, pt = proc.pt_state[idx], proc.pt[idx]
+    codes = np.full(st.shape, P.UNMAPPED, np.uint8)
+    res = np.flatnonzero(st == G.RESIDENT)
+    codes[res] = gp[pt[res]]
+    codes[st == G.GSWAPPED] = P.GSWAP
     return codes
 
 
@@ -189,26 +213,27 @@ def gap(width: int, columns: int = 1) -> int:
 
 
 @lru_cache(maxsize=16)
-def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT) -> tuple:
+def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT, host: tuple = ()) -> tuple:
     """Slots for every band. ``vms``: per VM (name, gp pages, ((proc name, pages), ...),
-    ((store layer, size, shown), ...)). Picks the width (in cells, a multiple of 16) whose
+    ((store layer, title, size, shown), ...)); ``host``: the host's stores, as (store layer,
+    title, size, shown). Picks the width (in cells, a multiple of 16) whose
     picture is closest to ``aspect`` (width / height): the picture gets wider as the width
     grows, so a bisection finds it, then its neighbours are compared."""
     lo, hi = 3, (1 << 15) // 16            # widths lo*16 .. hi*16
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        _, height = _place(mp_pages, vms, mid * 16)
+        _, height = _place(mp_pages, vms, mid * 16, host)
         lo, hi = (mid, hi) if mid * 16 / height < aspect else (lo, mid)
     best = None
     for w in range(max(3, lo - 2) * 16, (hi + 3) * 16, 16):
-        slots, height = _place(mp_pages, vms, w)
+        slots, height = _place(mp_pages, vms, w, host)
         score = abs(np.log(w / height / aspect))
         if best is None or score < best[0]:
             best = (score, slots)
     return best[1]
 
 
-def _place(mp_pages: int, vms: tuple, w: int):
+def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
     n = len(vms)
     g, lab = gap(w, n), label_height(w)
     cw = max(4, int((w - g * (n - 1)) // n))
@@ -245,7 +270,13 @@ def _place(mp_pages: int, vms: tuple, w: int):
             h += lab + -(-shown // cw) + g
         row_h = max(row_h, h)
     y += row_h
-    if not any(s.vm is not None and s.layer not in ("gv", "gp") for s in slots):
+    for layer, title, size, shown in host:   # the host's stores: once, full width or (a store
+        rows = max(4, -(-mp_pages // mw) // 12)  # small beside a large host) at least a 12th as high
+        cols = mw if size <= mw * 4 else max(16, min(mw, -(-max(shown, mw * 4) // rows)) // 16 * 16)
+        shown = min(size, max(shown, cols * rows))
+        slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, cols, 0, y + lab, size))
+        y += lab + -(-shown // cols) + g
+    if not any(s.layer not in ("gv", "gp", "mp") for s in slots):
         y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
 
@@ -253,10 +284,30 @@ def _place(mp_pages: int, vms: tuple, w: int):
 def _stores(state, vm, occupied: dict) -> tuple:
     out = []
     for s in state.stores.values():
+        if s.per_host:
+            continue
         occ = occupied[(vm.index, s.name)] = s.occupied(state, vm)
-        used = int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0
-        size = s.size(state, vm)
-        out.append((s.name, s.title, size, shown_slots(size, used)))
+        out.append((s.name, s.title, s.size(state, vm), _shown(s.size(state, vm), occ)))
+    return tuple(out)
+
+
+def _shown(size: int, occ: np.ndarray) -> int:
+    return shown_slots(size, int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0)
+
+
+def _host_stores(state, occupied: dict) -> tuple:
+    """The host's stores as (layer, title, size, shown); ``occupied[(None, layer)]`` gets the
+    VM holding each slot (NO_VM: free)."""
+    out = []
+    for s in state.stores.values():
+        if not s.per_host:
+            continue
+        size = s.size(state, state.vms[0]) if state.vms else 0
+        owners = np.full(size, H.NO_VM, np.uint8)
+        for vm in state.vms:
+            owners[s.occupied(state, vm)[:size]] = vm.index
+        occupied[(None, s.name)] = owners
+        out.append((s.name, s.title, size, _shown(size, owners != H.NO_VM)))
     return tuple(out)
 
 
@@ -270,17 +321,36 @@ def shown_slots(size: int, used: int) -> int:
 
 
 def shape_key(state, occupied: dict) -> tuple:
-    """What the layout depends on; fills ``occupied`` with each store's slots in use."""
+    """What the layout depends on: (MPNs, VMs, host stores) as ``layout`` takes them; fills
+    ``occupied`` with each store's slots in use."""
     return state.host.n_mpn, tuple(
         (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm, occupied))
-        for vm in state.vms)
+        for vm in state.vms), _host_stores(state, occupied)
 
 
-def build_bands(state, aspect: float = ASPECT) -> tuple:
-    """Every band of ``state``, laid out for a picture of about ``aspect`` (width / height)."""
+def store_band(state, s: Slot, occupied: dict) -> Band:
+    """The band of one store's slot ``s`` (``occupied``: as ``shape_key`` filled it)."""
+    store = store_of(state, s.layer)
+    occ = occupied[(s.vm, s.layer)]
+    owners = None
+    if store.per_host:
+        owners = np.full(s.count, H.NO_VM, np.uint8)
+        owners[:min(s.count, len(occ))] = occ[:s.count]
+        owners.setflags(write=False)
+        occ = occ != H.NO_VM
+    flat = store_codes(s.count, occ, store_code(store))
+    if not store.per_host:
+        _two_kib(flat, store.wide(state, state.vms[s.vm]))
+    return Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y, _grid(flat, s.cols),
+                (), (), s.total, store.slot_kib, owners)
+
+
+def build_bands(state, aspect: float = ASPECT, known=None) -> tuple:
+    """Every band of ``state``, laid out for a picture of about ``aspect`` (width / height);
+    ``known``: (``shape_key``, its ``occupied``) when already computed."""
     occupied = {}
-    mp_pages, vms = shape_key(state, occupied)
-    slots = layout(mp_pages, vms, round(aspect, 1))
+    (mp_pages, vms, host), occupied = known or (shape_key(state, occupied), occupied)
+    slots = layout(mp_pages, vms, round(aspect, 1), host)
     mp = mp_codes(state)
     gps = {vm.index: gp_codes(state, vm, mp) for vm in state.vms}
     out = []
@@ -293,12 +363,11 @@ def build_bands(state, aspect: float = ASPECT) -> tuple:
         elif s.layer == "mp":
             flat = mp
             badges, outlines = _badges(state.host), _outlines(state.host)
-        store = store_of(state, s.layer)
-        if store is not None:
-            flat = store_codes(s.count, occupied[(s.vm, s.layer)], store_code(store))
-            _two_kib(flat, store.wide(state, state.vms[s.vm]))
+        else:
+            out.append(store_band(state, s, occupied))
+            continue
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                        _grid(flat, s.cols), badges, outlines, s.total, store.slot_kib if store else 4))
+                        _grid(flat, s.cols), badges, outlines, s.total))
     return tuple(out)
 
 
@@ -317,14 +386,20 @@ def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True) -> tuple:
                  tuple((b.layer, b.title, b.total or b.count, b.count)
                        for b in keep.values() if b.vm == g.vm and is_store(b)))
                 for g in gps)
+    host = tuple((b.layer, b.title, b.total or b.count, b.count)
+                 for b in keep.values() if b.vm is None and is_store(b))
     out = []
-    for s in layout(keep["mp"].count, vms, round(aspect, 1)):
+    for s in layout(keep["mp"].count, vms, round(aspect, 1), host):
         old = keep[s.key]
         flat = np.full(s.count, P.FREE, np.uint8)
         n = min(s.count, old.count)
         flat[:n] = old.codes.ravel()[:n]
+        owners = None
+        if old.owners is not None:
+            owners = np.full(s.count, H.NO_VM, np.uint8)
+            owners[:n] = old.owners[:n]
         out.append(Band(s.key, s.layer, s.vm, s.proc, old.title, s.count, s.cols, s.x, s.y,
-                        _grid(flat, s.cols), old.badges, old.outlines, s.total, old.slot_kib))
+                        _grid(flat, s.cols), old.badges, old.outlines, s.total, old.slot_kib, owners))
     return tuple(out)
 
 
@@ -334,7 +409,7 @@ def reflow(band: Band, aspect: float = 2.4) -> Band:
     cols = 1 << max(2, round(np.log2(max(4.0, np.sqrt(band.count * aspect)))))
     flat = band.codes.ravel()[:band.count]
     return Band(band.key, band.layer, band.vm, band.proc, band.title, band.count, cols, 0, 0,
-                _grid(flat, cols), band.badges, band.outlines, band.total, band.slot_kib)
+                _grid(flat, cols), band.badges, band.outlines, band.total, band.slot_kib, band.owners)
 
 
 def _two_kib(flat: np.ndarray, wide) -> None:
@@ -354,7 +429,7 @@ def _badges(h) -> tuple:
 def _outlines(h) -> tuple:
     n = h.n_mpn - h.n_mpn % H.LARGE_PAGES
     starts = np.flatnonzero(h.mpn_flags[:n:H.LARGE_PAGES] & H.LARGE) * H.LARGE_PAGES
-    return tuple((int(s), H.LARGE_PAGES) for s in starts)
+    return tuple(zip(starts.tolist(), [H.LARGE_PAGES] * len(starts)))
 
 
 def scene_rect(bands) -> tuple:

@@ -6,19 +6,24 @@ is synchronous and ``render_to(painter, target, band_key)`` paints the whole pic
 one band) into any QPainter. Wheel to zoom at the cursor, drag to pan, hover for a page's
 tooltip (or a label's full text), click to inspect it (``pageHovered`` / ``pageClicked``
 carry the page reference). Zoomed in, a minimap in the corner shows where the view is in
-the whole picture and which pages are in sight.
+the whole picture and which pages are in sight. Zoomed out so far that cells are smaller
+than pixels (host scale), the grids are one downsampled image (paint/overview.py) that a
+new frame updates where its pages changed; the minimap is another.
 """
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..paint.grid import lod_of
 from ..paint.labels import where
+from ..paint.overview import Overview
 from ..paint.picture import Picture
 from ..scene import palette as P
 from ..scene.arrows import chain_arrows
 from .arrowitem import ArrowItem
 
 MINIMAP_PX = 200         # the minimap's longer side
+MINIMAP_MARK = 7         # px: the view's outline in the minimap is at least this large
 
 
 class PictureItem(QtWidgets.QGraphicsObject):
@@ -27,7 +32,10 @@ class PictureItem(QtWidgets.QGraphicsObject):
     def __init__(self, picture: Picture):
         super().__init__()
         self.picture = picture
+        self.overview = Overview()       # the grids when cells are smaller than half a pixel
+        self.pos = None                  # the frame position shown
         self.labels = []                 # (scene rect, full text) of every label, as last painted
+        self._text = (None, None)        # (what the labels depend on, their image over the viewport)
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
     def refresh(self) -> None:
@@ -38,8 +46,39 @@ class PictureItem(QtWidgets.QGraphicsObject):
         return self.picture.rect()
 
     def paint(self, painter, option, widget=None):
-        self.picture.paint_grids(painter, option.exposedRect)
-        self.labels = self.picture.paint_labels(painter)
+        step = int(1.0 / max(lod_of(painter), 1e-9))
+        pic = self.picture
+        if step >= 2 and pic.bands:
+            self.overview.paint(painter, pic.bands, step, pic.theme, self.pos)
+            pic.paint_grids(painter, option.exposedRect, [b for b in pic.bands if b.outlines], cells=False)
+        else:
+            pic.paint_grids(painter, option.exposedRect)
+        self._paint_labels(painter)
+
+    def _paint_labels(self, painter) -> None:
+        """The labels, painted again only when the zoom, the pan, the bands' titles or the
+        theme change (not on every frame while playing): kept as an image of the viewport."""
+        pic, dev = self.picture, painter.device()
+        xf = painter.worldTransform()
+        key = ((xf.m11(), xf.m12(), xf.m21(), xf.m22(), xf.dx(), xf.dy()), pic.theme, dev.width(), dev.height(),
+               painter.font().toString(), tuple((b.key, b.title, b.count, b.total, b.x, b.y, b.cols) for b in pic.bands))
+        if self._text[0] != key:
+            ratio = dev.devicePixelRatioF()
+            img = QtGui.QImage(round(dev.width() * ratio), round(dev.height() * ratio),
+                               QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+            img.setDevicePixelRatio(ratio)
+            img.fill(QtCore.Qt.GlobalColor.transparent)
+            p = QtGui.QPainter(img)
+            p.setRenderHints(painter.renderHints())
+            p.setFont(painter.font())
+            p.setWorldTransform(xf)
+            self.labels = pic.paint_labels(p, stagger=True)
+            p.end()
+            self._text = (key, img)
+        painter.save()
+        painter.resetTransform()
+        painter.drawImage(0, 0, self._text[1])
+        painter.restore()
 
 
 class LayerView(QtWidgets.QGraphicsView):
@@ -61,7 +100,7 @@ class LayerView(QtWidgets.QGraphicsView):
         self.chain = ()
         self._fit = True
         self._hover = None
-        self._minimap = None             # (frame, theme, QImage)
+        self._minimap = Overview()
         self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
         self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -90,6 +129,9 @@ class LayerView(QtWidgets.QGraphicsView):
     def set_frame(self, frame, progress: float = 1.0) -> None:
         """Show ``frame`` now; ``progress`` is the point of its transition (0..1)."""
         self.frame = frame
+        self.picture_item.pos = frame.pos
+        for ov in (self.picture_item.overview, self._minimap):
+            ov.follow(frame.bands, frame.changes, frame.base, frame.pos)
         self._place_overlays(progress)
         self.arrow_item.set_progress(progress)
         if self._fit:
@@ -208,20 +250,11 @@ class LayerView(QtWidgets.QGraphicsView):
                                                              or vis.height() < pic.height() * 0.9)
 
     def minimap_image(self) -> QtGui.QImage:
-        """The whole picture's grids, small (kept while the frame and theme stay)."""
-        if self._minimap is None or self._minimap[:2] != (self.frame, self.theme):
-            pic = self.picture_rect()
-            k = MINIMAP_PX / max(pic.width(), pic.height())
-            img = QtGui.QImage(max(1, round(pic.width() * k)), max(1, round(pic.height() * k)),
-                               QtGui.QImage.Format.Format_RGB32)
-            img.fill(QtGui.QColor(P.THEMES[self.theme]["bg"]))
-            p = QtGui.QPainter(img)
-            p.scale(k, k)
-            p.translate(-pic.left(), -pic.top())
-            self.picture.paint_grids(p, pic)
-            p.end()
-            self._minimap = (self.frame, self.theme, img)
-        return self._minimap[2]
+        """The whole picture's grids, about MINIMAP_PX on its longer side (kept while the
+        frame and theme stay, updated where a new frame's pages changed)."""
+        pic = self.picture_rect()
+        step = max(1, -(-int(max(pic.width(), pic.height())) // MINIMAP_PX))
+        return self._minimap.image(self.picture.bands, step, self.theme, self.frame.pos)
 
     def drawForeground(self, painter, rect):
         """Zoomed in: a minimap (bottom right) with the part in view outlined, and the
@@ -236,6 +269,10 @@ class LayerView(QtWidgets.QGraphicsView):
         k = img.width() / pic.width()
         view = QtCore.QRectF(box.left() + (vis.left() - pic.left()) * k, box.top() + (vis.top() - pic.top()) * k,
                              vis.width() * k, vis.height() * k).intersected(box)
+        if view.width() < MINIMAP_MARK or view.height() < MINIMAP_MARK:     # zoomed deep: a mark, not a dot
+            c = view.center()
+            view = QtCore.QRectF(0, 0, max(view.width(), MINIMAP_MARK), max(view.height(), MINIMAP_MARK))
+            view.moveCenter(c)
         painter.save()
         painter.resetTransform()
         painter.setOpacity(0.92)
@@ -246,7 +283,7 @@ class LayerView(QtWidgets.QGraphicsView):
         painter.drawRect(box.adjusted(-1, -1, 0, 0))
         painter.setPen(QtGui.QPen(QtGui.QColor(t["chain"]), 2))
         painter.drawRect(view.adjusted(0, 0, -1, -1))
-        text = where(self.frame.bands, vis)
+        text = where(self.frame.bands, vis, self.frame.vm_names)
         fm = QtGui.QFontMetricsF(painter.font())
         plate = QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
         plate.moveBottomRight(QtCore.QPointF(box.right(), box.top() - 6))

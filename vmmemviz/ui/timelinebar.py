@@ -1,10 +1,13 @@
 """The timeline bar: chapters as labelled sections, event markers coloured by kind, a playhead.
 
 Click or drag on the event marks to seek (``seekRequested``); the worker coalesces the
-requests. Click a chapter's label to go to that chapter's first event.
+requests. Click a chapter's label to go to that chapter's first event. Chapters and marks
+are painted once per summary, size and theme into a pixmap; a new position paints only the
+playhead over it (it moves on every frame while playing).
 """
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..scene import palette as P
@@ -21,6 +24,7 @@ class TimelineBar(QtWidgets.QWidget):
         self.pos = 0
         self.theme = "dark"
         self._chapter_click = False     # a press on a chapter label: no drag-seek after it
+        self._back = None               # (summary, size, theme, ratio, QPixmap of chapters and marks)
         self.setMinimumHeight(CHAPTER_H + MARK_H + 2 * PAD)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
@@ -68,9 +72,17 @@ class TimelineBar(QtWidgets.QWidget):
     def _in_chapters(self, y: float) -> bool:
         return bool(self.summary["chapters"]) and y < self._track().top() + CHAPTER_H
 
-    def paintEvent(self, ev):
+    def _background(self) -> QtGui.QPixmap:
+        """Chapters and event marks, painted again only when they or the bar's size change."""
+        ratio = self.devicePixelRatioF()
+        key = (self.summary, self.size(), self.theme, ratio)
+        if self._back is not None and self._back[0] is self.summary and self._back[1:4] == key[1:]:
+            return self._back[4]
         t = P.THEMES[self.theme]
-        p = QtGui.QPainter(self)
+        pm = QtGui.QPixmap(self.size() * ratio)
+        pm.setDevicePixelRatio(ratio)
+        pm.fill(QtCore.Qt.GlobalColor.transparent)
+        p = QtGui.QPainter(pm)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         tr = self._track()
         marks_r = QtCore.QRectF(tr.left(), tr.top() + CHAPTER_H, tr.width(), MARK_H)
@@ -91,18 +103,28 @@ class TimelineBar(QtWidgets.QWidget):
             p.setPen(QtGui.QPen(QtGui.QColor(t["fg"]), 1))
             p.drawLine(QtCore.QPointF(x0, tr.top()), QtCore.QPointF(x0, tr.bottom()))
         marks = self.summary["marks"]
-        if marks is not None and len(marks):
-            n = len(marks)
-            groups = self.summary["groups"]
-            w = marks_r.width() / n
-            for i, g in enumerate(marks.tolist()):
-                if g:
-                    p.fillRect(QtCore.QRectF(marks_r.left() + i * w, marks_r.top(), max(w, 1.0), MARK_H),
-                               QtGui.QColor(P.GROUP_COLOURS.get(groups[g], t["muted"])))
+        if marks is not None and len(marks):           # one pixel per bin, stretched: one draw
+            rgba = np.array([P.hex_rgba(P.GROUP_COLOURS.get(g, t["muted"])) for g in self.summary["groups"]],
+                            np.uint32)
+            argb = (rgba[:, 3] << 24) | (rgba[:, 0] << 16) | (rgba[:, 1] << 8) | rgba[:, 2]
+            argb[0] = 0                                 # bins without events stay clear
+            px = np.ascontiguousarray(argb[marks])
+            img = QtGui.QImage(px.data, len(px), 1, 4 * len(px), QtGui.QImage.Format.Format_ARGB32)
+            p.drawImage(marks_r, img)
         if not self.summary["finished"]:
             p.setPen(QtGui.QColor(t["muted"]))
             p.drawText(marks_r.adjusted(0, 0, -4, 0), QtCore.Qt.AlignmentFlag.AlignRight |
                        QtCore.Qt.AlignmentFlag.AlignVCenter, "simulating…")
+        p.end()
+        self._back = key + (pm,)
+        return pm
+
+    def paintEvent(self, ev):
+        t = P.THEMES[self.theme]
+        p = QtGui.QPainter(self)
+        p.drawPixmap(0, 0, self._background())
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        tr = self._track()
         x = self._x(self.pos)
         p.setPen(QtGui.QPen(QtGui.QColor(t["highlight"]), 2))
         p.drawLine(QtCore.QPointF(x, tr.top() - 3), QtCore.QPointF(x, tr.bottom() + 3))

@@ -1,0 +1,85 @@
+"""The zoomed-out view's downsampled grids (paint/overview.py): a frame built from the last
+one updates them to what sampling every band again gives; the view paints them when cells
+are smaller than half a pixel, and its labels are painted once while the view stays."""
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from vmmemviz.engine.frame import build_frame
+from vmmemviz.export.render import FigureOptions, figure_picture
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.paint.overview import Overview
+from vmmemviz.scene import palette as P
+from vmmemviz.scene.incremental import BandBuilder
+from vmmemviz.ui.layerview import LayerView
+
+
+@pytest.fixture(scope="module")
+def frames():
+    tl = Timeline(scenario.load("balloon"))
+    tl.ensure(6000)
+    builder, out, pos = BandBuilder(), [], 0
+    for step in (0, 300, 7, 1, 900, 40, -200, 2500, 3, 600):
+        pos = max(0, pos + step)
+        out.append(build_frame(tl, pos, builder=builder))
+    return out
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7])
+def test_following_frames_gives_the_pixels_of_sampling_them_again(frames, step):
+    kept = Overview()
+    kept.image(frames[0].bands, step, "dark", frames[0].pos)
+    followed = 0
+    for f in frames[1:]:
+        kept.follow(f.bands, f.changes, f.base, f.pos)
+        followed += kept.key is not None
+        img = kept.image(f.bands, step, "dark", f.pos)
+        fresh = Overview().image(f.bands, step, "dark", f.pos)
+        assert img.size() == fresh.size()
+        assert np.array_equal(kept.px, Overview()._sampled(f.bands, step, "dark"))
+        assert img == fresh
+    assert followed >= 6                  # most frames were followed, not sampled again
+
+
+def test_a_cell_is_sampled_at_its_blocks_corner(frames):
+    f = frames[3]
+    ov = Overview()
+    ov.image(f.bands, 4, "light", f.pos)
+    b = next(b for b in f.bands if b.key == "mp")
+    r0, c0, i0, j0 = ov._phase(b, 4)
+    assert ov.px[i0 + 1, j0 + 5] == P.lut32("light")[b.codes[r0 + 4, c0 + 20]]
+
+
+def test_the_zoomed_out_view_paints_the_overview_and_keeps_its_labels(qtbot, frames):
+    v = LayerView()
+    qtbot.addWidget(v)
+    v.resize(300, 200)
+    v.show()
+    v.set_frame(frames[0])
+    v.zoom(0.2)                          # cells far smaller than a pixel
+    v.viewport().grab()
+    assert v.picture_item.overview.key is not None and v.picture_item.overview.key[1] >= 2
+    labels = v.picture_item._text[1]
+    for f in frames[1:4]:
+        v.set_frame(f)
+        v.viewport().grab()
+    assert v.picture_item._text[1] is labels          # same view: the labels were not painted again
+    v.zoom(3.0)
+    v.viewport().grab()
+    assert v.picture_item._text[1] is not labels
+
+
+def test_a_figure_of_a_frame_built_from_the_last_has_the_pixels_of_one_built_from_scratch(frames):
+    tl = Timeline(scenario.load("balloon"))
+    opts = FigureOptions()
+    for f in frames[-3:]:
+        assert f.changes is not None                      # built from the last frame
+        images = []
+        for frame in (f, build_frame(tl, f.pos)):
+            img = QtGui.QImage(900, 640, QtGui.QImage.Format.Format_RGB32)
+            p = QtGui.QPainter(img)
+            figure_picture(frame, opts).render_to(p, QtCore.QRectF(0, 0, 900, 640))
+            p.end()
+            images.append(img)
+        assert images[0] == images[1]
