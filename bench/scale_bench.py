@@ -7,13 +7,17 @@
 * bytes per page all in at 256 GiB (64 VMs of 8 GiB, 5 ticks through the Timeline, as the
   window and ``run`` do): peak RSS growth / (machine frames + guest pages), beside the bytes of
   the live arrays alone;
-* the 1 TiB host (128 VMs of 8 GiB) headless: peak RSS and seconds per simulated second.
+* the 1 TiB host (128 VMs of 8 GiB) headless: peak RSS and seconds per simulated second;
+* the built-in ``datacenter`` (64 VMs, 256 GiB) scaled down by ``--dc-scale`` (1 = full size,
+  which takes far longer than a bench should): the host states it walks through, the
+  reclamation event kinds it shows, its events and time.
 
 Each measurement runs in a child process with an address-space cap (``--cap-gb``, default 16)
 so a big run fails with MemoryError instead of swapping a shared machine; the big ones run one
 after another, never together. ``--quick`` runs every figure at small sizes (seconds).
 
-    python bench/scale_bench.py [--quick] [--only seek,tick,bytes,tib] [--cap-gb 16]
+    python bench/scale_bench.py [--quick] [--only seek,tick,bytes,tib,datacenter] [--cap-gb 16]
+                                [--dc-scale 32]
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SIZES = {"seek": ((64, None, None, None), (8, 8, 1, 6)),
          "tick": ((64, 32, 4, 5), (8, 8, 1, 3)),
          "bytes": ((256, 64, 8, 5), (16, 4, 8, 3)),
-         "tib": ((1024, 128, 8, 3), (32, 4, 8, 3))}
+         "tib": ((1024, 128, 8, 3), (32, 4, 8, 3)),
+         "datacenter": ((None,), (None,))}
 SEEKS = 12
 
 
@@ -140,16 +145,41 @@ def part_host(size, quick: bool) -> dict:
             "keyframe_mb": tl.keyframe_bytes() / 2**20}
 
 
-PARTS = {"seek": part_seek, "tick": part_tick, "bytes": part_host, "tib": part_host}
+def part_datacenter(size, quick: bool, scale: float) -> dict:
+    from vmmemviz.assets import asset
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.config.scale import scaled
+    from vmmemviz.model.core import events
+    from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+
+    path = asset("scenarios/datacenter.toml")
+    text = path.read_text()
+    sc = scenario.parse(scaled(text, scale) if scale != 1 else text, str(path))
+    base = rss()
+    t = time.perf_counter()
+    tl = Timeline(sc)
+    tl.run_to_end()
+    took = time.perf_counter() - t
+    rows = tl.log.rows()
+    seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
+    return {"scale": scale, "events": len(tl), "s_per_sim_s": took / sc.duration,
+            "peak_rss_gb": (rss("VmHWM") - base) / 1e9, "states": sorted(set(seq), key=STATE_NAMES.index),
+            "kinds": sorted(events.KINDS[int(k)].name for k in np.unique(rows["kind"]))}
 
 
-def child(name: str, quick: bool, cap_gb: float) -> dict:
+PARTS = {"seek": part_seek, "tick": part_tick, "bytes": part_host, "tib": part_host,
+         "datacenter": part_datacenter}
+
+
+def child(name: str, quick: bool, cap_gb: float, dc_scale: float) -> dict:
     """Run one part in a child process under an address-space cap; its figures, or its error."""
     def cap():
         lim = int(cap_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
 
-    p = subprocess.run([sys.executable, __file__, "--child", name] + (["--quick"] if quick else []),
+    p = subprocess.run([sys.executable, __file__, "--child", name, "--dc-scale", str(dc_scale)]
+                       + (["--quick"] if quick else []),
                        capture_output=True, text=True, preexec_fn=cap)
     if p.returncode:
         tail = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
@@ -174,6 +204,10 @@ def report(res: dict, cap_gb: float) -> None:
                   f"peak RSS +{r['peak_rss_gb']:.2f} GB = {r['bytes_per_page']:.1f} B/page all in "
                   f"(live arrays {r['live_bytes_per_page']:.1f} B/page, keyframes {r['keyframe_mb']:.0f} MiB); "
                   f"boot tick {r['boot_s']:.1f} s, then {r['s_per_sim_s']:.1f} s per simulated s  [target {target}]")
+    r = res.get("datacenter")
+    if r and "error" not in r:
+        print(f"datacenter at 1/{r['scale']:g}: {r['events']:,} events, {r['s_per_sim_s']:.1f} s per simulated s, "
+              f"peak RSS +{r['peak_rss_gb']:.2f} GB; states {', '.join(r['states'])}; kinds {', '.join(r['kinds'])}")
     for key, r in res.items():
         if "error" in r:
             print(f"{key}: failed under the {cap_gb:g} GiB cap: {r['error']}")
@@ -184,15 +218,17 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, seconds in all")
     ap.add_argument("--only", default=",".join(PARTS), help="comma-separated: " + ",".join(PARTS))
     ap.add_argument("--cap-gb", type=float, default=16.0, help="address-space cap of each child (GiB)")
+    ap.add_argument("--dc-scale", type=float, default=32.0, help="datacenter scaled down by this (1 = full size)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(PARTS[a.child](SIZES[a.child][a.quick], a.quick)))
+        extra = (a.dc_scale,) if a.child == "datacenter" else ()
+        print(json.dumps(PARTS[a.child](SIZES[a.child][a.quick], a.quick, *extra)))
         return
     res = {}
     for name in a.only.split(","):
-        res[name] = child(name, a.quick, a.cap_gb)     # one at a time: the big ones never overlap
+        res[name] = child(name, a.quick, a.cap_gb, a.dc_scale)     # one at a time: the big ones never overlap
     report(res, a.cap_gb)
     if a.json:
         print(json.dumps(res))
