@@ -6,7 +6,8 @@ from vmmemviz.model.config import scenario
 from vmmemviz.model.core.simulator import Simulator
 from vmmemviz.model.core.timeline import Timeline
 
-TOURS = sorted(scenario.BUILTIN_DIR.glob("*.toml"))
+# datacenter (256 GiB) takes minutes a tick: tests/model/test_datacenter.py plays it scaled down
+TOURS = sorted(p for p in scenario.BUILTIN_DIR.glob("*.toml") if p.stem != "datacenter")
 TEACHING = ("translation", "boot", "allocation")
 
 

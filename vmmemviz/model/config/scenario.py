@@ -103,7 +103,7 @@ MAX_CHAPTERS = 1000
 MAX_CHANGES = 100                 # KEY=VALUE changes of a [compare] table
 MAX_FILE = 16 << 20               # bytes of TOML (the largest built-in is 7 KB)
 MAX_NAME = 80                     # vSphere limits VM names to 80 characters
-KEEP_FACTOR = 2                   # keyframes, history and temporaries beside the live arrays
+KEEP_FACTOR = 2                   # the view state the window seeks in, keyframes, history, temporaries
 REQUIRED = object()
 
 

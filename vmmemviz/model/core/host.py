@@ -24,6 +24,17 @@ LARGE = 1
 LARGE_PAGES = 512          # 4 KiB frames in one 2 MB large page
 
 
+def run_of(mpns):
+    """``mpns`` as a slice when they are one run of consecutive frames (the lowest free frames
+    usually are; a 2 MB page always is): writing a slice is several times cheaper than a
+    fancy-indexed write of the same frames, and gives the same arrays."""
+    if isinstance(mpns, np.ndarray) and mpns.ndim == 1 and len(mpns) > 1:
+        a, b = int(mpns[0]), int(mpns[-1])
+        if b - a + 1 == len(mpns) and (np.diff(mpns.astype(np.int64)) == 1).all():
+            return slice(a, b + 1)
+    return mpns
+
+
 class OutOfMemory(RuntimeError):
     """No free machine frame left: the reclamation mechanisms should have run earlier."""
 
@@ -73,8 +84,9 @@ class Host:
         return np.concatenate(out).astype(np.uint32) if out else np.zeros(0, np.uint32)
 
     def take(self, mpns, state: int, owner, gppn, content, flags=0) -> None:
+        mpns = run_of(mpns)
         self._free -= int(np.count_nonzero(self.mpn_state[mpns] == FREE)) - (
-            int(np.size(mpns)) if state == FREE else 0)
+            int(np.size(self.mpn_state[mpns])) if state == FREE else 0)
         self.mpn_state[mpns] = state
         self.mpn_owner[mpns] = owner
         self.mpn_gppn[mpns] = gppn

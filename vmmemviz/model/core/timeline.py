@@ -4,9 +4,16 @@ The live :class:`Simulator` only moves forward and logs every event. The timelin
 second state, the *view*, at position ``pos`` (the number of events applied). Seeking
 forward applies logged rows; seeking backward restores the nearest keyframe at or before
 the target and applies the rows from there. Keyframes are LZ4-compressed copies of the
-live state taken every ``keyframe_every`` events at tick ends; when they outgrow
-``keyframe_budget`` bytes every other one is dropped (the first is always kept), so their
-memory is bounded and seeks get at most twice as long.
+live state taken at tick ends, ``keyframe_every`` events apart or more. By default 4096, and
+at host scale more, since a keyframe costs a pass over every array: one event per
+``KEYFRAME_BYTES_PER_EVENT`` bytes of state (the replay of the rows between two costs
+about what the keyframe costs). When they outgrow ``keyframe_budget`` bytes every other one
+is dropped (the first is always kept), so their memory is bounded and seeks get at most
+twice as long.
+
+The view is built on first use. A run that only ever looks at its last event (``run``,
+headless) never needs a second state: once the live simulation has finished the view takes
+over the live state, which will not move again.
 """
 from __future__ import annotations
 
@@ -16,14 +23,16 @@ from vmmemviz.model.views import counters
 from vmmemviz.model.core.events import apply_rows
 from vmmemviz.model.core.simulator import Simulator, build_state
 
+KEYFRAME_BYTES_PER_EVENT = 32768    # LZ4 of 32 KB of state ~ replaying one event (both ~10 us)
+
 
 class Timeline:
-    def __init__(self, scenario, keyframe_every: int = 4096, keyframe_budget: int = 256 << 20):
+    def __init__(self, scenario, keyframe_every: int | None = None, keyframe_budget: int = 256 << 20):
         self.sc = scenario
         self.sim = Simulator(scenario)
-        self.view = build_state(scenario)
+        self._view = None
         self.pos = 0
-        self.keyframe_every = keyframe_every
+        self.keyframe_every = keyframe_every or max(4096, self.sim.state.nbytes() // KEYFRAME_BYTES_PER_EVENT)
         self.keyframe_budget = keyframe_budget
         self.keyframes = [(0, self.sim.state.snapshot())]
         self.history = []   # per tick: {"tick", "events", "host": {...}, "vms": {...}} (plots, JSON)
@@ -80,9 +89,19 @@ class Timeline:
         return sum(s.nbytes for _, s in self.keyframes)
 
     # -- the view side -------------------------------------------------------------------
+    @property
+    def view(self):
+        """The state at position ``pos``."""
+        if self._view is None:
+            self._view = build_state(self.sc)
+        return self._view
+
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
+        if self._view is None and self.sim.done() and k == len(self.sim.log):
+            self._view, self.pos = self.sim.state, k      # the live state will not move again
+            return
         if k < self.pos or k - self.pos > self.keyframe_every:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
             if not (at <= self.pos <= k):

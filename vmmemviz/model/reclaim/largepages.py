@@ -179,6 +179,8 @@ class LargePages(Mechanism):
         st = sim.state.host_state
         free_mb = sim.state.host.free_count() / PAGES_PER_MB
         candidate = free_mb < sim.mechanism(states.HostStates).lpage_break_mb
+        if st < states.CLEAR and not candidate:
+            return                    # nothing to break: no pass over every VM's pages
         max_shared = sim.settings["LPage.MaxSharedPages"]
         for vm in sim.vms:
             first = large_groups(sim.state, vm)

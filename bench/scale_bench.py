@@ -1,0 +1,238 @@
+"""Model figures at real host sizes (issue 15), each against a bare baseline of the same run:
+
+* seek to a random event of hostscale (64 GiB) and of the overcommit tour: median and max,
+  and the ratio to a bare copy of every state array once (what restoring a plain keyframe
+  costs at least);
+* one tick against a bare numpy pass over the same arrays (sim_bench's figure);
+* bytes per page all in at 256 GiB (64 VMs of 8 GiB, 5 ticks through the Timeline, as the
+  window and ``run`` do): peak RSS growth / (machine frames + guest pages), beside the bytes of
+  the live arrays alone;
+* the 1 TiB host (128 VMs of 8 GiB) headless: peak RSS and seconds per simulated second;
+* the built-in ``datacenter`` (64 VMs, 256 GiB) scaled down by ``--dc-scale`` (1 = full size,
+  which takes far longer than a bench should): the host states it walks through, the
+  reclamation event kinds it shows, its events and time.
+
+Each measurement runs in a child process with an address-space cap (``--cap-gb``, default 16)
+so a big run fails with MemoryError instead of swapping a shared machine; the big ones run one
+after another, never together. ``--quick`` runs every figure at small sizes (seconds).
+
+    python bench/scale_bench.py [--quick] [--only seek,tick,bytes,tib,datacenter] [--cap-gb 16]
+                                [--dc-scale 32]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# (host GiB, VMs, GiB per VM, ticks): full size, then --quick
+SIZES = {"seek": ((64, None, None, None), (8, 8, 1, 6)),
+         "tick": ((64, 32, 4, 5), (8, 8, 1, 3)),
+         "bytes": ((256, 64, 8, 5), (16, 4, 8, 3)),
+         "tib": ((1024, 128, 8, 3), (32, 4, 8, 3)),
+         "datacenter": ((None,), (None,))}
+SEEKS = 12
+
+
+def host_text(host_gb: int, vms: int, vm_gb: int, duration: int) -> str:
+    """A host-scale scenario: ``vms`` copies (count = N) of a VM running a Java-like process."""
+    return (f"name = 'bench {host_gb} GiB'\nseed = 1\nduration = {duration}\n[host]\n"
+            f"memory_mb = {host_gb * 1024}\n[[vm]]\nname = 'vm{{:03d}}'\ncount = {vms}\n"
+            f"memory_mb = {vm_gb * 1024}\n[[vm.process]]\nname = 'java'\nsize_mb = {vm_gb * 512}\n"
+            f"start_mb = {vm_gb * 64}\nalloc_mb = {vm_gb * 4}\nworking_set_mb = {vm_gb * 128}\n"
+            f"touches = 200\nwrite_fraction = 0.3\n")
+
+
+def rss(field: str = "VmRSS") -> int:
+    """Resident bytes of this process now (VmRSS) or at its peak (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def bare_copy(state) -> float:
+    """Seconds to copy every array of ``state`` once into a preallocated twin."""
+    pairs = [(np.empty_like(a), a) for _, a in state.arrays()]
+    t = time.perf_counter()
+    for dst, src in pairs:
+        np.copyto(dst, src)
+    return time.perf_counter() - t
+
+
+def seeks(tl, n: int, rng) -> list[float]:
+    out = []
+    for k in rng.integers(0, len(tl), n):
+        t = time.perf_counter()
+        tl.seek(int(k))
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def part_seek(size, quick: bool) -> dict:
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.core.timeline import Timeline
+
+    host_gb, vms, vm_gb, ticks = size
+    out = {}
+    cases = [("overcommit", scenario.load("overcommit"))]
+    if quick:
+        cases.append((f"{host_gb} GiB", scenario.parse(host_text(host_gb, vms, vm_gb, ticks), "quick")))
+    else:
+        cases.append(("hostscale", scenario.load("hostscale")))
+    rng = np.random.default_rng(1)
+    for label, sc in cases:
+        tl = Timeline(sc)
+        t = time.perf_counter()
+        tl.run_to_end()
+        run = time.perf_counter() - t
+        s = seeks(tl, SEEKS, rng)
+        bare = min(bare_copy(tl.view) for _ in range(3))
+        out[label] = {"events": len(tl), "run_s": run, "median_ms": 1e3 * float(np.median(s)),
+                      "max_ms": 1e3 * max(s), "bare_copy_ms": 1e3 * bare,
+                      "keyframes": len(tl.keyframes), "keyframe_mb": tl.keyframe_bytes() / 2**20}
+    return out
+
+
+def part_tick(size, quick: bool) -> dict:
+    import sim_bench
+    from vmmemviz.model.core.simulator import Simulator
+
+    host_gb, vms, vm_gb, ticks = size
+    sim = Simulator(sim_bench.make(host_gb, vms, vm_gb, 16384))
+    sim.step_tick()
+    times, bare = [], []
+    for _ in range(ticks):
+        t = time.perf_counter()
+        sim.step_tick()
+        times.append(time.perf_counter() - t)
+        bare.append(sim_bench.bare_pass(sim.state))
+    tick, b = float(np.median(times)), float(np.median(bare))
+    return {"tick_ms": 1e3 * tick, "bare_ms": 1e3 * b, "ratio": tick / b}
+
+
+def part_host(size, quick: bool) -> dict:
+    """Run the Timeline ``ticks`` ticks and show the last event, as ``run`` does."""
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.core.timeline import Timeline
+
+    host_gb, vms, vm_gb, ticks = size
+    sc = scenario.parse(host_text(host_gb, vms, vm_gb, ticks), f"bench {host_gb} GiB")
+    base = rss()
+    t = time.perf_counter()
+    tl = Timeline(sc)
+    tl.advance()
+    boot = time.perf_counter() - t
+    t = time.perf_counter()
+    tl.run_to_end()
+    rest = time.perf_counter() - t
+    tl.seek(len(tl))
+    tl.counters()
+    pages = sc.host_pages + sum(vm.pages for vm in sc.vms)
+    grown = rss("VmHWM") - base
+    live = tl.sim.state.nbytes()
+    return {"host_gb": host_gb, "pages": pages, "events": len(tl), "boot_s": boot,
+            "s_per_sim_s": rest / max(1, ticks - 1), "peak_rss_gb": grown / 1e9,
+            "bytes_per_page": grown / pages, "live_bytes_per_page": live / pages,
+            "keyframe_mb": tl.keyframe_bytes() / 2**20}
+
+
+def part_datacenter(size, quick: bool, scale: float) -> dict:
+    from vmmemviz.assets import asset
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.config.scale import scaled
+    from vmmemviz.model.core import events
+    from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.model.reclaim.freestates import STATE_NAMES, apply_host_state
+
+    path = asset("scenarios/datacenter.toml")
+    text = path.read_text()
+    sc = scenario.parse(scaled(text, scale) if scale != 1 else text, str(path))
+    base = rss()
+    t = time.perf_counter()
+    tl = Timeline(sc)
+    tl.run_to_end()
+    took = time.perf_counter() - t
+    rows = tl.log.rows()
+    seq = ["high"] + [STATE_NAMES[int(a)] for a in rows["aux"][rows["kind"] == apply_host_state.code]]
+    return {"scale": scale, "events": len(tl), "s_per_sim_s": took / sc.duration,
+            "peak_rss_gb": (rss("VmHWM") - base) / 1e9, "states": sorted(set(seq), key=STATE_NAMES.index),
+            "kinds": sorted(events.KINDS[int(k)].name for k in np.unique(rows["kind"]))}
+
+
+PARTS = {"seek": part_seek, "tick": part_tick, "bytes": part_host, "tib": part_host,
+         "datacenter": part_datacenter}
+
+
+def child(name: str, quick: bool, cap_gb: float, dc_scale: float) -> dict:
+    """Run one part in a child process under an address-space cap; its figures, or its error."""
+    def cap():
+        lim = int(cap_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
+    p = subprocess.run([sys.executable, __file__, "--child", name, "--dc-scale", str(dc_scale)]
+                       + (["--quick"] if quick else []),
+                       capture_output=True, text=True, preexec_fn=cap)
+    if p.returncode:
+        tail = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        return {"error": tail}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def report(res: dict, cap_gb: float) -> None:
+    if "seek" in res:
+        for label, r in res["seek"].items() if "error" not in res["seek"] else []:
+            print(f"seek {label} ({r['events']:,} events, run {r['run_s']:.1f} s, {r['keyframes']} keyframes "
+                  f"{r['keyframe_mb']:.0f} MiB): median {r['median_ms']:.0f} ms, max {r['max_ms']:.0f} ms; "
+                  f"bare copy of the state {r['bare_copy_ms']:.0f} ms -> median {r['median_ms'] / r['bare_copy_ms']:.2f}x"
+                  f"  [target <= 100 ms]")
+    if "tick" in res and "error" not in res["tick"]:
+        r = res["tick"]
+        print(f"tick {r['tick_ms']:.0f} ms / bare numpy pass {r['bare_ms']:.0f} ms = {r['ratio']:.2f}x  [target <= 3x]")
+    for key, target in (("bytes", "<= 32 B/page"), ("tib", f"within {cap_gb:g} GB")):
+        r = res.get(key)
+        if r and "error" not in r:
+            print(f"{r['host_gb']} GiB host ({r['pages']:,} frames + guest pages, {r['events']:,} events): "
+                  f"peak RSS +{r['peak_rss_gb']:.2f} GB = {r['bytes_per_page']:.1f} B/page all in "
+                  f"(live arrays {r['live_bytes_per_page']:.1f} B/page, keyframes {r['keyframe_mb']:.0f} MiB); "
+                  f"boot tick {r['boot_s']:.1f} s, then {r['s_per_sim_s']:.1f} s per simulated s  [target {target}]")
+    r = res.get("datacenter")
+    if r and "error" not in r:
+        print(f"datacenter at 1/{r['scale']:g}: {r['events']:,} events, {r['s_per_sim_s']:.1f} s per simulated s, "
+              f"peak RSS +{r['peak_rss_gb']:.2f} GB; states {', '.join(r['states'])}; kinds {', '.join(r['kinds'])}")
+    for key, r in res.items():
+        if "error" in r:
+            print(f"{key}: failed under the {cap_gb:g} GiB cap: {r['error']}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, seconds in all")
+    ap.add_argument("--only", default=",".join(PARTS), help="comma-separated: " + ",".join(PARTS))
+    ap.add_argument("--cap-gb", type=float, default=16.0, help="address-space cap of each child (GiB)")
+    ap.add_argument("--dc-scale", type=float, default=32.0, help="datacenter scaled down by this (1 = full size)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        extra = (a.dc_scale,) if a.child == "datacenter" else ()
+        print(json.dumps(PARTS[a.child](SIZES[a.child][a.quick], a.quick, *extra)))
+        return
+    res = {}
+    for name in a.only.split(","):
+        res[name] = child(name, a.quick, a.cap_gb, a.dc_scale)     # one at a time: the big ones never overlap
+    report(res, a.cap_gb)
+    if a.json:
+        print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
