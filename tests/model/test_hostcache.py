@@ -39,11 +39,11 @@ def kinds(tl):
 
 
 def test_the_scenario_configures_the_cache_and_uses_both_tiers(tl):
-    assert tl.sc.host_cache_pages == 64
+    assert tl.sc.host_cache_pages == 16
     k = kinds(tl)
     for name in ("LLSWAP_OUT", "LLSWAP_IN", "SWAP_OUT"):
         assert (k == E.BY_NAME[name].code).any(), name
-    assert tl.history[-1]["host"]["llswap_size_mb"] == 0.25
+    assert tl.history[-1]["host"]["llswap_size_mb"] == 0.06
 
 
 def test_swapped_pages_go_to_the_host_cache_before_the_vswp(tl):
@@ -96,7 +96,7 @@ def test_the_band_and_the_inspector_show_the_cache_through_the_store_registry(tl
     g = int(np.flatnonzero(vm.gp_state == HC.CACHED)[0])
     slot = int(vm.gp_loc[g])
     band = next(b for b in build_bands(st) if b.key == "hostcache.0")
-    assert band.title == "ssd01 host cache" and band.total == 64
+    assert band.title == "ssd01 host cache" and band.total == 16
     flat = band.codes.reshape(-1)
     assert flat[slot] != flat[np.flatnonzero(~HC.CACHE.occupied(st, vm))[0]]    # used slots stand out
     info = inspect(st, tl.log.rows(), ("gp", 0, None, g), names)
