@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..importers.esxtop import BANDS, unit
+from ..importers.esxtop import host_label, threshold_lines, unit
 from ..scene import palette as P
 from .counters import FreeGauge, state_pill
 
@@ -95,9 +95,9 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.host_values: dict[str, QtWidgets.QLabel] = {}
         keys = [k for k in cap.host if k != "state"] + (["system_mb"] if cap.system else [])
         for i, k in enumerate(keys):
-            name = QtWidgets.QLabel(k)
-            name.setToolTip(cap.columns.get(("host", k), "ESXi's own groups (hostd, vpxa, ...): "
-                                            "granted + overhead MB, memory the VMs cannot have"))
+            name = QtWidgets.QLabel(host_label(k) if k != "system_mb" else "system groups")
+            name.setToolTip(f"{k}: " + cap.columns.get(("host", k), "ESXi's own groups (hostd, vpxa, ...): "
+                                                       "granted + overhead MB, memory the VMs cannot have"))
             val = QtWidgets.QLabel()
             val.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             self.host_grid.addWidget(name, i // 4, (i % 4) * 2)
@@ -233,9 +233,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
             self.raw_label.setText(f"raw {h.get('state_raw', '?')}, read as ESXi {self.cap.esxi}")
         free, minfree = h.get("free_mb"), h.get("minfree_mb")
         if isinstance(free, float) and isinstance(minfree, float) and minfree > 0:
-            bands = BANDS[self.cap.esxi]
-            # FreeGauge: each line is the top of the zone named by it; the first zone is high
-            lines = [(bands[k + 1][0], share * minfree) for k, (_, share) in enumerate(bands[:-1])]
+            lines = threshold_lines(self.cap.esxi, minfree)
             managed = h.get("managed_mb") or h.get("pmem_mb") or free * 8
             self.gauge.set_values(free, managed, lines, state if isinstance(state, str) else "high")
         groups = {**s["vms"], **s["system"]}
