@@ -110,7 +110,7 @@ def _calibrate(args) -> int:
     i = cap.index(args.sample)
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
                        name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
-                       rounds=args.rounds, scale=args.scale,
+                       rounds=args.rounds, scale=args.scale, swap_mbps=cap.swap_out_mbps(i),
                        progress=lambda m: print(m, file=sys.stderr))
     with atomic_file(args.out) as tmp:
         tmp.write_text(result.text)

@@ -236,6 +236,16 @@ class EsxtopCapture:
                            for n, c in self.system.items()}}
 
 
+    def swap_out_mbps(self, i: int | None = None) -> float:
+        """How fast the host took pages out for swapping up to sample ``i``: the median, over
+        the samples where it swapped, of SWW/s + ZIP/s + LLSWW/s summed over VMs (0 when it
+        never did). The median, not the peak: a fault that finds no free frame is served at once."""
+        i = self.index(i)
+        rates = [c[k][:i + 1] for c in self.vms.values() for k in ("SWW/s", "ZIP/s", "LLSWW/s") if k in c]
+        total = np.nansum(rates, axis=0) if rates else np.zeros(1)
+        return float(np.median(total[total > 0])) if (total > 0).any() else 0.0
+
+
 def _group_mb(c: dict, i: int) -> float:
     """Machine memory of a system group: granted (or consumed) plus overhead."""
     grant = c.get("GRANT", c.get("CNSM"))

@@ -46,13 +46,13 @@ class _Calibrator(QtCore.QObject):
     done = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
-    def run(self, sample, source, name, rounds, scale):
+    def run(self, sample, source, name, rounds, scale, swap_mbps):
         from vmmemviz.model.config.calibrate import calibrate
 
         def work():
             try:
                 self.done.emit(calibrate(sample, source=source, name=name, rounds=rounds, scale=scale,
-                                         progress=self.progress.emit))
+                                         progress=self.progress.emit, swap_mbps=swap_mbps))
             except Exception as e:          # shown in the window, never a crash
                 self.failed.emit(f"{type(e).__name__}: {e}")
         t = threading.Thread(target=work, daemon=True)
@@ -273,7 +273,8 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.status.setText("Calibrating: running the simulator…")
         return self._worker.run(s, f"{os.path.basename(self.cap.path)} sample {i} "
                                    f"({self.cap.times[i]} UTC)",
-                                f"calibrated from {self.cap.host_name or 'an esxtop capture'}", rounds, scale)
+                                f"calibrated from {self.cap.host_name or 'an esxtop capture'}", rounds, scale,
+                                self.cap.swap_out_mbps(i))
 
     def _calibrated(self, cal) -> None:
         from vmmemviz.model.config.calibrate import compare_table
