@@ -160,7 +160,7 @@ def parser(commands: set | None = None) -> ArgumentParser:
     cb.add_argument("--sample", type=int, help="sample number (default the last)")
     cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
-    cb.add_argument("--rounds", type=int, default=6, help="simulator runs to search with (default 6)")
+    cb.add_argument("--rounds", type=int, default=8, help="simulator runs to search with (default 8)")
     cb.add_argument("--scale", type=float, default=1.0, help="simulate the host N times smaller "
                     "(every size divided by N; a real 8 GB host runs faster at --scale 8)")
     cb.set_defaults(func=_calibrate)

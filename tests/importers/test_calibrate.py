@@ -26,7 +26,7 @@ def calibrated(tmp_path_factory):
 def test_calibrate_overcommitted_host(calibrated, tmp_path):
     """Taken as is: sizes, reservation, limit, shares, Tools. Searched against the simulator:
     the workloads and the pressure history. What eight runs reach: every figure within
-    two and a half times the issue's bound (the next test holds the bound itself)."""
+    twice the issue's bound (the next test holds the bound itself)."""
     cap_path, sample, cal = calibrated
     h = sample["host"]
     assert h["memctl_curr_mb"] > 5 and h["swap_curr_mb"] > 2 and h["zip_zipped_mb"] > 1
@@ -51,12 +51,12 @@ def test_calibrate_overcommitted_host(calibrated, tmp_path):
     rows = {w: (c, s, b) for w, c, s, b, _ in cal.rows()}
     print(K.compare_table(cal))
     for what, (c, s, b) in rows.items():
-        assert abs(s - c) <= 2.5 * b, (what, c, s, b)
+        assert abs(s - c) <= 2 * b, (what, c, s, b)
 
 
 @pytest.mark.xfail(strict=True, reason="calibration does not yet reach the 10% bound of issue 12: 6 of 8 "
-                   "figures within; host Swap 7.20 MB against 9.11 (2.1 x the bound) and win01 GRANT "
-                   "2.06 MB against 2.59 (1.7 x) miss it")
+                   "figures within; host Memctl 7.41 MB against 9.05 (1.8 x the bound) and PShare saving "
+                   "6.90 MB against 6.16 (1.2 x) miss it")
 def test_calibration_lands_within_ten_percent(calibrated):
     """The issue's target: PShare saving, Memctl, Swap, Zip and each VM's GRANT within 10% of
     the capture, or within 1% of managed memory for small values."""

@@ -256,7 +256,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
             c.setValue(self.t[i])
 
     # -- calibrate ---------------------------------------------------------------------
-    def calibrate(self, path: str | None = None, rounds: int = 6, scale: float | None = None):
+    def calibrate(self, path: str | None = None, rounds: int = 8, scale: float | None = None):
         """Ask where to save, then search in a thread; the result is saved and shown."""
         if not path:
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save calibrated scenario",

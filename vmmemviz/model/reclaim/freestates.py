@@ -142,7 +142,8 @@ def apply_host_state(state, rows):
 
 @apply_host_state.narrator
 def _(row, names):
-    return (f"Host free memory fell or rose to {int(row['slot'])} MB: the host is now in the "
+    free = f"{int(row['slot'])} MB" if row["slot"] else "under 1 MB"      # whole MB (the row's slot)
+    return (f"Host free memory is now {free}: the host is in the "
             f"{STATE_NAMES[int(row['aux'])]} state ({WHAT_RUNS[int(row['aux'])]}).")
 
 
