@@ -26,7 +26,7 @@ swapped), so that the hard and low states last as long as they did.
 History of pressure: ballooning, swapping and compression happen in the simulator when
 the host runs short, as on the real host; how much of each depends on how fast the
 pressure came. Too little swapped + zipped memory: a burst, an extra process in the VMs
-with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 35 s
+with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 45 s
 later (B searched for, secant on the host's swap + zip; each VM's part of B corrected by
 its own swapped + zipped memory). The ramp's length is searched against the host's
 Memctl: slower pressure leaves ballooning time to act before the host is hard (without
@@ -151,7 +151,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
     system = _f(h, "system_mb")
     zip_pct = [100 * _f(v, "CACHESZ") / _f(v, "MEMSZ") for v in vms.values()
                if _f(v, "CACHESZ") > 0 and _f(v, "MEMSZ") > 0]
-    burst_at, free_at = guess.ramp + 10, guess.ramp + 45
+    burst_at, free_at = guess.ramp + 10, guess.ramp + 55
     duration = guess.ramp + 60
     o = [f"# Calibrated from {source}.",
          "# Run it and compare: vmmemviz calibrate prints capture against simulated.",
