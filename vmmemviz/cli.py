@@ -158,7 +158,7 @@ def _calibrate(args) -> int:
     i = cap.index(args.sample)
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
                        name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
-                       rounds=args.rounds, scale=args.scale,
+                       rounds=args.rounds, scale=args.scale, swap_mbps=cap.swap_out_mbps(i),
                        progress=lambda m: print(m, file=sys.stderr))
     with atomic_file(args.out) as tmp:
         tmp.write_text(result.text)
@@ -219,7 +219,7 @@ def parser(commands: set | None = None) -> ArgumentParser:
     cb.add_argument("--sample", type=int, help="sample number (default the last)")
     cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
-    cb.add_argument("--rounds", type=int, default=6, help="simulator runs to search with (default 6)")
+    cb.add_argument("--rounds", type=int, default=8, help="simulator runs to search with (default 8)")
     cb.add_argument("--scale", type=float, default=1.0, help="simulate the host N times smaller "
                     "(every size divided by N; a real 8 GB host runs faster at --scale 8)")
     cb.set_defaults(func=_calibrate)

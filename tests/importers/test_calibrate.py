@@ -15,17 +15,18 @@ from vmmemviz.model.config.scenario import load, parse
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
     """The overcommit scenario ends after ballooning, swapping and compressing; exported as an
-    esxtop capture and calibrated from it (five simulator runs: about a minute of CPU)."""
+    esxtop capture and calibrated from it (eight simulator runs: under a minute of CPU)."""
     cap_path = tmp_path_factory.mktemp("calibrate") / "overcommit.csv"
     assert main(["run", "overcommit", "--esxtop", str(cap_path)]) == 0
-    sample = read_esxtop(cap_path).sample()
-    return cap_path, sample, K.calibrate(sample, source=str(cap_path), rounds=5)
+    cap = read_esxtop(cap_path)
+    sample = cap.sample()
+    return cap_path, sample, K.calibrate(sample, source=str(cap_path), rounds=8, swap_mbps=cap.swap_out_mbps())
 
 
 def test_calibrate_overcommitted_host(calibrated, tmp_path):
     """Taken as is: sizes, reservation, limit, shares, Tools. Searched against the simulator:
-    the workloads and the pressure history. What five runs reliably reach: every figure within
-    three times the issue's bound (the next test holds the bound itself)."""
+    the workloads and the pressure history. What eight runs reach: every figure within
+    twice the issue's bound (the next test holds the bound itself)."""
     cap_path, sample, cal = calibrated
     h = sample["host"]
     assert h["memctl_curr_mb"] > 5 and h["swap_curr_mb"] > 2 and h["zip_zipped_mb"] > 1
@@ -40,16 +41,22 @@ def test_calibrate_overcommitted_host(calibrated, tmp_path):
         assert (v.memory_mb, v.tools, v.reservation_mb, v.limit_mb, v.share_count()) == \
             (s.memory_mb, s.tools, s.reservation_mb, s.limit_mb, s.share_count())
     assert "# web01: captured GRANT" in cal.text and "inferred: holds" in cal.text
+    doc = tomllib.loads(cal.text)
+    # the swap device's speed from SWW/s + ZIP/s while the host swapped (the tour's is 96 pages/s)
+    assert abs(doc["settings"]["Sim.SwapRate"] - load("overcommit").settings["Sim.SwapRate"]) <= 10
+    # win01's zero pages are most of what it holds: a guest that zeroed its memory at boot
+    assert [v.get("guest_os") for v in doc["vm"]] == [None, None, None, "windows"]
     # run the written scenario: it ends where the search said (the same seed, the same run)
     assert K.simulate(cal.text)["host"] == cal.simulated["host"]
     rows = {w: (c, s, b) for w, c, s, b, _ in cal.rows()}
     print(K.compare_table(cal))
     for what, (c, s, b) in rows.items():
-        assert abs(s - c) <= 3 * b, (what, c, s, b)
+        assert abs(s - c) <= 2 * b, (what, c, s, b)
 
 
-@pytest.mark.xfail(strict=True, reason="calibration does not yet reach the 10% bound of issue 12: "
-                   "the swap / zip split and the smallest VM miss it (3 to 5 of 8 figures within)")
+@pytest.mark.xfail(strict=True, reason="calibration does not yet reach the 10% bound of issue 12: 6 of 8 "
+                   "figures within; win01 GRANT 2.11 MB against 2.59 (1.5 x the bound) and host PShare "
+                   "saving 5.44 MB against 6.16 (1.2 x) miss it")
 def test_calibration_lands_within_ten_percent(calibrated):
     """The issue's target: PShare saving, Memctl, Swap, Zip and each VM's GRANT within 10% of
     the capture, or within 1% of managed memory for small values."""

@@ -40,11 +40,11 @@ def kinds(tl):
 
 
 def test_the_scenario_configures_the_cache_and_uses_both_tiers(tl):
-    assert tl.sc.host_cache_pages == 64
+    assert tl.sc.host_cache_pages == 16
     k = kinds(tl)
     for name in ("LLSWAP_OUT", "LLSWAP_IN", "SWAP_OUT"):
         assert (k == E.BY_NAME[name].code).any(), name
-    assert tl.history[-1]["host"]["llswap_size_mb"] == 0.25
+    assert tl.history[-1]["host"]["llswap_size_mb"] == 0.06
 
 
 def test_swapped_pages_go_to_the_host_cache_before_the_vswp(tl):
@@ -99,7 +99,7 @@ def test_the_band_and_the_inspector_show_the_cache_through_the_store_registry(tl
     bands = build_bands(st)
     band = next(b for b in bands if b.key == "hostcache")     # once for the host, not under each VM
     assert [b.key for b in bands if b.layer == "hostcache"] == ["hostcache"] and band.vm is None
-    assert band.title == "host cache (all VMs)" and band.total == 64
+    assert band.title == "host cache (all VMs)" and band.total == 16
     assert band.cols == next(b for b in bands if b.key == "mp").cols        # full width, as the host's memory
     flat = band.codes.reshape(-1)
     free = np.flatnonzero(st.extra[HC.OWNER] == H.NO_VM)[0]

@@ -186,3 +186,35 @@ def test_every_tick_reports_a_state_that_fits_its_free_memory():
             th, mark = states.thresholds_mb("esxi6", managed, minfree), states.high_mark_mb("esxi6", minfree)
             s = states.STATE_NAMES.index(h["state"])
             assert states.next_state(s, h["free_mb"], th, mark) == s, (name, r["tick"], h)
+
+
+def test_low_lasts_until_the_host_is_back_in_hard():
+    """Epping: in low the host "reclaims aggressively until ESX moves into the hard state".
+    Swapping takes time (Sim.SwapRate), so in the overcommit tour low lasts several ticks:
+    every tick of it ends below the hard mark (32% of minFree), VMs above target wait, and the
+    first tick after it ends above that mark."""
+    recs = list(tick_records("overcommit"))
+    low = [r["tick"] for r in recs if r["host"]["state"] == "low"]
+    spells = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
+    longest = max(spells, key=len)
+    assert len(longest) >= 3, spells
+    for t in longest:
+        h = recs[t]["host"]
+        assert h["free_mb"] <= 0.32 * h["minfree_mb"] + 0.01
+    assert sum(v["MEMWAIT/s"] > 0 for t in longest for v in recs[t]["vms"].values()) >= 2
+    after = recs[longest[-1] + 1]["host"]
+    assert after["state"] != "low" and after["free_mb"] > 0.32 * after["minfree_mb"] - 0.01
+
+
+def test_sztgt_includes_the_vm_overhead():
+    """Interpreting esxtop Statistics, 3.3: "SZTGT includes the overhead memory for a VM"."""
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.model.reclaim.allocation import sztgt
+    tl = Timeline(scenario.load("balloon"))
+    for r in tl.records():
+        pass
+    for vm in tl.sim.vms:
+        shown = r["vms"][vm.name]
+        assert shown["OVHD"] > 0
+        assert abs(shown["SZTGT"] - shown["OVHD"] - sztgt(tl.sim.state, vm) / 256) <= 0.011

@@ -115,8 +115,10 @@ def test_a_vm_without_tools_above_its_limit_is_swapped_in_the_high_state():
 
 
 def test_low_state_makes_room_before_a_fault_takes_frames():
-    """The batch burst drives the host into low; it compresses and swaps at once (Epping: it
-    reclaims aggressively until back in hard) and never runs out of frames."""
+    """The batch burst drives the host into low; it compresses and swaps at once, as fast as
+    Sim.SwapRate lets it (Epping: it reclaims aggressively until back in hard, which takes
+    some seconds: test_pressure.py::test_low_lasts_until_the_host_is_back_in_hard), and
+    never runs out of frames."""
     sim = Simulator(scenario.load("overcommit"))
     sim.run()
     r = sim.log.rows()
@@ -126,8 +128,6 @@ def test_low_state_makes_room_before_a_fault_takes_frames():
     t = r[r["tick"] == tick]
     out = np.isin(t["kind"], [swap.apply_swap_out.code, events.BY_NAME["ZIP"].code])
     assert np.count_nonzero(out) > 100
-    states_after = t["aux"][t["kind"] == code]
-    assert states_after[-1] < states.LOW                  # back above low by the end of the tick
     assert sim.state.host.free_count() >= 0
 
 

@@ -33,10 +33,9 @@ System groups are kept apart (``capture.system``) and folded into the host's
 Kernel State is a number whose meaning changed: ESXi 6.x 0 high, 1 clear, 2 soft, 3 hard,
 4 low; ESXi 5.x (no clear) 0 high, 1 soft, 2 hard, 3 low. The capture does not say its
 version, so unless told (``esxi="5"`` / ``"6"``) the reader takes the numbering whose
-states best fit free memory against minFree (6.x: clear from 100% to 400% of minFree;
-5.x: high above 100%), with 6.x on a tie and whenever a 4 appears (:data:`BANDS`; a third
-reading, one band lower, fits vmmemviz's own exports). The raw number is kept as
-``state_raw``.
+states best fit free memory against minFree with the hysteresis of docs/fidelity.md (6.x:
+clear from 64% to 400% of minFree; 5.x: high above 64%), with 6.x on a tie and whenever a
+4 appears (:data:`BANDS`). The raw number is kept as ``state_raw``.
 """
 from __future__ import annotations
 
@@ -52,6 +51,7 @@ import numpy as np
 
 from vmmemviz.errors import InputError
 from vmmemviz.inputfile import open_input
+from vmmemviz.model.reclaim.freestates import band
 from vmmemviz.model.views import counters as declared
 
 MAGIC = "(PDH-CSV 4.0)"
@@ -148,19 +148,25 @@ _BY_PDH = {(c.scope, " ".join(n.lower().split())): c for c in COUNTERS for n in 
 
 STATES_6 = ("high", "clear", "soft", "hard", "low")
 STATES_5 = ("high", "soft", "hard", "low")
-# free memory, as a share of minFree, from which each state runs (esxtop's reading: a 6.x
-# host at 146% of minFree reports clear; "high above 400%, clear between 400% and 100%")
-# "vmmemviz": the simulator's reading (docs/fidelity.md: a state entered below its mark),
-# one band lower, so that its own exports read back with a gauge that agrees.
-BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
-         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.0)),
-         "6.x, vmmemviz thresholds": (("high", 1.0), ("clear", 0.64), ("soft", 0.32),
-                                      ("hard", 0.16), ("low", 0.0))}
+# shares of minFree, as freestates.threshold_lines gives them: the mark above which the host
+# is back in high, then where each state is entered. With the hysteresis of docs/fidelity.md
+# (a state is left upward only above the mark of the state above) a state can be reported
+# anywhere in its band (freestates.band): one reading fits a real 6.x host in clear at 146% of
+# minFree after reclamation ("high above 400%, clear between 400% and 100%" as it recovers)
+# and vmmemviz's own exports, which enter clear below 100% on the way down.
+BANDS = {"6.x": (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.16)),
+         "5.x": (("high", 1.0), ("soft", 0.64), ("hard", 0.32), ("low", 0.16))}
 
 
-def expected_state(esxi: str, free_mb: float, minfree_mb: float) -> str:
-    """The state whose band free memory is in (no hysteresis)."""
-    return next(n for n, share in BANDS[esxi] if free_mb >= share * minfree_mb)
+def threshold_lines(esxi: str, minfree_mb: float) -> list[tuple[str, float]]:
+    """(state, MB) of each line, top down: the high mark, then where each state is entered."""
+    return [(n, share * minfree_mb) for n, share in BANDS[esxi]]
+
+
+def fits(esxi: str, state: str, free_mb: float, minfree_mb: float) -> bool:
+    """Whether a host of this numbering can report ``state`` with ``free_mb`` free."""
+    lo, hi = band(threshold_lines(esxi, minfree_mb), state)
+    return lo <= free_mb < hi
 # ESXi's own scheduler groups and user-world processes (used only when the capture has
 # neither per-world columns nor the VM-only counters)
 SYSTEM_NAMES = frozenset(
@@ -230,6 +236,16 @@ class EsxtopCapture:
                            for n, c in self.system.items()}}
 
 
+    def swap_out_mbps(self, i: int | None = None) -> float:
+        """How fast the host took pages out for swapping up to sample ``i``: the median, over
+        the samples where it swapped, of SWW/s + ZIP/s + LLSWW/s summed over VMs (0 when it
+        never did). The median, not the peak: a fault that finds no free frame is served at once."""
+        i = self.index(i)
+        rates = [c[k][:i + 1] for c in self.vms.values() for k in ("SWW/s", "ZIP/s", "LLSWW/s") if k in c]
+        total = np.nansum(rates, axis=0) if rates else np.zeros(1)
+        return float(np.median(total[total > 0])) if (total > 0).any() else 0.0
+
+
 def _group_mb(c: dict, i: int) -> float:
     """Machine memory of a system group: granted (or consumed) plus overhead."""
     grant = c.get("GRANT", c.get("CNSM"))
@@ -267,7 +283,7 @@ def _num(s: str) -> float:
 
 def _state_numbering(state, free, minfree) -> str:
     """The reading of Kernel State (a key of BANDS) that fits free/minFree best: least
-    distance in states between each reported state and the band free memory is in."""
+    distance in states between each reported state and the nearest state that fits."""
     raw = state[np.isfinite(state)]
     if free is None or minfree is None:
         return "6.x"
@@ -279,7 +295,7 @@ def _state_numbering(state, free, minfree) -> str:
         miss[esxi] = 0
         for s, f, m in zip(state, free, minfree):
             if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
-                miss[esxi] += abs(int(s) - names.index(expected_state(esxi, f, m)))
+                miss[esxi] += min(abs(int(s) - j) for j, n in enumerate(names) if fits(esxi, n, f, m))
     return min(miss, key=lambda k: (miss[k], k != "6.x"))
 
 
@@ -413,6 +429,16 @@ def table(s: dict, title: str = "") -> str:
             lines.append(f"{n:<{name_w}} " + " ".join(
                 f"{'-' if g.get(c) is None else g[c]!s:>{w}}" for c, w in zip(cols, widths)))
     return "\n".join(lines)
+
+
+def host_label(key: str) -> str:
+    """A host figure as esxtop names it: its block and word ("VMKMEM minfree", "PSHARE/MB
+    saving") where the model declares it, else its batch column's words ("Machine")."""
+    d = declared.HOST.get(key)
+    if d is not None:
+        return f"{d.group} {d.label}"
+    c = BY_KEY.get(("host", key))
+    return " ".join(c.pdh[0].replace("MBytes", "").split()) if c else key
 
 
 def _unit_short(scope, key) -> str:

@@ -94,7 +94,8 @@ def state_pill(label: QtWidgets.QLabel, state: str) -> None:
 
 
 class FreeGauge(QtWidgets.QWidget):
-    """Free memory on a log scale, the state zones tinted, the thresholds marked and labelled.
+    """Free memory on a log scale, the zone of the host's state tinted, the thresholds marked
+    and labelled.
 
     The thresholds are shares of minFree (16, 32, 64, 100, 400%), so on a log scale they
     are nearly evenly spaced, and both a small and a large free figure stay readable.
@@ -137,14 +138,13 @@ class FreeGauge(QtWidgets.QWidget):
         text = pal.color(QtGui.QPalette.ColorRole.WindowText)
         bar = self._bar()
         lo, hi = self._range()
-        # zones: a state runs from its threshold up to the one above (the high line is a marker)
-        bounds = [(n, mb) for n, mb in self.lines if n != "high"]
-        edges = [hi] + [mb for _, mb in bounds] + [lo]
-        names = ["high"] + [n for n, _ in bounds]
-        for name, top, bottom in zip(names, edges[:-1], edges[1:]):
-            c = QtGui.QColor(STATE_COLORS[name])
+        # the zone of the host's state: from where the state below is entered up to where this
+        # one is left upward (hysteresis: zones of neighbouring states overlap)
+        if self.state in [n for n, _ in self.lines]:
+            bottom, top = states.band(self.lines, self.state)
+            c = QtGui.QColor(STATE_COLORS[self.state])
             c.setAlpha(90)
-            x0, x1 = self.x_of(bottom), self.x_of(top)
+            x0, x1 = self.x_of(max(bottom, lo)), self.x_of(min(top, hi))
             p.fillRect(QtCore.QRectF(x0, bar.top(), x1 - x0, bar.height()), c)
         # free memory: a solid bar over the zones
         fill = QtGui.QColor(STATE_COLORS.get(self.state, VERMILLION))

@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..importers.esxtop import BANDS, unit
+from ..importers.esxtop import host_label, threshold_lines, unit
 from ..scene import palette as P
 from .counters import FreeGauge, state_pill
 
@@ -46,13 +46,13 @@ class _Calibrator(QtCore.QObject):
     done = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
-    def run(self, sample, source, name, rounds, scale):
+    def run(self, sample, source, name, rounds, scale, swap_mbps):
         from vmmemviz.model.config.calibrate import calibrate
 
         def work():
             try:
                 self.done.emit(calibrate(sample, source=source, name=name, rounds=rounds, scale=scale,
-                                         progress=self.progress.emit))
+                                         progress=self.progress.emit, swap_mbps=swap_mbps))
             except Exception as e:          # shown in the window, never a crash
                 self.failed.emit(f"{type(e).__name__}: {e}")
         t = threading.Thread(target=work, daemon=True)
@@ -95,9 +95,9 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.host_values: dict[str, QtWidgets.QLabel] = {}
         keys = [k for k in cap.host if k != "state"] + (["system_mb"] if cap.system else [])
         for i, k in enumerate(keys):
-            name = QtWidgets.QLabel(k)
-            name.setToolTip(cap.columns.get(("host", k), "ESXi's own groups (hostd, vpxa, ...): "
-                                            "granted + overhead MB, memory the VMs cannot have"))
+            name = QtWidgets.QLabel(host_label(k) if k != "system_mb" else "system groups")
+            name.setToolTip(f"{k}: " + cap.columns.get(("host", k), "ESXi's own groups (hostd, vpxa, ...): "
+                                                       "granted + overhead MB, memory the VMs cannot have"))
             val = QtWidgets.QLabel()
             val.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             self.host_grid.addWidget(name, i // 4, (i % 4) * 2)
@@ -233,9 +233,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
             self.raw_label.setText(f"raw {h.get('state_raw', '?')}, read as ESXi {self.cap.esxi}")
         free, minfree = h.get("free_mb"), h.get("minfree_mb")
         if isinstance(free, float) and isinstance(minfree, float) and minfree > 0:
-            bands = BANDS[self.cap.esxi]
-            # FreeGauge: each line is the top of the zone named by it; the first zone is high
-            lines = [(bands[k + 1][0], share * minfree) for k, (_, share) in enumerate(bands[:-1])]
+            lines = threshold_lines(self.cap.esxi, minfree)
             managed = h.get("managed_mb") or h.get("pmem_mb") or free * 8
             self.gauge.set_values(free, managed, lines, state if isinstance(state, str) else "high")
         groups = {**s["vms"], **s["system"]}
@@ -258,7 +256,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
             c.setValue(self.t[i])
 
     # -- calibrate ---------------------------------------------------------------------
-    def calibrate(self, path: str | None = None, rounds: int = 6, scale: float | None = None):
+    def calibrate(self, path: str | None = None, rounds: int = 8, scale: float | None = None):
         """Ask where to save, then search in a thread; the result is saved and shown."""
         if not path:
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save calibrated scenario",
@@ -275,7 +273,8 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.status.setText("Calibrating: running the simulator…")
         return self._worker.run(s, f"{os.path.basename(self.cap.path)} sample {i} "
                                    f"({self.cap.times[i]} UTC)",
-                                f"calibrated from {self.cap.host_name or 'an esxtop capture'}", rounds, scale)
+                                f"calibrated from {self.cap.host_name or 'an esxtop capture'}", rounds, scale,
+                                self.cap.swap_out_mbps(i))
 
     def _calibrated(self, cal) -> None:
         from vmmemviz.model.config.calibrate import compare_table

@@ -11,29 +11,37 @@ over a ramp (40 s to start with):
 * how much it holds: GRANT + SWCUR + the VM's share of host zipped memory (what the
   guest holds, wherever the host keeps it), then corrected run after run against the
   simulated GRANT;
+* its guest OS: a VM whose zero pages (ZERO) are more than 40% of GRANT zeroed its memory
+  at boot, as Windows does (those pages are never touched again), so it is a Windows guest;
 * what it writes: ZERO / GRANT zero pages, (SHRD - ZERO) / GRANT OS pages (both shareable),
   the rest text (compresses to 2 KB) and random (does not), starting from the ratio of the
   VM's compressed to swapped memory and corrected run after run by its CACHEUSD;
 * how it touches: working set TCHD, write fraction TCHD_W / TCHD (0.3 if not captured),
   eight touches a second per MB of working set.
 
+The speed of the host's swap device (``Sim.SwapRate``): how fast the capture shows the host
+taking pages out (SWW/s + ZIP/s + LLSWW/s summed over VMs, the median of the samples where it
+swapped), so that the hard and low states last as long as they did.
+
 History of pressure: ballooning, swapping and compression happen in the simulator when
 the host runs short, as on the real host; how much of each depends on how fast the
 pressure came. Too little swapped + zipped memory: a burst, an extra process in the VMs
-with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 15 s
+with swapped or compressed memory that writes B MB 10 s after the ramp and frees it 45 s
 later (B searched for, secant on the host's swap + zip; each VM's part of B corrected by
 its own swapped + zipped memory). The ramp's length is searched against the host's
 Memctl: slower pressure leaves ballooning time to act before the host is hard (without
 ballooning in the capture, the ramp slows when there is too much swap + zip even
 without a burst).
 
-The search runs the simulator ``rounds`` times and keeps the best round; it reads the
+The search runs the simulator ``rounds`` times and keeps the best round; after a run that
+did worse than the best it corrects the best run's guess again, half as far. It reads the
 model only through ``run --json``'s counters, so it follows the model when reclamation
 changes. Targets and tolerance (``ok``): host PShare saving, Memctl, Swap and Zip, each
 VM's GRANT, within 10% of the capture or 1% of managed memory.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass, field
@@ -62,6 +70,7 @@ class Guess:
     burst: float = 0.0
     scan_speed: float = 1.0           # page sharing: 1 = a scan of each VM every 40 ticks
     ramp: int = 40                    # ticks over which the applications write what they hold
+    swap_rate: int = 0                # Sim.SwapRate, pages/s (0: the default)
 
 
 @dataclass
@@ -142,7 +151,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
     system = _f(h, "system_mb")
     zip_pct = [100 * _f(v, "CACHESZ") / _f(v, "MEMSZ") for v in vms.values()
                if _f(v, "CACHESZ") > 0 and _f(v, "MEMSZ") > 0]
-    burst_at, free_at = guess.ramp + 10, guess.ramp + 25
+    burst_at, free_at = guess.ramp + 10, guess.ramp + 55
     duration = guess.ramp + 60
     o = [f"# Calibrated from {source}.",
          "# Run it and compare: vmmemviz calibrate prints capture against simulated.",
@@ -166,6 +175,9 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
          f'"Sim.TimeScale" = {min(3600, round(15 * max(1.0, guess.scan_speed)))}']
     if _f(h, "pshare_saving_mb") <= 0 and not any(_f(v, "SHRD") > 0 for v in vms.values()):
         o.append('"Mem.ShareScanGHz" = 0   # nothing shared in the capture: TPS scanning off')
+    if guess.swap_rate:
+        o.append(f'"Sim.SwapRate" = {max(1, round(guess.swap_rate / scale))}'
+                 "   # SWW/s + ZIP/s + LLSWW/s while the host swapped (median)")
     if zip_pct:
         o.append(f'"Mem.MemZipMaxPct" = {min(100, max(5, round(sum(zip_pct) / len(zip_pct))))}'
                  "   # CACHESZ / MEMSZ")
@@ -174,11 +186,14 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
         memsz = _f(v, "MEMSZ") / scale
         grant = max(_f(v, "GRANT"), 1e-9)
         held = min(guess.held[n] / scale, memsz * 0.9)
+        windows = _f(v, "ZERO") > 0.4 * _f(v, "GRANT") > 0
         o += ["", f"# {n}: captured GRANT {_n(_f(v, 'GRANT'))}, SWCUR {_n(_f(v, 'SWCUR'))}, zipped "
               f"{_n(round(_zipped(sample, n), 2))}, MCTLSZ {_n(_f(v, 'MCTLSZ'))}, TCHD {_n(_f(v, 'TCHD'))} MB; "
               f"inferred: holds {_n(round(held * scale, 2))} MB, text share {guess.text[n]:.2f}",
               "[[vm]]", f"name = {_t(n)}", f"memory_mb = {_n(_mb(memsz))}",
               f"tools = {'false' if v.get('MCTL?') == 'N' else 'true'}"]
+        if windows:
+            o.append('guest_os = "windows"   # ZERO > 40% of GRANT: its memory was zeroed at boot')
         resv = _f(v, "RESV") / scale
         if resv > 0:
             o.append(f"reservation_mb = {_n(_mb(min(resv, memsz)))}")
@@ -244,13 +259,15 @@ def _worst(cal: Calibration) -> float:
 
 
 def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "calibrated host",
-              rounds: int = 6, scale: float = 1.0, progress=None) -> Calibration:
-    """Search the inferred part against the simulator; the best of ``rounds`` runs."""
+              rounds: int = 8, scale: float = 1.0, progress=None, swap_mbps: float = 0.0) -> Calibration:
+    """Search the inferred part against the simulator; the best of ``rounds`` runs.
+    ``swap_mbps``: how fast the captured host swapped (``EsxtopCapture.swap_out_mbps``),
+    the speed of its swap device (``Sim.SwapRate``); 0 = unknown."""
     managed = _f(sample["host"], "managed_mb") or sum(_f(v, "MEMSZ") for v in sample["vms"].values())
     target = {"host": sample["host"], "vms": sample["vms"]}
     guess = first_guess(sample)
-    want_out = _f(sample["host"], "swap_curr_mb") + _f(sample["host"], "zip_zipped_mb")
-    best, history, bursts = None, [], []
+    guess.swap_rate = round(swap_mbps * 256)
+    best, base, history, bursts, step = None, None, [], [], 1.0
     for r in range(max(1, rounds)):
         text = scenario_text(sample, guess, name, source, scale)
         sim = _unscale(simulate(text), scale)
@@ -260,44 +277,56 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
         if progress:
             progress(f"calibrate: run {r + 1}/{rounds}: worst error {err:.2f} of the bound")
         if best is None or err < _worst(best):
-            best = cal
+            best, base, step = cal, (guess, sim), 1.0
+        else:                # worse: step again from the best run, half as far
+            step /= 2
         if cal.ok:
             break
-        # per VM: what it holds, by its GRANT error (damped)
-        for n, v in sample["vms"].items():
-            miss = _f(v, "GRANT") - _f(sim["vms"].get(n, {}), "GRANT")
-            guess.held[n] = max(1 / 256, guess.held[n] + 0.6 * miss)
-            want_n = _f(v, "SWCUR") + _zipped(sample, n)
-            got_n = _f(sim["vms"].get(n, {}), "SWCUR") + _zipped(sim, n)
-            if want_n > 0 and guess.share[n] > 0:
-                guess.share[n] *= min(2.0, max(0.5, want_n / got_n)) if got_n > 0 else 2.0
-            want, got = _f(v, "CACHEUSD"), _f(sim["vms"].get(n, {}), "CACHEUSD")
-            if want > 0:
-                ratio = min(2.0, max(0.5, want / got)) if got > 0 else 2.0
-                guess.text[n] = min(1.0, max(0.05, guess.text[n] * ratio))
-        # page sharing: scan faster or slower by the PShare saving error
-        want_s, got_s = _f(sample["host"], "pshare_saving_mb"), _f(sim["host"], "pshare_saving_mb")
-        if want_s > 0 and abs(got_s - want_s) > max(0.1 * want_s, 0.01 * managed):
-            guess.scan_speed *= min(4.0, max(0.25, want_s / got_s)) if got_s > 0 else 4.0
-        # the burst: by the host's swap + zip error (secant once there are two points)
-        got = _f(sim["host"], "swap_curr_mb") + _f(sim["host"], "zip_zipped_mb")
-        bursts.append((guess.burst, got))
-        if len(bursts) >= 2 and bursts[-1][1] != bursts[-2][1]:
-            (b0, g0), (b1, g1) = bursts[-2:]
-            nxt = b1 + (want_out - g1) * (b1 - b0) / (g1 - g0)
-        else:
-            nxt = guess.burst + 1.5 * (want_out - got)
-        want_b, got_b = _f(sample["host"], "memctl_curr_mb"), _f(sim["host"], "memctl_curr_mb")
-        slower = (min(1.5, max(0.67, want_b / got_b)) if got_b > 0 else 1.5) if want_b > 0 else \
-            (1.5 if nxt <= 0 and got > want_out + 0.01 * managed else 1.0)
-        if abs(slower - 1) > 0.05:       # slower pressure: more ballooning before the host is hard
-            guess.ramp = int(min(120, max(20, guess.ramp * slower)))
-            bursts.clear()
-        guess.burst = max(0.0, min(nxt, managed))
-        total = sum(guess.share.values()) or 1.0
-        guess.share = {n: w / total for n, w in guess.share.items()}
+        bursts.append((guess.burst, _f(sim["host"], "swap_curr_mb") + _f(sim["host"], "zip_zipped_mb")))
+        guess = _corrected(copy.deepcopy(base[0]), base[1], sample, managed, step, bursts)
     best.rounds = history
     return best
+
+
+def _corrected(guess: Guess, sim: dict, sample: dict, managed: float, step: float, bursts: list) -> Guess:
+    """The next guess from ``guess`` and its run ``sim``; ``step`` (1, or less after a run that
+    did worse than the best) scales every correction."""
+    def towards(want, got, lo, hi):       # a damped ratio want / got, to the power ``step``
+        return (min(hi, max(lo, want / got)) if got > 0 else hi) ** step
+
+    # per VM: what it holds, by its GRANT error (damped)
+    for n, v in sample["vms"].items():
+        got_v = sim["vms"].get(n, {})
+        guess.held[n] = max(1 / 256, guess.held[n] + 0.6 * step * (_f(v, "GRANT") - _f(got_v, "GRANT")))
+        want_n = _f(v, "SWCUR") + _zipped(sample, n)
+        if want_n > 0 and guess.share[n] > 0:
+            guess.share[n] *= towards(want_n, _f(got_v, "SWCUR") + _zipped(sim, n), 0.5, 2.0)
+        if _f(v, "CACHEUSD") > 0:
+            guess.text[n] = min(1.0, max(0.05, guess.text[n] * towards(_f(v, "CACHEUSD"), _f(got_v, "CACHEUSD"),
+                                                                       0.5, 2.0)))
+    # page sharing: scan faster or slower by the PShare saving error
+    want_s, got_s = _f(sample["host"], "pshare_saving_mb"), _f(sim["host"], "pshare_saving_mb")
+    if want_s > 0 and abs(got_s - want_s) > max(0.1 * want_s, 0.01 * managed):
+        guess.scan_speed *= towards(want_s, got_s, 0.25, 4.0)
+    # the burst: by the host's swap + zip error (secant through the last two runs that differ)
+    want_out = _f(sample["host"], "swap_curr_mb") + _f(sample["host"], "zip_zipped_mb")
+    got = _f(sim["host"], "swap_curr_mb") + _f(sim["host"], "zip_zipped_mb")
+    pts = [p for p in bursts if p[0] != guess.burst][-1:] + [(guess.burst, got)]
+    if len(pts) == 2 and pts[0][1] != pts[1][1]:
+        (b0, g0), (b1, g1) = pts
+        nxt = b1 + (want_out - g1) * (b1 - b0) / (g1 - g0)
+    else:
+        nxt = guess.burst + 1.5 * (want_out - got)
+    want_b, got_b = _f(sample["host"], "memctl_curr_mb"), _f(sim["host"], "memctl_curr_mb")
+    slower = towards(want_b, got_b, 0.67, 1.5) if want_b > 0 else \
+        (1.5 ** step if nxt <= 0 and got > want_out + 0.01 * managed else 1.0)
+    if abs(slower - 1) > 0.05:       # slower pressure: more ballooning before the host is hard
+        guess.ramp = int(min(120, max(20, guess.ramp * slower)))
+        bursts.clear()
+    guess.burst = max(0.0, min(guess.burst + step * (nxt - guess.burst), managed))
+    total = sum(guess.share.values()) or 1.0
+    guess.share = {n: w / total for n, w in guess.share.items()}
+    return guess
 
 
 def _unscale(c: dict, scale: float) -> dict:

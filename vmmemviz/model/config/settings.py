@@ -18,6 +18,9 @@ HOST_SETTINGS = {
     "Mem.CtlMaxPercent": (65, int, (0, 75), "largest balloon, as a percentage of the VM's configured memory"),
     "Sim.BalloonRate": (2048, int, (1, 1 << 20), "pages a balloon driver inflates per second at most (older "
                         "Linux vmw_balloon drivers allocated at most 2048 a second)"),
+    "Sim.SwapRate": (25600, int, (0, 1 << 24), "pages the hypervisor picks for swapping (compressed or written "
+                     "to the .vswp) per second at most, the swap device's speed (25600 = 100 MB/s; 0 = no limit); "
+                     "frames a fault needs when none are free are taken at once"),
     "Mem.IdleTax": (75, int, (0, 99), "idle memory tax, percent: idle pages cost more shares than active ones"),
     "Mem.SamplePeriod": (60, int, (1, 600), "seconds between active-memory estimates"),
     "Mem.MemZipEnable": (1, int, (0, 1), "compress pages chosen for swapping when they compress to 2 KB or less"),

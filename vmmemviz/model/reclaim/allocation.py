@@ -23,6 +23,9 @@ even when the host has plenty free, and is reclaimed in any state. No target is 
 reservation (``sched.mem.min``, ``reservation_mb``), so nothing reclaims a VM below it.
 
 The target is state: ``MEM_TARGET`` events set it (per VM, when it changes) so it replays.
+esxtop's SZTGT "includes the overhead memory for a VM" (Interpreting esxtop Statistics,
+section 3.3): the counter is the target plus the VM's overhead (OVHD); the target the
+mechanisms compare with what a VM consumes is for its guest memory alone.
 """
 from __future__ import annotations
 
@@ -149,7 +152,7 @@ class Allocation(Mechanism):
     name = "allocation"
     after = ("states", "sampling", "tps")
     counters = (counter.vm("SZTGT", "MB", "mem", "the machine memory the VMkernel wants the VM to have (its "
-                           "target)", "Target Size MBytes"),
+                           "target), its VMM overhead (OVHD) included, as esxtop counts it", "Target Size MBytes"),
                 counter.vm("CNSM", "MB", "mem", "machine memory the VM consumes (private pages, its part of "
                            "shared pages, its compression cache)"),
                 counter.vm("MEMWAIT/s", "MB/s", "mem", "faults that waited because the host is in the low state "
@@ -194,6 +197,6 @@ class Allocation(Mechanism):
 
     @staticmethod
     def vm_values(state, vm, sim, recent):
-        return {"SZTGT": mb(sztgt(state, vm)), "CNSM": mb(consumed(state, vm)),
+        return {"SZTGT": mb(sztgt(state, vm) + vm.cfg.overhead_pages()), "CNSM": mb(consumed(state, vm)),
                 "MEMWAIT/s": mb(int(recent["aux"][(recent["vm"] == vm.index)
                                                  & (recent["kind"] == apply_mem_wait.code)].sum()))}

@@ -96,6 +96,16 @@ def threshold_lines(model: str, managed_mb: float, minfree: float) -> list[tuple
             ("low", low)]
 
 
+def band(lines: list[tuple[str, float]], state: str) -> tuple[float, float]:
+    """Free memory (lo, hi) a host can report ``state`` in, with the hysteresis above: from
+    where the state below is entered up to where this state is left upward. ``lines`` as
+    :func:`threshold_lines` gives them (the high mark, then where each state is entered)."""
+    names = [n for n, _ in lines]
+    i = names.index(state)
+    lo = lines[i + 1][1] if i + 1 < len(lines) else 0.0
+    return lo, lines[i - 1][1] if i > 0 else float("inf")
+
+
 def state_help(state: int) -> str:
     """One line about a state: where it begins (esxi6) and what runs in it."""
     return f"{STATE_NAMES[state]}: {BELOW[state]}; {WHAT_RUNS[state]}."
@@ -132,7 +142,8 @@ def apply_host_state(state, rows):
 
 @apply_host_state.narrator
 def _(row, names):
-    return (f"Host free memory fell or rose to {int(row['slot'])} MB: the host is now in the "
+    free = f"{int(row['slot'])} MB" if row["slot"] else "under 1 MB"      # whole MB (the row's slot)
+    return (f"Host free memory is now {free}: the host is in the "
             f"{STATE_NAMES[int(row['aux'])]} state ({WHAT_RUNS[int(row['aux'])]}).")
 
 

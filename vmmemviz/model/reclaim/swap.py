@@ -27,6 +27,10 @@ its maximum).
   are free, ``make_room`` swaps at once, before the frames are taken: from the VMs furthest
   above their target (never by who faulted), then from any VM above its reservation.
   Compression comes before swapping on every path.
+* Swapping takes time: at most ``Sim.SwapRate`` pages a second are picked (the swap device's
+  speed, a model choice; ESXi's is its datastore's), so the hard and low states last while
+  the host swaps its way back up. Only frames a fault needs when none are free are taken at
+  once (``make_room``).
 """
 from __future__ import annotations
 
@@ -158,18 +162,22 @@ class Swap(Mechanism):
     def tick(self):
         sim = self.sim
         tgt = sim.state.extra[TARGET]
+        rate = sim.settings["Sim.SwapRate"] or None
+        budget = rate
+        if sim.state.host_state == LOW:
+            # low: reclaim aggressively, first, from the VMs above their target until free
+            # memory is back above the hard threshold (the host leaves low for hard there)
+            hard = sim.mechanism(HostStates).thresholds_mb[HARD - 1]
+            budget = self.reclaim(int(hard * (1 + RECLAIM_MARGIN) * PAGES_PER_MB) + 1, limit=budget)
         for vm in sim.vms:
             t = new_target(sim, vm)
             if t != tgt[vm.index]:
                 sim.emit(sim.rows(1, apply_swap_target.code, vm.index, aux=t))
-            k = t - out(vm)
+            k = t - out(vm) if budget is None else min(t - out(vm), budget)
             if k > 0:
-                swap_out(sim, vm, victims(sim, vm, k))
-        if sim.state.host_state == LOW:
-            # low: reclaim aggressively from the VMs above their target until free memory is
-            # back above the hard threshold (the host leaves low for hard there)
-            hard = sim.mechanism(HostStates).thresholds_mb[HARD - 1]
-            self.reclaim(int(hard * (1 + RECLAIM_MARGIN) * PAGES_PER_MB) + 1)
+                picked = victims(sim, vm, k)
+                swap_out(sim, vm, picked)
+                budget = None if budget is None else budget - len(picked)
 
     def fault(self, vm, gppns, writes):
         sw = gppns[vm.gp_state[gppns] == SWAPPED]
@@ -181,9 +189,10 @@ class Swap(Mechanism):
         (never ``vm``'s ``keep``), from the VMs above their target, then above their reservation."""
         self.reclaim(frames, vm, keep, beyond_target=True)
 
-    def reclaim(self, frames, vm=None, keep=None, beyond_target=False) -> None:
-        """Swap (compression first) until the host has ``frames`` free. Who pays is decided by
-        target (shares, idle tax, reservation, limit), never by which VM faulted: the VMs
+    def reclaim(self, frames, vm=None, keep=None, beyond_target=False, limit=None):
+        """Swap (compression first) until the host has ``frames`` free, picking at most
+        ``limit`` pages (None: no limit); return what is left of ``limit``. Who pays is decided
+        by target (shares, idle tax, reservation, limit), never by which VM faulted: the VMs
         furthest above their target first; then, when ``beyond_target``, any VM above its
         reservation (again while it frees anything: a page shared before swap may free no frame)."""
         sim = self.sim
@@ -199,15 +208,18 @@ class Swap(Mechanism):
             while freed > 0 and deficit > 0:
                 freed = 0
                 for v in order:
-                    k = min(deficit, room(v))
+                    k = min(deficit, room(v), deficit if limit is None else limit)
                     if k <= 0:
                         continue
                     before = host.free_count()
-                    swap_out(sim, v, victims(sim, v, k, exclude=keep if v is vm else None), urgent=True)
+                    picked = victims(sim, v, k, exclude=keep if v is vm else None)
+                    swap_out(sim, v, picked, urgent=True)
+                    limit = None if limit is None else limit - len(picked)
                     freed += host.free_count() - before
                     deficit -= host.free_count() - before
                     if deficit <= 0:
-                        return
+                        return limit
+        return limit
 
     @staticmethod
     def vm_values(state, vm, sim, recent):
