@@ -29,7 +29,7 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core import events as E
 from vmmemviz.model.core.events import LogSnapshot
-from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state
+from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state, free_text
 from vmmemviz.model.views.pageinfo import describe, inspect
 from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
@@ -79,7 +79,7 @@ class Chapters:
                 state = int(r["aux"])
                 added.append((self.scanned + int(i), 0, Chapter(
                     at=int(r["tick"]), title=f"Host state {STATE_NAMES[state]}",
-                    text=f"free memory {int(r['slot'])} MB: {WHAT_RUNS[state]}.")))
+                    text=f"free memory {free_text(r)}: {WHAT_RUNS[state]}.")))
         while self._next < len(self.authored) and int(rows["tick"][-1]) >= self.authored[self._next].at:
             c = self.authored[self._next]
             added.append((self.scanned + int(np.searchsorted(rows["tick"], c.at, side="left")), 1, c))

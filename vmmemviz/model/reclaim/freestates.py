@@ -140,10 +140,14 @@ def apply_host_state(state, rows):
     state.host_state = int(rows["aux"][-1])
 
 
+def free_text(row) -> str:
+    """A HOST_STATE row's free memory in words (the row's slot holds whole MB)."""
+    return f"{int(row['slot'])} MB" if row["slot"] else "under 1 MB"
+
+
 @apply_host_state.narrator
 def _(row, names):
-    free = f"{int(row['slot'])} MB" if row["slot"] else "under 1 MB"      # whole MB (the row's slot)
-    return (f"Host free memory is now {free}: the host is in the "
+    return (f"Host free memory is now {free_text(row)}: the host is in the "
             f"{STATE_NAMES[int(row['aux'])]} state ({WHAT_RUNS[int(row['aux'])]}).")
 
 
