@@ -110,3 +110,25 @@ def test_export_compare_at_a_tick_is_the_cli_figure(tmp_path, qapp):
     export_compare(a, b, what, out, "png", FigureOptions(caption=True), tick=tick)
     assert main(["export", "compare-mmu", "--at", "300", "--format", "png", "--out", str(tmp_path / "cli.png")]) == 0
     assert out.read_bytes() == (tmp_path / "cli.png").read_bytes()
+
+
+def test_halves_align_layers_when_b_has_more_stores(qapp):
+    """Run B has stores that run A's figure leaves out (A's are empty): both halves are laid
+    out as wide and drawn from the top, so each memory layer is at the same height."""
+    from PySide6.QtCore import QRectF
+    from vmmemviz.export.compare import CompareStage
+    from vmmemviz.export.render import FigureOptions
+
+    a, b, what = C.pair(SC.load("compare-tools"))
+    st = CompareStage(a, b, what, FigureOptions(empty_stores=False))
+    body = st.show(st.chapter_tick(a.chapters[1]))
+    pa, pb = body.pictures
+    assert len(pb.bands) > len(pa.bands) and pb.aspect() < pa.aspect()
+    halves = body.halves(QRectF(0, 0, 1200, 900))
+    assert halves[0].top() == halves[1].top() and halves[0].height() < halves[1].height()
+
+    def y(pic, rect, key):       # where the band's grid starts, in pixels
+        src = pic.source()
+        return rect.top() + (pic.by_key[key].y - src.top()) * rect.width() / src.width()
+    for key in ("gv.0.0", "gp.1", "mp"):
+        assert y(pa, halves[0], key) == pytest.approx(y(pb, halves[1], key))

@@ -48,24 +48,30 @@ class CompareBody:
         one = min(p.aspect(self._key(i, band_key)) for i, p in enumerate(self.pictures))
         return 2 * one / (1 - GUTTER)
 
-    def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
+    def halves(self, target: QRectF, band_key=None) -> list:
+        """The rect each picture is drawn into under its run label: side by side, both at
+        the top, so the same layer is at the same height when both are laid out alike."""
         head = self.header(band_key)
         inner = fit_rect(self.aspect(band_key), target.adjusted(0, head, 0, 0))
         w = inner.width() * (1 - GUTTER) / 2
+        top = inner.top() - head + round(RUN_LABEL_PX * 1.9)
+        return [QRectF(inner.left() if i == 0 else inner.right() - w, top, w,
+                       pic.header(self._key(i, band_key)) + w / pic.aspect(self._key(i, band_key)))
+                for i, pic in enumerate(self.pictures)]
+
+    def render_to(self, painter: QPainter, target: QRectF, band_key=None) -> None:
         label_h = round(RUN_LABEL_PX * 1.9)
         f = QFont()
         f.setPixelSize(RUN_LABEL_PX)
         f.setBold(True)
-        for i, (pic, text) in enumerate(zip(self.pictures, self.labels)):
-            left = inner.left() if i == 0 else inner.right() - w
-            pic.render_to(painter, QRectF(left, inner.top() - head + label_h, w, inner.height() + head - label_h),
-                          self._key(i, band_key))
+        for i, (pic, text, rect) in enumerate(zip(self.pictures, self.labels, self.halves(target, band_key))):
+            pic.render_to(painter, rect, self._key(i, band_key))
             painter.save()
             painter.setFont(f)
             painter.setPen(QColor(THEMES[self.theme]["fg"]))
-            r = QRectF(left, inner.top() - head, w, label_h)
+            r = QRectF(rect.left(), rect.top() - label_h, rect.width(), label_h)
             painter.drawText(r, int(Qt.AlignLeft | Qt.AlignVCenter),
-                             QFontMetricsF(f).elidedText(text, Qt.ElideRight, w))
+                             QFontMetricsF(f).elidedText(text, Qt.ElideRight, rect.width()))
             painter.restore()
 
 
@@ -120,10 +126,12 @@ class CompareStage:
             lut = D.vm_lut(fa.vm_names, fb.vm_names)
             recoloured = tuple(dataclasses.replace(b, codes=lut[b.codes]) for b in fb.bands)
             keys = self._keys()
+            # one width for both, so the same layers are as wide and as high side by side
+            width = max(B.relayout_width(f.bands, B.ASPECT / 2, self.opts.empty_stores) for f in fr)
             pics = []
             for i, (f, bands, masks) in enumerate(((fa, fa.bands, self.diff.a), (fb, recoloured, self.diff.b))):
                 o = dataclasses.replace(self.opts, band=keys[i])
-                pic = R.figure_picture(f, o, bands=bands, aspect=B.ASPECT / 2)
+                pic = R.figure_picture(f, o, bands=bands, width=width)
                 pic.set_marks({k: d.mask for k, d in masks.items()})
                 pics.append(pic)
             self.body = CompareBody(pics, (f"A: {self.a.name}", f"B: {self.label}"), keys, self.opts.theme)

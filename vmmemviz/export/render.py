@@ -281,12 +281,12 @@ class WidgetBody:
 
 
 def figure_picture(frame, opts: FigureOptions, chain=(), progress: float = 1.0, bands=None,
-                   aspect: float = B.ASPECT) -> Picture:
+                   aspect: float = B.ASPECT, width: int | None = None) -> Picture:
     """The picture of ``frame`` (or of its ``bands`` recoloured) as a figure draws it: laid
-    out for ``aspect`` (one band re-wrapped to a figure's shape), in the figure's colours,
-    empty stores left out unless asked for."""
+    out for ``aspect`` or ``width`` cells wide (one band re-wrapped to a figure's shape), in
+    the figure's colours, empty stores left out unless asked for."""
     pic = Picture(opts.theme, opts.transparent)
-    bands = B.relayout(frame.bands if bands is None else bands, aspect, opts.empty_stores)
+    bands = B.relayout(frame.bands if bands is None else bands, aspect, opts.empty_stores, width)
     if opts.band is not None:       # one band alone: its cells wrapped to a figure's shape
         bands = tuple(B.reflow(b) if b.key == opts.band else b for b in bands)
     pic.set_bands(bands, frame.arrows, chain, progress)

@@ -96,7 +96,7 @@ class Picture:
         else:
             b = self.by_key[band_key]
             src = QtCore.QRectF(b.x, b.y, b.cols, b.rows)
-        pad = max(src.width(), src.height()) * PAD
+        pad = src.width() * PAD        # by the width: pictures as wide keep their layers at one height
         return src.adjusted(-pad, -pad, pad, pad)
 
     def header(self, band_key: str | None = None) -> float:

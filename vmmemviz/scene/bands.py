@@ -213,24 +213,25 @@ def gap(width: int, columns: int = 1) -> int:
 
 
 @lru_cache(maxsize=16)
-def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT, host: tuple = ()) -> tuple:
+def layout(mp_pages: int, vms: tuple, aspect: float = ASPECT, host: tuple = (), width: int | None = None) -> tuple:
     """Slots for every band. ``vms``: per VM (name, gp pages, ((proc name, pages), ...),
     ((store layer, title, size, shown), ...)); ``host``: the host's stores, as (store layer,
-    title, size, shown). Picks the width (in cells, a multiple of 16) whose
-    picture is closest to ``aspect`` (width / height): the picture gets wider as the width
-    grows, so a bisection finds it, then its neighbours are compared."""
+    title, size, shown). ``width`` (in cells): this width, default ``fit_width``'s."""
+    return _place(mp_pages, vms, width or fit_width(mp_pages, vms, aspect, host), host)[0]
+
+
+@lru_cache(maxsize=16)
+def fit_width(mp_pages: int, vms: tuple, aspect: float = ASPECT, host: tuple = ()) -> int:
+    """The width (in cells, a multiple of 16) whose picture is closest to ``aspect`` (width /
+    height): the picture gets wider as the width grows, so a bisection finds it, then its
+    neighbours are compared."""
     lo, hi = 3, (1 << 15) // 16            # widths lo*16 .. hi*16
     while hi - lo > 1:
         mid = (lo + hi) // 2
         _, height = _place(mp_pages, vms, mid * 16, host)
         lo, hi = (mid, hi) if mid * 16 / height < aspect else (lo, mid)
-    best = None
-    for w in range(max(3, lo - 2) * 16, (hi + 3) * 16, 16):
-        slots, height = _place(mp_pages, vms, w, host)
-        score = abs(np.log(w / height / aspect))
-        if best is None or score < best[0]:
-            best = (score, slots)
-    return best[1]
+    return min(range(max(3, lo - 2) * 16, (hi + 3) * 16, 16),
+               key=lambda w: abs(np.log(w / _place(mp_pages, vms, w, host)[1] / aspect)))
 
 
 def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
@@ -371,10 +372,9 @@ def build_bands(state, aspect: float = ASPECT, known=None) -> tuple:
     return tuple(out)
 
 
-def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True) -> tuple:
-    """``bands`` laid out again for a picture of about ``aspect`` (figures have one shape
-    whatever the window's), leaving out the stores that hold nothing unless ``empty_stores``.
-    Cells, badges and outlines are page indices, so they stay as they are."""
+def _shape(bands, empty_stores: bool) -> tuple:
+    """(the bands kept by key, and ``layout``'s MPNs, VMs and host stores) of ``bands``, the
+    stores that hold nothing left out unless ``empty_stores``."""
     def empty(b):
         return is_store(b) and not np.any((b.codes != P.FREE) & (b.codes != P.BG))
     keep = {b.key: b for b in bands if empty_stores or not empty(b)}
@@ -388,8 +388,22 @@ def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True) -> tuple:
                 for g in gps)
     host = tuple((b.layer, b.title, b.total or b.count, b.count)
                  for b in keep.values() if b.vm is None and is_store(b))
+    return keep, keep["mp"].count, vms, host
+
+
+def relayout_width(bands, aspect: float = ASPECT, empty_stores: bool = True) -> int:
+    """The width (in cells) ``relayout`` gives ``bands`` for ``aspect``."""
+    _, mp_pages, vms, host = _shape(bands, empty_stores)
+    return fit_width(mp_pages, vms, round(aspect, 1), host)
+
+
+def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True, width: int | None = None) -> tuple:
+    """``bands`` laid out again for a picture of about ``aspect`` (figures have one shape
+    whatever the window's), or ``width`` cells wide, leaving out the stores that hold nothing
+    unless ``empty_stores``. Cells, badges and outlines are page indices, so they stay as they are."""
+    keep, mp_pages, vms, host = _shape(bands, empty_stores)
     out = []
-    for s in layout(keep["mp"].count, vms, round(aspect, 1), host):
+    for s in layout(mp_pages, vms, round(aspect, 1), host, width):
         old = keep[s.key]
         flat = np.full(s.count, P.FREE, np.uint8)
         n = min(s.count, old.count)
