@@ -124,3 +124,31 @@ def test_a_compare_tour_opens_in_compare_mode(qtbot, win, tmp_path):
     assert SC.parse(win.comparison.state.text_b).settings["Mem.ShareForceSalting"] == 2
     win.open_scenario("tps")                       # another scenario: back to one run
     assert win.comparison is None
+
+
+def test_click_in_view_b_inspects_run_b(qtbot, win):
+    """A page clicked in run B's view is run B's page in the inspector (titled "Run B", its
+    chain highlighted in B's view); a page clicked in run A's view goes back to run A."""
+    from vmmemviz.model.views.pageinfo import inspect
+
+    w = win
+    cmp = compare.start(w, from_cli(["tps", "--compare-set", "Mem.ShareForceSalting=0"]))
+    w.seek(800)
+    settle(qtbot, w, 800)
+    qtbot.waitUntil(lambda: cmp.diff is not None and cmp.diff.pages > 0, timeout=10000)
+    key, d = next((k, d) for k, d in cmp.diff.b.items() if k.startswith("gp.") and d.count)
+    vm, page = int(key.split(".")[1]), int(np.flatnonzero(d.mask)[0])      # a page that differs
+    ref = ("gp", vm, None, page)
+    tl = Timeline(cmp.state.scenario_b())
+    tl.seek(cmp.frame_b.pos)
+    want = inspect(tl.view, tl.log.rows(0, tl.pos), ref, [v.name for v in tl.view.vms])
+    qtbot.mouseClick(cmp.view_b.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=cmp.view_b.cell_center(key, page))
+    qtbot.waitUntil(lambda: w.inspector.info.get("chain") == want["chain"], timeout=10000)
+    assert w.inspector.title.text() == f"Run B: {want['what']}" and w.inspector.state.text() == f"State: {want['state']}"
+    assert w.state.selection is None and cmp.selection_b == ref
+    qtbot.waitUntil(lambda: bool(cmp.view_b.chain_item.arrows), timeout=10000)
+    assert not w.layer_view.chain_item.arrows
+    w.layer_view.pageClicked.emit(ref)                       # the same page of run A: A's own
+    qtbot.waitUntil(lambda: w.inspector.other is None and w.inspector.info.get("chain", [None])[0] == ref
+                    and not w.inspector.title.text().startswith("Run B"), timeout=10000)
+    assert w.inspector.info != want and cmp.selection_b is None and not cmp.view_b.chain_item.arrows

@@ -10,7 +10,8 @@ immutable Frames and snapshots cross the thread boundary.
 
 The two layer views share zoom and pan; pages whose state differs (``scene.compare``) are
 outlined in both (``Picture.set_marks``, as exports draw them); a counters table shows A, B and B − A (``compare.delta``); the plots draw
-B dashed over A. ``start(window, CompareState)`` opens it, ``close(window)`` goes back to
+B dashed over A. Clicking a page of run B inspects it in run B (the inspector says "Run B"),
+as a click in run A's view does in A. ``start(window, CompareState)`` opens it, ``close(window)`` goes back to
 one run. The state is kept as one :class:`~vmmemviz.ui.comparestate.CompareState`. Keys:
 Ctrl+Shift+O compare with a scenario file, Ctrl+Shift+L stacked / side by side,
 Ctrl+Shift+W close the comparison.
@@ -164,6 +165,8 @@ class Comparison(QtCore.QObject):
         self.frame_b = None
         self.want = None                  # (simulated second, share of its events) asked of run B
         self.sought = None                # (tick, position) run B's worker last went to
+        self.selection_b = None           # the inspected page of run B (run A's is win.state's)
+        self.log_b = None                 # run B's LogSnapshot: its inspected page's history
         self.view_b = LayerView(theme=win.theme)
         self.view_b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.diff = None                  # scene.compare.FrameDiff of the two frames shown
@@ -193,6 +196,9 @@ class Comparison(QtCore.QObject):
         self._link(self.view_b, win.layer_view)
         self.view_b.viewport().installEventFilter(win)
         self.view_b.pageHovered.connect(lambda ref: ref is not None and self.worker.describe(ref))
+        self.view_b.pageClicked.connect(self.select_b)
+        win.inspector.otherClicked.connect(self.select_b)
+        win.state.selectionChanged.connect(self._selected_a)
         win.state.frameChanged.connect(self._follow)
         win.state.themeChanged.connect(self._themed)
         win.state.sourceChanged.connect(self._source_a)
@@ -201,6 +207,9 @@ class Comparison(QtCore.QObject):
         w.tickSought.connect(self._sought)
         w.frameReady.connect(self._show_b)
         w.described.connect(self.view_b.show_page_tip)
+        w.inspected.connect(self._inspected_b)
+        w.loaded.connect(self._loaded_b)
+        w.logGrew.connect(self._log_b)
         w.failed.connect(self._failed)
         w.set_aspect(win.layer_view.viewport().width() / max(1, win.layer_view.viewport().height()))
         win.layer_view.aspectChanged.connect(w.set_aspect)    # B laid out as A is: the same layout
@@ -291,9 +300,38 @@ class Comparison(QtCore.QObject):
         """Run B shows the simulated second run A does (its worker's answer to the last ask)."""
         return self.frame_b is not None and self.sought == (self.want, self.frame_b.pos)
 
+    def _loaded_b(self, src) -> None:
+        self.log_b = src.log
+
+    def _log_b(self, log) -> None:
+        self.log_b = log
+
+    # -- inspecting run B ------------------------------------------------------------------------
+    def select_b(self, ref) -> None:
+        """Inspect run B's page ``ref``: run A's selection is dropped (one inspector)."""
+        self.win.state.select(None)
+        self.selection_b = ref
+        self.worker.inspect(ref)
+
+    def _selected_a(self, ref) -> None:
+        if ref is not None and self.selection_b is not None:     # a page of run A: B's goes
+            self.selection_b = None
+            self.view_b.set_chain(())
+
+    def _inspected_b(self, info) -> None:
+        if self.selection_b is None:
+            return                       # answered after run A's page was chosen
+        win = self.win
+        names = self.frame_b.vm_names if self.frame_b is not None else ()
+        win.inspector.show_inspection(info, (self.log_b, names))
+        self.view_b.set_chain(info.get("chain", ()))
+        win.docks["inspector"].raise_()
+
     def _show_b(self, frame) -> None:
         self.frame_b = frame
         self.view_b.set_frame(frame, 1.0)
+        if self.selection_b is not None:
+            self.worker.inspect(self.selection_b)      # the inspector follows run B's position
         fa = self.win.frame
         if fa is not None and self.aligned():
             self.win.plots.show_other(self.state.label, frame)
@@ -344,6 +382,10 @@ class Comparison(QtCore.QObject):
         win.state.frameChanged.disconnect(self._follow)
         win.state.themeChanged.disconnect(self._themed)
         win.state.sourceChanged.disconnect(self._source_a)
+        win.state.selectionChanged.disconnect(self._selected_a)
+        win.inspector.otherClicked.disconnect(self.select_b)
+        if self.selection_b is not None:
+            win.inspector.clear()
         win.layer_view.aspectChanged.disconnect(self.worker.set_aspect)
         for sig, slot in self._links:
             sig.disconnect(slot)

@@ -5,6 +5,9 @@ chain (GVPN -> GPPN -> MPN, or the store holding the page) is a row of links in 
 colours the layer view gives those pages; clicking a link or a sharer emits
 ``referenceClicked(ref)``. The history lists the events that touched any link, narrated
 (``set_source(log, vm_names)``); clicking one emits ``seekRequested(index + 1)``.
+A page of compare mode's run B (``show_inspection(info, other=(log, vm_names))``) is titled
+"Run B", its history narrated from run B's log; its links emit ``otherClicked(ref)``, and
+its history rows are not clickable (the timeline is run A's).
 """
 from __future__ import annotations
 
@@ -31,12 +34,14 @@ STORE_CODES = {s.name: store_code(s) for s in STORES}
 class InspectorPanel(QtWidgets.QWidget):
     seekRequested = QtCore.Signal(int)
     referenceClicked = QtCore.Signal(tuple)
+    otherClicked = QtCore.Signal(tuple)        # a link of run B's page (compare mode)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.log = None
         self.names: list[str] = []
         self.info: dict = {}
+        self.other = None               # (log, vm_names) of run B while its page is shown
 
         self.title = QtWidgets.QLabel("No page inspected")
         f = self.title.font()
@@ -64,7 +69,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.sharers = QtWidgets.QListWidget()
         self.sharers.setFont(mono_font())
         self.sharers.setToolTip("Every guest physical page mapped to this machine page by TPS; click to inspect one")
-        self.sharers.itemClicked.connect(lambda it: self.referenceClicked.emit(it.data(Qt.ItemDataRole.UserRole)))
+        self.sharers.itemClicked.connect(lambda it: self._clicked(it.data(Qt.ItemDataRole.UserRole)))
         self.sharers_label = QtWidgets.QLabel("Shared by")
 
         self.history = QtWidgets.QListWidget()
@@ -73,7 +78,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.setAlternatingRowColors(True)
         self.history.itemClicked.connect(
-            lambda it: self.seekRequested.emit(int(it.data(Qt.ItemDataRole.UserRole)) + 1))
+            lambda it: self.other is None and self.seekRequested.emit(int(it.data(Qt.ItemDataRole.UserRole)) + 1))
         self.history_label = QtWidgets.QLabel("History")
 
         lay = QtWidgets.QVBoxLayout(self)
@@ -93,7 +98,7 @@ class InspectorPanel(QtWidgets.QWidget):
         super().changeEvent(event)
         if event.type() == QtCore.QEvent.Type.PaletteChange and self.info:
             info, self.info = self.info, {}
-            self.show_inspection(info)
+            self.show_inspection(info, self.other)
 
     def set_source(self, log, vm_names) -> None:
         """Another scenario (``log``: its LogSnapshot): nothing of the old one stays."""
@@ -105,7 +110,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.log = log
 
     def clear(self) -> None:
-        self.info = {}
+        self.info, self.other = {}, None
         self.title.setText("No page inspected")
         self.state.setText("Click a page in the layer view to inspect it.")
         self._show_chain([])
@@ -137,8 +142,15 @@ class InspectorPanel(QtWidgets.QWidget):
             code = P.FREE if state == "free" else P.HV
         return P.colour(code, theme)
 
+    def _names(self) -> list:
+        return list(self.other[1]) if self.other is not None else self.names
+
     def _vm(self, i) -> str:
-        return self.names[i] if i is not None and i < len(self.names) else f"VM {i}"
+        names = self._names()
+        return names[i] if i is not None and i < len(names) else f"VM {i}"
+
+    def _clicked(self, ref) -> None:
+        (self.referenceClicked if self.other is None else self.otherClicked).emit(tuple(ref))
 
     def describe(self, ref: tuple) -> str:
         """``ref`` in words, for a link's tooltip."""
@@ -148,11 +160,12 @@ class InspectorPanel(QtWidgets.QWidget):
         return f"{label} 0x{index:x} of {where}: {what}. Click to inspect it."
 
     # -- showing ---------------------------------------------------------------------------
-    def show_inspection(self, info: dict) -> None:
-        if info == self.info:        # the main window re-inspects on every frame; most change nothing
+    def show_inspection(self, info: dict, other=None) -> None:
+        """Show ``info``; ``other``: (log, vm_names) when the page is compare mode's run B's."""
+        if info == self.info and other is self.other:   # re-inspected on every frame; most change nothing
             return
-        self.info = info
-        self.title.setText(info.get("what", "?"))
+        self.info, self.other = info, other
+        self.title.setText(info.get("what", "?") if other is None else f"Run B: {info.get('what', '?')}")
         self.state.setText(f"State: {info.get('state', '?')}")
         self._show_chain(info.get("chain", []))
         self._show_content(info)
@@ -182,7 +195,7 @@ class InspectorPanel(QtWidgets.QWidget):
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             b.setStyleSheet(style)
             b.setToolTip(self.describe(ref))
-            b.clicked.connect(lambda _=False, r=tuple(ref): self.referenceClicked.emit(r))
+            b.clicked.connect(lambda _=False, r=tuple(ref): self._clicked(r))
             self.chain.addWidget(b)
             self.links.append(b)
         self.chain.addStretch(1)
@@ -213,18 +226,19 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def _show_history(self, indices) -> None:
         self.history.clear()
+        log = self.log if self.other is None else self.other[0]
+        then = "Click to show the state after this event." if self.other is None else "An event of run B."
         for i in indices:
-            if self.log is not None and i < len(self.log):
-                row = self.log[i]
+            if log is not None and i < len(log):
+                row = log[i]
                 k = E.KINDS[int(row["kind"])]
-                sentence = E.narrate(row, self.names)
+                sentence = E.narrate(row, self._names())
                 it = QtWidgets.QListWidgetItem(f"#{i + 1:,}  t={int(row['tick'])}  {sentence}")
                 it.setIcon(chip(k.group))
-                it.setToolTip(f"#{i + 1:,}, tick {int(row['tick'])}, {k.name}: {sentence}\n"
-                              "Click to show the state after this event.")
+                it.setToolTip(f"#{i + 1:,}, tick {int(row['tick'])}, {k.name}: {sentence}\n{then}")
             else:
                 it = QtWidgets.QListWidgetItem(f"#{i + 1:,}")
-                it.setToolTip("Click to show the state after this event.")
+                it.setToolTip(then)
             it.setData(Qt.ItemDataRole.UserRole, int(i))
             self.history.addItem(it)
         self.history_label.setText(f"History: {len(indices)} events" + (
