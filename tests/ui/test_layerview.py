@@ -255,17 +255,59 @@ def test_where_names_the_pages_in_sight_their_band_size_and_whose_they_are(tl):
     assert text.startswith(f"{names[0]} (guest physical memory): GPPN 0x0 – 0x0 of ") and "mostly" not in text
 
 
-def test_vm_names_too_wide_for_their_column_take_two_lines_right_of_the_heading(qtbot):
+def test_vm_names_too_wide_for_their_column_take_two_lines(qtbot):
     from vmmemviz.paint.labels import staggered
     gps = [B.Band(f"gp.{i}", "gp", i, None, f"lnx{i:02d}", 400, 20, 22.0 * i, 50.0, np.zeros((20, 20), np.uint8))
            for i in range(12)]
     font = QtGui.QFont()
     font.setPixelSize(9)
-    two = staggered(gps, font, 1.0, QtGui.QTransform(), 50.0)
-    assert sorted(two) == sorted(b.key for b in gps[3:])                # right of the heading's end
-    assert [two[b.key][1] for b in gps[3:]] == [0, 1] * 4 + [0]           # alternate lines
-    assert two["gp.3"][0] == "lnx03" and two["gp.11"][0] == "11"          # the last reaches over nothing
-    assert staggered(gps, font, 3.0, QtGui.QTransform(), 50.0) == {}      # names fit: one line
-    digits = staggered(gps, font, 0.4, QtGui.QTransform(), 50.0)         # names not even in two columns:
+    two = staggered(gps, font, 1.0)
+    assert sorted(two) == sorted(b.key for b in gps)                    # from the first column on
+    assert [two[b.key][1] for b in gps] == [0, 1] * 6                     # alternate lines
+    assert two["gp.0"][0] == "lnx00" and two["gp.11"][0] == "11"          # the last reaches over nothing
+    assert staggered(gps, font, 3.0) == {}                                # names fit: one line
+    digits = staggered(gps, font, 0.4)                                    # names not even in two columns:
     assert digits and all(t == b.key[3:].zfill(2) for b in gps for t in [digits.get(b.key, (b.key[3:].zfill(2),))[0]])
-    assert staggered(gps, font, 0.1, QtGui.QTransform(), 50.0) == {}      # not even numbers: none
+    assert staggered(gps, font, 0.1) == {}                                # not even numbers: none
+
+
+def test_vm_groups_are_runs_of_names_alike():
+    from vmmemviz.paint.labels import vm_groups
+    assert vm_groups(["sql01", "sql02", "web01", "web02", "web03", "batch01", "db", "db"]) == [
+        (0, 1, "sql01–02"), (2, 4, "web01–03"), (5, 5, "batch01"), (6, 6, "db"), (7, 7, "db")]
+    assert vm_groups(["win01", "lin01", "lin02", "lin03", "db01"]) == [
+        (0, 0, "win01"), (1, 3, "lin01–03"), (4, 4, "db01")]
+
+
+def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
+    """64 VMs in three groups (the datacenter), zoomed out: every column has its number,
+    from the first one, and each group's label spans its run on the heading's line."""
+    from vmmemviz.paint.labels import paint_labels, staggered
+    names = [f"sql{i:02d}" for i in range(1, 29)] + [f"web{i:02d}" for i in range(1, 29)] + \
+        [f"batch{i:02d}" for i in range(1, 9)]
+    vms = tuple((n, 4096, (("app", 2048),), ()) for n in names)
+    slots = B.layout(64 * 4096, vms, 1.4)
+    bands = [B.Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
+                    np.zeros((-(-s.count // s.cols), s.cols), np.uint8)) for s in slots]
+    gps = sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x)
+    width = max(b.x + b.cols for b in bands)
+    img = QtGui.QImage(700, 500, QtGui.QImage.Format.Format_RGB32)
+    bg = QtGui.QColor(P.THEMES["dark"]["bg"])
+    img.fill(bg)
+    p = QtGui.QPainter(img)
+    p.scale(700 / width, 700 / width)
+    lod = 700 / width
+    small = QtGui.QFont(p.font())
+    small.setPixelSize(9)
+    two = staggered(gps, small, lod)
+    labels = dict((text, rect) for rect, text in paint_labels(p, bands, "dark", stagger=True))
+    p.end()
+    assert set(two) == {b.key for b in gps} and two["gp.0"][0] == "01" and two["gp.28"][0] == "01"
+    for text, first, last in (("sql01–28: 28 VMs", 0, 27), ("web01–28: 28 VMs", 28, 55), ("batch01–08: 8 VMs", 56, 63)):
+        r = labels[text]                      # a tooltip over the run's columns, on the heading's line
+        assert r.left() == gps[first].x and r.right() == gps[last].x + gps[last].cols and r.bottom() < gps[0].y
+    line = QtGui.QFontMetricsF(small).height()
+    top = round(gps[0].y * lod - 2 * line) - 3       # above the two lines of numbers: the groups' line
+    for first in (28, 56):                           # web and batch: written from their first column
+        x0 = round(gps[first].x * lod) + 1
+        assert any(img.pixelColor(x, y) != bg for x in range(x0, x0 + 20) for y in range(top - 12, top))

@@ -3,7 +3,9 @@
 Text is drawn at a pixel size that follows the zoom up to a cap. A label that does not fit
 its band's width is shortened (the size first, then the VM's name alone, a smaller font,
 then elided); ``paint_labels`` returns every label's scene rect and full text, so the view
-can show the whole text as a tooltip. At host scale a VM's column keeps at least its number.
+can show the whole text as a tooltip. At host scale a VM's column keeps at least its number,
+and (in the window) each run of VMs named alike gets a group label on the heading's line
+("sql01–28"), so numbers that repeat across groups still say which VM.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
     name; None when not even that fits (the tooltip still has it). ``font_key``: the
     font's ``toString()`` when the caller has it."""
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
-    digits = (short[len(short.rstrip("0123456789")):] or str(b.vm)) if b.layer == "gp" else ""
+    digits = number(short, b.vm) if b.layer == "gp" else ""
     fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
     if fit is None:
         return None
@@ -80,16 +82,36 @@ def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room:
     return None
 
 
-def staggered(gps, font: QtGui.QFont, lod: float, xf: QtGui.QTransform, after: float) -> dict:
+DIGITS = "0123456789"
+
+
+def number(title: str, vm) -> str:
+    """The number a VM's column shows when its name does not fit: web07 -> 07."""
+    return title[len(title.rstrip(DIGITS)):] or str(vm)
+
+
+def vm_groups(titles) -> list:
+    """Runs of neighbouring VM names that differ only in their number ("sql01" .. "sql28"):
+    (first index, last index, label "sql01–28"); a name alone is a run of one."""
+    out = []
+    for i, t in enumerate(titles):
+        stem = t.rstrip(DIGITS)
+        if out and stem != t and stem == titles[out[-1][0]].rstrip(DIGITS) != titles[out[-1][0]]:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return [(a, b, titles[a] if a == b else f"{titles[a]}–{number(titles[b], b)}") for a, b in out]
+
+
+def staggered(gps, font: QtGui.QFont, lod: float) -> dict:
     """VM columns (``gps``: the gp bands, left to right) too narrow for their names (else
-    their numbers) but two columns wide enough: from the first column right of device x
-    ``after`` (the heading's end) on, on two lines, alternate columns on the upper one;
-    {band key: (text, line)}."""
+    their numbers) but two columns wide enough: on two lines, alternate columns on the
+    upper one; {band key: (text, line)}."""
     if len(gps) < 2:
         return {}
     fm = QtGui.QFontMetricsF(font)
     pitch = (gps[1].x - gps[0].x) * lod
-    digits = [b.title[len(b.title.rstrip("0123456789")):] or str(b.vm) for b in gps]
+    digits = [number(b.title, b.vm) for b in gps]
     for texts in ([b.title for b in gps], digits):      # the names, else their numbers
         widths = [fm.horizontalAdvance(t) for t in texts]
         if all(w <= b.cols * lod for w, b in zip(widths, gps)):
@@ -98,13 +120,54 @@ def staggered(gps, font: QtGui.QFont, lod: float, xf: QtGui.QTransform, after: f
             break
     else:
         return {}
-    start = next((k for k, b in enumerate(gps) if xf.map(QtCore.QPointF(b.x, b.y)).x() > after + 4), None)
-    if start is None:
-        return {}
-    out = {b.key: (texts[start + k], k % 2) for k, b in enumerate(gps[start:])}
+    out = {b.key: (t, k % 2) for k, (b, t) in enumerate(zip(gps, texts))}
     last = gps[-1]
     if last.key in out and widths[-1] > last.cols * lod:          # nothing right of it to reach over
         out[last.key] = (digits[-1], out[last.key][1])
+    return out
+
+
+def _unnamed(gps, two: dict, font: QtGui.QFont, lod: float, font_key: str) -> bool:
+    """Whether some VM column (``gps``) shows less than its name (its number, or nothing)."""
+    for b in gps:
+        shown = two[b.key][0] if b.key in two else (fitted(b, font, b.cols * lod, font_key) or ("",))[0]
+        if not shown.startswith(b.title):
+            return True
+    return False
+
+
+def _paint_groups(painter: QtGui.QPainter, gps, font: QtGui.QFont, xf: QtGui.QTransform, base: float,
+                  after: float, lab: float, rule: QtGui.QColor) -> list:
+    """Label each run of VMs named alike (``vm_groups``) on the heading's line (device y
+    ``base``): from its first column, or right of device x ``after`` (the heading's end,
+    the group before) or of the device's left edge, while inside its run, else its stem alone ("sql"), else not at all,
+    and a ``rule`` on to the run's end; ``(scene rect, text)`` of each run."""
+    fm = QtGui.QFontMetricsF(font)
+    painter.setFont(font)
+    pen = QtGui.QPen(rule, 1)
+    pen.setCosmetic(True)
+    mid, space = base - fm.xHeight() / 2, fm.averageCharWidth()
+    out = []
+    for i0, i1, text in vm_groups([b.title for b in gps]):
+        first, last = gps[i0], gps[i1]
+        start = xf.map(QtCore.QPointF(first.x, first.y)).x()
+        x = max(start, after + 2 * space, space)        # a run that starts out of sight: at the edge
+        end = xf.map(QtCore.QPointF(last.x + last.cols, last.y)).x()
+        for t in dict.fromkeys((text, first.title.rstrip(DIGITS))):
+            w = fm.horizontalAdvance(t)
+            if t and x + w <= end:
+                painter.drawText(QtCore.QPointF(x, base), t)
+                if end - x - w > 3 * space:         # a rule to the run's last column: how far it spans
+                    painter.save()
+                    painter.setPen(pen)
+                    r = end - space
+                    painter.drawLine(QtCore.QPointF(x + w + space, mid), QtCore.QPointF(r, mid))
+                    painter.drawLine(QtCore.QPointF(r, mid - 3), QtCore.QPointF(r, mid + 3))
+                    painter.restore()
+                after = x + w
+                break
+        out.append((QtCore.QRectF(first.x, first.y - 2 * lab, last.x + last.cols - first.x, lab),
+                    f"{text}: {i1 - i0 + 1} VMs" if i1 > i0 else text))
     return out
 
 
@@ -125,7 +188,11 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
     painter.resetTransform()
     font = QtGui.QFont(painter.font())
     font.setPixelSize(px)
-    gp_head = float("-inf")                # device x where the guest physical heading ends
+    font_key = font.toString()
+    small = QtGui.QFont(font)
+    small.setPixelSize(MIN_PX + 1)
+    gps = sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x)
+    two = staggered(gps, small, lod) if stagger else {}
     if headings:
         bold = QtGui.QFont(font)
         bold.setBold(True)
@@ -133,20 +200,20 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
         heads = {}
         for b in bands:                    # each row of bands has a heading: its layer
             heads[row_of(b)] = min(heads.get(row_of(b), b.y), b.y)
-        painter.setFont(bold)
         fm_b = QtGui.QFontMetricsF(bold)
-        painter.setPen(QtGui.QColor(t["fg"]))
         for row, y in heads.items():
             p = xf.map(QtCore.QPointF(0, y - lab))
-            painter.drawText(QtCore.QPointF(p.x(), p.y() - fm_b.descent() - 2), LAYER_TITLES[row])
+            base = p.y() - fm_b.descent() - 2
+            if row == "gp" and two:        # over the two lines of VM names
+                base = min(base, xf.map(QtCore.QPointF(0, y)).y() - 2 * QtGui.QFontMetricsF(small).height()
+                           - fm_b.descent() - 3)
+            painter.setFont(bold)
+            painter.setPen(QtGui.QColor(t["fg"]))
+            painter.drawText(QtCore.QPointF(p.x(), base), LAYER_TITLES[row])
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
-            if row == "gp":
-                gp_head = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
-    small = QtGui.QFont(font)
-    small.setPixelSize(MIN_PX + 1)
-    two = staggered(sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x), small, lod, xf,
-                    gp_head) if stagger else {}
-    font_key = font.toString()
+            if row == "gp" and stagger and _unnamed(gps, two, font, lod, font_key):
+                end = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
+                out[:0] = _paint_groups(painter, gps, font, xf, base, end, lab, QtGui.QColor(t["muted"]))
     device = QtCore.QRectF(painter.window()) if painter.device() is not None else None
     for b in bands:
         if b.layer == "mp":
