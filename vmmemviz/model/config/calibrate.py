@@ -47,6 +47,7 @@ import math
 from dataclasses import dataclass, field
 
 TARGETS = ("pshare_saving_mb", "memctl_curr_mb", "swap_curr_mb", "zip_zipped_mb")
+END_SPAN = 30                         # ticks run past ramp + 60 to choose the end from
 
 
 def _f(d: dict, k: str, default: float = 0.0) -> float:
@@ -71,6 +72,7 @@ class Guess:
     scan_speed: float = 1.0           # page sharing: 1 = a scan of each VM every 40 ticks
     ramp: int = 40                    # ticks over which the applications write what they hold
     swap_rate: int = 0                # Sim.SwapRate, pages/s (0: the default)
+    end: int = 0                      # duration: the tick the capture is matched at (0: ramp + 60)
 
 
 @dataclass
@@ -152,7 +154,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
     zip_pct = [100 * _f(v, "CACHESZ") / _f(v, "MEMSZ") for v in vms.values()
                if _f(v, "CACHESZ") > 0 and _f(v, "MEMSZ") > 0]
     burst_at, free_at = guess.ramp + 10, guess.ramp + 55
-    duration = guess.ramp + 60
+    duration = guess.end or guess.ramp + 60
     o = [f"# Calibrated from {source}.",
          "# Run it and compare: vmmemviz calibrate prints capture against simulated.",
          f"# [host] memory_mb: managed memory {_n(managed)} MB less {_n(system)} MB held by ESXi's own",
@@ -166,6 +168,8 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
          "# working set TCHD, write fraction TCHD_W/TCHD.",
          f"# Pressure history: a burst of {_n(guess.burst)} MB (searched for so that swap and zip match)",
          f"# written at {burst_at} s and freed at {free_at} s, in the VMs with swapped or zipped memory.",
+         f"# Ends at {duration} s: of the ticks after the burst, the one where the figures match best",
+         "# (how long the pressure had lasted when the capture was taken).",
          f"name = {_t(name)}", "seed = 1", f"duration = {duration}", "",
          "[host]", f"memory_mb = {_n(_mb(max(1.0, managed - system) / scale))}", "",
          "[settings]",
@@ -254,6 +258,14 @@ def simulate(text: str) -> dict:
     return tl.counters()
 
 
+def _ticks(text: str) -> list:
+    """Run a scenario text to its end; each tick's counters ({"tick", "host", "vms"})."""
+    from vmmemviz.model.config.scenario import parse
+    from vmmemviz.model.core.timeline import Timeline
+
+    return list(Timeline(parse(text, "<calibrated>")).records())
+
+
 def _worst(cal: Calibration) -> float:
     return max(abs(s - c) / b for _, c, s, b, _ in cal.rows())
 
@@ -269,8 +281,13 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
     guess.swap_rate = round(swap_mbps * 256)
     best, base, history, bursts, step = None, None, [], [], 1.0
     for r in range(max(1, rounds)):
+        # run past the usual end and take the tick after the burst that matches best
+        guess.end = guess.ramp + 60 + END_SPAN
+        ticks = _ticks(scenario_text(sample, guess, name, source, scale))[guess.ramp + 10:]
+        sims = [_unscale({"host": t["host"], "vms": t["vms"]}, scale) for t in ticks]
+        i = min(range(len(sims)), key=lambda j: _worst(Calibration("", target, sims[j], managed)))
+        sim, guess.end = sims[i], ticks[i]["tick"] + 1
         text = scenario_text(sample, guess, name, source, scale)
-        sim = _unscale(simulate(text), scale)
         cal = Calibration(text, target, sim, managed)
         err = _worst(cal)
         history.append(err)
