@@ -17,7 +17,9 @@ over a ramp (40 s to start with):
   the rest text (compresses to 2 KB) and random (does not), starting from the ratio of the
   VM's compressed to swapped memory and corrected run after run by its CACHEUSD;
 * how it touches: working set TCHD, write fraction TCHD_W / TCHD (0.3 if not captured),
-  eight touches a second per MB of working set.
+  eight touches a second per MB of working set to start with, corrected run after run by
+  the VM's %ACTV (how active a VM looks sets its idle tax, so its target SZTGT and so how
+  much of the host's ballooning and swapping falls on it and not on the others).
 
 The speed of the host's swap device (``Sim.SwapRate``): how fast the capture shows the host
 taking pages out (SWW/s + ZIP/s + LLSWW/s summed over VMs, the median of the samples where it
@@ -32,6 +34,11 @@ its own swapped + zipped memory). The ramp's length is searched against the host
 Memctl: slower pressure leaves ballooning time to act before the host is hard (without
 ballooning in the capture, the ramp slows when there is too much swap + zip even
 without a burst).
+
+When: the capture is one moment of a pressure episode that goes on (balloons still
+inflating, PShare saving falling as they take zero pages), so each run goes 30 ticks past
+the usual end and the scenario ends at the tick after the burst where the figures match best
+(how long the pressure had lasted when the capture was taken).
 
 The search runs the simulator ``rounds`` times and keeps the best round; after a run that
 did worse than the best it corrects the best run's guess again, half as far. It reads the
@@ -68,6 +75,7 @@ class Guess:
     held: dict
     text: dict                        # per VM: share of text (compressible) in the non-shared rest
     share: dict                       # per VM: its part of the burst
+    touch: dict = field(default_factory=dict)   # per VM: touches a second per MB of working set
     burst: float = 0.0
     scan_speed: float = 1.0           # page sharing: 1 = a scan of each VM every 40 ticks
     ramp: int = 40                    # ticks over which the applications write what they hold
@@ -193,7 +201,8 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
         windows = _f(v, "ZERO") > 0.4 * _f(v, "GRANT") > 0
         o += ["", f"# {n}: captured GRANT {_n(_f(v, 'GRANT'))}, SWCUR {_n(_f(v, 'SWCUR'))}, zipped "
               f"{_n(round(_zipped(sample, n), 2))}, MCTLSZ {_n(_f(v, 'MCTLSZ'))}, TCHD {_n(_f(v, 'TCHD'))} MB; "
-              f"inferred: holds {_n(round(held * scale, 2))} MB, text share {guess.text[n]:.2f}",
+              f"inferred: holds {_n(round(held * scale, 2))} MB, text share {guess.text[n]:.2f}, "
+              f"{guess.touch.get(n, 8.0):.1f} touches/s per MB of TCHD (by %ACTV {_n(_f(v, '%ACTV'))})",
               "[[vm]]", f"name = {_t(n)}", f"memory_mb = {_n(_mb(memsz))}",
               f"tools = {'false' if v.get('MCTL?') == 'N' else 'true'}"]
         if windows:
@@ -217,7 +226,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
         wf = _f(v, "TCHD_W") / _f(v, "TCHD") if _f(v, "TCHD") > 0 and "TCHD_W" in v else 0.3
         o += ["", "[[vm.process]]", 'name = "app"', f"size_mb = {_n(pages / 256)}",
               f"working_set_mb = {_n(_mb(max(tchd, 1 / 256)))}",
-              f"touches = {max(10, min(2000, int(tchd * 8)))}",
+              f"touches = {max(10, min(2000, int(tchd * guess.touch.get(n, 8.0))))}",
               f"write_fraction = {round(min(1.0, wf), 3)}"]
         o += _steps(pages, mix, guess.ramp)
         if guess.burst > 0 and n in weight:
@@ -318,6 +327,8 @@ def _corrected(guess: Guess, sim: dict, sample: dict, managed: float, step: floa
         want_n = _f(v, "SWCUR") + _zipped(sample, n)
         if want_n > 0 and guess.share[n] > 0:
             guess.share[n] *= towards(want_n, _f(got_v, "SWCUR") + _zipped(sim, n), 0.5, 2.0)
+        if _f(v, "%ACTV") > 0:        # touches a second by the active share (%ACTV)
+            guess.touch[n] = guess.touch.get(n, 8.0) * towards(_f(v, "%ACTV"), _f(got_v, "%ACTV"), 0.5, 2.0)
         if _f(v, "CACHEUSD") > 0:
             guess.text[n] = min(1.0, max(0.05, guess.text[n] * towards(_f(v, "CACHEUSD"), _f(got_v, "CACHEUSD"),
                                                                        0.5, 2.0)))
