@@ -17,7 +17,9 @@ over a ramp (40 s to start with):
   the rest text (compresses to 2 KB) and random (does not), starting from the ratio of the
   VM's compressed to swapped memory and corrected run after run by its CACHEUSD;
 * how it touches: working set TCHD, write fraction TCHD_W / TCHD (0.3 if not captured),
-  eight touches a second per MB of working set.
+  eight touches a second per MB of working set to start with, corrected run after run by
+  the VM's %ACTV (how active a VM looks sets its idle tax, so its target SZTGT and so how
+  much of the host's ballooning and swapping falls on it and not on the others).
 
 The speed of the host's swap device (``Sim.SwapRate``): how fast the capture shows the host
 taking pages out (SWW/s + ZIP/s + LLSWW/s summed over VMs, the median of the samples where it
@@ -33,6 +35,11 @@ Memctl: slower pressure leaves ballooning time to act before the host is hard (w
 ballooning in the capture, the ramp slows when there is too much swap + zip even
 without a burst).
 
+When: the capture is one moment of a pressure episode that goes on (balloons still
+inflating, PShare saving falling as they take zero pages), so each run goes 30 ticks past
+the usual end and the scenario ends at the tick after the burst where the figures match best
+(how long the pressure had lasted when the capture was taken).
+
 The search runs the simulator ``rounds`` times and keeps the best round; after a run that
 did worse than the best it corrects the best run's guess again, half as far. It reads the
 model only through ``run --json``'s counters, so it follows the model when reclamation
@@ -47,6 +54,7 @@ import math
 from dataclasses import dataclass, field
 
 TARGETS = ("pshare_saving_mb", "memctl_curr_mb", "swap_curr_mb", "zip_zipped_mb")
+END_SPAN = 30                         # ticks run past ramp + 60 to choose the end from
 
 
 def _f(d: dict, k: str, default: float = 0.0) -> float:
@@ -67,10 +75,12 @@ class Guess:
     held: dict
     text: dict                        # per VM: share of text (compressible) in the non-shared rest
     share: dict                       # per VM: its part of the burst
+    touch: dict = field(default_factory=dict)   # per VM: touches a second per MB of working set
     burst: float = 0.0
     scan_speed: float = 1.0           # page sharing: 1 = a scan of each VM every 40 ticks
     ramp: int = 40                    # ticks over which the applications write what they hold
     swap_rate: int = 0                # Sim.SwapRate, pages/s (0: the default)
+    end: int = 0                      # duration: the tick the capture is matched at (0: ramp + 60)
 
 
 @dataclass
@@ -152,7 +162,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
     zip_pct = [100 * _f(v, "CACHESZ") / _f(v, "MEMSZ") for v in vms.values()
                if _f(v, "CACHESZ") > 0 and _f(v, "MEMSZ") > 0]
     burst_at, free_at = guess.ramp + 10, guess.ramp + 55
-    duration = guess.ramp + 60
+    duration = guess.end or guess.ramp + 60
     o = [f"# Calibrated from {source}.",
          "# Run it and compare: vmmemviz calibrate prints capture against simulated.",
          f"# [host] memory_mb: managed memory {_n(managed)} MB less {_n(system)} MB held by ESXi's own",
@@ -166,6 +176,8 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
          "# working set TCHD, write fraction TCHD_W/TCHD.",
          f"# Pressure history: a burst of {_n(guess.burst)} MB (searched for so that swap and zip match)",
          f"# written at {burst_at} s and freed at {free_at} s, in the VMs with swapped or zipped memory.",
+         f"# Ends at {duration} s: of the ticks after the burst, the one where the figures match best",
+         "# (how long the pressure had lasted when the capture was taken).",
          f"name = {_t(name)}", "seed = 1", f"duration = {duration}", "",
          "[host]", f"memory_mb = {_n(_mb(max(1.0, managed - system) / scale))}", "",
          "[settings]",
@@ -189,7 +201,8 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
         windows = _f(v, "ZERO") > 0.4 * _f(v, "GRANT") > 0
         o += ["", f"# {n}: captured GRANT {_n(_f(v, 'GRANT'))}, SWCUR {_n(_f(v, 'SWCUR'))}, zipped "
               f"{_n(round(_zipped(sample, n), 2))}, MCTLSZ {_n(_f(v, 'MCTLSZ'))}, TCHD {_n(_f(v, 'TCHD'))} MB; "
-              f"inferred: holds {_n(round(held * scale, 2))} MB, text share {guess.text[n]:.2f}",
+              f"inferred: holds {_n(round(held * scale, 2))} MB, text share {guess.text[n]:.2f}, "
+              f"{guess.touch.get(n, 8.0):.1f} touches/s per MB of TCHD (by %ACTV {_n(_f(v, '%ACTV'))})",
               "[[vm]]", f"name = {_t(n)}", f"memory_mb = {_n(_mb(memsz))}",
               f"tools = {'false' if v.get('MCTL?') == 'N' else 'true'}"]
         if windows:
@@ -213,7 +226,7 @@ def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: flo
         wf = _f(v, "TCHD_W") / _f(v, "TCHD") if _f(v, "TCHD") > 0 and "TCHD_W" in v else 0.3
         o += ["", "[[vm.process]]", 'name = "app"', f"size_mb = {_n(pages / 256)}",
               f"working_set_mb = {_n(_mb(max(tchd, 1 / 256)))}",
-              f"touches = {max(10, min(2000, int(tchd * 8)))}",
+              f"touches = {max(10, min(2000, int(tchd * guess.touch.get(n, 8.0))))}",
               f"write_fraction = {round(min(1.0, wf), 3)}"]
         o += _steps(pages, mix, guess.ramp)
         if guess.burst > 0 and n in weight:
@@ -254,6 +267,14 @@ def simulate(text: str) -> dict:
     return tl.counters()
 
 
+def _ticks(text: str) -> list:
+    """Run a scenario text to its end; each tick's counters ({"tick", "host", "vms"})."""
+    from vmmemviz.model.config.scenario import parse
+    from vmmemviz.model.core.timeline import Timeline
+
+    return list(Timeline(parse(text, "<calibrated>")).records())
+
+
 def _worst(cal: Calibration) -> float:
     return max(abs(s - c) / b for _, c, s, b, _ in cal.rows())
 
@@ -269,8 +290,13 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
     guess.swap_rate = round(swap_mbps * 256)
     best, base, history, bursts, step = None, None, [], [], 1.0
     for r in range(max(1, rounds)):
+        # run past the usual end and take the tick after the burst that matches best
+        guess.end = guess.ramp + 60 + END_SPAN
+        ticks = _ticks(scenario_text(sample, guess, name, source, scale))[guess.ramp + 10:]
+        sims = [_unscale({"host": t["host"], "vms": t["vms"]}, scale) for t in ticks]
+        i = min(range(len(sims)), key=lambda j: _worst(Calibration("", target, sims[j], managed)))
+        sim, guess.end = sims[i], ticks[i]["tick"] + 1
         text = scenario_text(sample, guess, name, source, scale)
-        sim = _unscale(simulate(text), scale)
         cal = Calibration(text, target, sim, managed)
         err = _worst(cal)
         history.append(err)
@@ -301,6 +327,8 @@ def _corrected(guess: Guess, sim: dict, sample: dict, managed: float, step: floa
         want_n = _f(v, "SWCUR") + _zipped(sample, n)
         if want_n > 0 and guess.share[n] > 0:
             guess.share[n] *= towards(want_n, _f(got_v, "SWCUR") + _zipped(sim, n), 0.5, 2.0)
+        if _f(v, "%ACTV") > 0:        # touches a second by the active share (%ACTV)
+            guess.touch[n] = guess.touch.get(n, 8.0) * towards(_f(v, "%ACTV"), _f(got_v, "%ACTV"), 0.5, 2.0)
         if _f(v, "CACHEUSD") > 0:
             guess.text[n] = min(1.0, max(0.05, guess.text[n] * towards(_f(v, "CACHEUSD"), _f(got_v, "CACHEUSD"),
                                                                        0.5, 2.0)))
