@@ -57,9 +57,10 @@ def test_calibrate_overcommitted_host(calibrated, tmp_path):
 def test_calibration_lands_within_ten_percent(calibrated):
     """The issue's target: PShare saving, Memctl, Swap, Zip and each VM's GRANT within 10% of
     the capture, or within 1% of managed memory for small values."""
-    _, _, cal = calibrated
+    _, sample, cal = calibrated
     misses = [(w, c, s, b) for w, c, s, b, _ in cal.rows() if abs(s - c) > b]
     assert misses == []
+    assert cal.simulated["host"]["state"] == sample["host"]["state"]      # and in the capture's state
 
 
 def test_calibrate_command(tmp_path, capsys):
