@@ -42,10 +42,11 @@ class Tracked(np.ndarray):
     slice view of it), ``ufunc.at(a, ...)``, ``out=a`` and ``fill`` / ``put`` / ``sort``; model
     code writes state arrays no other way. Ufunc results are plain arrays."""
 
+    mark, root, off = None, 0, None       # mark None: a copy, or not tracked
+
     def __array_finalize__(self, obj):
         mark = getattr(obj, "mark", None)
-        self.mark = self.off = None
-        if mark is not None:
+        if mark is not None and self.base is not None:      # a view, not a fancy-indexed copy
             lo = self.__array_interface__["data"][0] - obj.root
             if 0 <= lo < len(mark) * BLOCK:         # a view into the root (not a copy)
                 self.mark, self.root, self.off = mark, obj.root, lo
