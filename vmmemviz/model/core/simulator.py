@@ -53,6 +53,7 @@ class Simulator:
         self.rng = np.random.default_rng(scenario.seed)
         self.log = EventLog() if log else None
         self.events = 0
+        self.on_emit = None    # called with the event count after each emit (the timeline's keyframes)
         self.now = 0           # the next tick to run
         self._serial = 1
         realdata.load_images(self)
@@ -79,6 +80,8 @@ class Simulator:
         if self.log is not None:
             self.log.append(rows)
         self.events += len(rows)
+        if self.on_emit is not None:
+            self.on_emit(self.events)
         return rows
 
     def rows(self, n: int, kind_code: int, vm: int = 0, **fields) -> np.ndarray:

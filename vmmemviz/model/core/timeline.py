@@ -2,14 +2,15 @@
 
 The live :class:`Simulator` only moves forward and logs every event. The timeline keeps a
 second state, the *view*, at position ``pos`` (the number of events applied). Seeking
-forward applies logged rows; seeking backward restores the nearest keyframe at or before
-the target and applies the rows from there. Keyframes are LZ4-compressed copies of the
-live state taken at tick ends, ``keyframe_every`` events apart or more. By default 4096, and
-at host scale more, since a keyframe costs a pass over every array: one event per
-``KEYFRAME_BYTES_PER_EVENT`` bytes of state (the replay of the rows between two costs
-about what the keyframe costs). When they outgrow ``keyframe_budget`` bytes every other one
-is dropped (the first is always kept), so their memory is bounded and seeks get at most
-twice as long.
+forward applies logged rows; seeking backward, or further than a keyframe ahead, restores
+the nearest keyframe at or before the target and applies the rows from there. Keyframes
+are copies of the live state taken after the emit that carries it ``keyframe_every``
+events past the last one (the state after any emit is what replaying the log to there
+gives). Both states are tracked (modelstate.py): a keyframe compresses only the blocks
+written since the previous one, and a restore writes back only the blocks where the view
+differs from it, so both cost what changed, not the whole state. When keyframes outgrow
+``keyframe_budget`` bytes every other one is dropped (the first is always kept), so their
+memory is bounded and seeks get at most twice as long.
 
 The view is built on first use. A run that only ever looks at its last event (``run``,
 headless) never needs a second state: once the live simulation has finished the view takes
@@ -23,7 +24,7 @@ from vmmemviz.model.views import counters
 from vmmemviz.model.core.events import apply_rows
 from vmmemviz.model.core.simulator import Simulator, build_state
 
-KEYFRAME_BYTES_PER_EVENT = 32768    # LZ4 of 32 KB of state ~ replaying one event (both ~10 us)
+KEYFRAME_EVERY = 2048     # events: replaying them takes ~20-50 ms, a keyframe a few ms
 
 
 class Timeline:
@@ -32,9 +33,12 @@ class Timeline:
         self.sim = Simulator(scenario)
         self._view = None
         self.pos = 0
-        self.keyframe_every = keyframe_every or max(4096, self.sim.state.nbytes() // KEYFRAME_BYTES_PER_EVENT)
+        self.keyframe_every = keyframe_every or KEYFRAME_EVERY
         self.keyframe_budget = keyframe_budget
         self.keyframes = [(0, self.sim.state.snapshot())]
+        self._kf_bytes = self.keyframes[0][1].nbytes
+        self.sim.state.track(self.keyframes[0][1])
+        self.sim.on_emit = self._emitted
         self.history = []   # per tick: {"tick", "events", "host": {...}, "vms": {...}} (plots, JSON)
 
     # -- the live side -------------------------------------------------------------------
@@ -57,10 +61,15 @@ class Timeline:
             n = len(self.sim.log)
             self.history.append({"tick": self.sim.now - 1, "events": n,
                                  **counters.all_counters(self.sim.state, self.sim, self.tick_rows(n))})
-            if n - self.keyframes[-1][0] >= self.keyframe_every:
-                self.keyframes.append((n, self.sim.state.snapshot()))
-                self._bound()
         return len(self.sim.log)
+
+    def _emitted(self, n: int) -> None:
+        """The live state is at event ``n``: take a keyframe when due."""
+        if n - self.keyframes[-1][0] >= self.keyframe_every:
+            snap = self.sim.state.snapshot()
+            self.keyframes.append((n, snap))
+            self._kf_bytes += snap.nbytes
+            self._bound()
 
     def records(self):
         """Run to the end, yielding each tick's counters as ``{"tick", "host", "vms"}``."""
@@ -81,19 +90,25 @@ class Timeline:
         return len(self.sim.log)
 
     def _bound(self) -> None:
-        while len(self.keyframes) > 2 and self.keyframe_bytes() > self.keyframe_budget:
+        while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
             self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
                 [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
+            self._kf_bytes = self.keyframe_bytes()
 
     def keyframe_bytes(self) -> int:
-        return sum(s.nbytes for _, s in self.keyframes)
+        """Bytes of the keyframes' blobs, each shared blob once."""
+        snaps = [s for _, s in self.keyframes]
+        ids = np.concatenate([i for s in snaps for i in s.ids.values()])
+        sizes = np.fromiter((len(b) for s in snaps for bl in s.blobs.values() for b in bl), np.int64, len(ids))
+        return int(sizes[np.unique(ids, return_index=True)[1]].sum())
 
     # -- the view side -------------------------------------------------------------------
     @property
     def view(self):
         """The state at position ``pos``."""
         if self._view is None:
-            self._view = build_state(self.sc)
+            self._view = build_state(self.sc)      # the state at event 0: keyframe 0
+            self._view.track(self.keyframes[0][1])
         return self._view
 
     def seek(self, k: int) -> None:
@@ -101,6 +116,7 @@ class Timeline:
         k = max(0, min(k, self.ensure(k)))
         if self._view is None and self.sim.done() and k == len(self.sim.log):
             self._view, self.pos = self.sim.state, k      # the live state will not move again
+            self.sim.on_emit = None
             return
         if k < self.pos or k - self.pos > self.keyframe_every:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
