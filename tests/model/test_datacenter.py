@@ -12,6 +12,7 @@ import pytest
 from vmmemviz.assets import asset
 from vmmemviz.model.config import scenario
 from vmmemviz.model.config.scale import scaled
+from vmmemviz.model.config.settings import HOST_SETTINGS
 from vmmemviz.model.core import events
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.model.reclaim import freestates as states
@@ -52,3 +53,14 @@ def test_the_host_walks_through_every_state(timeline):
 def test_every_reclamation_technique_shows(timeline):
     seen = {events.KINDS[int(k)].name for k in np.unique(timeline.log.rows()["kind"])}
     assert set(KINDS) <= seen, set(KINDS) - seen
+
+
+def test_scaling_divides_every_rate_also_a_default_one():
+    """Sizes and per-second rates shrink together, also a rate the file leaves at its default
+    (Sim.SwapRate here), so the scaled host swaps as fast for its size as the full one."""
+    full = scenario.load("datacenter")
+    sc = small()
+    assert sc.host_pages * SCALE == full.host_pages
+    assert "Sim.SwapRate" not in full.settings
+    assert sc.settings["Sim.SwapRate"] == HOST_SETTINGS["Sim.SwapRate"][0] // SCALE
+    assert sc.settings["Sim.BalloonRate"] == full.settings["Sim.BalloonRate"] // SCALE

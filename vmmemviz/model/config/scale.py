@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import tomlkit
 
-RATES = ("touches", "Sim.BalloonRate")      # per second: they shrink with memory
+from vmmemviz.model.config.settings import HOST_SETTINGS
+
+RATES = ("touches",)                            # per second: they shrink with memory
+SETTING_RATES = ("Sim.BalloonRate", "Sim.SwapRate")   # ... also when left at their default
 
 
 def scaled(text: str, factor: float) -> str:
@@ -23,8 +26,13 @@ def scaled(text: str, factor: float) -> str:
             elif k in RATES:
                 table[k] = max(1, int(table[k] // factor))
 
-    for name in ("host", "settings"):
-        shrink(doc.get(name, {}))
+    shrink(doc.get("host", {}))
+    if "settings" not in doc:
+        doc["settings"] = tomlkit.table()
+    settings = doc["settings"]
+    shrink(settings)
+    for k in SETTING_RATES:
+        settings[k] = max(1, int(settings.get(k, HOST_SETTINGS[k][0]) // factor))
     for vm in doc.get("vm", []):
         shrink(vm)
         for p in vm.get("process", []):
