@@ -80,13 +80,10 @@ def changed_from(sc, host: dict, vms: dict) -> list[C.Change]:
 def settings_changes(sc, host: dict, vms: dict) -> list[str]:
     """What setting the dialog's values (``host``, ``{VM: settings}``) to scenario ``sc`` changes,
     in words ("Mem.IdleTax = 0", "web01 sched.mem.maxmemctl back to its default")."""
-    out = [f"{k} = {v}" for k, v in host.items() if sc.settings.get(k) != v]
-    out += [f"{k} back to its default" for k in sc.settings if k not in host]
-    for vm in sc.vms:
-        new = vms.get(vm.name, {})
-        out += [f"{vm.name} {k} = {v}" for k, v in new.items() if vm.settings.get(k) != v]
-        out += [f"{vm.name} {k} back to its default" for k in vm.settings if k not in new]
-    return out
+    def words(c: C.Change) -> str:
+        who = f"{c.vm} " if c.table == "vm.settings" else ""
+        return f"{who}{c.key} back to its default" if c.value is None else f"{who}{c.key} = {c.value}"
+    return [words(c) for c in changed_from(sc, host, vms)]
 
 
 def _numbers(counters: dict) -> dict:
