@@ -68,3 +68,23 @@ def test_random_seeks_match_a_fresh_run(small_blocks):
         apply_rows(fresh, rows[:k])
         assert tl.view.digest() == fresh.digest(), f"seek to {k}"
     assert len(tl.keyframes) > 3
+
+
+def test_a_tick_run_in_parts_is_the_tick_run_whole():
+    """advance_for leaves ticks part-way (the window serves its user between parts); seeking
+    mid-tick and finishing later gives the log, the state and the history of whole ticks."""
+    sc = scenario.load("overcommit")
+    whole = Timeline(sc)
+    whole.run_to_end()
+    parts, calls = Timeline(sc), 0
+    while not parts.finished():
+        parts.advance_for(0.0)
+        calls += 1
+        if calls % 7 == 0:
+            parts.seek(len(parts) // 2)            # the view moves while a tick is unfinished
+    assert calls > 4 * sc.duration                   # the ticks really were cut
+    assert np.array_equal(parts.log.rows(), whole.log.rows())
+    assert parts.history == whole.history
+    whole.seek(len(whole))
+    parts.seek(len(parts))
+    assert parts.view.digest() == whole.view.digest()

@@ -97,14 +97,25 @@ class Simulator:
         return self.now >= self.sc.duration
 
     def step_tick(self) -> None:
+        for _ in self.tick_parts():
+            pass
+
+    def tick_parts(self):
+        """One tick in parts: it yields after powering on, after each process's run and after
+        each mechanism's tick, so a caller with a deadline (the window's worker) can serve its
+        user between parts. Every event logged so far is final: replaying the log to any
+        position gives the state play gave there, mid-tick too."""
         t = self.now
         if t == 0:
             self.power_on()
+            yield
         for vm in self.state.vms:
             for proc in vm.procs:
                 self.run_process(vm, proc, t)
+                yield
         for m in self.mechanisms:
             m.tick()
+            yield
         for m in self.mechanisms:
             m.end_tick()
         self.now += 1

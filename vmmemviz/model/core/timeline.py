@@ -18,6 +18,8 @@ over the live state, which will not move again.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from vmmemviz.model.views import counters
@@ -32,6 +34,7 @@ class Timeline:
         self.sc = scenario
         self.sim = Simulator(scenario)
         self._view = None
+        self._parts = None          # the tick in progress (advance_for leaves one part-way)
         self.pos = 0
         self.keyframe_every = keyframe_every or KEYFRAME_EVERY
         self.keyframe_budget = keyframe_budget
@@ -50,18 +53,41 @@ class Timeline:
         return len(self.sim.log)
 
     def finished(self) -> bool:
-        return self.sim.done()
+        return self._parts is None and self.sim.done()
 
     def advance(self, ticks: int = 1) -> int:
-        """Run the live simulation ``ticks`` ticks further; return the new event count."""
+        """Run the live simulation ``ticks`` ticks further (the first one finishes a tick that
+        :meth:`advance_for` left part-way); return the new event count."""
         for _ in range(ticks):
-            if self.sim.done():
+            if self.finished():
                 break
-            self.sim.step_tick()
-            n = len(self.sim.log)
-            self.history.append({"tick": self.sim.now - 1, "events": n,
-                                 **counters.all_counters(self.sim.state, self.sim, self.tick_rows(n))})
+            for _ in self._tick():
+                pass
         return len(self.sim.log)
+
+    def advance_for(self, seconds: float) -> int:
+        """Run the live simulation for about ``seconds`` (at least one part of a tick, see
+        :meth:`Simulator.tick_parts`), leaving a tick part-way when the time is up: the
+        window's worker serves its user between calls however long a host-scale tick is."""
+        stop = time.monotonic() + seconds
+        while not self.finished():
+            for _ in self._tick():
+                if time.monotonic() >= stop:
+                    return len(self.sim.log)
+        return len(self.sim.log)
+
+    def _tick(self):
+        """The tick in progress, as parts (a new one when none is)."""
+        if self._parts is None:
+            self._parts = self._tick_parts()
+        return self._parts
+
+    def _tick_parts(self):
+        yield from self.sim.tick_parts()
+        n = len(self.sim.log)
+        self.history.append({"tick": self.sim.now - 1, "events": n,
+                             **counters.all_counters(self.sim.state, self.sim, self.tick_rows(n))})
+        self._parts = None
 
     def _emitted(self, n: int) -> None:
         """The live state is at event ``n``: take a keyframe when due."""
@@ -73,19 +99,19 @@ class Timeline:
 
     def records(self):
         """Run to the end, yielding each tick's counters as ``{"tick", "host", "vms"}``."""
-        while not self.sim.done():
+        while not self.finished():
             self.advance()
             h = self.history[-1]
             yield {"tick": h["tick"], "host": h["host"], "vms": h["vms"]}
 
     def ensure(self, n: int) -> int:
         """Run until at least ``n`` events exist or the scenario ends."""
-        while len(self.sim.log) < n and not self.sim.done():
+        while len(self.sim.log) < n and not self.finished():
             self.advance()
         return len(self.sim.log)
 
     def run_to_end(self) -> int:
-        while not self.sim.done():
+        while not self.finished():
             self.advance()
         return len(self.sim.log)
 
@@ -114,7 +140,7 @@ class Timeline:
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
-        if self._view is None and self.sim.done() and k == len(self.sim.log):
+        if self._view is None and self.finished() and k == len(self.sim.log):
             self._view, self.pos = self.sim.state, k      # the live state will not move again
             self.sim.on_emit = None
             return
