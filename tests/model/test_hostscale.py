@@ -3,8 +3,8 @@ tick by tick, each with the reclamation the fact sheet gives it and none it does
 
 A full-size run takes minutes, so the test runs the same file at 1/16 (model/config/scale.py:
 sizes, rates and page counts divided, minFree kept at the full host's share of memory), which
-reaches each state at the same tick as the full size does (by hand, issue 15):
-high 0-5, clear 6-8, soft 9-10, hard 11, low 12-18, hard 19-23, soft from 24.
+ends its ticks in the states the full size does (by hand, issue 15): high 0-5, clear 6-8,
+soft 9-10, hard 11, low 12-18, then hard again until soft from 24 (25 at 1/16).
 """
 import pytest
 
