@@ -5,8 +5,11 @@ The full size (a 256 GiB host) takes far too long for the suite, so it runs the 
 scaled down by ``SCALE`` (model/config/scale.py: sizes and rates divided, 64 VMs still), up to
 the tick its swapping reaches the .vswp, and checks it tick by tick against the fact sheet's
 state table (walk.py). ``bench/scale_bench.py --only datacenter --dc-scale N`` runs it at any
-scale (1 = full size). At 1/32, 1/8 and 1/4 (by hand, issue 15) it ends its ticks in high 0-7,
-clear 8-10, soft 11-12, hard 13 and low from 14.
+scale (1 = full size). Checked by hand (issue 15), the ticks end in
+  1/32 and 1/4: high 0-7, clear 8-10, soft 11-12, hard 13, low 14-19;
+  1/8:          high 0-7, clear 8-10, soft 11,    hard 12, low 13-19;
+  full size:    high 0-6, clear 7-11, soft 12-13, hard 14, low 15-19
+(minFree is 1.23% of the full host, the 1% the scaled copies keep puts the thresholds lower).
 """
 import numpy as np
 import pytest
