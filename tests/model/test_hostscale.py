@@ -42,7 +42,9 @@ def test_each_state_runs_what_the_fact_sheet_gives_it(walk):
 
 
 def test_low_blocks_vms_above_target_and_only_in_low(walk):
+    """Idle memory is taxed (an idle page costs 4 active ones), so the idle SQL servers are above
+    their target and wait, not the busy batch VMs whose faults filled the host."""
     waits = blocked(walk)
     seq = walk.sequence()
     assert waits and all(seq[t] == "low" or seq[t - 1] == "low" for t in waits), (waits, seq)
-    assert all(n.startswith("win") for ns in waits.values() for n in ns), waits   # the idle ones: idle tax
+    assert all(n.startswith("win") for ns in waits.values() for n in ns), waits

@@ -80,7 +80,7 @@ def check_techniques_by_state(walk: Walk, expected: dict[str, tuple[str, ...]]) 
         assert min(h["free_mb"] / h["minfree_mb"] for h in ends) < states.LPAGE_BREAK_CANDIDATE, t
     # clear breaks every large page (contention)
     assert (walk.rows_of("LP_BREAK", "clear")["slot"] == LPG.CONTENTION).any()
-    # hard: compression is tried before the first page goes to a swap store
+    # hard and low: compression is tried before the first page goes to a swap store
     for state in ("hard", "low"):
         order = np.flatnonzero(walk.state == states.STATE_NAMES.index(state))
         kinds = walk.rows["kind"][order]
