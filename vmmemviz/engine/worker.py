@@ -3,7 +3,8 @@
 ``build_frame(timeline, pos)`` makes a Frame for any position without threads (tests,
 exports). ``SimWorker`` runs in its own QThread: commands (seek, play, inspect, ...) are
 posted from the UI thread, coalesced (only the latest seek counts) and served between
-simulation ticks, so the UI never waits. While playing, a frame is built only once the UI
+parts of simulation ticks (``Timeline.advance_for``, at most SLICE_S at a time), so the UI
+never waits for a whole tick, which takes seconds at host scale. While playing, a frame is built only once the UI
 has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
 loaded timeline); while playing, the counters (a pass over every page) are computed at most
@@ -40,6 +41,7 @@ from .frame import build_frame
 
 TIMELINE_BINS = 1200
 HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
+SLICE_S = 0.03             # simulate at most this long (and one tick part) between serving commands
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
 
 
@@ -326,7 +328,7 @@ class SimWorker(QtCore.QObject):
         n, hit, what = self._hunt
         stop = time.monotonic() + HUNT_S
         while not tl.finished() and time.monotonic() < stop:
-            tl.advance()
+            tl.advance_for(min(SLICE_S, stop - time.monotonic()))
             target = self._nearest(n, hit)
             if target is not None:
                 self._hunt = None
@@ -414,8 +416,8 @@ class SimWorker(QtCore.QObject):
         if self.playing:
             self._play_pos += self.speed * dt
             if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
-                tl.advance()          # one tick at a time, once the events known are shown: frames
-                #                       keep coming on a slow model (a host-scale tick takes seconds)
+                tl.advance_for(SLICE_S)   # once the events known are shown: frames keep coming
+                #                           while a host-scale tick (seconds) runs
                 self._play_pos = min(self._play_pos, float(len(tl)))
             target = min(int(self._play_pos), len(tl))
             if tl.pos >= len(tl) and tl.finished():
@@ -429,14 +431,14 @@ class SimWorker(QtCore.QObject):
             self._hunting()
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
-                tl.advance()
+                tl.advance_for(SLICE_S)
             if not self._inflight or tl.finished():
                 self._to_end = not tl.finished()
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
                 return
         elif not tl.finished():
-            tl.advance()              # grow the log in the background, one tick at a time
+            tl.advance_for(SLICE_S)   # grow the log in the background
         self._summary()
 
     def _summary(self, force=False):
