@@ -7,8 +7,9 @@ parts of simulation ticks (``Timeline.advance_for``, at most SLICE_S at a time),
 never waits for a whole tick, which takes seconds at host scale. While playing, a frame is built only once the UI
 has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
-loaded timeline); while playing, the counters (a pass over every page) are computed at most
-every COUNTERS_EVERY_S and passed on between, and a pause sends the position's own.
+loaded timeline); while playing (or going to the end), the counters (a pass over every page)
+are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
+between, and a pause sends the position's own.
 
 The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
 :class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
@@ -42,7 +43,10 @@ from .frame import build_frame
 TIMELINE_BINS = 1200
 HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
 SLICE_S = 0.03             # simulate at most this long (and one tick part) between serving commands
+YIELD_S = 0.005            # ... in runs this long, each once the UI thread is idle
+UI_WAIT_S = 0.02           # ... or has been busy this long: the simulation never stops for it
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
+COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a fifth of the time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +129,9 @@ def timeline_summary(timeline: Timeline, chapters: Chapters | None = None, bins:
     for code, k in E.KINDS.items():
         lut[code] = order.get(k.group, 1)
     marks = np.zeros(min(bins, n), np.uint8)
-    if n:
-        np.maximum.at(marks, np.arange(n) * len(marks) // n, lut[rows["kind"]])
+    if n:             # bin b holds the events i with i * bins // n == b: from ceil(b * n / bins)
+        starts = -(-np.arange(len(marks)) * n // len(marks))
+        marks = np.maximum.reduceat(lut[rows["kind"]], starts)
     if chapters is None:
         chapters = Chapters(timeline.sc, [vm.name for vm in timeline.view.vms])
         chapters.update(timeline.log.snapshot())
@@ -160,6 +165,7 @@ class SimWorker(QtCore.QObject):
         self.builder = None
         self._frame = None             # the last frame sent
         self._counted = 0.0            # when its counters were computed
+        self._counting = 0.0           # how long that frame took
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
@@ -167,6 +173,8 @@ class SimWorker(QtCore.QObject):
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
+        self.ui_idle = threading.Event()   # set while the UI thread waits for events (Engine)
+        self.ui_idle.set()
         self._wake.connect(self._serve, QtCore.Qt.ConnectionType.QueuedConnection)
 
     # -- called from the UI thread -------------------------------------------------------
@@ -261,11 +269,12 @@ class SimWorker(QtCore.QObject):
     def _emit_frame(self, pos, prev=None):
         try:
             last, now = self._frame, time.monotonic()
-            reuse = self.playing and last is not None and now - self._counted < COUNTERS_EVERY_S
+            reuse = (self.playing or self._to_end) and last is not None and \
+                now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
             if not reuse:
-                self._counted = now
+                self._counted, self._counting = now, time.monotonic() - now
             self._grew()
             if self.chapters.auto:
                 f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
@@ -328,7 +337,7 @@ class SimWorker(QtCore.QObject):
         n, hit, what = self._hunt
         stop = time.monotonic() + HUNT_S
         while not tl.finished() and time.monotonic() < stop:
-            tl.advance_for(min(SLICE_S, stop - time.monotonic()))
+            self._simulate(min(SLICE_S, stop - time.monotonic()))
             target = self._nearest(n, hit)
             if target is not None:
                 self._hunt = None
@@ -416,7 +425,7 @@ class SimWorker(QtCore.QObject):
         if self.playing:
             self._play_pos += self.speed * dt
             if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
-                tl.advance_for(SLICE_S)   # once the events known are shown: frames keep coming
+                self._simulate(SLICE_S)   # once the events known are shown: frames keep coming
                 #                           while a host-scale tick (seconds) runs
                 self._play_pos = min(self._play_pos, float(len(tl)))
             target = min(int(self._play_pos), len(tl))
@@ -431,15 +440,26 @@ class SimWorker(QtCore.QObject):
             self._hunting()
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
-                tl.advance_for(SLICE_S)
+                self._simulate(SLICE_S)
             if not self._inflight or tl.finished():
                 self._to_end = not tl.finished()
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
                 return
         elif not tl.finished():
-            tl.advance_for(SLICE_S)   # grow the log in the background
+            self._simulate(SLICE_S)   # grow the log in the background
         self._summary()
+
+    def _simulate(self, seconds: float) -> None:
+        """Run the simulation on for about ``seconds`` (at least one tick part), in runs of
+        YIELD_S, each once the UI thread is idle or UI_WAIT_S has passed: both threads need the
+        one GIL, so a simulation that runs while the UI paints or handles a key makes it late."""
+        tl, stop = self.timeline, time.monotonic() + seconds
+        while not tl.finished():
+            self.ui_idle.wait(UI_WAIT_S)
+            tl.advance_for(min(YIELD_S, seconds))
+            if time.monotonic() >= stop:
+                return
 
     def _summary(self, force=False):
         now = time.monotonic()
@@ -460,6 +480,10 @@ class Engine(QtCore.QObject):
         self.worker = SimWorker(scenario)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.start)
+        loop = QtCore.QAbstractEventDispatcher.instance()    # this (the UI) thread's
+        if loop is not None:
+            loop.aboutToBlock.connect(self.worker.ui_idle.set, QtCore.Qt.ConnectionType.DirectConnection)
+            loop.awake.connect(self.worker.ui_idle.clear, QtCore.Qt.ConnectionType.DirectConnection)
 
     def start(self):
         self.thread.start()

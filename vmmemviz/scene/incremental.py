@@ -111,6 +111,7 @@ class BandBuilder:
         self.bands = ()
         self.aspect = None
         self.shape = None
+        self._large = (None, ())        # (large_starts, outlines of them) last computed
 
     def build(self, state, log, pos: int, aspect: float = B.ASPECT):
         """(bands of ``state``, the view at ``pos``; changes since the last build: {band key:
@@ -169,7 +170,10 @@ class BandBuilder:
         if not kinds <= KEEP_BADGES:
             extra["badges"] = B._badges(h)
         if not kinds <= KEEP_OUTLINES:
-            extra["outlines"] = B._outlines(h)
+            starts = B.large_starts(h)      # a tuple of 30k outlines costs more than comparing them
+            if not np.array_equal(starts, self._large[0]):
+                self._large = starts, B.outlines_of(starts)
+            extra["outlines"] = self._large[1]
         if len(m) or extra:
             mp = redo("mp", m, lambda i: B.mp_codes(state, i), **extra)
         else:
