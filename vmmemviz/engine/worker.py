@@ -43,10 +43,10 @@ from .frame import build_frame
 TIMELINE_BINS = 1200
 HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
 SLICE_S = 0.03             # simulate at most this long (and one tick part) between serving commands
-YIELD_S = 0.005            # ... in runs this long, each once the UI thread is idle
-UI_WAIT_S = 0.02           # ... or has been busy this long: the simulation never stops for it
+PLAY_SLICE_S = 0.004       # ... while playing: the UI thread paints, and both need the one GIL
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
 COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a fifth of the time
+END_FRAME_COST = 3         # going to the end, frames take at most a third of the time (host scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +166,7 @@ class SimWorker(QtCore.QObject):
         self._frame = None             # the last frame sent
         self._counted = 0.0            # when its counters were computed
         self._counting = 0.0           # how long that frame took
+        self._built = (0.0, 0.0)       # when the last frame was built, how long it took
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
@@ -173,8 +174,6 @@ class SimWorker(QtCore.QObject):
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
-        self.ui_idle = threading.Event()   # set while the UI thread waits for events (Engine)
-        self.ui_idle.set()
         self._wake.connect(self._serve, QtCore.Qt.ConnectionType.QueuedConnection)
 
     # -- called from the UI thread -------------------------------------------------------
@@ -273,8 +272,9 @@ class SimWorker(QtCore.QObject):
                 now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
+            self._built = now, time.monotonic() - now
             if not reuse:
-                self._counted, self._counting = now, time.monotonic() - now
+                self._counted, self._counting = self._built
             self._grew()
             if self.chapters.auto:
                 f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
@@ -441,7 +441,8 @@ class SimWorker(QtCore.QObject):
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
                 self._simulate(SLICE_S)
-            if not self._inflight or tl.finished():
+            due = time.monotonic() - self._built[0] >= END_FRAME_COST * self._built[1]
+            if not self._inflight and due or tl.finished():
                 self._to_end = not tl.finished()
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
@@ -451,15 +452,10 @@ class SimWorker(QtCore.QObject):
         self._summary()
 
     def _simulate(self, seconds: float) -> None:
-        """Run the simulation on for about ``seconds`` (at least one tick part), in runs of
-        YIELD_S, each once the UI thread is idle or UI_WAIT_S has passed: both threads need the
-        one GIL, so a simulation that runs while the UI paints or handles a key makes it late."""
-        tl, stop = self.timeline, time.monotonic() + seconds
-        while not tl.finished():
-            self.ui_idle.wait(UI_WAIT_S)
-            tl.advance_for(min(YIELD_S, seconds))
-            if time.monotonic() >= stop:
-                return
+        """Run the simulation on for about ``seconds`` (at least one tick part); while playing,
+        PLAY_SLICE_S a timer tick: the UI thread, painting frame after frame, needs the GIL
+        too, and a simulation holding it makes keys and paints wait (a timer tick is 15 ms)."""
+        self.timeline.advance_for(min(seconds, PLAY_SLICE_S) if self.playing else seconds)
 
     def _summary(self, force=False):
         now = time.monotonic()
@@ -480,10 +476,6 @@ class Engine(QtCore.QObject):
         self.worker = SimWorker(scenario)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.start)
-        loop = QtCore.QAbstractEventDispatcher.instance()    # this (the UI) thread's
-        if loop is not None:
-            loop.aboutToBlock.connect(self.worker.ui_idle.set, QtCore.Qt.ConnectionType.DirectConnection)
-            loop.awake.connect(self.worker.ui_idle.clear, QtCore.Qt.ConnectionType.DirectConnection)
 
     def start(self):
         self.thread.start()
