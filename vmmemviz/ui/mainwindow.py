@@ -686,9 +686,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _status(self):
         f = self.frame
         host = f.counters.get("host", {})
+        then = f" (at event {f.counters_pos:,})" if f.counters_pos not in (None, f.pos) else ""
         self.status_pos.setText(f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'}  ·  "
                                 f"t = {f.tick} s  ·  host state {host.get('state', '?')}  ·  "
-                                f"free {host.get('free_mb', 0):,.1f} MB")
+                                f"free {host.get('free_mb', 0):,.1f} MB{then}")
 
     def _show_panels(self):
         """Each panel in its own pass of the event loop: a key pressed meanwhile waits for one."""
