@@ -4,8 +4,9 @@
 exports). ``SimWorker`` runs in its own QThread: commands (seek, play, inspect, ...) are
 posted from the UI thread, coalesced (only the latest seek counts) and served between
 parts of simulation ticks (``Timeline.advance_for``, at most SLICE_S at a time), so the UI
-never waits for a whole tick, which takes seconds at host scale. While playing, a frame is built only once the UI
-has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
+never waits for a whole tick, which takes seconds at host scale. While playing, a frame is
+built only once the UI has painted the previous one (``ack``), so a slow paint or a
+host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
 loaded timeline); while playing (or going to the end), the counters (a pass over every page)
 are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
