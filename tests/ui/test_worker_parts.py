@@ -39,3 +39,21 @@ def test_a_seek_posted_mid_tick_gets_its_frame_before_the_tick_ends(qtbot, monke
         assert sum(1 for t in parts if t == 0) > 64     # the tick ran on in parts after it
     finally:
         w.stop()
+
+
+def test_a_seek_while_playing_gets_the_counters_of_its_position(monkeypatch):
+    """Counters are passed on only to frames that play forward from them: a seek back must not
+    show the counters of a later event."""
+    monkeypatch.setattr(W, "COUNTERS_EVERY_S", 1e9)
+    w = W.SimWorker(scenario.load("default"))
+    frames = []
+    w.frameReady.connect(frames.append)
+    w._serve()                                   # load
+    w.timeline.ensure(2000)
+    w.playing = True
+    w._serve_cmds({"seek": 1000})
+    assert frames[-1].counters_pos == 1000
+    w._emit_frame(1001, 1000)
+    assert frames[-1].counters_pos == 1000       # played forward: passed on
+    w._serve_cmds({"seek": 200})
+    assert frames[-1].pos == 200 and frames[-1].counters_pos == 200

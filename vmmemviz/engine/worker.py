@@ -10,7 +10,7 @@ host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
 loaded timeline); while playing (or going to the end), the counters (a pass over every page)
 are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
-between, and a pause sends the position's own.
+to the frames that play forward from them; a seek or a pause sends the position's own.
 
 The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
 :class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
@@ -269,7 +269,7 @@ class SimWorker(QtCore.QObject):
     def _emit_frame(self, pos, prev=None):
         try:
             last, now = self._frame, time.monotonic()
-            reuse = (self.playing or self._to_end) and last is not None and \
+            reuse = (self.playing or self._to_end) and prev is not None and last is not None and \
                 now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
