@@ -4,6 +4,12 @@ the worker while playing at host scale against a bare copy of their cells, and t
 answer time to input while the simulation plays at full speed. Prints ratios; no pass/fail.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_bench.py [--quick]
+    .venv/bin/python bench/ui_bench.py --parts FACTOR TICKS   # the datacenter's tick parts
+
+``--parts`` times every part of the first TICKS ticks of the built-in ``datacenter`` divided by
+FACTOR (1: full size) as the window's worker runs them (``Timeline.advance_for``): the worker
+answers its user between parts, so the longest part bounds how long a key may wait. At full
+size it needs about 5 GB: run it under an address-space cap (``ulimit -v 16000000``).
 
 Targets: host-scale redraw within 2x the bare redraw; a frame while playing within 40 ms
 (25 frames a second); input answered within 50 ms.
@@ -174,7 +180,41 @@ def input_latency(label: str, name: str, seconds: float):
     return mx
 
 
+def tick_parts(factor: float, ticks: int) -> None:
+    """The longest parts of the datacenter's first ``ticks`` ticks, named."""
+    from vmmemviz.assets import asset
+    from vmmemviz.model.config.scale import scaled
+
+    text = asset("scenarios/datacenter.toml").read_text()
+    t = time.perf_counter()
+    tl = Timeline(scenario.parse(scaled(text, factor) if factor != 1 else text, "datacenter"))
+    print(f"datacenter / {factor:g}: {tl.sim.state.host.n_mpn:,} machine pages, timeline made in "
+          f"{time.perf_counter() - t:.1f} s")
+    names = [f"process {vm.name}/{p.name}" for vm in tl.sim.state.vms for p in vm.procs] + \
+        [f"mechanism {type(m).__name__}" for m in tl.sim.mechanisms]
+    took = []
+    while tl.sim.now < ticks and not tl.finished():
+        tick, i = tl.sim.now, len([1 for w in took if w[1] == tl.sim.now])
+        t = time.perf_counter()
+        tl.advance_for(0)                    # one part: no time to spare
+        dt = time.perf_counter() - t
+        k = i - (tick == 0)                  # tick 0 begins with powering on
+        what = "power on" if k < 0 else names[k] if k < len(names) else "end of tick"
+        if tl.sim.now != tick:
+            what = "end of tick, counters and the next tick's first part"
+        took.append((dt, tick, what))
+    for tick in range(ticks):
+        parts = [p for p in took if p[1] == tick]
+        if parts:
+            print(f"tick {tick}: {len(parts)} parts, {sum(p[0] for p in parts):.1f} s; longest: " +
+                  "; ".join(f"{p[2]} {p[0] * 1000:.0f} ms" for p in sorted(parts, reverse=True)[:4]))
+
+
 def main():
+    if "--parts" in sys.argv:
+        i = sys.argv.index("--parts")
+        tick_parts(float(sys.argv[i + 1]), int(sys.argv[i + 2]))
+        return
     quick = "--quick" in sys.argv
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     tl = Timeline(scenario.load("default"))

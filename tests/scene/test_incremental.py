@@ -61,3 +61,18 @@ def test_a_kind_without_pages_listed_builds_every_band():
     bands, changes = builder.build(tl.view, tl.log, first + 1)
     assert changes is None
     assert_same(bands, B.build_bands(tl.view))
+
+
+def test_outlines_kept_from_frame_to_frame_equal_outlines_made_anew():
+    """A few large pages come and go a frame, sometimes all change: the tuple edited from the last
+    one is the tuple made from the starts."""
+    rng = np.random.default_rng(0)
+    builder = BandBuilder()
+    starts = np.sort(rng.choice(100000, 3000, replace=False)) * 512
+    for k in range(200):
+        if k % 9 == 0:
+            starts = np.sort(rng.choice(100000, int(rng.integers(0, 3000)), replace=False)) * 512
+        else:
+            kept = starts[rng.random(len(starts)) > 0.002]
+            starts = np.unique(np.concatenate([kept, rng.choice(100000, int(rng.integers(0, 8))) * 512]))
+        assert builder._outlines(starts) == B.outlines_of(starts), k

@@ -236,8 +236,10 @@ def test_playing_passes_counters_on_and_a_pause_sends_the_positions_own(qtbot, w
     w.set_speed_index(SPEEDS.index(1000))
     key(qtbot, w, Key.Key_Space)
     qtbot.waitUntil(lambda: sum(f.counters_pos < f.pos for f in seen) >= 3, timeout=20000)
+    qtbot.waitUntil(lambda: "(at event" in w.status_pos.text(), timeout=10000)    # the status says so
     key(qtbot, w, Key.Key_Space)
     qtbot.waitUntil(lambda: w.frame.counters_pos == w.frame.pos, timeout=10000)
+    assert "(at event" not in w.status_pos.text()
     assert all(f.counters_pos <= f.pos for f in seen)
     assert any(f.counters is g.counters for f, g in zip(seen, seen[1:]))    # passed on, not computed
 

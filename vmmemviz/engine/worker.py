@@ -3,11 +3,14 @@
 ``build_frame(timeline, pos)`` makes a Frame for any position without threads (tests,
 exports). ``SimWorker`` runs in its own QThread: commands (seek, play, inspect, ...) are
 posted from the UI thread, coalesced (only the latest seek counts) and served between
-simulation ticks, so the UI never waits. While playing, a frame is built only once the UI
-has painted the previous one (``ack``), so a slow paint or a host-scale frame never queues.
+parts of simulation ticks (``Timeline.advance_for``, at most SLICE_S at a time), so the UI
+never waits for a whole tick, which takes seconds at host scale. While playing, a frame is
+built only once the UI has painted the previous one (``ack``), so a slow paint or a
+host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
-loaded timeline); while playing, the counters (a pass over every page) are computed at most
-every COUNTERS_EVERY_S and passed on between, and a pause sends the position's own.
+loaded timeline); while playing (or going to the end), the counters (a pass over every page)
+are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
+to the frames that play forward from them; a seek or a pause sends the position's own.
 
 The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
 :class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
@@ -40,7 +43,11 @@ from .frame import build_frame
 
 TIMELINE_BINS = 1200
 HUNT_S = 0.05              # a find past the log so far: simulate this long per timer tick
+SLICE_S = 0.03             # simulate at most this long (and one tick part) between serving commands
+PLAY_SLICE_S = 0.004       # ... while playing: the UI thread paints, and both need the one GIL
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
+COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a fifth of the time
+END_FRAME_COST = 3         # going to the end, frames take at most a third of the time (host scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +130,9 @@ def timeline_summary(timeline: Timeline, chapters: Chapters | None = None, bins:
     for code, k in E.KINDS.items():
         lut[code] = order.get(k.group, 1)
     marks = np.zeros(min(bins, n), np.uint8)
-    if n:
-        np.maximum.at(marks, np.arange(n) * len(marks) // n, lut[rows["kind"]])
+    if n:             # bin b holds the events i with i * bins // n == b: from ceil(b * n / bins)
+        starts = -(-np.arange(len(marks)) * n // len(marks))
+        marks = np.maximum.reduceat(lut[rows["kind"]], starts)
     if chapters is None:
         chapters = Chapters(timeline.sc, [vm.name for vm in timeline.view.vms])
         chapters.update(timeline.log.snapshot())
@@ -158,6 +166,8 @@ class SimWorker(QtCore.QObject):
         self.builder = None
         self._frame = None             # the last frame sent
         self._counted = 0.0            # when its counters were computed
+        self._counting = 0.0           # how long that frame took
+        self._built = (0.0, 0.0)       # when the last frame was built, how long it took
         self._sent = -1                # rows of the last LogSnapshot sent
         self.aspect = B.ASPECT
         self._to_end = False
@@ -259,11 +269,13 @@ class SimWorker(QtCore.QObject):
     def _emit_frame(self, pos, prev=None):
         try:
             last, now = self._frame, time.monotonic()
-            reuse = self.playing and last is not None and now - self._counted < COUNTERS_EVERY_S
+            reuse = (self.playing or self._to_end) and prev is not None and last is not None and \
+                now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
+            self._built = now, time.monotonic() - now
             if not reuse:
-                self._counted = now
+                self._counted, self._counting = self._built
             self._grew()
             if self.chapters.auto:
                 f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
@@ -326,7 +338,7 @@ class SimWorker(QtCore.QObject):
         n, hit, what = self._hunt
         stop = time.monotonic() + HUNT_S
         while not tl.finished() and time.monotonic() < stop:
-            tl.advance()
+            self._simulate(min(SLICE_S, stop - time.monotonic()))
             target = self._nearest(n, hit)
             if target is not None:
                 self._hunt = None
@@ -414,8 +426,8 @@ class SimWorker(QtCore.QObject):
         if self.playing:
             self._play_pos += self.speed * dt
             if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
-                tl.advance()          # one tick at a time, once the events known are shown: frames
-                #                       keep coming on a slow model (a host-scale tick takes seconds)
+                self._simulate(SLICE_S)   # once the events known are shown: frames keep coming
+                #                           while a host-scale tick (seconds) runs
                 self._play_pos = min(self._play_pos, float(len(tl)))
             target = min(int(self._play_pos), len(tl))
             if tl.pos >= len(tl) and tl.finished():
@@ -429,15 +441,22 @@ class SimWorker(QtCore.QObject):
             self._hunting()
         elif self._to_end:            # End: show the growing end while the simulation gets there
             if not tl.finished():
-                tl.advance()
-            if not self._inflight or tl.finished():
+                self._simulate(SLICE_S)
+            due = time.monotonic() - self._built[0] >= END_FRAME_COST * self._built[1]
+            if not self._inflight and due or tl.finished():
                 self._to_end = not tl.finished()
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
                 return
         elif not tl.finished():
-            tl.advance()              # grow the log in the background, one tick at a time
+            self._simulate(SLICE_S)   # grow the log in the background
         self._summary()
+
+    def _simulate(self, seconds: float) -> None:
+        """Run the simulation on for about ``seconds`` (at least one tick part); while playing,
+        PLAY_SLICE_S a timer tick: the UI thread, painting frame after frame, needs the GIL
+        too, and a simulation holding it makes keys and paints wait (a timer tick is 15 ms)."""
+        self.timeline.advance_for(min(seconds, PLAY_SLICE_S) if self.playing else seconds)
 
     def _summary(self, force=False):
         now = time.monotonic()

@@ -172,15 +172,86 @@ def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
 
 
 def event_arrows(rows: np.ndarray, state, bands) -> tuple:
-    """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT."""
-    out, names = [], rows.dtype.names
-    for r in rows[-BUNDLE_AT:].tolist():            # plain ints: a numpy row's fields cost 10x
-        out += row_arrows(dict(zip(names, r)), state)
-        if len(out) > BUNDLE_AT:
-            break
-    if len(rows) > 1 or len(out) > BUNDLE_AT // 4:
-        out = bundle(out, bands)
-    return tuple(out)
+    """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT. Stepping many at
+    once, the translations of the accesses (most rows while playing) are bundled as arrays."""
+    rows = rows[-BUNDLE_AT:]
+    names = rows.dtype.names
+    if len(rows) <= 1:
+        out = row_arrows(dict(zip(names, rows[0].tolist())), state) if len(rows) else []
+        return tuple(bundle(out, bands) if len(out) > BUNDLE_AT // 4 else out)
+    walked = _ACCESS[rows["kind"]] & (rows["gvpn"] != NONE) & (rows["gppn"] != NONE) & (rows["mpn"] != NONE) & (rows["vm"] < len(state.vms))
+    other = np.flatnonzero(~walked)
+    made = np.zeros(len(rows), np.int64)
+    made[walked] = 3
+    out = []
+    for i, r in zip(other.tolist(), rows[other].tolist()):     # plain ints: a numpy row's fields cost 10x
+        a = row_arrows(dict(zip(names, r)), state)
+        made[i] = len(a)
+        out += [((i, j), x) for j, x in enumerate(a)]
+    last = int(np.searchsorted(np.cumsum(made), BUNDLE_AT, side="right"))   # the row past BUNDLE_AT arrows ends it
+    out = [o for o in out if o[0][0] <= last]
+    walked[last + 1:] = False
+    out += _walk_bundles(rows, np.flatnonzero(walked), state, bands)
+    return tuple(bundle([a for _, a in sorted(out, key=lambda o: o[0])], bands))
+
+
+_ACCESS = np.zeros(256, bool)
+_ACCESS[[c for c, k in E.KINDS.items() if k.group == "access" and k.name not in BY_KIND]] = True
+
+
+def _walk_bundles(rows, idx, state, bands) -> list:
+    """``row_arrows`` of the access rows ``idx`` (GV -> GP -> MP and the shortcut), bundled as
+    ``bundle`` does: ``((row, arrow), Arrow)`` in the order of each bundle's first arrow."""
+    if not len(idx):
+        return []
+    size = {b.key: max(1, -(-b.count // REGIONS)) for b in bands}
+    r = rows[idx]
+    vm, proc = r["vm"].astype(np.int64), r["proc"].astype(np.int64)
+    pages = {"gv": r["gvpn"].astype(np.int64), "gp": r["gppn"].astype(np.int64), "mp": r["mpn"].astype(np.int64)}
+    pair = vm << 8 | proc
+    uniq, inv = np.unique(pair, return_inverse=True)
+    keys = {q: {"gv": f"gv.{q >> 8}.{q & 255}", "gp": f"gp.{q >> 8}", "mp": "mp"} for q in uniq.tolist()}
+    sizes = {layer: np.array([size.get(keys[q][layer], 0) for q in uniq.tolist()], np.int64)[inv] for layer in pages}
+    shadow = np.array([v.cfg.mmu == "shadow" for v in state.vms], bool)[vm]
+    hit = (r["flags"] & F_TLB_HIT) != 0
+    refs = r["aux"].astype(np.int64)
+    label_id = np.where(hit, -1, np.where(shadow, refs, -2 - refs))       # equal labels, equal ids
+    out = []
+    for sub, (kind, src, dst) in enumerate((("translate", "gv", "gp"), ("translate", "gp", "mp"),
+                                            ("shortcut", "gv", "mp"))):
+        at = np.flatnonzero((sizes[src] > 0) & (sizes[dst] > 0))
+        if not len(at):
+            continue
+        s, d = pages[src][at], pages[dst][at]
+        band = pair[at] if src == "gv" else vm[at] << 8      # the source band (the target's is known from it)
+        key = (band * (REGIONS + 1) + s // sizes[src][at]) * (REGIONS + 1) + d // sizes[dst][at]
+        order = np.argsort(key, kind="stable")             # stable: a bundle's first arrow first
+        starts = np.flatnonzero(np.diff(key[order], prepend=-1))
+        first = at[order[starts]]
+
+        def reduce(ufunc, values):
+            return ufunc.reduceat(values[order], starts)
+
+        s_lo, s_hi = reduce(np.minimum, s), reduce(np.maximum, s) + 1
+        d_lo, d_hi = reduce(np.minimum, d), reduce(np.maximum, d) + 1
+        count = np.diff(np.append(starts, len(order)))
+        lab = label_id[at]
+        same = reduce(np.minimum, lab) == reduce(np.maximum, lab)
+        for k, i in enumerate(first.tolist()):
+            kb = keys[int(pair[i])]
+            label = _walk_label(int(label_id[i])) if kind == "shortcut" and same[k] else ""
+            out.append(((int(idx[i]), sub), Arrow(kind, (kb[src], int(s_lo[k]), int(s_hi[k])),
+                                                  (kb[dst], int(d_lo[k]), int(d_hi[k])), label, int(count[k]))))
+    return out
+
+
+def _walk_label(label_id: int) -> str:
+    """``row_arrows``' shortcut label from its id in ``_walk_bundles``."""
+    if label_id == -1:
+        return "TLB hit"
+    if label_id >= 0:
+        return f"shadow page table: {label_id} refs"
+    return f"EPT 2-D walk: {-2 - label_id} refs (native {walk_refs('shadow', False)})"
 
 
 def bundle(arrows: list, bands) -> list:

@@ -440,10 +440,18 @@ def _badges(h) -> tuple:
     return tuple(zip(idx.tolist(), h.mpn_refs[idx].tolist()))
 
 
-def _outlines(h) -> tuple:
+def large_starts(h) -> np.ndarray:
+    """The first MPN of every 2 MB large page."""
     n = h.n_mpn - h.n_mpn % H.LARGE_PAGES
-    starts = np.flatnonzero(h.mpn_flags[:n:H.LARGE_PAGES] & H.LARGE) * H.LARGE_PAGES
+    return np.flatnonzero(h.mpn_flags[:n:H.LARGE_PAGES] & H.LARGE) * H.LARGE_PAGES
+
+
+def outlines_of(starts: np.ndarray) -> tuple:
     return tuple(zip(starts.tolist(), [H.LARGE_PAGES] * len(starts)))
+
+
+def _outlines(h) -> tuple:
+    return outlines_of(large_starts(h))
 
 
 def scene_rect(bands) -> tuple:

@@ -15,6 +15,7 @@ builds on random walks forwards and backwards.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -111,6 +112,7 @@ class BandBuilder:
         self.bands = ()
         self.aspect = None
         self.shape = None
+        self._large = (None, ())        # (large_starts, outlines of them) last computed
 
     def build(self, state, log, pos: int, aspect: float = B.ASPECT):
         """(bands of ``state``, the view at ``pos``; changes since the last build: {band key:
@@ -129,6 +131,30 @@ class BandBuilder:
             got = B.build_bands(state, aspect, (self.shape, occupied)), None
         self.bands, self.pos, self.aspect = got[0], pos, aspect
         return got
+
+    def _outlines(self, starts: np.ndarray) -> tuple:
+        """The large-page outlines at ``starts``: the last ones with the few that changed (a
+        tuple of 30k pairs made anew costs more than the rest of a frame of 400 events)."""
+        was, old = self._large
+        if was is None:
+            out = B.outlines_of(starts)
+        else:
+            added = np.setdiff1d(starts, was, assume_unique=True)
+            gone = np.searchsorted(was, np.setdiff1d(was, starts, assume_unique=True))
+            if len(added) + len(gone) > 256:
+                out = B.outlines_of(starts)
+            else:          # (index in the old ones, 0 insert before it / 1 drop it, start)
+                edits = sorted([(int(i), 0, int(a)) for i, a in zip(np.searchsorted(was, added), added)] +
+                               [(int(i), 1, 0) for i in gone])
+                pieces, cur = [], 0
+                for i, drop, a in edits:
+                    pieces.append(old[cur:i])
+                    pieces.append(() if drop else ((a, H.LARGE_PAGES),))
+                    cur = i + drop
+                pieces.append(old[cur:])
+                out = tuple(itertools.chain.from_iterable(pieces))
+        self._large = starts, out
+        return out
 
     def _update(self, state, rows, forward: bool, aspect: float):
         kinds = {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
@@ -169,7 +195,7 @@ class BandBuilder:
         if not kinds <= KEEP_BADGES:
             extra["badges"] = B._badges(h)
         if not kinds <= KEEP_OUTLINES:
-            extra["outlines"] = B._outlines(h)
+            extra["outlines"] = self._outlines(B.large_starts(h))
         if len(m) or extra:
             mp = redo("mp", m, lambda i: B.mp_codes(state, i), **extra)
         else:

@@ -74,7 +74,7 @@ class EventModel(QtCore.QAbstractTableModel):
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._scan)
-        self._narrations: dict[int, str] = {}
+        self._cells: dict[int, tuple] = {}
         self.mono = mono_font()
 
     # -- source and filters --------------------------------------------------------------
@@ -105,7 +105,7 @@ class EventModel(QtCore.QAbstractTableModel):
         return self.filters.active()
 
     def _restart(self) -> None:
-        self._narrations.clear()
+        self._cells.clear()
         self._kind_ok = np.zeros(256, bool)
         for code, k in E.KINDS.items():
             self._kind_ok[code] = k.group in self.filters.groups
@@ -180,11 +180,16 @@ class EventModel(QtCore.QAbstractTableModel):
         return int(np.searchsorted(self.shown, index, side="right")) - 1
 
     def narration(self, i: int) -> str:
-        s = self._narrations.get(i)
+        return self._cell(i)[2]
+
+    def _cell(self, i: int) -> tuple:
+        """(tick, kind, narration) of log row ``i``: a view asks for each of its cells apart."""
+        s = self._cells.get(i)
         if s is None:
-            if len(self._narrations) > 20000:
-                self._narrations.clear()
-            s = self._narrations[i] = E.narrate(self.log[i], self.names)
+            if len(self._cells) > 20000:
+                self._cells.clear()
+            row = self.log[i]
+            s = self._cells[i] = (int(row["tick"]), E.KINDS[int(row["kind"])], E.narrate(row, self.names))
         return s
 
     # -- Qt model ------------------------------------------------------------------------
@@ -202,16 +207,12 @@ class EventModel(QtCore.QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 return f"{i + 1:,}"
-            row = self.log[i]
-            if col == 1:
-                return str(int(row["tick"]))
-            if col == 2:
-                return E.KINDS[int(row["kind"])].name
-            return self.narration(i)
+            tick, kind, text = self._cell(i)
+            return str(tick) if col == 1 else kind.name if col == 2 else text
         if role == Qt.ItemDataRole.DecorationRole and col == 2:
-            return chip(E.KINDS[int(self.log[i]["kind"])].group)
+            return chip(self._cell(i)[1].group)
         if role == Qt.ItemDataRole.ToolTipRole:
-            k = E.KINDS[int(self.log[i]["kind"])]
+            k = self._cell(i)[1]
             if col == 2:
                 return f"{k.name} ({k.group}): {k.help}\nF1: the guide on this kind of event."
             return f"#{i + 1:,}: {self.narration(i)}\nClick to show the state after this event."

@@ -48,6 +48,25 @@ PANELS_MIN_W = 560       # px: the esxtop VM table's main columns and the event 
 PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (input stays quick)
 
 
+class AfterPaint(QtCore.QObject):
+    """Calls posted at low priority: after the paints (and keys) already waiting, each in its
+    own pass of the event loop."""
+
+    def post(self, fn) -> None:
+        QtCore.QCoreApplication.postEvent(self, Call(fn), QtCore.Qt.EventPriority.LowEventPriority.value)
+
+    def customEvent(self, ev):
+        ev.fn()
+
+
+class Call(QtCore.QEvent):
+    TYPE = QtCore.QEvent.Type(QtCore.QEvent.registerEventType())
+
+    def __init__(self, fn):
+        super().__init__(self.TYPE)
+        self.fn = fn
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, scenario_name_or_path: str | S.Scenario = "default",
                  settings: QtCore.QSettings | None = None):
@@ -65,6 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._rerun = None              # (settings changed, counters before) of a settings re-run
         self._previous = None           # the scenario shown while another one loads
         self.comparison = None          # compare mode's run B (ui.compare.Comparison)
+        self._after_paint = AfterPaint(self)
         self.setWindowIcon(app_icon())
         self._build()
         self._actions()
@@ -645,7 +665,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                       old_log, self.state.log, frame.vm_names))
         if self.playing and frame.finished and frame.pos >= frame.total:
             self.set_playing(False)
-        QtCore.QTimer.singleShot(0, self.worker.ack)
+        self._after_paint.post(self.worker.ack)     # the next frame is built while nothing paints
 
     def _caption(self, frame):
         """The chapter (what this part of the tour is about) over the event (what just happened)."""
@@ -666,14 +686,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def _status(self):
         f = self.frame
         host = f.counters.get("host", {})
+        then = f" (at event {f.counters_pos:,})" if f.counters_pos not in (None, f.pos) else ""
         self.status_pos.setText(f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'}  ·  "
                                 f"t = {f.tick} s  ·  host state {host.get('state', '?')}  ·  "
-                                f"free {host.get('free_mb', 0):,.1f} MB")
+                                f"free {host.get('free_mb', 0):,.1f} MB{then}")
 
     def _show_panels(self):
+        """Each panel in its own pass of the event loop: a key pressed meanwhile waits for one."""
         self._panels_at = time.monotonic()
         for panel in (self.counters, self.plots, self.events):
-            panel.show_frame(self.frame)
+            self._after_paint.post(lambda panel=panel, f=self.frame: panel.show_frame(f))
 
     def _summary(self, summary):
         """The log grew in the background: the event list and the status bar follow."""

@@ -1,0 +1,59 @@
+"""The worker serves its user between the parts of a tick: a host-scale tick takes seconds, and a
+seek must not wait for it."""
+from vmmemviz.assets import asset
+from vmmemviz.engine import worker as W
+from vmmemviz.model.config import scenario
+from vmmemviz.model.config.scale import scaled
+
+
+def test_a_seek_posted_mid_tick_gets_its_frame_before_the_tick_ends(qtbot, monkeypatch):
+    """The datacenter's 64 VMs make a tick of more than 64 parts; with no time to spare the worker
+    runs one part per timer tick, so the tick is long however fast the machine is. The worker
+    lives in this thread: what it does between parts is deterministic."""
+    monkeypatch.setattr(W, "SLICE_S", 0.0)
+    sc = scenario.parse(scaled(asset("scenarios/datacenter.toml").read_text(), 512), "datacenter/512")
+    w = W.SimWorker(sc)
+    frames, parts = [], []
+    w.frameReady.connect(lambda f: frames.append((f.pos, w.timeline.sim.now, len(parts))))
+    w.start()
+    try:
+        qtbot.waitUntil(lambda: bool(frames), timeout=10000)
+        tl = w.timeline
+        assert frames[0][0] == 0
+        run_part = tl.advance_for
+
+        def part(seconds):
+            parts.append(tl.sim.now)
+            n = run_part(seconds)
+            if len(parts) == 1 and tl.sim.now == 0:      # tick 0 began: its first part ran
+                w.seek(n)
+            return n
+
+        monkeypatch.setattr(tl, "advance_for", part)
+        qtbot.waitUntil(lambda: len(frames) > 1, timeout=10000)
+        pos, tick, after_parts = frames[1]
+        assert pos > 0 and tick == 0             # the tick had not ended ...
+        assert after_parts <= 2                  # ... and the seek waited one part at most
+        assert not tl.finished()
+        qtbot.waitUntil(lambda: tl.sim.now == 1, timeout=20000)
+        assert sum(1 for t in parts if t == 0) > 64     # the tick ran on in parts after it
+    finally:
+        w.stop()
+
+
+def test_a_seek_while_playing_gets_the_counters_of_its_position(monkeypatch):
+    """Counters are passed on only to frames that play forward from them: a seek back must not
+    show the counters of a later event."""
+    monkeypatch.setattr(W, "COUNTERS_EVERY_S", 1e9)
+    w = W.SimWorker(scenario.load("default"))
+    frames = []
+    w.frameReady.connect(frames.append)
+    w._serve()                                   # load
+    w.timeline.ensure(2000)
+    w.playing = True
+    w._serve_cmds({"seek": 1000})
+    assert frames[-1].counters_pos == 1000
+    w._emit_frame(1001, 1000)
+    assert frames[-1].counters_pos == 1000       # played forward: passed on
+    w._serve_cmds({"seek": 200})
+    assert frames[-1].pos == 200 and frames[-1].counters_pos == 200
