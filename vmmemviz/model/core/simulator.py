@@ -196,11 +196,16 @@ class Simulator:
             gvpns, writes, contents = gvpns[~wait], np.asarray(writes)[~wait], np.asarray(contents)[~wait]
             if not len(gvpns):
                 return
-        if (proc.pt_state[gvpns] == guest.GSWAPPED).any():
+            wait = wait[~wait]
+        if (proc.pt_state[gvpns[wait]] == guest.GSWAPPED).any():
             for m in self.mechanisms:
                 m.guest_fault(vm, proc, np.unique(gvpns))
+            wait = np.ones(len(gvpns), bool)      # paged in to new GPPNs: fault them all
         gppns = proc.pt[gvpns].astype(np.int64)
-        self.fault(vm, gppns, writes)
+        if wait.any():
+            # the other accesses find their pages mapped (a read of a shared one too): for them
+            # the fault handlers would do nothing, but reclaiming for the rest must spare them
+            self.fault(vm, gppns[wait], np.asarray(writes, bool)[wait], keep=gppns)
         flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
         self.emit(self.rows(len(gvpns), apply_access.code, vm.index, proc=proc.index, gvpn=gvpns,
                             gppn=gppns, content=contents, flags=flags))
@@ -222,13 +227,14 @@ class Simulator:
             for m in self.mechanisms:
                 m.make_room(vm, frames, keep)
 
-    def fault(self, vm, gppns, writes) -> None:
-        """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
+    def fault(self, vm, gppns, writes, keep=None) -> None:
+        """Make every GPPN in ``gppns`` accessible (writable where ``writes``); reclaiming
+        frames for them never takes ``vm``'s GPPNs in ``keep`` (default ``gppns``)."""
         u, inv = np.unique(gppns, return_inverse=True)
         w = np.zeros(len(u), bool)
         w[inv[np.asarray(writes, bool)]] = True
         st = vm.gp_state[u]
-        self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u)
+        self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u if keep is None else keep)
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         for m in self.mechanisms:
             if len(untouched):
