@@ -138,8 +138,9 @@ def same_bytes(cids_a, cids_b) -> np.ndarray:
     eq = a == b
     d = np.flatnonzero(~eq)
     if len(d):
-        pairs, inv = np.unique(np.stack([a[d], b[d]], 1), axis=0, return_inverse=True)
-        eq[d] = np.array([C.page_bytes(int(x)) == C.page_bytes(int(y)) for x, y in pairs], bool)[inv.reshape(-1)]
+        pairs, inv = np.unique((a[d].astype(np.uint64) << np.uint64(32)) | b[d], return_inverse=True)
+        eq[d] = np.array([C.page_bytes(int(p >> 32)) == C.page_bytes(int(p & 0xFFFFFFFF)) for p in pairs],
+                         bool)[inv.reshape(-1)]
     return eq
 
 
@@ -468,7 +469,8 @@ def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     lead = _first_of(kinv[sharer], m[sharer], len(uk))
     target = np.where(t_table >= 0, t_table, lead)[kinv]
     target[large] = -1
-    match = (target >= 0) & same_bytes(cid, host.mpn_content[np.maximum(target, 0)])
+    match = target >= 0
+    match[match] = same_bytes(cid[match], host.mpn_content[target[match]])
     # without a table target the first page shares with later identical ones; a zero page
     # alone becomes the shared zero page by itself, any other page alone stays a hint
     mates = np.bincount(kinv[match], minlength=len(uk))[kinv]
