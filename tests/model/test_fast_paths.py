@@ -13,7 +13,7 @@ from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.simulator import Simulator
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.model.core.vm import MAPPED
-from vmmemviz.model.guest import workload
+from vmmemviz.model.guest import guestos, workload
 from vmmemviz.model.reclaim import largepages, tps
 from vmmemviz.model.views import counters
 
@@ -182,3 +182,17 @@ def test_in_large_pages_reads_the_frame_of_mapped_pages_only():
     want = [bool(vm.gp_state[g] == MAPPED and st.host.mpn_flags[vm.gp_loc[g]] & H.LARGE)
             for g in range(5 * H.LARGE_PAGES)]
     assert largepages.in_large_pages(st, vm).tolist() == want
+
+
+def test_allocated_gvpns_of_a_prefix_and_of_a_process_with_holes():
+    rng = np.random.default_rng(9)
+    proc = guestos.Process(0, "p", 64)
+    assert proc.allocated().tolist() == [] and proc.held() == 0
+    for _ in range(300):
+        n = int(rng.integers(0, 65))
+        proc.pt_state[:] = guestos.UNMAPPED
+        proc.pt_state[:n] = rng.integers(1, 3, n)              # resident or paged out by the guest
+        if rng.random() < 0.5:
+            proc.pt_state[rng.integers(0, 64, 3)] = rng.integers(0, 3, 3)
+        assert proc.allocated().tolist() == np.flatnonzero(proc.pt_state != guestos.UNMAPPED).tolist()
+        assert proc.held() == len(proc.allocated())

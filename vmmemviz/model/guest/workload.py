@@ -101,7 +101,7 @@ def plan(sim, vm, proc, tick: int) -> list:
     rnd = tick >= cfg.start_tick
     want = 0
     if rnd and not cfg.trace:
-        held = int(np.count_nonzero(proc.pt_state != UNMAPPED))
+        held = proc.held()
         want = cfg.start_pages if tick == cfg.start_tick else 0
         want = min(want + cfg.alloc_pages, cfg.size_pages - held)
     for s in steps:
