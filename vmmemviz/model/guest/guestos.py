@@ -46,7 +46,7 @@ class Process:
 
     def allocated(self) -> np.ndarray:
         """The allocated GVPNs, in order. First fit keeps them a prefix of the address space
-        unless the process freed some: then counting and checking the prefix is enough."""
+        until the process frees some, and a prefix is found by counting and checking it."""
         n = self.held()
         if n and self.pt_state[n - 1] != UNMAPPED and self.pt_state[:n].all():
             return np.arange(n)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+
 import numpy as np
 
 from vmmemviz.model.core import content as C
