@@ -196,3 +196,19 @@ def test_allocated_gvpns_of_a_prefix_and_of_a_process_with_holes():
             proc.pt_state[rng.integers(0, 64, 3)] = rng.integers(0, 3, 3)
         assert proc.allocated().tolist() == np.flatnonzero(proc.pt_state != guestos.UNMAPPED).tolist()
         assert proc.held() == len(proc.allocated())
+
+
+def test_share_table_merge_places_entries_as_np_insert_does():
+    rng = np.random.default_rng(10)
+    for n_into, n_new in ((0, 5), (40, 0), (100, 60), (7, 300)):
+        def entries(n):
+            return {name: rng.integers(0, 30, n).astype(dt) for name, dt in tps.ShareTable.FIELDS}
+        into = entries(n_into)
+        order = np.argsort(into["key"], kind="stable")
+        into = {k: v[order] for k, v in into.items()}
+        new = entries(n_new)
+        got = tps.ShareTable._merge(into, new)
+        o = np.argsort(new["key"], kind="stable")
+        pos = np.searchsorted(into["key"], new["key"][o], side="right")
+        for name, _ in tps.ShareTable.FIELDS:
+            assert got[name].tolist() == np.insert(into[name], pos, new[name][o]).tolist(), name

@@ -172,7 +172,16 @@ class ShareTable:
     def _merge(cls, into: dict, new: dict) -> dict:
         order = np.argsort(new["key"], kind="stable")
         pos = np.searchsorted(into["key"], new["key"][order], side="right")
-        return {name: np.insert(into[name], pos, new[name][order]) for name, _ in cls.FIELDS}
+        at = pos + np.arange(len(pos))         # where the new entries land (np.insert's places)
+        n = len(into["key"]) + len(at)
+        kept = np.ones(n, bool)
+        kept[at] = False
+        out = {}
+        for name, dt in cls.FIELDS:            # the places once for every field
+            out[name] = np.empty(n, dt)
+            out[name][at] = new[name][order]
+            out[name][kept] = into[name]
+        return out
 
     def add(self, key, grp, vm, ref, cid) -> None:
         if len(key) == 0:
@@ -278,9 +287,8 @@ class Live:
       "same hash makes it rehash and compare the hint in full, and share both.")
 def apply_hint(state, rows):
     for vm, sel in by_vm(state, rows):
-        r = rows[sel]
-        g = r["gppn"].astype(np.int64)
-        vm.tps_flags[g] = np.where(r["content"] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
+        g = rows["gppn"][sel].astype(np.int64)        # columns, not rows[sel]: a structured copy is slow
+        vm.tps_flags[g] = np.where(rows["content"][sel] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
 
 
 @apply_hint.narrator
