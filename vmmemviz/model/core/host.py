@@ -70,10 +70,8 @@ class Host:
         chunk = max(65536, 4 * k)
         while need > 0 and i < self.n_mpn:
             seg = np.flatnonzero(self.mpn_state[i:i + chunk] == FREE)
-            if len(out) == 0 and len(seg):
-                self._low = i + int(seg[0])
-            elif len(out) == 0:
-                self._low = min(i + chunk, self.n_mpn)
+            if need == k:         # none found yet: no free frame below here (or below seg[0])
+                self._low = i + int(seg[0]) if len(seg) else min(i + chunk, self.n_mpn)
             take = seg[:need] + i
             out.append(take)
             need -= len(take)

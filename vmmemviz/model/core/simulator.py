@@ -167,7 +167,7 @@ class Simulator:
         gv, w = self.traces[(vm.index, proc.index)].next(proc.cfg.touches)
         if not len(gv):
             return
-        held = int(np.count_nonzero(proc.pt_state != guest.UNMAPPED))
+        held = proc.held()
         if int(gv.max()) >= held:
             self.alloc(vm, proc, held, int(gv.max()) + 1 - held)
         ok = proc.pt_state[gv] != guest.UNMAPPED       # pages the guest had no memory for
@@ -190,30 +190,35 @@ class Simulator:
 
     def access(self, vm, proc, gvpns, writes, contents) -> None:
         """Accesses by ``proc``: guest faults, hypervisor faults, then the ACCESS rows."""
-        gvpns = np.asarray(gvpns, np.int64)
-        wait = self.needs_frames(vm, proc, gvpns, writes)
+        gvpns, writes = np.asarray(gvpns, np.int64), np.asarray(writes, bool)
+        gppns = proc.pt[gvpns].astype(np.int64)       # a page the guest paged out: its swap slot
+        wait = self.needs_frames(vm, proc, gvpns, gppns, writes)
         if wait.any() and any(m.blocks(vm, int(wait.sum())) for m in self.mechanisms):
-            gvpns, writes, contents = gvpns[~wait], np.asarray(writes)[~wait], np.asarray(contents)[~wait]
+            go = ~wait
+            gvpns, gppns, writes, contents = gvpns[go], gppns[go], writes[go], np.asarray(contents)[go]
             if not len(gvpns):
                 return
-        if (proc.pt_state[gvpns] == guest.GSWAPPED).any():
+            wait = wait[go]
+        if (proc.pt_state[gvpns[wait]] == guest.GSWAPPED).any():
             for m in self.mechanisms:
                 m.guest_fault(vm, proc, np.unique(gvpns))
-        gppns = proc.pt[gvpns].astype(np.int64)
-        self.fault(vm, gppns, writes)
+            gppns = proc.pt[gvpns].astype(np.int64)
+            wait = np.ones(len(gvpns), bool)      # paged in to new GPPNs: fault them all
+        if wait.any():
+            # the other accesses find their pages mapped (a read of a shared one too): for them
+            # the fault handlers would do nothing, but reclaiming for the rest must spare them
+            self.fault(vm, gppns[wait], writes[wait], keep=gppns)
         flags = np.where(writes, F_WRITE, 0).astype(np.uint8)
         self.emit(self.rows(len(gvpns), apply_access.code, vm.index, proc=proc.index, gvpn=gvpns,
                             gppn=gppns, content=contents, flags=flags))
 
     @staticmethod
-    def needs_frames(vm, proc, gvpns, writes) -> np.ndarray:
-        """Per access: it needs a machine page (first touch, swapped, compressed, ballooned,
-        copy on write, or paged out by the guest)."""
+    def needs_frames(vm, proc, gvpns, gppns, writes) -> np.ndarray:
+        """Per access (GVPN, its page-table entry, write): it needs a machine page (first touch,
+        swapped, compressed, ballooned, copy on write, or paged out by the guest)."""
         out = proc.pt_state[gvpns] == guest.GSWAPPED
-        res = ~out
-        st = vm.gp_state[proc.pt[gvpns[res]].astype(np.int64)]
-        out[res] = (st != MAPPED) & ((st != SHARED) | np.asarray(writes, bool)[res])
-        return out
+        st = vm.gp_state.take(gppns, mode="clip")       # a swap slot's entry is read, then ignored
+        return out | ((st != MAPPED) & ((st != SHARED) | writes))
 
     def make_room(self, vm, frames: int, keep=None) -> None:
         """Before ``frames`` machine pages are taken for ``vm``: if the host has fewer free, the
@@ -222,13 +227,14 @@ class Simulator:
             for m in self.mechanisms:
                 m.make_room(vm, frames, keep)
 
-    def fault(self, vm, gppns, writes) -> None:
-        """Make every GPPN in ``gppns`` accessible (writable where ``writes``)."""
+    def fault(self, vm, gppns, writes, keep=None) -> None:
+        """Make every GPPN in ``gppns`` accessible (writable where ``writes``); reclaiming
+        frames for them never takes ``vm``'s GPPNs in ``keep`` (default ``gppns``)."""
         u, inv = np.unique(gppns, return_inverse=True)
         w = np.zeros(len(u), bool)
         w[inv[np.asarray(writes, bool)]] = True
         st = vm.gp_state[u]
-        self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u)
+        self.make_room(vm, int(np.count_nonzero((st != MAPPED) & ((st != SHARED) | w))), u if keep is None else keep)
         untouched = u[vm.gp_state[u] == UNTOUCHED]
         for m in self.mechanisms:
             if len(untouched):

@@ -40,7 +40,16 @@ class Process:
     def nbytes(self) -> int:
         return self.pt.nbytes + self.pt_state.nbytes
 
+    def held(self) -> int:
+        """GVPNs allocated (UNMAPPED is 0: every other state is held)."""
+        return int(np.count_nonzero(self.pt_state))
+
     def allocated(self) -> np.ndarray:
+        """The allocated GVPNs, in order. First fit keeps them a prefix of the address space
+        until the process frees some, and a prefix is found by counting and checking it."""
+        n = self.held()
+        if n and self.pt_state[n - 1] != UNMAPPED and self.pt_state[:n].all():
+            return np.arange(n)
         return np.flatnonzero(self.pt_state != UNMAPPED)
 
 

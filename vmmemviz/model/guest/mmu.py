@@ -66,7 +66,8 @@ def apply_access(state, rows):
 
 def tlb_lookup(tlb: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """Hit or miss for each tag in order, as if looked up one by one; updates ``tlb``."""
-    slots = tags % len(tlb)
+    n = len(tlb)
+    slots = tags & (n - 1) if n & (n - 1) == 0 else tags % n      # tags >= 0: & is % for a power of 2
     order = np.argsort(slots.astype(np.uint16) if len(tlb) <= 65536 else slots, kind="stable")
     s_sorted, t_sorted = slots[order], tags[order]
     first = np.ones(len(order), bool)

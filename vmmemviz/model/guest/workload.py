@@ -84,9 +84,12 @@ def first_fit(proc, n: int) -> int | None:
     free = proc.pt_state == UNMAPPED
     if n <= 0 or n > len(free):
         return None
-    c = np.concatenate(([0], np.cumsum(free)))
-    ok = np.flatnonzero(c[n:] - c[:-n] == n)
-    return int(ok[0]) if len(ok) else None
+    # runs of unmapped pages: [start, end) from the edges of the mask (a pass over bytes, not
+    # a cumulative sum of int64); the lowest fit starts the first run long enough
+    edges = np.flatnonzero(np.diff(free.view(np.int8), prepend=np.int8(0), append=np.int8(0)))
+    starts, ends = edges[0::2], edges[1::2]
+    ok = np.flatnonzero(ends - starts >= n)
+    return int(starts[ok[0]]) if len(ok) else None
 
 
 def plan(sim, vm, proc, tick: int) -> list:
@@ -98,7 +101,7 @@ def plan(sim, vm, proc, tick: int) -> list:
     rnd = tick >= cfg.start_tick
     want = 0
     if rnd and not cfg.trace:
-        held = int(np.count_nonzero(proc.pt_state != UNMAPPED))
+        held = proc.held()
         want = cfg.start_pages if tick == cfg.start_tick else 0
         want = min(want + cfg.alloc_pages, cfg.size_pages - held)
     for s in steps:

@@ -98,14 +98,15 @@ def targets(shares, active, lo, hi, available: float, idle_tax: int) -> np.ndarr
 
 
 def compute(sim) -> np.ndarray:
-    """SZTGT of every VM (pages) for the live state."""
+    """SZTGT of every VM (pages) for the live state, once ``Allocation.tick`` has noted what
+    each VM holds now."""
     state = sim.state
     vms = state.vms
     hv = sum(vm.cfg.overhead_pages() for vm in vms)      # the VMMs' frames, taken at power-on
     goal_free = sim.mechanism(HostStates).thresholds_mb[0] * (1 + RECLAIM_MARGIN) * PAGES_PER_MB
     available = state.host.n_mpn - hv - goal_free
-    grows = sim.mechanism(Allocation).growth
-    demand = np.array([min(limit_pages(vm), consumed(state, vm) + reclaimed(vm) + grows(vm)) for vm in vms])
+    alloc = sim.mechanism(Allocation)       # held[-1]: consumed + reclaimed, this tick's
+    demand = np.array([min(limit_pages(vm), alloc.held[vm.index][-1] + alloc.growth(vm)) for vm in vms])
     lo = np.minimum([reservation_pages(vm) for vm in vms], demand)
     return targets([vm.cfg.share_count() for vm in vms], [vm.active_pct / 100 for vm in vms],
                    lo, demand, available, sim.settings["Mem.IdleTax"])

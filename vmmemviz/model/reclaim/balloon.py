@@ -127,16 +127,17 @@ def _(row, names):
             f"free list, to be backed by the hypervisor when it is touched.")
 
 
-def new_target(sim, vm) -> int:
-    """MCTLTGT for the host state (see the module docstring)."""
+def new_target(sim, vm, bal) -> int:
+    """MCTLTGT for the host state (see the module docstring); ``bal``: the balloon's size now
+    (not needed in hard and low)."""
     state = sim.state
     if state.host_state >= HARD:
         return int(state.extra[TARGET][vm.index])
-    bal = size(vm)
+    cap = bal + over_limit(state, vm) if state.host_state != SOFT else None
+    if cap == 0:
+        return 0            # min(computed >= 0, 0): no need to count what the VM consumes
     computed = int(np.clip(bal + consumed(state, vm) - sztgt(state, vm), 0, mctl_max(sim.settings, vm)))
-    if state.host_state == SOFT:
-        return computed
-    return min(computed, bal + over_limit(state, vm))
+    return computed if cap is None else min(computed, cap)
 
 
 def inflate(sim, vm, n: int) -> None:
@@ -187,12 +188,12 @@ class Balloon(Mechanism):
         for vm in sim.vms:
             if not vm.cfg.tools:
                 continue
-            t = new_target(sim, vm)
+            bal = size(vm) if sim.state.host_state < HARD else None
+            t = new_target(sim, vm, bal)
             if t != tgt[vm.index]:
-                sim.emit(sim.rows(1, apply_balloon_target.code, vm.index, aux=t))
+                sim.emit(sim.rows(1, apply_balloon_target.code, vm.index, aux=t))     # sets MCTLTGT only
             if sim.state.host_state >= HARD:
                 continue
-            bal = size(vm)
             if t > bal:
                 inflate(sim, vm, min(t - bal, sim.settings["Sim.BalloonRate"]))
             elif t < bal:

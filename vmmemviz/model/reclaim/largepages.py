@@ -60,24 +60,26 @@ WHY = ("host free memory is below minFree (clear state or lower)",
 
 def aligned_free_groups(host, k: int) -> np.ndarray:
     """First MPNs of the ``k`` lowest 512-aligned runs of 512 free frames (fewer if short)."""
-    n = host.n_mpn // LP * LP
-    heads = np.flatnonzero(host.mpn_state[0:n:LP] == H.FREE) * LP    # candidates: first frame free
-    out = []
+    groups = host.mpn_state[:host.n_mpn // LP * LP].reshape(-1, LP)
+    heads = np.flatnonzero(groups[:, 0] == H.FREE)          # candidates: first frame free
+    out, found = [], 0
     for i in range(0, len(heads), 64):
         c = heads[i:i + 64]
-        ok = (host.mpn_state[c[:, None] + np.arange(LP)] == H.FREE).all(axis=1)
-        out.append(c[ok][:k - sum(map(len, out))])
-        if sum(map(len, out)) >= k:
+        ok = c[(groups[c] == H.FREE).all(axis=1)][:k - found]     # whole rows: one copy each
+        out.append(ok)
+        found += len(ok)
+        if found >= k:
             break
-    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+    return np.concatenate(out).astype(np.int64) * LP if out else np.zeros(0, np.int64)
 
 
 def in_large_pages(state, vm) -> np.ndarray:
     """Per GPPN of ``vm`` (up to its last whole 2 MB): mapped to a frame of a large page."""
     n = vm.n // LP * LP
-    mapped = vm.gp_state[:n] == MAPPED
-    large = np.zeros(n, bool)
-    large[mapped] = (state.host.mpn_flags[vm.gp_loc[:n][mapped].astype(np.int64)] & H.LARGE) != 0
+    # every page's frame flags (a GPPN not mapped reads any frame, then is masked out): one
+    # gather, without compressing the mapped pages' MPNs out first
+    large = (state.host.mpn_flags.take(vm.gp_loc[:n], mode="clip") & H.LARGE) != 0
+    large &= vm.gp_state[:n] == MAPPED
     return large
 
 
@@ -97,8 +99,9 @@ def apply_lp_back(state, rows):
     for vm, sel in by_vm(state, rows):
         g = (rows["gppn"][sel].astype(np.int64)[:, None] + np.arange(LP)).reshape(-1)
         m = (base[sel][:, None] + np.arange(LP)).reshape(-1)
-        vm.gp_state[g] = MAPPED
-        vm.gp_loc[g] = m
+        at = H.run_of(g)            # a Windows boot backs the whole VM at once: one run
+        vm.gp_state[at] = MAPPED
+        vm.gp_loc[at] = m
         state.host.take(m, H.PRIVATE, vm.index, g, 0, H.LARGE)
     rows["mpn"] = base
 
@@ -159,13 +162,16 @@ class LargePages(Mechanism):
         sim = self.sim
         if vm.cfg.mmu != "ept" or sim.state.host_state != states.HIGH:
             return gppns
-        grp = np.unique(gppns // LP)
+        whole = vm.n // LP * LP
+        grp = np.flatnonzero(np.bincount(gppns // LP, minlength=1))      # the 2 MB ranges, sorted
         grp = grp[(grp + 1) * LP <= vm.n]
-        grp = grp[(vm.gp_state[grp[:, None] * LP + np.arange(LP)] == UNTOUCHED).all(axis=1)]
+        grp = grp[(vm.gp_state[:whole].reshape(-1, LP)[grp] == UNTOUCHED).all(axis=1)]
         # never let 2 MB pages take the frames this fault and minFree need: a large page takes
         # the frames of its GPPNs in the fault and as many again for the rest of its range
         spare = sim.state.host.free_count() - sim.mechanism(states.HostStates).minfree_mb * PAGES_PER_MB - len(gppns)
-        extra = LP - np.count_nonzero(np.isin(grp[:, None] * LP + np.arange(LP), gppns), axis=1)
+        touched = np.zeros(whole, bool)
+        touched[gppns[gppns < whole]] = True
+        extra = LP - np.count_nonzero(touched.reshape(-1, LP)[grp], axis=1)
         grp = grp[np.cumsum(extra) <= spare]
         grp = grp[: len(aligned_free_groups(sim.state.host, len(grp)))]
         if len(grp) == 0:

@@ -102,14 +102,15 @@ def _(row, names):
             f"{hx(row['slot'])} back into MPN {hx(row['mpn'])}.")
 
 
-def new_target(sim, vm) -> int:
-    """SWTGT: pages out now plus what is to go (by target in hard/low, by limit otherwise)."""
+def new_target(sim, vm, now_out: int) -> int:
+    """SWTGT: pages out now (``now_out``) plus what is to go (by target in hard/low, by limit
+    otherwise)."""
     state = sim.state
     if state.host_state >= HARD:
         want = need(state, vm)
     else:
         want = max(0, over_limit(state, vm) - (balloon.mctl_max(sim.settings, vm) - balloon.size(vm)))
-    return min(out(vm) + want, VSWP.size(state, vm))
+    return min(now_out + want, VSWP.size(state, vm))
 
 
 def victims(sim, vm, k: int, exclude=None) -> np.ndarray:
@@ -170,10 +171,11 @@ class Swap(Mechanism):
             hard = sim.mechanism(HostStates).thresholds_mb[HARD - 1]
             budget = self.reclaim(int(hard * (1 + RECLAIM_MARGIN) * PAGES_PER_MB) + 1, limit=budget)
         for vm in sim.vms:
-            t = new_target(sim, vm)
+            now_out = out(vm)
+            t = new_target(sim, vm, now_out)
             if t != tgt[vm.index]:
-                sim.emit(sim.rows(1, apply_swap_target.code, vm.index, aux=t))
-            k = t - out(vm) if budget is None else min(t - out(vm), budget)
+                sim.emit(sim.rows(1, apply_swap_target.code, vm.index, aux=t))     # sets SWTGT only
+            k = t - now_out if budget is None else min(t - now_out, budget)
             if k > 0:
                 picked = victims(sim, vm, k)
                 swap_out(sim, vm, picked)

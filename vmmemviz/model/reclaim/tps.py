@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from functools import lru_cache
 
 import numpy as np
 
@@ -67,16 +66,62 @@ F_IN_LARGE = 0x10          # TPS_HINT row flag: the page is part of a 2 MB page
 
 
 # -- hashing ---------------------------------------------------------------------------
-@lru_cache(maxsize=1 << 20)
 def content_hash(cid: int) -> int:
     """64-bit hash of the 4 KiB a page with content ``cid`` holds."""
     return int.from_bytes(hashlib.blake2b(C.page_bytes(cid), digest_size=8).digest(), "little")
 
 
+class HashMemo:
+    """Hashes of the contents hashed so far, sorted by CID in a large ``main`` and a small
+    ``recent`` part (merged into main when it outgrows an eighth of it): a batch is looked up
+    with a searchsorted per part, not a Python call per distinct content (1-2 us each, 300
+    a VM a tick), and only new contents are hashed. It forgets everything past ``limit``
+    CIDs (a CID's hash never changes, so results do not)."""
+
+    def __init__(self, limit: int = 1 << 22):
+        self.limit = limit
+        self.clear()
+
+    def clear(self) -> None:
+        self.main, self.recent = self._empty(), self._empty()
+
+    @staticmethod
+    def _empty():
+        return np.zeros(0, np.uint32), np.zeros(0, np.uint64)
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        """Hashes of the sorted distinct CIDs ``u``."""
+        out = np.zeros(len(u), np.uint64)
+        miss = np.ones(len(u), bool)
+        for cids, vals in (self.main, self.recent):
+            if len(cids):
+                pos = np.minimum(np.searchsorted(cids, u), len(cids) - 1)
+                found = cids[pos] == u
+                out[found] = vals[pos[found]]
+                miss &= ~found
+        new = u[miss]
+        if len(new):
+            out[miss] = np.fromiter((content_hash(int(c)) for c in new), np.uint64, len(new))
+            if len(self.main[0]) + len(self.recent[0]) + len(new) > self.limit:
+                self.clear()
+            self.recent = self._merge(self.recent, new, out[miss])
+            if len(self.recent[0]) > max(4096, len(self.main[0]) // 8):
+                self.main, self.recent = self._merge(self.main, *self.recent), self._empty()
+        return out
+
+    @staticmethod
+    def _merge(part, cids, vals):
+        pos = np.searchsorted(part[0], cids)
+        return np.insert(part[0], pos, cids), np.insert(part[1], pos, vals)
+
+
+_HASHES = HashMemo()
+
+
 def page_hashes(cids) -> np.ndarray:
     """Hashes of the bytes of pages with contents ``cids`` (one hash per distinct content)."""
     u, inv = np.unique(np.asarray(cids, np.uint32), return_inverse=True)
-    return np.array([content_hash(int(c)) for c in u], np.uint64)[inv].reshape(np.shape(cids))
+    return _HASHES(u)[inv].reshape(np.shape(cids))
 
 
 def salt_mix(group: int) -> np.uint64:
@@ -88,11 +133,16 @@ def salt_mix(group: int) -> np.uint64:
 
 
 def same_bytes(cids_a, cids_b) -> np.ndarray:
-    """Full comparison of the bytes of pages with contents ``cids_a`` and ``cids_b``."""
+    """Full comparison of the bytes of pages with contents ``cids_a`` and ``cids_b`` (equal CIDs
+    hold equal bytes: only pairs of different CIDs are compared)."""
     a, b = np.asarray(cids_a, np.uint32), np.asarray(cids_b, np.uint32)
-    pairs, inv = np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)
-    eq = np.array([C.page_bytes(int(x)) == C.page_bytes(int(y)) for x, y in pairs], bool)
-    return eq[inv.reshape(-1)] if len(a) else np.zeros(0, bool)
+    eq = a == b
+    d = np.flatnonzero(~eq)
+    if len(d):
+        pairs, inv = np.unique((a[d].astype(np.uint64) << np.uint64(32)) | b[d], return_inverse=True)
+        eq[d] = np.array([C.page_bytes(int(p >> 32)) == C.page_bytes(int(p & 0xFFFFFFFF)) for p in pairs],
+                         bool)[inv.reshape(-1)]
+    return eq
 
 
 # -- the hash table --------------------------------------------------------------------
@@ -122,7 +172,16 @@ class ShareTable:
     def _merge(cls, into: dict, new: dict) -> dict:
         order = np.argsort(new["key"], kind="stable")
         pos = np.searchsorted(into["key"], new["key"][order], side="right")
-        return {name: np.insert(into[name], pos, new[name][order]) for name, _ in cls.FIELDS}
+        at = pos + np.arange(len(pos))         # where the new entries land (np.insert's places)
+        n = len(into["key"]) + len(at)
+        kept = np.ones(n, bool)
+        kept[at] = False
+        out = {}
+        for name, dt in cls.FIELDS:            # the places once for every field
+            out[name] = np.empty(n, dt)
+            out[name][at] = new[name][order]
+            out[name][kept] = into[name]
+        return out
 
     def add(self, key, grp, vm, ref, cid) -> None:
         if len(key) == 0:
@@ -228,9 +287,8 @@ class Live:
       "same hash makes it rehash and compare the hint in full, and share both.")
 def apply_hint(state, rows):
     for vm, sel in by_vm(state, rows):
-        r = rows[sel]
-        g = r["gppn"].astype(np.int64)
-        vm.tps_flags[g] = np.where(r["content"] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
+        g = rows["gppn"][sel].astype(np.int64)        # columns, not rows[sel]: a structured copy is slow
+        vm.tps_flags[g] = np.where(rows["content"][sel] == C.ZERO_CID, HINT | HINT_ZERO, HINT)
 
 
 @apply_hint.narrator
@@ -361,9 +419,10 @@ def _first_of(groups, idx, n) -> np.ndarray:
 
 
 def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
-    """Decide what sharing ``gppns`` of ``vm`` gives. Returns (hint_rows, share_rows,
-    new_shared, would_share): rows to emit, (key, MPN, cid) of frames that become shared, and
-    per given GPPN whether it would be shared (``as_small``: as if large pages were broken)."""
+    """Decide what sharing ``gppns`` of ``vm`` gives. Returns ((hint_rows, their keys),
+    share_rows, new_shared, would_share): rows to emit, (key, MPN, cid) of frames that become
+    shared, and per given GPPN whether it would be shared (``as_small``: as if large pages
+    were broken)."""
     host = sim.state.host
     g_all = np.asarray(gppns, np.int64)
     would = np.zeros(len(g_all), bool)
@@ -419,7 +478,8 @@ def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     lead = _first_of(kinv[sharer], m[sharer], len(uk))
     target = np.where(t_table >= 0, t_table, lead)[kinv]
     target[large] = -1
-    match = (target >= 0) & same_bytes(cid, host.mpn_content[np.maximum(target, 0)])
+    match = target >= 0
+    match[match] = same_bytes(cid[match], host.mpn_content[target[match]])
     # without a table target the first page shares with later identical ones; a zero page
     # alone becomes the shared zero page by itself, any other page alone stays a hint
     mates = np.bincount(kinv[match], minlength=len(uk))[kinv]
@@ -436,15 +496,14 @@ def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     newly, fi = np.unique(target[sel], return_index=True)
     conv = host.mpn_state[newly] == H.PRIVATE
     new_shared = (key[sel][fi[conv]], newly[conv], host.mpn_content[newly[conv]])
-    return hint_rows, share_rows, new_shared, would
+    return (hint_rows, key[hint]), share_rows, new_shared, would
 
 
 def _emit(sim, live, vm, plan) -> None:
-    hint_rows, share_rows, (nkey, nmpn, ncid), _ = plan
+    (hint_rows, hint_keys), share_rows, (nkey, nmpn, ncid), _ = plan
     sim.emit(hint_rows)
     sim.emit(share_rows)
-    live.table.add(page_hashes(hint_rows["content"]) ^ live.mix[vm.salt], vm.salt, vm.index,
-                   hint_rows["gppn"].astype(np.int64), hint_rows["content"])
+    live.table.add(hint_keys, vm.salt, vm.index, hint_rows["gppn"].astype(np.int64), hint_rows["content"])
     live.mpn_grp[nmpn] = vm.salt
     live.table.add(nkey, vm.salt, -1, nmpn, ncid)
 

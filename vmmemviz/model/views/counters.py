@@ -16,7 +16,7 @@ import numpy as np
 from vmmemviz.model.catalog import MECHANISMS
 from vmmemviz.model.core import counter
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import EVENT_DTYPE
+from vmmemviz.model.core.events import EVENT_DTYPE, take_rows
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import MAPPED, SHARED
 
@@ -49,6 +49,8 @@ def overhead_by_vm(state) -> np.ndarray:
 
 
 def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
+    """The counters of ``vm``; ``recent``: the tick's rows so far (all of them, or only the
+    VM's own: every VM counter reads only rows of its VM)."""
     st = vm.gp_state
     granted = int(np.count_nonzero((st == MAPPED) | (st == SHARED)))
     ovhd = int((overhead_by_vm(state) if ovhd_by_vm is None else ovhd_by_vm)[vm.index])
@@ -73,10 +75,19 @@ def host_counters(state, sim, recent) -> dict:
     return out
 
 
+def rows_by_vm(recent, n_vms: int) -> list:
+    """``recent`` split by VM, each VM's rows in their order: a VM's counters read only its own
+    rows, so each rate scans those instead of the whole tick's (64 VMs x 16 rates a tick)."""
+    grouped = take_rows(recent, np.argsort(recent["vm"], kind="stable"))
+    bounds = np.searchsorted(grouped["vm"], np.arange(n_vms + 1))
+    return [grouped[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def all_counters(state, sim, recent=None) -> dict:
     """Every counter of ``state``; ``recent`` defaults to no rows (rates of 0)."""
     if recent is None:
         recent = np.zeros(0, EVENT_DTYPE)
     ovhd = overhead_by_vm(state)
+    mine = rows_by_vm(recent, len(state.vms))
     return {"host": host_counters(state, sim, recent),
-            "vms": {vm.name: vm_counters(state, vm, sim, recent, ovhd) for vm in state.vms}}
+            "vms": {vm.name: vm_counters(state, vm, sim, mine[vm.index], ovhd) for vm in state.vms}}
