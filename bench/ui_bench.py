@@ -198,8 +198,9 @@ def tick_parts(factor: float, ticks: int) -> None:
         t = time.perf_counter()
         tl.advance_for(0)                    # one part: no time to spare
         dt = time.perf_counter() - t
-        k = i - (tick == 0)                  # tick 0 begins with powering on
-        what = "power on" if k < 0 else names[k] if k < len(names) else "end of tick"
+        vms = len(tl.sim.state.vms) if tick == 0 else 0      # tick 0 begins by powering on each VM
+        k = i - vms
+        what = f"power on {tl.sim.state.vms[i].name}" if k < 0 else names[k] if k < len(names) else "end of tick"
         if tl.sim.now != tick:
             what = "end of tick, counters and the next tick's first part"
         took.append((dt, tick, what))

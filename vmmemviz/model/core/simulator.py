@@ -101,14 +101,15 @@ class Simulator:
             pass
 
     def tick_parts(self):
-        """One tick in parts: it yields after powering on, after each process's run and after
+        """One tick in parts: it yields after powering on each VM, after each process's run and after
         each mechanism's tick, so a caller with a deadline (the window's worker) can serve its
         user between parts. Every event logged so far is final: replaying the log to any
         position gives the state play gave there, mid-tick too."""
         t = self.now
         if t == 0:
-            self.power_on()
-            yield
+            for vm in self.state.vms:
+                self.power_on(vm)
+                yield
         for vm in self.state.vms:
             for proc in vm.procs:
                 self.run_process(vm, proc, t)
@@ -125,18 +126,18 @@ class Simulator:
         while self.now < end and (max_events is None or self.events < max_events):
             self.step_tick()
 
-    def power_on(self) -> None:
-        for vm in self.state.vms:
-            self.make_room(vm, vm.cfg.overhead_pages())
-            self.emit(self.rows(1, apply_power_on.code, vm.index, aux=vm.cfg.overhead_pages()))
-            boot = realdata.image_boot_rows(self, vm) if vm.cfg.image else guest.boot_rows(self.now, vm)
-            for r in boot:
-                gppns = expand(r)[1]
-                self.make_room(vm, len(gppns), gppns)
-                if r["kind"][0] == guest.apply_boot_zero.code:
-                    self.boot_zero(vm, gppns)
-                else:
-                    self.emit(r)
+    def power_on(self, vm) -> None:
+        """``vm`` powers on: its overhead memory, then its guest OS boots."""
+        self.make_room(vm, vm.cfg.overhead_pages())
+        self.emit(self.rows(1, apply_power_on.code, vm.index, aux=vm.cfg.overhead_pages()))
+        boot = realdata.image_boot_rows(self, vm) if vm.cfg.image else guest.boot_rows(self.now, vm)
+        for r in boot:
+            gppns = expand(r)[1]
+            self.make_room(vm, len(gppns), gppns)
+            if r["kind"][0] == guest.apply_boot_zero.code:
+                self.boot_zero(vm, gppns)
+            else:
+                self.emit(r)
 
     def boot_zero(self, vm, gppns) -> None:
         """A Windows guest zeroes ``gppns`` at boot: first touches, backed as any first touch
