@@ -38,9 +38,9 @@ class Timeline:
         self.pos = 0
         self.keyframe_every = keyframe_every or KEYFRAME_EVERY
         self.keyframe_budget = keyframe_budget
+        self.sim.state.track()
         self.keyframes = [(0, self.sim.state.snapshot())]
         self._kf_bytes = self.keyframes[0][1].nbytes
-        self.sim.state.track(self.keyframes[0][1])
         self.sim.on_emit = self._emitted
         self.history = []   # per tick: {"tick", "events", "host": {...}, "vms": {...}} (plots, JSON)
 
@@ -116,41 +116,51 @@ class Timeline:
         return len(self.sim.log)
 
     def _bound(self) -> None:
-        while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
-            self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
-                [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
-            self._kf_bytes = self.keyframe_bytes()
+        if len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+            while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+                self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
+                    [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
+                self._kf_bytes = self.keyframe_bytes()
+            self.sim.state.blobs.keep(*self._blob_users())
+
+    def _blob_users(self):
+        """The blob numbers keyframes and states still name."""
+        return [s.src for _, s in self.keyframes] + [st.src for st in (self.sim.state, self._view) if st is not None]
 
     def keyframe_bytes(self) -> int:
         """Bytes of the keyframes' blobs, each shared blob once."""
-        snaps = [s for _, s in self.keyframes]
-        ids = np.concatenate([i for s in snaps for i in s.ids.values()])
-        sizes = np.fromiter((len(b) for s in snaps for bl in s.blobs.values() for b in bl), np.int64, len(ids))
-        return int(sizes[np.unique(ids, return_index=True)[1]].sum())
+        return self.sim.state.blobs.nbytes(*(s.src for _, s in self.keyframes))
 
     # -- the view side -------------------------------------------------------------------
     @property
     def view(self):
-        """The state at position ``pos``."""
+        """The state at position ``pos`` (built on first use as the live state's copy-on-write
+        twin, at the live state's position)."""
         if self._view is None:
-            self._view = build_state(self.sc)      # the state at event 0: keyframe 0
-            self._view.track(self.keyframes[0][1])
+            self._fork()
         return self._view
+
+    def _fork(self) -> None:
+        """The view becomes a copy-on-write twin of the live state, at its position."""
+        if self._view is not None:
+            self.sim.state.unshare(self._view)
+        self._view, self.pos = self.sim.state.fork(build_state(self.sc)), len(self.sim.log)
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
-        if self._view is None and self.finished() and k == len(self.sim.log):
-            self._view, self.pos = self.sim.state, k      # the live state will not move again
-            self.sim.on_emit = None
-            return
-        if k < self.pos or k - self.pos > self.keyframe_every:
+        if self._view is None:
+            self._fork()
+        far = k < self.pos or k - self.pos > self.keyframe_every
+        if far and k == len(self.sim.log):
+            self._fork()        # the live state is at k: share its blocks, drop the view's own
+        elif far:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
             if not (at <= self.pos <= k):
-                self.view.restore(snap)
+                self._view.restore(snap)
                 self.pos = at
         if k > self.pos:
-            apply_rows(self.view, self.sim.log.rows(self.pos, k))
+            apply_rows(self._view, self.sim.log.rows(self.pos, k))
         self.pos = k
 
     def tick_rows(self, pos: int):
