@@ -23,6 +23,9 @@ keeps what it had. Without ``os.memfd_create`` the view is a private copy.
 """
 from __future__ import annotations
 
+import copy
+import ctypes
+import ctypes.util
 import hashlib
 import mmap
 import os
@@ -86,53 +89,79 @@ class Blobs:
         return int(self.size[np.unique(np.concatenate(used))].sum()) if used else 0
 
 
-class Tracked(np.ndarray):
-    """A state array that marks the blocks each write touches in ``mark`` (one bool per
-    ``BLOCK`` bytes of the state, ``root`` its first byte's address) before it writes, and
-    first has ``cow`` give the views that share them their own copy. Writes are ``a[key] = v`` (any
-    key, also through a slice view of it), ``ufunc.at(a, ...)``, ``out=a`` and ``fill`` /
-    ``put`` / ``sort``; model code writes state arrays no other way. Ufunc results are plain
-    arrays."""
+class _Track:
+    """What the arrays of a tracked state share: ``dirty`` (one bool per ``BLOCK`` bytes of
+    the state), the address and size of the state's bytes, and the views that map them
+    copy-on-write (their raw bytes)."""
 
-    mark, root, off, cow = None, 0, None, None       # mark None: a copy, or not tracked
+    __slots__ = ("dirty", "root", "size", "views")
+
+    def __init__(self, dirty: np.ndarray, root: int, size: int):
+        self.dirty, self.root, self.size, self.views = dirty, root, size, []
+
+    def mark(self, sl) -> None:
+        """Blocks ``sl`` (a slice or block numbers) are about to be written: give the views
+        their own copy of them first (a write fault: the kernel copies the page), then mark."""
+        if self.views:
+            if isinstance(sl, slice):
+                pages = np.arange(sl.start * BLOCK // PAGE, (sl.stop * BLOCK - 1) // PAGE + 1)
+            else:
+                pages = (np.asarray(sl)[:, None] * BLOCK // PAGE + np.arange(max(BLOCK // PAGE, 1))).ravel()
+            pages *= PAGE
+            for raw in self.views:
+                raw[pages] = raw[pages]
+        self.dirty[sl] = True
+
+
+class Tracked(np.ndarray):
+    """A state array that marks the blocks each write touches (``tr``, its state's
+    :class:`_Track`) before it writes. Writes are ``a[key] = v`` (any key, also through a
+    slice view of it), ``ufunc.at(a, ...)``, ``out=a`` and ``fill`` / ``put`` / ``sort``;
+    model code writes state arrays no other way. Ufunc results are plain arrays."""
+
+    tr = None       # None: a copy, or not tracked
 
     def __array_finalize__(self, obj):
-        mark = getattr(obj, "mark", None)
-        if mark is not None and self.base is not None:      # a view, not a fancy-indexed copy
-            lo = self.__array_interface__["data"][0] - obj.root
-            if 0 <= lo < len(mark) * BLOCK:         # a view into the state (not a copy)
-                self.mark, self.root, self.off, self.cow = mark, obj.root, lo, obj.cow
+        tr = getattr(obj, "tr", None)
+        if tr is not None and self.base is not None:      # a view, not a fancy-indexed copy
+            self.tr = tr
 
     def touch(self, key=Ellipsis) -> None:
         """Mark the blocks ``self[key]`` covers (before writing them)."""
-        m = self.mark
-        if m is None:
+        tr = self.tr
+        if tr is None:
+            return
+        off = self.__array_interface__["data"][0] - tr.root
+        if not 0 <= off < tr.size:          # not a view into the state (a copy)
             return
         if self.ndim == 1 and isinstance(key, slice):
             r = range(*key.indices(len(self)))
             if not r:
                 return
-            a, b = self.off + r[0] * self.strides[0], self.off + r[-1] * self.strides[0]
+            a, b = off + r[0] * self.strides[0], off + r[-1] * self.strides[0]
             sl = slice(min(a, b) // BLOCK, max(a, b) // BLOCK + 1)
         elif self.ndim == 1 and key is not Ellipsis and not isinstance(key, tuple):
             k = np.asarray(key)
-            idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64) % max(len(self), 1)
+            idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64, copy=False)
             if idx.size == 0:
                 return
-            sl = (self.off + idx * self.strides[0]) // BLOCK
+            if k.dtype != bool and idx.min() < 0:
+                idx = idx % len(self)
+            st = self.strides[0]
+            if st > 0 and BLOCK % st == 0 and off % st == 0:       # shifts: a few times cheaper
+                sl = (idx + off // st) >> ((BLOCK // st).bit_length() - 1)
+            else:
+                sl = (off + idx * st) // BLOCK
         else:
             lo, hi = byte_bounds(self.view(np.ndarray))
-            sl = slice((lo - self.root) // BLOCK, (max(hi, lo + 1) - 1 - self.root) // BLOCK + 1)
-        if self.cow is not None and self.cow.views:
-            self.cow(sl)
-        m[sl] = True
+            sl = slice((lo - tr.root) // BLOCK, (max(hi, lo + 1) - 1 - tr.root) // BLOCK + 1)
+        tr.mark(sl)
 
     def __setitem__(self, key, value):
         self.touch(key)
         super().__setitem__(key, value)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kw):
-        plain = [i.view(np.ndarray) if isinstance(i, Tracked) else i for i in inputs]
         if method == "at" and isinstance(inputs[0], Tracked):
             inputs[0].touch(inputs[1])
         if out is not None:
@@ -140,7 +169,7 @@ class Tracked(np.ndarray):
                 if isinstance(o, Tracked):
                     o.touch()
             kw["out"] = tuple(o.view(np.ndarray) if isinstance(o, Tracked) else o for o in out)
-        return getattr(ufunc, method)(*plain, **kw)
+        return getattr(ufunc, method)(*[i.view(np.ndarray) if isinstance(i, Tracked) else i for i in inputs], **kw)
 
     def fill(self, value):
         self.touch()
@@ -155,23 +184,12 @@ class Tracked(np.ndarray):
         super().sort(*a, **kw)
 
 
-class _Cow:
-    """The views that share a live state's buffer copy-on-write: before the live state writes
-    blocks, ``cow(blocks)`` makes the views' pages of them private (the kernel copies them)."""
-
-    __slots__ = ("views",)
-
-    def __init__(self):
-        self.views = []             # the views' raw bytes
-
-    def __call__(self, sl) -> None:
-        if isinstance(sl, slice):
-            pages = np.arange(sl.start * BLOCK // PAGE, (sl.stop * BLOCK - 1) // PAGE + 1)
-        else:
-            pages = (np.asarray(sl)[:, None] * BLOCK // PAGE + np.arange(max(BLOCK // PAGE, 1))).ravel()
-        pages *= PAGE
-        for raw in self.views:
-            raw[pages] = raw[pages]        # a write fault: the view gets its own copy of the page
+def _trim() -> None:
+    """Give the memory of freed arrays back to the system (glibc keeps freed heap pages)."""
+    name = ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if fn is not None:
+        fn(0)
 
 
 class _Buffer:
@@ -206,7 +224,7 @@ class State:
         self.blobs = None            # tracked: the Blobs store its keyframes use
         self.src = None              # tracked: per block, the blob number it equals
         self.dirty = None            # tracked: per block, written since
-        self.cow = None              # tracked: the views sharing its blocks (_Cow)
+        self.tr = None               # tracked: its _Track (the views sharing its blocks)
 
     def store_holding(self, page_state: int):
         """The store that holds the GPPNs in ``page_state`` (None for none)."""
@@ -230,48 +248,62 @@ class State:
         for name, holder, a in self._places():
             yield name, holder[a] if holder is self.extra else getattr(holder, a)
 
-    def _rehome(self, buf: _Buffer, copy: bool) -> None:
+    def _rehome(self, buf: _Buffer, copy: bool) -> np.ndarray:
         """Make every array a :class:`Tracked` view of ``buf`` (copying the values in when
-        ``copy``); ``dirty`` marks its blocks."""
-        lay, n = layout(self)
-        self.buf, self.dirty, self.cow = buf, np.zeros(n, bool), _Cow()
-        root = buf.raw.__array_interface__["data"][0]
-        for (name, holder, a), (_, arr, b) in zip(self._places(), lay):
+        ``copy``, each original freed before the next is copied); per block, whether it was
+        written (arrays of zeros are not: their memory stays unused until written)."""
+        n = layout(self)[1]
+        self.buf, self.dirty, written = buf, np.zeros(n, bool), np.zeros(n, bool)
+        self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
+        b = 0
+        for _, holder, a in self._places():
+            arr = holder[a] if holder is self.extra else getattr(holder, a)
             t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape).view(Tracked)
-            if copy:
+            if copy and arr.any():
                 t.view(np.ndarray)[...] = arr
-            t.mark, t.root, t.off, t.cow = self.dirty, root, b * BLOCK, self.cow
+                written[b:b + _blocks(arr.nbytes)] = True
+            t.tr = self.tr
             if holder is self.extra:
                 holder[a] = t
             else:
                 setattr(holder, a, t)
+            b += _blocks(arr.nbytes)
+            if copy and arr.nbytes >= BLOCK << 4:
+                del arr                     # the original, freed: give its memory back before the next copy
+                _trim()
+        if copy:
+            _trim()
+        return written
 
     def track(self, snap: "Snapshot | None" = None) -> None:
         """Move every array into a shared buffer and track its writes; the state equals
-        keyframe ``snap`` now (None: no keyframe yet, every block is dirty)."""
-        self._rehome(_Buffer(layout(self)[1] * BLOCK), copy=True)
+        keyframe ``snap`` now (None: no keyframe yet, every block not all zeros is dirty)."""
+        written = self._rehome(_Buffer(layout(self)[1] * BLOCK), copy=True)
         if snap is None:
-            self.blobs, self.src = Blobs(), np.full(len(self.dirty), -1, np.int64)
-            self.dirty[:] = True
+            self.blobs = Blobs()
+            self.src = np.full(len(self.dirty), self.blobs.add(np.zeros(BLOCK, np.uint8), np.zeros(1, int))[0])
+            self.dirty[:] = written
         else:
             self.blobs = snap.store
             self._equal(snap)
 
-    def fork(self, twin: "State") -> "State":
-        """``twin`` (a fresh state of the same shape) becomes a tracked copy of this tracked
-        state that shares its blocks copy-on-write: nothing is copied until a side writes."""
+    def fork(self) -> "State":
+        """A tracked twin of this tracked state that shares its blocks copy-on-write: nothing
+        is copied until a side writes (the objects are shallow copies, the arrays new views)."""
+        twin = copy.copy(self)
+        twin.host, twin.extra, twin.vms = copy.copy(self.host), dict(self.extra), []
+        for vm in self.vms:
+            twin.vms.append(copy.copy(vm))
+            twin.vms[-1].procs = [copy.copy(p) for p in vm.procs]
         twin._rehome(_Buffer(self.buf.size, like=self.buf), copy=False)
-        twin.blobs, twin.src = self.blobs, self.src
         twin.dirty[:] = self.dirty
-        twin.set_scalars(self.scalars())
-        twin.host.recount()
         if twin.buf.shares(self.buf):
-            self.cow.views.append(twin.buf.raw)
+            self.tr.views.append(twin.buf.raw)
         return twin
 
     def unshare(self, view: "State") -> None:
         """``view`` no longer follows this state copy-on-write (it is dropped)."""
-        self.cow.views = [r for r in self.cow.views if r is not view.buf.raw]
+        self.tr.views = [r for r in self.tr.views if r is not view.buf.raw]
 
     def _equal(self, snap: "Snapshot") -> None:
         """The state equals ``snap`` now: every block clean, from ``snap``'s blobs."""

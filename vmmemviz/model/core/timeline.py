@@ -24,7 +24,7 @@ import numpy as np
 
 from vmmemviz.model.views import counters
 from vmmemviz.model.core.events import apply_rows
-from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.simulator import Simulator
 
 KEYFRAME_EVERY = 2048     # events: replaying them takes ~20-50 ms, a keyframe a few ms
 
@@ -144,7 +144,7 @@ class Timeline:
         """The view becomes a copy-on-write twin of the live state, at its position."""
         if self._view is not None:
             self.sim.state.unshare(self._view)
-        self._view, self.pos = self.sim.state.fork(build_state(self.sc)), len(self.sim.log)
+        self._view, self.pos = self.sim.state.fork(), len(self.sim.log)
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
