@@ -142,17 +142,20 @@ class Timeline:
 
     def _fork(self) -> None:
         """The view becomes a copy-on-write twin of the live state, at its position."""
-        if self._view is not None:
+        if self._view is not None and self._view is not self.sim.state:
             self.sim.state.unshare(self._view)
         self._view, self.pos = self.sim.state.fork(), len(self.sim.log)
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
+        if self._view is None and self.finished() and k == len(self.sim.log):
+            self._view, self.pos = self.sim.state, k      # the live state will not move again
+            return
         if self._view is None:
             self._fork()
         far = k < self.pos or k - self.pos > self.keyframe_every
-        if far and k == len(self.sim.log):
+        if far and k == len(self.sim.log) and self._view is not self.sim.state:
             self._fork()        # the live state is at k: share its blocks, drop the view's own
         elif far:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
