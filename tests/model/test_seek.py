@@ -152,3 +152,42 @@ def test_a_keyframe_of_a_clean_state_compresses_nothing():
     st.vms[0].gp_flags[5] = 1
     one = st.snapshot()
     assert np.count_nonzero(one.src != again.src) == 1
+
+
+HOST = """name = 'a small host'
+seed = 1
+duration = 6
+[host]
+memory_mb = 2048
+[[vm]]
+name = 'vm{:02d}'
+count = 2
+memory_mb = 2048
+[[vm.process]]
+name = 'java'
+size_mb = 1024
+start_mb = 128
+alloc_mb = 8
+working_set_mb = 256
+touches = 200
+write_fraction = 0.3
+"""
+
+
+def test_the_view_holds_only_the_blocks_it_does_not_share():
+    """Memory, not just values: the view's own pages are the blocks either side wrote since
+    the fork, and going back to the live end gives them up."""
+    tl = Timeline(scenario.parse(HOST, "host.toml"), keyframe_every=300)
+    tl.advance(2)
+    view = tl.view
+    assert view.buf.private_bytes() == 0
+    tl.advance(2)                       # the live state writes: the view copies those blocks
+    copied = view.buf.private_bytes()
+    assert 0 < copied <= np.count_nonzero(tl.sim.state.dirty) * modelstate.BLOCK + np.count_nonzero(
+        tl.sim.state.src != view.src) * modelstate.BLOCK
+    assert copied < view.buf.size // 4
+    tl.seek(len(tl) // 3)
+    assert tl.view.digest() == fresh_digest(tl, len(tl) // 3)
+    tl.seek(len(tl))
+    assert tl.view is not view and tl.view.buf.private_bytes() == 0
+    assert tl.view.digest() == fresh_digest(tl, len(tl))

@@ -213,6 +213,22 @@ class _Buffer:
     def shares(self, other: "_Buffer") -> bool:
         return self.fd is not None and self.fd == other.fd
 
+    def private_bytes(self) -> int:
+        """Bytes of this mapping's own pages (a view's copies; Linux's smaps), None elsewhere."""
+        lo = self.raw.__array_interface__["data"][0]
+        try:
+            lines = open("/proc/self/smaps").read().splitlines()
+        except OSError:
+            return None
+        mine = False
+        for line in lines:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                mine = int(head.split("-")[0], 16) == lo
+            elif mine and head == "Anonymous:":
+                return int(line.split()[1]) * 1024
+        return None
+
 
 class State:
     def __init__(self, host: Host, vms: list, tick: int = 0):
