@@ -12,9 +12,12 @@ differs from it, so both cost what changed, not the whole state. When keyframes 
 ``keyframe_budget`` bytes every other one is dropped (the first is always kept), so their
 memory is bounded and seeks get at most twice as long.
 
-The view is built on first use. A run that only ever looks at its last event (``run``,
-headless) never needs a second state: once the live simulation has finished the view takes
-over the live state, which will not move again.
+The view is built on first use as the live state's copy-on-write twin at the live state's
+position: it costs no copy and, until either side writes, no memory, and its first seek
+writes only the blocks that differ from the keyframe it restores. A far seek to the live
+end makes a new twin, giving up the view's own copies. A run that only ever looks at its
+last event (``run``, headless) never needs a second state: once the live simulation has
+finished the view takes over the live state, which will not move again.
 """
 from __future__ import annotations
 
