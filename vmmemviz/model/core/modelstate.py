@@ -141,21 +141,31 @@ class Tracked(np.ndarray):
             a, b = off + r[0] * self.strides[0], off + r[-1] * self.strides[0]
             sl = slice(min(a, b) // BLOCK, max(a, b) // BLOCK + 1)
         elif self.ndim == 1 and key is not Ellipsis and not isinstance(key, tuple):
-            k = np.asarray(key)
-            idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64, copy=False)
-            if idx.size == 0:
-                return
-            if k.dtype != bool and idx.min() < 0:
-                idx = idx % len(self)
-            st = self.strides[0]
-            if st > 0 and BLOCK % st == 0 and off % st == 0:       # shifts: a few times cheaper
-                sl = (idx + off // st) >> ((BLOCK // st).bit_length() - 1)
+            k, st = np.asarray(key), self.strides[0]
+            even = st > 0 and BLOCK % st == 0 and off % st == 0
+            if k.dtype == bool and even and k.ndim == 1:
+                sl = self._mask_blocks(k, off // st, BLOCK // st)
             else:
-                sl = (off + idx * st) // BLOCK
+                idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64, copy=False)
+                if idx.size and k.dtype != bool and idx.min() < 0:
+                    idx = idx % len(self)
+                sl = ((idx + off // st) >> ((BLOCK // st).bit_length() - 1) if even  # shifts: cheaper
+                      else (off + idx * st) // BLOCK)
+            if sl.size == 0:
+                return
         else:
             lo, hi = byte_bounds(self.view(np.ndarray))
             sl = slice((lo - tr.root) // BLOCK, (max(hi, lo + 1) - 1 - tr.root) // BLOCK + 1)
         tr.mark(sl)
+
+    @staticmethod
+    def _mask_blocks(mask: np.ndarray, first: int, per: int) -> np.ndarray:
+        """The blocks where ``mask`` (over elements ``first``.., ``per`` to a block) is True:
+        one pass over the mask by block, not an index per True element."""
+        lead = first % per
+        pad = np.zeros(-(-(lead + len(mask)) // per) * per, bool)
+        pad[lead:lead + len(mask)] = mask
+        return np.flatnonzero(pad.reshape(-1, per).any(axis=1)) + first // per
 
     def __setitem__(self, key, value):
         self.touch(key)
@@ -265,20 +275,24 @@ class State:
             yield name, holder[a] if holder is self.extra else getattr(holder, a)
 
     def _rehome(self, buf: _Buffer, copy: bool) -> np.ndarray:
-        """Make every array a :class:`Tracked` view of ``buf`` (copying the values in when
-        ``copy``, each original freed before the next is copied); per block, whether it was
+        """Make every array a view of ``buf``, :class:`Tracked` when ``copy`` (copying the
+        values in, each original freed before the next is copied); per block, whether it was
         written (arrays of zeros are not: their memory stays unused until written)."""
         n = layout(self)[1]
-        self.buf, self.dirty, written = buf, np.zeros(n, bool), np.zeros(n, bool)
-        self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
+        self.buf, written = buf, np.zeros(n, bool)
+        if copy:
+            self.dirty = np.zeros(n, bool)
+            self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
         b = 0
         for _, holder, a in self._places():
             arr = holder[a] if holder is self.extra else getattr(holder, a)
-            t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape).view(Tracked)
-            if copy and arr.any():
-                t.view(np.ndarray)[...] = arr
-                written[b:b + _blocks(arr.nbytes)] = True
-            t.tr = self.tr
+            t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+            if copy:
+                if arr.any():
+                    t[...] = arr
+                    written[b:b + _blocks(arr.nbytes)] = True
+                t = t.view(Tracked)
+                t.tr = self.tr
             if holder is self.extra:
                 holder[a] = t
             else:
@@ -304,15 +318,16 @@ class State:
             self._equal(snap)
 
     def fork(self) -> "State":
-        """A tracked twin of this tracked state that shares its blocks copy-on-write: nothing
-        is copied until a side writes (the objects are shallow copies, the arrays new views)."""
+        """A twin of this tracked state that shares its blocks copy-on-write: nothing is
+        copied until a side writes (the objects are shallow copies, the arrays plain views).
+        Its writes are not tracked: the timeline knows which blocks its replays can write."""
         twin = copy.copy(self)
         twin.host, twin.extra, twin.vms = copy.copy(self.host), dict(self.extra), []
         for vm in self.vms:
             twin.vms.append(copy.copy(vm))
             twin.vms[-1].procs = [copy.copy(p) for p in vm.procs]
+        twin.tr = twin.src = twin.dirty = None
         twin._rehome(_Buffer(self.buf.size, like=self.buf), copy=False)
-        twin.dirty[:] = self.dirty
         if twin.buf.shares(self.buf):
             self.tr.views.append(twin.buf.raw)
         return twin
@@ -350,14 +365,18 @@ class State:
     def snapshot(self) -> "Snapshot":
         return Snapshot(self)
 
-    def restore(self, snap: "Snapshot") -> None:
-        """Become keyframe ``snap``, writing back only the blocks that differ from it."""
+    def restore(self, snap: "Snapshot", todo: np.ndarray | None = None) -> None:
+        """Become keyframe ``snap``, writing back only the blocks that differ from it: those
+        that are dirty or came from another blob (a tracked state), or ``todo`` (a fork)."""
         if self.buf is not None:
-            assert self.blobs is snap.store, "a tracked state restores keyframes of its own store"
-            for b in np.flatnonzero(self.dirty | (self.src != snap.src)).tolist():
+            assert self.blobs is snap.store, "a state restores keyframes of its own store"
+            if todo is None:
+                todo = np.flatnonzero(self.dirty | (self.src != snap.src))
+            for b in todo.tolist():
                 data = lz4.frame.decompress(snap.store.data[snap.src[b]])
                 self.buf.raw[b * BLOCK:b * BLOCK + len(data)] = np.frombuffer(data, np.uint8)
-            self._equal(snap)
+            if self.dirty is not None:
+                self._equal(snap)
         else:
             for _, arr, b0 in layout(self)[0]:
                 raw = _raw(arr)

@@ -38,6 +38,7 @@ class Timeline:
         self.sim = Simulator(scenario)
         self._view = None
         self._parts = None          # the tick in progress (advance_for leaves one part-way)
+        self._base = None           # the view's base (see _may_differ)
         self.pos = 0
         self.keyframe_every = keyframe_every or KEYFRAME_EVERY
         self.keyframe_budget = keyframe_budget
@@ -128,7 +129,7 @@ class Timeline:
 
     def _blob_users(self):
         """The blob numbers keyframes and states still name."""
-        return [s.src for _, s in self.keyframes] + [st.src for st in (self.sim.state, self._view) if st is not None]
+        return [s.src for _, s in self.keyframes] + [self.sim.state.src]
 
     def keyframe_bytes(self) -> int:
         """Bytes of the keyframes' blobs, each shared blob once."""
@@ -147,7 +148,20 @@ class Timeline:
         """The view becomes a copy-on-write twin of the live state, at its position."""
         if self._view is not None and self._view is not self.sim.state:
             self.sim.state.unshare(self._view)
-        self._view, self.pos = self.sim.state.fork(), len(self.sim.log)
+        self._view = None               # its mapping goes before the new one comes
+        live = self.sim.state
+        self._view, self.pos = live.fork(), len(self.sim.log)
+        self._base = (live.src, live.dirty.copy())
+
+    def _may_differ(self) -> np.ndarray:
+        """Per block, whether the view may differ from its base's blobs (``_base``: blob
+        numbers, and blocks known to differ): the blocks written since, which the first
+        keyframe at or after ``pos`` (or the live state) names by new blobs, as blob numbers
+        are never reused."""
+        src, known = self._base
+        later = next((s for at, s in self.keyframes if at >= self.pos), None)
+        out = (self.sim.state.src != src) | self.sim.state.dirty if later is None else later.src != src
+        return out if known is None else out | known
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
@@ -163,7 +177,11 @@ class Timeline:
         elif far:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
             if not (at <= self.pos <= k):
-                self._view.restore(snap)
+                if self._view is self.sim.state:
+                    self._view.restore(snap)
+                else:
+                    self._view.restore(snap, np.flatnonzero(self._may_differ() | (self._base[0] != snap.src)))
+                    self._base = (snap.src, None)
                 self.pos = at
         if k > self.pos:
             apply_rows(self._view, self.sim.log.rows(self.pos, k))
