@@ -189,11 +189,14 @@ class Timeline:
 
     def tick_rows(self, pos: int):
         """Rows of the tick the event at ``pos - 1`` belongs to, up to ``pos`` (for rates)."""
+        log = self.sim.log.snapshot()
         if pos == 0:
-            return self.sim.log.rows(0, 0)
-        ticks = self.sim.log.rows(0, pos)["tick"]
-        start = int(np.searchsorted(ticks, ticks[-1], side="left"))
-        return self.sim.log.rows(start, pos)
+            return log.rows(0, 0)
+        tick, lo, hi = log[pos - 1]["tick"], 0, pos - 1     # ticks never decrease: bisect, not a copy of the log
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if log[mid]["tick"] < tick else (lo, mid)
+        return log.rows(lo, pos)
 
     def counters(self) -> dict:
         """The esxtop counters of the view."""
