@@ -203,17 +203,16 @@ def _trim() -> None:
 
 
 class _Buffer:
-    """The bytes of a tracked state: shared memory (a memfd) that a view can map
-    copy-on-write, or private memory where there is no memfd."""
+    """The bytes of a tracked state: shared memory (memfd ``fd``) that a view can map
+    copy-on-write (``like``: the live state's buffer), or private memory where there is no
+    memfd."""
 
-    def __init__(self, size: int, like: "_Buffer | None" = None):
-        self.size, self.fd = size, None
+    def __init__(self, size: int, fd: int | None = None, like: "_Buffer | None" = None):
+        self.size, self.fd = size, fd
         if like is not None and like.fd is not None:
             self.fd, self.mm = like.fd, mmap.mmap(like.fd, size, mmap.MAP_PRIVATE)
-        elif hasattr(os, "memfd_create") and like is None:
-            self.fd = os.memfd_create("vmmemviz-state", os.MFD_CLOEXEC)
-            os.ftruncate(self.fd, size)
-            self.mm = mmap.mmap(self.fd, size, mmap.MAP_SHARED)
+        elif fd is not None:
+            self.mm = mmap.mmap(fd, size, mmap.MAP_SHARED)
         else:
             self.mm = mmap.mmap(-1, size)
             if like is not None:
@@ -274,23 +273,19 @@ class State:
         for name, holder, a in self._places():
             yield name, holder[a] if holder is self.extra else getattr(holder, a)
 
-    def _rehome(self, buf: _Buffer, copy: bool) -> np.ndarray:
-        """Make every array a view of ``buf``, :class:`Tracked` when ``copy`` (copying the
-        values in, each original freed before the next is copied); per block, whether it was
-        written (arrays of zeros are not: their memory stays unused until written)."""
-        n = layout(self)[1]
-        self.buf, written = buf, np.zeros(n, bool)
-        if copy:
-            self.dirty = np.zeros(n, bool)
+    def _rehome(self, buf: _Buffer, tracked: bool, copy: bool = False) -> None:
+        """Make every array a view of ``buf`` (:class:`Tracked` when ``tracked``; copying the
+        values in when ``copy``)."""
+        if tracked:
+            self.dirty = np.zeros(layout(self)[1], bool)
             self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
-        b = 0
+        self.buf, b = buf, 0
         for _, holder, a in self._places():
             arr = holder[a] if holder is self.extra else getattr(holder, a)
             t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape)
             if copy:
-                if arr.any():
-                    t[...] = arr
-                    written[b:b + _blocks(arr.nbytes)] = True
+                t[...] = arr
+            if tracked:
                 t = t.view(Tracked)
                 t.tr = self.tr
             if holder is self.extra:
@@ -298,17 +293,45 @@ class State:
             else:
                 setattr(holder, a, t)
             b += _blocks(arr.nbytes)
-            if copy and arr.nbytes >= BLOCK << 4:
-                del arr                     # the original, freed: give its memory back before the next copy
+
+    def _to_memfd(self, size: int) -> tuple:
+        """Write every array into a new memfd and free it (a zero-strided stand-in keeps its
+        shape), one after the other, so the state is never held twice; the memfd, and per
+        block whether it was written (arrays of zeros are not: their memory stays unused)."""
+        fd = os.memfd_create("vmmemviz-state", os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        written, b = np.zeros(layout(self)[1], bool), 0
+        for _, holder, a in self._places():
+            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            nb = _blocks(arr.nbytes)
+            if arr.any():
+                data = memoryview(_raw(arr))
+                for at in range(0, len(data), 1 << 30):
+                    os.pwrite(fd, data[at:at + (1 << 30)], b * BLOCK + at)
+                written[b:b + nb] = True
+                del data
+            stand_in = np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
+            if holder is self.extra:
+                holder[a] = stand_in
+            else:
+                setattr(holder, a, stand_in)
+            if arr.nbytes >= BLOCK << 4:
+                del arr
                 _trim()
-        if copy:
-            _trim()
-        return written
+            b += nb
+        _trim()
+        return fd, written
 
     def track(self, snap: "Snapshot | None" = None) -> None:
-        """Move every array into a shared buffer and track its writes; the state equals
+        """Move every array into shared memory and track its writes; the state equals
         keyframe ``snap`` now (None: no keyframe yet, every block not all zeros is dirty)."""
-        written = self._rehome(_Buffer(layout(self)[1] * BLOCK), copy=True)
+        size = layout(self)[1] * BLOCK
+        if hasattr(os, "memfd_create"):
+            fd, written = self._to_memfd(size)
+            self._rehome(_Buffer(size, fd=fd), tracked=True)
+        else:
+            written = np.ones(layout(self)[1], bool)
+            self._rehome(_Buffer(size), tracked=True, copy=True)
         if snap is None:
             self.blobs = Blobs()
             self.src = np.full(len(self.dirty), self.blobs.add(np.zeros(BLOCK, np.uint8), np.zeros(1, int))[0])
@@ -327,7 +350,7 @@ class State:
             twin.vms.append(copy.copy(vm))
             twin.vms[-1].procs = [copy.copy(p) for p in vm.procs]
         twin.tr = twin.src = twin.dirty = None
-        twin._rehome(_Buffer(self.buf.size, like=self.buf), copy=False)
+        twin._rehome(_Buffer(self.buf.size, like=self.buf), tracked=False)
         if twin.buf.shares(self.buf):
             self.tr.views.append(twin.buf.raw)
         return twin
