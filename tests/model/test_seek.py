@@ -191,3 +191,17 @@ def test_the_view_holds_only_the_blocks_it_does_not_share():
     tl.seek(len(tl))
     assert tl.view is not view and tl.view.buf.private_bytes() == 0
     assert tl.view.digest() == fresh_digest(tl, len(tl))
+
+
+def test_a_dropped_timeline_gives_its_shared_memory_back():
+    import gc
+    import os
+    gc.collect()                        # the earlier tests' timelines
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        tl = Timeline(scenario.load("balloon"))
+        tl.advance(3)
+        tl.seek(len(tl) // 2)           # a view mapping the live state's memfd
+        del tl
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -208,7 +208,7 @@ class _Buffer:
     memfd."""
 
     def __init__(self, size: int, fd: int | None = None, like: "_Buffer | None" = None):
-        self.size, self.fd = size, fd
+        self.size, self.fd, self.owns = size, fd, fd is not None
         if like is not None and like.fd is not None:
             self.fd, self.mm = like.fd, mmap.mmap(like.fd, size, mmap.MAP_PRIVATE)
         elif fd is not None:
@@ -218,6 +218,10 @@ class _Buffer:
             if like is not None:
                 self.mm[:] = like.mm
         self.raw = np.frombuffer(self.mm, np.uint8)
+
+    def __del__(self):
+        if self.fd is not None and self.owns:       # the mappings keep the memory while they last
+            os.close(self.fd)
 
     def shares(self, other: "_Buffer") -> bool:
         return self.fd is not None and self.fd == other.fd
