@@ -7,8 +7,8 @@ simulator, which only ever moves forward (replay re-applies logged events, it do
 re-decide them).
 
 Blocks are numbered across the whole state (:func:`layout`: each array starts on a block).
-A tracked state (:meth:`State.track`, the timeline's live state and its view) holds its
-arrays in one shared-memory buffer and knows, per block, which blob it last equalled
+A tracked state (:meth:`State.track`, the timeline's live state) holds its arrays in one
+shared-memory buffer (a memfd) and knows, per block, which blob it last equalled
 (``src``, an index into a :class:`Blobs` store) and whether it was written since
 (``dirty``, marked by the arrays' own write paths before they write, see :class:`Tracked`).
 A keyframe then compresses only the blocks written since the last one and names the rest by
@@ -19,7 +19,8 @@ what changed, not the whole state.
 The view (:meth:`State.fork`) maps the live state's buffer copy-on-write: it costs no memory
 and no copy until either side writes a block. Before the live state writes a block the view
 still shares, it makes the view's pages of it private (the kernel copies them), so the view
-keeps what it had. Without ``os.memfd_create`` the view is a private copy.
+keeps what it had. The view's own writes are not tracked (the timeline knows which blocks
+its replays can have written). Without ``os.memfd_create`` the view is a private copy.
 """
 from __future__ import annotations
 
