@@ -5,9 +5,9 @@
   and the ratio to a bare copy of every state array once (what restoring a whole keyframe
   would cost at least);
 * one tick against a bare numpy pass over the same arrays (sim_bench's figure);
-* bytes per page all in at 256 GiB (64 VMs of 8 GiB, 5 ticks through the Timeline, as the
-  window and ``run`` do): peak RSS growth / (machine frames + guest pages), beside the bytes of
-  the live arrays alone;
+* bytes per page all in at 256 GiB (64 VMs of 8 GiB, 5 ticks through the Timeline): peak RSS
+  growth / (machine frames + guest pages), beside the bytes of the live arrays alone; headless
+  as ``run`` does (``bytes``), and as the window holds it (``window``: the view, a frame);
 * the 1 TiB host (128 VMs of 8 GiB) headless: peak RSS and seconds per simulated second;
 * the built-in ``datacenter`` (64 VMs, 256 GiB) scaled down by ``--dc-scale`` (1 = full size,
   which takes far longer than a bench should): the host states it walks through, the
@@ -17,7 +17,7 @@ Each measurement runs in a child process with an address-space cap (``--cap-gb``
 so a big run fails with MemoryError instead of swapping a shared machine; the big ones run one
 after another, never together. ``--quick`` runs every figure at small sizes (seconds).
 
-    python bench/scale_bench.py [--quick] [--only seek,tick,bytes,tib,datacenter] [--cap-gb 16]
+    python bench/scale_bench.py [--quick] [--only seek,tick,bytes,window,tib,datacenter] [--cap-gb 16]
                                 [--dc-scale 32]
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SIZES = {"seek": ((64, None, None, None), (8, 8, 1, 6)),
          "tick": ((64, 32, 4, 5), (8, 8, 1, 3)),
          "bytes": ((256, 64, 8, 5), (16, 4, 8, 3)),
+         "window": ((256, 64, 8, 5), (16, 4, 8, 3)),
          "tib": ((1024, 128, 8, 3), (32, 4, 8, 3)),
          "datacenter": ((None,), (None,))}
 SEEKS = 12
@@ -58,6 +59,15 @@ def rss(field: str = "VmRSS") -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def pss() -> int:
+    """Proportional bytes of this process now: a page mapped twice (the live state and a view
+    sharing it) counts once, where RSS counts it twice."""
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/smaps_rollup has no Pss")
 
 
 def bare_copy(state) -> float:
@@ -121,7 +131,7 @@ def part_tick(size, quick: bool) -> dict:
 
 
 def part_host(size, quick: bool) -> dict:
-    """Run the Timeline ``ticks`` ticks and show the last event, as ``run`` does."""
+    """Run the Timeline ``ticks`` ticks and show the last event, as ``run`` does (headless)."""
     from vmmemviz.model.config import scenario
     from vmmemviz.model.core.timeline import Timeline
 
@@ -144,6 +154,40 @@ def part_host(size, quick: bool) -> dict:
             "s_per_sim_s": rest / max(1, ticks - 1), "peak_rss_gb": grown / 1e9,
             "bytes_per_page": grown / pages, "live_bytes_per_page": live / pages,
             "keyframe_mb": tl.keyframe_bytes() / 2**20}
+
+
+def part_window(size, quick: bool) -> dict:
+    """What the window holds at the same size: the view follows the live run tick by tick (as
+    the worker shows it), then is sought to the middle and back to the end, and a frame of
+    it is built (build_frame, as the worker does)."""
+    from vmmemviz.engine.frame import build_frame
+    from vmmemviz.model.config import scenario
+    from vmmemviz.model.core.timeline import Timeline
+
+    host_gb, vms, vm_gb, ticks = size
+    sc = scenario.parse(host_text(host_gb, vms, vm_gb, ticks), f"bench {host_gb} GiB")
+    base, held = rss(), []
+    tl = Timeline(sc)
+    while not tl.finished():
+        tl.advance()
+        tl.seek(len(tl))
+        held.append(pss())
+    t = time.perf_counter()
+    tl.seek(len(tl) // 2)
+    mid = time.perf_counter() - t
+    held.append(pss())
+    t = time.perf_counter()
+    tl.seek(len(tl))
+    end = time.perf_counter() - t
+    frame = build_frame(tl, len(tl))
+    held.append(pss())
+    pages = sc.host_pages + sum(vm.pages for vm in sc.vms)
+    peak = rss("VmHWM") - base
+    return {"host_gb": host_gb, "pages": pages, "events": len(tl), "seek_mid_ms": 1e3 * mid,
+            "seek_end_ms": 1e3 * end, "peak_rss_gb": peak / 1e9, "bytes_per_page": peak / pages,
+            "pss_bytes_per_page": (max(held) - base) / pages, "end_bytes_per_page": (held[-1] - base) / pages,
+            "frame_mb": sum(b.codes.nbytes for b in frame.bands) / 2**20,
+            "log_mb": len(tl) * tl.log.rows(0, 1).itemsize / 2**20, "keyframe_mb": tl.keyframe_bytes() / 2**20}
 
 
 def part_datacenter(size, quick: bool, scale: float) -> dict:
@@ -169,7 +213,7 @@ def part_datacenter(size, quick: bool, scale: float) -> dict:
             "kinds": sorted(events.KINDS[int(k)].name for k in np.unique(rows["kind"]))}
 
 
-PARTS = {"seek": part_seek, "tick": part_tick, "bytes": part_host, "tib": part_host,
+PARTS = {"seek": part_seek, "tick": part_tick, "bytes": part_host, "window": part_window, "tib": part_host,
          "datacenter": part_datacenter}
 
 
@@ -206,6 +250,14 @@ def report(res: dict, cap_gb: float) -> None:
                   f"peak RSS +{r['peak_rss_gb']:.2f} GB = {r['bytes_per_page']:.1f} B/page all in "
                   f"(live arrays {r['live_bytes_per_page']:.1f} B/page, keyframes {r['keyframe_mb']:.0f} MiB); "
                   f"boot tick {r['boot_s']:.1f} s, then {r['s_per_sim_s']:.1f} s per simulated s  [target {target}]")
+    r = res.get("window")
+    if r and "error" not in r:
+        print(f"{r['host_gb']} GiB as the window holds it (the view following the run, then sought to the middle "
+              f"in {r['seek_mid_ms']:.0f} ms and back to the end in {r['seek_end_ms']:.0f} ms; a frame of "
+              f"{r['frame_mb']:.0f} MiB, log {r['log_mb']:.0f} MiB, keyframes {r['keyframe_mb']:.0f} MiB): peak RSS "
+              f"+{r['peak_rss_gb']:.2f} GB = {r['bytes_per_page']:.1f} B/page (RSS counts a page the view shares "
+              f"twice); proportional (Pss) {r['pss_bytes_per_page']:.1f} B/page all in at its highest after a step, "
+              f"{r['end_bytes_per_page']:.1f} with the frame  [target <= 32 B/page]")
     r = res.get("datacenter")
     if r and "error" not in r:
         print(f"datacenter at 1/{r['scale']:g}: {r['events']:,} events, {r['s_per_sim_s']:.1f} s per simulated s, "

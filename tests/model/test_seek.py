@@ -20,7 +20,8 @@ def tracked(n=4096, dtype=np.uint32):
     st = build_state(scenario.load("balloon"))
     st.extra["t"] = np.zeros(n, dtype)
     st.track(st.snapshot())
-    return st.extra["t"], st.dirty["t"]
+    first = next(b for name, _, b in modelstate.layout(st)[0] if name == "t")
+    return st.extra["t"], st.dirty[first:first + 64]
 
 
 @pytest.mark.parametrize("write, blocks", [
@@ -50,7 +51,7 @@ def test_a_restore_writes_back_only_what_differs(small_blocks, monkeypatch):
     real = modelstate.lz4.frame.decompress
     monkeypatch.setattr(modelstate.lz4.frame, "decompress", lambda b: written.append(b) or real(b))
     tl.seek(len(tl) // 2 - 1)          # back one event: the keyframe before it, few blocks differ
-    total = sum(len(b) for b in tl.keyframes[0][1].blobs.values())
+    total = len(tl.keyframes[0][1].src)
     assert 0 < len(written) < total // 4
 
 
@@ -88,3 +89,119 @@ def test_a_tick_run_in_parts_is_the_tick_run_whole():
     whole.seek(len(whole))
     parts.seek(len(parts))
     assert parts.view.digest() == whole.view.digest()
+
+
+def fresh_digest(tl, k):
+    fresh = build_state(tl.sc)
+    apply_rows(fresh, tl.log.rows(0, k))
+    return fresh.digest()
+
+
+def test_the_view_shares_the_live_state_until_either_writes(small_blocks):
+    """The view starts as the live state's copy-on-write twin: no block copied, and the live
+    state writing on keeps the view where it was."""
+    tl = Timeline(scenario.load("balloon"), keyframe_every=300)
+    tl.advance(10)
+    view = tl.view
+    assert tl.pos == len(tl) and view.buf.shares(tl.sim.state.buf)
+    assert view.digest() == tl.sim.state.digest() == fresh_digest(tl, tl.pos)
+    at = tl.pos
+    tl.advance(10)                       # the live state writes blocks the view shares
+    assert tl.pos == at and view.digest() == fresh_digest(tl, at)
+    tl.seek(at // 2)
+    assert view.digest() == fresh_digest(tl, at // 2)
+    assert tl.sim.state.digest() != view.digest()
+
+
+def test_a_view_forked_between_tick_parts_is_the_replayed_state():
+    """The window's worker builds the view between parts of a tick: the live state there is
+    what replaying the log gives."""
+    tl, forks = Timeline(scenario.load("overcommit")), 0
+    while tl.sim.now < 6:
+        tl.advance_for(0.0)
+        if len(tl) and forks < 40:
+            tl._fork()
+            forks += 1
+            assert tl.view.digest() == fresh_digest(tl, tl.pos), f"fork at {tl.pos}"
+
+
+def test_the_first_seek_writes_only_what_differs(small_blocks, monkeypatch):
+    """The view starts at the live state, so its first seek writes the blocks that differ
+    from the keyframe it restores, not every block the run touched (a view built from
+    event 0 wrote those)."""
+    tl = Timeline(scenario.load("balloon"), keyframe_every=300)
+    tl.run_to_end()
+    live, k = tl.sim.state, len(tl) - 400
+    snap = max((kf for kf in tl.keyframes if kf[0] <= k), key=lambda kf: kf[0])[1]
+    differ = np.count_nonzero(live.dirty | (live.src != snap.src))
+    touched = np.count_nonzero(live.dirty | (live.src != tl.keyframes[0][1].src))
+    written = []
+    real = modelstate.lz4.frame.decompress
+    monkeypatch.setattr(modelstate.lz4.frame, "decompress", lambda b: written.append(b) or real(b))
+    tl.seek(k)
+    assert 0 < len(written) == differ < touched // 2
+    assert tl.view.digest() == fresh_digest(tl, k)
+
+
+def test_a_keyframe_of_a_clean_state_compresses_nothing():
+    st = build_state(scenario.load("balloon"))
+    st.track()
+    first = st.snapshot()
+    again = st.snapshot()
+    assert first.nbytes > 0 and again.nbytes == 0 and np.array_equal(first.src, again.src)
+    st.vms[0].gp_flags[5] = 1
+    one = st.snapshot()
+    assert np.count_nonzero(one.src != again.src) == 1
+
+
+HOST = """name = 'a small host'
+seed = 1
+duration = 6
+[host]
+memory_mb = 2048
+[[vm]]
+name = 'vm{:02d}'
+count = 2
+memory_mb = 2048
+[[vm.process]]
+name = 'java'
+size_mb = 1024
+start_mb = 128
+alloc_mb = 8
+working_set_mb = 256
+touches = 200
+write_fraction = 0.3
+"""
+
+
+def test_the_view_holds_only_the_blocks_it_does_not_share():
+    """Memory, not just values: the view's own pages are the blocks either side wrote since
+    the fork, and going back to the live end gives them up."""
+    tl = Timeline(scenario.parse(HOST, "host.toml"), keyframe_every=300)
+    tl.advance(2)
+    view, src = tl.view, tl.sim.state.src
+    assert view.buf.private_bytes() == 0
+    tl.advance(2)                       # the live state writes: the view copies those blocks
+    copied = view.buf.private_bytes()
+    written = tl.sim.state.dirty | (tl.sim.state.src != src)
+    assert 0 < copied <= np.count_nonzero(written) * modelstate.BLOCK
+    assert copied < view.buf.size // 4
+    tl.seek(len(tl) // 3)
+    assert tl.view.digest() == fresh_digest(tl, len(tl) // 3)
+    tl.seek(len(tl))
+    assert tl.view is not view and tl.view.buf.private_bytes() == 0
+    assert tl.view.digest() == fresh_digest(tl, len(tl))
+
+
+def test_a_dropped_timeline_gives_its_shared_memory_back():
+    import gc
+    import os
+    gc.collect()                        # the earlier tests' timelines
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        tl = Timeline(scenario.load("balloon"))
+        tl.advance(3)
+        tl.seek(len(tl) // 2)           # a view mapping the live state's memfd
+        del tl
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -6,24 +6,40 @@ The random generator and the workload cursors are not state: they belong to the 
 simulator, which only ever moves forward (replay re-applies logged events, it does not
 re-decide them).
 
-A tracked state (:meth:`State.track`, the timeline's two states) knows, per block, which
-keyframe blob it last equalled (``src``) and whether it was written since (``dirty``, marked
-by the arrays' own write paths, see :class:`Tracked`). A keyframe then compresses only the
-blocks written since the last one and shares the rest (a 64 GiB host touches a few per cent
-of its blocks between two keyframes), and a restore writes back only the blocks that are
-dirty or came from another blob: seeking costs what changed, not the whole state.
+Blocks are numbered across the whole state (:func:`layout`: each array starts on a block).
+A tracked state (:meth:`State.track`, the timeline's live state) holds its arrays in one
+shared-memory buffer (a memfd) and knows, per block, which blob it last equalled
+(``src``, an index into a :class:`Blobs` store) and whether it was written since
+(``dirty``, marked by the arrays' own write paths before they write, see :class:`Tracked`).
+A keyframe then compresses only the blocks written since the last one and names the rest by
+their blob (a 64 GiB host touches a few per cent of its blocks between two keyframes), and a
+restore writes back only the blocks that are dirty or came from another blob: seeking costs
+what changed, not the whole state.
+
+The view (:meth:`State.fork`) maps the live state's buffer copy-on-write: it costs no memory
+and no copy until either side writes a block. Before the live state writes a block the view
+still shares, it makes the view's pages of it private (the kernel copies them), so the view
+keeps what it had. The view's own writes are not tracked (the timeline knows which blocks
+its replays can have written). Without ``os.memfd_create`` the view is a private copy.
 """
 from __future__ import annotations
 
+import copy
+import ctypes
+import ctypes.util
 import hashlib
+import mmap
+import os
 
 import lz4.frame
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from vmmemviz.model.core.host import Host
 
 
-BLOCK = 1 << 16     # bytes of an array per keyframe blob
+BLOCK = 1 << 16     # bytes of the state per keyframe blob
+PAGE = mmap.PAGESIZE
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:
@@ -32,75 +48,200 @@ def _raw(arr: np.ndarray) -> np.ndarray:
     return arr.view(np.ndarray).reshape(-1).view(np.uint8)
 
 
-def _blocks(arr: np.ndarray) -> int:
-    return -(-arr.nbytes // BLOCK)
+def _blocks(nbytes: int) -> int:
+    return -(-nbytes // BLOCK)
+
+
+def layout(state: "State"):
+    """(name, array, first block) of every array of ``state``: each starts on a block."""
+    out, b = [], 0
+    for name, arr in state.arrays():
+        out.append((name, arr, b))
+        b += _blocks(arr.nbytes)
+    return out, b
+
+
+class Blobs:
+    """Compressed blocks, numbered in the order they were made; keyframes and tracked states
+    name their blocks by these numbers (equal numbers: equal bytes)."""
+
+    def __init__(self):
+        self.data, self.size = [], np.zeros(0, np.int64)
+
+    def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Compress the ``blocks`` of ``raw`` (the state's bytes); their new numbers."""
+        start = len(self.data)
+        self.data += [lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
+                      for b in blocks.tolist()]
+        self.size = np.concatenate([self.size, [len(d) for d in self.data[start:]]])
+        return np.arange(start, len(self.data), dtype=np.int64)
+
+    def keep(self, *used: np.ndarray) -> None:
+        """Free every blob none of ``used`` (arrays of blob numbers) names."""
+        live = np.zeros(len(self.data), bool)
+        for u in used:
+            live[u] = True
+        for i in np.flatnonzero(~live & (self.size > 0)).tolist():
+            self.data[i] = None
+        self.size[~live] = 0
+
+    def nbytes(self, *used: np.ndarray) -> int:
+        """Bytes of the blobs ``used`` names, each once."""
+        return int(self.size[np.unique(np.concatenate(used))].sum()) if used else 0
+
+
+class _Track:
+    """What the arrays of a tracked state share: ``dirty`` (one bool per ``BLOCK`` bytes of
+    the state), the address and size of the state's bytes, and the views that map them
+    copy-on-write (their raw bytes)."""
+
+    __slots__ = ("dirty", "root", "size", "views")
+
+    def __init__(self, dirty: np.ndarray, root: int, size: int):
+        self.dirty, self.root, self.size, self.views = dirty, root, size, []
+
+    def mark(self, sl) -> None:
+        """Blocks ``sl`` (a slice or block numbers) are about to be written: give the views
+        their own copy of them first (a write fault: the kernel copies the page), then mark."""
+        if self.views:
+            if isinstance(sl, slice):
+                pages = np.arange(sl.start * BLOCK // PAGE, (sl.stop * BLOCK - 1) // PAGE + 1)
+            else:
+                pages = (np.asarray(sl)[:, None] * BLOCK // PAGE + np.arange(max(BLOCK // PAGE, 1))).ravel()
+            pages *= PAGE
+            for raw in self.views:
+                raw[pages] = raw[pages]
+        self.dirty[sl] = True
 
 
 class Tracked(np.ndarray):
-    """A state array that marks the blocks each write touches in ``mark`` (one bool per
-    ``BLOCK`` bytes of its root array). Writes are ``a[key] = v`` (any key, also through a
-    slice view of it), ``ufunc.at(a, ...)``, ``out=a`` and ``fill`` / ``put`` / ``sort``; model
-    code writes state arrays no other way. Ufunc results are plain arrays."""
+    """A state array that marks the blocks each write touches (``tr``, its state's
+    :class:`_Track`) before it writes. Writes are ``a[key] = v`` (any key, also through a
+    slice view of it), ``ufunc.at(a, ...)``, ``out=a`` and ``fill`` / ``put`` / ``sort``;
+    model code writes state arrays no other way. Ufunc results are plain arrays."""
 
-    mark, root, off = None, 0, None       # mark None: a copy, or not tracked
+    tr = None       # None: a copy, or not tracked
 
     def __array_finalize__(self, obj):
-        mark = getattr(obj, "mark", None)
-        if mark is not None and self.base is not None:      # a view, not a fancy-indexed copy
-            lo = self.__array_interface__["data"][0] - obj.root
-            if 0 <= lo < len(mark) * BLOCK:         # a view into the root (not a copy)
-                self.mark, self.root, self.off = mark, obj.root, lo
+        tr = getattr(obj, "tr", None)
+        if tr is not None and self.base is not None:      # a view, not a fancy-indexed copy
+            self.tr = tr
 
     def touch(self, key=Ellipsis) -> None:
-        """Mark the blocks ``self[key]`` covers."""
-        m = self.mark
-        if m is None:
+        """Mark the blocks ``self[key]`` covers (before writing them)."""
+        tr = self.tr
+        if tr is None:
             return
-        n = len(self) if self.ndim else 1
-        if self.ndim != 1 or key is Ellipsis or isinstance(key, tuple):
-            lo, hi = 0, max(n - 1, 0)
-        elif isinstance(key, slice):
-            r = range(*key.indices(n))
+        off = self.__array_interface__["data"][0] - tr.root
+        if not 0 <= off < tr.size:          # not a view into the state (a copy)
+            return
+        if self.ndim == 1 and isinstance(key, slice):
+            r = range(*key.indices(len(self)))
             if not r:
                 return
-            lo, hi = min(r[0], r[-1]), max(r[0], r[-1])
-        else:
-            k = np.asarray(key)
-            idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64) % max(n, 1)
-            if idx.size == 0:
+            a, b = off + r[0] * self.strides[0], off + r[-1] * self.strides[0]
+            sl = slice(min(a, b) // BLOCK, max(a, b) // BLOCK + 1)
+        elif self.ndim == 1 and key is not Ellipsis and not isinstance(key, tuple):
+            k, st = np.asarray(key), self.strides[0]
+            even = st > 0 and BLOCK % st == 0 and off % st == 0
+            if k.dtype == bool and even and k.ndim == 1:
+                sl = self._mask_blocks(k, off // st, BLOCK // st)
+            else:
+                idx = np.flatnonzero(k) if k.dtype == bool else k.ravel().astype(np.int64, copy=False)
+                if idx.size and k.dtype != bool and idx.min() < 0:
+                    idx = idx % len(self)
+                sl = ((idx + off // st) >> ((BLOCK // st).bit_length() - 1) if even  # shifts: cheaper
+                      else (off + idx * st) // BLOCK)
+            if sl.size == 0:
                 return
-            m[(self.off + idx * self.strides[0]) // BLOCK] = True
-            return
-        a, b = self.off + lo * self.strides[0], self.off + hi * self.strides[0]
-        m[min(a, b) // BLOCK:max(a, b) // BLOCK + 1] = True
+        else:
+            lo, hi = byte_bounds(self.view(np.ndarray))
+            sl = slice((lo - tr.root) // BLOCK, (max(hi, lo + 1) - 1 - tr.root) // BLOCK + 1)
+        tr.mark(sl)
+
+    @staticmethod
+    def _mask_blocks(mask: np.ndarray, first: int, per: int) -> np.ndarray:
+        """The blocks where ``mask`` (over elements ``first``.., ``per`` to a block) is True:
+        one pass over the mask by block, not an index per True element."""
+        lead = first % per
+        pad = np.zeros(-(-(lead + len(mask)) // per) * per, bool)
+        pad[lead:lead + len(mask)] = mask
+        return np.flatnonzero(pad.reshape(-1, per).any(axis=1)) + first // per
 
     def __setitem__(self, key, value):
-        super().__setitem__(key, value)
         self.touch(key)
+        super().__setitem__(key, value)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kw):
-        plain = [i.view(np.ndarray) if isinstance(i, Tracked) else i for i in inputs]
-        if out is not None:
-            kw["out"] = tuple(o.view(np.ndarray) if isinstance(o, Tracked) else o for o in out)
-        res = getattr(ufunc, method)(*plain, **kw)
         if method == "at" and isinstance(inputs[0], Tracked):
             inputs[0].touch(inputs[1])
-        for o in out or ():
-            if isinstance(o, Tracked):
-                o.touch()
-        return res
+        if out is not None:
+            for o in out:
+                if isinstance(o, Tracked):
+                    o.touch()
+            kw["out"] = tuple(o.view(np.ndarray) if isinstance(o, Tracked) else o for o in out)
+        return getattr(ufunc, method)(*[i.view(np.ndarray) if isinstance(i, Tracked) else i for i in inputs], **kw)
 
     def fill(self, value):
-        super().fill(value)
         self.touch()
+        super().fill(value)
 
     def put(self, *a, **kw):
-        super().put(*a, **kw)
         self.touch()
+        super().put(*a, **kw)
 
     def sort(self, *a, **kw):
-        super().sort(*a, **kw)
         self.touch()
+        super().sort(*a, **kw)
+
+
+def _trim() -> None:
+    """Give the memory of freed arrays back to the system (glibc keeps freed heap pages)."""
+    name = ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if fn is not None:
+        fn(0)
+
+
+class _Buffer:
+    """The bytes of a tracked state: shared memory (memfd ``fd``) that a view can map
+    copy-on-write (``like``: the live state's buffer), or private memory where there is no
+    memfd."""
+
+    def __init__(self, size: int, fd: int | None = None, like: "_Buffer | None" = None):
+        self.size, self.fd, self.owns = size, fd, fd is not None
+        if like is not None and like.fd is not None:
+            self.fd, self.mm = like.fd, mmap.mmap(like.fd, size, mmap.MAP_PRIVATE)
+        elif fd is not None:
+            self.mm = mmap.mmap(fd, size, mmap.MAP_SHARED)
+        else:
+            self.mm = mmap.mmap(-1, size)
+            if like is not None:
+                self.mm[:] = like.mm
+        self.raw = np.frombuffer(self.mm, np.uint8)
+
+    def __del__(self):
+        if self.fd is not None and self.owns:       # the mappings keep the memory while they last
+            os.close(self.fd)
+
+    def shares(self, other: "_Buffer") -> bool:
+        return self.fd is not None and self.fd == other.fd
+
+    def private_bytes(self) -> int:
+        """Bytes of this mapping's own pages (a view's copies; Linux's smaps), None elsewhere."""
+        lo = self.raw.__array_interface__["data"][0]
+        try:
+            lines = open("/proc/self/smaps").read().splitlines()
+        except OSError:
+            return None
+        mine = False
+        for line in lines:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                mine = int(head.split("-")[0], 16) == lo
+            elif mine and head == "Anonymous:":
+                return int(line.split()[1]) * 1024
+        return None
 
 
 class State:
@@ -109,9 +250,11 @@ class State:
         self.host_state = 0          # states.HIGH..LOW, set by the STATE event
         self.extra = {}              # named arrays mechanisms add (e.g. per-VM caches)
         self.stores = {}             # name -> store.Store, set by build_state
-        self.src = {}                # array name -> the blobs its blocks equal (tracked states)
-        self.src_id = {}             # array name -> id() of those blobs, for a vectorised compare
-        self.dirty = {}              # array name -> blocks written since (tracked states)
+        self.buf = None              # tracked: the _Buffer holding every array
+        self.blobs = None            # tracked: the Blobs store its keyframes use
+        self.src = None              # tracked: per block, the blob number it equals
+        self.dirty = None            # tracked: per block, written since
+        self.tr = None               # tracked: its _Track (the views sharing its blocks)
 
     def store_holding(self, page_state: int):
         """The store that holds the GPPNs in ``page_state`` (None for none)."""
@@ -127,32 +270,104 @@ class State:
             for p in vm.procs:
                 yield f"{vm.index}.{p.index}.pt", p, "pt"
                 yield f"{vm.index}.{p.index}.pt_state", p, "pt_state"
+        for k in sorted(self.extra):
+            yield k, self.extra, k
 
     def arrays(self):
         """(name, array) for every array of the state, in a fixed order."""
         for name, holder, a in self._places():
-            yield name, getattr(holder, a)
-        for k in sorted(self.extra):
-            yield k, self.extra[k]
+            yield name, holder[a] if holder is self.extra else getattr(holder, a)
 
-    def track(self, snap: "Snapshot") -> None:
-        """Make every array :class:`Tracked`; the state equals keyframe ``snap`` now."""
-        def tracked(name, arr):
-            t = arr.view(Tracked)
-            t.mark = self.dirty[name] = np.zeros(_blocks(arr), bool)
-            t.root, t.off = t.__array_interface__["data"][0], 0
-            return t
-        for name, holder, a in self._places():
-            setattr(holder, a, tracked(name, getattr(holder, a)))
-        for k in self.extra:
-            self.extra[k] = tracked(k, self.extra[k])
-        self._equal(snap)
+    def _rehome(self, buf: _Buffer, tracked: bool, copy: bool = False) -> None:
+        """Make every array a view of ``buf`` (:class:`Tracked` when ``tracked``; copying the
+        values in when ``copy``)."""
+        if tracked:
+            self.dirty = np.zeros(layout(self)[1], bool)
+            self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
+        self.buf, b = buf, 0
+        for _, holder, a in self._places():
+            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+            if copy:
+                t[...] = arr
+            if tracked:
+                t = t.view(Tracked)
+                t.tr = self.tr
+            if holder is self.extra:
+                holder[a] = t
+            else:
+                setattr(holder, a, t)
+            b += _blocks(arr.nbytes)
+
+    def _to_memfd(self, size: int) -> tuple:
+        """Write every array into a new memfd and free it (a zero-strided stand-in keeps its
+        shape), one after the other, so the state is never held twice; the memfd, and per
+        block whether it was written (arrays of zeros are not: their memory stays unused)."""
+        fd = os.memfd_create("vmmemviz-state", os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        written, b = np.zeros(layout(self)[1], bool), 0
+        for _, holder, a in self._places():
+            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            nb = _blocks(arr.nbytes)
+            if arr.any():
+                data = memoryview(_raw(arr))
+                for at in range(0, len(data), 1 << 30):
+                    os.pwrite(fd, data[at:at + (1 << 30)], b * BLOCK + at)
+                written[b:b + nb] = True
+                del data
+            stand_in = np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
+            if holder is self.extra:
+                holder[a] = stand_in
+            else:
+                setattr(holder, a, stand_in)
+            if arr.nbytes >= BLOCK << 4:
+                del arr
+                _trim()
+            b += nb
+        _trim()
+        return fd, written
+
+    def track(self, snap: "Snapshot | None" = None) -> None:
+        """Move every array into shared memory and track its writes; the state equals
+        keyframe ``snap`` now (None: no keyframe yet, every block not all zeros is dirty)."""
+        size = layout(self)[1] * BLOCK
+        if hasattr(os, "memfd_create"):
+            fd, written = self._to_memfd(size)
+            self._rehome(_Buffer(size, fd=fd), tracked=True)
+        else:
+            written = np.ones(layout(self)[1], bool)
+            self._rehome(_Buffer(size), tracked=True, copy=True)
+        if snap is None:
+            self.blobs = Blobs()
+            self.src = np.full(len(self.dirty), self.blobs.add(np.zeros(BLOCK, np.uint8), np.zeros(1, int))[0])
+            self.dirty[:] = written
+        else:
+            self.blobs = snap.store
+            self._equal(snap)
+
+    def fork(self) -> "State":
+        """A twin of this tracked state that shares its blocks copy-on-write: nothing is
+        copied until a side writes (the objects are shallow copies, the arrays plain views).
+        Its writes are not tracked: the timeline knows which blocks its replays can write."""
+        twin = copy.copy(self)
+        twin.host, twin.extra, twin.vms = copy.copy(self.host), dict(self.extra), []
+        for vm in self.vms:
+            twin.vms.append(copy.copy(vm))
+            twin.vms[-1].procs = [copy.copy(p) for p in vm.procs]
+        twin.tr = twin.src = twin.dirty = None
+        twin._rehome(_Buffer(self.buf.size, like=self.buf), tracked=False)
+        if twin.buf.shares(self.buf):
+            self.tr.views.append(twin.buf.raw)
+        return twin
+
+    def unshare(self, view: "State") -> None:
+        """``view`` no longer follows this state copy-on-write (it is dropped)."""
+        self.tr.views = [r for r in self.tr.views if r is not view.buf.raw]
 
     def _equal(self, snap: "Snapshot") -> None:
         """The state equals ``snap`` now: every block clean, from ``snap``'s blobs."""
-        self.src, self.src_id = dict(snap.blobs), dict(snap.ids)
-        for d in self.dirty.values():
-            d[:] = False
+        self.src = snap.src
+        self.dirty[:] = False
 
     def scalars(self) -> dict:
         out = {"tick": self.tick, "host_state": self.host_state}
@@ -178,16 +393,24 @@ class State:
     def snapshot(self) -> "Snapshot":
         return Snapshot(self)
 
-    def restore(self, snap: "Snapshot") -> None:
-        """Become keyframe ``snap``, writing back only the blocks that differ from it."""
-        for name, arr in self.arrays():
-            blobs, raw = snap.blobs[name], _raw(arr)
-            d, ids = self.dirty.get(name), self.src_id.get(name)
-            todo = range(len(blobs)) if d is None or ids is None else np.flatnonzero(d | (ids != snap.ids[name]))
-            for b in todo:
-                raw[b * BLOCK:(b + 1) * BLOCK] = np.frombuffer(lz4.frame.decompress(blobs[b]), np.uint8)
-        if self.dirty:
-            self._equal(snap)
+    def restore(self, snap: "Snapshot", todo: np.ndarray | None = None) -> None:
+        """Become keyframe ``snap``, writing back only the blocks that differ from it: those
+        that are dirty or came from another blob (a tracked state), or ``todo`` (a fork)."""
+        if self.buf is not None:
+            assert self.blobs is snap.store, "a state restores keyframes of its own store"
+            if todo is None:
+                todo = np.flatnonzero(self.dirty | (self.src != snap.src))
+            for b in todo.tolist():
+                data = lz4.frame.decompress(snap.store.data[snap.src[b]])
+                self.buf.raw[b * BLOCK:b * BLOCK + len(data)] = np.frombuffer(data, np.uint8)
+            if self.dirty is not None:
+                self._equal(snap)
+        else:
+            for _, arr, b0 in layout(self)[0]:
+                raw = _raw(arr)
+                for b in range(_blocks(arr.nbytes)):
+                    raw[b * BLOCK:(b + 1) * BLOCK] = np.frombuffer(
+                        lz4.frame.decompress(snap.store.data[snap.src[b0 + b]]), np.uint8)[:len(raw) - b * BLOCK]
         self.set_scalars(snap.scalars)
         self.host.recount()
 
@@ -196,20 +419,22 @@ class State:
 
 
 class Snapshot:
-    """A keyframe: every array LZ4-compressed in blocks of ``BLOCK`` bytes, and the scalars.
-    Of a tracked state only the blocks written since its last keyframe are compressed; the
-    others are that keyframe's blobs, shared. ``nbytes`` counts the blobs new here."""
+    """A keyframe: for every block of the state, the number of its LZ4-compressed blob in
+    ``store``; and the scalars. Of a tracked state only the blocks written since its last
+    keyframe are compressed; the others keep that keyframe's blobs. ``nbytes`` counts the
+    blobs new here."""
 
     def __init__(self, state: State):
-        self.blobs, self.ids, self.nbytes = {}, {}, 0
-        for name, arr in state.arrays():
-            raw, old, d = _raw(arr), state.src.get(name), state.dirty.get(name)
-            blobs = list(old) if old is not None and d is not None else [None] * _blocks(arr)
-            for b in range(len(blobs)) if old is None or d is None else np.flatnonzero(d):
-                blobs[b] = lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
-                self.nbytes += len(blobs[b])
-            self.blobs[name] = blobs
-            self.ids[name] = np.fromiter(map(id, blobs), np.int64, len(blobs))
+        if state.buf is not None:
+            self.store, self.src = state.blobs, state.src.copy()
+            todo = np.flatnonzero(state.dirty)
+            self.src[todo] = self.store.add(state.buf.raw, todo)
+        else:
+            self.store, parts = Blobs(), []
+            for _, arr, _ in layout(state)[0]:
+                parts.append(self.store.add(_raw(arr), np.arange(_blocks(arr.nbytes))))
+            self.src = todo = np.concatenate(parts)
+        self.nbytes = int(self.store.size[self.src[todo]].sum())
         self.scalars = dict(state.scalars())
-        if state.dirty:
+        if state.buf is not None:
             state._equal(self)

@@ -12,9 +12,12 @@ differs from it, so both cost what changed, not the whole state. When keyframes 
 ``keyframe_budget`` bytes every other one is dropped (the first is always kept), so their
 memory is bounded and seeks get at most twice as long.
 
-The view is built on first use. A run that only ever looks at its last event (``run``,
-headless) never needs a second state: once the live simulation has finished the view takes
-over the live state, which will not move again.
+The view is built on first use as the live state's copy-on-write twin at the live state's
+position: it costs no copy and, until either side writes, no memory, and its first seek
+writes only the blocks that differ from the keyframe it restores. A far seek to the live
+end makes a new twin, giving up the view's own copies. A run that only ever looks at its
+last event (``run``, headless) never needs a second state: once the live simulation has
+finished the view takes over the live state, which will not move again.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from vmmemviz.model.views import counters
 from vmmemviz.model.core.events import apply_rows
-from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.simulator import Simulator
 
 KEYFRAME_EVERY = 2048     # events: replaying them takes ~20-50 ms, a keyframe a few ms
 
@@ -35,12 +38,13 @@ class Timeline:
         self.sim = Simulator(scenario)
         self._view = None
         self._parts = None          # the tick in progress (advance_for leaves one part-way)
+        self._base = None           # the view's base (see _may_differ)
         self.pos = 0
         self.keyframe_every = keyframe_every or KEYFRAME_EVERY
         self.keyframe_budget = keyframe_budget
+        self.sim.state.track()
         self.keyframes = [(0, self.sim.state.snapshot())]
         self._kf_bytes = self.keyframes[0][1].nbytes
-        self.sim.state.track(self.keyframes[0][1])
         self.sim.on_emit = self._emitted
         self.history = []   # per tick: {"tick", "events", "host": {...}, "vms": {...}} (plots, JSON)
 
@@ -116,50 +120,83 @@ class Timeline:
         return len(self.sim.log)
 
     def _bound(self) -> None:
-        while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
-            self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
-                [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
-            self._kf_bytes = self.keyframe_bytes()
+        if len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+            while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+                self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
+                    [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
+                self._kf_bytes = self.keyframe_bytes()
+            self.sim.state.blobs.keep(*self._blob_users())
+
+    def _blob_users(self):
+        """The blob numbers keyframes and states still name."""
+        return [s.src for _, s in self.keyframes] + [self.sim.state.src]
 
     def keyframe_bytes(self) -> int:
         """Bytes of the keyframes' blobs, each shared blob once."""
-        snaps = [s for _, s in self.keyframes]
-        ids = np.concatenate([i for s in snaps for i in s.ids.values()])
-        sizes = np.fromiter((len(b) for s in snaps for bl in s.blobs.values() for b in bl), np.int64, len(ids))
-        return int(sizes[np.unique(ids, return_index=True)[1]].sum())
+        return self.sim.state.blobs.nbytes(*(s.src for _, s in self.keyframes))
 
     # -- the view side -------------------------------------------------------------------
     @property
     def view(self):
-        """The state at position ``pos``."""
+        """The state at position ``pos`` (built on first use as the live state's copy-on-write
+        twin, at the live state's position)."""
         if self._view is None:
-            self._view = build_state(self.sc)      # the state at event 0: keyframe 0
-            self._view.track(self.keyframes[0][1])
+            self._fork()
         return self._view
+
+    def _fork(self) -> None:
+        """The view becomes a copy-on-write twin of the live state, at its position."""
+        if self._view is not None and self._view is not self.sim.state:
+            self.sim.state.unshare(self._view)
+        self._view = None               # its mapping goes before the new one comes
+        live = self.sim.state
+        self._view, self.pos = live.fork(), len(self.sim.log)
+        self._base = (live.src, live.dirty.copy())
+
+    def _may_differ(self) -> np.ndarray:
+        """Per block, whether the view may differ from its base's blobs (``_base``: blob
+        numbers, and blocks known to differ): the blocks written since, which the first
+        keyframe at or after ``pos`` (or the live state) names by new blobs, as blob numbers
+        are never reused."""
+        src, known = self._base
+        later = next((s for at, s in self.keyframes if at >= self.pos), None)
+        out = (self.sim.state.src != src) | self.sim.state.dirty if later is None else later.src != src
+        return out if known is None else out | known
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
         if self._view is None and self.finished() and k == len(self.sim.log):
             self._view, self.pos = self.sim.state, k      # the live state will not move again
-            self.sim.on_emit = None
             return
-        if k < self.pos or k - self.pos > self.keyframe_every:
+        if self._view is None:
+            self._fork()
+        far = k < self.pos or k - self.pos > self.keyframe_every
+        if far and k == len(self.sim.log) and self._view is not self.sim.state:
+            self._fork()        # the live state is at k: share its blocks, drop the view's own
+        elif far:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
             if not (at <= self.pos <= k):
-                self.view.restore(snap)
+                if self._view is self.sim.state:
+                    self._view.restore(snap)
+                else:
+                    self._view.restore(snap, np.flatnonzero(self._may_differ() | (self._base[0] != snap.src)))
+                    self._base = (snap.src, None)
                 self.pos = at
         if k > self.pos:
-            apply_rows(self.view, self.sim.log.rows(self.pos, k))
+            apply_rows(self._view, self.sim.log.rows(self.pos, k))
         self.pos = k
 
     def tick_rows(self, pos: int):
         """Rows of the tick the event at ``pos - 1`` belongs to, up to ``pos`` (for rates)."""
+        log = self.sim.log.snapshot()
         if pos == 0:
-            return self.sim.log.rows(0, 0)
-        ticks = self.sim.log.rows(0, pos)["tick"]
-        start = int(np.searchsorted(ticks, ticks[-1], side="left"))
-        return self.sim.log.rows(start, pos)
+            return log.rows(0, 0)
+        tick, lo, hi = log[pos - 1]["tick"], 0, pos - 1     # ticks never decrease: bisect, not a copy of the log
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if log[mid]["tick"] < tick else (lo, mid)
+        return log.rows(lo, pos)
 
     def counters(self) -> dict:
         """The esxtop counters of the view."""
