@@ -205,3 +205,15 @@ def test_a_dropped_timeline_gives_its_shared_memory_back():
         del tl
         gc.collect()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_thinned_keyframes_stay_evenly_spaced():
+    """Over its budget the timeline drops every other keyframe and takes new ones as far apart:
+    the start of a long run keeps keyframes as close as its end (halving alone left event 0 and
+    then only the last few, so a seek into the first half replayed most of the run)."""
+    tl = Timeline(scenario.load("swap"), keyframe_every=200, keyframe_budget=1 << 18)
+    tl.run_to_end()
+    at = np.array([a for a, _ in tl.keyframes])
+    assert tl.keyframe_every > 200 and len(at) > 3           # it was thinned
+    assert np.diff(at).max() <= 2 * tl.keyframe_every
+    assert tl.keyframe_bytes() <= 1 << 18

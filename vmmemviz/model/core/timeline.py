@@ -9,8 +9,9 @@ events past the last one (the state after any emit is what replaying the log to 
 gives). Both states are tracked (modelstate.py): a keyframe compresses only the blocks
 written since the previous one, and a restore writes back only the blocks where the view
 differs from it, so both cost what changed, not the whole state. When keyframes outgrow
-``keyframe_budget`` bytes every other one is dropped (the first is always kept), so their
-memory is bounded and seeks get at most twice as long.
+``keyframe_budget`` bytes every other one is dropped (the first is always kept) and new ones
+are taken twice as far apart, so their memory is bounded and they stay evenly spaced, about
+``keyframe_every`` events apart wherever a seek lands in a long run.
 
 The view is built on first use as the live state's copy-on-write twin at the live state's
 position: it costs no copy and, until either side writes, no memory, and its first seek
@@ -124,6 +125,7 @@ class Timeline:
             while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
                 self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
                     [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
+                self.keyframe_every *= 2        # new ones as far apart as the kept ones
                 self._kf_bytes = self.keyframe_bytes()
             self.sim.state.blobs.keep(*self._blob_users())
 
