@@ -191,7 +191,8 @@ def tick_parts(factor: float, ticks: int) -> None:
     print(f"datacenter / {factor:g}: {tl.sim.state.host.n_mpn:,} machine pages, timeline made in "
           f"{time.perf_counter() - t:.1f} s")
     names = [f"process {vm.name}/{p.name}" for vm in tl.sim.state.vms for p in vm.procs] + \
-        [f"mechanism {type(m).__name__}" for m in tl.sim.mechanisms]
+        [f"mechanism {type(m).__name__}" for m in tl.sim.mechanisms] + \
+        [f"end of tick: {type(m).__name__}" for m in tl.sim.mechanisms]
     took = []
     while tl.sim.now < ticks and not tl.finished():
         tick, i = tl.sim.now, len([1 for w in took if w[1] == tl.sim.now])
@@ -200,9 +201,8 @@ def tick_parts(factor: float, ticks: int) -> None:
         dt = time.perf_counter() - t
         vms = len(tl.sim.state.vms) if tick == 0 else 0      # tick 0 begins by powering on each VM
         k = i - vms
-        what = f"power on {tl.sim.state.vms[i].name}" if k < 0 else names[k] if k < len(names) else "end of tick"
-        if tl.sim.now != tick:
-            what = "end of tick, counters and the next tick's first part"
+        what = ("the tick's counters" if tl.sim.now != tick else
+                f"power on {tl.sim.state.vms[i].name}" if k < 0 else names[k])
         took.append((dt, tick, what))
     for tick in range(ticks):
         parts = [p for p in took if p[1] == tick]

@@ -119,6 +119,7 @@ class Simulator:
             yield
         for m in self.mechanisms:
             m.end_tick()
+            yield
         self.now += 1
 
     def run(self, ticks: int | None = None, max_events: int | None = None) -> None:

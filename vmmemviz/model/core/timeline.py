@@ -79,6 +79,8 @@ class Timeline:
             for _ in self._tick():
                 if time.monotonic() >= stop:
                     return len(self.sim.log)
+            if time.monotonic() >= stop:        # a tick's end (its counters) is a part too
+                break
         return len(self.sim.log)
 
     def _tick(self):
