@@ -10,6 +10,7 @@ sessions), Ctrl+S save, Ctrl+Shift+S save session, Ctrl+E export, F1 help.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import html
 import importlib.util
@@ -50,21 +51,23 @@ PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (
 
 class AfterPaint(QtCore.QObject):
     """Calls posted at low priority: after the paints (and keys) already waiting, each in its
-    own pass of the event loop."""
+    own pass of the event loop. The calls wait here, in order; Qt gets plain events (an event
+    that Qt owns carries no Python attributes, so none can outlive its wrapper)."""
 
-    def post(self, fn) -> None:
-        QtCore.QCoreApplication.postEvent(self, Call(fn), QtCore.Qt.EventPriority.LowEventPriority.value)
-
-    def customEvent(self, ev):
-        ev.fn()
-
-
-class Call(QtCore.QEvent):
     TYPE = QtCore.QEvent.Type(QtCore.QEvent.registerEventType())
 
-    def __init__(self, fn):
-        super().__init__(self.TYPE)
-        self.fn = fn
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._calls = collections.deque()
+
+    def post(self, fn) -> None:
+        self._calls.append(fn)
+        QtCore.QCoreApplication.postEvent(self, QtCore.QEvent(self.TYPE),
+                                          QtCore.Qt.EventPriority.LowEventPriority.value)
+
+    def customEvent(self, ev):
+        if ev.type() == self.TYPE and self._calls:
+            self._calls.popleft()()
 
 
 class MainWindow(QtWidgets.QMainWindow):
