@@ -139,7 +139,8 @@ def test_a_new_scenario_starts_clean_and_steps_follow_the_filters(qtbot, win):
         focused_key(qtbot, w, Key.Key_Right)
         at(qtbot, w, i + 1)
         assert w.frame.group == "state"
-        assert w.events.model.log_index(w.events.view.currentIndex().row()) == i
+        qtbot.waitUntil(lambda: w.events.model.log_index(w.events.view.currentIndex().row()) == i,
+                        timeout=5000)           # the list follows the frame a pass later
     focused_key(qtbot, w, Key.Key_Left)
     at(qtbot, w, shown[1] + 1)
 
