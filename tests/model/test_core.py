@@ -307,3 +307,17 @@ def test_cli_steps_and_events():
                        capture_output=True, text=True)
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 7 and "POWER_ON" in lines[0]
+
+
+def test_tick_index_bisects_the_log_as_searchsorted_over_a_copy():
+    """``tick_index`` finds a tick's first row (and the row after it) in the live log and in a
+    snapshot without copying the log, as ``np.searchsorted`` over the whole tick column does."""
+    sim = Simulator(scenario.load("swap"))
+    sim.run(ticks=12)
+    ticks = sim.log.rows()["tick"]
+    for log in (sim.log, sim.log.snapshot()):
+        for t in range(-1, 14):
+            for side in ("left", "right"):
+                assert log.tick_index(t, side) == int(np.searchsorted(ticks, t, side=side)), (t, side)
+        hi = len(ticks) // 2
+        assert log.tick_index(int(ticks[hi - 1]), hi=hi) == int(np.searchsorted(ticks[:hi], ticks[hi - 1]))

@@ -367,7 +367,7 @@ class SimWorker(QtCore.QObject):
         if "tick" in cmds:
             tick, share = cmds["tick"]
             end = position_at(tl, tick)
-            start = int(np.searchsorted(tl.log.rows(0, end)["tick"], tick, side="left"))
+            start = tl.log.tick_index(tick, hi=end)
             target = start + round(share * (end - start))
             self.tickSought.emit(cmds["tick"], target)
         if cmds.get("step"):

@@ -138,7 +138,7 @@ def position_at(tl, tick: int) -> int:
     that far): two runs are compared at the same simulated time, not the same event count."""
     while not tl.finished() and (len(tl) == 0 or int(tl.log[len(tl) - 1]["tick"]) <= tick):
         tl.advance()           # until an event past the tick exists: the tick is complete
-    return int(np.searchsorted(tl.log.rows(0, len(tl))["tick"], tick, side="right"))
+    return tl.log.tick_index(tick, "right")
 
 
 def diff_frames(frame_a, frame_b) -> FrameDiff:

@@ -15,6 +15,7 @@ Live simulation and replay go through the same ``apply``: the simulator only dec
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -188,6 +189,13 @@ class _Rows:
         """One column of rows a..b."""
         return self.rows(a, b)[name]
 
+    def tick_index(self, tick: int, side: str = "left", hi: int | None = None) -> int:
+        """The first row (before ``hi``) of a tick >= ``tick`` (``side="right"``: > ``tick``).
+        Ticks never decrease, so a bisection reads a few rows, not a copy of the log."""
+        snap = self.snapshot()
+        find = bisect.bisect_left if side == "left" else bisect.bisect_right
+        return find(snap, tick, 0, snap.n if hi is None else hi, key=lambda r: int(r["tick"]))
+
 
 @dataclass(frozen=True)
 class LogSnapshot(_Rows):
@@ -196,6 +204,9 @@ class LogSnapshot(_Rows):
     chunks: tuple               # row arrays, in order
     starts: tuple               # index of each chunk's first row, then n
     n: int
+
+    def snapshot(self) -> "LogSnapshot":
+        return self
 
     def rows(self, a: int = 0, b: int | None = None) -> np.ndarray:
         """Rows a..b, read only (a copy when they span chunks, else a view)."""

@@ -196,11 +196,7 @@ class Timeline:
         log = self.sim.log.snapshot()
         if pos == 0:
             return log.rows(0, 0)
-        tick, lo, hi = log[pos - 1]["tick"], 0, pos - 1     # ticks never decrease: bisect, not a copy of the log
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (mid + 1, hi) if log[mid]["tick"] < tick else (lo, mid)
-        return log.rows(lo, pos)
+        return log.rows(log.tick_index(int(log[pos - 1]["tick"]), hi=pos - 1), pos)
 
     def counters(self) -> dict:
         """The esxtop counters of the view."""
