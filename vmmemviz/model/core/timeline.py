@@ -123,17 +123,15 @@ class Timeline:
         return len(self.sim.log)
 
     def _bound(self) -> None:
-        if len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
-            while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
-                self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
-                    [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
-                self.keyframe_every *= 2        # new ones as far apart as the kept ones
-                self._kf_bytes = self.keyframe_bytes()
-            self.sim.state.blobs.keep(*self._blob_users())
-
-    def _blob_users(self):
-        """The blob numbers keyframes and states still name."""
-        return [s.src for _, s in self.keyframes] + [self.sim.state.src]
+        if len(self.keyframes) <= 2 or self._kf_bytes <= self.keyframe_budget:
+            return
+        while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+            self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
+                [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
+            self.keyframe_every *= 2        # new ones as far apart as the kept ones
+            self._kf_bytes = self.keyframe_bytes()
+        # the blob numbers the kept keyframes and the live state still name
+        self.sim.state.blobs.keep(*(s.src for _, s in self.keyframes), self.sim.state.src)
 
     def keyframe_bytes(self) -> int:
         """Bytes of the keyframes' blobs, each shared blob once."""
