@@ -101,9 +101,9 @@ class Simulator:
             pass
 
     def tick_parts(self):
-        """One tick in parts: it yields after powering on each VM, after each process's run and after
-        each mechanism's tick, so a caller with a deadline (the window's worker) can serve its
-        user between parts. Every event logged so far is final: replaying the log to any
+        """One tick in parts: it yields after powering on each VM, after each process's run, and
+        after each mechanism's tick and end of tick, so a caller with a deadline (the window's
+        worker) can serve its user between parts. Every event logged so far is final: replaying the log to any
         position gives the state play gave there, mid-tick too."""
         t = self.now
         if t == 0:
