@@ -49,7 +49,6 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import tomlkit
 
