@@ -23,6 +23,7 @@ from .appstate import Filters, groups
 from .comparestate import CompareState
 
 FILTER = "Sessions (*.vmmemviz)"
+SETTLE_MS = 1500     # a restored zoom follows the window until it has been still this long
 
 
 def view_of(layer_view) -> tuple[float, tuple | None]:
@@ -106,16 +107,42 @@ class _Restore(QtCore.QObject):
         self.win.state.frameChanged.disconnect(self._frame)
         QtCore.QTimer.singleShot(0, lambda: self._shown(frame))     # after the window has painted it
 
+    def _zoom(self, *_):
+        """Show the saved region. The window settles after the first frame (panels fill, docks
+        resize the picture, which is laid out again for its new shape): until it has been still
+        for SETTLE_MS, or the user zooms, pans or clicks, each change shows the region again."""
+        region, lv = self.s.region(), self.win.layer_view
+        if region is None or lv.frame is None:
+            return
+        pic = lv.picture_rect()
+        x0, y0, x1, y1 = region
+        lv._fit = False
+        lv.fitInView(QtCore.QRectF(pic.left() + x0 * pic.width(), pic.top() + y0 * pic.height(),
+                                   (x1 - x0) * pic.width(), (y1 - y0) * pic.height()),
+                     QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+        self._still.start()
+
+    def eventFilter(self, obj, ev):
+        t = ev.type()
+        if t == QtCore.QEvent.Type.Resize:
+            QtCore.QTimer.singleShot(0, self, self._zoom)     # dropped if this restore is gone
+        elif t in (QtCore.QEvent.Type.Wheel, QtCore.QEvent.Type.MouseButtonPress, QtCore.QEvent.Type.KeyPress):
+            self._settled()
+        return False
+
+    def _settled(self):
+        self._still.stop()
+        self.win.layer_view.viewport().removeEventFilter(self)
+        self.win.state.frameChanged.disconnect(self._zoom)
+        self.deleteLater()
+
     def _shown(self, frame):
         s, lv = self.s, self.win.layer_view
-        region = s.region()
-        if region is not None and lv.frame is not None:
-            pic = lv.picture_rect()
-            x0, y0, x1, y1 = region
-            lv._fit = False
-            lv.fitInView(QtCore.QRectF(pic.left() + x0 * pic.width(), pic.top() + y0 * pic.height(),
-                                       (x1 - x0) * pic.width(), (y1 - y0) * pic.height()),
-                         QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+        if s.region() is not None:
+            self._still = QtCore.QTimer(self, singleShot=True, interval=SETTLE_MS, timeout=self._settled)
+            lv.viewport().installEventFilter(self)
+            self.win.state.frameChanged.connect(self._zoom)
+            self._zoom()
         tick = s.position["tick"]
         if frame.pos != s.event:
             self.win.message(f"The session's event {s.event:,} is past the end of this run ({frame.pos:,} events).",
@@ -123,7 +150,8 @@ class _Restore(QtCore.QObject):
         elif tick is not None and frame.tick != tick:
             self.win.message(f"The session saved event {s.event:,} at second {tick}; this vmmemviz runs it at "
                              f"second {frame.tick} (the simulator changed since).", error=True)
-        self.deleteLater()
+        if s.region() is None:
+            self.deleteLater()
 
 
 def restore(win, s: SS.Session) -> None:
