@@ -90,7 +90,7 @@ def test_a_read_interrupted_by_an_append_gets_its_rows():
 @pytest.mark.slow
 def test_what_the_worker_sends_never_changes(qtbot):
     """Every snapshot the running worker sends still reads as the log's prefix at the end."""
-    engine = Engine(scenario.load("compression"))
+    engine = Engine(scenario.load("overcommit"))      # a run of seconds: the log grows over many summaries
     w = engine.worker
     snaps, sources = [], []
     w.logGrew.connect(snaps.append)
