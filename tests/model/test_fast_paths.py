@@ -212,3 +212,42 @@ def test_share_table_merge_places_entries_as_np_insert_does():
         pos = np.searchsorted(into["key"], new["key"][o], side="right")
         for name, _ in tps.ShareTable.FIELDS:
             assert got[name].tolist() == np.insert(into[name], pos, new[name][o]).tolist(), name
+
+
+def plain_table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid):
+    """Every (query, entry) pair of a hash, in the order the queries come: the main part's
+    pairs, then the recent part's, each by query and then entry."""
+    pairs = [(q, j) for part in (True, False) for q in range(len(kinv)) for j in range(len(ek))
+             if main[j] == part and ek[j] == kinv[q]]
+    self_ok = np.zeros(len(kinv), bool)
+    t_sh, t_hi = np.full(nk, -1), np.full(nk, -1)
+    for q, j in pairs:
+        is_self = selfq[j] == q
+        self_ok[q] |= bool(valid[j] and is_self)
+        if cand[j] and not is_self and not large[q]:
+            t = t_sh if sh[j] else t_hi
+            if t[kinv[q]] < 0:
+                t[kinv[q]] = j
+    return self_ok, t_sh, t_hi
+
+
+def test_table_targets_equal_those_of_every_query_entry_pair():
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        nk, n, ne = int(rng.integers(1, 5)), int(rng.integers(0, 10)), int(rng.integers(0, 14))
+        kinv = rng.integers(0, nk, n)
+        large = rng.random(n) < 0.3
+        main = rng.random(ne) < 0.6
+        ek = rng.integers(0, nk, ne)
+        order = np.lexsort((ek, ~main))              # as lookup lists them: main first, by hash
+        main, ek = main[order], ek[order]
+        sh, cand, valid = (rng.random((3, ne)) < [[0.3], [0.7], [0.7]])
+        selfq = np.full(ne, -1)
+        for j in range(ne):
+            mine = np.flatnonzero(kinv == ek[j])
+            if len(mine) and rng.random() < 0.6 and not sh[j]:
+                selfq[j] = rng.choice(mine)
+        got = tps._table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid)
+        want = plain_table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid)
+        for a, b in zip(got, want):
+            assert a.tolist() == b.tolist(), (kinv, large, ek, main, sh, cand, selfq, valid)

@@ -418,6 +418,48 @@ def _first_of(groups, idx, n) -> np.ndarray:
     return out
 
 
+def _self_query(g, kinv, ek, own, ref) -> np.ndarray:
+    """Per table entry: the query it is the page of (its VM's, same GPPN and hash), or -1."""
+    out = np.full(len(ek), -1, np.int64)
+    if len(g):
+        order = np.argsort(g)
+        q = order[np.minimum(np.searchsorted(g[order], ref), len(g) - 1)]
+        hit = own & (g[q] == ref) & (kinv[q] == ek)
+        out[hit] = q[hit]
+    return out
+
+
+def _table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid):
+    """What the table gives the queries (pages; ``kinv``: their hash's index, ``large``: in a
+    2 MB page) through the entries found (``ek``: their hash's index, ``main``: in the main
+    part, ``sh``: a shared frame, ``cand``: usable by this VM, ``selfq``: the query that is
+    the entry's own page, ``valid``). Returns per query whether it has a valid entry of its
+    own, and per hash the entry (index into the entries, or -1) of the first shared frame
+    and of the first hint that a query of that hash other than the hint's own page finds,
+    in the order the queries come (query, then entry, the main part before the recent).
+    The plain way is in tests/model/test_fast_paths.py: every (query, entry) pair of a hash."""
+    self_ok = np.zeros(len(kinv), bool)
+    self_ok[selfq[valid & (selfq >= 0)]] = True
+    small = np.flatnonzero(~large)
+    ks, first = np.unique(kinv[small], return_index=True)
+    q1 = np.full(nk, -1, np.int64)
+    q1[ks] = small[first]                              # first query of each hash not in a 2 MB page
+    two = np.bincount(kinv[small], minlength=nk) >= 2
+    asked = q1[ek] >= 0
+    idx = np.arange(len(ek))
+    t_sh = _first_of(ek[cand & sh & asked], idx[cand & sh & asked], nk)
+    hint = cand & ~sh & asked
+    t_hi = np.full(nk, -1, np.int64)
+    for part in (~main, main):                         # the main part's find wins
+        here = hint & part
+        first_q = _first_of(ek[here & (selfq != q1[ek])], idx[here & (selfq != q1[ek])], nk)
+        # every such entry is the first query's own page: the second query finds the first
+        second = np.where(two, _first_of(ek[here], idx[here], nk), -1)
+        got = np.where(first_q >= 0, first_q, second)
+        t_hi = np.where(got >= 0, got, t_hi)
+    return self_ok, t_sh, t_hi
+
+
 def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     """Decide what sharing ``gppns`` of ``vm`` gives. Returns ((hint_rows, their keys),
     share_rows, new_shared, would_share): rows to emit, (key, MPN, cid) of frames that become
@@ -438,8 +480,10 @@ def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
     cid = host.mpn_content[m]
     grp = vm.salt
     key = page_hashes(cid) ^ live.mix[grp]
+    uk, kinv = np.unique(key, return_inverse=True)
+    kinv = kinv.reshape(-1)
     tb = live.table
-    q, e = tb.lookup(key)
+    ek, e = tb.lookup(uk)           # each entry once: one query per distinct hash
     # check the entries found against the state (rehash hints; shared frames still shared)
     evm, ref, egrp, ekey = tb.get("vm", e), tb.get("ref", e), tb.get("grp", e), tb.get("key", e)
     valid = np.zeros(len(e), bool)
@@ -461,19 +505,14 @@ def _plan(sim, live, vm, gppns, hints: bool, as_small: bool = False):
         valid[sel] = mapped & (rehash == ekey[sel])
         frame[sel] = f
         usable[sel] = valid[sel] & (as_small | ((host.mpn_flags[f] & H.LARGE) == 0))
+    main = e < len(tb.main["key"])
     tb.kill(e[~valid])              # stale hints and freed shared frames leave the table
-    is_self = (evm == vm.index) & (ref == g[q])
-    self_ok = np.zeros(len(g), bool)
-    self_ok[q[valid & is_self]] = True
-    cand = np.flatnonzero(usable & (egrp == grp) & ~is_self & ~large[q])
+    selfq = _self_query(g, kinv, ek, (evm == vm.index) & ~sh, ref)
+    self_ok, t_sh, t_hi = _table_targets(kinv, large, len(uk), ek, main, sh, usable & (egrp == grp), selfq, valid)
     # one target per hash, the same for every page with it: a shared frame found in the
     # table, else a hint's frame, else the frame of the batch's first page with that hash
-    uk, kinv = np.unique(key, return_inverse=True)
-    kinv = kinv.reshape(-1)
-    csh, chi = cand[sh[cand]], cand[~sh[cand]]
-    t_sh = _first_of(kinv[q[csh]], frame[csh], len(uk))
-    t_hi = _first_of(kinv[q[chi]], frame[chi], len(uk))
-    t_table = np.where(t_sh >= 0, t_sh, t_hi)
+    frame = np.r_[frame, -1]                         # entry -1: no frame
+    t_table = np.where(t_sh >= 0, frame[t_sh], frame[t_hi])
     sharer = np.flatnonzero(~large)
     lead = _first_of(kinv[sharer], m[sharer], len(uk))
     target = np.where(t_table >= 0, t_table, lead)[kinv]
