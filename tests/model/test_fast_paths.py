@@ -251,3 +251,9 @@ def test_table_targets_equal_those_of_every_query_entry_pair():
         want = plain_table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid)
         for a, b in zip(got, want):
             assert a.tolist() == b.tolist(), (kinv, large, ek, main, sh, cand, selfq, valid)
+
+
+def test_random_page_bytes_are_a_generators_uint8_integers():
+    for cid in C.unique_cid(C.RANDOM, np.r_[0, 1, 2, 977, C.UNIQUE_MASK]).tolist():
+        want = np.random.default_rng(cid).integers(0, 256, C.PAGE_SIZE, dtype=np.uint8).tobytes()
+        assert C.page_bytes.__wrapped__(cid) == want

@@ -141,7 +141,9 @@ def page_bytes(cid: int) -> bytes:
     if cls == OS and src >= IMAGE_SOURCE0:
         return _IMAGES[src][0].page(cid & ((1 << OS_INDEX_BITS) - 1))
     if cls == RANDOM:
-        return np.random.default_rng(cid).integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
+        # default_rng(cid).integers(0, 256, 4096, uint8): the same bytes (its first 512 raw
+        # 64-bit draws, little-endian) without building a Generator per page
+        return np.random.PCG64(cid).random_raw(PAGE_SIZE // 8).astype("<u8", copy=False).tobytes()
     os_page = cls == OS and src == 0
     pages = corpus()["os" if cls == OS and src != OS_KINDS.index("app") else "text"]
     index = cid & (UNIQUE_MASK if cls == TEXT else (1 << OS_INDEX_BITS) - 1)
