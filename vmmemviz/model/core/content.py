@@ -28,6 +28,7 @@ the GPPN as index; zero pages become CID 0 and pages with equal bytes one canoni
 """
 from __future__ import annotations
 
+import threading
 import zlib
 from functools import lru_cache
 
@@ -141,89 +142,64 @@ def page_bytes(cid: int) -> bytes:
     if cls == OS and src >= IMAGE_SOURCE0:
         return _IMAGES[src][0].page(cid & ((1 << OS_INDEX_BITS) - 1))
     if cls == RANDOM:
-        # default_rng(cid).integers(0, 256, 4096, uint8): the same bytes (its first 512 raw
-        # 64-bit draws, little-endian) without building a Generator per page
-        return np.random.PCG64(cid).random_raw(PAGE_SIZE // 8).astype("<u8", copy=False).tobytes()
-    return _corpus_pages(np.array([cid], np.uint32))[0].tobytes()
+        return _random_page(cid)
+    os_page = cls == OS and src == 0
+    pages = corpus()["os" if cls == OS and src != OS_KINDS.index("app") else "text"]
+    index = cid & (UNIQUE_MASK if cls == TEXT else (1 << OS_INDEX_BITS) - 1)
+    if os_page and index < len(pages):
+        return pages[index].tobytes()           # the Linux image as it was in memory
+    page = memoryview(pages[(index * 2654435761) % len(pages)])
+    return (cid | (1 << 63)).to_bytes(8, "little") + page[8:]        # stamped with the CID
 
 
-def pages_bytes(cids) -> np.ndarray:
-    """``page_bytes`` of many CIDs at once: uint8[n, 4096] (corpus pages gathered in one go)."""
-    c = np.asarray(cids, np.uint32)
-    cls, src = c >> np.uint32(CLASS_SHIFT), (c >> np.uint32(OS_INDEX_BITS)) & np.uint32(63)
-    alone = (c == ZERO_CID) | ((cls == OS) & (src >= IMAGE_SOURCE0))
-    out = np.empty((len(c), PAGE_SIZE), np.uint8)
-    rnd = np.flatnonzero(cls == RANDOM)
-    out[rnd] = _random_pages(c[rnd])
-    corp = np.flatnonzero(~alone & (cls != RANDOM))
-    out[corp] = _corpus_pages(c[corp])
-    for i in np.flatnonzero(alone).tolist():
-        out[i] = np.frombuffer(page_bytes(int(c[i])), np.uint8)
-    return out
-
-
-_U = np.uint32
+_M32, _M128 = (1 << 32) - 1, (1 << 128) - 1
 _PCG64_MULT = 0x2360ED051FC65DA44385DF649FCCF645
-_M128 = (1 << 128) - 1
+_PCG = threading.local()          # one PCG64 per thread, set to each random page's state
 
 
-def _seed_words(seeds: np.ndarray) -> np.ndarray:
-    """``SeedSequence(seed).generate_state(4, np.uint64)`` of one-word seeds, all at once:
-    numpy's mixing (pool of 4, hashmix and mix) in uint32 arithmetic. uint64[n, 4]."""
-    h = _U(0x43b0d7e5)
-
-    def hashmix(v):
-        nonlocal h
-        v = v ^ h
-        h = h * _U(0x931e8875)
-        v = v * h
-        return v ^ (v >> _U(16))
-
-    with np.errstate(over="ignore"):
-        pool = [hashmix(seeds)] + [hashmix(np.zeros_like(seeds)) for _ in range(3)]
-        for src in range(4):
-            for dst in range(4):
-                if src != dst:
-                    r = _U(0xca01f9dd) * pool[dst] - _U(0x4973f715) * hashmix(pool[src])
-                    pool[dst] = r ^ (r >> _U(16))
-        hb, words = _U(0x8b51f9dd), []
-        for i in range(8):
-            v = pool[i % 4] ^ hb
-            hb = hb * _U(0x58f38ded)
-            v = v * hb
-            words.append(v ^ (v >> _U(16)))
-    return np.stack(words, axis=1).astype("<u4").view("<u8")
-
-
-def _random_pages(c: np.ndarray) -> np.ndarray:
-    """RANDOM pages as ``page_bytes`` makes them (PCG64(cid)'s first 512 draws), for many CIDs:
-    the seeding done for all at once, then one PCG64 set to each page's state."""
-    out = np.empty((len(c), PAGE_SIZE), np.uint8)
-    bg = np.random.PCG64(0)
-    for i, (s_hi, s_lo, i_hi, i_lo) in enumerate(_seed_words(c).tolist()):
-        inc = (((i_hi << 64) | i_lo) << 1 | 1) & _M128            # pcg64_set_seed: srandom_r
-        state = ((inc + ((s_hi << 64) | s_lo)) * _PCG64_MULT + inc) & _M128
-        bg.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,
-                    "uinteger": 0}
-        out[i] = bg.random_raw(PAGE_SIZE // 8).astype("<u8", copy=False).view(np.uint8)
+def _powers(first: int, mult: int, n: int) -> list:
+    out = [first]
+    for _ in range(n):
+        out.append((out[-1] * mult) & _M32)
     return out
 
 
-def _corpus_pages(c: np.ndarray) -> np.ndarray:
-    """Bytes of CIDs made from corpus pages (OS and application images, TEXT): page *i* of the
-    Linux image as it was in memory, else a corpus page stamped with the CID."""
-    cls, src = c >> np.uint32(CLASS_SHIFT), (c >> np.uint32(OS_INDEX_BITS)) & np.uint32(63)
-    index = np.where(cls == TEXT, c & np.uint32(UNIQUE_MASK), c & np.uint32((1 << OS_INDEX_BITS) - 1))
-    index = index.astype(np.uint64)
-    from_os = (cls == OS) & (src != OS_KINDS.index("app"))
-    out = np.empty((len(c), PAGE_SIZE), np.uint8)
-    for name, sel in (("os", np.flatnonzero(from_os)), ("text", np.flatnonzero(~from_os))):
-        pages = corpus()[name]
-        real = (cls[sel] == OS) & (src[sel] == 0) & (index[sel] < len(pages))
-        out[sel] = pages[np.where(real, index[sel], (index[sel] * np.uint64(2654435761)) % np.uint64(len(pages)))]
-        stamp = sel[~real]
-        out[stamp, :8] = (c[stamp].astype(np.uint64) | np.uint64(1 << 63)).astype("<u8").view(np.uint8).reshape(-1, 8)
-    return out
+# numpy's SeedSequence with a pool of 4 words: its hash constants follow a fixed sequence
+# (INIT_A times MULT_A per hashmix, INIT_B times MULT_B per output word), so they are tables
+_HA = _powers(0x43b0d7e5, 0x931e8875, 16)
+_HB = _powers(0x8b51f9dd, 0x58f38ded, 8)
+
+
+def _hashmix(v: int, k: int) -> int:
+    """SeedSequence's k-th hashmix of ``v``."""
+    v = ((v ^ _HA[k]) * _HA[k + 1]) & _M32
+    return v ^ (v >> 16)
+
+
+_POOL0 = [_hashmix(0, k) for k in (1, 2, 3)]            # the pool past a one-word entropy
+_MIXES = [(src, dst, _HA[k], _HA[k + 1])                 # its mixing: every word into every other
+          for k, (src, dst) in enumerate(((s, d) for s in range(4) for d in range(4) if s != d), 4)]
+
+
+def _random_page(cid: int) -> bytes:
+    """``np.random.default_rng(cid).integers(0, 256, 4096, uint8)``: PCG64 seeded through
+    SeedSequence(cid), its first 512 raw draws little-endian, without building a Generator,
+    a SeedSequence and a PCG64 per page (numpy's seeding redone in Python ints)."""
+    pool = [_hashmix(cid, 0)] + _POOL0
+    for src, dst, ha, hb in _MIXES:
+        v = ((pool[src] ^ ha) * hb) & _M32
+        r = (0xca01f9dd * pool[dst] - 0x4973f715 * (v ^ (v >> 16))) & _M32
+        pool[dst] = r ^ (r >> 16)
+    w = [((pool[i % 4] ^ _HB[i]) * _HB[i + 1]) & _M32 for i in range(8)]
+    w = [v ^ (v >> 16) for v in w]
+    seed = (w[1] << 96) | (w[0] << 64) | (w[3] << 32) | w[2]          # generate_state(4, uint64)
+    inc = ((((w[5] << 96) | (w[4] << 64) | (w[7] << 32) | w[6]) << 1) | 1) & _M128
+    state = ((inc + seed) * _PCG64_MULT + inc) & _M128                # pcg64_set_seed: srandom_r
+    bg = getattr(_PCG, "bg", None)
+    if bg is None:
+        bg = _PCG.bg = np.random.PCG64(0)
+    bg.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+    return bg.random_raw(PAGE_SIZE // 8).astype("<u8", copy=False).tobytes()
 
 
 @lru_cache(maxsize=1)

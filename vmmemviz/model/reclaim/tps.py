@@ -71,17 +71,6 @@ def content_hash(cid: int) -> int:
     return int.from_bytes(hashlib.blake2b(C.page_bytes(cid), digest_size=8).digest(), "little")
 
 
-def content_hashes(cids, batch: int = 1024) -> np.ndarray:
-    """``content_hash`` of each of ``cids`` (uint64), their bytes built ``batch`` pages at a time."""
-    cids = np.asarray(cids, np.uint32)
-    out = np.empty(len(cids), np.uint64)
-    for s in range(0, len(cids), batch):
-        mem = memoryview(C.pages_bytes(cids[s:s + batch]).reshape(-1))
-        digests = b"".join(hashlib.blake2b(mem[o:o + C.PAGE_SIZE], digest_size=8).digest()
-                           for o in range(0, len(mem), C.PAGE_SIZE))
-        out[s:s + batch] = np.frombuffer(digests, "<u8")
-    return out
-
 
 class HashMemo:
     """Hashes of the contents hashed so far, sorted by CID in a large ``main`` and a small
@@ -113,7 +102,7 @@ class HashMemo:
                 miss &= ~found
         new = u[miss]
         if len(new):
-            out[miss] = content_hashes(new)
+            out[miss] = np.fromiter((content_hash(int(c)) for c in new), np.uint64, len(new))
             if len(self.main[0]) + len(self.recent[0]) + len(new) > self.limit:
                 self.clear()
             self.recent = self._merge(self.recent, new, out[miss])
