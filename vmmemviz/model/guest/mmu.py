@@ -57,8 +57,9 @@ def apply_access(state, rows):
         vm.tlb_misses += len(hit) - nhit
         vm.walk_refs += int(cost.sum())
         vm.gp_flags[gppn] |= ACCESSED
-        vm.gp_flags[gppn[write]] |= WRITTEN
-        state.host.mpn_content[mpn[write]] = rows["content"][sel][write]
+        w = np.flatnonzero(write)
+        vm.gp_flags[gppn[w]] |= WRITTEN
+        state.host.mpn_content[mpn[w]] = rows["content"][sel][w]
         rows["mpn"][sel] = mpn
         rows["flags"][sel] = np.where(hit, flags | F_TLB_HIT, flags & ~np.uint8(F_TLB_HIT))
         rows["aux"][sel] = cost
@@ -68,7 +69,8 @@ def tlb_lookup(tlb: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """Hit or miss for each tag in order, as if looked up one by one; updates ``tlb``."""
     n = len(tlb)
     slots = tags & (n - 1) if n & (n - 1) == 0 else tags % n      # tags >= 0: & is % for a power of 2
-    order = np.argsort(slots.astype(np.uint16) if len(tlb) <= 65536 else slots, kind="stable")
+    small = np.uint8 if n <= 256 else np.uint16 if n <= 65536 else None      # a radix sort's passes
+    order = np.argsort(slots.astype(small) if small else slots, kind="stable")
     s_sorted, t_sorted = slots[order], tags[order]
     first = np.ones(len(order), bool)
     first[1:] = s_sorted[1:] != s_sorted[:-1]
