@@ -43,12 +43,21 @@ def page_events(rows) -> int:
     return len(expand(rows)[0]) if len(rows) else 0
 
 
-def bare_pass(state) -> tuple[float, float]:
-    """Wall and CPU seconds of one read of every state array."""
+def timed(fn, *args) -> tuple[float, float]:
+    """Wall and CPU seconds of ``fn(*args)``."""
     t, c = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def read_all(state) -> None:
     for _, a in state.arrays():
         np.count_nonzero(a)
-    return time.perf_counter() - t, time.process_time() - c
+
+
+def bare_pass(state) -> float:
+    """Wall seconds of one read of every state array."""
+    return timed(read_all, state)[0]
 
 
 def tick_ratios(sim, ticks: int) -> dict:
@@ -56,14 +65,12 @@ def tick_ratios(sim, ticks: int) -> dict:
     per clock (wall, cpu) the ratios and their summary."""
     times, bares, events = [], [], 0
     for _ in range(ticks):
-        before = bare_pass(sim.state)
+        before = timed(read_all, sim.state)
         n0 = len(sim.log) if sim.log is not None else 0
-        t, c = time.perf_counter(), time.process_time()
-        sim.step_tick()
-        times.append((time.perf_counter() - t, time.process_time() - c))
+        times.append(timed(sim.step_tick))
         if sim.log is not None:
             events += page_events(sim.log.rows(n0))
-        bares.append(np.median([before, bare_pass(sim.state), bare_pass(sim.state)], axis=0))
+        bares.append(np.median([before, timed(read_all, sim.state), timed(read_all, sim.state)], axis=0))
     times, bares = np.array(times), np.array(bares)
     out = {"events": events, "tick_s": times[:, 0].tolist(), "bare_s": bares[:, 0].tolist()}
     for i, clock in enumerate(("wall", "cpu")):
