@@ -1,6 +1,7 @@
 """The model's fast paths compute what the plain way computes: rows copied as bytes, the
-counters of each VM from its own rows, the hash memo, and an access that faults only the
-pages that need it while reclaiming spares every page it touches."""
+counters of each VM from its own rows, the hash memo, an access that faults only the
+pages that need it while reclaiming spares every page it touches, TPS's table matched once
+per distinct hash, and page bytes built without numpy's per-page objects."""
 import numpy as np
 import pytest
 
@@ -279,3 +280,15 @@ def test_corpus_page_bytes_built_in_python_equal_numpys():
                  np.uint32(C.OS << C.CLASS_SHIFT | 7 << C.OS_INDEX_BITS | 3)]
     for c in cids.tolist():
         assert C.page_bytes.__wrapped__(c) == plain_page_bytes(c), hex(c)
+
+
+def test_self_query_is_the_query_of_the_entrys_own_page_and_hash():
+    rng = np.random.default_rng(13)
+    for _ in range(500):
+        n, ne, nk = int(rng.integers(0, 12)), int(rng.integers(0, 12)), int(rng.integers(1, 4))
+        g = rng.choice(40, n, replace=False)                  # a batch's GPPNs are distinct
+        kinv, ek = rng.integers(0, nk, n), rng.integers(0, nk, ne)
+        own = rng.random(ne) < 0.7
+        ref = np.where(rng.random(ne) < 0.6, g[rng.integers(0, max(n, 1), ne)] if n else 0, rng.integers(0, 40, ne))
+        want = [next((q for q in range(n) if own[j] and g[q] == ref[j] and kinv[q] == ek[j]), -1) for j in range(ne)]
+        assert tps._self_query(g, kinv, ek, own, ref).tolist() == want
