@@ -73,7 +73,6 @@ def content_hash(cid: int) -> int:
     return int.from_bytes(hashlib.blake2b(C.page_bytes.__wrapped__(cid), digest_size=8).digest(), "little")
 
 
-
 class HashMemo:
     """Hashes of the contents hashed so far, sorted by CID in a large ``main`` and a small
     ``recent`` part (merged into main when it outgrows an eighth of it): a batch is looked up
@@ -453,9 +452,10 @@ def _table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid):
     t_sh = _first_of(ek[cand & sh & asked], idx[cand & sh & asked], nk)
     hint = cand & ~sh & asked
     t_hi = np.full(nk, -1, np.int64)
+    not_first_qs = selfq != q1[ek]
     for part in (~main, main):                         # the main part's find wins
         here = hint & part
-        first_q = _first_of(ek[here & (selfq != q1[ek])], idx[here & (selfq != q1[ek])], nk)
+        first_q = _first_of(ek[here & not_first_qs], idx[here & not_first_qs], nk)
         # every such entry is the first query's own page: the second query finds the first
         second = np.where(two, _first_of(ek[here], idx[here], nk), -1)
         got = np.where(first_q >= 0, first_q, second)
