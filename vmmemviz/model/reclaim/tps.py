@@ -452,10 +452,10 @@ def _table_targets(kinv, large, nk, ek, main, sh, cand, selfq, valid):
     t_sh = _first_of(ek[cand & sh & asked], idx[cand & sh & asked], nk)
     hint = cand & ~sh & asked
     t_hi = np.full(nk, -1, np.int64)
-    not_first_qs = selfq != q1[ek]
+    not_q1s_own = selfq != q1[ek]
     for part in (~main, main):                         # the main part's find wins
         here = hint & part
-        first_q = _first_of(ek[here & not_first_qs], idx[here & not_first_qs], nk)
+        first_q = _first_of(ek[here & not_q1s_own], idx[here & not_q1s_own], nk)
         # every such entry is the first query's own page: the second query finds the first
         second = np.where(two, _first_of(ek[here], idx[here], nk), -1)
         got = np.where(first_q >= 0, first_q, second)
