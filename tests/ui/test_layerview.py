@@ -134,6 +134,22 @@ def test_legend_names_every_vm_and_paints(qtbot):
     assert int(P.vm_hue(0)[1:], 16) in set(arr.tolist())
 
 
+def test_the_legend_names_all_64_vms_of_a_host_and_its_zoomed_out_pixels():
+    """Past the 24th VM hues repeat: the VMs sharing a hue share a row, and every one is named."""
+    names = tuple(f"sql{i:02d}" for i in range(1, 21)) + tuple(f"web{i:02d}" for i in range(1, 37)) + \
+        tuple(f"batch{i:02d}" for i in range(1, 9))
+    lg = Legend(names, "dark", note=True)
+    entries = lg.entries()
+    rows = entries[:[e[0] for e in entries].index("zero page (pale VM colour)")]
+    named = [n for label, _, _ in rows for n in label.split(", ")]
+    assert sorted(named) == sorted(names)
+    for label, col, _ in rows:            # a row's hue is the hue of every VM it names
+        assert {P.colour(P.vm_code(names.index(n))) for n in label.split(", ")} == {col}
+    assert len({c for _, c, _ in rows}) == len(rows) == 24
+    assert entries[-1] == (P.LOD_NOTE, P.THEMES["dark"]["muted"], "note")
+    assert P.LOD_NOTE not in [e[0] for e in Legend(names, "dark").entries()]     # figures: not unless asked
+
+
 def test_shared_frames_show_their_count_when_zoomed_in(qtbot):
     t = Timeline(scenario.load("tps"))
     code = E.BY_NAME["TPS_SHARE"].code

@@ -1,10 +1,12 @@
 """The whole picture's grids downsampled, for the zoomed-out view and the minimap: one RGB32
-pixel per ``step`` x ``step`` cells, the colour of the cell at the block's top-left corner
-(as a band's grid samples its cells when they are smaller than a pixel).
+pixel per ``step`` x ``step`` cells of the scene, the colour of the most notable cell it
+covers (``palette.lod_order``: a single reclaimed page stays visible among plain ones). A
+cell belongs to the pixel its top-left corner falls in; a pixel on the border of two bands
+shows the most notable cell of both.
 
 Kept between frames: a frame built from the last one (``Frame.changes``: the cells that
-changed, per band) updates only the pixels those cells are sampled at; anything else (a new
-layout, step, theme, or a frame from scratch) samples every band again.
+changed, per band) computes again only the pixels those cells fall in; anything else (a new
+layout, step, theme, or a frame from scratch) reduces every band again.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class Overview:
     def __init__(self):
         self.key = None          # (layout, step, theme) the pixels are for
         self.pos = None          # the frame position they show
+        self.rank = None         # (h, w) uint8: the rank (palette.lod_order) of each pixel's cell
         self.px = None           # (h, w) uint32
         self.img = None
         self.origin = (0.0, 0.0)
@@ -31,25 +34,39 @@ class Overview:
         if self.key is None or changes is None or base != self.pos or self.key[0] != _layout(bands):
             self.key = None
             return
-        step, lut = self.key[1], P.lut32(self.key[2])
+        step = self.key[1]
+        hit = []
         for b in bands:
             if b.key not in changes:
                 continue
             idx = changes[b.key]
-            if idx is None:
-                self._place(b, step, lut)
+            pi, pj = self._map(b, step)
+            if not len(pi) or not len(pj):
                 continue
-            r0, c0, i0, j0 = self._phase(b, step)
+            if idx is None:
+                hit.append((np.repeat(np.unique(pi), len(np.unique(pj))), np.tile(np.unique(pj), len(np.unique(pi)))))
+                continue
             r, c = np.divmod(idx, b.cols)
-            keep = (r >= r0) & (c >= c0) & ((r - r0) % step == 0) & ((c - c0) % step == 0)
-            i, j = i0 + (r[keep] - r0) // step, j0 + (c[keep] - c0) // step
-            ok = (i < self.px.shape[0]) & (j < self.px.shape[1])
-            self.px[i[ok], j[ok]] = lut[b.codes.reshape(-1)[idx[keep][ok]]]
+            hit.append((pi[r], pj[c]))
+        if hit:
+            flat = np.unique(np.concatenate([i for i, _ in hit]).astype(np.int64) * self.rank.shape[1] +
+                             np.concatenate([j for _, j in hit]))
+            i, j = np.divmod(flat, self.rank.shape[1])
+            rank = np.zeros(len(i), np.uint8)
+            for b in bands:                 # every band that covers one of them (its neighbours too)
+                pi, pj = self._map(b, step)
+                if not len(pi) or not len(pj):
+                    continue
+                inside = (i >= pi[0]) & (i <= pi[-1]) & (j >= pj[0]) & (j <= pj[-1])
+                if inside.any():
+                    rank[inside] = np.maximum(rank[inside], _block_rank(b, pi, pj, i[inside], j[inside]))
+            self.rank[i, j] = rank
+            self.px[i, j] = P.lut32(self.key[2])[P.lod_order()[1][rank]]
         self.img = self._wrap()          # a new image: Qt may cache one it has drawn
         self.pos = pos
 
     def image(self, bands, step: int, theme: str, pos) -> QtGui.QImage:
-        """The pixels for ``bands`` at ``step`` cells a pixel (sampled again if out of date)."""
+        """The pixels for ``bands`` at ``step`` cells a pixel (reduced again if out of date)."""
         key = (_layout(bands), step, theme)
         if key != self.key:
             self.px = self._sampled(bands, step, theme)
@@ -58,13 +75,21 @@ class Overview:
         return self.img
 
     def _sampled(self, bands, step: int, theme: str) -> np.ndarray:
-        """Every band sampled again."""
+        """Every band reduced again."""
         x, y, w, h = B.scene_rect(bands)
         self.origin = (x, y)
-        self.px = np.full((math.ceil(h / step), math.ceil(w / step)), P.lut32(theme)[P.BG], np.uint32)
+        self.rank = np.zeros((math.ceil(h / step), math.ceil(w / step)), np.uint8)
         for b in bands:
-            self._place(b, step, P.lut32(theme))
-        return self.px
+            pi, pj = self._map(b, step)
+            if not len(pi) or not len(pj):
+                continue
+            rank = P.lod_order()[0][b.codes]
+            rows = np.flatnonzero(np.diff(pi, prepend=-1))
+            cols = np.flatnonzero(np.diff(pj, prepend=-1))
+            block = np.maximum.reduceat(np.maximum.reduceat(rank, rows, axis=0), cols, axis=1)
+            at = self.rank[pi[0]:pi[-1] + 1, pj[0]:pj[-1] + 1]
+            np.maximum(at, block, out=at)
+        return P.lut32(theme)[P.lod_order()[1][self.rank]]
 
     def paint(self, painter: QtGui.QPainter, bands, step: int, theme: str, pos) -> None:
         """Draw the picture's grids in scene coordinates."""
@@ -78,19 +103,26 @@ class Overview:
         h, w = self.px.shape
         return QtGui.QImage(self.px.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGB32)
 
-    def _phase(self, b, step: int):
-        """(first band row and column sampled, their pixel row and column)."""
-        i0 = max(0, math.ceil((b.y - self.origin[1]) / step - 1e-9))
-        j0 = max(0, math.ceil((b.x - self.origin[0]) / step - 1e-9))
-        return (math.floor(self.origin[1] + i0 * step - b.y + 1e-9), math.floor(self.origin[0] + j0 * step - b.x + 1e-9),
-                i0, j0)
+    def _map(self, b, step: int):
+        """The pixel row of each of ``b``'s rows and the pixel column of each of its columns
+        (non-decreasing, consecutive)."""
+        h, w = self.rank.shape
+        pi = np.floor((b.y - self.origin[1] + np.arange(b.rows)) / step + 1e-9).astype(np.int64)
+        pj = np.floor((b.x - self.origin[0] + np.arange(b.cols)) / step + 1e-9).astype(np.int64)
+        return np.clip(pi, 0, h - 1), np.clip(pj, 0, w - 1)
 
-    def _place(self, b, step: int, lut) -> None:
-        r0, c0, i0, j0 = self._phase(b, step)
-        cells = b.codes[r0::step, c0::step]
-        h, w = min(cells.shape[0], self.px.shape[0] - i0), min(cells.shape[1], self.px.shape[1] - j0)
-        if h > 0 and w > 0:
-            self.px[i0:i0 + h, j0:j0 + w] = lut[cells[:h, :w]]
+
+def _block_rank(b, pi, pj, i, j) -> np.ndarray:
+    """The highest rank of ``b``'s cells in each pixel (``i``, ``j``) (``pi``, ``pj``: ``_map``'s)."""
+    r0, r1 = np.searchsorted(pi, i, "left"), np.searchsorted(pi, i, "right")
+    c0, c1 = np.searchsorted(pj, j, "left"), np.searchsorted(pj, j, "right")
+    hr, hc = int((r1 - r0).max()), int((c1 - c0).max())
+    rr = r0[:, None] + np.arange(hr)
+    cc = c0[:, None] + np.arange(hc)
+    ok = (rr < r1[:, None])[:, :, None] & (cc < c1[:, None])[:, None, :]
+    cells = b.codes[np.minimum(rr, b.rows - 1)[:, :, None], np.minimum(cc, b.cols - 1)[:, None, :]]
+    rank = np.where(ok, P.lod_order()[0][cells], 0)
+    return rank.reshape(len(i), -1).max(axis=1) if rank.size else np.zeros(len(i), np.uint8)
 
 
 def _layout(bands) -> tuple:
