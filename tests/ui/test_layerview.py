@@ -327,3 +327,29 @@ def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
     for first in (28, 56):                           # web and batch: written from their first column
         x0 = round(gps[first].x * lod) + 1
         assert any(img.pixelColor(x, y) != bg for x in range(x0, x0 + 20) for y in range(top - 12, top))
+
+
+def _rows(s) -> int:
+    return -(-s.count // s.cols)
+
+
+def test_band_heights_follow_what_they_hold():
+    """At host scale a VM's mostly empty stores share one label line under it and take far less
+    height than guest memory; a store that holds more is taller. At teaching size they stack,
+    as wide as the VM's column, so their titles fit."""
+    def stores(used):
+        return (("zip", "compression cache", 4096, 256), ("vswp", ".vswp", 1 << 18, used),
+                ("gswap", "guest swap", 1 << 18, 256))
+    many = tuple((f"lnx{i:02d}", 1 << 18, (("app", 1 << 17),), stores(1 << 16 if i == 3 else 256)) for i in range(32))
+    slots = B.layout(1 << 22, many, 1.4)
+    by = {s.key: s for s in slots}
+    assert len({by[f"{layer}.0"].y for layer in ("zip", "vswp", "gswap")}) == 1
+    kept = [s for s in slots if s.layer not in B.MEMORY_LAYERS and s.vm == 0]
+    lab = B.label_height(max(s.x + s.cols for s in slots))
+    height = max(s.y + _rows(s) for s in kept) - min(s.y for s in kept) + lab      # an empty VM's stores
+    assert height < _rows(by["gp.0"]) / 2 and height < _rows(by["mp"])
+    assert _rows(by["vswp.3"]) > 4 * _rows(by["vswp.0"])
+    few = tuple((f"web{i:02d}", 1 << 12, (("app", 1 << 11),), stores(256)) for i in range(4))
+    small = {s.key: s for s in B.layout(1 << 13, few, 1.4)}
+    assert small["zip.0"].y < small["vswp.0"].y < small["gswap.0"].y
+    assert small["vswp.0"].cols == small["gp.0"].cols

@@ -30,6 +30,7 @@ from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
 ASPECT = 1.4            # default width / height of the picture (the view asks for its own)
+STACK_LABELS = 8        # a VM column this many label heights wide stacks its stores (titles fit)
 
 
 @dataclass(frozen=True)
@@ -261,19 +262,25 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
     slots.append(Slot("mp", "mp", None, None, "machine memory", mp_pages, mw, 0, y + lab))
     y += lab + -(-mp_pages // mw) + 2 * g + lab
     row_h = 0
-    for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
-        h = 0.0
-        for layer, title, size, shown in stores:
-            # at least a twelfth of the VM's own band high (four rows), or it is invisible
-            shown = min(size, max(shown, cw * max(4, vms[i][1] // cw // 12)))
-            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
-                              i * (cw + g), y + h + lab, size))
-            h += lab + -(-shown // cw) + g
+    side = cw < STACK_LABELS * lab      # narrow columns: a VM's stores side by side on one label line
+    for i, (name, pages, _, stores) in enumerate(vms):     # stores under their VM
+        # rows: at least a twelfth of the VM's own band high (four rows), or it is invisible
+        least, h = max(4, pages // cw // 12), 0.0
+        sw = max(2, int((cw - g * (len(stores) - 1)) // max(1, len(stores)))) if side else cw
+        for j, (layer, title, size, shown) in enumerate(stores):
+            shown = min(size, max(shown, sw * least))
+            rows = -(-shown // sw)
+            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, sw,
+                              i * (cw + g) + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size))
+            h = max(h, lab + rows + g) if side else h + lab + rows + g
         row_h = max(row_h, h)
     y += row_h
-    for layer, title, size, shown in host:   # the host's stores: once, full width or (a store
-        rows = max(4, -(-mp_pages // mw) // 12)  # small beside a large host) at least a 12th as high
-        cols = mw if size <= mw * 4 else max(16, min(mw, -(-max(shown, mw * 4) // rows)) // 16 * 16)
+    for layer, title, size, shown in host:   # the host's stores: once, full width when small (a
+        rows = max(4, -(-mp_pages // mw) // 12)  # few rows), else at least a 12th of machine memory
+        if size <= mw * 4 and 4 * -(-size // mw) >= rows:   # high (four rows); narrower if need be
+            cols = mw
+        else:          # (a small store beside a large host: full width would be a hairline)
+            cols = max(16, min(mw, -(-min(size, max(shown, mw * 4)) // rows)) // 16 * 16)
         shown = min(size, max(shown, cols * rows))
         slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, cols, 0, y + lab, size))
         y += lab + -(-shown // cols) + g

@@ -103,9 +103,10 @@ def lut32(theme: str = "dark") -> np.ndarray:
 
 # Zoomed out, a pixel stands for a block of cells and shows the most notable one it covers, so
 # a single reclaimed page stays visible among a million plain ones: reclaimed states first
-# (host cache, .vswp, guest swap, compressed, ballooned), then shared, a VM's private pages,
-# its zero pages, the hypervisor's, free, unmapped, background.
-NOTABLE = (HOSTCACHE, SWAP, GSWAP, ZIP2, ZIP, BALLOON, SHARED)       # most notable first
+# (host cache, .vswp, guest swap, compressed, ballooned), then a VM's private pages, shared
+# pages, its zero pages, the hypervisor's, free, unmapped, background. Shared pages rank below
+# private ones: at host scale they are common, and ranked above they painted whole VMs yellow.
+NOTABLE = (HOSTCACHE, SWAP, GSWAP, ZIP2, ZIP, BALLOON)       # most notable first
 LOD_NOTE = "zoomed out, a pixel shows the most notable page it covers"
 
 
@@ -114,8 +115,9 @@ def lod_order() -> tuple:
     """(rank of each code, code of each rank): uint8 tables whose maximum rank over a block
     of cells is its most notable cell (``NOTABLE``)."""
     vm = list(range(VM_BASE, 256))
-    order = [BG, UNMAPPED, FREE, HV] + [c for c in range(VM_BASE) if c not in (BG, UNMAPPED, FREE, HV, *NOTABLE)] + \
-        vm[1::2] + vm[0::2] + list(reversed(NOTABLE))
+    plain = (BG, UNMAPPED, FREE, HV, SHARED, *NOTABLE)
+    order = [BG, UNMAPPED, FREE, HV] + [c for c in range(VM_BASE) if c not in plain] + \
+        vm[1::2] + [SHARED] + vm[0::2] + list(reversed(NOTABLE))
     code = np.array(order, np.uint8)
     rank = np.empty(256, np.uint8)
     rank[code] = np.arange(256, dtype=np.uint8)

@@ -17,7 +17,7 @@ class LegendWidget(QtWidgets.QWidget):
         self.marks = False          # compare mode: a row for the pages that differ from the other run
         self.setToolTip("What every colour of the page grids means; zoomed out, where a pixel covers "
                         "many pages, it shows the most notable of them: reclaimed (swapped, compressed, "
-                        "ballooned) before shared, private, zero and free")
+                        "ballooned) before private, shared, zero and free")
         sp = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
