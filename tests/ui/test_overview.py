@@ -62,10 +62,17 @@ def _has(img: QtGui.QImage, code: int, theme: str = "dark") -> bool:
 
 @pytest.mark.parametrize("step", [4, 16])
 def test_a_lone_reclaimed_page_stays_visible_zoomed_out(frames, step):
-    """A pixel shows the most notable page it covers: one swapped page among thousands."""
+    """A pixel shows a reclaimed page it covers: one swapped page among thousands."""
     f = _lone(frames[3])
     assert _has(Overview().image(f.bands, step, "dark", f.pos), P.SWAP)
     assert not _has(Overview().image(frames[3].bands, step, "dark", f.pos), P.SWAP)
+
+
+def test_a_block_shows_a_reclaimed_page_it_holds_else_its_first_cell():
+    """Plain pages keep their share of the picture: a private page among free ones does not win."""
+    codes = np.full((8, 8), P.FREE, np.uint8)
+    codes[1, 2], codes[4, 0], codes[6, 5], codes[7, 7] = P.vm_code(0), P.SHARED, P.ZIP, P.HOSTCACHE
+    assert P.most_notable(codes, 4).tolist() == [[P.FREE, P.FREE], [P.SHARED, P.HOSTCACHE]]
 
 
 def test_a_lone_reclaimed_page_shows_in_the_zoomed_out_view_and_a_small_figure(qtbot, frames):

@@ -61,8 +61,8 @@ class GridPainter:
 
     def _paint_raster(self, painter, lod: float, exposed: QtCore.QRectF):
         """Draw the visible cells as an RGB32 image, one pixel per cell or, when a cell is
-        smaller than a pixel (host scale), one pixel per ``step`` x ``step`` block showing its
-        most notable cell (``palette.most_notable``: a lone reclaimed page stays visible).
+        smaller than a pixel (host scale), one pixel per ``step`` x ``step`` block showing a
+        reclaimed page in it, else its first cell (``palette.most_notable``).
         Indexed images cost Qt a conversion on every draw (measured: 12x an RGB32 draw)."""
         codes = self.band.codes
         rows, cols = codes.shape

@@ -1,8 +1,8 @@
 """The whole picture's grids downsampled, for the zoomed-out view and the minimap: one RGB32
-pixel per ``step`` x ``step`` cells of the scene, the colour of the most notable cell it
-covers (``palette.lod_order``: a single reclaimed page stays visible among plain ones). A
-cell belongs to the pixel its top-left corner falls in; a pixel on the border of two bands
-shows the most notable cell of both.
+pixel per ``step`` x ``step`` cells of the scene, the colour of the most notable reclaimed
+page it covers, else of its first cell (``palette.block_ranks``: a single reclaimed page
+stays visible among plain ones). A cell belongs to the pixel its top-left corner falls in;
+a pixel on the border of two bands shows the higher ranked of both.
 
 Kept between frames: a frame built from the last one (``Frame.changes``: the cells that
 changed, per band) computes again only the pixels those cells fall in; anything else (a new
@@ -83,10 +83,8 @@ class Overview:
             pi, pj = self._map(b, step)
             if not len(pi) or not len(pj):
                 continue
-            rank = P.lod_order()[0][b.codes]
-            rows = np.flatnonzero(np.diff(pi, prepend=-1))
-            cols = np.flatnonzero(np.diff(pj, prepend=-1))
-            block = np.maximum.reduceat(np.maximum.reduceat(rank, rows, axis=0), cols, axis=1)
+            block = P.block_ranks(P.lod_order()[0][b.codes], np.flatnonzero(np.diff(pi, prepend=-1)),
+                                  np.flatnonzero(np.diff(pj, prepend=-1)))
             at = self.rank[pi[0]:pi[-1] + 1, pj[0]:pj[-1] + 1]
             np.maximum(at, block, out=at)
         return P.lut32(theme)[P.lod_order()[1][self.rank]]
@@ -113,7 +111,7 @@ class Overview:
 
 
 def _block_rank(b, pi, pj, i, j) -> np.ndarray:
-    """The highest rank of ``b``'s cells in each pixel (``i``, ``j``) (``pi``, ``pj``: ``_map``'s)."""
+    """``palette.block_ranks`` of ``b``'s cells in each pixel (``i``, ``j``) (``pi``, ``pj``: ``_map``'s)."""
     r0, r1 = np.searchsorted(pi, i, "left"), np.searchsorted(pi, i, "right")
     c0, c1 = np.searchsorted(pj, j, "left"), np.searchsorted(pj, j, "right")
     hr, hc = int((r1 - r0).max()), int((c1 - c0).max())
@@ -121,8 +119,9 @@ def _block_rank(b, pi, pj, i, j) -> np.ndarray:
     cc = c0[:, None] + np.arange(hc)
     ok = (rr < r1[:, None])[:, :, None] & (cc < c1[:, None])[:, None, :]
     cells = b.codes[np.minimum(rr, b.rows - 1)[:, :, None], np.minimum(cc, b.cols - 1)[:, None, :]]
-    rank = np.where(ok, P.lod_order()[0][cells], 0)
-    return rank.reshape(len(i), -1).max(axis=1) if rank.size else np.zeros(len(i), np.uint8)
+    rank = P.lod_order()[0][cells]
+    top = np.where(ok & (rank >= 256 - len(P.NOTABLE)), rank, 0).reshape(len(i), -1).max(axis=1)
+    return np.where(top > 0, top, rank[:, 0, 0])
 
 
 def _layout(bands) -> tuple:

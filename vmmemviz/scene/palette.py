@@ -101,19 +101,20 @@ def lut32(theme: str = "dark") -> np.ndarray:
     return out
 
 
-# Zoomed out, a pixel stands for a block of cells and shows the most notable one it covers, so
-# a single reclaimed page stays visible among a million plain ones: reclaimed states first
-# (host cache, .vswp, guest swap, compressed, ballooned), then a VM's private pages, shared
-# pages, its zero pages, the hypervisor's, free, unmapped, background. Shared pages rank below
-# private ones: at host scale they are common, and ranked above they painted whole VMs yellow.
+# Zoomed out, a pixel stands for a block of cells. A reclaimed page is rare but what a host-scale
+# picture is about, so a block holding one shows it (host cache, .vswp, guest swap, compressed,
+# ballooned: the most notable first); any other block shows its first cell, so private, shared,
+# zero and free pages keep their share of the picture (ranked, sharing and private pages
+# above the rest, they painted whole VMs in one colour).
 NOTABLE = (HOSTCACHE, SWAP, GSWAP, ZIP2, ZIP, BALLOON)       # most notable first
-LOD_NOTE = "zoomed out, a pixel shows the most notable page it covers"
+LOD_NOTE = "zoomed out, a pixel shows any reclaimed page it covers"
 
 
 @lru_cache(maxsize=1)
 def lod_order() -> tuple:
-    """(rank of each code, code of each rank): uint8 tables whose maximum rank over a block
-    of cells is its most notable cell (``NOTABLE``)."""
+    """(rank of each code, code of each rank): uint8 tables; ``NOTABLE`` codes rank from
+    ``256 - len(NOTABLE)`` up, the others below by how much they say (a pixel on the border of
+    two bands shows the higher: a page before the background)."""
     vm = list(range(VM_BASE, 256))
     plain = (BG, UNMAPPED, FREE, HV, SHARED, *NOTABLE)
     order = [BG, UNMAPPED, FREE, HV] + [c for c in range(VM_BASE) if c not in plain] + \
@@ -126,15 +127,22 @@ def lod_order() -> tuple:
     return rank, code
 
 
+def block_ranks(rank: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per block of ``rank`` (a band's cells' ranks) starting at ``rows`` x ``cols``: its most
+    notable rank if it holds a ``NOTABLE`` code, else the rank of its first cell."""
+    top = np.where(rank >= 256 - len(NOTABLE), rank, np.uint8(0))
+    top = np.maximum.reduceat(np.maximum.reduceat(top, rows, axis=0), cols, axis=1)
+    return np.where(top > 0, top, rank[np.ix_(rows, cols)])
+
+
 def most_notable(codes: np.ndarray, step: int) -> np.ndarray:
     """``codes`` (rows, cols) reduced to one code per ``step`` x ``step`` block (the last
-    blocks may be smaller): the most notable code of each."""
-    rank, code = lod_order()
-    r = rank[codes]
+    blocks may be smaller): its most notable reclaimed code, else its first cell's."""
     h, w = codes.shape
-    if step > 1 and h and w:
-        r = np.maximum.reduceat(np.maximum.reduceat(r, np.arange(0, h, step), axis=0), np.arange(0, w, step), axis=1)
-    return code[r]
+    if step <= 1 or not h or not w:
+        return codes
+    rank, code = lod_order()
+    return code[block_ranks(rank[codes], np.arange(0, h, step), np.arange(0, w, step))]
 
 
 # legend rows of the fixed codes, in legend order: (code, label, style)

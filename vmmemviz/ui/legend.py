@@ -15,9 +15,9 @@ class LegendWidget(QtWidgets.QWidget):
         super().__init__(parent)
         self.legend = Legend(font=self.font(), note=True)
         self.marks = False          # compare mode: a row for the pages that differ from the other run
-        self.setToolTip("What every colour of the page grids means; zoomed out, where a pixel covers "
-                        "many pages, it shows the most notable of them: reclaimed (swapped, compressed, "
-                        "ballooned) before private, shared, zero and free")
+        self.setToolTip("What every colour of the page grids means. Zoomed out, where a pixel covers "
+                        "many pages, it shows a reclaimed one (swapped, compressed, ballooned) if it "
+                        "covers any, else the first page it covers")
         sp = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
