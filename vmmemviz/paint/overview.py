@@ -25,6 +25,7 @@ class Overview:
         self.pos = None          # the frame position they show
         self.rank = None         # (h, w) uint8: the rank (palette.lod_order) of each pixel's cell
         self.px = None           # (h, w) uint32
+        self.maps = {}           # band key -> its rows' pixel rows and its columns' pixel columns
         self.img = None
         self.origin = (0.0, 0.0)
 
@@ -40,7 +41,7 @@ class Overview:
             if b.key not in changes:
                 continue
             idx = changes[b.key]
-            pi, pj = self._map(b, step)
+            pi, pj = self.maps[b.key]
             if not len(pi) or not len(pj):
                 continue
             if idx is None:
@@ -53,9 +54,10 @@ class Overview:
                              np.concatenate([j for _, j in hit]))
             i, j = np.divmod(flat, self.rank.shape[1])
             rank = np.zeros(len(i), np.uint8)
+            lo_i, hi_i, lo_j, hi_j = i.min(), i.max(), j.min(), j.max()
             for b in bands:                 # every band that covers one of them (its neighbours too)
-                pi, pj = self._map(b, step)
-                if not len(pi) or not len(pj):
+                pi, pj = self.maps[b.key]
+                if not len(pi) or not len(pj) or pi[0] > hi_i or pi[-1] < lo_i or pj[0] > hi_j or pj[-1] < lo_j:
                     continue
                 inside = (i >= pi[0]) & (i <= pi[-1]) & (j >= pj[0]) & (j <= pj[-1])
                 if inside.any():
@@ -79,8 +81,9 @@ class Overview:
         x, y, w, h = B.scene_rect(bands)
         self.origin = (x, y)
         self.rank = np.zeros((math.ceil(h / step), math.ceil(w / step)), np.uint8)
+        self.maps = {b.key: self._map(b, step) for b in bands}
         for b in bands:
-            pi, pj = self._map(b, step)
+            pi, pj = self.maps[b.key]
             if not len(pi) or not len(pj):
                 continue
             block = P.block_ranks(P.lod_order()[0][b.codes], np.flatnonzero(np.diff(pi, prepend=-1)),
@@ -107,7 +110,7 @@ class Overview:
         h, w = self.rank.shape
         pi = np.floor((b.y - self.origin[1] + np.arange(b.rows)) / step + 1e-9).astype(np.int64)
         pj = np.floor((b.x - self.origin[0] + np.arange(b.cols)) / step + 1e-9).astype(np.int64)
-        return np.clip(pi, 0, h - 1), np.clip(pj, 0, w - 1)
+        return np.minimum(np.maximum(pi, 0), h - 1), np.minimum(np.maximum(pj, 0), w - 1)
 
 
 def _block_rank(b, pi, pj, i, j) -> np.ndarray:
