@@ -2,8 +2,9 @@
 
 Top to bottom: guest virtual (one grid per process, under its VM), guest physical (one
 grid per VM, side by side), machine memory (one grid, full width), backing stores (per VM:
-compression cache, .vswp, guest swap), then the stores of the whole host (the host cache),
-once, full width. A band's ``layer`` is the layer name ``model.inspect`` uses, so a cell
+compression cache, .vswp, guest swap; stacked, or side by side when the VM's column is too
+narrow for their titles), then the stores of the whole host (the host cache), once, full
+width (narrower beside a large host, so it is not a hairline). A band's ``layer`` is the layer name ``model.inspect`` uses, so a cell
 is the reference ``(layer, vm, proc, index)`` (a host store's cell names the VM whose page
 it holds).
 
