@@ -130,8 +130,9 @@ class LayerView(QtWidgets.QGraphicsView):
         """Show ``frame`` now; ``progress`` is the point of its transition (0..1)."""
         self.frame = frame
         self.picture_item.pos = frame.pos
-        for ov in (self.picture_item.overview, self._minimap):
-            ov.follow(frame.bands, frame.changes, frame.base, frame.pos)
+        self.picture_item.overview.follow(frame.bands, frame.changes, frame.base, frame.pos)
+        # the minimap only while it shows (zoomed in); else it is reduced again when it next does
+        self._minimap.follow(frame.bands, frame.changes if self.zoomed_in() else None, frame.base, frame.pos)
         self._place_overlays(progress)
         self.arrow_item.set_progress(progress)
         if self._fit:
