@@ -270,9 +270,9 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
     for i, vm in enumerate(vms):
         x0 = i * (cw + g)
         placed = _stores_placed(i, vm, cw, g, lab, x0, y, False)
-        side = _stores_placed(i, vm, cw, g, lab, x0, y, True)
-        if cw < TITLE_WIDTH * lab and 2 * side[1] <= placed[1]:
-            placed = side
+        if cw < TITLE_WIDTH * lab:
+            side = _stores_placed(i, vm, cw, g, lab, x0, y, True)
+            placed = side if 2 * side[1] <= placed[1] else placed
         slots += placed[0]
         row_h = max(row_h, placed[1])
     y += row_h
