@@ -85,6 +85,11 @@ def test_a_lone_reclaimed_page_shows_in_the_zoomed_out_view_and_a_small_figure(q
     v.zoom(0.2)
     img = v.viewport().grab().toImage()
     assert v.picture_item.overview.key[1] >= 3 and _has(img, P.HOSTCACHE)
+    mp = next(b for b in f.bands if b.key == "mp")
+    at = v.mapFromScene(QtCore.QPointF(mp.x + 7.5, mp.y + 5.5))     # hovering its pixel names it
+    assert v.page_at(at) == ("mp", None, None, 5 * mp.cols + 7)
+    v.set_frame(frames[3])
+    assert v.page_at(at) != ("mp", None, None, 5 * mp.cols + 7)     # a plain pixel: the page at its corner
     fig = QtGui.QImage(240, 160, QtGui.QImage.Format.Format_RGB32)       # the grids drawn by GridPainter
     p = QtGui.QPainter(fig)
     figure_picture(f, FigureOptions()).render_to(p, QtCore.QRectF(0, 0, 240, 160))
