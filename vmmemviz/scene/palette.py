@@ -108,13 +108,13 @@ def lut32(theme: str = "dark") -> np.ndarray:
 # above the rest, they painted whole VMs in one colour).
 NOTABLE = (HOSTCACHE, SWAP, GSWAP, ZIP2, ZIP, BALLOON)       # most notable first
 LOD_NOTE = "zoomed out, a pixel shows any reclaimed page it covers"
+NOTABLE_RANK = 256 - len(NOTABLE)     # ``lod_order`` ranks of the NOTABLE codes start here
 
 
 @lru_cache(maxsize=1)
 def lod_order() -> tuple:
     """(rank of each code, code of each rank): uint8 tables; ``NOTABLE`` codes rank from
-    ``256 - len(NOTABLE)`` up, the others below by how much they say (a pixel on the border of
-    two bands shows the higher: a page before the background)."""
+    ``NOTABLE_RANK`` up, the others below by how much they say."""
     vm = list(range(VM_BASE, 256))
     plain = (BG, UNMAPPED, FREE, HV, SHARED, *NOTABLE)
     order = [BG, UNMAPPED, FREE, HV] + [c for c in range(VM_BASE) if c not in plain] + \
@@ -130,7 +130,7 @@ def lod_order() -> tuple:
 def block_ranks(rank: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Per block of ``rank`` (a band's cells' ranks) starting at ``rows`` x ``cols``: its most
     notable rank if it holds a ``NOTABLE`` code, else the rank of its first cell."""
-    top = np.where(rank >= 256 - len(NOTABLE), rank, np.uint8(0))
+    top = np.where(rank >= NOTABLE_RANK, rank, np.uint8(0))
     top = np.maximum.reduceat(np.maximum.reduceat(top, rows, axis=0), cols, axis=1)
     return np.where(top > 0, top, rank[np.ix_(rows, cols)])
 

@@ -219,7 +219,7 @@ class LayerView(QtWidgets.QGraphicsView):
         r0, r1 = max(0, int(px.top() - b.y)), min(b.rows, int(np.ceil(px.bottom() - b.y)))
         c0, c1 = max(0, int(px.left() - b.x)), min(b.cols, int(np.ceil(px.right() - b.x)))
         rank = P.lod_order()[0][b.codes[r0:r1, c0:c1]]
-        if not rank.size or rank.max() < 256 - len(P.NOTABLE):
+        if not rank.size or rank.max() < P.NOTABLE_RANK:
             return i
         r, c = np.unravel_index(int(np.argmax(rank)), rank.shape)
         j = (r0 + r) * b.cols + c0 + c
