@@ -200,7 +200,7 @@ class LayerView(QtWidgets.QGraphicsView):
 
     def page_at(self, pos: QtCore.QPoint):
         """The page under viewport ``pos``; zoomed out, where the pixel covers many pages, the
-        reclaimed page it shows if it covers one (``palette.block_ranks``)."""
+        reclaimed page it shows if it covers one (paint/overview.py)."""
         if self.frame is None:
             return None
         sp = self.mapToScene(pos)
