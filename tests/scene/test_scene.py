@@ -216,3 +216,21 @@ def test_legend_names_only_what_is_shown():
     some = [e[0] for e in P.legend_entries(names, "light", {P.vm_code(1), P.FREE, P.ZIP2}, outlines=False)]
     assert some == ["web02", "compressed to 2 KiB (two 1 KiB units)", "free / not backed"]
     assert set(some) < set(full) and "large page (2 MB)" in full
+
+
+def test_a_step_of_many_events_bundles_as_its_rows_arrows_would():
+    """The accesses and single backings of a step, bundled as arrays, give what bundling every
+    row's own arrows gives."""
+    t = Timeline(scenario.load("overcommit"))
+    t.ensure(20000)
+    k = t.log.rows(0, len(t))["kind"]
+    back, access = E.BY_NAME["BACK"].code, E.BY_NAME["ACCESS"].code
+    lo = next(i for i in range(0, len(t) - 600, 200)
+              if {back, access} <= set(np.unique(k[i:i + 600]).tolist()))
+    t.seek(lo + 600)
+    rows = t.log.rows(lo, lo + 600)
+    bands = B.build_bands(t.view)
+    names = rows.dtype.names
+    each = [a for r in rows.tolist() for a in row_arrows(dict(zip(names, r)), t.view)]
+    assert len(each) < BUNDLE_AT
+    assert sorted(map(repr, event_arrows(rows, t.view, bands))) == sorted(map(repr, bundle(each, bands)))

@@ -134,6 +134,22 @@ def test_legend_names_every_vm_and_paints(qtbot):
     assert int(P.vm_hue(0)[1:], 16) in set(arr.tolist())
 
 
+def test_the_legend_names_all_64_vms_of_a_host_and_its_zoomed_out_pixels():
+    """Past the 24th VM hues repeat: the VMs sharing a hue share a row, and every one is named."""
+    names = tuple(f"sql{i:02d}" for i in range(1, 21)) + tuple(f"web{i:02d}" for i in range(1, 37)) + \
+        tuple(f"batch{i:02d}" for i in range(1, 9))
+    lg = Legend(names, "dark", note=True)
+    entries = lg.entries()
+    rows = entries[:[e[0] for e in entries].index("zero page (pale VM colour)")]
+    named = [n for label, _, _ in rows for n in label.split(", ")]
+    assert sorted(named) == sorted(names)
+    for label, col, _ in rows:            # a row's hue is the hue of every VM it names
+        assert {P.colour(P.vm_code(names.index(n))) for n in label.split(", ")} == {col}
+    assert len({c for _, c, _ in rows}) == len(rows) == 24
+    assert entries[-1] == (P.LOD_NOTE, P.THEMES["dark"]["muted"], "note")
+    assert P.LOD_NOTE not in [e[0] for e in Legend(names, "dark").entries()]     # figures: not unless asked
+
+
 def test_shared_frames_show_their_count_when_zoomed_in(qtbot):
     t = Timeline(scenario.load("tps"))
     code = E.BY_NAME["TPS_SHARE"].code
@@ -311,3 +327,32 @@ def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
     for first in (28, 56):                           # web and batch: written from their first column
         x0 = round(gps[first].x * lod) + 1
         assert any(img.pixelColor(x, y) != bg for x in range(x0, x0 + 20) for y in range(top - 12, top))
+
+
+def _rows(s) -> int:
+    return -(-s.count // s.cols)
+
+
+def test_band_heights_follow_what_they_hold():
+    """At host scale a VM's mostly empty stores share one label line under it and take far less
+    height than guest memory; a store that holds more is taller. At teaching size they stack,
+    as wide as the VM's column, so their titles fit."""
+    def stores(used):
+        return (("zip", "compression cache", 4096, 256), ("vswp", ".vswp", 1 << 18, used),
+                ("gswap", "guest swap", 1 << 18, 256))
+    many = tuple((f"lnx{i:02d}", 1 << 18, (("app", 1 << 17),), stores(1 << 16 if i == 3 else 256)) for i in range(32))
+    slots = B.layout(1 << 22, many, 1.4)
+    by = {s.key: s for s in slots}
+    assert len({by[f"{layer}.0"].y for layer in ("zip", "vswp", "gswap")}) == 1
+    kept = [s for s in slots if s.layer not in B.MEMORY_LAYERS and s.vm == 0]
+    lab = B.label_height(max(s.x + s.cols for s in slots))
+    height = max(s.y + _rows(s) for s in kept) - min(s.y for s in kept) + lab      # an empty VM's stores
+    assert height < _rows(by["gp.0"]) / 2 and height < _rows(by["mp"])
+    assert by["vswp.3"].count >= 1 << 16 and 8 * by["vswp.0"].count <= 1 << 16
+    assert by["vswp.3"].y + _rows(by["vswp.3"]) > by["vswp.0"].y + 2 * _rows(by["vswp.0"])   # stacked, taller
+    tl = Timeline(scenario.load("overcommit"))
+    tl.ensure(3000)
+    mp_pages, vms, host = B.shape_key(tl.view, {})
+    small = {s.key: s for s in B.layout(mp_pages, vms, 1.4, host)}
+    assert len({small[f"{layer}.0"].y for layer in ("zip", "vswp", "gswap")}) == 3
+    assert {small[f"{layer}.0"].cols for layer in ("zip", "vswp", "gswap")} == {small["gp.0"].cols}

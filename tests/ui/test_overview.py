@@ -1,6 +1,8 @@
 """The zoomed-out view's downsampled grids (paint/overview.py): a frame built from the last
 one updates them to what sampling every band again gives; the view paints them when cells
 are smaller than half a pixel, and its labels are painted once while the view stays."""
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
@@ -42,13 +44,57 @@ def test_following_frames_gives_the_pixels_of_sampling_them_again(frames, step):
     assert followed >= 6                  # most frames were followed, not sampled again
 
 
-def test_a_cell_is_sampled_at_its_blocks_corner(frames):
-    f = frames[3]
-    ov = Overview()
-    ov.image(f.bands, 4, "light", f.pos)
-    b = next(b for b in f.bands if b.key == "mp")
-    r0, c0, i0, j0 = ov._phase(b, 4)
-    assert ov.px[i0 + 1, j0 + 5] == P.lut32("light")[b.codes[r0 + 4, c0 + 20]]
+def _lone(frame, code=P.SWAP):
+    """``frame`` with one page of the machine-memory band (not at a block's corner) set to ``code``."""
+    mp = next(b for b in frame.bands if b.key == "mp")
+    codes = mp.codes.copy()
+    assert not (codes == code).any()
+    codes[5, 7] = code
+    bands = tuple(dataclasses.replace(b, codes=codes) if b.key == "mp" else b for b in frame.bands)
+    return dataclasses.replace(frame, bands=bands, changes=None, base=None)
+
+
+def _has(img: QtGui.QImage, code: int, theme: str = "dark") -> bool:
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    px = np.frombuffer(img.constBits(), np.uint32, img.sizeInBytes() // 4)
+    return bool((px & 0xFFFFFF == P.lut32(theme)[code] & 0xFFFFFF).any())
+
+
+@pytest.mark.parametrize("step", [4, 16])
+def test_a_lone_reclaimed_page_stays_visible_zoomed_out(frames, step):
+    """A pixel shows a reclaimed page it covers: one swapped page among thousands."""
+    f = _lone(frames[3])
+    assert _has(Overview().image(f.bands, step, "dark", f.pos), P.SWAP)
+    assert not _has(Overview().image(frames[3].bands, step, "dark", f.pos), P.SWAP)
+
+
+def test_a_block_shows_a_reclaimed_page_it_holds_else_its_first_cell():
+    """Plain pages keep their share of the picture: a private page among free ones does not win."""
+    codes = np.full((8, 8), P.FREE, np.uint8)
+    codes[1, 2], codes[4, 0], codes[6, 5], codes[7, 7] = P.vm_code(0), P.SHARED, P.ZIP, P.HOSTCACHE
+    assert P.most_notable(codes, 4).tolist() == [[P.FREE, P.FREE], [P.SHARED, P.HOSTCACHE]]
+
+
+def test_a_lone_reclaimed_page_shows_in_the_zoomed_out_view_and_a_small_figure(qtbot, frames):
+    f = _lone(frames[3], P.HOSTCACHE)
+    v = LayerView()
+    qtbot.addWidget(v)
+    v.resize(300, 200)
+    v.show()
+    v.set_frame(f)
+    v.zoom(0.2)
+    img = v.viewport().grab().toImage()
+    assert v.picture_item.overview.key[1] >= 3 and _has(img, P.HOSTCACHE)
+    mp = next(b for b in f.bands if b.key == "mp")
+    at = v.mapFromScene(QtCore.QPointF(mp.x + 7.5, mp.y + 5.5))     # hovering its pixel names it
+    assert v.page_at(at) == ("mp", None, None, 5 * mp.cols + 7)
+    v.set_frame(frames[3])
+    assert v.page_at(at) != ("mp", None, None, 5 * mp.cols + 7)     # a plain pixel: the page at its corner
+    fig = QtGui.QImage(240, 160, QtGui.QImage.Format.Format_RGB32)       # the grids drawn by GridPainter
+    p = QtGui.QPainter(fig)
+    figure_picture(f, FigureOptions()).render_to(p, QtCore.QRectF(0, 0, 240, 160))
+    p.end()
+    assert _has(fig, P.HOSTCACHE, FigureOptions().theme)
 
 
 def test_the_zoomed_out_view_paints_the_overview_and_keeps_its_labels(qtbot, frames):

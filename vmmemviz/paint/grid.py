@@ -61,7 +61,8 @@ class GridPainter:
 
     def _paint_raster(self, painter, lod: float, exposed: QtCore.QRectF):
         """Draw the visible cells as an RGB32 image, one pixel per cell or, when a cell is
-        smaller than a pixel (host scale), one cell of every ``step`` (cells become pixels).
+        smaller than a pixel (host scale), one pixel per ``step`` x ``step`` block showing a
+        reclaimed page in it, else its first cell (``palette.most_notable``).
         Indexed images cost Qt a conversion on every draw (measured: 12x an RGB32 draw)."""
         codes = self.band.codes
         rows, cols = codes.shape
@@ -75,7 +76,7 @@ class GridPainter:
             return
         key = (r0, r1, c0, c1, step)
         if self._cache is None or self._cache[0] != key:
-            px = np.take(P.lut32(self.theme), np.ascontiguousarray(codes[r0:r1:step, c0:c1:step]))
+            px = np.take(P.lut32(self.theme), P.most_notable(codes[r0:r1, c0:c1], step))
             h, w = px.shape
             img = QtGui.QImage(px.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGB32)
             self._cache = (key, img, px)          # px keeps the image's memory alive

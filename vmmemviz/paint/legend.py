@@ -11,16 +11,16 @@ SWATCH, PAD, GAP = 12, 6, 16
 class Legend:
     """Entries flow left to right and wrap; ``height_for(width)`` says how tall that is.
     ``used`` / ``outlines`` limit it to what a picture shows, ``marks`` adds a compare's
-    "differs from the other run" (``palette.legend_entries``)."""
+    "differs from the other run", ``note`` what a zoomed-out pixel shows (``palette.legend_entries``)."""
 
     def __init__(self, vm_names=(), theme: str = "dark", font: QtGui.QFont | None = None, used=None,
-                 outlines: bool = True, marks: bool = False):
+                 outlines: bool = True, marks: bool = False, note: bool = False):
         self.vm_names, self.theme = tuple(vm_names), theme
         self.font = font or QtGui.QFont()
-        self.used, self.outlines, self.marks = used, outlines, marks
+        self.used, self.outlines, self.marks, self.note = used, outlines, marks, note
 
     def entries(self):
-        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines, self.marks)
+        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines, self.marks, self.note)
 
     def _places(self, width: float):
         fm = QtGui.QFontMetricsF(self.font)
@@ -28,7 +28,7 @@ class Legend:
         x = y = 0.0
         out = []
         for label, col, style in self.entries():
-            w = SWATCH + 5 + fm.horizontalAdvance(label)
+            w = fm.horizontalAdvance(label) + (0 if style == "note" else SWATCH + 5)
             if x > 0 and x + w > width:
                 x, y = 0.0, y + line
             out.append((x, y, label, col, style))
@@ -49,7 +49,9 @@ class Legend:
         line = max(SWATCH, fm.height())
         for x, y, label, col, style in places:
             sw = QtCore.QRectF(rect.x() + x, rect.y() + y + (line - SWATCH) / 2, SWATCH, SWATCH)
-            if style == "outline":
+            if style == "note":               # text alone, muted
+                sw = QtCore.QRectF(rect.x() + x - 5, sw.y(), 0, SWATCH)
+            elif style == "outline":
                 painter.setPen(QtGui.QPen(QtGui.QColor(col), 2))
                 painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
                 painter.drawRect(sw.adjusted(1, 1, -1, -1))
@@ -60,7 +62,7 @@ class Legend:
                 if style == "hatch":
                     painter.setBrush(QtGui.QBrush(QtGui.QColor(0, 0, 0, 150), QtCore.Qt.BrushStyle.BDiagPattern))
                     painter.drawRect(sw)
-            painter.setPen(QtGui.QColor(t["fg"]))
+            painter.setPen(QtGui.QColor(col if style == "note" else t["fg"]))
             painter.drawText(QtCore.QPointF(sw.right() + 5, rect.y() + y + (line + fm.ascent() - fm.descent()) / 2),
                              label)
         painter.restore()

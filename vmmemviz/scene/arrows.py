@@ -173,16 +173,19 @@ def _end(layer: str, row, has: dict, bands: dict, vmi: int, n: int):
 
 def event_arrows(rows: np.ndarray, state, bands) -> tuple:
     """Arrows of ``rows`` (the events of one step), bundled past BUNDLE_AT. Stepping many at
-    once, the translations of the accesses (most rows while playing) are bundled as arrays."""
+    once, the translations of the accesses and the backings of single GPPNs (most rows while
+    playing) are bundled as arrays."""
     rows = rows[-BUNDLE_AT:]
     names = rows.dtype.names
     if len(rows) <= 1:
         out = row_arrows(dict(zip(names, rows[0].tolist())), state) if len(rows) else []
         return tuple(bundle(out, bands) if len(out) > BUNDLE_AT // 4 else out)
-    walked = _ACCESS[rows["kind"]] & (rows["gvpn"] != NONE) & (rows["gppn"] != NONE) & (rows["mpn"] != NONE) & (rows["vm"] < len(state.vms))
-    other = np.flatnonzero(~walked)
+    named = (rows["gppn"] != NONE) & (rows["mpn"] != NONE) & (rows["vm"] < len(state.vms))
+    walked = _ACCESS[rows["kind"]] & (rows["gvpn"] != NONE) & named
+    backed = _BACKS[rows["kind"]] & (rows["gvpn"] == NONE) & named
+    other = np.flatnonzero(~walked & ~backed)
     made = np.zeros(len(rows), np.int64)
-    made[walked] = 3
+    made[walked], made[backed] = 3, 1
     out = []
     for i, r in zip(other.tolist(), rows[other].tolist()):     # plain ints: a numpy row's fields cost 10x
         a = row_arrows(dict(zip(names, r)), state)
@@ -190,18 +193,40 @@ def event_arrows(rows: np.ndarray, state, bands) -> tuple:
         out += [((i, j), x) for j, x in enumerate(a)]
     last = int(np.searchsorted(np.cumsum(made), BUNDLE_AT, side="right"))   # the row past BUNDLE_AT arrows ends it
     out = [o for o in out if o[0][0] <= last]
-    walked[last + 1:] = False
+    walked[last + 1:] = backed[last + 1:] = False
     out += _walk_bundles(rows, np.flatnonzero(walked), state, bands)
+    idx = np.flatnonzero(backed)
+    n = np.where(rows["flags"][idx] & F_RANGE, rows["aux"][idx], 1).astype(np.int64)
+    out += _bundled(rows, idx, bands, (("back", "gp", "mp"),), n)
     return tuple(bundle([a for _, a in sorted(out, key=lambda o: o[0])], bands))
 
 
 _ACCESS = np.zeros(256, bool)
 _ACCESS[[c for c, k in E.KINDS.items() if k.group == "access" and k.name not in BY_KIND]] = True
+# kinds whose row naming a GPPN and an MPN but no GVPN is one "back" arrow (``row_arrows``)
+_BACKS = np.zeros(256, bool)
+_BACKS[[c for c, k in E.KINDS.items() if k.name not in BY_KIND and not k.flow and k.group not in ("balloon", "tps")]] = True
+WALK = (("translate", "gv", "gp"), ("translate", "gp", "mp"), ("shortcut", "gv", "mp"))
 
 
 def _walk_bundles(rows, idx, state, bands) -> list:
     """``row_arrows`` of the access rows ``idx`` (GV -> GP -> MP and the shortcut), bundled as
-    ``bundle`` does: ``((row, arrow), Arrow)`` in the order of each bundle's first arrow."""
+    ``bundle`` does (``_bundled``)."""
+    if not len(idx):
+        return []
+    r = rows[idx]
+    shadow = np.array([v.cfg.mmu == "shadow" for v in state.vms], bool)[r["vm"].astype(np.int64)]
+    hit = (r["flags"] & F_TLB_HIT) != 0
+    refs = r["aux"].astype(np.int64)
+    label_id = np.where(hit, -1, np.where(shadow, refs, -2 - refs))       # equal labels, equal ids
+    return _bundled(rows, idx, bands, WALK, np.ones(len(idx), np.int64), label_id)
+
+
+def _bundled(rows, idx, bands, specs, n, label_id=None) -> list:
+    """Arrows (kind, source layer, target layer) in ``specs`` of each row ``idx`` from its page
+    in one layer to its page in the other, ``n`` pages each, bundled as ``bundle`` does:
+    ``((row, arrow), Arrow)`` in the order of each bundle's first arrow; a shortcut's label
+    from ``label_id`` where its rows agree."""
     if not len(idx):
         return []
     size = {b.key: max(1, -(-b.count // REGIONS)) for b in bands}
@@ -211,14 +236,10 @@ def _walk_bundles(rows, idx, state, bands) -> list:
     pair = vm << 8 | proc
     uniq, inv = np.unique(pair, return_inverse=True)
     keys = {q: {"gv": f"gv.{q >> 8}.{q & 255}", "gp": f"gp.{q >> 8}", "mp": "mp"} for q in uniq.tolist()}
-    sizes = {layer: np.array([size.get(keys[q][layer], 0) for q in uniq.tolist()], np.int64)[inv] for layer in pages}
-    shadow = np.array([v.cfg.mmu == "shadow" for v in state.vms], bool)[vm]
-    hit = (r["flags"] & F_TLB_HIT) != 0
-    refs = r["aux"].astype(np.int64)
-    label_id = np.where(hit, -1, np.where(shadow, refs, -2 - refs))       # equal labels, equal ids
+    layers = {layer for _, src, dst in specs for layer in (src, dst)}
+    sizes = {layer: np.array([size.get(keys[q][layer], 0) for q in uniq.tolist()], np.int64)[inv] for layer in layers}
     out = []
-    for sub, (kind, src, dst) in enumerate((("translate", "gv", "gp"), ("translate", "gp", "mp"),
-                                            ("shortcut", "gv", "mp"))):
+    for sub, (kind, src, dst) in enumerate(specs):
         at = np.flatnonzero((sizes[src] > 0) & (sizes[dst] > 0))
         if not len(at):
             continue
@@ -232,14 +253,17 @@ def _walk_bundles(rows, idx, state, bands) -> list:
         def reduce(ufunc, values):
             return ufunc.reduceat(values[order], starts)
 
-        s_lo, s_hi = reduce(np.minimum, s), reduce(np.maximum, s) + 1
-        d_lo, d_hi = reduce(np.minimum, d), reduce(np.maximum, d) + 1
-        count = np.diff(np.append(starts, len(order)))
-        lab = label_id[at]
-        same = reduce(np.minimum, lab) == reduce(np.maximum, lab)
+        m = n[at]
+        s_lo, s_hi = reduce(np.minimum, s), reduce(np.maximum, s + m)
+        d_lo, d_hi = reduce(np.minimum, d), reduce(np.maximum, d + m)
+        count = reduce(np.add, m)
+        same = None
+        if kind == "shortcut" and label_id is not None:
+            lab = label_id[at]
+            same = reduce(np.minimum, lab) == reduce(np.maximum, lab)
         for k, i in enumerate(first.tolist()):
             kb = keys[int(pair[i])]
-            label = _walk_label(int(label_id[i])) if kind == "shortcut" and same[k] else ""
+            label = _walk_label(int(label_id[i])) if same is not None and same[k] else ""
             out.append(((int(idx[i]), sub), Arrow(kind, (kb[src], int(s_lo[k]), int(s_hi[k])),
                                                   (kb[dst], int(d_lo[k]), int(d_hi[k])), label, int(count[k]))))
     return out

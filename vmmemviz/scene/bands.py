@@ -2,9 +2,11 @@
 
 Top to bottom: guest virtual (one grid per process, under its VM), guest physical (one
 grid per VM, side by side), machine memory (one grid, full width), backing stores (per VM:
-compression cache, .vswp, guest swap), then the stores of the whole host (the host cache),
-once, full width. A band's ``layer`` is the layer name ``model.inspect`` uses, so a cell
-is the reference ``(layer, vm, proc, index)`` (a host store's cell names the VM whose page
+compression cache, .vswp, guest swap; stacked, or in a column too narrow for their titles
+side by side on one label line where that halves their height), then the stores of the
+whole host (the host cache), once, full width (narrower beside a large host, so it is not a
+hairline). A band's ``layer`` is the layer name ``model.inspect`` uses, so a cell is the
+reference ``(layer, vm, proc, index)`` (a host store's cell names the VM whose page
 it holds).
 
 Stores are the model's (``state.stores``, model/core/store.py): every store a mechanism
@@ -30,6 +32,7 @@ from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
 ASPECT = 1.4            # default width / height of the picture (the view asks for its own)
+TITLE_WIDTH = 8         # label heights of width a store's title needs to show
 
 
 @dataclass(frozen=True)
@@ -260,26 +263,47 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
     mw = n * cw + g * (n - 1)
     slots.append(Slot("mp", "mp", None, None, "machine memory", mp_pages, mw, 0, y + lab))
     y += lab + -(-mp_pages // mw) + 2 * g + lab
-    row_h = 0
-    for i, (name, _, _, stores) in enumerate(vms):       # stores stacked under their VM
-        h = 0.0
-        for layer, title, size, shown in stores:
-            # at least a twelfth of the VM's own band high (four rows), or it is invisible
-            shown = min(size, max(shown, cw * max(4, vms[i][1] // cw // 12)))
-            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, cw,
-                              i * (cw + g), y + h + lab, size))
-            h += lab + -(-shown // cw) + g
-        row_h = max(row_h, h)
+    # a VM's stores stacked under it, so their titles show; in a column too narrow for titles
+    # (many VMs) side by side on one label line where that halves their height (stacked, the
+    # labels of mostly empty stores took more height than their cells)
+    row_h = 0.0
+    for i, vm in enumerate(vms):
+        x0 = i * (cw + g)
+        placed = _stores_placed(i, vm, cw, g, lab, x0, y, False)
+        if cw < TITLE_WIDTH * lab:
+            side = _stores_placed(i, vm, cw, g, lab, x0, y, True)
+            placed = side if 2 * side[1] <= placed[1] else placed
+        slots += placed[0]
+        row_h = max(row_h, placed[1])
     y += row_h
-    for layer, title, size, shown in host:   # the host's stores: once, full width or (a store
-        rows = max(4, -(-mp_pages // mw) // 12)  # small beside a large host) at least a 12th as high
-        cols = mw if size <= mw * 4 else max(16, min(mw, -(-max(shown, mw * 4) // rows)) // 16 * 16)
+    for layer, title, size, shown in host:   # the host's stores: once, full width when small (a
+        rows = max(4, -(-mp_pages // mw) // 12)  # few rows), else at least a 12th of machine memory
+        if size <= mw * 4 and 4 * -(-size // mw) >= rows:   # high (four rows); narrower if need be
+            cols = mw
+        else:          # (a small store beside a large host: full width would be a hairline)
+            cols = max(16, min(mw, -(-min(size, max(shown, mw * 4)) // rows)) // 16 * 16)
         shown = min(size, max(shown, cols * rows))
         slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, cols, 0, y + lab, size))
         y += lab + -(-shown // cols) + g
     if not any(s.layer not in ("gv", "gp", "mp") for s in slots):
         y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
+
+
+def _stores_placed(i: int, vm: tuple, cw: int, g: int, lab: float, x0: float, y: float, side: bool):
+    """(slots of VM ``i``'s stores under its column at (``x0``, ``y``), stacked or ``side`` by
+    side, and their height); ``vm`` as ``layout`` takes it."""
+    name, pages, _, stores = vm
+    # rows: at least a twelfth of the VM's own band high (four rows), or it is invisible
+    least, h, slots = max(4, pages // cw // 12), 0.0, []
+    sw = max(2, int((cw - g * (len(stores) - 1)) // max(1, len(stores)))) if side else cw
+    for j, (layer, title, size, shown) in enumerate(stores):
+        shown = min(size, max(shown, sw * least))
+        rows = -(-shown // sw)
+        slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, sw,
+                          x0 + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size))
+        h = max(h, lab + rows + g) if side else h + lab + rows + g
+    return slots, h
 
 
 def _stores(state, vm, occupied: dict) -> tuple:

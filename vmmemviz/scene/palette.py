@@ -21,7 +21,6 @@ import numpy as np
 BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED, ZIP2, HOSTCACHE = range(11)
 VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
 VM_SLOTS = (256 - VM_BASE) // 2
-LEGEND_VMS = 8              # the legend names this many VMs, then counts the rest
 
 # Okabe-Ito: orange E69F00, sky blue 56B4E9, bluish green 009E73, yellow F0E442,
 # blue 0072B2, vermillion D55E00, reddish purple CC79A7.
@@ -102,6 +101,50 @@ def lut32(theme: str = "dark") -> np.ndarray:
     return out
 
 
+# Zoomed out, a pixel stands for a block of cells. A reclaimed page is rare but what a host-scale
+# picture is about, so a block holding one shows it (host cache, .vswp, guest swap, compressed,
+# ballooned: the most notable first); any other block shows its first cell, so private, shared,
+# zero and free pages keep their share of the picture (ranked, sharing and private pages
+# above the rest, they painted whole VMs in one colour).
+NOTABLE = (HOSTCACHE, SWAP, GSWAP, ZIP2, ZIP, BALLOON)       # most notable first
+LOD_NOTE = "zoomed out, a pixel shows any reclaimed page it covers"
+NOTABLE_RANK = 256 - len(NOTABLE)     # ``lod_order`` ranks of the NOTABLE codes start here
+
+
+@lru_cache(maxsize=1)
+def lod_order() -> tuple:
+    """(rank of each code, code of each rank): uint8 tables; ``NOTABLE`` codes rank from
+    ``NOTABLE_RANK`` up, the others below by how much they say."""
+    vm = list(range(VM_BASE, 256))
+    plain = (BG, UNMAPPED, FREE, HV, SHARED, *NOTABLE)
+    order = [BG, UNMAPPED, FREE, HV] + [c for c in range(VM_BASE) if c not in plain] + \
+        vm[1::2] + [SHARED] + vm[0::2] + list(reversed(NOTABLE))
+    code = np.array(order, np.uint8)
+    rank = np.empty(256, np.uint8)
+    rank[code] = np.arange(256, dtype=np.uint8)
+    rank.setflags(write=False)
+    code.setflags(write=False)
+    return rank, code
+
+
+def block_ranks(rank: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per block of ``rank`` (a band's cells' ranks) starting at ``rows`` x ``cols``: its most
+    notable rank if it holds a ``NOTABLE`` code, else the rank of its first cell."""
+    top = np.where(rank >= NOTABLE_RANK, rank, np.uint8(0))
+    top = np.maximum.reduceat(np.maximum.reduceat(top, rows, axis=0), cols, axis=1)
+    return np.where(top > 0, top, rank[np.ix_(rows, cols)])
+
+
+def most_notable(codes: np.ndarray, step: int) -> np.ndarray:
+    """``codes`` (rows, cols) reduced to one code per ``step`` x ``step`` block (the last
+    blocks may be smaller): its most notable reclaimed code, else its first cell's."""
+    h, w = codes.shape
+    if step <= 1 or not h or not w:
+        return codes
+    rank, code = lod_order()
+    return code[block_ranks(rank[codes], np.arange(0, h, step), np.arange(0, w, step))]
+
+
 # legend rows of the fixed codes, in legend order: (code, label, style)
 KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatch"),
          (ZIP, "compressed (1 KiB in the cache)", "fill"),
@@ -114,17 +157,21 @@ KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatc
 DIFF_LABEL = "differs from the other run"
 
 
-def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True, marks: bool = False) -> list:
-    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline".
-    ``used``: the palette codes the picture shows (None: all), so a figure's legend names
-    only what is in it; ``outlines``: whether it shows 2 MB large-page outlines; ``marks``:
-    whether it marks pages that differ from another run (a compare)."""
+def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True, marks: bool = False,
+                   note: bool = False) -> list:
+    """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline", "note"
+    (text only). Every VM the picture shows is named: VMs whose hues repeat (past the 24th)
+    share a row. ``used``: the palette codes the picture shows (None: all), so a figure's
+    legend names only what is in it; ``outlines``: whether it shows 2 MB large-page outlines;
+    ``marks``: whether it marks pages that differ from another run (a compare); ``note``: say
+    what a zoomed-out pixel shows (``LOD_NOTE``)."""
     def shows(*codes):
         return used is None or any(c in used for c in codes)
     vms = [i for i in range(len(vm_names)) if shows(vm_code(i), vm_code(i, True))]
-    out = [(vm_names[i], colour(vm_code(i), theme), "fill") for i in vms[:LEGEND_VMS]]
-    if len(vms) > LEGEND_VMS:
-        out.append((f"… {len(vms) - LEGEND_VMS} more VMs, one hue each", colour(vm_code(vms[LEGEND_VMS]), theme), "fill"))
+    hues = {}
+    for i in vms:
+        hues.setdefault(colour(vm_code(i), theme), []).append(vm_names[i])
+    out = [(", ".join(names), col, "fill") for col, names in hues.items()]
     if shows(*(vm_code(i, True) for i in range(len(vm_names)))):
         out.append(("zero page (pale VM colour)", colour(vm_code(vms[0] if vms else 0, True), theme), "fill"))
     out += [(label, colour(code, theme), style) for code, label, style in KEYED if shows(code)]
@@ -132,4 +179,6 @@ def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = Tr
         out.append(("large page (2 MB)", THEMES[theme]["fg"], "outline"))
     if marks:
         out.append((DIFF_LABEL, THEMES[theme]["diff"], "outline"))
+    if note:
+        out.append((LOD_NOTE, THEMES[theme]["muted"], "note"))
     return out

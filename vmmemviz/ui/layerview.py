@@ -12,8 +12,10 @@ new frame updates where its pages changed; the minimap is another.
 """
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from vmmemviz.model.core import host as H
 from ..paint.grid import lod_of
 from ..paint.labels import where
 from ..paint.overview import Overview
@@ -130,8 +132,9 @@ class LayerView(QtWidgets.QGraphicsView):
         """Show ``frame`` now; ``progress`` is the point of its transition (0..1)."""
         self.frame = frame
         self.picture_item.pos = frame.pos
-        for ov in (self.picture_item.overview, self._minimap):
-            ov.follow(frame.bands, frame.changes, frame.base, frame.pos)
+        self.picture_item.overview.follow(frame.bands, frame.changes, frame.base, frame.pos)
+        # the minimap only while it shows (zoomed in); else it is reduced again when it next does
+        self._minimap.follow(frame.bands, frame.changes if self.zoomed_in() else None, frame.base, frame.pos)
         self._place_overlays(progress)
         self.arrow_item.set_progress(progress)
         if self._fit:
@@ -196,14 +199,31 @@ class LayerView(QtWidgets.QGraphicsView):
         self.zoom(1.0015 ** ev.angleDelta().y())
 
     def page_at(self, pos: QtCore.QPoint):
+        """The page under viewport ``pos``; zoomed out, where the pixel covers many pages, the
+        reclaimed page it shows if it covers one (paint/overview.py)."""
         if self.frame is None:
             return None
         sp = self.mapToScene(pos)
         for b in self.frame.bands:
             i = b.index_at(sp.x(), sp.y())
             if i is not None:
-                return b.ref(i)
+                return b.ref(self._notable_near(b, i, pos))
         return None
+
+    def _notable_near(self, b, i: int, pos: QtCore.QPoint) -> int:
+        """The most notable reclaimed page of band ``b`` under the viewport pixel at ``pos``,
+        else ``i``."""
+        px = self.mapToScene(QtCore.QRect(pos, QtCore.QSize(1, 1))).boundingRect()
+        if px.width() < 2 and px.height() < 2:          # cells are pixels or larger
+            return i
+        r0, r1 = max(0, int(px.top() - b.y)), min(b.rows, int(np.ceil(px.bottom() - b.y)))
+        c0, c1 = max(0, int(px.left() - b.x)), min(b.cols, int(np.ceil(px.right() - b.x)))
+        rank = P.lod_order()[0][b.codes[r0:r1, c0:c1]]
+        if not rank.size or rank.max() < P.NOTABLE_RANK:
+            return i
+        r, c = np.unravel_index(int(np.argmax(rank)), rank.shape)
+        j = (r0 + r) * b.cols + c0 + c
+        return j if j < b.count and (b.owners is None or b.owners[j] != H.NO_VM) else i
 
     def mouseMoveEvent(self, ev):
         super().mouseMoveEvent(ev)

@@ -13,9 +13,11 @@ class LegendWidget(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.legend = Legend(font=self.font())
+        self.legend = Legend(font=self.font(), note=True)
         self.marks = False          # compare mode: a row for the pages that differ from the other run
-        self.setToolTip("What every colour of the page grids means")
+        self.setToolTip("What every colour of the page grids means. Zoomed out, where a pixel covers "
+                        "many pages, it shows a reclaimed one (swapped, compressed, ballooned) if it "
+                        "covers any, else the first page it covers")
         sp = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
@@ -26,7 +28,7 @@ class LegendWidget(QtWidgets.QWidget):
 
     def set_vms(self, vm_names, theme: str):
         if (tuple(vm_names), theme, self.marks) != (self.legend.vm_names, self.legend.theme, self.legend.marks):
-            self.legend = Legend(vm_names, theme, self.font(), marks=self.marks)
+            self.legend = Legend(vm_names, theme, self.font(), marks=self.marks, note=True)
             self.setMinimumHeight(self.heightForWidth(self.width()))
             self.updateGeometry()
             self.update()

@@ -231,7 +231,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _fit_legend(self):
         """Every row of the legend, however narrow the window (its layout asks no height for width)."""
         h = self.legend.heightForWidth(self.legend.width())
-        if self.legend.minimumHeight() != h:
+        if (self.legend.minimumHeight(), self.legend.maximumHeight()) != (h, h):   # set_vms sets the minimum alone
             self.legend.setFixedHeight(h)
 
     def search_events(self):
