@@ -11,8 +11,8 @@ A tracked state (:meth:`State.track`, the timeline's live state) holds its array
 shared-memory buffer (a memfd) and knows, per block, which blob it last equalled
 (``src``, an index into a :class:`Blobs` store) and whether it was written since
 (``dirty``, marked by the arrays' own write paths before they write, see :class:`Tracked`).
-A keyframe then compresses only the blocks written since the last one and names the rest by
-their blob (a 64 GiB host touches a few per cent of its blocks between two keyframes), and a
+A keyframe then compresses only the blocks written since the last one (most as small XOR
+deltas, see :class:`Blobs`) and names the rest by their blob (a 64 GiB host touches a few per cent of its blocks between two keyframes), and a
 restore writes back only the blocks that are dirty or came from another blob: seeking costs
 what changed, not the whole state.
 
@@ -63,31 +63,84 @@ def layout(state: "State"):
 
 class Blobs:
     """Compressed blocks, numbered in the order they were made; keyframes and tracked states
-    name their blocks by these numbers (equal numbers: equal bytes)."""
+    name their blocks by these numbers (equal numbers: equal bytes).
+
+    A blob is either a whole block or, when that is much smaller, the XOR of the block with
+    its family's whole blob (``base``, -1 for a whole one): a block rewritten with a few
+    changed bytes costs a few hundred bytes, not ~16 KB. Deltas are taken against the whole
+    blob, never against another delta, so reading any blob decompresses at most two and
+    dropping a keyframe frees its deltas (only the whole blobs they name stay)."""
 
     def __init__(self):
-        self.data, self.size = [], np.zeros(0, np.int64)
+        self.data, self.size, self.base = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
 
-    def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        """Compress the ``blocks`` of ``raw`` (the state's bytes); their new numbers."""
+    def _push(self, data: list, base: list) -> np.ndarray:
         start = len(self.data)
-        self.data += [lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
-                      for b in blocks.tolist()]
-        self.size = np.concatenate([self.size, [len(d) for d in self.data[start:]]])
+        self.data += data
+        self.size = np.concatenate([self.size, [len(d) for d in data]])
+        self.base = np.concatenate([self.base, np.asarray(base, np.int64)])
         return np.arange(start, len(self.data), dtype=np.int64)
 
-    def keep(self, *used: np.ndarray) -> None:
-        """Free every blob none of ``used`` (arrays of blob numbers) names."""
-        live = np.zeros(len(self.data), bool)
+    def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Compress the ``blocks`` of ``raw`` (the state's bytes) whole; their new numbers."""
+        data = [lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
+                for b in blocks.tolist()]
+        return self._push(data, [-1] * len(data))
+
+    def add_versions(self, raw: np.ndarray, blocks: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """Numbers for the ``blocks`` of ``raw`` whose last blobs were ``prev``: the family's
+        whole blob or ``prev`` itself when the bytes equal it, else a new delta against the
+        family's whole blob, or a new whole blob when the delta would be over half its size."""
+        out, data, base, fresh = prev.copy(), [], [], []
+        whole = np.empty(BLOCK, np.uint8)
+        for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
+            cur = raw[b * BLOCK:(b + 1) * BLOCK]
+            fam = p if self.base[p] < 0 else int(self.base[p])
+            self.read(fam, whole)
+            zero = self.size[fam] < BLOCK >> 6 and not whole.any()      # XOR with it: the block
+            np.bitwise_xor(whole, cur, out=whole)
+            if not whole.any():
+                out[i] = fam
+                continue
+            d = lz4.frame.compress(whole.data, compression_level=0)
+            if p != fam and d == self.data[p]:
+                continue                                  # the same delta as before
+            if 2 * len(d) > self.size[fam]:
+                d, fam = (d if zero else lz4.frame.compress(cur.data, compression_level=0)), -1
+            fresh.append(i)
+            data.append(d)
+            base.append(fam)
+        out[fresh] = self._push(data, base)
+        return out
+
+    def read(self, i: int, out: np.ndarray) -> None:
+        """Write blob ``i``'s bytes into ``out`` (a block, or the last, shorter part of one)."""
+        b = int(self.base[i])
+        whole = lz4.frame.decompress(self.data[i if b < 0 else b])
+        out[:] = np.frombuffer(whole, np.uint8)[:len(out)]
+        if b >= 0:
+            np.bitwise_xor(out, np.frombuffer(lz4.frame.decompress(self.data[i]), np.uint8), out=out)
+
+    def closure(self, *used: np.ndarray) -> np.ndarray:
+        """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
+        whole blob a named delta is taken against."""
+        need = np.zeros(len(self.data), bool)
         for u in used:
-            live[u] = True
+            need[u] = True
+        b = self.base[need]
+        need[b[b >= 0]] = True
+        return need
+
+    def keep(self, *used: np.ndarray) -> None:
+        """Free every blob none of ``used`` (arrays of blob numbers) needs."""
+        live = self.closure(*used)
         for i in np.flatnonzero(~live & (self.size > 0)).tolist():
             self.data[i] = None
         self.size[~live] = 0
 
     def nbytes(self, *used: np.ndarray) -> int:
-        """Bytes of the blobs ``used`` names, each once."""
-        return int(self.size[np.unique(np.concatenate(used))].sum()) if used else 0
+        """Bytes of the blobs ``used`` needs, each once."""
+        return int(self.size[self.closure(*used)].sum())
 
 
 class _Track:
@@ -401,16 +454,14 @@ class State:
             if todo is None:
                 todo = np.flatnonzero(self.dirty | (self.src != snap.src))
             for b in todo.tolist():
-                data = lz4.frame.decompress(snap.store.data[snap.src[b]])
-                self.buf.raw[b * BLOCK:b * BLOCK + len(data)] = np.frombuffer(data, np.uint8)
+                snap.store.read(snap.src[b], self.buf.raw[b * BLOCK:(b + 1) * BLOCK])
             if self.dirty is not None:
                 self._equal(snap)
         else:
             for _, arr, b0 in layout(self)[0]:
                 raw = _raw(arr)
                 for b in range(_blocks(arr.nbytes)):
-                    raw[b * BLOCK:(b + 1) * BLOCK] = np.frombuffer(
-                        lz4.frame.decompress(snap.store.data[snap.src[b0 + b]]), np.uint8)[:len(raw) - b * BLOCK]
+                    snap.store.read(snap.src[b0 + b], raw[b * BLOCK:(b + 1) * BLOCK])
         self.set_scalars(snap.scalars)
         self.host.recount()
 
@@ -422,19 +473,20 @@ class Snapshot:
     """A keyframe: for every block of the state, the number of its LZ4-compressed blob in
     ``store``; and the scalars. Of a tracked state only the blocks written since its last
     keyframe are compressed; the others keep that keyframe's blobs. ``nbytes`` counts the
-    blobs new here."""
+    blobs new here; ``written`` marks the blocks written since that keyframe (None untracked)."""
 
     def __init__(self, state: State):
         if state.buf is not None:
             self.store, self.src = state.blobs, state.src.copy()
-            todo = np.flatnonzero(state.dirty)
-            self.src[todo] = self.store.add(state.buf.raw, todo)
+            self.written = state.dirty.copy()
+            start, todo = len(self.store.data), np.flatnonzero(self.written)
+            self.src[todo] = self.store.add_versions(state.buf.raw, todo, self.src[todo])
         else:
-            self.store, parts = Blobs(), []
+            self.store, parts, start, self.written = Blobs(), [], 0, None
             for _, arr, _ in layout(state)[0]:
                 parts.append(self.store.add(_raw(arr), np.arange(_blocks(arr.nbytes))))
-            self.src = todo = np.concatenate(parts)
-        self.nbytes = int(self.store.size[self.src[todo]].sum())
+            self.src = np.concatenate(parts)
+        self.nbytes = int(self.store.size[start:].sum())
         self.scalars = dict(state.scalars())
         if state.buf is not None:
             state._equal(self)
