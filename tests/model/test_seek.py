@@ -43,10 +43,11 @@ def test_every_write_path_marks_its_blocks(small_blocks, write, blocks):
     assert type(a + 1) is np.ndarray and type(a.sum()) is not modelstate.Tracked
 
 
-def blocks_written(monkeypatch) -> list:
-    """The blob numbers restores write from now on (one per block written)."""
-    out, real = [], modelstate.Blobs.read
-    monkeypatch.setattr(modelstate.Blobs, "read", lambda self, i, dst: out.append(i) or real(self, i, dst))
+def blocks_written(monkeypatch) -> set:
+    """The blocks restores write from now on (each read whole or patched to its wanted blob)."""
+    out, real = set(), modelstate.Blobs.patch
+    monkeypatch.setattr(modelstate.Blobs, "patch", lambda self, w, blocks, blobs: out.update(
+        blocks.tolist()) or real(self, w, blocks, blobs))
     return out
 
 
@@ -237,10 +238,11 @@ def test_a_budget_below_one_copy_still_keeps_evenly_spaced_keyframes():
         assert tl.view.digest() == fresh_digest(tl, int(k))
 
 
-def test_delta_blobs_give_back_the_exact_bytes_two_reads_at_most():
+def test_delta_blobs_give_back_the_exact_bytes():
     """A block rewritten with a few changed bytes is stored as a small XOR delta against its
-    family's whole blob (never against another delta: a read decompresses at most two);
-    bytes equal to the last blob name it again; a block rewritten whole gets a whole blob."""
+    family's whole blob (never against another delta: a read decompresses one whole blob);
+    bytes equal to the last blob name it again; a block rewritten whole gets a whole blob;
+    a block patched from one blob of a family to another gets the other's bytes."""
     B = modelstate.BLOCK
     rng = np.random.default_rng(3)
     raw = rng.integers(0, 4, 4 * B, dtype=np.uint8)          # compressible, like state arrays
@@ -264,6 +266,15 @@ def test_delta_blobs_give_back_the_exact_bytes_two_reads_at_most():
     assert len(deltas) > 10 and blobs.size[deltas].max() < blobs.size[:4].min() // 4
     assert blobs.base[versions[4][1][2]] == -1                # the rewritten block: whole
     assert np.array_equal(blobs.add_versions(raw, blocks, src), src)     # unchanged: same numbers
+    (_, old), (new, want) = versions[2], versions[6]
+    buf = np.empty(4 * B, np.uint8)
+    for b in range(4):
+        blobs.read(old[b], buf[b * B:(b + 1) * B])
+    near = blobs.family(old) == blobs.family(want)
+    assert near.tolist() == [True, True, False, True]
+    blobs.patch(buf.view(np.uint64), blocks[near], old[near])
+    blobs.patch(buf.view(np.uint64), blocks[near], want[near])
+    assert np.array_equal(buf.reshape(4, B)[near], new.reshape(4, B)[near])
     blobs.keep(versions[2][1])                                # an old keyframe: it and its bases
     out = np.empty(B, np.uint8)
     for b in range(4):

@@ -65,11 +65,14 @@ class Blobs:
     """Compressed blocks, numbered in the order they were made; keyframes and tracked states
     name their blocks by these numbers (equal numbers: equal bytes).
 
-    A blob is either a whole block or, when that is much smaller, the XOR of the block with
-    its family's whole blob (``base``, -1 for a whole one): a block rewritten with a few
-    changed bytes costs a few hundred bytes, not ~16 KB. Deltas are taken against the whole
-    blob, never against another delta, so reading any blob decompresses at most two and
-    dropping a keyframe frees its deltas (only the whole blobs they name stay)."""
+    A blob is either a whole block (LZ4) or, when that is much smaller, a delta: the 8-byte
+    words where the block differs from its family's whole blob (``base``, -1 for a whole
+    one), as their XOR and their index. A block rewritten with a few changed words costs 10
+    bytes a word, not ~16 KB, and moving a block between two blobs of one family XORs only
+    those words in (:meth:`patch`, one numpy pass for many blocks): a restore writes the
+    words that differ, not the block. Deltas are taken against the whole blob, never against
+    another delta, so reading any blob decompresses one and dropping a keyframe frees its
+    deltas (only the whole blobs they name stay)."""
 
     def __init__(self):
         self.data, self.size, self.base = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -93,33 +96,66 @@ class Blobs:
         family's whole blob, or a new whole blob when the delta would be over half its size."""
         out, data, base, fresh = prev.copy(), [], [], []
         whole = np.empty(BLOCK, np.uint8)
+        words = whole.view(np.uint64)
         for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
             cur = raw[b * BLOCK:(b + 1) * BLOCK]
             fam = p if self.base[p] < 0 else int(self.base[p])
             self.read(fam, whole)
-            zero = self.size[fam] < BLOCK >> 6 and not whole.any()      # XOR with it: the block
             np.bitwise_xor(whole, cur, out=whole)
-            if not whole.any():
+            at = np.flatnonzero(words)
+            if not len(at):
                 out[i] = fam
                 continue
-            d = lz4.frame.compress(whole.data, compression_level=0)
-            if p != fam and d == self.data[p]:
-                continue                                  # the same delta as before
-            if 2 * len(d) > self.size[fam]:
-                d, fam = (d if zero else lz4.frame.compress(cur.data, compression_level=0)), -1
+            if 20 * len(at) <= self.size[fam]:
+                d = words[at].tobytes() + at.astype(np.uint16).tobytes()
+                if p != fam and d == self.data[p]:
+                    continue                              # the same delta as before
+            else:
+                d, fam = lz4.frame.compress(cur.data, compression_level=0), -1
             fresh.append(i)
             data.append(d)
             base.append(fam)
         out[fresh] = self._push(data, base)
         return out
 
+    def _delta(self, i: int) -> tuple:
+        """(XOR values, word indices) of delta blob ``i``."""
+        d = self.data[i]
+        k = len(d) // 10
+        return np.frombuffer(d, np.uint64, k), np.frombuffer(d, np.uint16, k, 8 * k)
+
+    def family(self, blobs: np.ndarray) -> np.ndarray:
+        """The whole blob of each of ``blobs`` (itself, or the one a delta is taken against)."""
+        base = self.base[blobs]
+        return np.where(base < 0, blobs, base)
+
     def read(self, i: int, out: np.ndarray) -> None:
         """Write blob ``i``'s bytes into ``out`` (a block, or the last, shorter part of one)."""
         b = int(self.base[i])
-        whole = lz4.frame.decompress(self.data[i if b < 0 else b])
-        out[:] = np.frombuffer(whole, np.uint8)[:len(out)]
-        if b >= 0:
-            np.bitwise_xor(out, np.frombuffer(lz4.frame.decompress(self.data[i]), np.uint8), out=out)
+        if b < 0:
+            out[:] = np.frombuffer(lz4.frame.decompress(self.data[i]), np.uint8)[:len(out)]
+            return
+        block = out if len(out) == BLOCK else np.empty(BLOCK, np.uint8)
+        self.read(b, block)
+        vals, at = self._delta(i)
+        words = block.view(np.uint64)
+        words[at] ^= vals
+        if block is not out:
+            out[:] = block[:len(out)]
+
+    def patch(self, words: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
+        """XOR the deltas among ``blobs`` into the ``blocks`` of ``words`` (a state's bytes as
+        8-byte words), one numpy pass: a block at its family's whole blob becomes the delta's
+        blob, and back. Only the words a delta names are written."""
+        sel = self.base[blobs] >= 0
+        at, vals = [], []
+        for b, i in zip(blocks[sel].tolist(), blobs[sel].tolist()):
+            v, k = self._delta(i)
+            vals.append(v)
+            at.append(k + np.int64(b * (BLOCK >> 3)))
+        if at:
+            at = np.concatenate(at)
+            words[at] ^= np.concatenate(vals)
 
     def closure(self, *used: np.ndarray) -> np.ndarray:
         """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
@@ -446,15 +482,27 @@ class State:
     def snapshot(self) -> "Snapshot":
         return Snapshot(self)
 
-    def restore(self, snap: "Snapshot", todo: np.ndarray | None = None) -> None:
-        """Become keyframe ``snap``, writing back only the blocks that differ from it: those
-        that are dirty or came from another blob (a tracked state), or ``todo`` (a fork)."""
+    def restore(self, snap: "Snapshot", have: np.ndarray | None = None) -> None:
+        """Become keyframe ``snap``, writing back only what differs from it. ``have``: per
+        block, the blob its bytes are known to equal, -1 where unknown (a tracked state knows
+        its own: ``src`` where not dirty). A block at another blob of the wanted blob's family
+        gets only the words where the two differ; any other block is read whole."""
         if self.buf is not None:
             assert self.blobs is snap.store, "a state restores keyframes of its own store"
-            if todo is None:
-                todo = np.flatnonzero(self.dirty | (self.src != snap.src))
-            for b in todo.tolist():
-                snap.store.read(snap.src[b], self.buf.raw[b * BLOCK:(b + 1) * BLOCK])
+            store = snap.store
+            if have is None:
+                have = np.where(self.dirty, -1, self.src)
+            todo = np.flatnonzero(have != snap.src)
+            want, had = snap.src[todo], have[todo]
+            fam = store.family(want)
+            near = had >= 0
+            near[near] = store.family(had[near]) == fam[near]
+            raw = self.buf.raw
+            for b, i in zip(todo[~near].tolist(), fam[~near].tolist()):
+                store.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
+            words = raw.view(np.uint64)
+            store.patch(words, todo[near], had[near])       # back to the family's whole blob
+            store.patch(words, todo, want)                  # and on to the wanted one
             if self.dirty is not None:
                 self._equal(snap)
         else:

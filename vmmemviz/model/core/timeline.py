@@ -196,7 +196,7 @@ class Timeline:
                 if self._view is self.sim.state:
                     self._view.restore(snap)
                 else:
-                    self._view.restore(snap, np.flatnonzero(self._may_differ() | (self._base[1] != snap.src)))
+                    self._view.restore(snap, np.where(self._may_differ(), -1, self._base[1]))
                     self._base = (at, snap.src, None)
                 self.pos = at
         if k > self.pos:
