@@ -31,7 +31,7 @@ import hashlib
 import mmap
 import os
 
-import lz4.frame
+import lz4.block
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
@@ -86,7 +86,7 @@ class Blobs:
 
     def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         """Compress the ``blocks`` of ``raw`` (the state's bytes) whole; their new numbers."""
-        data = [lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
+        data = [lz4.block.compress(raw[b * BLOCK:(b + 1) * BLOCK].data)
                 for b in blocks.tolist()]
         return self._push(data, [-1] * len(data))
 
@@ -111,7 +111,7 @@ class Blobs:
                 if p != fam and d == self.data[p]:
                     continue                              # the same delta as before
             else:
-                d, fam = lz4.frame.compress(cur.data, compression_level=0), -1
+                d, fam = lz4.block.compress(cur.data), -1
             fresh.append(i)
             data.append(d)
             base.append(fam)
@@ -133,7 +133,7 @@ class Blobs:
         """Write blob ``i``'s bytes into ``out`` (a block, or the last, shorter part of one)."""
         b = int(self.base[i])
         if b < 0:
-            out[:] = np.frombuffer(lz4.frame.decompress(self.data[i]), np.uint8)[:len(out)]
+            out[:] = np.frombuffer(lz4.block.decompress(self.data[i]), np.uint8)[:len(out)]
             return
         block = out if len(out) == BLOCK else np.empty(BLOCK, np.uint8)
         self.read(b, block)
