@@ -282,27 +282,3 @@ def test_delta_blobs_give_back_the_exact_bytes():
         assert np.array_equal(out, versions[2][0][b * B:(b + 1) * B])
     assert blobs.nbytes(versions[2][1]) == blobs.size.sum()
 
-
-
-def test_all_zero_arrays_take_no_memory_until_written():
-    """A memfd has no shared zero page: reading a never-written page of it allocates one.
-    Chunks of the live state that hold only zeros stay anonymous memory until their first
-    write, so reading them costs nothing, and a write lands in the memfd the views share."""
-    import os
-    st = build_state(scenario.load("balloon"))
-    st.extra["z"] = np.zeros(8 << 20, np.uint32)             # 32 MiB of zeros
-    st.track()
-    used = lambda: os.fstat(st.buf.fd).st_blocks * 512      # noqa: E731 (the memfd's pages)
-    z, before = st.extra["z"], used()
-    assert int(z.sum()) == 0
-    assert used() - before <= 2 * modelstate.ZERO_CHUNK < z.nbytes // 4    # the chunks at its ends
-    before = used()
-    view = st.fork()
-    z[1 << 22] = 7
-    assert used() - before <= modelstate.BLOCK              # the block written (the view copied it)
-    assert int(z[1 << 22]) == 7 and int(view.extra["z"][1 << 22]) == 0
-    assert int(st.fork().extra["z"][1 << 22]) == 7          # in the memfd the views map
-    snap = st.snapshot()
-    z[5] = 1
-    st.restore(snap)
-    assert int(z[5]) == 0 and int(z[1 << 22]) == 7

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import functools
 import ctypes.util
 import hashlib
 import mmap
@@ -41,7 +40,6 @@ from vmmemviz.model.core.host import Host
 
 BLOCK = 1 << 16     # bytes of the state per keyframe blob
 PAGE = mmap.PAGESIZE
-ZERO_CHUNK = 1 << 21    # bytes: all-zero stretches of a tracked state stay anonymous by these
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:
@@ -186,50 +184,14 @@ class _Track:
     the state), the address and size of the state's bytes, and the views that map them
     copy-on-write (their raw bytes)."""
 
-    __slots__ = ("dirty", "root", "size", "views", "fd", "zero")
+    __slots__ = ("dirty", "root", "size", "views")
 
     def __init__(self, dirty: np.ndarray, root: int, size: int):
         self.dirty, self.root, self.size, self.views = dirty, root, size, []
-        self.fd = self.zero = None
-
-    def keep_zeros(self, fd: int, written: np.ndarray) -> None:
-        """Map the ``ZERO_CHUNK``s of the state's memfd ``fd`` where no block is ``written``
-        as anonymous memory: reading a never-written page of a memfd allocates it (it has no
-        shared zero page), reading anonymous memory does not. :meth:`own` maps a chunk back to
-        the memfd before its first write (both hold zeros there)."""
-        per = max(ZERO_CHUNK // BLOCK, 1)
-        pad = np.zeros(-(-len(written) // per) * per, bool)
-        pad[:len(written)] = written
-        self.fd, self.zero = fd, ~pad.reshape(-1, per).any(axis=1)
-        for c in np.flatnonzero(self.zero).tolist():
-            self._map(c, -1)
-        if not self.zero.any():
-            self.zero = None
-
-    def _map(self, chunk: int, fd: int) -> None:
-        at = chunk * ZERO_CHUNK
-        length = min(ZERO_CHUNK, self.size - at)
-        flags = MAP_FIXED | ((mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) if fd < 0 else mmap.MAP_SHARED)
-        got = _mmap()(self.root + at, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, fd, at if fd >= 0 else 0)
-        assert got == self.root + at, f"mmap of the state's chunk {chunk} failed (errno {ctypes.get_errno()})"
-
-    def own(self, sl) -> None:
-        """Blocks ``sl`` will be written: map their chunks still anonymous back to the memfd."""
-        per = max(ZERO_CHUNK // BLOCK, 1)
-        chunks = np.arange(sl.start // per, (sl.stop - 1) // per + 1) if isinstance(sl, slice) else np.asarray(sl) // per
-        chunks = chunks[self.zero[chunks]]
-        if len(chunks):
-            for c in np.unique(chunks).tolist():
-                self._map(c, self.fd)
-            self.zero[chunks] = False
-            if not self.zero.any():
-                self.zero = None
 
     def mark(self, sl) -> None:
         """Blocks ``sl`` (a slice or block numbers) are about to be written: give the views
         their own copy of them first (a write fault: the kernel copies the page), then mark."""
-        if self.zero is not None:
-            self.own(sl)
         if self.views:
             if isinstance(sl, slice):
                 pages = np.arange(sl.start * BLOCK // PAGE, (sl.stop * BLOCK - 1) // PAGE + 1)
@@ -320,18 +282,6 @@ class Tracked(np.ndarray):
     def sort(self, *a, **kw):
         self.touch()
         super().sort(*a, **kw)
-
-
-MAP_FIXED = getattr(mmap, "MAP_FIXED", 0x10)
-
-
-@functools.cache
-def _mmap():
-    """libc's mmap(addr, length, prot, flags, fd, offset), to map over part of a mapping."""
-    fn = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).mmap
-    fn.restype = ctypes.c_void_p
-    fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
-    return fn
 
 
 def _trim() -> None:
@@ -473,7 +423,6 @@ class State:
         if hasattr(os, "memfd_create"):
             fd, written = self._to_memfd(size)
             self._rehome(_Buffer(size, fd=fd), tracked=True)
-            self.tr.keep_zeros(fd, written)
         else:
             written = np.ones(layout(self)[1], bool)
             self._rehome(_Buffer(size), tracked=True, copy=True)
@@ -543,8 +492,6 @@ class State:
             store = snap.store
             if have is None:
                 have = np.where(self.dirty, -1, self.src)
-            if self.tr is not None and self.tr.zero is not None:
-                self.tr.own(np.flatnonzero(have != snap.src))
             todo = np.flatnonzero(have != snap.src)
             want, had = snap.src[todo], have[todo]
             fam = store.family(want)
