@@ -102,11 +102,12 @@ class Blobs:
             fam = p if self.base[p] < 0 else int(self.base[p])
             self.read(fam, whole)
             np.bitwise_xor(whole, cur, out=whole)
-            at = np.flatnonzero(words)
-            if not len(at):
+            n = np.count_nonzero(words)             # counting first: listing them costs more
+            if not n:
                 out[i] = fam
                 continue
-            if 20 * len(at) <= self.size[fam]:
+            if 20 * n <= self.size[fam]:
+                at = np.flatnonzero(words)
                 d = words[at].tobytes() + at.astype(np.uint16).tobytes()
                 if p != fam and d == self.data[p]:
                     continue                              # the same delta as before
