@@ -96,18 +96,18 @@ class Blobs:
         family's whole blob, or a new whole blob when the delta would be over half its size."""
         out, data, base, fresh = prev.copy(), [], [], []
         whole = np.empty(BLOCK, np.uint8)
-        words = whole.view(np.uint64)
+        words, changed = whole.view(np.uint64), np.empty(BLOCK >> 3, bool)
         for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
             cur = raw[b * BLOCK:(b + 1) * BLOCK]
             fam = p if self.base[p] < 0 else int(self.base[p])
             self.read(fam, whole)
             np.bitwise_xor(whole, cur, out=whole)
-            n = np.count_nonzero(words)             # counting first: listing them costs more
+            n = np.count_nonzero(np.not_equal(words, 0, out=changed))     # listing costs more
             if not n:
                 out[i] = fam
                 continue
             if 20 * n <= self.size[fam]:
-                at = np.flatnonzero(words)
+                at = np.flatnonzero(changed)            # of a bool mask: twice as fast as of words
                 d = words[at].tobytes() + at.astype(np.uint16).tobytes()
                 if p != fam and d == self.data[p]:
                     continue                              # the same delta as before
