@@ -173,7 +173,7 @@ def test_seek_back_and_forth_equals_play():
 def test_keyframe_memory_is_bounded():
     tl = Timeline(small(duration=60), keyframe_every=20, keyframe_budget=40_000)
     tl.run_to_end()
-    assert tl.keyframe_bytes() <= 40_000 + max(s.nbytes for _, s in tl.keyframes)
+    assert tl.history_bytes() <= 40_000 + max(s.nbytes for _, s in tl.keyframes)
     tl.seek(len(tl) // 3)
     play = play_digests(tl)
     assert tl.view.digest() == play[len(tl) // 3]

@@ -43,13 +43,19 @@ def test_every_write_path_marks_its_blocks(small_blocks, write, blocks):
     assert type(a + 1) is np.ndarray and type(a.sum()) is not modelstate.Tracked
 
 
+def blocks_written(monkeypatch) -> set:
+    """The blocks restores write from now on (each read whole or patched to its wanted blob)."""
+    out, real = set(), modelstate.Blobs.patch
+    monkeypatch.setattr(modelstate.Blobs, "patch", lambda self, w, blocks, blobs: out.update(
+        blocks.tolist()) or real(self, w, blocks, blobs))
+    return out
+
+
 def test_a_restore_writes_back_only_what_differs(small_blocks, monkeypatch):
     tl = Timeline(scenario.load("balloon"), keyframe_every=300)
     tl.run_to_end()
     tl.seek(len(tl) // 2)
-    written = []
-    real = modelstate.lz4.frame.decompress
-    monkeypatch.setattr(modelstate.lz4.frame, "decompress", lambda b: written.append(b) or real(b))
+    written = blocks_written(monkeypatch)
     tl.seek(len(tl) // 2 - 1)          # back one event: the keyframe before it, few blocks differ
     total = len(tl.keyframes[0][1].src)
     assert 0 < len(written) < total // 4
@@ -135,9 +141,7 @@ def test_the_first_seek_writes_only_what_differs(small_blocks, monkeypatch):
     snap = max((kf for kf in tl.keyframes if kf[0] <= k), key=lambda kf: kf[0])[1]
     differ = np.count_nonzero(live.dirty | (live.src != snap.src))
     touched = np.count_nonzero(live.dirty | (live.src != tl.keyframes[0][1].src))
-    written = []
-    real = modelstate.lz4.frame.decompress
-    monkeypatch.setattr(modelstate.lz4.frame, "decompress", lambda b: written.append(b) or real(b))
+    written = blocks_written(monkeypatch)
     tl.seek(k)
     assert 0 < len(written) == differ < touched // 2
     assert tl.view.digest() == fresh_digest(tl, k)
@@ -211,9 +215,70 @@ def test_thinned_keyframes_stay_evenly_spaced():
     """Over its budget the timeline drops every other keyframe and takes new ones as far apart:
     the start of a long run keeps keyframes as close as its end (halving alone left event 0 and
     then only the last few, so a seek into the first half replayed most of the run)."""
-    tl = Timeline(scenario.load("swap"), keyframe_every=200, keyframe_budget=1 << 18)
+    tl = Timeline(scenario.load("swap"), keyframe_every=200, keyframe_budget=1 << 17)
     tl.run_to_end()
     at = np.array([a for a, _ in tl.keyframes])
     assert tl.keyframe_every > 200 and len(at) > 3           # it was thinned
     assert np.diff(at).max() <= 2 * tl.keyframe_every
-    assert tl.keyframe_bytes() <= 1 << 18
+    assert tl.history_bytes() <= 1 << 17
+
+
+def test_a_budget_below_one_copy_still_keeps_evenly_spaced_keyframes():
+    """At host scale one compressed copy of the state is bigger than the budget: the budget
+    bounds the history beyond the live state's blobs, so keyframes stay many and even (a
+    budget on all blobs kept two: event 0 and one near the end)."""
+    tl = Timeline(scenario.parse(HOST, "host.toml"), keyframe_every=50, keyframe_budget=1 << 19)
+    tl.run_to_end()
+    at = np.array([a for a, _ in tl.keyframes])
+    assert tl.keyframe_bytes() > 2 * tl.keyframe_budget > 2 * tl.history_bytes()
+    assert tl.keyframe_every > 50 and len(at) > 3                # thinned, not collapsed
+    assert np.diff(at).max() <= 2 * np.median(np.diff(at))
+    for k in (at[2] + 7, len(tl) - 30):
+        tl.seek(int(k))
+        assert tl.view.digest() == fresh_digest(tl, int(k))
+
+
+def test_delta_blobs_give_back_the_exact_bytes():
+    """A block rewritten with a few changed bytes is stored as a small XOR delta against its
+    family's whole blob (never against another delta: a read decompresses one whole blob);
+    bytes equal to the last blob name it again; a block rewritten whole gets a whole blob;
+    a block patched from one blob of a family to another gets the other's bytes."""
+    B = modelstate.BLOCK
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 4, 4 * B, dtype=np.uint8)          # compressible, like state arrays
+    blobs = modelstate.Blobs()
+    blocks = np.arange(4)
+    src = blobs.add(raw, blocks)
+    versions = [raw.copy()]
+    for step in range(6):
+        raw[rng.integers(0, 4 * B, 5)] += 1                   # a few bytes of every block
+        if step == 3:
+            raw[2 * B:3 * B] = rng.integers(0, 256, B)        # one block rewritten whole
+        src = blobs.add_versions(raw, blocks, src)
+        versions.append((raw.copy(), src.copy()))
+        assert (blobs.base[blobs.base >= 0] < len(blobs.data)).all()
+        assert (blobs.base[blobs.base[blobs.base >= 0]] == -1).all()     # deltas of whole blobs only
+        out = np.empty(B, np.uint8)
+        for b in range(4):
+            blobs.read(src[b], out)
+            assert np.array_equal(out, raw[b * B:(b + 1) * B])
+    deltas = np.flatnonzero(blobs.base >= 0)
+    assert len(deltas) > 10 and blobs.size[deltas].max() < blobs.size[:4].min() // 4
+    assert blobs.base[versions[4][1][2]] == -1                # the rewritten block: whole
+    assert np.array_equal(blobs.add_versions(raw, blocks, src), src)     # unchanged: same numbers
+    (_, old), (new, want) = versions[2], versions[6]
+    buf = np.empty(4 * B, np.uint8)
+    for b in range(4):
+        blobs.read(old[b], buf[b * B:(b + 1) * B])
+    near = blobs.family(old) == blobs.family(want)
+    assert near.tolist() == [True, True, False, True]
+    blobs.patch(buf.view(np.uint64), blocks[near], old[near])
+    blobs.patch(buf.view(np.uint64), blocks[near], want[near])
+    assert np.array_equal(buf.reshape(4, B)[near], new.reshape(4, B)[near])
+    blobs.keep(versions[2][1])                                # an old keyframe: it and its bases
+    out = np.empty(B, np.uint8)
+    for b in range(4):
+        blobs.read(versions[2][1][b], out)
+        assert np.array_equal(out, versions[2][0][b * B:(b + 1) * B])
+    assert blobs.nbytes(versions[2][1]) == blobs.size.sum()
+

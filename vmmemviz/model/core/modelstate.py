@@ -11,8 +11,8 @@ A tracked state (:meth:`State.track`, the timeline's live state) holds its array
 shared-memory buffer (a memfd) and knows, per block, which blob it last equalled
 (``src``, an index into a :class:`Blobs` store) and whether it was written since
 (``dirty``, marked by the arrays' own write paths before they write, see :class:`Tracked`).
-A keyframe then compresses only the blocks written since the last one and names the rest by
-their blob (a 64 GiB host touches a few per cent of its blocks between two keyframes), and a
+A keyframe then compresses only the blocks written since the last one (most as small XOR
+deltas, see :class:`Blobs`) and names the rest by their blob (a 64 GiB host touches a few per cent of its blocks between two keyframes), and a
 restore writes back only the blocks that are dirty or came from another blob: seeking costs
 what changed, not the whole state.
 
@@ -31,7 +31,7 @@ import hashlib
 import mmap
 import os
 
-import lz4.frame
+import lz4.block
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
@@ -63,31 +63,121 @@ def layout(state: "State"):
 
 class Blobs:
     """Compressed blocks, numbered in the order they were made; keyframes and tracked states
-    name their blocks by these numbers (equal numbers: equal bytes)."""
+    name their blocks by these numbers (equal numbers: equal bytes).
+
+    A blob is either a whole block (LZ4) or, when that is much smaller, a delta: the 8-byte
+    words where the block differs from its family's whole blob (``base``, -1 for a whole
+    one), as their XOR and their index. A block rewritten with a few changed words costs 10
+    bytes a word, not ~16 KB, and moving a block between two blobs of one family XORs only
+    those words in (:meth:`patch`, one numpy pass for many blocks): a restore writes the
+    words that differ, not the block. Deltas are taken against the whole blob, never against
+    another delta, so reading any blob decompresses one and dropping a keyframe frees its
+    deltas (only the whole blobs they name stay)."""
 
     def __init__(self):
-        self.data, self.size = [], np.zeros(0, np.int64)
+        self.data, self.size, self.base = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
 
-    def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        """Compress the ``blocks`` of ``raw`` (the state's bytes); their new numbers."""
+    def _push(self, data: list, base: list) -> np.ndarray:
         start = len(self.data)
-        self.data += [lz4.frame.compress(raw[b * BLOCK:(b + 1) * BLOCK].data, compression_level=0)
-                      for b in blocks.tolist()]
-        self.size = np.concatenate([self.size, [len(d) for d in self.data[start:]]])
+        self.data += data
+        self.size = np.concatenate([self.size, [len(d) for d in data]])
+        self.base = np.concatenate([self.base, np.asarray(base, np.int64)])
         return np.arange(start, len(self.data), dtype=np.int64)
 
-    def keep(self, *used: np.ndarray) -> None:
-        """Free every blob none of ``used`` (arrays of blob numbers) names."""
-        live = np.zeros(len(self.data), bool)
+    def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Compress the ``blocks`` of ``raw`` (the state's bytes) whole; their new numbers."""
+        data = [lz4.block.compress(raw[b * BLOCK:(b + 1) * BLOCK].data)
+                for b in blocks.tolist()]
+        return self._push(data, [-1] * len(data))
+
+    def add_versions(self, raw: np.ndarray, blocks: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """Numbers for the ``blocks`` of ``raw`` whose last blobs were ``prev``: the family's
+        whole blob or ``prev`` itself when the bytes equal it, else a new delta against the
+        family's whole blob, or a new whole blob when the delta would be over half its size."""
+        out, data, base, fresh = prev.copy(), [], [], []
+        whole = np.empty(BLOCK, np.uint8)
+        words, changed = whole.view(np.uint64), np.empty(BLOCK >> 3, bool)
+        for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
+            cur = raw[b * BLOCK:(b + 1) * BLOCK]
+            fam = p if self.base[p] < 0 else int(self.base[p])
+            self.read(fam, whole)
+            np.bitwise_xor(whole, cur, out=whole)
+            n = np.count_nonzero(np.not_equal(words, 0, out=changed))     # listing costs more
+            if not n:
+                out[i] = fam
+                continue
+            if 20 * n <= self.size[fam]:
+                at = np.flatnonzero(changed)            # of a bool mask: twice as fast as of words
+                d = words[at].tobytes() + at.astype(np.uint16).tobytes()
+                if p != fam and d == self.data[p]:
+                    continue                              # the same delta as before
+            else:
+                d, fam = lz4.block.compress(cur.data), -1
+            fresh.append(i)
+            data.append(d)
+            base.append(fam)
+        out[fresh] = self._push(data, base)
+        return out
+
+    def _delta(self, i: int) -> tuple:
+        """(XOR values, word indices) of delta blob ``i``."""
+        d = self.data[i]
+        k = len(d) // 10
+        return np.frombuffer(d, np.uint64, k), np.frombuffer(d, np.uint16, k, 8 * k)
+
+    def family(self, blobs: np.ndarray) -> np.ndarray:
+        """The whole blob of each of ``blobs`` (itself, or the one a delta is taken against)."""
+        base = self.base[blobs]
+        return np.where(base < 0, blobs, base)
+
+    def read(self, i: int, out: np.ndarray) -> None:
+        """Write blob ``i``'s bytes into ``out`` (a block, or the last, shorter part of one)."""
+        b = int(self.base[i])
+        if b < 0:
+            out[:] = np.frombuffer(lz4.block.decompress(self.data[i]), np.uint8)[:len(out)]
+            return
+        block = out if len(out) == BLOCK else np.empty(BLOCK, np.uint8)
+        self.read(b, block)
+        vals, at = self._delta(i)
+        words = block.view(np.uint64)
+        words[at] ^= vals
+        if block is not out:
+            out[:] = block[:len(out)]
+
+    def patch(self, words: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
+        """XOR the deltas among ``blobs`` into the ``blocks`` of ``words`` (a state's bytes as
+        8-byte words), one numpy pass: a block at its family's whole blob becomes the delta's
+        blob, and back. Only the words a delta names are written."""
+        sel = self.base[blobs] >= 0
+        at, vals = [], []
+        for b, i in zip(blocks[sel].tolist(), blobs[sel].tolist()):
+            v, k = self._delta(i)
+            vals.append(v)
+            at.append(k + np.int64(b * (BLOCK >> 3)))
+        if at:
+            at = np.concatenate(at)
+            words[at] ^= np.concatenate(vals)
+
+    def closure(self, *used: np.ndarray) -> np.ndarray:
+        """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
+        whole blob a named delta is taken against."""
+        need = np.zeros(len(self.data), bool)
         for u in used:
-            live[u] = True
+            need[u] = True
+        b = self.base[need]
+        need[b[b >= 0]] = True
+        return need
+
+    def keep(self, *used: np.ndarray) -> None:
+        """Free every blob none of ``used`` (arrays of blob numbers) needs."""
+        live = self.closure(*used)
         for i in np.flatnonzero(~live & (self.size > 0)).tolist():
             self.data[i] = None
         self.size[~live] = 0
 
     def nbytes(self, *used: np.ndarray) -> int:
-        """Bytes of the blobs ``used`` names, each once."""
-        return int(self.size[np.unique(np.concatenate(used))].sum()) if used else 0
+        """Bytes of the blobs ``used`` needs, each once."""
+        return int(self.size[self.closure(*used)].sum())
 
 
 class _Track:
@@ -393,24 +483,34 @@ class State:
     def snapshot(self) -> "Snapshot":
         return Snapshot(self)
 
-    def restore(self, snap: "Snapshot", todo: np.ndarray | None = None) -> None:
-        """Become keyframe ``snap``, writing back only the blocks that differ from it: those
-        that are dirty or came from another blob (a tracked state), or ``todo`` (a fork)."""
+    def restore(self, snap: "Snapshot", have: np.ndarray | None = None) -> None:
+        """Become keyframe ``snap``, writing back only what differs from it. ``have``: per
+        block, the blob its bytes are known to equal, -1 where unknown (a tracked state knows
+        its own: ``src`` where not dirty). A block at another blob of the wanted blob's family
+        gets only the words where the two differ; any other block is read whole."""
         if self.buf is not None:
             assert self.blobs is snap.store, "a state restores keyframes of its own store"
-            if todo is None:
-                todo = np.flatnonzero(self.dirty | (self.src != snap.src))
-            for b in todo.tolist():
-                data = lz4.frame.decompress(snap.store.data[snap.src[b]])
-                self.buf.raw[b * BLOCK:b * BLOCK + len(data)] = np.frombuffer(data, np.uint8)
+            store = snap.store
+            if have is None:
+                have = np.where(self.dirty, -1, self.src)
+            todo = np.flatnonzero(have != snap.src)
+            want, had = snap.src[todo], have[todo]
+            fam = store.family(want)
+            near = had >= 0
+            near[near] = store.family(had[near]) == fam[near]
+            raw = self.buf.raw
+            for b, i in zip(todo[~near].tolist(), fam[~near].tolist()):
+                store.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
+            words = raw.view(np.uint64)
+            store.patch(words, todo[near], had[near])       # back to the family's whole blob
+            store.patch(words, todo, want)                  # and on to the wanted one
             if self.dirty is not None:
                 self._equal(snap)
         else:
             for _, arr, b0 in layout(self)[0]:
                 raw = _raw(arr)
                 for b in range(_blocks(arr.nbytes)):
-                    raw[b * BLOCK:(b + 1) * BLOCK] = np.frombuffer(
-                        lz4.frame.decompress(snap.store.data[snap.src[b0 + b]]), np.uint8)[:len(raw) - b * BLOCK]
+                    snap.store.read(snap.src[b0 + b], raw[b * BLOCK:(b + 1) * BLOCK])
         self.set_scalars(snap.scalars)
         self.host.recount()
 
@@ -422,19 +522,20 @@ class Snapshot:
     """A keyframe: for every block of the state, the number of its LZ4-compressed blob in
     ``store``; and the scalars. Of a tracked state only the blocks written since its last
     keyframe are compressed; the others keep that keyframe's blobs. ``nbytes`` counts the
-    blobs new here."""
+    blobs new here; ``written`` marks the blocks written since that keyframe (None untracked)."""
 
     def __init__(self, state: State):
         if state.buf is not None:
             self.store, self.src = state.blobs, state.src.copy()
-            todo = np.flatnonzero(state.dirty)
-            self.src[todo] = self.store.add(state.buf.raw, todo)
+            self.written = state.dirty.copy()
+            start, todo = len(self.store.data), np.flatnonzero(self.written)
+            self.src[todo] = self.store.add_versions(state.buf.raw, todo, self.src[todo])
         else:
-            self.store, parts = Blobs(), []
+            self.store, parts, start, self.written = Blobs(), [], 0, None
             for _, arr, _ in layout(state)[0]:
                 parts.append(self.store.add(_raw(arr), np.arange(_blocks(arr.nbytes))))
-            self.src = todo = np.concatenate(parts)
-        self.nbytes = int(self.store.size[self.src[todo]].sum())
+            self.src = np.concatenate(parts)
+        self.nbytes = int(self.store.size[start:].sum())
         self.scalars = dict(state.scalars())
         if state.buf is not None:
             state._equal(self)

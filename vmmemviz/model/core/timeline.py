@@ -8,10 +8,12 @@ are copies of the live state taken after the emit that carries it ``keyframe_eve
 events past the last one (the state after any emit is what replaying the log to there
 gives). Both states are tracked (modelstate.py): a keyframe compresses only the blocks
 written since the previous one, and a restore writes back only the blocks where the view
-differs from it, so both cost what changed, not the whole state. When keyframes outgrow
-``keyframe_budget`` bytes every other one is dropped (the first is always kept) and new ones
-are taken twice as far apart, so their memory is bounded and they stay evenly spaced, about
-``keyframe_every`` events apart wherever a seek lands in a long run.
+differs from it, so both cost what changed, not the whole state. ``keyframe_budget`` bounds
+the history: the bytes the keyframes hold beyond the blobs the live state names (one
+compressed copy of the present, held whatever the budget, and at host scale bigger than it).
+Past it every other keyframe is dropped (the first is always kept) and new ones are taken
+twice as far apart, so they stay evenly spaced, about ``keyframe_every`` events apart wherever
+a seek lands in a long run.
 
 The view is built on first use as the live state's copy-on-write twin at the live state's
 position: it costs no copy and, until either side writes, no memory, and its first seek
@@ -125,17 +127,24 @@ class Timeline:
     def _bound(self) -> None:
         if len(self.keyframes) <= 2 or self._kf_bytes <= self.keyframe_budget:
             return
-        while len(self.keyframes) > 2 and self._kf_bytes > self.keyframe_budget:
+        while len(self.keyframes) > 2 and self.history_bytes() > self.keyframe_budget:
+            for (_, gone), (_, nxt) in zip(self.keyframes[1:-1:2], self.keyframes[2::2]):
+                nxt.written |= gone.written     # what a dropped one marked, the next one marks
             self.keyframes = [self.keyframes[0]] + self.keyframes[2::2] + (
                 [self.keyframes[-1]] if len(self.keyframes) % 2 == 0 else [])
             self.keyframe_every *= 2        # new ones as far apart as the kept ones
-            self._kf_bytes = self.keyframe_bytes()
         # the blob numbers the kept keyframes and the live state still name
         self.sim.state.blobs.keep(*(s.src for _, s in self.keyframes), self.sim.state.src)
+        self._kf_bytes = self.history_bytes()
 
     def keyframe_bytes(self) -> int:
         """Bytes of the keyframes' blobs, each shared blob once."""
         return self.sim.state.blobs.nbytes(*(s.src for _, s in self.keyframes))
+
+    def history_bytes(self) -> int:
+        """Bytes the keyframes hold beyond the blobs of the live state (what the budget bounds)."""
+        blobs, live = self.sim.state.blobs, self.sim.state.src
+        return blobs.nbytes(*(s.src for _, s in self.keyframes), live) - blobs.nbytes(live)
 
     # -- the view side -------------------------------------------------------------------
     @property
@@ -153,17 +162,22 @@ class Timeline:
         self._view = None               # its mapping goes before the new one comes
         live = self.sim.state
         self._view, self.pos = live.fork(), len(self.sim.log)
-        self._base = (live.src, live.dirty.copy())
+        self._base = (self.pos, live.src, live.dirty.copy())
 
     def _may_differ(self) -> np.ndarray:
-        """Per block, whether the view may differ from its base's blobs (``_base``: blob
-        numbers, and blocks known to differ): the blocks written since, which the first
-        keyframe at or after ``pos`` (or the live state) names by new blobs, as blob numbers
-        are never reused."""
-        src, known = self._base
-        later = next((s for at, s in self.keyframes if at >= self.pos), None)
-        out = (self.sim.state.src != src) | self.sim.state.dirty if later is None else later.src != src
-        return out if known is None else out | known
+        """Per block, whether the view may differ from its base's blobs (``_base``: its
+        position, blob numbers, and blocks known to differ): the blocks the live state wrote
+        between the base and ``pos``, which the keyframes after the base up to the first at or
+        after ``pos`` (or the live state) mark as written. Blob numbers cannot tell: a block
+        written and written back names its old blob again."""
+        at0, src, known = self._base
+        out = np.zeros(len(src), bool) if known is None else known.copy()
+        for at, snap in self.keyframes:
+            if at > at0:
+                out |= snap.written
+                if at >= self.pos:
+                    return out
+        return out | self.sim.state.dirty
 
     def seek(self, k: int) -> None:
         """Put the view at position ``k`` (0 = before the first event)."""
@@ -182,8 +196,8 @@ class Timeline:
                 if self._view is self.sim.state:
                     self._view.restore(snap)
                 else:
-                    self._view.restore(snap, np.flatnonzero(self._may_differ() | (self._base[0] != snap.src)))
-                    self._base = (snap.src, None)
+                    self._view.restore(snap, np.where(self._may_differ(), -1, self._base[1]))
+                    self._base = (at, snap.src, None)
                 self.pos = at
         if k > self.pos:
             apply_rows(self._view, self.sim.log.rows(self.pos, k))

@@ -54,8 +54,14 @@ class Process:
 
 
 def free_gppns(vm, count: int) -> np.ndarray:
-    """The ``count`` lowest GPPNs on the guest OS free list."""
-    return np.flatnonzero(vm.gp_guest == FREE)[:count]
+    """The ``count`` lowest GPPNs on the guest OS free list, scanned in growing chunks: an
+    allocation takes a few pages, and listing every free one of millions cost ~3 ms."""
+    g, out, found, at, step = vm.gp_guest, [], 0, 0, max(2 * count, 1 << 16)
+    while found < count and at < len(g):
+        f = np.flatnonzero(g[at:at + step] == FREE)[:count - found] + at
+        out.append(f)
+        found, at, step = found + len(f), at + step, 2 * step
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def pt_updated(vm, proc, gvpns) -> None:
