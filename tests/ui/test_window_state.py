@@ -218,7 +218,11 @@ def test_a_settings_change_says_what_changed(qtbot, win):
     text = w.banner.text.text()
     assert "Mem.ShareScanGHz = 0" in text and "→" in text and "2,500" in text and "They part at event" in text
     # the list reads the new run's log, not a snapshot of the old run that was still queued
-    assert w.events.model.log is w.state.log and w.events.model.rowCount() >= 2500
+    # (panels update a pass of the event loop after the frame: wait for the list's rows)
+    reads_new = lambda: w.events.model.log is w.state.log and w.events.model.rowCount() >= 2500  # noqa: E731
+    qtbot.waitUntil(reads_new, timeout=10000)
+    qtbot.wait(300)             # and keeps reading it: no stale snapshot arrives after
+    assert reads_new()
 
 
 def test_a_worker_failure_is_shown_in_the_window(qtbot, win, monkeypatch):
