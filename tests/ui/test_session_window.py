@@ -90,8 +90,13 @@ def test_opening_a_session_restores_the_view(qtbot, tmp_path, shown):
     saved = SS.load(p)
     other = make(qtbot, tmp_path, "allocation")
     other.set_theme("dark")
+    said, say = [], other.message
+    other.message = lambda rich, error=False: (said.append(rich), say(rich, error))
     other.open_scenario(str(p))
     qtbot.waitUntil(lambda: other.frame.pos == 40 and other.frame.vm_names == w.frame.vm_names, timeout=20000)
+    # while it simulated up to the event the window said so; once there, that line is gone
+    assert any("Opening the session at event 40:" in m for m in said)
+    qtbot.waitUntil(lambda: not other.banner.isVisible(), timeout=10000)
     qtbot.waitUntil(lambda: not other.layer_view._fit and bool(other.layer_view.chain), timeout=10000)
     assert other.state.selection == REF and other.theme == "light"
     assert other.state.filters == w.state.filters and other.events.search.text() == "share"

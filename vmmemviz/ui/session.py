@@ -89,6 +89,7 @@ class _Restore(QtCore.QObject):
     def __init__(self, win, s: SS.Session, sc):
         super().__init__(win)
         self.win, self.s, self.sc = win, s, sc
+        self._opening = None            # the banner's text while simulating up to the event
         win.state.sourceChanged.connect(self._source)
 
     def _source(self, src):
@@ -102,6 +103,9 @@ class _Restore(QtCore.QObject):
         st.frameChanged.connect(self._frame)
         if s.b is not None:
             compare.start(self.win, CompareState.of(self.sc, s.b, s.label))
+        if s.event:         # a host-scale run takes a while to get there: say what the wait is
+            self.win.message(f"Opening the session at event {s.event:,}: simulating up to it…")
+            self._opening = self.win.banner.text.text()
 
     def _frame(self, frame):
         self.win.state.frameChanged.disconnect(self._frame)
@@ -144,6 +148,8 @@ class _Restore(QtCore.QObject):
             self.win.state.frameChanged.connect(self._zoom)
             self._zoom()
         tick = s.position["tick"]
+        if self.win.banner.text.text() == self._opening:      # it got there: the wait is over
+            self.win.banner.hide()
         if frame.pos != s.event:
             self.win.message(f"The session's event {s.event:,} is past the end of this run ({frame.pos:,} events).",
                              error=True)
