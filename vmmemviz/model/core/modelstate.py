@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import mmap
 import os
@@ -95,13 +96,15 @@ class Blobs:
         whole blob or ``prev`` itself when the bytes equal it, else a new delta against the
         family's whole blob, or a new whole blob when the delta would be over half its size."""
         out, data, base, fresh = prev.copy(), [], [], []
-        whole = np.empty(BLOCK, np.uint8)
-        words, changed = whole.view(np.uint64), np.empty(BLOCK >> 3, bool)
+        whole, xor, last = np.empty(BLOCK, np.uint8), np.empty(BLOCK, np.uint8), -1
+        words, changed = xor.view(np.uint64), np.empty(BLOCK >> 3, bool)
         for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
             cur = raw[b * BLOCK:(b + 1) * BLOCK]
             fam = p if self.base[p] < 0 else int(self.base[p])
-            self.read(fam, whole)
-            np.bitwise_xor(whole, cur, out=whole)
+            if fam != last:         # the first keyframe's blocks all come from the zero blob
+                self.read(fam, whole)
+                last = fam
+            np.bitwise_xor(whole, cur, out=xor)
             n = np.count_nonzero(np.not_equal(words, 0, out=changed))     # listing costs more
             if not n:
                 out[i] = fam
@@ -285,10 +288,17 @@ class Tracked(np.ndarray):
         super().sort(*a, **kw)
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None. Looked up once: ``find_library`` runs ``ldconfig -p``
+    in a child process (8 ms, a fork of a process of gigabytes)."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
 def _trim() -> None:
     """Give the memory of freed arrays back to the system (glibc keeps freed heap pages)."""
-    name = ctypes.util.find_library("c")
-    fn = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    fn = _malloc_trim()
     if fn is not None:
         fn(0)
 
