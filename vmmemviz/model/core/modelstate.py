@@ -99,7 +99,7 @@ class Blobs:
     def _push(self, data: list, base: list) -> np.ndarray:
         start = len(self.data)
         self.data += data
-        self.size = np.concatenate([self.size, [len(d) for d in data]])
+        self.size = np.concatenate([self.size, np.asarray([len(d) for d in data], np.int64)])
         self.base = np.concatenate([self.base, np.asarray(base, np.int64)])
         return np.arange(start, len(self.data), dtype=np.int64)
 
@@ -186,14 +186,15 @@ class Blobs:
         8-byte words), one numpy pass: a block at its family's whole blob becomes the delta's
         blob, and back. Only the words a delta names are written."""
         sel = self.base[blobs] >= 0
-        at, vals = [], []
-        for b, i in zip(blocks[sel].tolist(), blobs[sel].tolist()):
-            v, k = self._delta(i)
-            vals.append(v)
-            at.append(k + np.int64(b * (BLOCK >> 3)))
-        if at:
-            at = np.concatenate(at)
-            words[at] ^= np.concatenate(vals)
+        if not sel.any():
+            return
+        data = [self.data[i] for i in blobs[sel].tolist()]
+        k = self.size[blobs[sel]] // 10                 # words in each delta
+        ends = (8 * k).tolist()
+        vals = np.frombuffer(b"".join([d[:e] for d, e in zip(data, ends)]), np.uint64)
+        at = np.frombuffer(b"".join([d[e:] for d, e in zip(data, ends)]), np.uint16).astype(np.int64)
+        at += np.repeat(blocks[sel] * (BLOCK >> 3), k)
+        words[at] ^= vals
 
     def closure(self, *used: np.ndarray) -> np.ndarray:
         """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
