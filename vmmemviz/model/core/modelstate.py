@@ -30,7 +30,6 @@ import ctypes.util
 import hashlib
 import mmap
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import lz4.block
 import numpy as np
@@ -41,12 +40,11 @@ from vmmemviz.model.core.host import Host
 
 BLOCK = 1 << 16     # bytes of the state per keyframe blob
 PAGE = mmap.PAGESIZE
-THREADS = 2         # threads decompressing a restore's whole blocks (LZ4 runs without the GIL)
 
 
 def _lz4_safe():
     """``LZ4_decompress_safe(src, dst, src_size, dst_capacity)`` from the liblz4 python-lz4
-    links in (it decompresses straight into the state's bytes, without the GIL), or None."""
+    links in (it decompresses straight into the state's bytes), or None."""
     try:
         from lz4.block import _block
         fn = ctypes.CDLL(_block.__file__).LZ4_decompress_safe
@@ -58,7 +56,6 @@ def _lz4_safe():
 
 
 _LZ4_SAFE = _lz4_safe()
-_POOL = None
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:
@@ -163,23 +160,19 @@ class Blobs:
         if block is not out:
             out[:] = block[:len(out)]
 
-    def unpack(self, raw: np.ndarray, blocks: np.ndarray, blobs: np.ndarray, threads: int = THREADS) -> None:
+    def unpack(self, raw: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
         """Write the whole ``blobs`` into the ``blocks`` of ``raw`` (a state's bytes, whole
-        blocks), decompressing straight into them, by ``threads`` threads for many."""
+        blocks), decompressing straight into them (no bytes object and copy a block)."""
         if _LZ4_SAFE is None:
             for b, i in zip(blocks.tolist(), blobs.tolist()):
                 self.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
             return
-        base = raw.__array_interface__["data"][0]
-        jobs = [(self.data[i], base + b * BLOCK) for b, i in zip(blocks.tolist(), blobs.tolist())]
-        if threads > 1 and len(jobs) >= 64:
-            global _POOL
-            if _POOL is None:
-                _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="vmmemviz-lz4")
-            step = -(-len(jobs) // threads)
-            list(_POOL.map(_unpack, [jobs[at:at + step] for at in range(0, len(jobs), step)]))
-        else:
-            _unpack(jobs)
+        base, cast, ptr, fn = raw.__array_interface__["data"][0], ctypes.cast, ctypes.c_void_p, _LZ4_SAFE
+        for b, i in zip(blocks.tolist(), blobs.tolist()):
+            d = self.data[i]
+            n = int.from_bytes(d[:4], "little")            # python-lz4's stored size
+            if fn(cast(d, ptr).value + 4, base + b * BLOCK, len(d) - 4, BLOCK) != n:
+                raise ValueError("a keyframe blob does not decompress to its stored size")
 
     def patch(self, words: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
         """XOR the deltas among ``blobs`` into the ``blocks`` of ``words`` (a state's bytes as
@@ -216,15 +209,6 @@ class Blobs:
     def nbytes(self, *used: np.ndarray) -> int:
         """Bytes of the blobs ``used`` needs, each once."""
         return int(self.size[self.closure(*used)].sum())
-
-
-def _unpack(jobs: list) -> None:
-    """Decompress each (whole blob, destination address of a block) of ``jobs``."""
-    cast, ptr, fn = ctypes.cast, ctypes.c_void_p, _LZ4_SAFE
-    for d, dst in jobs:
-        n = int.from_bytes(d[:4], "little")        # python-lz4's stored size
-        if fn(cast(d, ptr).value + 4, dst, len(d) - 4, BLOCK) != n:
-            raise ValueError("a keyframe blob does not decompress to its stored size")
 
 
 class _Track:
