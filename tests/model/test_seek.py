@@ -282,3 +282,24 @@ def test_delta_blobs_give_back_the_exact_bytes():
         assert np.array_equal(out, versions[2][0][b * B:(b + 1) * B])
     assert blobs.nbytes(versions[2][1]) == blobs.size.sum()
 
+
+
+def test_unpacking_whole_blobs_gives_what_reading_them_does(small_blocks, monkeypatch):
+    """Whole blobs decompressed straight into a state's blocks (or, without liblz4's entry
+    point, read one by one) are the bytes :meth:`Blobs.read` gives, in their blocks and
+    nowhere else."""
+    B, n = modelstate.BLOCK, 200
+    rng = np.random.default_rng(5)
+    raw = rng.integers(0, 4, n * B, dtype=np.uint8)
+    blobs = modelstate.Blobs()
+    src = blobs.add(raw, np.arange(n))
+    blocks = rng.permutation(2 * n)[:n]                 # into a larger state, out of order
+    want = np.full(2 * n * B, 7, np.uint8)
+    for b, i in zip(blocks.tolist(), src.tolist()):
+        blobs.read(i, want[b * B:(b + 1) * B])
+    assert modelstate._LZ4_SAFE is not None
+    for fn in (modelstate._LZ4_SAFE, None):
+        monkeypatch.setattr(modelstate, "_LZ4_SAFE", fn)
+        out = np.full(2 * n * B, 7, np.uint8)
+        blobs.unpack(out, blocks, src)
+        assert np.array_equal(out, want)

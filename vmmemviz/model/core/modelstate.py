@@ -43,6 +43,22 @@ BLOCK = 1 << 16     # bytes of the state per keyframe blob
 PAGE = mmap.PAGESIZE
 
 
+def _lz4_safe():
+    """``LZ4_decompress_safe(src, dst, src_size, dst_capacity)`` from the liblz4 python-lz4
+    links in (it decompresses straight into the state's bytes), or None."""
+    try:
+        from lz4.block import _block
+        fn = ctypes.CDLL(_block.__file__).LZ4_decompress_safe
+    except (ImportError, OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_LZ4_SAFE = _lz4_safe()
+
+
 def _raw(arr: np.ndarray) -> np.ndarray:
     """The bytes of ``arr`` as a flat, writable, untracked uint8 view."""
     assert arr.flags.c_contiguous, "state arrays are contiguous"
@@ -81,7 +97,7 @@ class Blobs:
     def _push(self, data: list, base: list) -> np.ndarray:
         start = len(self.data)
         self.data += data
-        self.size = np.concatenate([self.size, [len(d) for d in data]])
+        self.size = np.concatenate([self.size, np.asarray([len(d) for d in data], np.int64)])
         self.base = np.concatenate([self.base, np.asarray(base, np.int64)])
         return np.arange(start, len(self.data), dtype=np.int64)
 
@@ -147,19 +163,34 @@ class Blobs:
         if block is not out:
             out[:] = block[:len(out)]
 
+    def unpack(self, raw: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
+        """Write the whole ``blobs`` into the ``blocks`` of ``raw`` (a state's bytes, whole
+        blocks), decompressing straight into them (no bytes object and copy a block)."""
+        if _LZ4_SAFE is None:
+            for b, i in zip(blocks.tolist(), blobs.tolist()):
+                self.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
+            return
+        base, cast, ptr, fn = raw.__array_interface__["data"][0], ctypes.cast, ctypes.c_void_p, _LZ4_SAFE
+        for b, i in zip(blocks.tolist(), blobs.tolist()):
+            d = self.data[i]
+            n = int.from_bytes(d[:4], "little")            # python-lz4's stored size
+            if fn(cast(d, ptr).value + 4, base + b * BLOCK, len(d) - 4, BLOCK) != n:
+                raise ValueError("a keyframe blob does not decompress to its stored size")
+
     def patch(self, words: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
         """XOR the deltas among ``blobs`` into the ``blocks`` of ``words`` (a state's bytes as
         8-byte words), one numpy pass: a block at its family's whole blob becomes the delta's
         blob, and back. Only the words a delta names are written."""
         sel = self.base[blobs] >= 0
-        at, vals = [], []
-        for b, i in zip(blocks[sel].tolist(), blobs[sel].tolist()):
-            v, k = self._delta(i)
-            vals.append(v)
-            at.append(k + np.int64(b * (BLOCK >> 3)))
-        if at:
-            at = np.concatenate(at)
-            words[at] ^= np.concatenate(vals)
+        if not sel.any():
+            return
+        data = [self.data[i] for i in blobs[sel].tolist()]
+        k = self.size[blobs[sel]] // 10                 # words in each delta
+        ends = (8 * k).tolist()
+        vals = np.frombuffer(b"".join([d[:e] for d, e in zip(data, ends)]), np.uint64)
+        at = np.frombuffer(b"".join([d[e:] for d, e in zip(data, ends)]), np.uint16).astype(np.int64)
+        at += np.repeat(blocks[sel] * (BLOCK >> 3), k)
+        words[at] ^= vals
 
     def closure(self, *used: np.ndarray) -> np.ndarray:
         """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
@@ -509,8 +540,7 @@ class State:
             near = had >= 0
             near[near] = store.family(had[near]) == fam[near]
             raw = self.buf.raw
-            for b, i in zip(todo[~near].tolist(), fam[~near].tolist()):
-                store.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
+            store.unpack(raw, todo[~near], fam[~near])
             words = raw.view(np.uint64)
             store.patch(words, todo[near], had[near])       # back to the family's whole blob
             store.patch(words, todo, want)                  # and on to the wanted one
