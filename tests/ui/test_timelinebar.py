@@ -45,3 +45,16 @@ def test_the_playhead_is_where_the_position_is(qtbot):
         x = round(PAD + (420 - 2 * PAD) * pos / 1000)
         col = [img.pixelColor(min(x, 419), PAD + CHAPTER_H + 2).name().upper()]
         assert QtGui.QColor(P.THEMES["dark"]["highlight"]).name().upper() in col
+
+
+def test_simulating_is_written_on_a_plate_over_the_marks(qtbot):
+    bar = TimelineBar()
+    qtbot.addWidget(bar)
+    bar.resize(420, 60)
+    swap = ("",) + P.GROUP_ORDER
+    bar.set_summary({**summary([swap.index("swap")] * 100), "finished": False})
+    img = bar.grab().toImage()
+    y = PAD + CHAPTER_H + 1                          # the marks' top row, above the word
+    edge = 420 - PAD - 2                             # inside the plate, right of the word
+    assert img.pixelColor(edge, y).name().upper() == P.THEMES[bar.theme]["bg"].upper()
+    assert img.pixelColor(PAD + 20, y).name().upper() == P.GROUP_COLOURS["swap"].upper()

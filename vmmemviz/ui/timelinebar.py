@@ -111,10 +111,13 @@ class TimelineBar(QtWidgets.QWidget):
             px = np.ascontiguousarray(argb[marks])
             img = QtGui.QImage(px.data, len(px), 1, 4 * len(px), QtGui.QImage.Format.Format_ARGB32)
             p.drawImage(marks_r, img)
-        if not self.summary["finished"]:
+        if not self.summary["finished"]:        # on a plate: the marks under it stay out of the word
+            label = "simulating…"
+            w = fm.horizontalAdvance(label) + 8
+            plate = QtCore.QRectF(marks_r.right() - w, marks_r.top(), w, marks_r.height())
+            p.fillRect(plate, QtGui.QColor(t["bg"]))
             p.setPen(QtGui.QColor(t["muted"]))
-            p.drawText(marks_r.adjusted(0, 0, -4, 0), QtCore.Qt.AlignmentFlag.AlignRight |
-                       QtCore.Qt.AlignmentFlag.AlignVCenter, "simulating…")
+            p.drawText(plate, QtCore.Qt.AlignmentFlag.AlignCenter, label)
         p.end()
         self._back = key + (pm,)
         return pm
