@@ -131,9 +131,8 @@ def content_class(cid):
     return cls if cls.ndim else cls[()]
 
 
-@lru_cache(maxsize=65536)
-def page_bytes(cid: int) -> bytes:
-    """The 4 KiB a page with this CID holds."""
+def build_page_bytes(cid: int) -> bytes:
+    """The 4 KiB a page with this CID holds, built anew (``page_bytes`` caches them)."""
     cid = int(cid)
     cls = cid >> CLASS_SHIFT
     if cid == ZERO_CID:
@@ -150,6 +149,9 @@ def page_bytes(cid: int) -> bytes:
         return pages[index].tobytes()           # the Linux image as it was in memory
     page = memoryview(pages[(index * 2654435761) % len(pages)])
     return (cid | (1 << 63)).to_bytes(8, "little") + page[8:]        # stamped with the CID
+
+
+page_bytes = lru_cache(maxsize=65536)(build_page_bytes)
 
 
 _M32, _M128 = (1 << 32) - 1, (1 << 128) - 1

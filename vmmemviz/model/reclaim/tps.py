@@ -68,9 +68,9 @@ F_IN_LARGE = 0x10          # TPS_HINT row flag: the page is part of a 2 MB page
 # -- hashing ---------------------------------------------------------------------------
 def content_hash(cid: int) -> int:
     """64-bit hash of the 4 KiB a page with content ``cid`` holds. The bytes are built, not
-    taken from page_bytes' cache: each content is hashed once (``HashMemo`` keeps the hash),
+    taken from ``page_bytes``' cache: each content is hashed once (``HashMemo`` keeps the hash),
     and caching its 4 KiB would only push out pages compression and comparisons reuse."""
-    return int.from_bytes(hashlib.blake2b(C.page_bytes.__wrapped__(cid), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(C.build_page_bytes(cid), digest_size=8).digest(), "little")
 
 
 class HashMemo:
