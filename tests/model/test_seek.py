@@ -6,6 +6,7 @@ import pytest
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core import modelstate
 from vmmemviz.model.core.events import apply_rows
+from vmmemviz.model.core.host import FREE
 from vmmemviz.model.core.simulator import build_state
 from vmmemviz.model.core.timeline import Timeline
 
@@ -74,6 +75,8 @@ def test_random_seeks_match_a_fresh_run(small_blocks):
         fresh = build_state(tl.sc)
         apply_rows(fresh, rows[:k])
         assert tl.view.digest() == fresh.digest(), f"seek to {k}"
+        assert tl.view.host.free_count() == fresh.host.free_count() == np.count_nonzero(
+            fresh.host.mpn_state == FREE), f"free frames at {k}"
     assert len(tl.keyframes) > 3
 
 
@@ -303,3 +306,40 @@ def test_unpacking_whole_blobs_gives_what_reading_them_does(small_blocks, monkey
         out = np.full(2 * n * B, 7, np.uint8)
         blobs.unpack(out, blocks, src)
         assert np.array_equal(out, want)
+
+
+def test_uniform_blocks_are_fills_and_read_back_exactly(monkeypatch):
+    """A block of one repeated word is a fill, one with a few other words a delta against a
+    fill, any other block an LZ4 blob; reading, unpacking and patching each gives its bytes."""
+    B = modelstate.BLOCK
+    rng = np.random.default_rng(3)
+    raw = np.zeros(4 * B, np.uint8)
+    raw.view(np.uint32)[:B // 4] = 0xFFFFFFFF                       # an unused part of gp_loc
+    raw[B:2 * B] = 7                                                # a uniform gp_state
+    raw.view(np.uint64)[B // 8 + rng.choice(B // 8, 20, replace=False)] = 9   # a few exceptions
+    raw[2 * B:3 * B] = rng.integers(0, 256, B)                      # no pattern
+    raw[3 * B:].view(np.uint64)[:] = 0x0101010102020202             # a repeated 8-byte word
+    blobs = modelstate.Blobs()
+    src = blobs.add(raw, np.arange(4))
+    fill = modelstate.FILL
+    assert blobs.base[src].tolist()[0] == fill and blobs.base[src[3]] == fill
+    assert blobs.base[blobs.base[src[1]]] == fill and blobs.size[src[1]] == 20 * modelstate.DELTA.itemsize
+    assert blobs.base[src[2]] == -1
+    assert blobs.size[src[[0, 3]]].tolist() == [8, 8]
+    out = np.empty(B, np.uint8)
+    for b in range(4):
+        blobs.read(src[b], out)
+        assert np.array_equal(out, raw[b * B:(b + 1) * B])
+    for fn in (modelstate._LZ4_SAFE, None):       # a fill, then the delta XORed over it
+        monkeypatch.setattr(modelstate, "_LZ4_SAFE", fn)
+        got = np.full(5 * B, 5, np.uint8)
+        at = np.array([4, 0, 2, 1])
+        blobs.write(got, at, src, np.full(4, -1))
+        for b, dst in zip(range(4), at.tolist()):
+            assert np.array_equal(got[dst * B:(dst + 1) * B], raw[b * B:(b + 1) * B])
+        assert (got[3 * B:4 * B] == 5).all()       # a block not named is not written
+    raw[B + 100] ^= 1                                # a new version of the uniform block
+    new = blobs.add_versions(raw, np.array([1]), src[[1]])
+    assert blobs.family(new) == blobs.family(src[[1]])      # near: a restore patches words
+    blobs.read(new[0], out)
+    assert np.array_equal(out, raw[B:2 * B])

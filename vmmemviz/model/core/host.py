@@ -57,10 +57,10 @@ class Host:
     def free_count(self) -> int:
         return self._free
 
-    def recount(self) -> None:
-        """Rebuild the caches from the arrays (after they were restored from a keyframe)."""
-        self._free = int(np.count_nonzero(self.mpn_state == FREE))
-        self._low = 0
+    def recount(self, free: int) -> None:
+        """Reset the caches after the arrays were restored from a keyframe taken with ``free``
+        free frames (counting them again took 5 ms of a seek at 64 GiB)."""
+        self._free, self._low = free, 0
 
     def peek_free(self, k: int) -> np.ndarray:
         """The ``k`` lowest free MPNs (without taking them)."""

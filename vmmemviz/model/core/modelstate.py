@@ -31,6 +31,7 @@ import functools
 import hashlib
 import mmap
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import lz4.block
 import numpy as np
@@ -41,6 +42,8 @@ from vmmemviz.model.core.host import Host
 
 BLOCK = 1 << 16     # bytes of the state per keyframe blob
 PAGE = mmap.PAGESIZE
+FILL = -2           # the base of a fill blob: a block of one repeated 8-byte word
+DELTA = np.dtype([("xor", "<u8"), ("word", "<u2")])     # a delta blob's records, 10 bytes
 
 
 def _lz4_safe():
@@ -51,12 +54,19 @@ def _lz4_safe():
         fn = ctypes.CDLL(_block.__file__).LZ4_decompress_safe
     except (ImportError, OSError, AttributeError):
         return None
-    fn.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+    fn.argtypes = (ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)     # bytes in
     fn.restype = ctypes.c_int
     return fn
 
 
 _LZ4_SAFE = _lz4_safe()
+THREADS = 2         # threads writing a restore's blocks
+PARALLEL = 256      # blocks: fewer are written by the calling thread alone
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(THREADS, thread_name_prefix="vmmemviz-restore")
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:
@@ -84,12 +94,15 @@ class Blobs:
 
     A blob is either a whole block (LZ4) or, when that is much smaller, a delta: the 8-byte
     words where the block differs from its family's whole blob (``base``, -1 for a whole
-    one), as their XOR and their index. A block rewritten with a few changed words costs 10
-    bytes a word, not ~16 KB, and moving a block between two blobs of one family XORs only
-    those words in (:meth:`patch`, one numpy pass for many blocks): a restore writes the
-    words that differ, not the block. Deltas are taken against the whole blob, never against
-    another delta, so reading any blob decompresses one and dropping a keyframe frees its
-    deltas (only the whole blobs they name stay)."""
+    one), as records of their XOR and their index (``DELTA``). A block rewritten with a few
+    changed words costs 10 bytes a word, not ~16 KB, and moving a block between two blobs of
+    one family XORs only those words in (:meth:`patch`, one numpy pass for many blocks): a
+    restore writes the words that differ, not the block. Deltas are taken against the whole
+    blob, never against another delta, so reading any blob decompresses one and dropping a
+    keyframe frees its deltas (only the whole blobs they name stay). Whole blobs are raw LZ4
+    blocks (no size header: they decompress to ``BLOCK`` bytes, the last of an untracked
+    array's to fewer), or fills: a block of one repeated word (an array's unused part), which
+    LZ4 decodes at 2 GB/s and a fill writes at memory speed."""
 
     def __init__(self):
         self.data, self.size, self.base = [], np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -101,17 +114,48 @@ class Blobs:
         self.base = np.concatenate([self.base, np.asarray(base, np.int64)])
         return np.arange(start, len(self.data), dtype=np.int64)
 
+    @staticmethod
+    def _records(xor: np.ndarray, at: np.ndarray) -> bytes:
+        rec = np.empty(len(at), DELTA)
+        rec["xor"], rec["word"] = xor, at
+        return rec.tobytes()
+
+    def _whole(self, block: np.ndarray, data: list, base: list) -> None:
+        """Append to (``data``, ``base``), blobs to be numbered on from the last one, a whole
+        blob of ``block``: a fill of its first word, and a delta against it of the words
+        that differ when they take at most ``BLOCK // 32`` bytes (an array's unused or
+        uniform part: LZ4 decodes one at 2 GB/s, a fill and a patch run at memory speed);
+        else its LZ4 block."""
+        if len(block) == BLOCK:
+            w = block.view(np.uint64)
+            odd = w != w[0]
+            n = np.count_nonzero(odd)
+            if n * DELTA.itemsize <= BLOCK // 32:
+                data.append(w[:1].tobytes())
+                base.append(FILL)
+                if n:
+                    at = np.flatnonzero(odd)
+                    data.append(self._records(w[at] ^ w[0], at))
+                    base.append(len(self.data) + len(data) - 2)
+                return
+        data.append(lz4.block.compress(block.data, store_size=False))
+        base.append(-1)
+
     def add(self, raw: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         """Compress the ``blocks`` of ``raw`` (the state's bytes) whole; their new numbers."""
-        data = [lz4.block.compress(raw[b * BLOCK:(b + 1) * BLOCK].data)
-                for b in blocks.tolist()]
-        return self._push(data, [-1] * len(data))
+        data, base, out = [], [], []
+        for b in blocks.tolist():
+            self._whole(raw[b * BLOCK:(b + 1) * BLOCK], data, base)
+            out.append(len(self.data) + len(data) - 1)
+        self._push(data, base)
+        return np.asarray(out, np.int64)
 
     def add_versions(self, raw: np.ndarray, blocks: np.ndarray, prev: np.ndarray) -> np.ndarray:
         """Numbers for the ``blocks`` of ``raw`` whose last blobs were ``prev``: the family's
         whole blob or ``prev`` itself when the bytes equal it, else a new delta against the
-        family's whole blob, or a new whole blob when the delta would be over half its size."""
-        out, data, base, fresh = prev.copy(), [], [], []
+        family's whole blob, or a new whole blob when the delta would be over half its size
+        (over ``BLOCK // 32`` bytes for a fill)."""
+        out, data, base = prev.copy(), [], []
         whole, xor, last = np.empty(BLOCK, np.uint8), np.empty(BLOCK, np.uint8), -1
         words, changed = xor.view(np.uint64), np.empty(BLOCK >> 3, bool)
         for i, (b, p) in enumerate(zip(blocks.tolist(), prev.tolist())):
@@ -125,24 +169,18 @@ class Blobs:
             if not n:
                 out[i] = fam
                 continue
-            if 20 * n <= self.size[fam]:
+            if n * DELTA.itemsize <= (self.size[fam] // 2 if self.base[fam] != FILL else BLOCK // 32):
                 at = np.flatnonzero(changed)            # of a bool mask: twice as fast as of words
-                d = words[at].tobytes() + at.astype(np.uint16).tobytes()
+                d = self._records(words[at], at)
                 if p != fam and d == self.data[p]:
                     continue                              # the same delta as before
+                data.append(d)
+                base.append(fam)
             else:
-                d, fam = lz4.block.compress(cur.data), -1
-            fresh.append(i)
-            data.append(d)
-            base.append(fam)
-        out[fresh] = self._push(data, base)
+                self._whole(cur, data, base)
+            out[i] = len(self.data) + len(data) - 1
+        self._push(data, base)
         return out
-
-    def _delta(self, i: int) -> tuple:
-        """(XOR values, word indices) of delta blob ``i``."""
-        d = self.data[i]
-        k = len(d) // 10
-        return np.frombuffer(d, np.uint64, k), np.frombuffer(d, np.uint16, k, 8 * k)
 
     def family(self, blobs: np.ndarray) -> np.ndarray:
         """The whole blob of each of ``blobs`` (itself, or the one a delta is taken against)."""
@@ -152,30 +190,37 @@ class Blobs:
     def read(self, i: int, out: np.ndarray) -> None:
         """Write blob ``i``'s bytes into ``out`` (a block, or the last, shorter part of one)."""
         b = int(self.base[i])
+        if b == FILL:
+            out[:] = np.frombuffer(self.data[i] * (BLOCK >> 3), np.uint8)[:len(out)]
+            return
         if b < 0:
-            out[:] = np.frombuffer(lz4.block.decompress(self.data[i]), np.uint8)[:len(out)]
+            out[:] = np.frombuffer(lz4.block.decompress(self.data[i], uncompressed_size=BLOCK), np.uint8)[:len(out)]
             return
         block = out if len(out) == BLOCK else np.empty(BLOCK, np.uint8)
         self.read(b, block)
-        vals, at = self._delta(i)
+        rec = np.frombuffer(self.data[i], DELTA)
         words = block.view(np.uint64)
-        words[at] ^= vals
+        words[rec["word"]] ^= rec["xor"]
         if block is not out:
             out[:] = block[:len(out)]
 
     def unpack(self, raw: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
         """Write the whole ``blobs`` into the ``blocks`` of ``raw`` (a state's bytes, whole
         blocks), decompressing straight into them (no bytes object and copy a block)."""
+        fill = self.base[blobs] == FILL
+        if fill.any():
+            vals = np.frombuffer(b"".join([self.data[i] for i in blobs[fill].tolist()]), np.uint64)
+            raw.view(np.uint64).reshape(-1, BLOCK >> 3)[blocks[fill]] = vals[:, None]
+            blocks, blobs = blocks[~fill], blobs[~fill]
         if _LZ4_SAFE is None:
             for b, i in zip(blocks.tolist(), blobs.tolist()):
                 self.read(i, raw[b * BLOCK:(b + 1) * BLOCK])
             return
-        base, cast, ptr, fn = raw.__array_interface__["data"][0], ctypes.cast, ctypes.c_void_p, _LZ4_SAFE
+        base, data, fn = raw.__array_interface__["data"][0], self.data, _LZ4_SAFE
         for b, i in zip(blocks.tolist(), blobs.tolist()):
-            d = self.data[i]
-            n = int.from_bytes(d[:4], "little")            # python-lz4's stored size
-            if fn(cast(d, ptr).value + 4, base + b * BLOCK, len(d) - 4, BLOCK) != n:
-                raise ValueError("a keyframe blob does not decompress to its stored size")
+            d = data[i]
+            if fn(d, base + b * BLOCK, len(d), BLOCK) != BLOCK:
+                raise ValueError("a keyframe blob does not decompress to a whole block")
 
     def patch(self, words: np.ndarray, blocks: np.ndarray, blobs: np.ndarray) -> None:
         """XOR the deltas among ``blobs`` into the ``blocks`` of ``words`` (a state's bytes as
@@ -184,13 +229,23 @@ class Blobs:
         sel = self.base[blobs] >= 0
         if not sel.any():
             return
-        data = [self.data[i] for i in blobs[sel].tolist()]
-        k = self.size[blobs[sel]] // 10                 # words in each delta
-        ends = (8 * k).tolist()
-        vals = np.frombuffer(b"".join([d[:e] for d, e in zip(data, ends)]), np.uint64)
-        at = np.frombuffer(b"".join([d[e:] for d, e in zip(data, ends)]), np.uint16).astype(np.int64)
-        at += np.repeat(blocks[sel] * (BLOCK >> 3), k)
-        words[at] ^= vals
+        data = self.data
+        rec = np.frombuffer(b"".join([data[i] for i in blobs[sel].tolist()]), DELTA)
+        at = rec["word"].astype(np.int64)
+        at += np.repeat(blocks[sel] * (BLOCK >> 3), self.size[blobs[sel]] // DELTA.itemsize)
+        words[at] ^= rec["xor"]
+
+    def write(self, raw: np.ndarray, blocks: np.ndarray, want: np.ndarray, had: np.ndarray) -> None:
+        """Make the ``blocks`` of ``raw`` (a state's bytes) equal blobs ``want``, where they
+        now equal blobs ``had`` (-1: unknown). A block at another blob of the wanted blob's
+        family gets only the words where the two differ; any other block is read whole."""
+        fam = self.family(want)
+        near = had >= 0
+        near[near] = self.family(had[near]) == fam[near]
+        self.unpack(raw, blocks[~near], fam[~near])
+        words = raw.view(np.uint64)
+        self.patch(words, blocks[near], had[near])      # back to the family's whole blob
+        self.patch(words, blocks, want)                 # and on to the wanted one
 
     def closure(self, *used: np.ndarray) -> np.ndarray:
         """Per blob, whether one of ``used`` (arrays of blob numbers) needs it: named, or the
@@ -527,8 +582,7 @@ class State:
     def restore(self, snap: "Snapshot", have: np.ndarray | None = None) -> None:
         """Become keyframe ``snap``, writing back only what differs from it. ``have``: per
         block, the blob its bytes are known to equal, -1 where unknown (a tracked state knows
-        its own: ``src`` where not dirty). A block at another blob of the wanted blob's family
-        gets only the words where the two differ; any other block is read whole."""
+        its own: ``src`` where not dirty). Many blocks are written by ``THREADS`` threads."""
         if self.buf is not None:
             assert self.blobs is snap.store, "a state restores keyframes of its own store"
             store = snap.store
@@ -536,14 +590,12 @@ class State:
                 have = np.where(self.dirty, -1, self.src)
             todo = np.flatnonzero(have != snap.src)
             want, had = snap.src[todo], have[todo]
-            fam = store.family(want)
-            near = had >= 0
-            near[near] = store.family(had[near]) == fam[near]
-            raw = self.buf.raw
-            store.unpack(raw, todo[~near], fam[~near])
-            words = raw.view(np.uint64)
-            store.patch(words, todo[near], had[near])       # back to the family's whole blob
-            store.patch(words, todo, want)                  # and on to the wanted one
+            if len(todo) < PARALLEL:
+                store.write(self.buf.raw, todo, want, had)
+            else:       # every other block each: LZ4 and numpy's fancy indexing run without the GIL
+                list(_pool().map(store.write, [self.buf.raw] * THREADS,
+                                 *zip(*[(todo[t::THREADS], want[t::THREADS], had[t::THREADS])
+                                        for t in range(THREADS)])))
             if self.dirty is not None:
                 self._equal(snap)
         else:
@@ -552,16 +604,16 @@ class State:
                 for b in range(_blocks(arr.nbytes)):
                     snap.store.read(snap.src[b0 + b], raw[b * BLOCK:(b + 1) * BLOCK])
         self.set_scalars(snap.scalars)
-        self.host.recount()
+        self.host.recount(snap.free)
 
     def nbytes(self) -> int:
         return sum(a.nbytes for _, a in self.arrays())
 
 
 class Snapshot:
-    """A keyframe: for every block of the state, the number of its LZ4-compressed blob in
-    ``store``; and the scalars. Of a tracked state only the blocks written since its last
-    keyframe are compressed; the others keep that keyframe's blobs. ``nbytes`` counts the
+    """A keyframe: for every block of the state, the number of its blob in ``store``; the
+    scalars, and the host's free frames. Of a tracked state only the blocks written since its
+    last keyframe are compressed; the others keep that keyframe's blobs. ``nbytes`` counts the
     blobs new here; ``written`` marks the blocks written since that keyframe (None untracked)."""
 
     def __init__(self, state: State):
@@ -577,5 +629,6 @@ class Snapshot:
             self.src = np.concatenate(parts)
         self.nbytes = int(self.store.size[start:].sum())
         self.scalars = dict(state.scalars())
+        self.free = state.host.free_count()
         if state.buf is not None:
             state._equal(self)
