@@ -1,8 +1,9 @@
 """Frame: everything the views need to paint one position of the timeline.
 
-``build_frame(timeline, pos)`` makes one for any position, without threads (the
-simulation thread, tests, exports). Immutable once built, so the UI thread never reads
-arrays the simulation is changing. Panels take what they need:
+``build_frame(timeline, pos)`` makes one for any position (in the simulation thread, tests,
+exports; the counters are computed in a thread of their own while the bands are built: both
+only read the view, and numpy runs without the GIL). Immutable once built, so the UI thread
+never reads arrays the simulation is changing. Panels take what they need:
 ``counters`` for the counters panel, ``history`` for the plots, ``event``/``narration``
 for the caption and the event list, ``bands``/``arrows`` for the layer view.
 Given a :class:`~vmmemviz.scene.incremental.BandBuilder`, the bands are built from the last
@@ -12,6 +13,9 @@ follow); while playing the worker may pass on the counters of an earlier frame
 """
 from __future__ import annotations
 
+import functools
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +51,11 @@ class Frame:
 STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows
 
 
+@functools.cache
+def _counting() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="vmmemviz-counters")
+
+
 def chapter_at(scenario, tick: int):
     cur = None
     for c in scenario.chapters:
@@ -68,11 +77,16 @@ def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: f
     row = timeline.current()
     kind = E.KINDS[int(row["kind"])] if row is not None else None
     base = builder.pos if builder is not None else None
-    if builder is None:
-        bands, changes = B.build_bands(state, aspect), None
-    else:
-        bands, changes = builder.build(state, timeline.log, pos, aspect)
-    counters_pos, counts = counters or (pos, timeline.counters())
+    counting = _counting().submit(timeline.counters) if counters is None else None
+    try:
+        if builder is None:
+            bands, changes = B.build_bands(state, aspect), None
+        else:
+            bands, changes = builder.build(state, timeline.log, pos, aspect)
+    finally:                # the view must not move while the counters read it
+        if counting is not None:
+            futures.wait([counting])
+    counters_pos, counts = counters or (pos, counting.result())
     lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
     arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
     tick = int(row["tick"]) if row is not None else 0
