@@ -343,3 +343,20 @@ def test_uniform_blocks_are_fills_and_read_back_exactly(monkeypatch):
     assert blobs.family(new) == blobs.family(src[[1]])      # near: a restore patches words
     blobs.read(new[0], out)
     assert np.array_equal(out, raw[B:2 * B])
+
+
+def test_a_finished_run_hands_its_live_state_to_the_view_untracked(small_blocks):
+    """Seeking to the end of a finished run makes its live state the view, with plain arrays
+    (no write tracking on replays); seeks from there, back and forth, equal a fresh run."""
+    tl = Timeline(scenario.load("swap"), keyframe_every=500)
+    tl.run_to_end()
+    tl.seek(len(tl))
+    assert tl.view is tl.sim.state
+    assert not any(isinstance(a, modelstate.Tracked) for _, a in tl.view.arrays())
+    rows = tl.log.rows()
+    rng = np.random.default_rng(11)
+    for k in [int(k) for k in rng.integers(0, len(tl) + 1, 8)] + [len(tl), len(tl) - 1, 0, len(tl)]:
+        tl.seek(k)
+        fresh = build_state(tl.sc)
+        apply_rows(fresh, rows[:k])
+        assert tl.view.digest() == fresh.digest(), f"seek to {k}"

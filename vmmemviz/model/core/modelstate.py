@@ -531,6 +531,18 @@ class State:
             self.blobs = snap.store
             self._equal(snap)
 
+    def untrack(self) -> None:
+        """Stop tracking writes (a finished run's live state, which becomes the timeline's
+        view: replays through :class:`Tracked` cost a third of a seek): the arrays become plain
+        views of the same bytes; ``src`` and ``dirty`` keep what the run left."""
+        self.tr = None
+        for _, holder, a in self._places():
+            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            if holder is self.extra:
+                holder[a] = arr.view(np.ndarray)
+            else:
+                setattr(holder, a, arr.view(np.ndarray))
+
     def fork(self) -> "State":
         """A twin of this tracked state that shares its blocks copy-on-write: nothing is
         copied until a side writes (the objects are shallow copies, the arrays plain views).
@@ -596,7 +608,7 @@ class State:
                 list(_pool().map(store.write, [self.buf.raw] * THREADS,
                                  *zip(*[(todo[t::THREADS], want[t::THREADS], had[t::THREADS])
                                         for t in range(THREADS)])))
-            if self.dirty is not None:
+            if self.tr is not None:
                 self._equal(snap)
         else:
             for _, arr, b0 in layout(self)[0]:

@@ -20,7 +20,9 @@ position: it costs no copy and, until either side writes, no memory, and its fir
 writes only the blocks that differ from the keyframe it restores. A far seek to the live
 end makes a new twin, giving up the view's own copies. A run that only ever looks at its
 last event (``run``, headless) never needs a second state: once the live simulation has
-finished the view takes over the live state, which will not move again.
+finished the view takes over the live state, which will not move again; it stops tracking
+its writes then (the keyframes' ``written`` marks tell what a replay can have changed, as
+for a twin).
 """
 from __future__ import annotations
 
@@ -183,7 +185,9 @@ class Timeline:
         """Put the view at position ``k`` (0 = before the first event)."""
         k = max(0, min(k, self.ensure(k)))
         if self._view is None and self.finished() and k == len(self.sim.log):
-            self._view, self.pos = self.sim.state, k      # the live state will not move again
+            live = self.sim.state                         # it will not move again
+            live.untrack()
+            self._view, self.pos, self._base = live, k, (k, live.src, None)
             return
         if self._view is None:
             self._fork()
@@ -193,11 +197,8 @@ class Timeline:
         elif far:
             at, snap = max((kf for kf in self.keyframes if kf[0] <= k), key=lambda kf: kf[0])
             if not (at <= self.pos <= k):
-                if self._view is self.sim.state:
-                    self._view.restore(snap)
-                else:
-                    self._view.restore(snap, np.where(self._may_differ(), -1, self._base[1]))
-                    self._base = (at, snap.src, None)
+                self._view.restore(snap, np.where(self._may_differ(), -1, self._base[1]))
+                self._base = (at, snap.src, None)
                 self.pos = at
         if k > self.pos:
             apply_rows(self._view, self.sim.log.rows(self.pos, k))
