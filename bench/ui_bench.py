@@ -6,6 +6,7 @@ answer time to input while the simulation plays at full speed. Prints ratios; no
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_bench.py [--quick]
     .venv/bin/python bench/ui_bench.py --parts FACTOR TICKS   # the datacenter's tick parts
     .venv/bin/python bench/ui_bench.py --playback STEP        # only host-scale frames, STEP events each
+    .venv/bin/python bench/ui_bench.py --seeks SCENARIO       # only seeks shown, after a run to the end
 
 ``--parts`` times every part of the first TICKS ticks of the built-in ``datacenter`` divided by
 FACTOR (1: full size) as the window's worker runs them (``Timeline.advance_for``): the worker
@@ -186,6 +187,48 @@ def input_latency(label: str, name: str, seconds: float):
     return mx
 
 
+def seek_shown(label: str, name: str, n: int) -> list:
+    """Run the window to the scenario's end, then seek to ``n`` random events as a click on
+    the timeline does: how long until each is painted (the seek, the frame built in the
+    worker, the layer view and panels painted)? Compared with a repaint of the same window."""
+    s = QtCore.QSettings(f"/tmp/vmmemviz-bench-{os.getpid()}.ini", QtCore.QSettings.Format.IniFormat)
+    s.clear()
+    w = MainWindow(name, s)
+    w.resize(1500, 950)
+    w.show()
+    app = QtWidgets.QApplication.instance()
+
+    def until(cond, limit):
+        t0 = time.monotonic()
+        while not cond() and time.monotonic() - t0 < limit:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        if not cond():
+            raise SystemExit(f"{label}: the window did not get there within {limit} s")
+
+    until(lambda: w.frame is not None, 120)
+    t = time.perf_counter()
+    w.to_end()
+    until(lambda: w.frame.finished and w.frame.pos == w.frame.total, 1800)
+    total = w.frame.total
+    print(f"{label:9s} ({total:,} events, run to the end in the window in {time.perf_counter() - t:.0f} s)")
+    took, paint = [], []
+    for k in np.random.default_rng(2).integers(1, total, n).tolist():
+        t = time.perf_counter()
+        w.seek(k)
+        until(lambda: w.frame.pos == k, 60)
+        w.repaint()                         # what is queued to paint, painted now
+        took.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        w.repaint()
+        paint.append(time.perf_counter() - t)
+    ms = np.array(took) * 1000
+    print(f"{label:9s} a seek shown (click to painted): median {np.median(ms):.0f} ms, max {ms.max():.0f} ms, "
+          f"{int((ms > 100).sum())} of {n} over 100 ms; a bare repaint of the window {1000 * np.median(paint):.0f} ms "
+          f"-> median {np.median(ms) / max(1000 * np.median(paint), 1e-3):.1f}x  [target <= 100 ms]")
+    w.close()
+    return took
+
+
 def tick_parts(factor: float, ticks: int) -> None:
     """The longest parts of the datacenter's first ``ticks`` ticks, named."""
     from vmmemviz.assets import asset
@@ -223,6 +266,11 @@ def main():
         tick_parts(float(sys.argv[i + 1]), int(sys.argv[i + 2]))
         return
     quick = "--quick" in sys.argv
+    if "--seeks" in sys.argv:
+        QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+        name = sys.argv[sys.argv.index("--seeks") + 1]
+        seek_shown(name, name, 12)
+        return
     if "--playback" in sys.argv:
         big = Timeline(scenario.load("hostscale"))
         big.ensure(60000)
@@ -243,6 +291,7 @@ def main():
     del big
     input_latency("teaching", "default", 3.0)
     input_latency("hostscale", "hostscale", 6.0 if quick else 15.0)
+    seek_shown("overcommit", "overcommit", 12)
     app.quit()
 
 
