@@ -260,3 +260,19 @@ def test_playing_shows_the_events_known_before_simulating_further(qtbot):
     w.ack()
     w._play()
     assert len(tl) > n                             # shown: now the simulation goes on
+
+
+def test_the_plots_tab_draws_when_it_is_shown(qtbot, win):
+    """The plots sit behind the counters' tab and draw nothing there; raised, they show the
+    history up to the frame shown."""
+    w = win
+    w.seek(600)
+    at(qtbot, w, 600)
+    assert not w.plots.shown and w.docks["counters"].isVisible()
+    qtbot.waitUntil(lambda: w.plots.frame is not None and w.plots.frame.pos == 600)
+    w.docks["plots"].raise_()
+    qtbot.waitUntil(lambda: w.plots.shown)
+    x, _ = w.plots.free_curve.getOriginalDataset()
+    assert list(x) == [h["tick"] for h in w.frame.history]
+    w.docks["counters"].raise_()
+    qtbot.waitUntil(lambda: not w.plots.shown)

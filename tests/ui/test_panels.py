@@ -392,3 +392,17 @@ def test_threshold_labels_stay_off_the_curves(qtbot, tl):
     assert len(widths) == 1                 # the time axes line up
     p._label_thresholds(1e6)            # a huge range: every threshold within a pixel, one label
     assert len(p.host_plot.getAxis("right")._tickLevels[0]) == 1
+
+
+def test_plots_in_a_hidden_tab_draw_when_shown(qtbot, tl):
+    """Behind another tab the plots keep the history but draw no curves; shown, they draw."""
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.show_frame(build_frame(tl, 300))
+    panel.set_shown(False)
+    f = build_frame(tl, 900)
+    panel.show_frame(f)
+    assert len(panel.free_curve.getOriginalDataset()[0]) < len(f.history)      # not drawn
+    panel.set_shown(True)
+    x, y = panel.free_curve.getOriginalDataset()
+    assert list(x) == [h["tick"] for h in f.history] and list(y) == [h["host"]["free_mb"] for h in f.history]

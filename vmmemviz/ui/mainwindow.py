@@ -206,6 +206,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.docks["counters"], self.docks["plots"])
         self.docks["events"].raise_()
         self.docks["counters"].raise_()
+        self.plots.set_shown(False)             # behind the counters' tab
+        self.docks["plots"].visibilityChanged.connect(self.plots.set_shown)
         self.status_pos = QtWidgets.QLabel()
         self.status_pos.setToolTip("Position in the event log, simulated time and the host's memory state")
         self.statusBar().addPermanentWidget(self.status_pos)

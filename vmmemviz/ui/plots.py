@@ -82,6 +82,7 @@ class PlotsPanel(QtWidgets.QWidget):
         lay.addWidget(scroll, 1)
         self.frame = None
         self.other = None                   # run B of a comparison: (label, Frame), drawn dashed
+        self.shown, self._stale = True, False     # in a hidden tab the curves wait (set_shown)
         self._reset(())
         self.view.scene().sigMouseMoved.connect(self._hover)
 
@@ -171,6 +172,13 @@ class PlotsPanel(QtWidgets.QWidget):
         title = next(t for t, q in self.plots.items() if q is plot)
         return titles.index(title) if title in titles else -1
 
+    def set_shown(self, shown: bool) -> None:
+        """Whether the panel is on screen (not in a hidden tab): hidden, it keeps the history but
+        draws no curves (at host scale a few hundred, 30 ms a seek); shown again, it draws them."""
+        self.shown = shown
+        if shown and self._stale:
+            self._draw()
+
     def show_frame(self, frame) -> None:
         self.frame = frame
         hist = frame.history
@@ -188,7 +196,10 @@ class PlotsPanel(QtWidgets.QWidget):
                 self.n = len(hist)
             if self._thresholds is None and hist:
                 self._show_thresholds(hist[-1]["host"])
-            self._draw()
+            if self.shown:
+                self._draw()
+            else:
+                self._stale = True
         for c in self.cursors:
             c.setValue(frame.tick)
         if self.other is not None:
@@ -290,6 +301,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.host_plot.getAxis("right").setTicks([ticks, []])
 
     def _draw(self) -> None:
+        self._stale = False
         n = self.n
         x = self.ticks.view(n)
         self.free_curve.setData(x, self.free.view(n))
