@@ -129,3 +129,40 @@ def test_a_figure_of_a_frame_built_from_the_last_has_the_pixels_of_one_built_fro
             p.end()
             images.append(img)
         assert images[0] == images[1]
+
+
+def plain_top(bands, step: int) -> np.ndarray:
+    """The rank of the most notable page under each pixel, the plain way: every cell ranked
+    through the palette's table, the ranks reduced by pixel."""
+    ov = Overview()
+    ov._sampled(bands, step, "dark")              # for its maps and shape only
+    top = np.zeros_like(ov.top)
+    rank = P.lod_order()[0]
+    for b in bands:
+        pi, pj = ov.maps[b.key]
+        if len(pi) and len(pj):
+            r = rank[b.codes]
+            r[r < P.NOTABLE_RANK] = 0
+            np.maximum.at(top, (pi[:, None].repeat(b.cols, 1), pj[None, :].repeat(b.rows, 0)), r)
+    return top
+
+
+@pytest.mark.parametrize("share", [0.0, 0.001, 0.3])
+def test_reducing_every_band_finds_the_most_notable_page_of_each_pixel(frames, share):
+    """Few reclaimed pages go each to its pixel, many are reduced band by band (two ways of
+    one reduction): both give the plain reduction's ranks and colours, at several steps."""
+    rng = np.random.default_rng(4)
+    notable = np.flatnonzero(P.lod_order()[0] >= P.NOTABLE_RANK).astype(np.uint8)
+    bands = []
+    for b in frames[-1].bands:
+        codes = b.codes.copy()
+        hit = rng.random(codes.shape) < share
+        codes[hit] = rng.choice(notable, int(hit.sum()))
+        bands.append(dataclasses.replace(b, codes=codes))
+    for step in (2, 5, 16):
+        ov = Overview()
+        px = ov._sampled(bands, step, "dark")
+        want = plain_top(bands, step)
+        assert np.array_equal(ov.top, want)
+        assert (want > 0).any()                # the balloon tour has ballooned pages
+        assert np.array_equal(px, P.lut32("dark")[np.where(want > 0, P.lod_order()[1][want], ov.sample)])

@@ -11,6 +11,7 @@ anything else (a new layout, step, theme, or a frame from scratch) reduces every
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -49,7 +50,8 @@ class Overview:
             if idx is None:
                 ui, uj = np.unique(pi), np.unique(pj)
                 hit.append((np.repeat(ui, len(uj)), np.tile(uj, len(ui))))
-                sampled.append(self._place(b, step))
+                i0, j0, h, w = self._place(b, step)
+                sampled.append((np.repeat(np.arange(i0, i0 + h), w), np.tile(np.arange(j0, j0 + w), h)))
                 continue
             r, c = np.divmod(idx, b.cols)
             hit.append((pi[r], pj[c]))
@@ -99,6 +101,12 @@ class Overview:
             pi, pj = self.maps[b.key]
             if not len(pi) or not len(pj):
                 continue
+            codes = b.codes.reshape(-1)
+            at = _notable(codes)
+            if len(at) <= len(codes) >> 6:      # reclaimed pages are few: each to its pixel
+                r, c = np.divmod(at, b.cols)
+                np.maximum.at(self.top, (pi[r], pj[c]), rank[codes[at]])
+                continue
             top = rank[b.codes]
             top[top < P.NOTABLE_RANK] = 0
             block = np.maximum.reduceat(np.maximum.reduceat(top, np.flatnonzero(np.diff(pi, prepend=-1)), axis=0),
@@ -132,14 +140,13 @@ class Overview:
                 i0, j0)
 
     def _place(self, b, step: int) -> tuple:
-        """The cells of ``b`` at the pixels' corners sampled again: (rows, columns) of those pixels."""
+        """The cells of ``b`` at the pixels' corners sampled again: (first pixel row and column,
+        pixel rows and columns) written."""
         r0, c0, i0, j0 = self._phase(b, step)
         cells = b.codes[r0::step, c0::step]
-        h, w = min(cells.shape[0], self.sample.shape[0] - i0), min(cells.shape[1], self.sample.shape[1] - j0)
-        if h <= 0 or w <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        h, w = max(min(cells.shape[0], self.sample.shape[0] - i0), 0), max(min(cells.shape[1], self.sample.shape[1] - j0), 0)
         self.sample[i0:i0 + h, j0:j0 + w] = cells[:h, :w]
-        return np.repeat(np.arange(i0, i0 + h), w), np.tile(np.arange(j0, j0 + w), h)
+        return i0, j0, h, w
 
     def _map(self, b, step: int):
         """The pixel row of each of ``b``'s rows and the pixel column of each of its columns
@@ -162,6 +169,30 @@ def _block_top(b, pi, pj, i, j) -> np.ndarray:
     cells = b.codes[np.minimum(rr, b.rows - 1)[:, :, None], np.minimum(cc, b.cols - 1)[:, None, :]]
     rank = P.lod_order()[0][cells]
     return np.where(ok & (rank >= P.NOTABLE_RANK), rank, 0).reshape(len(i), -1).max(axis=1)
+
+
+@functools.cache
+def _notable_ranges() -> tuple:
+    """The notable codes (``palette.NOTABLE``) as runs (first, last)."""
+    codes = np.flatnonzero(P.lod_order()[0] >= P.NOTABLE_RANK)
+    runs = np.split(codes, np.flatnonzero(np.diff(codes) != 1) + 1)
+    return tuple((np.uint8(r[0]), np.uint8(r[-1] - r[0])) for r in runs if len(r))
+
+
+def _notable(codes: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+    """The flat indices of the notable ``codes``: a few byte compares (a table lookup widens
+    every uint8 index to 8 bytes first), a chunk at a time (temporaries as big as a host's
+    picture are new memory, faulted in at every seek); five times faster than the lookup."""
+    out = []
+    for a in range(0, len(codes), chunk):
+        part = codes[a:a + chunk]
+        hit = np.zeros(len(part), bool)
+        for first, span in _notable_ranges():
+            hit |= np.subtract(part, first, dtype=np.uint8) <= span
+        at = np.flatnonzero(hit)
+        if len(at):
+            out.append(at + a)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _colours(sample: np.ndarray, top: np.ndarray, theme: str) -> np.ndarray:
