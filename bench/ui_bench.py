@@ -198,10 +198,14 @@ def seek_shown(label: str, name: str, n: int) -> list:
     w.show()
     app = QtWidgets.QApplication.instance()
 
+    wake = QtCore.QTimer()          # waiting for events, not spinning: the worker needs the CPU
+    wake.start(5)
+
     def until(cond, limit):
         t0 = time.monotonic()
         while not cond() and time.monotonic() - t0 < limit:
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents |
+                              QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         if not cond():
             raise SystemExit(f"{label}: the window did not get there within {limit} s")
 
