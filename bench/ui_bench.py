@@ -136,15 +136,20 @@ def playback(tl, start: int, step: int, frames: int):
           f"(from scratch {t_full / t_bare:4.2f}); {1000 / t_play:4.1f} frames/s (target >= 25)")
 
 
-def input_latency(label: str, name: str, seconds: float):
-    """Post key presses to the window every 20 ms while it plays at full speed; how long
-    until each is handled? Compared with the same window idle."""
+def window(name: str):
+    """A main window on scenario ``name`` with settings of its own, shown at 1500x950."""
     s = QtCore.QSettings(f"/tmp/vmmemviz-bench-{os.getpid()}.ini", QtCore.QSettings.Format.IniFormat)
     s.clear()
     w = MainWindow(name, s)
     w.resize(1500, 950)
     w.show()
-    app = QtWidgets.QApplication.instance()
+    return w, QtWidgets.QApplication.instance()
+
+
+def input_latency(label: str, name: str, seconds: float):
+    """Post key presses to the window every 20 ms while it plays at full speed; how long
+    until each is handled? Compared with the same window idle."""
+    w, app = window(name)
     t0 = time.monotonic()
     while w.frame is None and time.monotonic() - t0 < 120:
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
@@ -191,13 +196,7 @@ def seek_shown(label: str, name: str, n: int) -> list:
     """Run the window to the scenario's end, then seek to ``n`` random events as a click on
     the timeline does: how long until each is painted (the seek, the frame built in the
     worker, the layer view and panels painted)? Compared with a repaint of the same window."""
-    s = QtCore.QSettings(f"/tmp/vmmemviz-bench-{os.getpid()}.ini", QtCore.QSettings.Format.IniFormat)
-    s.clear()
-    w = MainWindow(name, s)
-    w.resize(1500, 950)
-    w.show()
-    app = QtWidgets.QApplication.instance()
-
+    w, app = window(name)
     wake = QtCore.QTimer()          # waiting for events, not spinning: the worker needs the CPU
     wake.start(5)
 
