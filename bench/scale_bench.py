@@ -93,7 +93,7 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
     from vmmemviz.scene.bands import ASPECT
     from vmmemviz.scene.incremental import BandBuilder
     out, frames, bare = [], [], []
-    tl.seek(len(tl))                    # a fresh view, and the window's first frame there
+    tl.view                             # a fresh twin of the live state (as the window's view)
     builder = BandBuilder()
     build_frame(tl, len(tl), None, ASPECT, builder)
     for k in targets:
@@ -103,7 +103,7 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
         t = time.perf_counter()
         build_frame(tl, k, None, ASPECT, builder)
         frames.append(time.perf_counter() - t)
-    tl.seek(len(tl))
+    tl.seek(len(tl))                    # a fresh twin again
     for k in targets:
         before = tl.view.buf.raw.copy()
         tl.seek(k)
