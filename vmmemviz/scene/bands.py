@@ -166,8 +166,10 @@ def _lookup(table: np.ndarray, states: np.ndarray, out: np.ndarray) -> np.ndarra
 
 
 def _below(codes: np.ndarray, here: np.ndarray, below: np.ndarray, at: np.ndarray) -> None:
-    """``codes`` (0 where ``here``) += ``below[at]`` where ``here``: the code of the page below."""
-    codes += here.view(np.uint8) * np.take(below, at.astype(np.intp), mode="clip")
+    """``codes`` (0 where ``here``) += ``below[at]`` where ``here``: the code of the page below
+    (a chunk of pages none of which is ``here``, half a VM's untouched, costs no take)."""
+    if here.any():
+        codes += here.view(np.uint8) * np.take(below, at.astype(np.intp), mode="clip")
 
 
 def _parts(n: int, idx):
