@@ -158,7 +158,11 @@ def _pairs(table: bytes) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, states: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[:] = table[states]`` (uint8 states and codes, ``out`` contiguous)."""
+    """``out[:] = table[states]`` (uint8 states and codes, ``out`` contiguous); pages all in
+    one state (an untouched half of a VM, a run of private frames) are a fill."""
+    if len(states) and states[0] == states[-1] and (states == states[0]).all():
+        out.fill(table[states[0]])
+        return out
     if len(states) % 2 or not states.flags.c_contiguous:
         return np.take(table, states, out=out, mode="clip")
     np.take(_pairs(table.tobytes()), states.view("<u2"), out=out.view("<u2"), mode="clip")
