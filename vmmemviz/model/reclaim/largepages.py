@@ -230,6 +230,6 @@ class LargePages(Mechanism):
             self.split(vm, first, np.full(len(first), RECLAIM), share=False)
 
     @staticmethod
-    def vm_values(state, vm, sim, recent) -> dict:
+    def vm_values(state, vm, sim, tally) -> dict:
         return {"LPAGE": mb(np.count_nonzero(in_large_pages(state, vm))),
                 "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}
