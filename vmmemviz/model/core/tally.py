@@ -12,7 +12,7 @@ import numpy as np
 
 from vmmemviz.model.core.events import EVENT_DTYPE
 from vmmemviz.model.core.units import mb
-from vmmemviz.model.core.vm import SHARED
+from vmmemviz.model.core.vm import MAPPED, SHARED, SWAPPED
 
 
 class Tally:
@@ -22,6 +22,7 @@ class Tally:
         self.state = state
         self.recent = np.zeros(0, EVENT_DTYPE) if recent is None else recent
         self._memo = {}
+        self._mapped = (None, None)
 
     def once(self, key, compute):
         """``compute()``, computed at most once per ``key`` in this tally."""
@@ -31,7 +32,29 @@ class Tally:
 
     def pages(self, vm, gp_state: int) -> int:
         """Pages of ``vm`` in ``gp_state``."""
-        return self.once(("pages", vm.index, gp_state), lambda: int(np.count_nonzero(vm.gp_state == gp_state)))
+        key = ("pages", vm.index, gp_state)
+        if key not in self._memo:
+            if gp_state == MAPPED:
+                self._memo[key] = int(np.count_nonzero(self.mapped(vm)))
+            elif gp_state == SHARED:
+                self._memo[key] = len(self.shared_frames(vm))
+            elif gp_state >= SWAPPED and not self.pages_out(vm):
+                self._memo[key] = 0
+            else:
+                self._memo[key] = int(np.count_nonzero(vm.gp_state == gp_state))
+        return self._memo[key]
+
+    def pages_out(self, vm) -> int:
+        """Pages of ``vm`` out of machine memory: in SWAPPED or a later state (compressed, in
+        the host cache). Mostly none: then no later state needs a pass of its own."""
+        return self.once(("out", vm.index), lambda: int(np.count_nonzero(vm.gp_state >= SWAPPED)))
+
+    def mapped(self, vm) -> np.ndarray:
+        """Per GPPN of ``vm``: privately mapped. Kept for the last VM asked only (its counters
+        are computed one VM after the other), so a call holds one VM's mask at most."""
+        if self._mapped[0] is not vm:
+            self._mapped = (vm, vm.gp_state == MAPPED)
+        return self._mapped[1]
 
     def shared_frames(self, vm) -> np.ndarray:
         """The MPNs ``vm``'s shared pages map, in GPPN order."""
@@ -42,14 +65,20 @@ class Tally:
         """References of the frame of each of ``vm``'s shared pages (``shared_frames`` order)."""
         return self.once(("refs", vm.index), lambda: self.state.host.mpn_refs[self.shared_frames(vm)])
 
-    def _by_vm_and_kind(self) -> np.ndarray:
-        rows = self.recent
-        return np.bincount((rows["vm"].astype(np.intp) << 8) | rows["kind"], minlength=1 << 16).reshape(256, 256)
+    def _rows_by_kind(self, vm) -> list:
+        by_vm_and_kind = self.once("rows", lambda: np.bincount(
+            (self.recent["vm"].astype(np.intp) << 8) | self.recent["kind"], minlength=1 << 16).reshape(256, 256))
+        return by_vm_and_kind[vm.index].tolist()
 
     def rows(self, vm, *codes) -> int:
         """The tick's rows so far of ``vm`` of the kinds ``codes``."""
-        counts = self.once("by vm and kind", self._by_vm_and_kind)
-        return int(counts[vm.index, sorted(set(codes))].sum())
+        counts = self.once(("rows", vm.index), lambda: self._rows_by_kind(vm))
+        return sum(counts[c] for c in set(codes))
+
+    def kinds(self, way, store: str) -> tuple:
+        """``way(store)``, looked up once: ``way`` is events.reading or events.writing, the
+        kinds that move pages out of or into ``store``."""
+        return self.once((way, store), lambda: way(store))
 
     def rate(self, vm, *codes) -> float:
         """MB/s of ``vm``'s rows of the kinds ``codes`` (a page a row)."""

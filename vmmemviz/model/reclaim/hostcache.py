@@ -136,9 +136,9 @@ class HostCache(Mechanism):
 
     @staticmethod
     def vm_values(state, vm, sim, tally):
-        cache_reads = tally.rows(vm, *reading("hostcache"))
-        wait_ms = VSWP_READ_MS * (tally.rows(vm, *reading("vswp")) + CACHE_READ_COST * cache_reads)
-        return {"LLSWR/s": mb(cache_reads), "LLSWW/s": tally.rate(vm, *writing("hostcache")),
+        cache_reads = tally.rows(vm, *tally.kinds(reading, "hostcache"))
+        wait_ms = VSWP_READ_MS * (tally.rows(vm, *tally.kinds(reading, "vswp")) + CACHE_READ_COST * cache_reads)
+        return {"LLSWR/s": mb(cache_reads), "LLSWW/s": tally.rate(vm, *tally.kinds(writing, "hostcache")),
                 "%SWPWT": round(min(100.0, float(wait_ms) / 10), 2)}
 
     @staticmethod

@@ -58,8 +58,7 @@ def out(vm) -> int:
 def swap_target(state, vm, tally) -> int:
     """esxtop SWTGT, "the expected swap usage": the target of pages out less those compressed
     (the swap target counts both, since compression takes pages on their way to the .vswp)."""
-    held_out = tally.once(("out", vm.index), lambda: out(vm))
-    return max(0, int(state.extra[TARGET][vm.index]) - (held_out - tally.pages(vm, SWAPPED)))
+    return max(0, int(state.extra[TARGET][vm.index]) - (tally.pages_out(vm) - tally.pages(vm, SWAPPED)))
 
 
 apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the "
@@ -223,8 +222,8 @@ class Swap(Mechanism):
     @staticmethod
     def vm_values(state, vm, sim, tally):
         return {"SWCUR": mb(tally.pages(vm, SWAPPED)), "SWTGT": mb(swap_target(state, vm, tally)),
-                "SWR/s": tally.rate(vm, *reading("vswp")),
-                "SWW/s": tally.rate(vm, *writing("vswp"))}
+                "SWR/s": tally.rate(vm, *tally.kinds(reading, "vswp")),
+                "SWW/s": tally.rate(vm, *tally.kinds(writing, "vswp"))}
 
     @staticmethod
     def host_values(state, sim, tally):

@@ -655,7 +655,7 @@ class PageSharing(Mechanism):
         m = tally.shared_frames(vm)
         zero = int(np.count_nonzero(state.host.mpn_content[m] == C.ZERO_CID))
         saved = float(np.sum(1.0 - 1.0 / np.maximum(tally.shared_refs(vm), 1)))
-        cowh = int(np.count_nonzero((vm.tps_flags & HINT) & (vm.gp_state == MAPPED)))
+        cowh = int(np.count_nonzero((vm.tps_flags & HINT) & tally.mapped(vm)))
         return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh),
                 "COW/s": tally.rows(vm, apply_cow.code)}
 
