@@ -9,6 +9,7 @@ from vmmemviz.model.config import scale, scenario
 from vmmemviz.model.core import content as C
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import reading, writing
+from vmmemviz.model.core.store import EMPTY
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import COMPRESSED, MAPPED, SHARED, SWAPPED
@@ -39,6 +40,7 @@ def plain_vm(state, vm, recent) -> dict:
     return {
         "GRANT": mb(int(np.count_nonzero((st == MAPPED) | (st == SHARED)))),
         "OVHD": mb(int(np.count_nonzero((state.host.mpn_state == H.HV) & (state.host.mpn_owner == vm.index)))),
+        "GSWCUR": mb(int(np.count_nonzero(vm.gswap != EMPTY))),
         "GSWR/s": rate(recent, vm, guestswap.apply_guest_pagein.code),
         "GSWW/s": rate(recent, vm, guestswap.apply_guest_pageout.code),
         "CACHEUSD": round(int(np.count_nonzero(vm.zip_size != compression.FREE)) / 1024, 2),
@@ -88,7 +90,7 @@ RUNS = {
         "LPAGE", "LLSWW/s", "ZIP/s", "COW/s", "SHRDSVD", "ZERO", "MCTLSZ", "CACHEUSD", "SWTGT", "OVHD",
         "zip_saved_mb", "pshare_saving_mb", "memctl_curr_mb", "swap_rclmtgt_mb")),
     "overcommit": (lambda: scenario.load("overcommit"), (
-        "GSWR/s", "GSWW/s", "MEMWAIT/s", "UNZIP/s", "SWR/s", "SWW/s", "SWCUR", "%SWPWT", "swap_curr_mb")),
+        "GSWCUR", "GSWR/s", "GSWW/s", "MEMWAIT/s", "UNZIP/s", "SWR/s", "SWW/s", "SWCUR", "%SWPWT", "swap_curr_mb")),
     "hostcache": (lambda: scenario.load("hostcache"), ("LLSWR/s", "%SWPWT", "SWCUR")),
     "compression": (lambda: scenario.load("compression"), ("ZIP/s", "UNZIP/s", "CACHEUSD", "zip_zipped_mb")),
 }
