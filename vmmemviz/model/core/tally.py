@@ -46,8 +46,10 @@ class Tally:
 
     def pages_out(self, vm) -> int:
         """Pages of ``vm`` out of machine memory: in SWAPPED or a later state (compressed, in
-        the host cache). Mostly none: then no later state needs a pass of its own."""
-        return self.once(("out", vm.index), lambda: int(np.count_nonzero(vm.gp_state >= SWAPPED)))
+        the host cache). Mostly none, which a max() tells without a mask; then no later state
+        needs a pass of its own."""
+        return self.once(("out", vm.index), lambda: 0 if vm.gp_state.max(initial=0) < SWAPPED
+                         else int(np.count_nonzero(vm.gp_state >= SWAPPED)))
 
     def mapped(self, vm) -> np.ndarray:
         """Per GPPN of ``vm``: privately mapped. Kept for the last VM asked only (its counters

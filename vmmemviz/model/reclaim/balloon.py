@@ -57,8 +57,9 @@ def size(vm) -> int:
 
 
 def tallied_size(tally, vm) -> int:
-    """``size``, counted once for the VM and the host counters."""
-    return tally.once(("balloon", vm.index), lambda: size(vm))
+    """``size``, counted once for the VM and the host counters; BALLOON is the largest guest
+    page state, so a VM without a balloon page (most) is told by a max(), without a mask."""
+    return tally.once(("balloon", vm.index), lambda: 0 if vm.gp_guest.max(initial=0) < G.BALLOON else size(vm))
 
 
 def unback(state, vm, gppns) -> np.ndarray:
