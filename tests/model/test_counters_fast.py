@@ -93,6 +93,7 @@ RUNS = {
         "GSWCUR", "GSWR/s", "GSWW/s", "MEMWAIT/s", "UNZIP/s", "SWR/s", "SWW/s", "SWCUR", "%SWPWT", "swap_curr_mb")),
     "hostcache": (lambda: scenario.load("hostcache"), ("LLSWR/s", "%SWPWT", "SWCUR")),
     "compression": (lambda: scenario.load("compression"), ("ZIP/s", "UNZIP/s", "CACHEUSD", "zip_zipped_mb")),
+    "swap": (lambda: scenario.load("swap"), ("SWCUR", "SWR/s", "GSWW/s", "swap_curr_mb")),   # swapped, none compressed
 }
 
 
