@@ -4,7 +4,8 @@
 / ``host_values``: a VM's pages per ``gp_state`` (GRANT, SHRD, SWCUR, SWTGT, CNSM and the host
 sums read the same few counts), its shared pages' frames (TPS and CNSM), the tick's rows per
 VM and kind (every per-second rate: one pass over the rows instead of one per rate and VM).
-A tally is of one state at one position: it is never kept past the call that made it.
+A tally is of one state at one position: it is never kept past the call that made it, and
+of the arrays it makes it keeps one VM's at a time (a 1 TiB host's would not fit beside it).
 """
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from vmmemviz.model.core.vm import MAPPED, SHARED, SWAPPED
 
 
 class Tally:
+    """Counts of one state, each made at most once, for one call of the counters."""
+
     def __init__(self, state, recent=None):
         """``recent``: the event rows of the current tick up to the state's position, for the
         per-second rates (default: none, rates of 0)."""
         self.state = state
         self.recent = np.zeros(0, EVENT_DTYPE) if recent is None else recent
         self._memo = {}
-        self._mapped = (None, None)
+        self._arrays = (None, {})
 
     def once(self, key, compute):
         """``compute()``, computed at most once per ``key`` in this tally."""
@@ -51,21 +54,27 @@ class Tally:
         return self.once(("out", vm.index), lambda: 0 if vm.gp_state.max(initial=0) < SWAPPED
                          else int(np.count_nonzero(vm.gp_state >= SWAPPED)))
 
+    def _array(self, vm, name: str, compute) -> np.ndarray:
+        """``compute()``, an array per page of ``vm``, kept only while the same VM asks (its
+        counters are computed one VM after the other): a call holds one VM's arrays at most."""
+        if self._arrays[0] is not vm:
+            self._arrays = (vm, {})
+        arrays = self._arrays[1]
+        if name not in arrays:
+            arrays[name] = compute()
+        return arrays[name]
+
     def mapped(self, vm) -> np.ndarray:
-        """Per GPPN of ``vm``: privately mapped. Kept for the last VM asked only (its counters
-        are computed one VM after the other), so a call holds one VM's mask at most."""
-        if self._mapped[0] is not vm:
-            self._mapped = (vm, vm.gp_state == MAPPED)
-        return self._mapped[1]
+        """Per GPPN of ``vm``: privately mapped."""
+        return self._array(vm, "mapped", lambda: vm.gp_state == MAPPED)
 
     def shared_frames(self, vm) -> np.ndarray:
         """The MPNs ``vm``'s shared pages map, in GPPN order."""
-        return self.once(("shared", vm.index),
-                         lambda: vm.gp_loc[np.flatnonzero(vm.gp_state == SHARED)].astype(np.int64))
+        return self._array(vm, "shared", lambda: vm.gp_loc[np.flatnonzero(vm.gp_state == SHARED)].astype(np.int64))
 
     def shared_refs(self, vm) -> np.ndarray:
         """References of the frame of each of ``vm``'s shared pages (``shared_frames`` order)."""
-        return self.once(("refs", vm.index), lambda: self.state.host.mpn_refs[self.shared_frames(vm)])
+        return self._array(vm, "refs", lambda: self.state.host.mpn_refs[self.shared_frames(vm)])
 
     def _rows_by_kind(self, vm) -> list:
         by_vm_and_kind = self.once("rows", lambda: np.bincount(

@@ -76,5 +76,7 @@ def all_counters(state, sim, recent=None) -> dict:
     """Every counter of ``state``; ``recent``: the tick's rows up to the state's position
     (default: none, rates of 0)."""
     tally = Tally(state, recent)
-    return {"host": host_counters(state, sim, tally),
-            "vms": {vm.name: vm_counters(state, vm, sim, tally) for vm in state.vms}}
+    # the VMs first, one after the other (the tally keeps one VM's arrays at a time); the
+    # host's sums then find each VM's counts in the tally
+    vms = {vm.name: vm_counters(state, vm, sim, tally) for vm in state.vms}
+    return {"host": host_counters(state, sim, tally), "vms": vms}
