@@ -1,9 +1,8 @@
-"""The model's fast paths compute what the plain way computes: rows copied as bytes, the
-counters of each VM from its own rows, the hash memo, an access that faults only the
-pages that need it while reclaiming spares every page it touches, TPS's table matched once
-per distinct hash, and page bytes built without numpy's per-page objects."""
+"""The model's fast paths compute what the plain way computes: rows copied as bytes, the hash
+memo, an access that faults only the pages that need it while reclaiming spares every page it
+touches, TPS's table matched once per distinct hash, and page bytes built without numpy's
+per-page objects (the counters' own: test_counters_fast.py)."""
 import numpy as np
-import pytest
 
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core import content as C
@@ -12,11 +11,9 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import EVENT_DTYPE, EventLog, concat_rows, take_rows
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.simulator import Simulator
-from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.model.core.vm import MAPPED
 from vmmemviz.model.guest import guestos, workload
 from vmmemviz.model.reclaim import largepages, tps
-from vmmemviz.model.views import counters
 
 
 def random_rows(rng, n):
@@ -44,31 +41,6 @@ def test_the_log_returns_every_row_appended_small_and_large_batches():
     assert len(log) == len(want)
     assert log.rows().tobytes() == want.tobytes()
     assert log.rows(777, 70000).tobytes() == want[777:70000].tobytes()
-
-
-@pytest.fixture(scope="module")
-def overcommit():
-    tl = Timeline(scenario.load("overcommit"))
-    tl.ensure(60000)
-    return tl
-
-
-RATES = [c.name for c in counters.DECLARED if not c.host and c.unit in ("MB/s", "pages/s")]
-
-
-def test_each_vms_counters_from_its_own_rows_equal_those_from_the_whole_tick(overcommit):
-    tl = overcommit
-    seen_rate = set()
-    for pos in np.linspace(1, len(tl) - 1, 9).astype(int):
-        tl.seek(int(pos))
-        recent = tl.tick_rows(tl.pos)
-        split = counters.all_counters(tl.view, tl.sim, recent)["vms"]
-        ovhd = counters.overhead_by_vm(tl.view)
-        for vm in tl.view.vms:
-            whole = counters.vm_counters(tl.view, vm, tl.sim, recent, ovhd)
-            assert split[vm.name] == whole, (pos, vm.name)
-            seen_rate |= {k for k in RATES if whole[k]}
-    assert len(seen_rate) >= 3, seen_rate        # the rates compared were not all 0
 
 
 def test_the_hash_memo_gives_each_contents_hash_across_merges_and_clears():

@@ -14,6 +14,7 @@ from vmmemviz.model.reclaim import tps
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.events import apply_rows
 from vmmemviz.model.core.simulator import Simulator, build_state
+from vmmemviz.model.core.tally import Tally
 from vmmemviz.model.core.timeline import Timeline
 
 VM = """
@@ -134,7 +135,7 @@ def test_first_page_becomes_a_hint_and_a_later_match_shares_with_it():
     assert not (a.tps_flags[g] & tps.HINT).any() and (a.gp_state[g] == V.MAPPED).all()
     assert tps_of(sim).share_pages(a, g).tolist() == [False] * 8
     assert (a.tps_flags[g] & tps.HINT).all() and (a.gp_state[g] == V.MAPPED).all()
-    assert tps.PageSharing.vm_values(sim.state, a, sim, sim.log.rows(0, 0))["COWH"] == counters.mb(8)
+    assert tps.PageSharing.vm_values(sim.state, a, sim, Tally(sim.state))["COWH"] == counters.mb(8)
     hinted = a.gp_loc[g].copy()
     assert tps_of(sim).share_pages(b, g).all()
     assert (a.gp_state[g] == V.SHARED).all() and (b.gp_state[g] == V.SHARED).all()

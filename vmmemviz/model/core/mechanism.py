@@ -82,12 +82,13 @@ class Mechanism:
         return gppns
 
     @staticmethod
-    def vm_values(state, vm, sim, recent) -> dict:
-        """The VM's counters (declared in ``counters``); ``recent``: the tick's rows so far."""
+    def vm_values(state, vm, sim, tally) -> dict:
+        """The VM's counters (declared in ``counters``); ``tally`` (tally.py): the figures
+        several counters share, and the tick's rows so far for the rates."""
         return {}
 
     @staticmethod
-    def host_values(state, sim, recent) -> dict:
+    def host_values(state, sim, tally) -> dict:
         """The host's counters (declared in ``counters``)."""
         return {}
 

@@ -135,6 +135,12 @@ class SlotStore(Store):
     def free(self, state, vm) -> int:
         return int(np.count_nonzero(self._arr(vm) == EMPTY))
 
+    def used(self, state, vm) -> int:
+        """Slots in use; EMPTY is the largest slot value, so a store with none in use (most VMs
+        never page to their guest swap) is told by a min(), without a mask."""
+        arr = self._arr(vm)
+        return 0 if not len(arr) or arr.min() == EMPTY else int(np.count_nonzero(arr != EMPTY))
+
     def put(self, state, vm, content, gppns=None) -> np.ndarray:
         arr = self._arr(vm)
         slots = np.flatnonzero(arr == EMPTY)[:len(content)]

@@ -1,7 +1,5 @@
-"""Pages and megabytes: the one conversion, and the per-second rates counters show."""
+"""Pages and megabytes: the one conversion."""
 from __future__ import annotations
-
-import numpy as np
 
 PAGES_PER_MB = 256          # 4 KiB pages in a MB
 
@@ -15,7 +13,3 @@ def mb(pages) -> float:
     """MB, to two decimals, as esxtop shows them."""
     return round(float(pages) / PAGES_PER_MB, 2)
 
-
-def rate(recent, vm, *codes) -> float:
-    """MB/s of ``vm``'s rows of kinds ``codes`` among ``recent`` (the tick's rows so far)."""
-    return mb(np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], codes)))

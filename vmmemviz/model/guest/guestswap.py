@@ -26,7 +26,7 @@ from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
-from vmmemviz.model.core.units import mb, rate
+from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import ACCESSED, MAPPED, SHARED
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.reclaim.sampling import PREV_ACCESSED
@@ -163,6 +163,6 @@ class GuestPaging(Mechanism):
         sim.emit(sim.rows(len(out), apply_guest_pagein.code, vm.index, proc=proc.index, gvpn=out, gppn=gppns))
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        return {"GSWCUR": mb(GSWAP.used(state, vm)), "GSWR/s": rate(recent, vm, apply_guest_pagein.code),
-                "GSWW/s": rate(recent, vm, apply_guest_pageout.code)}
+    def vm_values(state, vm, sim, tally):
+        return {"GSWCUR": mb(GSWAP.used(state, vm)), "GSWR/s": tally.rate(vm, apply_guest_pagein.code),
+                "GSWW/s": tally.rate(vm, apply_guest_pageout.code)}

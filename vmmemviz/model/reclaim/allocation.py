@@ -35,19 +35,21 @@ from vmmemviz.model.core.units import mb, pages
 from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import kind, per_vm_target
 from vmmemviz.model.core.mechanism import Mechanism
+from vmmemviz.model.core.tally import Tally
 from vmmemviz.model.reclaim.freestates import LOW, HostStates
-from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB, SHARED
+from vmmemviz.model.core.vm import BALLOONED, MAPPED, PAGES_PER_MB
 
 SZTGT = "alloc.sztgt"
 RECLAIM_MARGIN = 0.10     # targets leave free memory 10% above the clear (esx4: soft) threshold
 GROWTH_WINDOW = 10        # seconds of demand growth a target makes room for
 
 
-def consumed(state, vm) -> int:
+def consumed(state, vm, tally=None) -> int:
     """Machine frames the VM uses (esxtop CONSUMED): its private pages, its part of each shared
-    frame it maps (1 / references) and the frames its stores hold in memory (compression cache)."""
-    shared = state.host.mpn_refs[vm.gp_loc[vm.gp_state == SHARED]]
-    return (int(np.count_nonzero(vm.gp_state == MAPPED)) + int(np.sum(1.0 / np.maximum(shared, 1)))
+    frame it maps (1 / references) and the frames its stores hold in memory (compression cache).
+    ``tally``: the counters' tally of ``state``, whose counts it shares (default: a fresh one)."""
+    tally = Tally(state) if tally is None else tally
+    return (tally.pages(vm, MAPPED) + int(np.sum(1.0 / np.maximum(tally.shared_refs(vm), 1)))
             + sum(s.frames(state, vm) for s in state.stores.values()))
 
 
@@ -197,7 +199,6 @@ class Allocation(Mechanism):
         return True
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        return {"SZTGT": mb(sztgt(state, vm) + vm.cfg.overhead_pages()), "CNSM": mb(consumed(state, vm)),
-                "MEMWAIT/s": mb(int(recent["aux"][(recent["vm"] == vm.index)
-                                                 & (recent["kind"] == apply_mem_wait.code)].sum()))}
+    def vm_values(state, vm, sim, tally):
+        return {"SZTGT": mb(sztgt(state, vm) + vm.cfg.overhead_pages()), "CNSM": mb(consumed(state, vm, tally)),
+                "MEMWAIT/s": mb(tally.aux(vm, apply_mem_wait.code))}

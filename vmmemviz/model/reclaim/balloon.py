@@ -56,6 +56,12 @@ def size(vm) -> int:
     return int(np.count_nonzero(vm.gp_guest == G.BALLOON))
 
 
+def tallied_size(tally, vm) -> int:
+    """``size``, counted once for the VM and the host counters; BALLOON is the largest guest
+    page state, so a VM without a balloon page (most) is told by a max(), without a mask."""
+    return tally.once(("balloon", vm.index), lambda: 0 if vm.gp_guest.max(initial=0) < G.BALLOON else size(vm))
+
+
 def unback(state, vm, gppns) -> np.ndarray:
     """Free whatever backs ``gppns``; returns the MPN each had (NONE for none)."""
     host = state.host
@@ -211,12 +217,12 @@ class Balloon(Mechanism):
             deflate(self.sim, vm, short)
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(size(vm)),
+    def vm_values(state, vm, sim, tally):
+        return {"MCTL?": "Y" if vm.cfg.tools else "N", "MCTLSZ": mb(tallied_size(tally, vm)),
                 "MCTLTGT": mb(state.extra[TARGET][vm.index]), "MCTLMAX": mb(mctl_max(sim.settings, vm))}
 
     @staticmethod
-    def host_values(state, sim, recent):
-        return {"memctl_curr_mb": mb(sum(size(vm) for vm in state.vms)),
+    def host_values(state, sim, tally):
+        return {"memctl_curr_mb": mb(sum(tallied_size(tally, vm) for vm in state.vms)),
                 "memctl_target_mb": mb(int(state.extra[TARGET].sum())),
                 "memctl_max_mb": mb(sum(mctl_max(sim.settings, vm) for vm in state.vms))}

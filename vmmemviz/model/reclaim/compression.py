@@ -41,7 +41,7 @@ from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import Store
-from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
+from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import COMPRESSED, MAPPED, SWAPPED, restore
 
 UNITS_PER_FRAME = 4             # 1 KiB units in a 4 KiB frame
@@ -116,12 +116,13 @@ class CacheStore(Store):
 CACHE = CacheStore("zip", "compression cache", COMPRESSED, group="zip")
 
 
-def compressed(vm) -> int:
-    return int(np.count_nonzero(vm.gp_state == COMPRESSED))
-
-
 def units_used(vm) -> int:
     return int(np.count_nonzero(vm.zip_size != FREE))
+
+
+def tallied_units(tally, vm) -> int:
+    """``units_used``, counted once for the VM and the host counters."""
+    return tally.once(("zip units", vm.index), lambda: units_used(vm))
 
 
 def frames_held(vm) -> int:
@@ -337,12 +338,12 @@ class Compression(Mechanism):
             self.sim.emit(self.sim.rows(len(z), apply_unzip.code, vm.index, gppn=z))
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(units_used(vm) / 1024, 2),
-                "ZIP/s": rate(recent, vm, apply_zip.code), "UNZIP/s": rate(recent, vm, apply_unzip.code)}
+    def vm_values(state, vm, sim, tally):
+        return {"CACHESZ": mb(frames_held(vm)), "CACHEUSD": round(tallied_units(tally, vm) / 1024, 2),
+                "ZIP/s": tally.rate(vm, apply_zip.code), "UNZIP/s": tally.rate(vm, apply_unzip.code)}
 
     @staticmethod
-    def host_values(state, sim, recent):
-        zipped = sum(compressed(vm) for vm in state.vms)
-        used = sum(units_used(vm) for vm in state.vms)
+    def host_values(state, sim, tally):
+        zipped = sum(tally.pages(vm, COMPRESSED) for vm in state.vms)
+        used = sum(tallied_units(tally, vm) for vm in state.vms)
         return {"zip_zipped_mb": mb(zipped), "zip_saved_mb": round(zipped / PAGES_PER_MB - used / 1024, 2)}

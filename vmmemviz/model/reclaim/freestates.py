@@ -205,5 +205,5 @@ class HostStates(Mechanism):
             sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=int(free_mb)))
 
     @staticmethod
-    def host_values(state, sim, recent):
+    def host_values(state, sim, tally):
         return {"minfree_mb": round(sim.mechanism(HostStates).minfree_mb, 2), "state": STATE_NAMES[state.host_state]}

@@ -26,7 +26,7 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core.events import hx, kind, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import EMPTY, Store
-from vmmemviz.model.core.units import mb, rate
+from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import restore, stash
 
 CACHED = 6                      # gp_state of a page in the host cache
@@ -135,15 +135,14 @@ class HostCache(Mechanism):
             self.sim.emit(self.sim.rows(len(c), apply_llswap_in.code, vm.index, gppn=c))
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        cache_reads = np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], reading("hostcache")))
-        vswp_reads = np.count_nonzero((recent["vm"] == vm.index) & np.isin(recent["kind"], reading("vswp")))
-        wait_ms = VSWP_READ_MS * (vswp_reads + CACHE_READ_COST * cache_reads)
-        return {"LLSWR/s": rate(recent, vm, *reading("hostcache")), "LLSWW/s": rate(recent, vm, *writing("hostcache")),
+    def vm_values(state, vm, sim, tally):
+        cache_reads = tally.rows(vm, *tally.kinds(reading, "hostcache"))
+        wait_ms = VSWP_READ_MS * (tally.rows(vm, *tally.kinds(reading, "vswp")) + CACHE_READ_COST * cache_reads)
+        return {"LLSWR/s": mb(cache_reads), "LLSWW/s": tally.rate(vm, *tally.kinds(writing, "hostcache")),
                 "%SWPWT": round(min(100.0, float(wait_ms) / 10), 2)}
 
     @staticmethod
-    def host_values(state, sim, recent):
+    def host_values(state, sim, tally):
         if not CACHE.exists(state):
             return {"llswap_size_mb": 0.0, "llswap_used_mb": 0.0}
         return {"llswap_size_mb": mb(len(state.extra[CONTENT])),

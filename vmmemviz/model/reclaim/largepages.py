@@ -83,6 +83,17 @@ def in_large_pages(state, vm) -> np.ndarray:
     return large
 
 
+def large_mapped(state, vm, tally) -> int:
+    """LPAGE in pages. Nothing to look up when the host holds no large page (at host scale,
+    most states: every large page is broken in the clear state; a max() tells frames without
+    any flag) or the VM no private page."""
+    flags = state.host.mpn_flags
+    if not tally.pages(vm, MAPPED) or not tally.once("large frames", lambda: bool(
+            flags.max(initial=0) and np.count_nonzero(flags & H.LARGE))):
+        return 0
+    return int(np.count_nonzero(in_large_pages(state, vm)))
+
+
 def large_groups(state, vm) -> np.ndarray:
     """First GPPNs of ``vm``'s ranges backed by a large page (any page of the range still in
     it: balloon or swap may have taken some)."""
@@ -230,6 +241,6 @@ class LargePages(Mechanism):
             self.split(vm, first, np.full(len(first), RECLAIM), share=False)
 
     @staticmethod
-    def vm_values(state, vm, sim, recent) -> dict:
-        return {"LPAGE": mb(np.count_nonzero(in_large_pages(state, vm))),
+    def vm_values(state, vm, sim, tally) -> dict:
+        return {"LPAGE": mb(large_mapped(state, vm, tally)),
                 "WALK/MISS": round(vm.walk_refs / vm.tlb_misses, 2) if vm.tlb_misses else 0.0}

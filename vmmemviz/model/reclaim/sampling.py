@@ -135,7 +135,7 @@ class ActiveSampling(Mechanism):
                 sim.emit(sim.rows(1, apply_active_estimate.code, vm.index, aux=actv, mpn=nxt, gvpn=round(partial)))
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
+    def vm_values(state, vm, sim, tally):
         return {"TCHD": mb(touched(vm)), "%ACTV": vm.active_pct,
                 "%ACTVS": int(state.extra[SLOW][vm.index]), "%ACTVF": int(state.extra[FAST][vm.index]),
                 "%ACTVN": int(state.extra[NEXT][vm.index]), "TCHD_W": mb(written(vm))}

@@ -40,7 +40,7 @@ from vmmemviz.model.core import counter
 from vmmemviz.model.core.events import hx, kind, per_vm_target, reading, writing
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import SlotStore
-from vmmemviz.model.core.units import PAGES_PER_MB, mb, rate
+from vmmemviz.model.core.units import PAGES_PER_MB, mb
 from vmmemviz.model.core.vm import MAPPED, SWAPPED, restore, stash
 from vmmemviz.model.reclaim import balloon
 from vmmemviz.model.reclaim.allocation import RECLAIM_MARGIN, consumed, need, over_limit, reservation_pages
@@ -50,19 +50,15 @@ TARGET = "swap.target"
 VSWP = SlotStore("vswp", ".vswp", "vswp", SWAPPED, lambda vm: vm.n - reservation_pages(vm))
 
 
-def swapped(vm) -> int:
-    return int(np.count_nonzero(vm.gp_state == SWAPPED))
-
-
 def out(vm) -> int:
     """Pages taken out of machine memory by the hypervisor: swapped or compressed."""
     return int(np.count_nonzero(vm.gp_state >= SWAPPED))      # SWAPPED, COMPRESSED: the last states
 
 
-def swap_target(state, vm) -> int:
+def swap_target(state, vm, tally) -> int:
     """esxtop SWTGT, "the expected swap usage": the target of pages out less those compressed
     (the swap target counts both, since compression takes pages on their way to the .vswp)."""
-    return max(0, int(state.extra[TARGET][vm.index]) - (out(vm) - swapped(vm)))
+    return max(0, int(state.extra[TARGET][vm.index]) - (tally.pages_out(vm) - tally.pages(vm, SWAPPED)))
 
 
 apply_swap_target = kind(70, "SWAP_TARGET", "swap", "Hypervisor swapping: in the hard and low states the "
@@ -224,12 +220,12 @@ class Swap(Mechanism):
         return limit
 
     @staticmethod
-    def vm_values(state, vm, sim, recent):
-        return {"SWCUR": mb(swapped(vm)), "SWTGT": mb(swap_target(state, vm)),
-                "SWR/s": rate(recent, vm, *reading("vswp")),
-                "SWW/s": rate(recent, vm, *writing("vswp"))}
+    def vm_values(state, vm, sim, tally):
+        return {"SWCUR": mb(tally.pages(vm, SWAPPED)), "SWTGT": mb(swap_target(state, vm, tally)),
+                "SWR/s": tally.rate(vm, *tally.kinds(reading, "vswp")),
+                "SWW/s": tally.rate(vm, *tally.kinds(writing, "vswp"))}
 
     @staticmethod
-    def host_values(state, sim, recent):
-        return {"swap_curr_mb": mb(sum(swapped(vm) for vm in state.vms)),
-                "swap_rclmtgt_mb": mb(sum(swap_target(state, vm) for vm in state.vms))}
+    def host_values(state, sim, tally):
+        return {"swap_curr_mb": mb(sum(tally.pages(vm, SWAPPED) for vm in state.vms)),
+                "swap_rclmtgt_mb": mb(sum(swap_target(state, vm, tally) for vm in state.vms))}

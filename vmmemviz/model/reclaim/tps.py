@@ -651,19 +651,17 @@ class PageSharing(Mechanism):
             self.sim.emit(self.sim.rows(len(w), apply_cow.code, vm.index, gppn=w))
 
     @staticmethod
-    def vm_values(state, vm, sim, recent) -> dict:
-        g = np.flatnonzero(vm.gp_state == SHARED)
-        m = vm.gp_loc[g].astype(np.int64)
-        refs = state.host.mpn_refs[m]
+    def vm_values(state, vm, sim, tally) -> dict:
+        m = tally.shared_frames(vm)
         zero = int(np.count_nonzero(state.host.mpn_content[m] == C.ZERO_CID))
-        saved = float(np.sum(1.0 - 1.0 / np.maximum(refs, 1)))
-        cowh = int(np.count_nonzero((vm.tps_flags & HINT) & (vm.gp_state == MAPPED)))
-        cow = int(np.count_nonzero((recent["kind"] == apply_cow.code) & (recent["vm"] == vm.index)))
-        return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh), "COW/s": cow}
+        saved = float(np.sum(1.0 - 1.0 / np.maximum(tally.shared_refs(vm), 1)))
+        cowh = int(np.count_nonzero((vm.tps_flags & HINT) & tally.mapped(vm)))
+        return {"ZERO": mb(zero), "SHRD": mb(len(m)), "SHRDSVD": mb(saved), "COWH": mb(cowh),
+                "COW/s": tally.rows(vm, apply_cow.code)}
 
     @staticmethod
-    def host_values(state, sim, recent) -> dict:
-        shared = sum(int(np.count_nonzero(vm.gp_state == SHARED)) for vm in state.vms)
+    def host_values(state, sim, tally) -> dict:
+        shared = sum(tally.pages(vm, SHARED) for vm in state.vms)
         common = int(np.count_nonzero(state.host.mpn_state == H.SHARED))
         return {"pshare_shared_mb": mb(shared), "pshare_common_mb": mb(common),
                 "pshare_saving_mb": mb(shared - common)}

@@ -3,10 +3,11 @@
 Every counter is declared (core/counter.py) next to what computes it: here the base figures
 of the host and the VMs (MEMSZ, GRANT, OVHD, the TLB/MMU figures; managed, free), and in
 each mechanism of the catalog its own (``Mechanism.counters``, values from
-``vm_values(state, vm, sim, recent)`` / ``host_values(state, sim, recent)``, in catalog
+``vm_values(state, vm, sim, tally)`` / ``host_values(state, sim, tally)``, in catalog
 order, whether the mechanism is enabled or not). ``sim`` is the live simulator (settings,
-mechanisms); ``recent`` is the event rows of the current tick up to the state's position,
-for the per-second rates (SWR/s, ZIP/s, ...). ``VM`` and ``HOST`` map every declared name
+mechanisms); ``tally`` (core/tally.py) counts, once for the whole call, what several counters
+read: pages per state, the event rows of the current tick up to the state's position for the
+per-second rates (SWR/s, ZIP/s, ...). ``VM`` and ``HOST`` map every declared name
 to its declaration: the counters panel, the plots, F1 help and the esxtop reader read them.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from vmmemviz.model.catalog import MECHANISMS
 from vmmemviz.model.core import counter
 from vmmemviz.model.core import host as H
-from vmmemviz.model.core.events import EVENT_DTYPE, take_rows
+from vmmemviz.model.core.tally import Tally
 from vmmemviz.model.core.units import mb
 from vmmemviz.model.core.vm import MAPPED, SHARED
 
@@ -48,46 +49,34 @@ def overhead_by_vm(state) -> np.ndarray:
     return np.bincount(state.host.mpn_owner[hv], minlength=H.NO_VM + 1)
 
 
-def vm_counters(state, vm, sim, recent, ovhd_by_vm=None) -> dict:
-    """The counters of ``vm``; ``recent``: the tick's rows so far (all of them, or only the
-    VM's own: every VM counter reads only rows of its VM)."""
-    st = vm.gp_state
-    granted = int(np.count_nonzero((st == MAPPED) | (st == SHARED)))
-    ovhd = int((overhead_by_vm(state) if ovhd_by_vm is None else ovhd_by_vm)[vm.index])
+def vm_counters(state, vm, sim, tally) -> dict:
+    """The counters of ``vm``."""
     out = {
         "MEMSZ": mb(vm.n),
-        "GRANT": mb(granted),
-        "OVHD": mb(ovhd),
+        "GRANT": mb(tally.pages(vm, MAPPED) + tally.pages(vm, SHARED)),
+        "OVHD": mb(int(tally.once("overhead", lambda: overhead_by_vm(state))[vm.index])),
         "TLB_HITS": vm.tlb_hits,
         "TLB_MISSES": vm.tlb_misses,
         "WALK_REFS": vm.walk_refs,
         "VM_EXITS": vm.vm_exits,
     }
     for m in MECHANISMS:
-        out.update(m.vm_values(state, vm, sim, recent))
+        out.update(m.vm_values(state, vm, sim, tally))
     return out
 
 
-def host_counters(state, sim, recent) -> dict:
+def host_counters(state, sim, tally) -> dict:
     out = {"managed_mb": mb(state.host.n_mpn), "free_mb": mb(state.host.free_count())}
     for m in MECHANISMS:
-        out.update(m.host_values(state, sim, recent))
+        out.update(m.host_values(state, sim, tally))
     return out
-
-
-def rows_by_vm(recent, n_vms: int) -> list:
-    """``recent`` split by VM, each VM's rows in their order: a VM's counters read only its own
-    rows, so each rate scans those instead of the whole tick's (64 VMs x 16 rates a tick)."""
-    grouped = take_rows(recent, np.argsort(recent["vm"], kind="stable"))
-    bounds = np.searchsorted(grouped["vm"], np.arange(n_vms + 1))
-    return [grouped[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def all_counters(state, sim, recent=None) -> dict:
-    """Every counter of ``state``; ``recent`` defaults to no rows (rates of 0)."""
-    if recent is None:
-        recent = np.zeros(0, EVENT_DTYPE)
-    ovhd = overhead_by_vm(state)
-    mine = rows_by_vm(recent, len(state.vms))
-    return {"host": host_counters(state, sim, recent),
-            "vms": {vm.name: vm_counters(state, vm, sim, mine[vm.index], ovhd) for vm in state.vms}}
+    """Every counter of ``state``; ``recent``: the tick's rows up to the state's position
+    (default: none, rates of 0)."""
+    tally = Tally(state, recent)
+    # the VMs first, one after the other (the tally keeps one VM's arrays at a time); the
+    # host's sums then find each VM's counts in the tally
+    vms = {vm.name: vm_counters(state, vm, sim, tally) for vm in state.vms}
+    return {"host": host_counters(state, sim, tally), "vms": vms}
