@@ -3,8 +3,8 @@
 * seek to a random event of hostscale (64 GiB) and of the overcommit tour: median and max
   after the first, the ratio to a bare copy of every state array once (what restoring a whole
   keyframe would cost at least) and to a bare copy of the blocks each seek changed (what any
-  restore of whole blocks must write); the first seek from a fresh view (the live state's
-  twin) against writing as many bytes into new memory; and the seek with the window's frame
+  restore of whole blocks must write); the first seek after the run (the window's view at
+  its end) against writing as many bytes into new memory; and the seek with the window's frame
   after it (bands and counters, as the window's worker builds it: what the user waits for);
 * one tick against a bare numpy pass over the same arrays (sim_bench's figure and way);
 * bytes per page all in at 256 GiB (64 VMs of 8 GiB, 5 ticks through the Timeline): peak RSS
@@ -82,18 +82,18 @@ def bare_copy(state) -> float:
 
 
 def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float], float]:
-    """Seconds of seeks to ``targets`` from a fresh view (the live state's twin at the end),
-    and of the window's frame after each (its bands and counters, as the worker builds it);
-    then, going the same way again from a fresh view, of a bare copy of the blocks each seek
-    changed (what any restore of whole blocks must at least write; the view's bytes are
+    """Seconds of seeks to ``targets`` from the end of the finished run (as the window's view
+    after End), and of the window's frame after each (its bands and counters, as the worker
+    builds it); then, going the same way again from the end, of a bare copy of the blocks each
+    seek changed (what any restore of whole blocks must at least write; the view's bytes are
     compared before and after each seek), and of writing as many bytes into new memory (what
-    the first seek, which gives the view its own copy of them, must at least pay)."""
+    a first seek that gave the view its own copy of them would at least pay)."""
     from vmmemviz.engine.frame import build_frame
     from vmmemviz.model.core.modelstate import BLOCK
     from vmmemviz.scene.bands import ASPECT
     from vmmemviz.scene.incremental import BandBuilder
     out, frames, bare = [], [], []
-    tl.view                             # a fresh twin of the live state (as the window's view)
+    tl.view                             # a twin of the live state, as the window's view
     builder = BandBuilder()
     build_frame(tl, len(tl), None, ASPECT, builder)
     for k in targets:
@@ -103,7 +103,7 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
         t = time.perf_counter()
         build_frame(tl, k, None, ASPECT, builder)
         frames.append(time.perf_counter() - t)
-    tl.seek(len(tl))                    # a fresh twin again
+    tl.seek(len(tl))                    # back where the timed seeks began
     for k in targets:
         before = tl.view.buf.raw.copy()
         tl.seek(k)
@@ -268,7 +268,7 @@ def report(res: dict, cap_gb: float) -> None:
         for label, r in res["seek"].items() if "error" not in res["seek"] else []:
             print(f"seek {label} ({r['events']:,} events, run {r['run_s']:.1f} s, {r['keyframes']} keyframes "
                   f"{r['keyframe_mb']:.0f} MiB, {r['history_mb']:.0f} MiB of it history): median {r['median_ms']:.0f} ms, "
-                  f"max {r['max_ms']:.0f} ms, {r['over_100']} of {SEEKS} over 100 ms; the first, from a fresh view, "
+                  f"max {r['max_ms']:.0f} ms, {r['over_100']} of {SEEKS} over 100 ms; the first "
                   f"{r['first_ms']:.0f} ms against {r['first_touch_ms']:.0f} ms to write its bytes into new memory; "
                   f"bare copy of the state {r['bare_copy_ms']:.0f} ms -> median {r['median_ms'] / r['bare_copy_ms']:.2f}x; "
                   f"bare copy of the blocks a seek changed, median {r['differ_ms']:.0f} ms -> "

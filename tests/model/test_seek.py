@@ -345,13 +345,18 @@ def test_uniform_blocks_are_fills_and_read_back_exactly(monkeypatch):
     assert np.array_equal(out, raw[B:2 * B])
 
 
-def test_a_finished_run_hands_its_live_state_to_the_view_untracked(small_blocks):
-    """Seeking to the end of a finished run makes its live state the view, with plain arrays
-    (no write tracking on replays); seeks from there, back and forth, equal a fresh run."""
+@pytest.mark.parametrize("twin", [False, True])
+def test_a_finished_run_hands_its_live_state_to_the_view_untracked(small_blocks, twin):
+    """The first seek after the run finished makes its live state the view, with plain arrays
+    (no write tracking on replays; a twin the view was gives up its copies); seeks from
+    there, back and forth, equal a fresh run."""
     tl = Timeline(scenario.load("swap"), keyframe_every=500)
+    if twin:
+        tl.ensure(3000)
+        tl.seek(2000)                       # the view: a twin, with copies of its own
     tl.run_to_end()
-    tl.seek(len(tl))
-    assert tl.view is tl.sim.state
+    tl.seek(len(tl) // 3 if twin else len(tl))
+    assert tl.view is tl.sim.state and tl.sim.state.tr is None
     assert not any(isinstance(a, modelstate.Tracked) for _, a in tl.view.arrays())
     rows = tl.log.rows()
     rng = np.random.default_rng(11)
