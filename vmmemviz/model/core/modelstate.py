@@ -459,10 +459,21 @@ class State:
         for k in sorted(self.extra):
             yield k, self.extra, k
 
+    def _get(self, holder, a: str) -> np.ndarray:
+        """The array ``a`` of ``holder`` (a host, VM or process, or the ``extra`` dict)."""
+        return holder[a] if holder is self.extra else getattr(holder, a)
+
+    def _set(self, holder, a: str, arr: np.ndarray) -> None:
+        """Put ``arr`` in place of the array ``a`` of ``holder``."""
+        if holder is self.extra:
+            holder[a] = arr
+        else:
+            setattr(holder, a, arr)
+
     def arrays(self):
         """(name, array) for every array of the state, in a fixed order."""
         for name, holder, a in self._places():
-            yield name, holder[a] if holder is self.extra else getattr(holder, a)
+            yield name, self._get(holder, a)
 
     def _rehome(self, buf: _Buffer, tracked: bool, copy: bool = False) -> None:
         """Make every array a view of ``buf`` (:class:`Tracked` when ``tracked``; copying the
@@ -472,17 +483,14 @@ class State:
             self.tr = _Track(self.dirty, buf.raw.__array_interface__["data"][0], buf.size)
         self.buf, b = buf, 0
         for _, holder, a in self._places():
-            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            arr = self._get(holder, a)
             t = buf.raw[b * BLOCK:b * BLOCK + arr.nbytes].view(arr.dtype).reshape(arr.shape)
             if copy:
                 t[...] = arr
             if tracked:
                 t = t.view(Tracked)
                 t.tr = self.tr
-            if holder is self.extra:
-                holder[a] = t
-            else:
-                setattr(holder, a, t)
+            self._set(holder, a, t)
             b += _blocks(arr.nbytes)
 
     def _to_memfd(self, size: int) -> tuple:
@@ -493,7 +501,7 @@ class State:
         os.ftruncate(fd, size)
         written, b = np.zeros(layout(self)[1], bool), 0
         for _, holder, a in self._places():
-            arr = holder[a] if holder is self.extra else getattr(holder, a)
+            arr = self._get(holder, a)
             nb = _blocks(arr.nbytes)
             if arr.any():
                 data = memoryview(_raw(arr))
@@ -501,11 +509,7 @@ class State:
                     os.pwrite(fd, data[at:at + (1 << 30)], b * BLOCK + at)
                 written[b:b + nb] = True
                 del data
-            stand_in = np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
-            if holder is self.extra:
-                holder[a] = stand_in
-            else:
-                setattr(holder, a, stand_in)
+            self._set(holder, a, np.broadcast_to(np.zeros((), arr.dtype), arr.shape))
             if arr.nbytes >= BLOCK << 4:
                 del arr
                 _trim()
@@ -537,11 +541,7 @@ class State:
         views of the same bytes; ``src`` and ``dirty`` keep what the run left."""
         self.tr = None
         for _, holder, a in self._places():
-            arr = holder[a] if holder is self.extra else getattr(holder, a)
-            if holder is self.extra:
-                holder[a] = arr.view(np.ndarray)
-            else:
-                setattr(holder, a, arr.view(np.ndarray))
+            self._set(holder, a, self._get(holder, a).view(np.ndarray))
 
     def fork(self) -> "State":
         """A twin of this tracked state that shares its blocks copy-on-write: nothing is
@@ -605,9 +605,10 @@ class State:
             if len(todo) < PARALLEL:
                 store.write(self.buf.raw, todo, want, had)
             else:       # every other block each: LZ4 and numpy's fancy indexing run without the GIL
-                list(_pool().map(store.write, [self.buf.raw] * THREADS,
-                                 *zip(*[(todo[t::THREADS], want[t::THREADS], had[t::THREADS])
-                                        for t in range(THREADS)])))
+                shares = [_pool().submit(store.write, self.buf.raw, todo[t::THREADS], want[t::THREADS],
+                                         had[t::THREADS]) for t in range(THREADS)]
+                for share in shares:
+                    share.result()
             if self.tr is not None:
                 self._equal(snap)
         else:
