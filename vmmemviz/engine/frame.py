@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,8 +51,8 @@ STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's
 
 
 @functools.cache
-def _counting() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(1, thread_name_prefix="vmmemviz-counters")
+def _counting() -> futures.ThreadPoolExecutor:
+    return futures.ThreadPoolExecutor(1, thread_name_prefix="vmmemviz-counters")
 
 
 def chapter_at(scenario, tick: int):

@@ -102,10 +102,10 @@ class Overview:
             if not len(pi) or not len(pj):
                 continue
             codes = b.codes.reshape(-1)
-            at = _notable(codes)
-            if len(at) <= len(codes) >> 6:      # reclaimed pages are few: each to its pixel
-                r, c = np.divmod(at, b.cols)
-                np.maximum.at(self.top, (pi[r], pj[c]), rank[codes[at]])
+            found = _notable(codes)
+            if len(found) <= len(codes) >> 6:   # reclaimed pages are few: each to its pixel
+                r, c = np.divmod(found, b.cols)
+                np.maximum.at(self.top, (pi[r], pj[c]), rank[codes[found]])
                 continue
             top = rank[b.codes]
             top[top < P.NOTABLE_RANK] = 0
