@@ -93,9 +93,8 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
     from vmmemviz.scene.bands import ASPECT
     from vmmemviz.scene.incremental import BandBuilder
     out, frames, bare = [], [], []
-    tl.view                             # a twin of the live state, as the window's view
     builder = BandBuilder()
-    build_frame(tl, len(tl), None, ASPECT, builder)
+    build_frame(tl, len(tl), None, ASPECT, builder)     # the window's frame at the end
     for k in targets:
         t = time.perf_counter()
         tl.seek(k)
