@@ -35,17 +35,16 @@ class Tally:
 
     def pages(self, vm, gp_state: int) -> int:
         """Pages of ``vm`` in ``gp_state``."""
-        key = ("pages", vm.index, gp_state)
-        if key not in self._memo:
-            if gp_state == MAPPED:
-                self._memo[key] = int(np.count_nonzero(self.mapped(vm)))
-            elif gp_state == SHARED:
-                self._memo[key] = len(self.shared_frames(vm))
-            elif gp_state >= SWAPPED and not self.pages_out(vm):
-                self._memo[key] = 0
-            else:
-                self._memo[key] = int(np.count_nonzero(vm.gp_state == gp_state))
-        return self._memo[key]
+        return self.once(("pages", vm.index, gp_state), lambda: self._count(vm, gp_state))
+
+    def _count(self, vm, gp_state: int) -> int:
+        if gp_state == MAPPED:
+            return int(np.count_nonzero(self.mapped(vm)))
+        if gp_state == SHARED:
+            return len(self.shared_frames(vm))
+        if gp_state >= SWAPPED and not self.pages_out(vm):
+            return 0
+        return int(np.count_nonzero(vm.gp_state == gp_state))
 
     def pages_out(self, vm) -> int:
         """Pages of ``vm`` out of machine memory: in SWAPPED or a later state (compressed, in
