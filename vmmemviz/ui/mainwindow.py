@@ -663,7 +663,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_panels()
         if self.state.selection is not None and (prev is None or prev.pos != frame.pos):
             self.worker.inspect(self.state.selection)     # keep the inspector on the shown position
-        if self._rerun is not None and frame.pos == self._rerun[2]:
+        if self._rerun is not None and self._previous is None and frame.pos == self._rerun[2]:
+            # the new run's frame (_loaded has come): an old run's frame of that position may
+            # still have been queued, and compared the old run with itself
             changed, before, pos, old_log = self._rerun
             self._rerun = None
             self.message(changes_html(changed, counter_changes(before, frame.counters), pos,
