@@ -264,7 +264,7 @@ class Comparison(QtCore.QObject):
                 if src._fit:
                     dst.fit()
                 else:
-                    dst._fit = False
+                    dst._fit, dst._held = False, None
                     dst.setTransform(src.transform())
                     dst.centerOn(src.visible_rect().center())
             finally:

@@ -101,6 +101,7 @@ class LayerView(QtWidgets.QGraphicsView):
             self.scene().addItem(it)
         self.chain = ()
         self._fit = True
+        self._held = None       # a region held in view (fractions of the picture), see hold()
         self._hover = None
         self._minimap = Overview()
         self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
@@ -137,8 +138,7 @@ class LayerView(QtWidgets.QGraphicsView):
         self._minimap.follow(frame.bands, frame.changes if self.zoomed_in() else None, frame.base, frame.pos)
         self._place_overlays(progress)
         self.arrow_item.set_progress(progress)
-        if self._fit:
-            self.fit()
+        self._keep()
 
     def _place_overlays(self, progress: float | None = None):
         f = self.frame
@@ -181,19 +181,37 @@ class LayerView(QtWidgets.QGraphicsView):
 
     # -- zoom, pan, hover, click -------------------------------------------------------------
     def fit(self) -> None:
-        self._fit = True
+        self._fit, self._held = True, None
         if self.frame is not None:
             self.fitInView(self.picture_rect().adjusted(-1, -1, 1, 1), QtCore.Qt.AspectRatioMode.KeepAspectRatio)
 
+    def hold(self, region: tuple) -> None:
+        """Show ``region`` (x0, y0, x1, y1 as fractions of the picture) and keep showing it as
+        the window lays the picture out again (docks filling, a resize, a frame for the new
+        shape), until the user zooms or pans: how a session's zoom is restored."""
+        self._fit, self._held = False, region
+        self._keep()
+
+    def _keep(self) -> None:
+        """After a new layout or size: the whole picture when fitted, the held region if any."""
+        if self.frame is None:
+            return
+        if self._fit:
+            self.fit()
+        elif self._held is not None:
+            pic, (x0, y0, x1, y1) = self.picture_rect(), self._held
+            self.fitInView(QtCore.QRectF(pic.left() + x0 * pic.width(), pic.top() + y0 * pic.height(),
+                                         (x1 - x0) * pic.width(), (y1 - y0) * pic.height()),
+                           QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+
     def zoom(self, factor: float) -> None:
-        self._fit = False
+        self._fit, self._held = False, None
         self.scale(factor, factor)
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
         self._aspect_timer.start()
-        if self._fit:
-            self.fit()
+        self._keep()
 
     def wheelEvent(self, ev):
         self.zoom(1.0015 ** ev.angleDelta().y())
@@ -333,4 +351,4 @@ class LayerView(QtWidgets.QGraphicsView):
             if ref is not None:
                 self.pageClicked.emit(ref)
         elif (p - getattr(self, "_press", p)).manhattanLength() >= 4:
-            self._fit = False
+            self._fit, self._held = False, None

@@ -540,7 +540,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._previous, self.scenario = self.scenario, sc
         self._rerun = None
         self.banner.hide()
-        self.layer_view._fit = True
+        self.layer_view.fit()
         self.worker.load(sc, pos)
         compare.opened(self, sc)
         self._title()

@@ -23,7 +23,6 @@ from .appstate import Filters, groups
 from .comparestate import CompareState
 
 FILTER = "Sessions (*.vmmemviz)"
-SETTLE_MS = 1500     # a restored zoom follows the window until it has been still this long
 
 
 def view_of(layer_view) -> tuple[float, tuple | None]:
@@ -84,7 +83,7 @@ def save_dialog(win) -> None:
 
 class _Restore(QtCore.QObject):
     """Follows the load of a session's scenario: selection and filters once the worker
-    has it, the zoom once its frame is shown."""
+    has it, the zoom once its frame is shown (held by the layer view until the user moves it)."""
 
     def __init__(self, win, s: SS.Session, sc):
         super().__init__(win)
@@ -111,42 +110,10 @@ class _Restore(QtCore.QObject):
         self.win.state.frameChanged.disconnect(self._frame)
         QtCore.QTimer.singleShot(0, lambda: self._shown(frame))     # after the window has painted it
 
-    def _zoom(self, *_):
-        """Show the saved region. The window settles after the first frame (panels fill, docks
-        resize the picture, which is laid out again for its new shape): until it has been still
-        for SETTLE_MS, or the user zooms, pans or clicks, each change shows the region again."""
-        region, lv = self.s.region(), self.win.layer_view
-        if region is None or lv.frame is None:
-            return
-        pic = lv.picture_rect()
-        x0, y0, x1, y1 = region
-        lv._fit = False
-        lv.fitInView(QtCore.QRectF(pic.left() + x0 * pic.width(), pic.top() + y0 * pic.height(),
-                                   (x1 - x0) * pic.width(), (y1 - y0) * pic.height()),
-                     QtCore.Qt.AspectRatioMode.KeepAspectRatio)
-        self._still.start()
-
-    def eventFilter(self, obj, ev):
-        t = ev.type()
-        if t == QtCore.QEvent.Type.Resize:
-            QtCore.QTimer.singleShot(0, self, self._zoom)     # dropped if this restore is gone
-        elif t in (QtCore.QEvent.Type.Wheel, QtCore.QEvent.Type.MouseButtonPress, QtCore.QEvent.Type.KeyPress):
-            self._settled()
-        return False
-
-    def _settled(self):
-        self._still.stop()
-        self.win.layer_view.viewport().removeEventFilter(self)
-        self.win.state.frameChanged.disconnect(self._zoom)
-        self.deleteLater()
-
     def _shown(self, frame):
         s, lv = self.s, self.win.layer_view
         if s.region() is not None:
-            self._still = QtCore.QTimer(self, singleShot=True, interval=SETTLE_MS, timeout=self._settled)
-            lv.viewport().installEventFilter(self)
-            self.win.state.frameChanged.connect(self._zoom)
-            self._zoom()
+            lv.hold(s.region())      # kept as the docks settle and the picture is laid out again
         tick = s.position["tick"]
         if self.win.banner.text.text() == self._opening:      # it got there: the wait is over
             self.win.banner.hide()
@@ -156,8 +123,7 @@ class _Restore(QtCore.QObject):
         elif tick is not None and frame.tick != tick:
             self.win.message(f"The session saved event {s.event:,} at second {tick}; this vmmemviz runs it at "
                              f"second {frame.tick} (the simulator changed since).", error=True)
-        if s.region() is None:
-            self.deleteLater()
+        self.deleteLater()
 
 
 def restore(win, s: SS.Session) -> None:
