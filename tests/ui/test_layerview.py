@@ -356,3 +356,31 @@ def test_band_heights_follow_what_they_hold():
     small = {s.key: s for s in B.layout(mp_pages, vms, 1.4, host)}
     assert len({small[f"{layer}.0"].y for layer in ("zip", "vswp", "gswap")}) == 3
     assert {small[f"{layer}.0"].cols for layer in ("zip", "vswp", "gswap")} == {small["gp.0"].cols}
+
+
+def test_a_held_region_stays_in_view_until_the_user_presses_or_zooms(qtbot, tl):
+    v = LayerView(theme="dark")
+    qtbot.addWidget(v)
+    v.resize(600, 400)
+    v.show()
+    v.set_frame(build_frame(tl, 200))
+    region = (0.25, 0.2, 0.5, 0.6)
+
+    def centre():                        # where the view's centre is, as fractions of the picture
+        pic, c = v.picture_rect(), v.visible_rect().center()
+        return ((c.x() - pic.left()) / pic.width(), (c.y() - pic.top()) / pic.height())
+    v.hold(region)
+    assert centre() == pytest.approx((0.375, 0.4), abs=0.01)
+    v.resize(900, 300)                    # another shape, then a frame laid out for it
+    v.set_frame(build_frame(tl, 250, aspect=3.0))
+    assert centre() == pytest.approx((0.375, 0.4), abs=0.01) and v.zoomed_in()
+    qtbot.mouseClick(v.viewport(), QtCore.Qt.MouseButton.RightButton, pos=QtCore.QPoint(850, 250))
+    v.centerOn(v.picture_rect().center())
+    v.resize(600, 400)
+    v.set_frame(build_frame(tl, 260))
+    assert centre() != pytest.approx((0.375, 0.4), abs=0.05)    # a press ended the hold
+    v.hold(region)
+    v.zoom(2)
+    v.centerOn(v.picture_rect().center())
+    v.set_frame(build_frame(tl, 270, aspect=3.0))
+    assert centre() != pytest.approx((0.375, 0.4), abs=0.05)    # and so does a zoom

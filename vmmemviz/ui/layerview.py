@@ -340,7 +340,7 @@ class LayerView(QtWidgets.QGraphicsView):
             self.viewport().update()
 
     def mousePressEvent(self, ev):
-        self._press = ev.position().toPoint()
+        self._press, self._held = ev.position().toPoint(), None       # a drag or a click ends a hold
         super().mousePressEvent(ev)
 
     def mouseReleaseEvent(self, ev):
@@ -351,4 +351,4 @@ class LayerView(QtWidgets.QGraphicsView):
             if ref is not None:
                 self.pageClicked.emit(ref)
         elif (p - getattr(self, "_press", p)).manhattanLength() >= 4:
-            self._fit, self._held = False, None
+            self._fit = False
