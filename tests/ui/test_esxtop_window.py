@@ -76,7 +76,7 @@ def test_every_control_on_screen(qtbot, tmp_path):
         assert c.isVisible() and w.rect().contains(r), (c, r)
 
 
-def test_calibrate_from_the_window(qtbot, tmp_path):
+def test_calibrate_from_the_window(qtbot, wait_worker, tmp_path):
     """A small simulated capture calibrated from the window (one simulator run)."""
     from vmmemviz.cli import main
 
@@ -85,7 +85,7 @@ def test_calibrate_from_the_window(qtbot, tmp_path):
     w = CaptureWindow(read_esxtop(cap))
     qtbot.addWidget(w)
     out = tmp_path / "cal.toml"
-    with qtbot.waitSignal(w._worker.done, timeout=120_000):
+    with wait_worker(w._worker.done, timeout=120_000):
         w.calibrate(str(out), rounds=1)
     sc = tomllib.loads(out.read_text())
     assert [v["name"] for v in sc["vm"]] == list(w.cap.vms)

@@ -37,7 +37,7 @@ def key(qtbot, w, k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
 
 
 @pytest.mark.slow
-def test_keys_step_jump_and_play(qtbot, win):
+def test_keys_step_jump_and_play(qtbot, wait_worker, win):
     w = win
     assert w.frame.pos == 0 and "Space" in w.caption.text()
     key(qtbot, w, Key.Key_Right)
@@ -61,11 +61,11 @@ def test_keys_step_jump_and_play(qtbot, win):
     key(qtbot, w, Key.Key_Space)
     assert not w.playing
     p = w.frame.pos
-    with qtbot.waitSignal(w.worker.described, timeout=10000):
+    with wait_worker(w.worker.described, timeout=10000):
         w.worker.describe(("mp", None, None, 0))      # served after the pause: the worker has stopped
     assert w.frame.pos <= p + 1                       # at most the one frame in flight
     p = w.frame.pos
-    with qtbot.waitSignal(w.worker.described, timeout=10000):
+    with wait_worker(w.worker.described, timeout=10000):
         w.worker.describe(("mp", None, None, 0))
     assert w.frame.pos == p
     w.a_start.trigger()
@@ -77,7 +77,7 @@ def test_keys_step_jump_and_play(qtbot, win):
     assert w.timeline_bar.pos == 123
 
 
-def test_step_back_lands_on_the_state_play_gives(qtbot, win):
+def test_step_back_lands_on_the_state_play_gives(qtbot, wait_worker, win):
     w = win
     for _ in range(6):
         key(qtbot, w, Key.Key_Right, QtCore.Qt.KeyboardModifier.ShiftModifier)
@@ -87,7 +87,7 @@ def test_step_back_lands_on_the_state_play_gives(qtbot, win):
     key(qtbot, w, Key.Key_Left)
     at(qtbot, w, 29)
     got = {b.key: b.codes.reshape(-1)[:b.count] for b in w.frame.bands}    # whatever the layout
-    with qtbot.waitSignal(w.worker.described, timeout=10000):
+    with wait_worker(w.worker.described, timeout=10000):
         w.worker.describe(("mp", None, None, 0))       # the worker is idle at 29 once it answers
     digest = w.worker.timeline.view.digest()     # the worker is idle: safe to read here
     fresh = Timeline(scenario.load("default"))
@@ -98,7 +98,7 @@ def test_step_back_lands_on_the_state_play_gives(qtbot, win):
         assert np.array_equal(got[b.key][:n], b.codes.reshape(-1)[:n]), b.key
 
 
-def test_click_inspects_and_highlights_the_chain(qtbot, win):
+def test_click_inspects_and_highlights_the_chain(qtbot, wait_worker, win):
     w = win
     w.seek(300)
     at(qtbot, w, 300)
@@ -107,7 +107,7 @@ def test_click_inspects_and_highlights_the_chain(qtbot, win):
     vm = fresh.view.vms[0]
     g = int(np.flatnonzero(vm.gp_state == 1)[0])
     m = int(vm.gp_loc[g])
-    with qtbot.waitSignal(w.worker.inspected, timeout=10000) as sig:
+    with wait_worker(w.worker.inspected, timeout=10000) as sig:
         w.layer_view.pageClicked.emit(("mp", None, None, m))
     info = sig.args[0]
     assert ("gp", 0, None, g) in info["chain"]
@@ -116,11 +116,11 @@ def test_click_inspects_and_highlights_the_chain(qtbot, win):
     assert (("gp.0", g, g + 1), ("mp", m, m + 1)) in joined
 
 
-def test_hover_asks_the_worker_for_a_tooltip(qtbot, win):
+def test_hover_asks_the_worker_for_a_tooltip(qtbot, wait_worker, win):
     w = win
     w.seek(300)
     at(qtbot, w, 300)
-    with qtbot.waitSignal(w.worker.described, timeout=10000) as sig:
+    with wait_worker(w.worker.described, timeout=10000) as sig:
         w.layer_view.pageHovered.emit(("mp", None, None, 0))
     assert sig.args[0] == ("mp", None, None, 0) and "MPN 0x0" in sig.args[1] and "hypervisor" in sig.args[1]
 

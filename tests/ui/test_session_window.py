@@ -48,13 +48,13 @@ def window_export(qtbot, w, path, region):
 
 
 @pytest.fixture
-def shown(qtbot, tmp_path):
+def shown(qtbot, wait_worker, tmp_path):
     """A window at event 40, light, a page inspected, zoomed in, filtered."""
     w = make(qtbot, tmp_path)
     w.set_theme("light")
     w.seek(40)
     qtbot.waitUntil(lambda: w.frame.pos == 40, timeout=20000)
-    with qtbot.waitSignal(w.worker.inspected, timeout=10000):
+    with wait_worker(w.worker.inspected, timeout=10000):
         w.state.select(REF)
     qtbot.waitUntil(lambda: bool(w.layer_view.chain), timeout=10000)
     w.state.set_filters(Filters(frozenset(groups()) - {"access"}, "share"))

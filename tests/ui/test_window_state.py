@@ -117,11 +117,11 @@ def test_every_panel_is_usable(qtbot, win, size):
     assert w.docks["events"].widget().verticalScrollBar().maximum() == 0
 
 
-def test_a_new_scenario_starts_clean_and_steps_follow_the_filters(qtbot, win):
+def test_a_new_scenario_starts_clean_and_steps_follow_the_filters(qtbot, wait_worker, win):
     w = win
     w.seek(300)
     at(qtbot, w, 300)
-    with qtbot.waitSignal(w.worker.inspected, timeout=10000):
+    with wait_worker(w.worker.inspected, timeout=10000):
         w.layer_view.pageClicked.emit(("mp", None, None, 0))
     qtbot.waitUntil(lambda: w.inspector.title.text() != "No page inspected")
     w.events.buttons["access"].setChecked(False)
