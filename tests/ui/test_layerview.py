@@ -384,3 +384,24 @@ def test_a_held_region_stays_in_view_until_the_user_presses_or_zooms(qtbot, tl):
     v.centerOn(v.picture_rect().center())
     v.set_frame(build_frame(tl, 270, aspect=3.0))
     assert centre() != pytest.approx((0.375, 0.4), abs=0.05)    # and so does a zoom
+
+
+def test_the_window_s_legend_gives_a_swatch_per_hue_when_hues_repeat(qtbot):
+    """On screen, where the columns are labelled, 64 VMs take one row of swatches, each naming
+    its VMs in a tooltip, not six rows of names; a figure's legend still names them all."""
+    from vmmemviz.ui.legend import LegendWidget
+    names = tuple(f"sql{i:02d}" for i in range(1, 21)) + tuple(f"web{i:02d}" for i in range(1, 37)) + \
+        tuple(f"batch{i:02d}" for i in range(1, 9))
+    full, compact = Legend(names, "dark", note=True), Legend(names, "dark", note=True, compact=True)
+    swatches = [e for e in compact.entries() if e[2] == "swatch"]
+    assert [(label, col) for label, col, _ in swatches] == [(label, col) for label, col, _ in full.entries()[:24]]
+    assert compact.entries()[24] == (P.HUES_NOTE, P.THEMES["dark"]["muted"], "note")
+    assert compact.height_for(700) <= 0.6 * full.height_for(700)          # 5 rows, not 9
+    assert Legend(names[:20], "dark", compact=True).entries() == Legend(names[:20], "dark").entries()   # no repeat
+    w = LegendWidget()
+    qtbot.addWidget(w)
+    w.resize(700, 100)
+    w.set_vms(names, "dark")
+    x0, y0 = compact._places(700 - 2 * 6)[0][3][:2]        # the fourth swatch
+    assert w.legend.label_at(700 - 2 * 6, x0 + 2, y0 + 2) == "sql04, web08, web32"
+    assert w.legend.label_at(700 - 2 * 6, x0 + 2, y0 + 200) is None

@@ -5,22 +5,24 @@ from PySide6 import QtCore, QtGui
 
 from ..scene import palette as P
 
-SWATCH, PAD, GAP = 12, 6, 16
+SWATCH, PAD, GAP, TIGHT = 12, 6, 16, 3      # TIGHT: between swatches without text
 
 
 class Legend:
     """Entries flow left to right and wrap; ``height_for(width)`` says how tall that is.
     ``used`` / ``outlines`` limit it to what a picture shows, ``marks`` adds a compare's
-    "differs from the other run", ``note`` what a zoomed-out pixel shows (``palette.legend_entries``)."""
+    "differs from the other run", ``note`` what a zoomed-out pixel shows, ``compact`` a swatch
+    per VM hue when hues repeat (``palette.legend_entries``)."""
 
     def __init__(self, vm_names=(), theme: str = "dark", font: QtGui.QFont | None = None, used=None,
-                 outlines: bool = True, marks: bool = False, note: bool = False):
+                 outlines: bool = True, marks: bool = False, note: bool = False, compact: bool = False):
         self.vm_names, self.theme = tuple(vm_names), theme
         self.font = font or QtGui.QFont()
-        self.used, self.outlines, self.marks, self.note = used, outlines, marks, note
+        self.used, self.outlines, self.marks, self.note, self.compact = used, outlines, marks, note, compact
 
     def entries(self):
-        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines, self.marks, self.note)
+        return P.legend_entries(self.vm_names, self.theme, self.used, self.outlines, self.marks, self.note,
+                                self.compact)
 
     def _places(self, width: float):
         fm = QtGui.QFontMetricsF(self.font)
@@ -28,12 +30,20 @@ class Legend:
         x = y = 0.0
         out = []
         for label, col, style in self.entries():
-            w = fm.horizontalAdvance(label) + (0 if style == "note" else SWATCH + 5)
+            w = SWATCH if style == "swatch" else fm.horizontalAdvance(label) + (0 if style == "note" else SWATCH + 5)
             if x > 0 and x + w > width:
                 x, y = 0.0, y + line
-            out.append((x, y, label, col, style))
-            x += w + GAP
+            out.append((x, y, w, label, col, style))
+            x += w + (TIGHT if style == "swatch" else GAP)
         return out, y + line
+
+    def label_at(self, width: float, x: float, y: float) -> str | None:
+        """The label of the entry at (x, y) of a legend ``width`` wide (a swatch's VMs)."""
+        line = max(SWATCH, QtGui.QFontMetricsF(self.font).height()) + PAD
+        for ex, ey, w, label, _, _ in self._places(width)[0]:
+            if ex <= x < ex + w and ey <= y < ey + line:
+                return label
+        return None
 
     def height_for(self, width: float) -> float:
         return self._places(width)[1]
@@ -47,7 +57,7 @@ class Legend:
         fm = QtGui.QFontMetricsF(self.font)
         places, _ = self._places(rect.width())
         line = max(SWATCH, fm.height())
-        for x, y, label, col, style in places:
+        for x, y, _, label, col, style in places:
             sw = QtCore.QRectF(rect.x() + x, rect.y() + y + (line - SWATCH) / 2, SWATCH, SWATCH)
             if style == "note":               # text alone, muted
                 sw = QtCore.QRectF(rect.x() + x - 5, sw.y(), 0, SWATCH)
@@ -62,6 +72,8 @@ class Legend:
                 if style == "hatch":
                     painter.setBrush(QtGui.QBrush(QtGui.QColor(0, 0, 0, 150), QtCore.Qt.BrushStyle.BDiagPattern))
                     painter.drawRect(sw)
+            if style == "swatch":
+                continue
             painter.setPen(QtGui.QColor(col if style == "note" else t["fg"]))
             painter.drawText(QtCore.QPointF(sw.right() + 5, rect.y() + y + (line + fm.ascent() - fm.descent()) / 2),
                              label)

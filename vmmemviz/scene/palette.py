@@ -155,23 +155,30 @@ KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatc
 
 
 DIFF_LABEL = "differs from the other run"
+HUES_NOTE = "VM hues, repeating past 24 VMs: hover one for its VMs"
 
 
 def legend_entries(vm_names, theme: str = "dark", used=None, outlines: bool = True, marks: bool = False,
-                   note: bool = False) -> list:
+                   note: bool = False, compact: bool = False) -> list:
     """(label, hex colour, style) rows of the legend; style: "fill", "hatch", "outline", "note"
-    (text only). Every VM the picture shows is named: VMs whose hues repeat (past the 24th)
-    share a row. ``used``: the palette codes the picture shows (None: all), so a figure's
-    legend names only what is in it; ``outlines``: whether it shows 2 MB large-page outlines;
-    ``marks``: whether it marks pages that differ from another run (a compare); ``note``: say
-    what a zoomed-out pixel shows (``LOD_NOTE``)."""
+    (text only), "swatch" (the colour alone; the label is for a tooltip). Every VM the picture
+    shows is named: VMs whose hues repeat (past the 24th) share a row. ``used``: the palette
+    codes the picture shows (None: all), so a figure's legend names only what is in it;
+    ``outlines``: whether it shows 2 MB large-page outlines; ``marks``: whether it marks pages
+    that differ from another run (a compare); ``note``: say what a zoomed-out pixel shows
+    (``LOD_NOTE``); ``compact`` (the window, where the VM columns are labelled and a tooltip
+    names a swatch's VMs): when hues repeat, one swatch per hue and ``HUES_NOTE``, a row
+    rather than six at 64 VMs."""
     def shows(*codes):
         return used is None or any(c in used for c in codes)
     vms = [i for i in range(len(vm_names)) if shows(vm_code(i), vm_code(i, True))]
     hues = {}
     for i in vms:
         hues.setdefault(colour(vm_code(i), theme), []).append(vm_names[i])
-    out = [(", ".join(names), col, "fill") for col, names in hues.items()]
+    repeat = compact and len(hues) < len(vms)
+    out = [(", ".join(names), col, "swatch" if repeat else "fill") for col, names in hues.items()]
+    if repeat:
+        out.append((HUES_NOTE, THEMES[theme]["muted"], "note"))
     if shows(*(vm_code(i, True) for i in range(len(vm_names)))):
         out.append(("zero page (pale VM colour)", colour(vm_code(vms[0] if vms else 0, True), theme), "fill"))
     out += [(label, colour(code, theme), style) for code, label, style in KEYED if shows(code)]

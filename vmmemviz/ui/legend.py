@@ -13,11 +13,12 @@ class LegendWidget(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.legend = Legend(font=self.font(), note=True)
+        self.legend = Legend(font=self.font(), note=True, compact=True)
         self.marks = False          # compare mode: a row for the pages that differ from the other run
         self.setToolTip("What every colour of the page grids means. Zoomed out, where a pixel covers "
                         "many pages, it shows a reclaimed one (swapped, compressed, ballooned) if it "
-                        "covers any, else the first page it covers")
+                        "covers any, else the first page it covers. Past 24 VMs the VM hues repeat: the column "
+                        "labels name each VM, and a swatch's tooltip the VMs of its hue")
         sp = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
@@ -28,10 +29,19 @@ class LegendWidget(QtWidgets.QWidget):
 
     def set_vms(self, vm_names, theme: str):
         if (tuple(vm_names), theme, self.marks) != (self.legend.vm_names, self.legend.theme, self.legend.marks):
-            self.legend = Legend(vm_names, theme, self.font(), marks=self.marks, note=True)
+            self.legend = Legend(vm_names, theme, self.font(), marks=self.marks, note=True, compact=True)
             self.setMinimumHeight(self.heightForWidth(self.width()))
             self.updateGeometry()
             self.update()
+
+    def event(self, ev):
+        """A swatch's tooltip names its VMs; elsewhere the legend's own tooltip."""
+        if ev.type() == QtCore.QEvent.Type.ToolTip:
+            p = ev.position() if hasattr(ev, "position") else ev.pos()
+            label = self.legend.label_at(self.width() - 2 * PAD, p.x() - PAD, p.y() - PAD / 2)
+            QtWidgets.QToolTip.showText(ev.globalPos(), label or self.toolTip(), self)
+            return True
+        return super().event(ev)
 
     def hasHeightForWidth(self):
         return True
