@@ -192,12 +192,19 @@ def test_a_narrow_vm_column_keeps_its_number_and_every_label_has_its_full_text(q
     assert v.label_at(v.mapFromScene(QtCore.QPointF(gp.x + 1, gp.y - lab / 2))) == band_text(gp)
 
 
-def test_zoomed_in_a_minimap_shows_where_the_view_is(qtbot, tl):
+@pytest.fixture
+def view(qtbot, tl):
+    """A layer view on screen, 600 x 400, at event 200."""
     v = LayerView(theme="dark")
     qtbot.addWidget(v)
     v.resize(600, 400)
     v.show()
     v.set_frame(build_frame(tl, 200))
+    return v
+
+
+def test_zoomed_in_a_minimap_shows_where_the_view_is(view):
+    v = view
     assert not v.zoomed_in()
     v.zoom(10)
     assert v.zoomed_in()
@@ -358,12 +365,8 @@ def test_band_heights_follow_what_they_hold():
     assert {small[f"{layer}.0"].cols for layer in ("zip", "vswp", "gswap")} == {small["gp.0"].cols}
 
 
-def test_a_held_region_stays_in_view_until_the_user_presses_or_zooms(qtbot, tl):
-    v = LayerView(theme="dark")
-    qtbot.addWidget(v)
-    v.resize(600, 400)
-    v.show()
-    v.set_frame(build_frame(tl, 200))
+def test_a_held_region_stays_in_view_until_the_user_presses_or_zooms(qtbot, tl, view):
+    v = view
     region = (0.25, 0.2, 0.5, 0.6)
 
     def centre():                        # where the view's centre is, as fractions of the picture
