@@ -4,7 +4,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.config import scenario
@@ -299,3 +299,27 @@ def test_the_garbage_collector_runs_only_in_the_gui_thread(qtbot, win):
     finally:
         gc.callbacks.remove(seen)
     assert where and set(where) == {threading.main_thread()}
+
+
+def test_the_view_says_what_it_builds_until_the_first_frame(qtbot, tmp_path):
+    """A host-scale scenario takes seconds to build: the view says what it builds, over the
+    scenario it leaves (dimmed), until the new one's first frame."""
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow("overcommit", s)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.layer_view.loading == "Building a 32 MiB host and 4 VMs (64 MiB of guest memory)…"
+    qtbot.waitUntil(lambda: w.frame is not None, timeout=20000)
+    assert w.layer_view.loading is None
+    shown = w.layer_view.viewport().grab().toImage()
+    w.show_scenario(scenario.load("default"))
+    assert w.layer_view.loading.startswith("Building a ") and w.frame.vm_names[0] == "db01"
+    dimmed = w.layer_view.viewport().grab().toImage()
+
+    def spread(img):
+        img = img.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+        return float(np.frombuffer(img.constBits(), np.uint8).reshape(-1, 4)[:, :3].astype(float).std())
+    assert spread(dimmed) < 0.7 * spread(shown)
+    qtbot.waitUntil(lambda: w.frame.vm_names != ("db01", "web01", "web02", "win01"), timeout=20000)
+    assert w.layer_view.loading is None
+    w.close()

@@ -102,6 +102,7 @@ class LayerView(QtWidgets.QGraphicsView):
         self.chain = ()
         self._fit = True
         self._held = None       # a region held in view (fractions of the picture), see hold()
+        self.loading = None     # what is being loaded, shown over the view until its first frame
         self._hover = None
         self._minimap = Overview()
         self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
@@ -294,9 +295,42 @@ class LayerView(QtWidgets.QGraphicsView):
         step = max(1, -(-int(max(pic.width(), pic.height())) // MINIMAP_PX))
         return self._minimap.image(self.picture.bands, step, self.theme, self.frame.pos)
 
+    def set_loading(self, text: str | None) -> None:
+        """Say ``text`` over the view (None: nothing) while a scenario loads: building a host's
+        arrays takes seconds at host scale, and the view would otherwise stay empty or show
+        the scenario being left."""
+        self.loading = text
+        self.viewport().update()
+
+    def _plate(self, painter, text: str, at, anchor: str, alpha: int = 220) -> None:
+        """``text`` on a rounded plate of the background colour, its ``anchor`` corner
+        ("bottomRight" or "center") at ``at`` (viewport coordinates)."""
+        t = P.THEMES[self.theme]
+        fm = QtGui.QFontMetricsF(painter.font())
+        plate = QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+        getattr(plate, "move" + anchor[0].upper() + anchor[1:])(at)
+        bg = QtGui.QColor(t["bg"])
+        bg.setAlpha(alpha)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(bg)
+        painter.drawRoundedRect(plate, 4, 4)
+        painter.setPen(QtGui.QColor(t["fg"]))
+        painter.drawText(plate, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+
     def drawForeground(self, painter, rect):
-        """Zoomed in: a minimap (bottom right) with the part in view outlined, and the
-        page numbers in sight above it."""
+        """While loading, what loads (over the last picture, dimmed); zoomed in, a minimap
+        (bottom right) with the part in view outlined, and the page numbers in sight above it."""
+        if self.loading:
+            painter.save()
+            painter.resetTransform()
+            vp = QtCore.QRectF(self.viewport().rect())
+            if self.frame is not None:
+                dim = QtGui.QColor(P.THEMES[self.theme]["bg"])
+                dim.setAlpha(170)
+                painter.fillRect(vp, dim)
+            self._plate(painter, self.loading, vp.center(), "center", 255)
+            painter.restore()
+            return
         if not self.zoomed_in():
             return
         t = P.THEMES[self.theme]
@@ -321,17 +355,8 @@ class LayerView(QtWidgets.QGraphicsView):
         painter.drawRect(box.adjusted(-1, -1, 0, 0))
         painter.setPen(QtGui.QPen(QtGui.QColor(t["chain"]), 2))
         painter.drawRect(view.adjusted(0, 0, -1, -1))
-        text = where(self.frame.bands, vis, self.frame.vm_names)
-        fm = QtGui.QFontMetricsF(painter.font())
-        plate = QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
-        plate.moveBottomRight(QtCore.QPointF(box.right(), box.top() - 6))
-        bg = QtGui.QColor(t["bg"])
-        bg.setAlpha(220)
-        painter.setPen(QtCore.Qt.PenStyle.NoPen)
-        painter.setBrush(bg)
-        painter.drawRoundedRect(plate, 4, 4)
-        painter.setPen(QtGui.QColor(t["fg"]))
-        painter.drawText(plate, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        self._plate(painter, where(self.frame.bands, vis, self.frame.vm_names),
+                    QtCore.QPointF(box.right(), box.top() - 6), "bottomRight")
         painter.restore()
 
     def scrollContentsBy(self, dx, dy):

@@ -33,6 +33,7 @@ from .eventlist import EventList
 from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
+from ..paint.labels import size_text
 from .plots import PlotsPanel
 from .settingsdialog import (COMPARE, SettingsDialog, apply_settings_text, changes_html, counter_changes,
                              settings_changes)
@@ -106,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
         w.failed.connect(self._failed)
         w.notice.connect(self.message)
         self.layer_view.aspectChanged.connect(w.set_aspect)
+        self._loading(self.scenario)
         self.engine.start()                 # only now: no signal of the first load is missed
         self.set_speed_index(int(self.qsettings.value("speed_index", 3)))
         self._title()
@@ -541,6 +543,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._rerun = None
         self.banner.hide()
         self.layer_view.fit()
+        self._loading(sc)
         self.worker.load(sc, pos)
         compare.opened(self, sc)
         self._title()
@@ -593,6 +596,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._previous, self.scenario = self.scenario, sc
         pos = self.frame.pos if self.frame is not None else 0
         self._rerun = (changed, self.frame.counters if self.frame is not None else {}, pos, self.state.log)
+        self._loading(sc)
         self.worker.load(sc, pos)
         self.statusBar().showMessage("Settings applied: the scenario was run again from the start.", 5000)
 
@@ -622,7 +626,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._previous = None
         self.state.set_source(src, fresh=self._rerun is None)
 
+    def _loading(self, sc) -> None:
+        """Say over the picture what is being built until its first frame (seconds at host scale)."""
+        n, guest = len(sc.vms), size_text(sum(vm.pages for vm in sc.vms))
+        self.layer_view.set_loading(f"Building a {size_text(sc.host_pages)} host and {n} VM{'s' * (n != 1)} "
+                                    f"({guest} of guest memory)…")
+
     def _failed(self, msg: str):
+        self.layer_view.set_loading(None)
         if self._previous is None:
             self.message(f"Simulation error: {msg}", error=True)
             return
@@ -641,6 +652,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_frame(self, frame):
         prev = self.frame
+        if self._previous is None:          # a frame of the scenario loaded, not of the one left
+            self.layer_view.set_loading(None)
         self.state.set_frame(frame)
         if self._pending == frame.pos:
             self._pending = None
