@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.config import scenario
+from vmmemviz.model.core import events as E
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.ui import help as H
 from vmmemviz.ui.mainwindow import SPEEDS, MainWindow
@@ -42,7 +43,7 @@ def test_keys_step_jump_and_play(qtbot, wait_worker, win):
     assert w.frame.pos == 0 and "Space" in w.caption.text()
     key(qtbot, w, Key.Key_Right)
     at(qtbot, w, 1)
-    assert w.frame.kind == "POWER_ON" and w.caption.text() == w.frame.narration
+    assert w.frame.kind == "POWER_ON" and w.caption.full_text() == w.frame.narration
     key(qtbot, w, Key.Key_Right, QtCore.Qt.KeyboardModifier.ShiftModifier)
     at(qtbot, w, 11)
     key(qtbot, w, Key.Key_Left)
@@ -322,4 +323,31 @@ def test_the_view_says_what_it_builds_until_the_first_frame(qtbot, tmp_path):
     assert spread(dimmed) < 0.7 * spread(shown)
     qtbot.waitUntil(lambda: w.frame.vm_names != ("db01", "web01", "web02", "win01"), timeout=20000)
     assert w.layer_view.loading is None
+    w.close()
+
+
+def test_the_picture_stays_put_whatever_the_caption_and_chapter_say(qtbot, tmp_path):
+    """The caption and the tour chapter keep their height: a chapter of six lines or none at
+    all must not move the picture (a click aimed at a page would land on a heading); a text
+    too long is cut with "…" and whole in the tooltip."""
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow("overcommit", s)
+    qtbot.addWidget(w)
+    w.anim.setValue(0)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.frame is not None and len(w.timeline_bar.summary["chapters"]) > 8, timeout=30000)
+    tops, cut = set(), 0
+    lp_back = int(np.flatnonzero(w.state.log.rows(0, len(w.state.log))["kind"] == E.BY_NAME["LP_BACK"].code)[0]) + 1
+    for p in [0, lp_back] + [c[0] for c in w.timeline_bar.summary["chapters"]][:10]:   # LP_BACK: 249 characters
+        w.seek(p)
+        qtbot.waitUntil(lambda: w.frame.pos == p, timeout=20000)
+        qtbot.wait(50)
+        tops.add(w.layer_view.mapTo(w, QtCore.QPoint(0, 0)).y())
+        assert w.chapter_label.isVisible() and w.caption.text() == w.frame.narration    # 3 lines: whole here
+        if w.chapter_label.text().endswith("…"):
+            cut += 1
+            assert w.frame.chapter.text in w.chapter_label.toolTip()
+    assert len(tops) == 1
+    assert cut                             # some chapter of the tour says more than two lines
     w.close()

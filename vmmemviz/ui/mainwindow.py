@@ -33,6 +33,7 @@ from .eventlist import EventList
 from .inspector import InspectorPanel
 from .layerview import LayerView
 from .legend import LegendWidget
+from .lines import Lines
 from ..paint.labels import size_text
 from .plots import PlotsPanel
 from .settingsdialog import (COMPARE, SettingsDialog, apply_settings_text, changes_html, counter_changes,
@@ -149,19 +150,13 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
         self.banner = Banner()
-        self.chapter_label = QtWidgets.QLabel()
-        self.chapter_label.setToolTip("The tour chapter this part of the timeline belongs to "
+        self.chapter_label = Lines(2, "The tour chapter this part of the timeline belongs to "
                                       "(Page Down / Page Up: next / previous chapter)")
-        self.chapter_label.setWordWrap(True)
         self.chapter_label.hide()             # tours only
-        self.caption = QtWidgets.QLabel()
-        self.caption.setWordWrap(True)
-        self.caption.setToolTip("What the current event did, in plain words (F1: more about this kind of event)")
+        self.caption = Lines(3, "What the current event did, in plain words (F1: more about this kind of event)")
         f = self.caption.font()
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.caption.setFont(f)
-        self.caption.setMinimumHeight(int(QtGui.QFontMetrics(f).height() * 2.3))
-        self.caption.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.layer_view = LayerView(theme=self.state.theme)
         self.layer_view.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.layer_view.setToolTip("")
@@ -689,16 +684,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _caption(self, frame):
         """The chapter (what this part of the tour is about) over the event (what just happened)."""
-        self.caption.setText(frame.narration)
+        self.caption.set_parts("", frame.narration)
         ch = frame.chapter
+        self.chapter_label.setVisible(bool(self.scenario.chapters))    # its room kept through a tour
         if ch is None:
-            self.chapter_label.hide()
+            self.chapter_label.set_parts("", "")
             return
         chapters = self.timeline_bar.summary["chapters"]
         k = sum(1 for at, _, _ in chapters if at <= max(frame.pos, 1))
         where = f"Chapter {k} of {len(chapters)}{'' if frame.finished else '+'}: " if chapters else ""
-        self.chapter_label.setText(f"{where}<b>{ch.title}</b> — {ch.text}")
-        self.chapter_label.show()
+        self.chapter_label.set_parts(f"{html.escape(where)}<b>{html.escape(ch.title)}</b> — ", ch.text)
         if frame.kind:
             self.a_next_kind.setToolTip(f"Next {frame.kind} event (Ctrl+Right)")
             self.a_prev_kind.setToolTip(f"Previous {frame.kind} event (Ctrl+Left)")
