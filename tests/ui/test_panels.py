@@ -19,7 +19,7 @@ from vmmemviz.model.views.pageinfo import inspect
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import palette as P
 from vmmemviz.ui import help as H
-from vmmemviz.ui.counters import CountersPanel, fmt
+from vmmemviz.ui.counters import CountersPanel, FreeGauge, fmt
 from vmmemviz.ui.eventlist import EventList
 from vmmemviz.ui.inspector import InspectorPanel
 from vmmemviz.ui.plots import PlotsPanel
@@ -406,3 +406,27 @@ def test_plots_in_a_hidden_tab_draw_when_shown(qtbot, tl):
     panel.set_shown(True)
     x, y = panel.free_curve.getOriginalDataset()
     assert list(x) == [h["tick"] for h in f.history] and list(y) == [h["host"]["free_mb"] for h in f.history]
+
+
+def test_the_gauge_always_shows_minfree_under_clear(qtbot):
+    """At host scale the thresholds crowd the gauge's low end; clear's value, minFree, is the
+    one that keeps its room (the others are shares of it), and large values are whole MB."""
+    g = FreeGauge()
+    qtbot.addWidget(g)
+    g.resize(480, 64)
+    for managed in (32.0, 4096.0, 65536.0, 262144.0):
+        minfree = states.minfree_mb(managed)
+        lines = [("high", 4 * minfree)] + list(zip(("clear", "soft", "hard", "low"),
+                                                 states.thresholds_mb("esxi6", managed, minfree)))
+        g.set_values(managed / 2, managed, lines, "high")
+        shown = {name: text for name, text, _ in g.values()}
+        assert shown["clear"] == (f"{minfree:,.0f}" if minfree >= 100 else f"{minfree:,.2f}")
+        assert len(shown) >= 3
+        left = sorted(x for _, _, x in g.values())
+        assert all(b - a > 10 for a, b in zip(left, left[1:]))     # no two overlap
+
+
+def test_host_figures_are_whole_mb_from_10000_mb():
+    from vmmemviz.ui.counters import mb_text
+    assert [mb_text(v) for v in (262144.0, 10000.0, 9999.5, 1.92, 7)] == \
+        ["262,144", "10,000", "9,999.50", "1.92", "7"]

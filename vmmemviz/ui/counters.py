@@ -76,6 +76,12 @@ def fmt(value) -> str:
     return str(value)
 
 
+def mb_text(mb) -> str:
+    """A host figure in MB: two decimals as esxtop prints them, whole from 10,000 MB up (a
+    host's 262,144 MB and its minfree side by side fit the panel)."""
+    return f"{mb:,.0f}" if isinstance(mb, float) and mb >= 10_000 else fmt(mb)
+
+
 def threshold_lines(host: dict, host_settings: dict) -> list[tuple[str, float]]:
     """(state, MB) of each threshold line, top down (``states.threshold_lines``)."""
     managed = float(host["managed_mb"])
@@ -128,6 +134,24 @@ class FreeGauge(QtWidgets.QWidget):
         f = (math.log(max(mb, lo)) - math.log(lo)) / (math.log(hi) - math.log(lo))
         return r.left() + min(max(f, 0.0), 1.0) * r.width()
 
+    def _small(self) -> QtGui.QFont:
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(max(font.pointSizeF() - 1, 7))
+        return font
+
+    def values(self) -> list:
+        """(state, text, left x) of the threshold values drawn under the gauge: MB, whole from
+        100 MB up; where two would collide, clear's first (it is minFree, which every other
+        threshold is a share of), then from the lowest up."""
+        fm, out, taken = QtGui.QFontMetricsF(self._small()), [], []
+        for name, mb in sorted(self.lines, key=lambda t: (t[0] != "clear", t[1])):
+            value = f"{mb:,.0f}" if mb >= 100 else f"{mb:,.2f}"
+            w, x = fm.horizontalAdvance(value), self.x_of(mb)
+            if all(x + w / 2 + 4 < a or x - w / 2 > b + 4 for a, b in taken):
+                out.append((name, value, x - w / 2))
+                taken.append((x - w / 2, x + w / 2))
+        return out
+
     def _bar(self) -> QtCore.QRectF:
         return QtCore.QRectF(8, 22, self.width() - 16, 20)
 
@@ -153,14 +177,12 @@ class FreeGauge(QtWidgets.QWidget):
         p.setPen(QtGui.QPen(text, 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(bar)
-        # threshold marks: state names above, their MB below (skipped where they would collide)
-        font = p.font()
-        font.setPointSizeF(max(font.pointSizeF() - 1, 7))
-        p.setFont(font)
-        fm = QtGui.QFontMetricsF(font)
+        # threshold marks: state names above, their MB below
+        p.setFont(self._small())
+        fm = QtGui.QFontMetricsF(p.font())
         muted = QtGui.QColor(text)
         muted.setAlpha(170)
-        name_right = value_right = -1e9
+        name_right = -1e9
         for name, mb in sorted(self.lines, key=lambda t: t[1]):
             x = self.x_of(mb)
             p.setPen(QtGui.QPen(text, 1.5 if name == "high" else 1,
@@ -170,14 +192,11 @@ class FreeGauge(QtWidgets.QWidget):
             left = max(x - w / 2, name_right + 2)
             p.drawText(QtCore.QPointF(left, bar.top() - 6), name)
             name_right = left + w
-            value = f"{mb:,.2f}"
-            w = fm.horizontalAdvance(value)
-            if x - w / 2 > value_right + 4:
-                p.setPen(muted)
-                p.drawText(QtCore.QPointF(x - w / 2, bar.bottom() + fm.ascent() + 4), value)
-                value_right = x + w / 2
+        p.setPen(muted)
+        for _, value, x0 in self.values():
+            p.drawText(QtCore.QPointF(x0, bar.bottom() + fm.ascent() + 4), value)
         # the free figure in a box at the end of the free bar, inside the gauge
-        marker = f"free {self.free:,.2f} MB"
+        marker = f"free {mb_text(self.free)} MB"
         w, h = fm.horizontalAdvance(marker) + 8, fm.height() + 2
         x = self.x_of(self.free) + 4
         if x + w > bar.right():
@@ -382,7 +401,7 @@ class CountersPanel(QtWidgets.QWidget):
             self._build_host_grid(keys)
         for k in keys:
             v = host[k]
-            self.host_values[k].setText(fmt(v) + (" MB" if k.endswith("_mb") else ""))
+            self.host_values[k].setText(mb_text(v) + " MB" if k.endswith("_mb") else fmt(v))
 
     def _build_host_grid(self, keys) -> None:
         while self.host_grid.count():
