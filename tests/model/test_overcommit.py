@@ -63,6 +63,26 @@ def test_the_host_walks_through_every_state(timeline):
     assert first == sorted(first), f"states first reached out of order: {dict(zip(states.STATE_NAMES, first))}"
 
 
+def test_a_state_change_says_the_free_memory_that_caused_it(timeline):
+    """On a 32 MB host the thresholds are 1.92, 1.23 and 0.61 MB: the HOST_STATE row carries
+    the free machine pages, and its sentence the MB to two decimals, so each change reads
+    below (or above) its threshold rather than "1 MB" three times."""
+    rows = timeline.log.rows()
+    at = np.flatnonzero(rows["kind"] == events.BY_NAME["HOST_STATE"].code)
+    names = [vm.name for vm in timeline.view.vms]
+    lines = dict(zip(("clear", "soft", "hard", "low"), timeline.sim.mechanism(states.HostStates).thresholds_mb))
+    was = "high"
+    for i in at[:12]:
+        timeline.seek(int(i) + 1)
+        row, now = rows[i], states.STATE_NAMES[int(rows[i]["aux"])]
+        assert int(row["slot"]) == timeline.view.host.free_count()
+        mb = int(row["slot"]) / 256
+        assert f"is now {mb:,.2f} MB:" in events.narrate(row, names)
+        if states.STATE_NAMES.index(now) > states.STATE_NAMES.index(was):     # down: below its line
+            assert mb < lines[now] + 1e-9
+        was = now
+
+
 def test_every_reclamation_event_kind_happens(timeline):
     seen = {events.KINDS[int(k)].name for k in np.unique(timeline.log.rows()["kind"])}
     assert set(KINDS) <= seen, set(KINDS) - seen

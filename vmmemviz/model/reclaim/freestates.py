@@ -141,8 +141,10 @@ def apply_host_state(state, rows):
 
 
 def free_text(row) -> str:
-    """A HOST_STATE row's free memory in words (the row's slot holds whole MB)."""
-    return f"{int(row['slot'])} MB" if row["slot"] else "under 1 MB"
+    """A HOST_STATE row's free memory in words (the row's slot holds free machine pages):
+    two decimals below 100 MB, where a teaching host's thresholds are a few MB apart."""
+    mb = int(row["slot"]) / PAGES_PER_MB
+    return f"{mb:,.2f} MB" if mb < 100 else f"{mb:,.0f} MB"
 
 
 @apply_host_state.narrator
@@ -199,10 +201,10 @@ class HostStates(Mechanism):
 
     def evaluate(self):
         sim = self.sim
-        free_mb = sim.state.host.free_count() / PAGES_PER_MB
-        new = next_state(sim.state.host_state, free_mb, self.thresholds_mb, self.high_mark_mb)
+        free = sim.state.host.free_count()
+        new = next_state(sim.state.host_state, free / PAGES_PER_MB, self.thresholds_mb, self.high_mark_mb)
         if new != sim.state.host_state:
-            sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=int(free_mb)))
+            sim.emit(sim.rows(1, apply_host_state.code, 0, aux=new, slot=free))
 
     @staticmethod
     def host_values(state, sim, tally):
