@@ -47,9 +47,10 @@ def _band_text(title: str, total: int, count: int, kib: int) -> str:
 
 def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
     """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
-    the title in a smaller font, the title elided, or (a VM's column) the digits of its
-    name; None when not even that fits (the tooltip still has it). ``font_key``: the
-    font's ``toString()`` when the caller has it."""
+    both in smaller fonts (a process keeps its VM's name: "db01 / postgres", not "postgres"),
+    then a process's name alone, smaller, elided, or (a VM's column) the digits of its name;
+    None when not even that fits (the tooltip still has it). ``font_key``: the font's
+    ``toString()`` when the caller has it."""
     short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
     digits = number(short, b.vm) if b.layer == "gp" else ""
     fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
@@ -66,14 +67,13 @@ def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room:
     on every frame; measuring text is what costs)."""
     font = QtGui.QFont()
     font.fromString(font_key)
-    for text in (full, title, short):
-        if QtGui.QFontMetricsF(font).horizontalAdvance(text) <= room:
-            return text, font.pixelSize()
     small = QtGui.QFont(font)
-    for px in range(font.pixelSize() - 1, MIN_PX - 1, -1):
-        small.setPixelSize(px)
-        if QtGui.QFontMetricsF(small).horizontalAdvance(short) <= room:
-            return short, px
+    for texts in ((full, title), (short,)):
+        for px in range(font.pixelSize(), MIN_PX - 1, -1):
+            small.setPixelSize(px)
+            for text in texts:
+                if QtGui.QFontMetricsF(small).horizontalAdvance(text) <= room:
+                    return text, px
     text = QtGui.QFontMetricsF(small).elidedText(short, QtCore.Qt.TextElideMode.ElideRight, room)
     if len(text) >= 4:
         return text, small.pixelSize()
