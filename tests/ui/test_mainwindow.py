@@ -351,3 +351,18 @@ def test_the_picture_stays_put_whatever_the_caption_and_chapter_say(qtbot, tmp_p
     assert len(tops) == 1
     assert cut                             # some chapter of the tour says more than two lines
     w.close()
+
+
+def test_the_tours_menu_groups_tours_comparisons_and_plain_scenarios(win):
+    tours = next(m for m in win.menuBar().findChildren(QtWidgets.QMenu) if m.title() == "&Tours")
+    groups, cur = {}, None
+    for a in tours.actions():
+        if a.isSeparator():
+            cur = groups.setdefault(a.text(), [])
+        else:
+            cur.append(a.text())
+    assert list(groups) == ["Guided tours (chapters)", "Two runs side by side", "Scenarios to explore"]
+    assert all(g == sorted(g) for g in groups.values())
+    assert all(t.startswith("Compare:") for t in groups["Two runs side by side"])
+    assert {scenario.load(n).name for n in ("default", "hostscale", "datacenter")} <= set(groups["Scenarios to explore"])
+    assert scenario.load("swap").name in groups["Guided tours (chapters)"]

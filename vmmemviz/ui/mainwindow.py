@@ -384,14 +384,21 @@ class MainWindow(QtWidgets.QMainWindow):
             v.addAction(d.toggleViewAction())
         t = mb.addMenu("&Tours")
         t.setToolTipsVisible(True)
+        groups = {"Guided tours (chapters)": [], "Two runs side by side": [], "Scenarios to explore": []}
         for name in S.builtin_names():
             try:
                 sc = S.load(name)
             except InputError:
                 continue
-            if sc.chapters:
-                a = t.addAction(f"{sc.name}")
-                a.setToolTip(sc.description.split("\n")[0] if sc.description else name)
+            kind = "Two runs side by side" if sc.compare_sets else \
+                "Guided tours (chapters)" if sc.chapters else "Scenarios to explore"
+            groups[kind].append((sc.name, name, sc.description.split("\n")[0] if sc.description else name))
+        for section, entries in groups.items():
+            if entries:
+                t.addSection(section)
+            for title, name, tip in sorted(entries):
+                a = t.addAction(title)
+                a.setToolTip(tip)
                 a.triggered.connect(lambda _=False, n=name: self.open_scenario(n))
         if t.isEmpty():
             t.addAction("(no tours installed)").setEnabled(False)
