@@ -234,3 +234,28 @@ def test_a_step_of_many_events_bundles_as_its_rows_arrows_would():
     each = [a for r in rows.tolist() for a in row_arrows(dict(zip(names, r)), t.view)]
     assert len(each) < BUNDLE_AT
     assert sorted(map(repr, event_arrows(rows, t.view, bands))) == sorted(map(repr, bundle(each, bands)))
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour."""
+    rgb = np.array([int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)])
+    rgb = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+    f = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(f > 0.008856, np.cbrt(f), 7.787 * f + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_a_reclaimed_page_never_looks_like_a_vm_s_page():
+    """Every reclaimed state's colour (and shared) stands apart, by a CIE76 distance of 20 or
+    more, from each of the first 8 VM hues, their pale zero-page tints, and each other, in both
+    themes: guest-swapped was a tan 12.8 from the third VM's zero pages, so a Windows guest
+    zeroing its memory at boot read as swapped out."""
+    codes = P.NOTABLE + (P.SHARED,)
+    for theme in ("dark", "light"):
+        vms = [P.colour(P.vm_code(i, z), theme) for i in range(8) for z in (False, True)]
+        for c in codes:
+            mine = _lab(P.colour(c, theme))
+            others = vms + [P.colour(o, theme) for o in codes if o != c]
+            near = min(others, key=lambda o: np.linalg.norm(mine - _lab(o)))
+            assert np.linalg.norm(mine - _lab(near)) >= 20, (theme, P.colour(c, theme), near)

@@ -41,11 +41,11 @@ THEMES = {
     },
 }
 COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
-          GSWAP: "#C8A27A", HOSTCACHE: "#660000"}
+          GSWAP: "#A89040", HOSTCACHE: "#660000"}
 
 # arrow / flow colours by arrow kind (scene.arrows)
 ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#8F5CFF", "swap": "#C07A4F",
-                 "gswap": "#C8A27A", "free": "#9AA3AD"}
+                 "gswap": "#A89040", "free": "#9AA3AD"}
 
 # event groups (events.Kind.group) -> marker colour on the timeline
 GROUP_COLOURS = {"core": "#0072B2", "access": "#56B4E9", "guest": "#009E73", "tps": "#F0E442",
