@@ -327,9 +327,9 @@ def test_the_view_says_what_it_builds_until_the_first_frame(qtbot, tmp_path):
 
 
 def test_the_picture_stays_put_whatever_the_caption_and_chapter_say(qtbot, tmp_path):
-    """The caption and the tour chapter keep their height: a chapter of six lines or none at
-    all must not move the picture (a click aimed at a page would land on a heading); a text
-    too long is cut with "…" and whole in the tooltip."""
+    """The caption and the tour chapter keep their height: a chapter of four lines or none at
+    all must not move the picture (a click aimed at a page would land on a heading); the chapter
+    line makes room for the tour's longest chapter, so none is cut at 1280x800."""
     s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow("overcommit", s)
     qtbot.addWidget(w)
@@ -337,20 +337,32 @@ def test_the_picture_stays_put_whatever_the_caption_and_chapter_say(qtbot, tmp_p
     w.resize(1280, 800)
     w.show()
     qtbot.waitUntil(lambda: w.frame is not None and len(w.timeline_bar.summary["chapters"]) > 8, timeout=30000)
-    tops, cut = set(), 0
+    tops, lines = set(), set()
     lp_back = int(np.flatnonzero(w.state.log.rows(0, len(w.state.log))["kind"] == E.BY_NAME["LP_BACK"].code)[0]) + 1
     for p in [0, lp_back] + [c[0] for c in w.timeline_bar.summary["chapters"]][:10]:   # LP_BACK: 249 characters
         w.seek(p)
         qtbot.waitUntil(lambda: w.frame.pos == p, timeout=20000)
         qtbot.wait(50)
         tops.add(w.layer_view.mapTo(w, QtCore.QPoint(0, 0)).y())
+        lines.add(w.chapter_label.lines)
         assert w.chapter_label.isVisible() and w.caption.text() == w.frame.narration    # 3 lines: whole here
-        if w.chapter_label.text().endswith("…"):
-            cut += 1
-            assert w.frame.chapter.text in w.chapter_label.toolTip()
-    assert len(tops) == 1
-    assert cut                             # some chapter of the tour says more than two lines
+        assert not w.chapter_label.text().endswith("…")
+    assert len(tops) == 1 and len(lines) == 1 and lines.pop() > 2
     w.close()
+
+
+def test_a_line_too_long_for_its_room_is_cut_at_a_word_and_whole_in_its_tooltip(qtbot):
+    from vmmemviz.ui.lines import Lines
+    label = Lines(2, "What it is")
+    qtbot.addWidget(label)
+    label.resize(220, label.height())
+    label.show()
+    tail = "word " * 60 + "end"
+    label.set_parts("<b>Head</b> — ", tail)
+    assert label.text().startswith("<b>Head</b> — ") and label.text().endswith("…")
+    assert tail in label.toolTip() and label.toolTip().endswith("What it is")
+    label.set_parts("", "short")
+    assert label.text() == "short" and label.toolTip() == "What it is"
 
 
 def test_the_tours_menu_groups_tours_comparisons_and_plain_scenarios(win):

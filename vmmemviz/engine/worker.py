@@ -61,6 +61,11 @@ class Source:
     log: LogSnapshot            # the log when loaded; ``logGrew`` sends newer ones
 
 
+def _both(story: Chapter, state: Chapter) -> Chapter:
+    """An authored chapter in a host state: named after both."""
+    return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now {state.text}")
+
+
 class Chapters:
     """A scenario's chapters placed on the event log as it grows: ``(index of the first event,
     Chapter)``. Tours also get one at every host state change (HOST_STATE), so a long run
@@ -115,7 +120,15 @@ class Chapters:
             return story
         if story is None:
             return state
-        return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now {state.text}")
+        return _both(story, state)
+
+    @staticmethod
+    def longest(scenario) -> list:
+        """Each authored chapter of ``scenario`` as ``at`` names it in the host state whose
+        text is longest (what the window makes room for)."""
+        state = Chapter(at=0, title="Host state clear",
+                        text=f"free memory 9,999.99 MB: {max(WHAT_RUNS, key=len)}.") if scenario.chapters else None
+        return [_both(c, state) for c in scenario.chapters]
 
     def summary(self) -> list[tuple[int, str, str]]:
         return [(i + 1, c.title, c.text) for i, _, c in self.placed]

@@ -42,7 +42,7 @@ from . import compare
 from .timelinebar import TimelineBar
 from . import help as H
 from . import session as SE
-from ..engine.worker import Engine
+from ..engine.worker import Chapters, Engine
 
 ORG = "vmmemviz"
 RECENT_MAX = 8
@@ -70,6 +70,11 @@ class AfterPaint(QtCore.QObject):
     def customEvent(self, ev):
         if ev.type() == self.TYPE and self._calls:
             self._calls.popleft()()
+
+
+def chapter_parts(where: str, ch) -> tuple[str, str]:
+    """(head, tail) of the chapter line: where it is and its title in bold, then its text."""
+    return f"{html.escape(where)}<b>{html.escape(ch.title)}</b> — ", ch.text
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -151,7 +156,7 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.setSpacing(4)
         self.banner = Banner()
         self.chapter_label = Lines(2, "The tour chapter this part of the timeline belongs to "
-                                      "(Page Down / Page Up: next / previous chapter)")
+                                      "(Page Down / Page Up: next / previous chapter)", most=6)
         self.chapter_label.hide()             # tours only
         self.caption = Lines(3, "What the current event did, in plain words (F1: more about this kind of event)")
         f = self.caption.font()
@@ -645,8 +650,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _source(self, src):
         """A scenario was loaded: the panels start over (the state already dropped the
-        selection and the filters of the last one)."""
+        selection and the filters of the last one), the chapter line makes room for the
+        longest of its chapters."""
         self._pending = None
+        self.chapter_label.reserve(chapter_parts("Chapter 88 of 88+: ", c) for c in Chapters.longest(src.scenario))
         for panel in (self.events, self.inspector):
             panel.set_source(src.log, src.vm_names)
         for panel in (self.counters, self.plots):
@@ -700,7 +707,7 @@ class MainWindow(QtWidgets.QMainWindow):
         chapters = self.timeline_bar.summary["chapters"]
         k = sum(1 for at, _, _ in chapters if at <= max(frame.pos, 1))
         where = f"Chapter {k} of {len(chapters)}{'' if frame.finished else '+'}: " if chapters else ""
-        self.chapter_label.set_parts(f"{html.escape(where)}<b>{html.escape(ch.title)}</b> — ", ch.text)
+        self.chapter_label.set_parts(*chapter_parts(where, ch))
         if frame.kind:
             self.a_next_kind.setToolTip(f"Next {frame.kind} event (Ctrl+Right)")
             self.a_prev_kind.setToolTip(f"Previous {frame.kind} event (Ctrl+Left)")
