@@ -408,3 +408,15 @@ def test_the_window_s_legend_gives_a_swatch_per_hue_when_hues_repeat(qtbot):
     x0, y0 = compact._places(700 - 2 * 6)[0][3][:2]        # the fourth swatch
     assert w.legend.label_at(700 - 2 * 6, x0 + 2, y0 + 2) == "sql04, web08, web32"
     assert w.legend.label_at(700 - 2 * 6, x0 + 2, y0 + 200) is None
+
+
+def test_a_process_label_keeps_its_vm_in_a_smaller_font_before_its_bare_name(qtbot):
+    from vmmemviz.paint import labels as L
+    font = QtGui.QFont()
+    font.setPixelSize(12)
+    small = QtGui.QFont(font)
+    small.setPixelSize(11)
+    room = int(QtGui.QFontMetricsF(small).horizontalAdvance("db01 / postgres")) + 1   # too narrow at 12 px
+    assert QtGui.QFontMetricsF(font).horizontalAdvance("db01 / postgres") > room
+    text, px = L._fitted("db01 / postgres  ·  18 MiB", "db01 / postgres", "postgres", "", font.toString(), room)
+    assert (text, px) == ("db01 / postgres", 11)
