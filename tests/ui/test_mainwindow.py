@@ -279,28 +279,6 @@ def test_the_plots_tab_draws_when_it_is_shown(qtbot, win):
     qtbot.waitUntil(lambda: not w.plots.shown)
 
 
-def test_the_garbage_collector_runs_only_in_the_gui_thread(qtbot, win):
-    """Python collects reference cycles in whichever thread allocates when a threshold is met:
-    in the simulation thread, a cycle holding a Qt object of the window (a closed dialog, a
-    compare mode's engine) would delete it there, which Qt does not allow (a timer that
-    cannot be stopped fires later on a deleted object: a crash). Collections run on a timer
-    of the GUI thread instead, while the worker allocates."""
-    import gc
-    import threading
-    where = []
-
-    def seen(phase, info):
-        if phase == "start":
-            where.append(threading.current_thread())
-    gc.callbacks.append(seen)
-    try:
-        win.to_end()
-        qtbot.waitUntil(lambda: win.frame.finished and win.frame.pos == win.frame.total, timeout=60000)
-        qtbot.wait(1500)                       # a collection of what the run left, on the timer
-    finally:
-        gc.callbacks.remove(seen)
-    assert where and set(where) == {threading.main_thread()}
-
 
 def test_the_view_says_what_it_builds_until_the_first_frame(qtbot, tmp_path):
     """A host-scale scenario takes seconds to build: the view says what it builds, over the

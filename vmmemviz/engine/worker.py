@@ -21,7 +21,6 @@ exception while serving a command (an unreadable image while loading, a model bu
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 import time
 from types import MappingProxyType
@@ -480,18 +479,6 @@ class SimWorker(QtCore.QObject):
             self.timelineChanged.emit(timeline_summary(self.timeline, self.chapters))
 
 
-@functools.cache
-def _collect_in_gui_thread():
-    """Python's cyclic garbage collector, run only by a timer of the GUI thread (pyqtgraph's
-    ``GarbageCollector``, once per process). Left automatic, it runs in whichever thread
-    allocates past its threshold, mostly the simulation thread, and a cycle there holding a Qt
-    object of the window (a closed dialog, a compare mode's engine) would delete it in the
-    wrong thread: Qt cannot stop its timers from there, and they fire later on a deleted
-    object."""
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-    return GarbageCollector(interval=1.0)
-
-
 class Engine(QtCore.QObject):
     """The UI side: owns the thread and the worker. Connect to the worker's signals, then
     ``start()`` (the first frame may come at once)."""
@@ -505,7 +492,6 @@ class Engine(QtCore.QObject):
         self.thread.started.connect(self.worker.start)
 
     def start(self):
-        _collect_in_gui_thread()
         self.thread.start()
 
     def shutdown(self):
