@@ -76,3 +76,17 @@ def test_outlines_kept_from_frame_to_frame_equal_outlines_made_anew():
             kept = starts[rng.random(len(starts)) > 0.002]
             starts = np.unique(np.concatenate([kept, rng.choice(100000, int(rng.integers(0, 8))) * 512]))
         assert builder._outlines(starts) == B.outlines_of(starts), k
+
+
+def test_a_new_shape_of_the_view_shows_as_many_store_slots_as_a_full_build():
+    """A store's band shows more slots than it uses (a power of two, at least 256), and the
+    layout places bands by those: wrapped again for the view's new shape, stores keep the
+    slots a full build gives them (they once took the count of the old layout's band)."""
+    tl = Timeline(scenario.load("overcommit"))
+    tl.ensure(26300)
+    builder = BandBuilder()
+    tl.seek(26211)
+    builder.build(tl.view, tl.log, 26211, 1.4)
+    tl.seek(26285)                      # rows that leave the stores as they are
+    bands, _ = builder.build(tl.view, tl.log, 26285, 0.8)
+    assert_same(bands, B.build_bands(tl.view, 0.8))

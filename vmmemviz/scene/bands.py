@@ -482,11 +482,16 @@ def relayout_width(bands, aspect: float = ASPECT, empty_stores: bool = True) -> 
     return fit_width(mp_pages, vms, round(aspect, 1), host)
 
 
-def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True, width: int | None = None) -> tuple:
+def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True, width: int | None = None,
+             shape: tuple | None = None) -> tuple:
     """``bands`` laid out again for a picture of about ``aspect`` (figures have one shape
     whatever the window's), or ``width`` cells wide, leaving out the stores that hold nothing
-    unless ``empty_stores``. Cells, badges and outlines are page indices, so they stay as they are."""
+    unless ``empty_stores``. Cells, badges and outlines are page indices, so they stay as they are.
+    ``shape``: their ``shape_key`` when known (a store's band may show more slots than it
+    uses, so its count is not its ``shape_key`` size)."""
     keep, mp_pages, vms, host = _shape(bands, empty_stores)
+    if shape is not None:
+        mp_pages, vms, host = shape
     out = []
     for s in layout(mp_pages, vms, round(aspect, 1), host, width):
         old = keep[s.key]

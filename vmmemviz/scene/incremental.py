@@ -119,7 +119,7 @@ class BandBuilder:
         flat indices of the cells computed again}, or None when every band is new)."""
         got, relaid = None, self.pos is not None and self.aspect != aspect
         if relaid:                    # the view's new shape: the same cells, wrapped again
-            self.bands, self.aspect = B.relayout(self.bands, aspect), aspect
+            self.bands, self.aspect = B.relayout(self.bands, aspect, shape=self.shape), aspect
         if self.pos is not None and abs(pos - self.pos) <= MAX_ROWS:
             lo, hi = sorted((self.pos, pos))
             got = self._update(state, log.rows(lo, hi), pos >= self.pos, aspect)
