@@ -81,11 +81,11 @@ def bare_copy(state) -> float:
     return time.perf_counter() - t
 
 
-def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float], float]:
+def seeks(tl, trail, targets: list[int]) -> tuple[list[float], list[float], list[float], float]:
     """Seconds of seeks to ``targets`` from the end of the finished run (as the window's view
     after End), and of the window's frame after each (its bands and counters, as the worker
-    builds it); then, going the same way again from the end, of a bare copy of the blocks each
-    seek changed (what any restore of whole blocks must at least write; the view's bytes are
+    builds it, with ``trail``: the CodeTrail the worker gives a timeline); then, going the
+    same way again from the end, of a bare copy of the blocks each seek changed (what any restore of whole blocks must at least write; the view's bytes are
     compared before and after each seek), and of writing as many bytes into new memory (what
     a first seek that gave the view its own copy of them would at least pay)."""
     from vmmemviz.engine.frame import build_frame
@@ -93,7 +93,7 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
     from vmmemviz.scene.bands import ASPECT
     from vmmemviz.scene.incremental import BandBuilder
     out, frames, bare = [], [], []
-    builder = BandBuilder()
+    builder = BandBuilder(trail)
     build_frame(tl, len(tl), None, ASPECT, builder)     # the window's frame at the end
     for k in targets:
         t = time.perf_counter()
@@ -123,6 +123,7 @@ def seeks(tl, targets: list[int]) -> tuple[list[float], list[float], list[float]
 def part_seek(size, quick: bool) -> dict:
     from vmmemviz.model.config import scenario
     from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.scene.codetrail import CodeTrail
 
     host_gb, vms, vm_gb, ticks = size
     out = {}
@@ -134,10 +135,11 @@ def part_seek(size, quick: bool) -> dict:
     rng = np.random.default_rng(1)
     for label, sc in cases:
         tl = Timeline(sc)
+        trail = CodeTrail(tl)
         t = time.perf_counter()
         tl.run_to_end()
         run = time.perf_counter() - t
-        s, frames, differ, first = seeks(tl, [int(k) for k in rng.integers(0, len(tl), SEEKS)])
+        s, frames, differ, first = seeks(tl, trail, [int(k) for k in rng.integers(0, len(tl), SEEKS)])
         shown = [a + b for a, b in zip(s, frames)]
         bare = min(bare_copy(tl.view) for _ in range(3))
         out[label] = {"events": len(tl), "run_s": run, "median_ms": 1e3 * float(np.median(s)),
@@ -146,7 +148,9 @@ def part_seek(size, quick: bool) -> dict:
                       "over_100": sum(x > 0.1 for x in s), "keyframes": len(tl.keyframes),
                       "frame_ms": 1e3 * float(np.median(frames)), "shown_ms": 1e3 * float(np.median(shown)),
                       "shown_max_ms": 1e3 * max(shown), "shown_over_100": sum(x > 0.1 for x in shown),
-                      "keyframe_mb": tl.keyframe_bytes() / 2**20, "history_mb": tl.history_bytes() / 2**20}
+                      "keyframe_mb": tl.keyframe_bytes() / 2**20, "history_mb": tl.history_bytes() / 2**20,
+                      "trail_mb": (trail.nbytes() + sum(v.nbytes for v in trail.head.values())) / 2**20,
+                      "trail_from": trail.anchors[0] / len(tl)}
     return out
 
 
@@ -189,15 +193,19 @@ def part_host(size, quick: bool) -> dict:
 def part_window(size, quick: bool) -> dict:
     """What the window holds at the same size: the view follows the live run tick by tick (as
     the worker shows it), then is sought to the middle and back to the end, and a frame of
-    it is built (build_frame, as the worker does)."""
+    it is built (build_frame, as the worker does, its code trail included)."""
     from vmmemviz.engine.frame import build_frame
     from vmmemviz.model.config import scenario
     from vmmemviz.model.core.timeline import Timeline
+    from vmmemviz.scene.bands import ASPECT
+    from vmmemviz.scene.codetrail import CodeTrail
+    from vmmemviz.scene.incremental import BandBuilder
 
     host_gb, vms, vm_gb, ticks = size
     sc = scenario.parse(host_text(host_gb, vms, vm_gb, ticks), f"bench {host_gb} GiB")
     base, held = rss(), []
     tl = Timeline(sc)
+    builder = BandBuilder(CodeTrail(tl))          # as the worker's
     while not tl.finished():
         tl.advance()
         tl.seek(len(tl))
@@ -209,7 +217,7 @@ def part_window(size, quick: bool) -> dict:
     t = time.perf_counter()
     tl.seek(len(tl))
     end = time.perf_counter() - t
-    frame = build_frame(tl, len(tl))
+    frame = build_frame(tl, len(tl), None, ASPECT, builder)
     held.append(pss())
     pages = sc.host_pages + sum(vm.pages for vm in sc.vms)
     peak = rss("VmHWM") - base
@@ -274,7 +282,8 @@ def report(res: dict, cap_gb: float) -> None:
                   f"{r['median_ms'] / max(r['differ_ms'], 1e-3):.2f}x  [target <= 100 ms]")
             print(f"  shown (the seek and the window's frame after it, bands and counters, as its worker builds "
                   f"it): median {r['shown_ms']:.0f} ms (the frame {r['frame_ms']:.0f} ms), max {r['shown_max_ms']:.0f} ms, "
-                  f"{r['shown_over_100']} of {SEEKS} over 100 ms  [target <= 100 ms]")
+                  f"{r['shown_over_100']} of {SEEKS} over 100 ms  [target <= 100 ms]; the code trail "
+                  f"{r['trail_mb']:.0f} MiB, from {100 * r['trail_from']:.0f}% of the run")
     if "tick" in res and "error" not in res["tick"]:
         r = res["tick"]
         for clock in ("wall", "cpu"):

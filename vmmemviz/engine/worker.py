@@ -8,7 +8,7 @@ never waits for a whole tick, which takes seconds at host scale. While playing, 
 built only once the UI has painted the previous one (``ack``), so a slow paint or a
 host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
-loaded timeline); while playing (or going to the end), the counters (a pass over every page)
+loaded timeline), a far seek's from the codes its CodeTrail kept near the target; while playing (or going to the end), the counters (a pass over every page)
 are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
 to the frames that play forward from them; a seek or a pause sends the position's own.
 
@@ -38,6 +38,7 @@ from vmmemviz.model.core.timeline import Timeline
 from ..scene import bands as B
 from ..scene.compare import position_at
 from ..scene import palette as P
+from ..scene.codetrail import CodeTrail
 from ..scene.incremental import BandBuilder
 from .frame import build_frame
 
@@ -310,7 +311,7 @@ class SimWorker(QtCore.QObject):
     def _load(self, sc, pos):
         tl = Timeline(sc)
         self.timeline = tl
-        self.builder = BandBuilder()
+        self.builder = BandBuilder(CodeTrail(tl))
         self._frame = None
         self.chapters = Chapters(sc, [vm.name for vm in tl.view.vms])
         self._sent = -1

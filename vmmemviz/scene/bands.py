@@ -440,20 +440,42 @@ def build_bands(state, aspect: float = ASPECT, known=None) -> tuple:
     occupied = {}
     (mp_pages, vms, host), occupied = known or (shape_key(state, occupied), occupied)
     slots = layout(mp_pages, vms, round(aspect, 1), host)
-    grids = {s.key: _grid_for(s) for s in slots if not is_store(s)}
-    mp = mp_codes(state, out=grids["mp"][1])
+    grids = grids_for(slots)
+    page_codes(state, {k: g[1] for k, g in grids.items()})
+    return assemble(state, slots, {k: g[0] for k, g in grids.items()}, occupied, _outlines(state.host))
+
+
+def page_codes(state, out: dict) -> dict:
+    """The codes of every page of the page bands (not stores), into ``out`` ({band key: flat
+    uint8 array}; allocated where a key is missing): machine memory, then the guest physical
+    pages that show it, then the guest virtual pages that show those."""
+    def into(key, n):
+        return out.setdefault(key, np.empty(n, np.uint8))
+    mp = mp_codes(state, out=into("mp", state.host.n_mpn))
     for i, vm in enumerate(state.vms):
-        gp = gp_codes(state, vm, mp, out=grids[f"gp.{i}"][1])
+        gp = gp_codes(state, vm, mp, out=into(f"gp.{i}", vm.n))
         for j, p in enumerate(vm.procs):
-            gv_codes(p, gp, out=grids[f"gv.{i}.{j}"][1])
+            gv_codes(p, gp, out=into(f"gv.{i}.{j}", p.vpages))
+    return out
+
+
+def grids_for(slots) -> dict:
+    """{key: (the (rows, cols) grid of a page band's slot, padded with BG; its cells flat)}."""
+    return {s.key: _grid_for(s) for s in slots if not is_store(s)}
+
+
+def assemble(state, slots, grids: dict, occupied: dict, outlines: tuple) -> tuple:
+    """The bands of ``slots``: the page bands' ``grids`` ({key: codes (rows, cols)}, filled),
+    the stores' computed from ``state`` (``occupied``: as ``shape_key`` filled it); the
+    machine band's large-page ``outlines``."""
     out = []
     for s in slots:
         if is_store(s):
             out.append(store_band(state, s, occupied))
             continue
-        badges, outlines = ((_badges(state.host), _outlines(state.host)) if s.layer == "mp" else ((), ()))
+        mp = s.layer == "mp"
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                        grids[s.key][0], badges, outlines, s.total))
+                        grids[s.key], _badges(state.host) if mp else (), outlines if mp else (), s.total))
     return tuple(out)
 
 

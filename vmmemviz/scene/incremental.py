@@ -7,9 +7,11 @@ GPPN (``aux`` pages of an F_RANGE row, 512 of a large page), the MPN, the MPN in
 ``gvpn``), a process's GVPNs (``gvpn``; ``aux`` of them for ALLOC and FREE). Then the pages
 whose code follows theirs: a private MPN's GPPN, a GPPN's GVPN. Only those cells are
 computed again, into a copy of their band when any of them changed (bands are read-only and
-shared between frames); the other bands are the previous ones. A kind not listed, a new layout (store sizes, the
-view's shape) and long jumps build every band (``bands.build_bands``); a new shape of the
-view alone wraps the same cells again (``bands.relayout``). Tests compare all with full
+shared between frames); the other bands are the previous ones. A long jump starts from the
+codes a ``CodeTrail`` (codetrail.py) kept at an anchor before the target, when the builder
+has one; a kind not listed, a new layout (store sizes, the view's shape) and long jumps
+without a trail build every band (``bands.build_bands``); a new shape of the view alone
+wraps the same cells again (``bands.relayout``). Tests compare all with full
 builds on random walks forwards and backwards.
 """
 from __future__ import annotations
@@ -104,10 +106,53 @@ def named_pages(state, rows) -> Pages:
     return out
 
 
+def recompute(state, pages, flat, put) -> None:
+    """The codes of ``pages`` (named_pages) computed again from ``state``: machine pages
+    first, then the guest physical pages that show them (a private MPN's GPPN too), then the
+    guest virtual pages that show those. ``flat(key)``: a band's codes now, flat (band keys
+    of bands.py); ``put(key, idx, codes)``: store the codes of its cells ``idx``."""
+    h = state.host
+    m = Pages.within(pages.mp, h.n_mpn)
+    priv = m[(h.mpn_state[m] == H.PRIVATE) & (h.mpn_gppn[m] != NONE) & (h.mpn_owner[m] != H.NO_VM)]
+    pages.add_gp(h.mpn_owner[priv], h.mpn_gppn[priv])
+    if len(m):
+        put("mp", m, B.mp_codes(state, m))
+    mp = flat("mp")[:h.n_mpn]
+    for v, parts in pages.gp.items():
+        vm = state.vms[v]
+        g = Pages.within(parts, vm.n)
+        if not len(g):
+            continue
+        put(f"gp.{v}", g, B.gp_codes(state, vm, mp, g))
+        used = g[vm.gp_proc[g] != 255]
+        for p in np.unique(vm.gp_proc[used]):
+            pages.gv[(v, int(p))].append(vm.gp_gvpn[used[vm.gp_proc[used] == p]])
+    for (v, p), parts in pages.gv.items():
+        proc = state.vms[v].procs[p]
+        gv = Pages.within(parts, proc.vpages)
+        if len(gv):
+            put(f"gv.{v}.{p}", gv, B.gv_codes(proc, flat(f"gp.{v}"), gv))
+
+
+def kinds_of(rows) -> set:
+    return {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
+
+
+def followable(state, rows, forward: bool) -> set | None:
+    """The kinds of ``rows`` when the incremental pass can follow them that way, else None
+    (a kind not listed, BACKED backwards, or too many pages named)."""
+    kinds = kinds_of(rows)
+    if not kinds <= HANDLED or (not forward and kinds & BACKED) or \
+            named_count(rows) > max(state.host.n_mpn // MAX_SHARE, 1 << 16):
+        return None
+    return kinds
+
+
 class BandBuilder:
     """The bands of one timeline's positions, each built from the last one's."""
 
-    def __init__(self):
+    def __init__(self, trail=None):
+        self.trail = trail              # a CodeTrail of the timeline (codetrail.py), or None
         self.pos = None
         self.bands = ()
         self.aspect = None
@@ -120,17 +165,42 @@ class BandBuilder:
         got, relaid = None, self.pos is not None and self.aspect != aspect
         if relaid:                    # the view's new shape: the same cells, wrapped again
             self.bands, self.aspect = B.relayout(self.bands, aspect, shape=self.shape), aspect
-        if self.pos is not None and abs(pos - self.pos) <= MAX_ROWS:
-            lo, hi = sorted((self.pos, pos))
-            got = self._update(state, log.rows(lo, hi), pos >= self.pos, aspect)
-            if got is not None and relaid:
-                got = got[0], None
+        near = self.pos is not None and abs(pos - self.pos) <= MAX_ROWS
+        if near and (self.trail is None or abs(pos - self.pos) <= self.trail.every):
+            got, near = self._near(state, log, pos, aspect, relaid), False
+        if got is None and self.trail is not None:
+            got = self._from_trail(state, log, pos, aspect)
+        if got is None and near:
+            got = self._near(state, log, pos, aspect, relaid)
         if got is None:
             occupied = {}
             self.shape = B.shape_key(state, occupied)
             got = B.build_bands(state, aspect, (self.shape, occupied)), None
         self.bands, self.pos, self.aspect = got[0], pos, aspect
         return got
+
+    def _near(self, state, log, pos: int, aspect: float, relaid: bool):
+        """The last bands brought to ``pos`` by the rows between (None: they cannot be)."""
+        lo, hi = sorted((self.pos, pos))
+        got = self._update(state, log.rows(lo, hi), pos >= self.pos, aspect)
+        return got if got is None or not relaid else (got[0], None)
+
+    def _from_trail(self, state, log, pos: int, aspect: float):
+        """The bands at ``pos`` from the trail's codes at the anchor before it, brought to
+        ``pos`` by the rows between (None: no anchor is before it, or they cannot be)."""
+        at = self.trail.anchor_at(pos)
+        if at is None or followable(state, log.rows(at, pos), True) is None:
+            return None
+        occupied = {}
+        shape = B.shape_key(state, occupied)
+        slots = B.layout(shape[0], shape[1], round(aspect, 1), shape[2])
+        grids = B.grids_for(slots)
+        self.trail.fill(at, {k: g[1] for k, g in grids.items()})
+        self.bands = B.assemble(state, slots, {k: g[0] for k, g in grids.items()}, occupied,
+                                self._outlines(B.large_starts(state.host)))
+        self.shape, self.pos, self.aspect = shape, at, aspect
+        got = self._update(state, log.rows(at, pos), True, aspect, fresh=True)
+        return None if got is None else (got[0], None)
 
     def _outlines(self, starts: np.ndarray) -> tuple:
         """The large-page outlines at ``starts``: the last ones with the few that changed (a
@@ -156,13 +226,15 @@ class BandBuilder:
         self._large = starts, out
         return out
 
-    def _update(self, state, rows, forward: bool, aspect: float):
-        kinds = {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
-        if not kinds <= HANDLED or (not forward and kinds & BACKED) or \
-                named_count(rows) > max(state.host.n_mpn // MAX_SHARE, 1 << 16):
+    def _update(self, state, rows, forward: bool, aspect: float, fresh: bool = False):
+        """(the last bands brought over ``rows`` to ``state``, {key: cells computed again}), or
+        None when they cannot be. ``fresh``: the bands are this builder's own, at ``state``'s
+        layout, stores, badges and outlines: their codes are written in place."""
+        kinds = followable(state, rows, forward)
+        if kinds is None:
             return None
         occupied = {}
-        if not kinds <= KEEP_STORES:
+        if not fresh and not kinds <= KEEP_STORES:
             shape = B.shape_key(state, occupied)
             if shape != self.shape:
                 return None
@@ -170,52 +242,34 @@ class BandBuilder:
         by_key = {b.key: b for b in self.bands}
         out, changes = dict(by_key), {}
 
-        def redo(key, idx, codes_at, **extra):
-            """Band ``key`` with cells ``idx`` computed again: a copy if any of them changed."""
-            old = by_key[key]
-            new = codes_at(idx)
+        def flat(key):
+            return out[key].codes.reshape(-1)
+
+        def put(key, idx, new):
+            """Band ``key`` with cells ``idx`` set to ``new``: a copy if any of them changed."""
+            old = out[key]
             diff = new != old.codes.reshape(-1)[idx]
             if not diff.any():
-                if extra:
-                    out[key] = dataclasses.replace(old, **extra)
-                return old.codes.reshape(-1)
+                return
+            if fresh:
+                old.codes.reshape(-1)[idx[diff]] = new[diff]
+                return
             codes = old.codes.copy()
             codes.reshape(-1)[idx[diff]] = new[diff]
             codes.setflags(write=False)        # sent to the UI thread: nobody writes it again
-            out[key] = dataclasses.replace(old, codes=codes, **extra)
+            out[key] = dataclasses.replace(old, codes=codes)
             changes[key] = idx[diff]
             changes[key].setflags(write=False)
-            return codes.reshape(-1)
 
+        recompute(state, pages, flat, put)
         h = state.host
-        m = Pages.within(pages.mp, h.n_mpn)
-        priv = m[(h.mpn_state[m] == H.PRIVATE) & (h.mpn_gppn[m] != NONE) & (h.mpn_owner[m] != H.NO_VM)]
-        pages.add_gp(h.mpn_owner[priv], h.mpn_gppn[priv])
-        extra = {}
-        if not kinds <= KEEP_BADGES:
+        extra = {}                 # (fresh bands have them at ``state`` already)
+        if not fresh and not kinds <= KEEP_BADGES:
             extra["badges"] = B._badges(h)
-        if not kinds <= KEEP_OUTLINES:
+        if not fresh and not kinds <= KEEP_OUTLINES:
             extra["outlines"] = self._outlines(B.large_starts(h))
-        if len(m) or extra:
-            mp = redo("mp", m, lambda i: B.mp_codes(state, i), **extra)
-        else:
-            mp = by_key["mp"].codes.reshape(-1)
-        gps = {}
-        for v, parts in pages.gp.items():
-            vm = state.vms[v]
-            g = Pages.within(parts, vm.n)
-            if not len(g):
-                continue
-            gps[v] = redo(f"gp.{v}", g, lambda i, vm=vm: B.gp_codes(state, vm, mp[:h.n_mpn], i))
-            used = g[vm.gp_proc[g] != 255]
-            for p in np.unique(vm.gp_proc[used]):
-                pages.gv[(v, int(p))].append(vm.gp_gvpn[used[vm.gp_proc[used] == p]])
-        for (v, p), parts in pages.gv.items():
-            proc = state.vms[v].procs[p]
-            gv = Pages.within(parts, proc.vpages)
-            if len(gv):
-                gp = gps.get(v, by_key[f"gp.{v}"].codes.reshape(-1))
-                redo(f"gv.{v}.{p}", gv, lambda i, proc=proc, gp=gp: B.gv_codes(proc, gp, i))
+        if extra:
+            out["mp"] = dataclasses.replace(out["mp"], **extra)
         if occupied:                                   # the stores: every slot again (they are small)
             for s in B.layout(self.shape[0], self.shape[1], round(aspect, 1), self.shape[2]):
                 if B.store_of(state, s.layer) is not None:

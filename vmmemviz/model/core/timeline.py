@@ -51,6 +51,7 @@ class Timeline:
         self.keyframes = [(0, self.sim.state.snapshot())]
         self._kf_bytes = self.keyframes[0][1].nbytes
         self.sim.on_emit = self._emitted
+        self.watchers = []  # called with (event count, live state) after each emit (scene/codetrail.py)
         self.history = []   # per tick: {"tick", "events", "host": {...}, "vms": {...}} (plots, JSON)
 
     # -- the live side -------------------------------------------------------------------
@@ -101,12 +102,14 @@ class Timeline:
         self._parts = None
 
     def _emitted(self, n: int) -> None:
-        """The live state is at event ``n``: take a keyframe when due."""
+        """The live state is at event ``n``: take a keyframe when due, tell the watchers."""
         if n - self.keyframes[-1][0] >= self.keyframe_every:
             snap = self.sim.state.snapshot()
             self.keyframes.append((n, snap))
             self._kf_bytes += snap.nbytes
             self._bound()
+        for watch in self.watchers:
+            watch(n, self.sim.state)
 
     def records(self):
         """Run to the end, yielding each tick's counters as ``{"tick", "host", "vms"}``."""

@@ -1,0 +1,80 @@
+"""The code trail (scene/codetrail.py): the page codes it gives at each anchor are those a
+full build computes there, and frames built from it after far seeks equal full builds."""
+import numpy as np
+import pytest
+
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core import events as E
+from vmmemviz.model.core.timeline import Timeline
+from vmmemviz.scene import bands as B
+from vmmemviz.scene.codetrail import CodeTrail
+from vmmemviz.scene.incremental import BandBuilder
+
+from test_incremental import assert_same
+
+
+def trail_run(name: str, events: int, **kw):
+    tl = Timeline(scenario.load(name))
+    trail = CodeTrail(tl, **kw)
+    tl.ensure(events)
+    return tl, trail
+
+
+def codes_at(trail, at: int) -> dict:
+    out = {k: np.full(len(v), 255, np.uint8) for k, v in trail.head.items()}
+    trail.fill(at, out)
+    return out
+
+
+@pytest.mark.parametrize("name,events", [("overcommit", 30000), ("tps", 5000), ("balloon", 9000)])
+def test_the_codes_at_every_anchor_are_a_full_builds(name, events):
+    tl, trail = trail_run(name, events, every=512)
+    assert len(trail.anchors) > 8 and trail.cells > 0
+    for at in trail.anchors[::-1]:                    # from the head back, then forward again
+        tl.seek(at)
+        want = B.page_codes(tl.view, {})
+        got = codes_at(trail, at)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert np.array_equal(got[k], want[k]), (at, k, np.flatnonzero(got[k] != want[k])[:5])
+
+
+def test_far_seeks_build_frames_from_the_trail_equal_to_full_builds():
+    tl, trail = trail_run("overcommit", 40000, every=512)
+    builder, used = BandBuilder(trail), []
+    built = builder._from_trail
+    builder._from_trail = lambda *a: used.append(built(*a)) or used[-1]
+    rng = np.random.default_rng(3)
+    for i, k in enumerate(rng.integers(0, len(tl), 40).tolist()):
+        aspect = (0.8, 1.4, 2.3)[i % 3]
+        tl.seek(k)
+        bands, changes = builder.build(tl.view, tl.log, k, aspect)
+        assert_same(bands, B.build_bands(tl.view, aspect))
+        if used and used[-1] is not None:
+            assert changes is None              # every band is new to the window
+    assert sum(u is not None for u in used) >= 25    # most far seeks came from the trail
+
+
+def test_a_power_on_starts_the_trail_again_after_it():
+    tl, trail = trail_run("default", 3000, every=64)
+    power_on = E.BY_NAME["POWER_ON"].code
+    last = max(i for i in range(len(tl)) if tl.log[i]["kind"] == power_on)
+    assert trail.anchors[0] > last
+    assert trail.anchor_at(last) is None
+
+
+def test_past_its_budget_the_trail_forgets_its_older_anchors_and_stays_exact():
+    tl, trail = trail_run("overcommit", 30000, every=256, budget=20000)
+    assert trail.nbytes() <= 20000
+    first = trail.anchors[0]
+    assert first > 20000                                # the older anchors are gone
+    for at in (trail.anchors[0], trail.anchors[len(trail.anchors) // 2]):
+        tl.seek(at)
+        want = B.page_codes(tl.view, {})
+        got = codes_at(trail, at)
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+    builder = BandBuilder(trail)
+    tl.seek(first // 2)                                 # before the trail: built from scratch
+    bands, changes = builder.build(tl.view, tl.log, first // 2)
+    assert changes is None
+    assert_same(bands, B.build_bands(tl.view))

@@ -1,0 +1,137 @@
+"""Code trail: the page bands' codes kept along the run, so the frame after a far seek is
+built from the codes of a nearby position rather than from scratch.
+
+Between two random positions of a host-scale run only a few percent of the pages change
+colour, though most change machine frame or content: computing every code again costs
+more than the seek itself (115 ms of 71 M cells at 64 GiB). So, as the live simulation
+runs, every ``EVERY`` events (an *anchor*) the trail brings its copy of the live state's
+codes (``head``: one uint8 per MPN, GPPN and GVPN, as ``bands.page_codes`` computes them)
+forward by the incremental pass over the rows since the last anchor
+(``incremental.recompute``), and keeps the cells that changed with their codes before.
+The codes at an earlier anchor are the head's with those old codes written back, newest
+first, so each cell ends with the code it had there (``fill``); the BandBuilder then brings
+them from the anchor to the event as it does while playing.
+
+Rows the incremental pass cannot follow (a VM's power-on), or naming more than half the
+machine pages (boot), compute the head from scratch and start the trail again there: a seek
+before it builds from scratch, as without a trail. The cells kept are bounded
+(``budget`` bytes): past it the older half of the anchors is dropped.
+An anchor that rewrites more than an eighth of a band (a VM filling its memory) keeps that
+band's old codes whole instead, LZ4-compressed (a band at boot is mostly one code); going
+back past it starts from them rather than from the head.
+"""
+from __future__ import annotations
+
+import lz4.block
+import numpy as np
+
+from . import bands as B
+from . import incremental as I
+
+EVERY = 4096                # events between anchors: a seek replays at most as many rows' pages
+CELL_BYTES = 9              # a kept cell: int64 index (numpy scatters int32 ones at half the speed), uint8 old code
+WHOLE = 8                   # a band whose anchor rewrites more than 1/WHOLE of it is kept whole
+
+
+class CodeTrail:
+    """The page codes of a timeline's anchors (attach with ``CodeTrail(timeline)``)."""
+
+    def __init__(self, timeline, every: int = EVERY, budget: int = 128 << 20):
+        self.every, self.budget, self.log = every, budget, timeline.log
+        self.head = None        # {band key: flat codes} of the live state at the last anchor
+        self._start(len(timeline.log), timeline.sim.state)
+        timeline.watchers.append(self._emitted)
+
+    def _start(self, n: int, state) -> None:
+        """The trail begins again at event ``n`` with the codes of ``state`` (computed anew)."""
+        self.head = B.page_codes(state, {} if self.head is None else self.head)
+        self.anchors, self.first = [n], 0    # positions; the number of anchors[0]
+        self._new = {k: [] for k in self.head}   # {key: [(anchor number, idx, old codes)]} not joined yet
+        self._kept = {k: (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          np.zeros(0, np.uint8)) for k in self.head}   # joined: numbers, starts, idx, old
+        self._whole = {k: {} for k in self.head}     # {key: {anchor number: its old codes, compressed}}
+        self.cells = self.whole_bytes = 0
+
+    def nbytes(self) -> int:
+        """What the trail holds beyond the head: kept cells and whole bands."""
+        return self.cells * CELL_BYTES + self.whole_bytes
+
+    def _emitted(self, n: int, state) -> None:
+        if n - self.anchors[-1] >= self.every:
+            self._anchor(n, state, self.log.rows(self.anchors[-1], n))
+
+    def _anchor(self, n: int, state, rows) -> None:
+        """The head brought to event ``n`` (``state``) by ``rows``, the cells that changed kept."""
+        if not I.kinds_of(rows) <= I.HANDLED or I.named_count(rows) > max(state.host.n_mpn // 2, 1 << 16):
+            self._start(n, state)
+            return
+        head, num = self.head, self.first + len(self.anchors)
+
+        def put(key, idx, new):
+            old = head[key][idx]
+            diff = old != new
+            if not diff.any():
+                return
+            at = idx[diff]
+            if len(at) * WHOLE > len(head[key]):
+                blob = lz4.block.compress(head[key], store_size=False)
+                self._whole[key][num] = blob
+                self.whole_bytes += len(blob)
+            else:
+                self._new[key].append((num, at.astype(np.int64), old[diff]))
+                self.cells += len(at)
+            head[key][at] = new[diff]
+        I.recompute(state, I.named_pages(state, rows), head.__getitem__, put)
+        self.anchors.append(n)
+        if self.nbytes() > self.budget:
+            self._drop(len(self.anchors) // 2)
+
+    def _join(self, key: str) -> tuple:
+        """(anchor numbers, their first cell, cell indices, old codes) of band ``key``."""
+        nums, starts, idx, old = self._kept[key]
+        new = self._new[key]
+        if new:
+            sizes = [len(p[1]) for p in new]
+            starts = np.concatenate([starts, len(idx) + np.cumsum([0] + sizes[:-1])])
+            nums = np.concatenate([nums, [p[0] for p in new]])
+            idx = np.concatenate([idx, *(p[1] for p in new)])
+            old = np.concatenate([old, *(p[2] for p in new)])
+            self._kept[key], self._new[key] = (nums, starts, idx, old), []
+        return nums, starts, idx, old
+
+    def _drop(self, count: int) -> None:
+        """Forget the first ``count`` anchors and the cells only they needed."""
+        self.first += count
+        self.anchors = self.anchors[count:]
+        self.cells = self.whole_bytes = 0
+        for key in self.head:
+            whole = self._whole[key] = {m: b for m, b in self._whole[key].items() if m > self.first}
+            self.whole_bytes += sum(map(len, whole.values()))
+            nums, starts, idx, old = self._join(key)
+            s = int(np.searchsorted(nums, self.first, "right"))   # cells that lead back past the first
+            lo = int(starts[s]) if s < len(nums) else len(idx)
+            self._kept[key] = nums[s:], starts[s:] - lo, idx[lo:], old[lo:]
+            self.cells += len(idx) - lo
+
+    def anchor_at(self, pos: int) -> int | None:
+        """The last anchor at or before event ``pos`` (None: none is)."""
+        j = int(np.searchsorted(self.anchors, pos, "right")) - 1
+        return self.anchors[j] if j >= 0 else None
+
+    def fill(self, at: int, out: dict) -> None:
+        """The codes at anchor ``at`` into ``out`` ({band key: flat uint8 array of its pages}):
+        the head's, or the first whole band kept after it, with the old codes of the anchors
+        after it (and before that) written back, newest first."""
+        num = self.first + self.anchors.index(at)
+        for key, flat in out.items():
+            whole = min((m for m in self._whole[key] if m > num), default=None)
+            if whole is None:
+                flat[:] = self.head[key]
+            else:
+                flat[:] = np.frombuffer(lz4.block.decompress(self._whole[key][whole], uncompressed_size=len(flat)), np.uint8)
+            nums, starts, idx, old = self._join(key)
+            s = int(np.searchsorted(nums, num, "right"))
+            e = len(nums) if whole is None else int(np.searchsorted(nums, whole))
+            if s < e:
+                lo, hi = int(starts[s]), (len(idx) if e == len(nums) else int(starts[e]))
+                flat[idx[lo:hi][::-1]] = old[lo:hi][::-1]      # numpy assigns in order: the oldest last
