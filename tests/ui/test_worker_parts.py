@@ -57,3 +57,32 @@ def test_a_seek_while_playing_gets_the_counters_of_its_position(monkeypatch):
     assert frames[-1].counters_pos == 1000       # played forward: passed on
     w._serve_cmds({"seek": 200})
     assert frames[-1].pos == 200 and frames[-1].counters_pos == 200
+
+
+def test_at_host_scale_a_seek_s_picture_goes_first_and_its_counters_follow(monkeypatch):
+    """On a host of SPLIT_PAGES or more (the counters pass costs as much as the picture), a seek
+    is sent with the counters the window had, and once the window has painted it, the same
+    picture again with the position's own counters."""
+    monkeypatch.setattr(W, "SPLIT_PAGES", 0)           # every host counts as large
+    w = W.SimWorker(scenario.load("default"))
+    frames = []
+    w.frameReady.connect(frames.append)
+    w._serve()                                         # load: the frame at 0, counted
+    w.timeline.ensure(2000)
+    w._serve_cmds({"seek": 1000})
+    first = frames[-1]
+    assert first.pos == 1000 and first.counters_pos == 0
+    w._play()                                          # not painted yet: nothing more
+    assert frames[-1] is first
+    w.ack()
+    w._play()
+    own = frames[-1]
+    assert own.pos == 1000 and own.counters_pos == 1000
+    assert own.counters == w.timeline.counters()
+    assert all(a.codes is b.codes for a, b in zip(own.bands, first.bands))   # the same picture
+    w.ack()
+    w._play()
+    assert frames[-1] is own                           # and no more
+    monkeypatch.setattr(W, "SPLIT_PAGES", 1 << 22)     # a small host: one frame, its own counters
+    w._serve_cmds({"seek": 500})
+    assert frames[-1].pos == 500 and frames[-1].counters_pos == 500

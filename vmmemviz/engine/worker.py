@@ -8,9 +8,12 @@ never waits for a whole tick, which takes seconds at host scale. While playing, 
 built only once the UI has painted the previous one (``ack``), so a slow paint or a
 host-scale frame never queues.
 Frames are built from the last one and the pages that changed since (a BandBuilder per
-loaded timeline), a far seek's from the codes its CodeTrail kept near the target; while playing (or going to the end), the counters (a pass over every page)
-are computed at most every COUNTERS_EVERY_S (less often when a pass takes long) and passed on
-to the frames that play forward from them; a seek or a pause sends the position's own.
+loaded timeline; a far seek's from the codes its CodeTrail kept near the target); while
+playing (or going to the end), the counters (a pass over every page) are computed at most
+every COUNTERS_EVERY_S (less often when a pass takes long) and passed on to the frames that
+play forward from them; a pause sends the position's own. A move the user
+asks for (seek, step, find) at host scale, where the counters pass costs as much as the
+picture, sends the picture first with the counters it had, then the position's own.
 
 The UI thread never touches the Timeline, the Simulator or the live EventLog: it gets a
 :class:`Source` when a scenario loads, frozen :class:`~vmmemviz.model.core.events.LogSnapshot`
@@ -49,6 +52,9 @@ PLAY_SLICE_S = 0.004       # ... while playing: the UI thread paints, and both n
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
 COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a fifth of the time
 END_FRAME_COST = 3         # going to the end, frames take at most a third of the time (host scale)
+SPLIT_PAGES = 1 << 22      # on a host of this many machine pages (16 GiB) or more, a move shows its
+#                            picture first, with the counters it had; its own follow in the next
+#                            frame (a counters pass at 64 GiB costs as much as a far seek's picture)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,11 +286,15 @@ class SimWorker(QtCore.QObject):
             self.logGrew.emit(snap)
         return snap
 
-    def _emit_frame(self, pos, prev=None):
+    def _emit_frame(self, pos, prev=None, split=False):
+        """Build the frame at ``pos`` (arrows from ``prev``) and send it. ``split``: a move the
+        user asked for, whose picture goes first at host scale (``SPLIT_PAGES``)."""
         try:
             last, now = self._frame, time.monotonic()
-            reuse = (self.playing or self._to_end) and prev is not None and last is not None and \
-                now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting)
+            reuse = last is not None and (
+                (self.playing or self._to_end) and prev is not None and
+                now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting) or
+                split and self.timeline.sim.state.host.n_mpn >= SPLIT_PAGES)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
             self._built = now, time.monotonic() - now
@@ -404,13 +414,11 @@ class SimWorker(QtCore.QObject):
         if "chapter" in cmds:
             target = self._find(cmds["chapter"], lambda snap: np.array(self.chapters.positions(), np.int64) - 1,
                                 "chapter")
+        moved = target is not None
         if target is None and "aspect" in cmds and "load" not in cmds:
             target = tl.pos          # the same position, laid out for the view's new shape
-        if target is None and cmds.get("play") is False and self._frame is not None \
-                and self._frame.counters_pos != self._frame.pos:
-            target = self._frame.pos     # paused: the counters of the position shown
         if target is not None:
-            self._emit_frame(target)
+            self._emit_frame(target, split=moved)
             self._play_pos = float(tl.pos)
             if tl.pos >= len(tl):
                 self._summary(force=True)
@@ -462,6 +470,8 @@ class SimWorker(QtCore.QObject):
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
                 return
+        elif self._frame is not None and self._frame.counters_pos != self._frame.pos and not self._inflight:
+            self._emit_frame(self._frame.pos)   # paused, or a move's picture went first: its own counters
         elif not tl.finished():
             self._simulate(SLICE_S)   # grow the log in the background
         self._summary()
