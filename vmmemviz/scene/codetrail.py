@@ -16,9 +16,10 @@ Rows the incremental pass cannot follow (a VM's power-on), or naming more than h
 machine pages (boot), compute the head from scratch and start the trail again there: a seek
 before it builds from scratch, as without a trail. The cells kept are bounded
 (``budget`` bytes): past it the older half of the anchors is dropped.
-An anchor that rewrites more than an eighth of a band (a VM filling its memory) keeps that
-band's old codes whole instead, LZ4-compressed (a band at boot is mostly one code); going
-back past it starts from them rather than from the head.
+An anchor that rewrites more than an eighth of a band, or more than a 64th when that is
+smaller (a VM filling its memory: its band is long runs of one code), keeps that band's old
+codes whole instead, LZ4-compressed; going back past it starts from them rather than from
+the head.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from . import incremental as I
 
 EVERY = 4096                # events between anchors: a seek replays at most as many rows' pages
 CELL_BYTES = 9              # a kept cell: int64 index (numpy scatters int32 ones at half the speed), uint8 old code
-WHOLE = 8                   # a band whose anchor rewrites more than 1/WHOLE of it is kept whole
+WHOLE = 8                   # a band whose anchor rewrites more than 1/WHOLE of it is kept whole,
+TRY_WHOLE = 64              # ... and one rewriting more than 1/TRY_WHOLE when smaller so
 
 
 class CodeTrail:
@@ -73,8 +75,10 @@ class CodeTrail:
             if not diff.any():
                 return
             at = idx[diff]
-            if len(at) * WHOLE > len(head[key]):
+            blob = None
+            if len(at) * TRY_WHOLE > len(head[key]):
                 blob = lz4.block.compress(head[key], store_size=False)
+            if blob is not None and (len(at) * WHOLE > len(head[key]) or len(blob) < len(at) * CELL_BYTES):
                 self._whole[key][num] = blob
                 self.whole_bytes += len(blob)
             else:
