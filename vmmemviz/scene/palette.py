@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 # fixed codes
-BG, FREE, HV, SHARED, BALLOON, ZIP, SWAP, GSWAP, UNMAPPED, ZIP2, HOSTCACHE = range(11)
+BG, FREE, HV, SHARED, UNMAPPED, BALLOON, ZIP, SWAP, GSWAP, ZIP2, HOSTCACHE = range(11)
 VM_BASE = 16                # VM i: VM_BASE + 2*(i % VM_SLOTS) private, +1 zero page
 VM_SLOTS = (256 - VM_BASE) // 2
 
