@@ -29,7 +29,7 @@ def codes_at(trail, at: int) -> dict:
 @pytest.mark.parametrize("name,events", [("overcommit", 30000), ("tps", 5000), ("balloon", 9000)])
 def test_the_codes_at_every_anchor_are_a_full_builds(name, events):
     tl, trail = trail_run(name, events, every=512)
-    assert len(trail.anchors) > 8 and trail.cells > 0
+    assert len(trail.anchors) > 8 and trail.cells > 0 and trail.whole_bytes > 0   # both kinds of keeping
     for at in trail.anchors[::-1]:                    # from the head back, then forward again
         tl.seek(at)
         want = B.page_codes(tl.view, {})

@@ -91,20 +91,32 @@ class CodeTrail:
             self._drop(len(self.anchors) // 2)
 
     def _join(self, key: str) -> tuple:
-        """(anchor numbers, their first cell, cell indices, old codes) of band ``key``."""
+        """(anchor numbers, newest first; where each one's cells start; cell indices and old
+        codes, the newest anchor's first) of band ``key``: a walk back takes a slice from the
+        start, and numpy scatters contiguous indices twice as fast as a reversed view."""
         nums, starts, idx, old = self._kept[key]
-        new = self._new[key]
+        new = self._new[key][::-1]
         if new:
-            sizes = [len(p[1]) for p in new]
-            starts = np.concatenate([starts, len(idx) + np.cumsum([0] + sizes[:-1])])
-            nums = np.concatenate([nums, [p[0] for p in new]])
-            idx = np.concatenate([idx, *(p[1] for p in new)])
-            old = np.concatenate([old, *(p[2] for p in new)])
+            sizes = np.array([len(p[1]) for p in new], np.int64)
+            starts = np.concatenate([np.cumsum(sizes) - sizes, starts + sizes.sum()])
+            nums = np.concatenate([np.array([p[0] for p in new], np.int64), nums])
+            idx = np.concatenate([*(p[1] for p in new), idx])
+            old = np.concatenate([*(p[2] for p in new), old])
             self._kept[key], self._new[key] = (nums, starts, idx, old), []
         return nums, starts, idx, old
 
+    def _cells(self, key: str, lo: int, hi: int) -> tuple:
+        """(cell indices, old codes) of band ``key`` kept at the anchors numbered above ``lo``
+        and below ``hi``, the newest anchor's first."""
+        nums, starts, idx, old = self._join(key)
+        first = int(np.searchsorted(-nums, -hi, "right"))     # the parts numbered hi or above
+        end = int(np.searchsorted(-nums, -lo, "left"))        # ... and above lo
+        a, b = (int(starts[i]) if i < len(nums) else len(idx) for i in (first, end))
+        return idx[a:b], old[a:b]
+
     def _drop(self, count: int) -> None:
-        """Forget the first ``count`` anchors and the cells only they needed."""
+        """Forget the first ``count`` anchors and the cells only they needed (the oldest: the
+        last ones kept)."""
         self.first += count
         self.anchors = self.anchors[count:]
         self.cells = self.whole_bytes = 0
@@ -112,10 +124,10 @@ class CodeTrail:
             whole = self._whole[key] = {m: b for m, b in self._whole[key].items() if m > self.first}
             self.whole_bytes += sum(map(len, whole.values()))
             nums, starts, idx, old = self._join(key)
-            s = int(np.searchsorted(nums, self.first, "right"))   # cells that lead back past the first
-            lo = int(starts[s]) if s < len(nums) else len(idx)
-            self._kept[key] = nums[s:], starts[s:] - lo, idx[lo:], old[lo:]
-            self.cells += len(idx) - lo
+            s = int(np.searchsorted(-nums, -self.first, "left"))   # anchors numbered above the first
+            cut = int(starts[s]) if s < len(nums) else len(idx)
+            self._kept[key] = nums[:s], starts[:s], idx[:cut], old[:cut]
+            self.cells += cut
 
     def anchor_at(self, pos: int) -> int | None:
         """The last anchor at or before event ``pos`` (None: none is)."""
@@ -133,9 +145,5 @@ class CodeTrail:
                 flat[:] = self.head[key]
             else:
                 flat[:] = np.frombuffer(lz4.block.decompress(self._whole[key][whole], uncompressed_size=len(flat)), np.uint8)
-            nums, starts, idx, old = self._join(key)
-            s = int(np.searchsorted(nums, num, "right"))
-            e = len(nums) if whole is None else int(np.searchsorted(nums, whole))
-            if s < e:
-                lo, hi = int(starts[s]), (len(idx) if e == len(nums) else int(starts[e]))
-                flat[idx[lo:hi][::-1]] = old[lo:hi][::-1]      # numpy assigns in order: the oldest last
+            idx, old = self._cells(key, num, self.first + len(self.anchors) if whole is None else whole)
+            flat[idx] = old                   # numpy assigns in order: the oldest anchor's last
