@@ -30,6 +30,7 @@ from . import bands as B
 from . import incremental as I
 
 EVERY = 4096                # events between anchors: a seek replays at most as many rows' pages
+SEGMENT = 64                # anchors whose cells are joined into one segment as the run goes
 CELL_BYTES = 9              # a kept cell: int64 index (numpy scatters int32 ones at half the speed), uint8 old code
 WHOLE = 8                   # a band whose anchor rewrites more than 1/WHOLE of it is kept whole,
 TRY_WHOLE = 64              # ... and one rewriting more than 1/TRY_WHOLE when smaller so
@@ -49,8 +50,7 @@ class CodeTrail:
         self.head = B.page_codes(state, {} if self.head is None else self.head)
         self.anchors, self.first = [n], 0    # positions; the number of anchors[0]
         self._new = {k: [] for k in self.head}   # {key: [(anchor number, idx, old codes)]} not joined yet
-        self._kept = {k: (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                          np.zeros(0, np.uint8)) for k in self.head}   # joined: numbers, starts, idx, old
+        self._segs = {k: [] for k in self.head}      # {key: [joined segment, newest first]} (_join)
         self._whole = {k: {} for k in self.head}     # {key: {anchor number: its old codes, compressed}}
         self.cells = self.whole_bytes = 0
 
@@ -87,32 +87,37 @@ class CodeTrail:
             head[key][at] = new[diff]
         I.recompute(state, I.named_pages(state, rows), head.__getitem__, put)
         self.anchors.append(n)
+        if len(self.anchors) % SEGMENT == 0:       # a segment of the last anchors' cells
+            for key in self.head:
+                self._join(key)
         if self.nbytes() > self.budget:
             self._drop(len(self.anchors) // 2)
 
-    def _join(self, key: str) -> tuple:
-        """(anchor numbers, newest first; where each one's cells start; cell indices and old
-        codes, the newest anchor's first) of band ``key``: a walk back takes a slice from the
-        start, and numpy scatters contiguous indices twice as fast as a reversed view."""
-        nums, starts, idx, old = self._kept[key]
+    def _join(self, key: str) -> list:
+        """The segments of band ``key``, newest first, the cells not yet in one joined into a
+        new one (only they are copied): each (anchor numbers, newest first; where each one's
+        cells start; cell indices and old codes, the newest anchor's first). A walk back takes
+        slices from the start: numpy scatters contiguous indices twice as fast as a reversed
+        view."""
         new = self._new[key][::-1]
         if new:
             sizes = np.array([len(p[1]) for p in new], np.int64)
-            starts = np.concatenate([np.cumsum(sizes) - sizes, starts + sizes.sum()])
-            nums = np.concatenate([np.array([p[0] for p in new], np.int64), nums])
-            idx = np.concatenate([*(p[1] for p in new), idx])
-            old = np.concatenate([*(p[2] for p in new), old])
-            self._kept[key], self._new[key] = (nums, starts, idx, old), []
-        return nums, starts, idx, old
+            self._segs[key].insert(0, (np.array([p[0] for p in new], np.int64), np.cumsum(sizes) - sizes,
+                                       np.concatenate([p[1] for p in new]), np.concatenate([p[2] for p in new])))
+            self._new[key] = []
+        return self._segs[key]
 
-    def _cells(self, key: str, lo: int, hi: int) -> tuple:
-        """(cell indices, old codes) of band ``key`` kept at the anchors numbered above ``lo``
+    def _cells(self, key: str, lo: int, hi: int) -> list:
+        """[(cell indices, old codes)] of band ``key`` kept at the anchors numbered above ``lo``
         and below ``hi``, the newest anchor's first."""
-        nums, starts, idx, old = self._join(key)
-        first = int(np.searchsorted(-nums, -hi, "right"))     # the parts numbered hi or above
-        end = int(np.searchsorted(-nums, -lo, "left"))        # ... and above lo
-        a, b = (int(starts[i]) if i < len(nums) else len(idx) for i in (first, end))
-        return idx[a:b], old[a:b]
+        out = []
+        for nums, starts, idx, old in self._join(key):
+            first = int(np.searchsorted(-nums, -hi, "right"))     # the parts numbered hi or above
+            end = int(np.searchsorted(-nums, -lo, "left"))        # ... and above lo
+            a, b = (int(starts[i]) if i < len(nums) else len(idx) for i in (first, end))
+            if a < b:
+                out.append((idx[a:b], old[a:b]))
+        return out
 
     def _drop(self, count: int) -> None:
         """Forget the first ``count`` anchors and the cells only they needed (the oldest: the
@@ -123,11 +128,14 @@ class CodeTrail:
         for key in self.head:
             whole = self._whole[key] = {m: b for m, b in self._whole[key].items() if m > self.first}
             self.whole_bytes += sum(map(len, whole.values()))
-            nums, starts, idx, old = self._join(key)
-            s = int(np.searchsorted(-nums, -self.first, "left"))   # anchors numbered above the first
-            cut = int(starts[s]) if s < len(nums) else len(idx)
-            self._kept[key] = nums[:s], starts[:s], idx[:cut], old[:cut]
-            self.cells += cut
+            kept = []
+            for nums, starts, idx, old in self._join(key):
+                s = int(np.searchsorted(-nums, -self.first, "left"))   # anchors numbered above the first
+                cut = int(starts[s]) if s < len(nums) else len(idx)
+                if s:
+                    kept.append((nums[:s], starts[:s], idx[:cut], old[:cut]))
+                self.cells += cut
+            self._segs[key] = kept
 
     def anchor_at(self, pos: int) -> int | None:
         """The last anchor at or before event ``pos`` (None: none is)."""
@@ -145,5 +153,5 @@ class CodeTrail:
                 flat[:] = self.head[key]
             else:
                 flat[:] = np.frombuffer(lz4.block.decompress(self._whole[key][whole], uncompressed_size=len(flat)), np.uint8)
-            idx, old = self._cells(key, num, self.first + len(self.anchors) if whole is None else whole)
-            flat[idx] = old                   # numpy assigns in order: the oldest anchor's last
+            for idx, old in self._cells(key, num, self.first + len(self.anchors) if whole is None else whole):
+                flat[idx] = old               # numpy assigns in order: the oldest anchor's last
