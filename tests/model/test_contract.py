@@ -132,3 +132,17 @@ def test_every_event_group_and_store_declares_its_words():
     titles = {s.name: (s.slot_title, s.help) for s in catalog.STORES}
     assert titles["hostcache"] == ("host cache slot", "slot in the host cache (one for the whole host)")
     assert titles["vswp"] == (".vswp slot", "slot in the .vswp (one per VM)")
+
+
+def test_a_store_s_extent_is_its_last_slot_in_use(stored):
+    """A swap file's extent is read from the pages it holds (a byte a page) rather than from
+    its slots (four): the same number as the slots give, in every store that holds pages."""
+    from vmmemviz.model.core.store import Store
+    seen = 0
+    for tl in stored:
+        st = tl.view
+        for s in st.stores.values():
+            for vm in st.vms:
+                assert s.extent(st, vm) == Store.extent(s, st, vm), (s.name, vm.name)
+                seen += s.extent(st, vm) > 0
+    assert seen >= 3

@@ -365,8 +365,10 @@ def _stores(state, vm, occupied: dict) -> tuple:
     for s in state.stores.values():
         if s.per_host:
             continue
-        occ = occupied[(vm.index, s.name)] = s.occupied(state, vm)
-        out.append((s.name, s.title, s.size(state, vm), _shown(s.size(state, vm), occ)))
+        size = s.size(state, vm)
+        shown = shown_slots(size, s.extent(state, vm))
+        occupied[(vm.index, s.name)] = s.occupied(state, vm, shown)    # past them, none in use
+        out.append((s.name, s.title, size, shown))
     return tuple(out)
 
 

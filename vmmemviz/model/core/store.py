@@ -65,9 +65,14 @@ class Store:
         """Slots the store has for ``vm``."""
         raise NotImplementedError
 
-    def occupied(self, state, vm) -> np.ndarray:
-        """Per slot: in use by ``vm``."""
+    def occupied(self, state, vm, n: int | None = None) -> np.ndarray:
+        """Per slot (the first ``n``, default all): in use by ``vm``."""
         raise NotImplementedError
+
+    def extent(self, state, vm) -> int:
+        """Slots up to the last one ``vm`` uses (0: none)."""
+        occ = self.occupied(state, vm)
+        return int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0
 
     def content(self, state, vm, slots) -> np.ndarray:
         """Content ids held in ``slots``."""
@@ -126,8 +131,15 @@ class SlotStore(Store):
     def size(self, state, vm) -> int:
         return len(self._arr(vm))
 
-    def occupied(self, state, vm) -> np.ndarray:
-        return self._arr(vm) != EMPTY
+    def occupied(self, state, vm, n: int | None = None) -> np.ndarray:
+        return self._arr(vm)[:n] != EMPTY
+
+    def extent(self, state, vm) -> int:
+        """From the slots of the pages held here: a slot is in use exactly when one of the
+        VM's pages is held in it (``invariants.check``), and the page states are a byte a
+        page where the slots are four (at 64 GiB a far seek's picture read 512 MB of slots)."""
+        held = self.held(state, vm)
+        return int(held.max()) + 1 if len(held) else 0
 
     def content(self, state, vm, slots) -> np.ndarray:
         return self._arr(vm)[slots]

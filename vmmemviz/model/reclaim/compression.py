@@ -97,8 +97,8 @@ class CacheStore(Store):
     def size(self, state, vm) -> int:
         return len(vm.zip_size)
 
-    def occupied(self, state, vm) -> np.ndarray:
-        return vm.zip_size != FREE
+    def occupied(self, state, vm, n: int | None = None) -> np.ndarray:
+        return vm.zip_size[:n] != FREE
 
     def content(self, state, vm, slots) -> np.ndarray:
         return vm.zip_content[slots]

@@ -46,8 +46,8 @@ class HostCacheStore(Store):
     def size(self, state, vm) -> int:
         return len(state.extra[CONTENT])
 
-    def occupied(self, state, vm) -> np.ndarray:
-        return state.extra[OWNER] == vm.index
+    def occupied(self, state, vm, n: int | None = None) -> np.ndarray:
+        return state.extra[OWNER][:n] == vm.index
 
     def content(self, state, vm, slots) -> np.ndarray:
         return state.extra[CONTENT][slots]

@@ -61,8 +61,11 @@ def _check_stores(state, vm) -> None:
         slots = s.held(state, vm)
         if len(np.unique(slots)) != len(slots):
             raise Broken(f"{vm.name}: two pages share a slot of the {s.title}")
-        if not s.occupied(state, vm)[slots].all():
+        occupied = s.occupied(state, vm)
+        if not occupied[slots].all():
             raise Broken(f"{vm.name}: a page held in the {s.title} has a free slot")
+        if s.wide(state, vm) is None and not s.per_host and np.count_nonzero(occupied) != len(slots):
+            raise Broken(f"{vm.name}: a slot of the {s.title} is in use but holds none of its pages")
 
 
 def _check_guest(vm) -> None:
