@@ -7,7 +7,8 @@ more than the seek itself (115 ms of 71 M cells at 64 GiB). So, as the live simu
 runs, every ``EVERY`` events (an *anchor*) the trail brings its copy of the live state's
 codes (``head``: one uint8 per MPN, GPPN and GVPN, as ``bands.page_codes`` computes them)
 forward by the incremental pass over the rows since the last anchor
-(``incremental.recompute``), and keeps the cells that changed with their codes before.
+(``incremental.recompute``), and keeps the cells that changed with their codes before
+(newest anchor first, in segments of ``SEGMENT`` anchors joined as the run goes).
 The codes at an earlier anchor are the head's with those old codes written back, newest
 first, so each cell ends with the code it had there (``fill``); the BandBuilder then brings
 them from the anchor to the event as it does while playing.
@@ -31,7 +32,8 @@ from . import incremental as I
 
 EVERY = 4096                # events between anchors: a seek replays at most as many rows' pages
 SEGMENT = 64                # anchors whose cells are joined into one segment as the run goes
-CELL_BYTES = 9              # a kept cell: int64 index (numpy scatters int32 ones at half the speed), uint8 old code
+CELL_BYTES = 9              # a kept cell: int64 index (numpy scatters int32 ones at half the
+#                             speed: it widens them first) and uint8 old code
 WHOLE = 8                   # a band whose anchor rewrites more than 1/WHOLE of it is kept whole,
 TRY_WHOLE = 64              # ... and one rewriting more than 1/TRY_WHOLE when smaller so
 
