@@ -285,13 +285,15 @@ def fit_width(mp_pages: int, vms: tuple, aspect: float = ASPECT, host: tuple = (
     lo, hi = 3, (1 << 15) // 16            # widths lo*16 .. hi*16
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        _, height = _place(mp_pages, vms, mid * 16, host)
+        _, height = _place(mp_pages, vms, mid * 16, host, False)
         lo, hi = (mid, hi) if mid * 16 / height < aspect else (lo, mid)
     return min(range(max(3, lo - 2) * 16, (hi + 3) * 16, 16),
-               key=lambda w: abs(np.log(w / _place(mp_pages, vms, w, host)[1] / aspect)))
+               key=lambda w: abs(np.log(w / _place(mp_pages, vms, w, host, False)[1] / aspect)))
 
 
-def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
+def _place(mp_pages: int, vms: tuple, w: int, host: tuple = (), make: bool = True):
+    """(the slots of every band at width ``w``, the picture's height); ``make`` False: the
+    height only (the width search: a slot costs more than the arithmetic that places it)."""
     n = len(vms)
     g, lab = gap(w, n), label_height(w)
     cw = max(4, int((w - g * (n - 1)) // n))
@@ -304,14 +306,16 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
             continue
         pw = max(2, int((cw - g * (len(procs) - 1)) // len(procs)))
         for j, (pname, pages) in enumerate(procs):
-            slots.append(Slot(f"gv.{i}.{j}", "gv", i, j, f"{name} / {pname}", pages, pw,
-                              x0 + j * (pw + g), y + lab))
+            if make:
+                slots.append(Slot(f"gv.{i}.{j}", "gv", i, j, f"{name} / {pname}", pages, pw,
+                                  x0 + j * (pw + g), y + lab))
             row_h = max(row_h, -(-pages // pw))
     if row_h:
         y += lab + row_h + 2 * g + lab
     row_h = 0
     for i, (name, pages, _, _) in enumerate(vms):
-        slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab))
+        if make:
+            slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab))
         row_h = max(row_h, -(-pages // cw))
     y += lab + row_h + 2 * g + lab
     mw = n * cw + g * (n - 1)
@@ -323,9 +327,9 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
     row_h = 0.0
     for i, vm in enumerate(vms):
         x0 = i * (cw + g)
-        placed = _stores_placed(i, vm, cw, g, lab, x0, y, False)
+        placed = _stores_placed(i, vm, cw, g, lab, x0, y, False, make)
         if cw < TITLE_WIDTH * lab:
-            side = _stores_placed(i, vm, cw, g, lab, x0, y, True)
+            side = _stores_placed(i, vm, cw, g, lab, x0, y, True, make)
             placed = side if 2 * side[1] <= placed[1] else placed
         slots += placed[0]
         row_h = max(row_h, placed[1])
@@ -339,14 +343,15 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = ()):
         shown = min(size, max(shown, cols * rows))
         slots.append(Slot(layer, layer, None, None, f"{title} (all VMs)", shown, cols, 0, y + lab, size))
         y += lab + -(-shown // cols) + g
-    if not any(s.layer not in ("gv", "gp", "mp") for s in slots):
+    if not host and not any(stores for *_, stores in vms):
         y -= lab               # no stores: no heading for them
     return tuple(slots), max(y - g, 1.0)
 
 
-def _stores_placed(i: int, vm: tuple, cw: int, g: int, lab: float, x0: float, y: float, side: bool):
+def _stores_placed(i: int, vm: tuple, cw: int, g: int, lab: float, x0: float, y: float, side: bool,
+                   make: bool = True):
     """(slots of VM ``i``'s stores under its column at (``x0``, ``y``), stacked or ``side`` by
-    side, and their height); ``vm`` as ``layout`` takes it."""
+    side, and their height); ``vm`` as ``layout`` takes it; ``make``: as ``_place``'s."""
     name, pages, _, stores = vm
     # rows: at least a twelfth of the VM's own band high (four rows), or it is invisible
     least, h, slots = max(4, pages // cw // 12), 0.0, []
@@ -354,8 +359,9 @@ def _stores_placed(i: int, vm: tuple, cw: int, g: int, lab: float, x0: float, y:
     for j, (layer, title, size, shown) in enumerate(stores):
         shown = min(size, max(shown, sw * least))
         rows = -(-shown // sw)
-        slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, sw,
-                          x0 + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size))
+        if make:
+            slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, sw,
+                              x0 + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size))
         h = max(h, lab + rows + g) if side else h + lab + rows + g
     return slots, h
 
