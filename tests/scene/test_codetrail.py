@@ -8,6 +8,7 @@ from vmmemviz.model.core import events as E
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import bands as B
 from vmmemviz.scene.codetrail import CodeTrail
+from vmmemviz.scene import incremental as I
 from vmmemviz.scene.incremental import BandBuilder
 
 from test_incremental import assert_same
@@ -77,4 +78,28 @@ def test_past_its_budget_the_trail_forgets_its_older_anchors_and_stays_exact():
     tl.seek(first // 2)                                 # before the trail: built from scratch
     bands, changes = builder.build(tl.view, tl.log, first // 2)
     assert changes is None
+    assert_same(bands, B.build_bands(tl.view))
+
+
+def test_a_trail_frame_that_fails_halfway_leaves_the_next_build_exact(monkeypatch):
+    tl, trail = trail_run("overcommit", 20000, every=512)
+    builder = BandBuilder(trail)
+    tl.seek(len(tl))
+    builder.build(tl.view, tl.log, len(tl))
+    k = trail.anchors[len(trail.anchors) // 2] + 100
+    tl.seek(k)
+    recompute = I.recompute
+
+    def halfway(state, pages, flat, put):            # some cells written in place, then a failure
+        def put_once(*a):
+            put(*a)
+            raise MemoryError("halfway")
+        recompute(state, pages, flat, put_once)
+    monkeypatch.setattr(I, "recompute", halfway)
+    with pytest.raises(MemoryError):
+        builder.build(tl.view, tl.log, k)
+    monkeypatch.setattr(I, "recompute", recompute)
+    back = k - 140                                    # just before the anchor the failed one began at:
+    tl.seek(back)                                     # not built from its half-written bands
+    bands, _ = builder.build(tl.view, tl.log, back)
     assert_same(bands, B.build_bands(tl.view))

@@ -86,3 +86,28 @@ def test_at_host_scale_a_seek_s_picture_goes_first_and_its_counters_follow(monke
     monkeypatch.setattr(W, "SPLIT_PAGES", 1 << 22)     # a small host: one frame, its own counters
     w._serve_cmds({"seek": 500})
     assert frames[-1].pos == 500 and frames[-1].counters_pos == 500
+
+
+def test_a_recount_that_fails_is_said_once_not_every_timer_tick(monkeypatch):
+    """The counters of a picture sent first are computed again once; if that fails the window
+    hears it once, and the worker does not try again at every timer tick."""
+    monkeypatch.setattr(W, "SPLIT_PAGES", 0)
+    w = W.SimWorker(scenario.load("default"))
+    frames, failed = [], []
+    w.frameReady.connect(frames.append)
+    w.failed.connect(failed.append)
+    w._serve()
+    w.timeline.ensure(2000)
+    w._serve_cmds({"seek": 1000})
+    assert frames[-1].counters_pos == 0
+    monkeypatch.setattr(w.timeline, "counters", lambda: 1 / 0)
+    for _ in range(5):
+        w.ack()
+        w._play()
+    assert len(failed) == 1 and "ZeroDivisionError" in failed[0]
+    monkeypatch.undo()
+    monkeypatch.setattr(W, "SPLIT_PAGES", 0)
+    w._serve_cmds({"seek": 1200})                       # a new move: its counters follow again
+    w.ack()
+    w._play()
+    assert frames[-1].pos == 1200 and frames[-1].counters_pos == 1200

@@ -192,6 +192,7 @@ class SimWorker(QtCore.QObject):
         self.aspect = B.ASPECT
         self._to_end = False
         self._hunt = None              # (n, hit, what): a find forward waiting for the simulation
+        self._recounted = None         # the frame whose counters were last computed again (once each)
         self._play_pos = 0.0
         self._last = time.monotonic()
         self._summary_at = 0.0
@@ -470,7 +471,9 @@ class SimWorker(QtCore.QObject):
                 self._emit_frame(len(tl), len(tl) - 1)
                 self._summary(force=True)
                 return
-        elif self._frame is not None and self._frame.counters_pos != self._frame.pos and not self._inflight:
+        elif self._frame is not None and self._frame.counters_pos != self._frame.pos and not self._inflight \
+                and self._recounted is not self._frame:     # (once: a recount that fails is not retried)
+            self._recounted = self._frame
             self._emit_frame(self._frame.pos)   # paused, or a move's picture went first: its own counters
         elif not tl.finished():
             self._simulate(SLICE_S)   # grow the log in the background

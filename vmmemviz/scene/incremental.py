@@ -170,7 +170,7 @@ class BandBuilder:
             got, near = self._near(state, log, pos, aspect, relaid), False
         if got is None and self.trail is not None:
             got = self._from_trail(state, log, pos, aspect)
-        if got is None and near:
+        if got is None and near and self.pos is not None:
             got = self._near(state, log, pos, aspect, relaid)
         if got is None:
             occupied = {}
@@ -199,8 +199,13 @@ class BandBuilder:
         self.bands = B.assemble(state, slots, {k: g[0] for k, g in grids.items()}, occupied,
                                 self._outlines(B.large_starts(state.host)))
         self.shape, self.pos, self.aspect = shape, at, aspect
-        got = self._update(state, log.rows(at, pos), True, aspect, fresh=True)
-        return None if got is None else (got[0], None)
+        got = None
+        try:
+            got = self._update(state, log.rows(at, pos), True, aspect, fresh=True)
+        finally:
+            if got is None:
+                self.pos = None      # half-brought bands: the next build starts from scratch
+        return got[0], None
 
     def _outlines(self, starts: np.ndarray) -> tuple:
         """The large-page outlines at ``starts``: the last ones with the few that changed (a
