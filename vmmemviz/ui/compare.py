@@ -19,6 +19,7 @@ Ctrl+Shift+W close the comparison.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import html
 from pathlib import Path
 
@@ -419,11 +420,16 @@ def start(win, state: CompareState) -> Comparison:
 
 
 def close(win) -> None:
-    """Back to one run (nothing when not comparing)."""
+    """Back to one run (nothing when not comparing). Run B's objects are garbage now: they
+    are collected here, in the GUI thread; left to Python's automatic collection, a cycle
+    among them could be collected by an allocation of run A's simulation thread, deleting Qt
+    objects from the wrong thread (docs/architecture.md, the worker)."""
     cmp = getattr(win, "comparison", None)
     if cmp is not None:
         win.comparison = None
         cmp.close()
+        del cmp
+        gc.collect()
 
 
 def opened(win, sc) -> None:
