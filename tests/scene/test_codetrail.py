@@ -21,23 +21,23 @@ def trail_run(name: str, events: int, **kw):
     return tl, trail
 
 
-def codes_at(trail, at: int) -> dict:
-    out = {k: np.full(len(v), 255, np.uint8) for k, v in trail.head.items()}
-    trail.fill(at, out)
-    return out
+def assert_codes_at(tl, trail, at: int) -> None:
+    """The trail's codes at anchor ``at`` are those a full build computes there."""
+    got = {k: np.full(len(v), 255, np.uint8) for k, v in trail.head.items()}
+    trail.fill(at, got)
+    tl.seek(at)
+    want = B.page_codes(tl.view, {})
+    assert got.keys() == want.keys()
+    for k in want:
+        assert np.array_equal(got[k], want[k]), (at, k, np.flatnonzero(got[k] != want[k])[:5])
 
 
 @pytest.mark.parametrize("name,events", [("overcommit", 30000), ("tps", 5000), ("balloon", 9000)])
 def test_the_codes_at_every_anchor_are_a_full_builds(name, events):
     tl, trail = trail_run(name, events, every=512)
     assert len(trail.anchors) > 8 and trail.cells > 0 and trail.whole_bytes > 0   # both kinds of keeping
-    for at in trail.anchors[::-1]:                    # from the head back, then forward again
-        tl.seek(at)
-        want = B.page_codes(tl.view, {})
-        got = codes_at(trail, at)
-        assert got.keys() == want.keys()
-        for k in want:
-            assert np.array_equal(got[k], want[k]), (at, k, np.flatnonzero(got[k] != want[k])[:5])
+    for at in trail.anchors[::-1]:                    # from the head back
+        assert_codes_at(tl, trail, at)
 
 
 def test_far_seeks_build_frames_from_the_trail_equal_to_full_builds():
@@ -70,10 +70,7 @@ def test_past_its_budget_the_trail_forgets_its_older_anchors_and_stays_exact():
     first = trail.anchors[0]
     assert first > 20000                                # the older anchors are gone
     for at in (trail.anchors[0], trail.anchors[len(trail.anchors) // 2]):
-        tl.seek(at)
-        want = B.page_codes(tl.view, {})
-        got = codes_at(trail, at)
-        assert all(np.array_equal(got[k], want[k]) for k in want)
+        assert_codes_at(tl, trail, at)
     builder = BandBuilder(trail)
     tl.seek(first // 2)                                 # before the trail: built from scratch
     bands, changes = builder.build(tl.view, tl.log, first // 2)

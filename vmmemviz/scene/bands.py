@@ -28,6 +28,7 @@ from vmmemviz.model.core import content as C
 from vmmemviz.model.guest import guestos as G
 from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
+from vmmemviz.model.core.store import extent_of
 from . import palette as P
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
@@ -378,10 +379,6 @@ def _stores(state, vm, occupied: dict) -> tuple:
     return tuple(out)
 
 
-def _shown(size: int, occ: np.ndarray) -> int:
-    return shown_slots(size, int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0)
-
-
 def _host_stores(state, occupied: dict) -> tuple:
     """The host's stores as (layer, title, size, shown); ``occupied[(None, layer)]`` gets the
     VM holding each slot (NO_VM: free)."""
@@ -394,7 +391,7 @@ def _host_stores(state, occupied: dict) -> tuple:
         for vm in state.vms:
             owners[s.occupied(state, vm)[:size]] = vm.index
         occupied[(None, s.name)] = owners
-        out.append((s.name, s.title, size, _shown(size, owners != H.NO_VM)))
+        out.append((s.name, s.title, size, shown_slots(size, extent_of(owners != H.NO_VM))))
     return tuple(out)
 
 

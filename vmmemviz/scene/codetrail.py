@@ -66,7 +66,7 @@ class CodeTrail:
 
     def _anchor(self, n: int, state, rows) -> None:
         """The head brought to event ``n`` (``state``) by ``rows``, the cells that changed kept."""
-        if not I.kinds_of(rows) <= I.HANDLED or I.named_count(rows) > max(state.host.n_mpn // 2, 1 << 16):
+        if I.followable(state, rows, True, share=2) is None:
             self._start(n, state)
             return
         head, num = self.head, self.first + len(self.anchors)

@@ -134,16 +134,13 @@ def recompute(state, pages, flat, put) -> None:
             put(f"gv.{v}.{p}", gv, B.gv_codes(proc, flat(f"gp.{v}"), gv))
 
 
-def kinds_of(rows) -> set:
-    return {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
-
-
-def followable(state, rows, forward: bool) -> set | None:
+def followable(state, rows, forward: bool, share: int = MAX_SHARE) -> set | None:
     """The kinds of ``rows`` when the incremental pass can follow them that way, else None
-    (a kind not listed, BACKED backwards, or too many pages named)."""
-    kinds = kinds_of(rows)
+    (a kind not listed, BACKED backwards, or naming more than 1/``share`` of the machine
+    pages and 64 Ki)."""
+    kinds = {E.KINDS[int(c)].name for c in np.unique(rows["kind"])}
     if not kinds <= HANDLED or (not forward and kinds & BACKED) or \
-            named_count(rows) > max(state.host.n_mpn // MAX_SHARE, 1 << 16):
+            named_count(rows) > max(state.host.n_mpn // share, 1 << 16):
         return None
     return kinds
 

@@ -28,6 +28,11 @@ def page_state_name(code: int) -> str:
     return GP_STATE_NAMES[code] if code < len(GP_STATE_NAMES) else _HOLDING[code]
 
 
+def extent_of(occupied: np.ndarray) -> int:
+    """Slots up to the last one in use (``occupied``: per slot), 0 when none is."""
+    return int(np.flatnonzero(occupied)[-1]) + 1 if occupied.any() else 0
+
+
 class Store:
     name = ""                 # layer name: inspector references, band keys, kind src / dst
     title = ""                # as the guide names it
@@ -71,8 +76,7 @@ class Store:
 
     def extent(self, state, vm) -> int:
         """Slots up to the last one ``vm`` uses (0: none)."""
-        occ = self.occupied(state, vm)
-        return int(np.flatnonzero(occ)[-1]) + 1 if occ.any() else 0
+        return extent_of(self.occupied(state, vm))
 
     def content(self, state, vm, slots) -> np.ndarray:
         """Content ids held in ``slots``."""
