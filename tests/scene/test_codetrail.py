@@ -100,3 +100,19 @@ def test_a_trail_frame_that_fails_halfway_leaves_the_next_build_exact(monkeypatc
     tl.seek(back)                                     # not built from its half-written bands
     bands, _ = builder.build(tl.view, tl.log, back)
     assert_same(bands, B.build_bands(tl.view))
+
+
+def test_walks_while_the_run_goes_leave_the_segments_whole_and_exact():
+    """A frame built from the trail between two anchors (as the window's worker does while it
+    runs to the end) reads the anchors not yet in a segment without making them one: else a
+    run cuts the trail into a segment per frame, each a scatter of its own at every seek."""
+    from vmmemviz.scene.codetrail import SEGMENT
+    tl, trail = trail_run("overcommit", 2000, every=256)
+    for _ in range(3 * SEGMENT):
+        tl.ensure(len(tl) + 256)
+        assert_codes_at(tl, trail, trail.anchors[len(trail.anchors) // 2])
+        tl.seek(len(tl))
+    segs = max(len(s) for s in trail._segs.values())
+    assert segs <= len(trail.anchors) // SEGMENT + 1, segs
+    for at in trail.anchors[::37]:
+        assert_codes_at(tl, trail, at)
