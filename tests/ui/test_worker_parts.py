@@ -111,3 +111,24 @@ def test_a_recount_that_fails_is_said_once_not_every_timer_tick(monkeypatch):
     w.ack()
     w._play()
     assert frames[-1].pos == 1200 and frames[-1].counters_pos == 1200
+
+
+def test_the_timeline_summary_is_sent_again_only_when_the_log_changed(monkeypatch):
+    """The timeline bar's summary reads every row (18 ms at host scale, a click waits for it):
+    twice a second while the log grows, not while it stays as it is."""
+    w = W.SimWorker(scenario.load("tps"))
+    sent = []
+    w.timelineChanged.connect(sent.append)
+    clock = [1000.0]
+    monkeypatch.setattr(W.time, "monotonic", lambda: clock[0])
+    w._serve()                                         # load: a summary
+    w.timeline.run_to_end()
+    for _ in range(4):                                 # the log grew: one summary, not one a tick
+        clock[0] += 0.6
+        w._play()
+    assert len(sent) == 2 and sent[-1]["total"] == len(w.timeline) and sent[-1]["finished"]
+    clock[0] += 0.1
+    w._serve_cmds({"seek": 10})                        # a move that leaves the log alone: none
+    w.ack()
+    w._play()
+    assert len(sent) == 2
