@@ -74,4 +74,4 @@ def test_the_reclaimed_codes_are_numbered_in_one_run():
     a chunk (paint/overview.py): the NOTABLE codes must stay consecutive."""
     codes = sorted(P.NOTABLE)
     assert codes == list(range(codes[0], codes[0] + len(codes)))
-    assert len(O._notable_ranges()) == 1
+    assert O._notable_run() == (codes[0], len(codes) - 1)

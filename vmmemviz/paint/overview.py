@@ -29,6 +29,7 @@ class Overview:
         self.top = None          # (h, w) uint8: the rank of the most notable page in each (0: none)
         self.px = None           # (h, w) uint32
         self.maps = {}           # band key -> its rows' pixel rows and its columns' pixel columns
+        self._mapped = None      # the (layout, step) of the maps
         self.img = None
         self.origin = (0.0, 0.0)
 
@@ -94,7 +95,8 @@ class Overview:
         self.origin = (x, y)
         shape = (math.ceil(h / step), math.ceil(w / step))
         self.sample, self.top = np.full(shape, P.BG, np.uint8), np.zeros(shape, np.uint8)
-        self.maps = {b.key: self._map(b, step) for b in bands}
+        if self._mapped != (_layout(bands), step):        # a seek keeps the layout: its maps too
+            self.maps, self._mapped = {b.key: self._map(b, step) for b in bands}, (_layout(bands), step)
         rank = P.lod_order()[0]
         for b in bands:
             self._place(b, step)
@@ -172,28 +174,24 @@ def _block_top(b, pi, pj, i, j) -> np.ndarray:
 
 
 @functools.cache
-def _notable_ranges() -> tuple:
-    """The notable codes (``palette.NOTABLE``) as runs (first, last)."""
+def _notable_run() -> tuple:
+    """The notable codes (``palette.NOTABLE``), numbered in one run: (first, last - first)."""
     codes = np.flatnonzero(P.lod_order()[0] >= P.NOTABLE_RANK)
-    runs = np.split(codes, np.flatnonzero(np.diff(codes) != 1) + 1)
-    return tuple((np.uint8(r[0]), np.uint8(r[-1] - r[0])) for r in runs if len(r))
+    assert len(codes) and codes[-1] - codes[0] == len(codes) - 1, "the notable codes are one run"
+    return np.uint8(codes[0]), np.uint8(codes[-1] - codes[0])
 
 
 def _notable(codes: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
-    """The flat indices of the notable ``codes``: a few byte compares (a table lookup widens
-    every uint8 index to 8 bytes first), a chunk at a time (temporaries as big as a host's
-    picture are new memory, faulted in at every seek); five times faster than the lookup.
-    The palette numbers the notable codes in one run, so it is one compare."""
-    (first, span), *more = _notable_ranges()
-    out = []
+    """The flat indices of the notable ``codes``, a chunk at a time into one scratch buffer
+    (temporaries as big as a host's picture are new memory, faulted in at every seek): one
+    subtraction a chunk (the palette numbers the notable codes in one run), whose minimum
+    skips a chunk without any, as most are (a table lookup widens every uint8 to 8 bytes)."""
+    first, span = _notable_run()
+    out, tmp = [], np.empty(min(chunk, len(codes)), np.uint8)
     for a in range(0, len(codes), chunk):
-        part = codes[a:a + chunk]
-        hit = np.subtract(part, first, dtype=np.uint8) <= span
-        for first_, span_ in more:
-            hit |= np.subtract(part, first_, dtype=np.uint8) <= span_
-        at = np.flatnonzero(hit)
-        if len(at):
-            out.append(at + a)
+        part = np.subtract(codes[a:a + chunk], first, dtype=np.uint8, out=tmp[:min(chunk, len(codes) - a)])
+        if part.min() <= span:
+            out.append(np.flatnonzero(part <= span) + a)
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
