@@ -194,8 +194,9 @@ def input_latency(label: str, name: str, seconds: float):
 
 def seek_shown(label: str, name: str, n: int) -> list:
     """Run the window to the scenario's end, then seek to ``n`` random events as a click on
-    the timeline does: how long until each is painted (the seek, the frame built in the
-    worker, the layer view and panels painted)? Compared with a repaint of the same window."""
+    the timeline does, each once the last one's counters have come and the panels painted
+    them: how long until its picture is painted (the seek, the frame built in the worker, the
+    layer view painted)? Compared with a repaint of the same window."""
     w, app = window(name)
     wake = QtCore.QTimer()          # waiting for events, not spinning: the worker needs the CPU
     wake.start(5)
@@ -216,6 +217,9 @@ def seek_shown(label: str, name: str, n: int) -> list:
     print(f"{label:9s} ({total:,} events, run to the end in the window in {time.perf_counter() - t:.0f} s)")
     took, paint = [], []
     for k in np.random.default_rng(2).integers(1, total, n).tolist():
+        until(lambda: w.frame.counters_pos == w.frame.pos, 60)     # the last seek's counters came,
+        settle = time.monotonic()                                   # and the panels painted them:
+        until(lambda: time.monotonic() - settle > 0.3, 1)          # a click, not a drag along the bar
         t = time.perf_counter()
         w.seek(k)
         until(lambda: w.frame.pos == k, 60)
