@@ -199,7 +199,7 @@ def seek_shown(label: str, name: str, n: int) -> list:
     layer view painted)? Compared with a repaint of the same window."""
     w, app = window(name)
     wake = QtCore.QTimer()          # waiting for events, not spinning: the worker needs the CPU
-    wake.start(5)
+    wake.start(50)
 
     def until(cond, limit):
         t0 = time.monotonic()
