@@ -51,9 +51,8 @@ class CodeTrail:
         """The trail begins again at event ``n`` with the codes of ``state`` (computed anew)."""
         self.head = B.page_codes(state, {} if self.head is None else self.head)
         self.anchors, self.first = [n], 0    # positions; the number of anchors[0]
-        self._new = {k: [] for k in self.head}   # {key: [(anchor number, idx, old codes)]} not joined yet
+        self._new = {k: [] for k in self.head}   # {key: [segments of the anchors since the last _join, oldest first]}
         self._segs = {k: [] for k in self.head}      # {key: [joined segment, newest first]} (_join)
-        self._tail = {}          # {key: the segment of its anchors not joined yet} made for walks
         self._whole = {k: {} for k in self.head}     # {key: {anchor number: its old codes, compressed}}
         self.cells = self.whole_bytes = 0
 
@@ -85,12 +84,11 @@ class CodeTrail:
                 self._whole[key][num] = blob
                 self.whole_bytes += len(blob)
             else:
-                self._new[key].append((num, at.astype(np.int64), old[diff]))
+                self._new[key].append((np.array([num], np.int64), np.zeros(1, np.int64), at.astype(np.int64), old[diff]))
                 self.cells += len(at)
             head[key][at] = new[diff]
         I.recompute(state, I.named_pages(state, rows), head.__getitem__, put)
         self.anchors.append(n)
-        self._tail = {}
         if len(self.anchors) % SEGMENT == 0:       # a segment of the last anchors' cells
             for key in self.head:
                 self._join(key)
@@ -98,34 +96,33 @@ class CodeTrail:
             self._drop(len(self.anchors) // 2)
 
     @staticmethod
-    def _segment(parts: list) -> tuple:
-        """One segment of ``parts`` [(anchor number, cell indices, old codes)], oldest first:
-        (anchor numbers, newest first; where each one's cells start; cell indices and old
-        codes, the newest anchor's first). A walk back takes slices from the start: numpy
-        scatters contiguous indices twice as fast as a reversed view."""
+    def _merged(parts: list) -> tuple:
+        """One segment of the segments ``parts``, oldest first. A segment: (anchor numbers,
+        newest first; where each one's cells start; cell indices and old codes, the newest
+        anchor's first). A walk back takes slices from the start: numpy scatters contiguous
+        indices twice as fast as a reversed view."""
         parts = parts[::-1]
-        sizes = np.array([len(p[1]) for p in parts], np.int64)
-        return (np.array([p[0] for p in parts], np.int64), np.cumsum(sizes) - sizes,
-                np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+        at = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
+        return tuple(np.concatenate(a) for a in ([p[0] for p in parts], [p[1] + o for p, o in zip(parts, at)],
+                                                 [p[2] for p in parts], [p[3] for p in parts]))
 
     def _join(self, key: str) -> list:
         """The segments of band ``key``, newest first, the cells not yet in one joined into a
         new one (only they are copied)."""
         if self._new[key]:
-            self._segs[key].insert(0, self._segment(self._new[key]))
+            self._segs[key].insert(0, self._merged(self._new[key]))
             self._new[key] = []
         return self._segs[key]
 
     def _segments(self, key: str) -> list:
-        """The segments of band ``key`` for a walk, newest first: the anchors not yet in a
-        segment joined into one kept until the next anchor, not into a new segment for good
-        (a frame built from the trail while the run goes would cut it into thousands of small
-        ones, each a scatter call of its own at every far seek)."""
-        if not self._new[key]:
-            return self._segs[key]
-        if key not in self._tail:
-            self._tail[key] = self._segment(self._new[key])
-        return [self._tail[key], *self._segs[key]]
+        """The segments of band ``key`` for a walk, newest first: the anchors since the last
+        ``_join`` merged into one piece that later anchors add to, not made a segment for
+        good (a frame built from the trail while the run goes would cut the trail into
+        thousands of small segments, each a scatter call of its own at every far seek)."""
+        new = self._new[key]
+        if len(new) > 1:
+            new[:] = [self._merged(new)]
+        return new + self._segs[key]
 
     def _cells(self, key: str, lo: int, hi: int) -> list:
         """[(cell indices, old codes)] of band ``key`` kept at the anchors numbered above ``lo``
