@@ -177,7 +177,8 @@ def _block_top(b, pi, pj, i, j) -> np.ndarray:
 def _notable_run() -> tuple:
     """The notable codes (``palette.NOTABLE``), numbered in one run: (first, last - first)."""
     codes = np.flatnonzero(P.lod_order()[0] >= P.NOTABLE_RANK)
-    assert len(codes) and codes[-1] - codes[0] == len(codes) - 1, "the notable codes are one run"
+    if not len(codes) or codes[-1] - codes[0] != len(codes) - 1:
+        raise ValueError("the palette must number the notable codes in one run")
     return np.uint8(codes[0]), np.uint8(codes[-1] - codes[0])
 
 
