@@ -389,7 +389,7 @@ def _host_stores(state, occupied: dict) -> tuple:
         size = s.size(state, state.vms[0]) if state.vms else 0
         owners = np.full(size, H.NO_VM, np.uint8)
         for vm in state.vms:
-            owners[s.occupied(state, vm)[:size]] = vm.index
+            owners[s.occupied(state, vm, size)] = vm.index
         occupied[(None, s.name)] = owners
         out.append((s.name, s.title, size, shown_slots(size, extent_of(owners != H.NO_VM))))
     return tuple(out)
