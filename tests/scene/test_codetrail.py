@@ -7,7 +7,7 @@ from vmmemviz.model.config import scenario
 from vmmemviz.model.core import events as E
 from vmmemviz.model.core.timeline import Timeline
 from vmmemviz.scene import bands as B
-from vmmemviz.scene.codetrail import CodeTrail
+from vmmemviz.scene.codetrail import SEGMENT, CodeTrail
 from vmmemviz.scene import incremental as I
 from vmmemviz.scene.incremental import BandBuilder
 
@@ -106,7 +106,6 @@ def test_walks_while_the_run_goes_leave_the_segments_whole_and_exact():
     """A frame built from the trail between two anchors (as the window's worker does while it
     runs to the end) reads the anchors not yet in a segment without making them one: else a
     run cuts the trail into a segment per frame, each a scatter of its own at every seek."""
-    from vmmemviz.scene.codetrail import SEGMENT
     tl, trail = trail_run("overcommit", 2000, every=256)
     for _ in range(3 * SEGMENT):
         tl.ensure(len(tl) + 256)

@@ -95,8 +95,9 @@ class Overview:
         self.origin = (x, y)
         shape = (math.ceil(h / step), math.ceil(w / step))
         self.sample, self.top = np.full(shape, P.BG, np.uint8), np.zeros(shape, np.uint8)
-        if self._mapped != (_layout(bands), step):        # a seek keeps the layout: its maps too
-            self.maps, self._mapped = {b.key: self._map(b, step) for b in bands}, (_layout(bands), step)
+        mapped = (_layout(bands), step)
+        if self._mapped != mapped:                          # a seek keeps the layout: its maps too
+            self.maps, self._mapped = {b.key: self._map(b, step) for b in bands}, mapped
         rank = P.lod_order()[0]
         for b in bands:
             self._place(b, step)
