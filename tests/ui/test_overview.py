@@ -116,7 +116,7 @@ def test_the_zoomed_out_view_paints_the_overview_and_keeps_its_labels(qtbot, fra
     assert v.picture_item._text[1] is not labels
 
 
-def test_a_figure_of_a_frame_built_from_the_last_has_the_pixels_of_one_built_from_scratch(frames):
+def test_a_figure_of_a_frame_built_from_the_last_has_the_pixels_of_one_built_from_scratch(qapp, frames):
     tl = Timeline(scenario.load("balloon"))
     opts = FigureOptions()
     for f in frames[-3:]:
