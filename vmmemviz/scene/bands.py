@@ -424,7 +424,7 @@ def store_band(state, s: Slot, occupied: dict) -> Band:
         occ = occ != H.NO_VM
     flat = store_codes(s.count, occ, store_code(store))
     if not store.per_host:
-        _two_kib(flat, store.wide(state, state.vms[s.vm]))
+        _two_kib(flat, store.wide(state, state.vms[s.vm], len(flat)))
     return Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y, _grid(flat, s.cols),
                 (), (), s.total, store.slot_kib, owners)
 
@@ -550,8 +550,22 @@ def _two_kib(flat: np.ndarray, wide) -> None:
         flat[:n][wide[:n]] = P.ZIP2
 
 
+def where_in(values: np.ndarray, first: int, span: int = 0, chunk: int = 1 << 18) -> np.ndarray:
+    """The flat indices of the uint8 ``values`` from ``first`` to ``first + span``, a chunk at
+    a time into one scratch buffer (temporaries as big as a host's frames are new memory,
+    faulted in at every seek): one subtraction a chunk, whose minimum skips a chunk without
+    any, as most are when they are few (a host's shared frames, its reclaimed pages)."""
+    first, span = np.uint8(first), np.uint8(span)
+    out, tmp = [], np.empty(min(chunk, len(values)), np.uint8)
+    for a in range(0, len(values), chunk):
+        part = np.subtract(values[a:a + chunk], first, dtype=np.uint8, out=tmp[:min(chunk, len(values) - a)])
+        if part.min() <= span:
+            out.append(np.flatnonzero(part <= span) + a)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def _badges(h) -> tuple:
-    idx = np.flatnonzero(h.mpn_state == H.SHARED)
+    idx = where_in(h.mpn_state, H.SHARED)
     if len(idx) > BADGE_MAX:
         return ()
     return tuple(zip(idx.tolist(), h.mpn_refs[idx].tolist()))

@@ -90,9 +90,9 @@ class Store:
         """Free ``slots`` (the page came back, was ballooned or freed)."""
         raise NotImplementedError
 
-    def wide(self, state, vm):
-        """Per slot: a unit of a page held in more than one slot (a 2 KiB compressed page
-        takes two 1 KiB units), or None when every page takes one slot."""
+    def wide(self, state, vm, n: int | None = None):
+        """Per slot (the first ``n``, default all): a unit of a page held in more than one slot
+        (a 2 KiB compressed page takes two 1 KiB units), or None when every page takes one slot."""
         return None
 
     def used(self, state, vm) -> int:

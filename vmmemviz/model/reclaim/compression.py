@@ -109,8 +109,9 @@ class CacheStore(Store):
     def frames(self, state, vm) -> int:
         return frames_held(vm)
 
-    def wide(self, state, vm):
-        return (vm.zip_size == TWO_K) | (vm.zip_size == TAIL)
+    def wide(self, state, vm, n: int | None = None):
+        size = vm.zip_size[:n]
+        return (size == TWO_K) | (size == TAIL)
 
 
 CACHE = CacheStore("zip", "compression cache", COMPRESSED, group="zip")
