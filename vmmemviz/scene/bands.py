@@ -30,6 +30,7 @@ from vmmemviz.model.core import host as H
 from vmmemviz.model.core import vm as V
 from vmmemviz.model.core.store import extent_of
 from . import palette as P
+from . import parallel
 
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
 ASPECT = 1.4            # default width / height of the picture (the view asks for its own)
@@ -406,10 +407,13 @@ def shown_slots(size: int, used: int) -> int:
 
 def shape_key(state, occupied: dict) -> tuple:
     """What the layout depends on: (MPNs, VMs, host stores) as ``layout`` takes them; fills
-    ``occupied`` with each store's slots in use."""
+    ``occupied`` with each store's slots in use (the VMs' stores scanned in two shares,
+    parallel.py)."""
+    stores = [s for share in parallel.run(lambda vms: [_stores(state, vm, occupied) for vm in vms],
+                                          parallel.halves(state.vms)) for s in share]
     return state.host.n_mpn, tuple(
-        (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), _stores(state, vm, occupied))
-        for vm in state.vms), _host_stores(state, occupied)
+        (vm.name, vm.n, tuple((p.name, p.vpages) for p in vm.procs), st)
+        for vm, st in zip(state.vms, stores)), _host_stores(state, occupied)
 
 
 def store_band(state, s: Slot, occupied: dict) -> Band:

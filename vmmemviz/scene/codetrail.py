@@ -29,6 +29,7 @@ import numpy as np
 
 from . import bands as B
 from . import incremental as I
+from . import parallel
 
 EVERY = 4096                # events between anchors: a seek replays at most as many rows' pages
 SEGMENT = 64                # anchors whose cells are joined into one segment as the run goes
@@ -162,9 +163,16 @@ class CodeTrail:
     def fill(self, at: int, out: dict) -> None:
         """The codes at anchor ``at`` into ``out`` ({band key: flat uint8 array of its pages}):
         the head's, or the first whole band kept after it, with the old codes of the anchors
-        after it (and before that) written back, newest first."""
+        after it (and before that) written back, newest first; the bands in two shares of
+        about equal size (parallel.py: writing the old codes back is a scatter bound by
+        memory latency, which numpy does without the GIL)."""
         num = self.first + self.anchors.index(at)
-        for key, flat in out.items():
+        parallel.run(lambda keys: self._fill(num, keys, out), parallel.balanced(out, lambda k: len(out[k])))
+
+    def _fill(self, num: int, keys: list, out: dict) -> None:
+        """``fill`` for anchor number ``num``, the bands ``keys`` of ``out``."""
+        for key in keys:
+            flat = out[key]
             whole = min((m for m in self._whole[key] if m > num), default=None)
             if whole is None:
                 flat[:] = self.head[key]
