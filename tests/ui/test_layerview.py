@@ -304,7 +304,8 @@ def test_vm_groups_are_runs_of_names_alike():
 
 def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
     """64 VMs in three groups (the datacenter), zoomed out: every column has its number,
-    from the first one, and each group's label spans its run on the heading's line."""
+    from the first one, and each group's label spans its run on the heading's line, over the
+    VM columns and over their processes' columns."""
     from vmmemviz.paint.labels import paint_labels, staggered
     names = [f"sql{i:02d}" for i in range(1, 29)] + [f"web{i:02d}" for i in range(1, 29)] + \
         [f"batch{i:02d}" for i in range(1, 9)]
@@ -329,6 +330,10 @@ def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
     for text, first, last in (("sql01–28: 28 VMs", 0, 27), ("web01–28: 28 VMs", 28, 55), ("batch01–08: 8 VMs", 56, 63)):
         r = labels[text]                      # a tooltip over the run's columns, on the heading's line
         assert r.left() == gps[first].x and r.right() == gps[last].x + gps[last].cols and r.bottom() < gps[0].y
+    gvs = sorted((b for b in bands if b.layer == "gv"), key=lambda b: b.x)
+    for text, first, last in (("web01–28: the processes of 28 VMs", 28, 55), ("batch01–08: the processes of 8 VMs", 56, 63)):
+        r = labels[text]                      # the processes' row names its VMs' groups too
+        assert r.left() == gvs[first].x and r.right() == gvs[last].x + gvs[last].cols and r.bottom() < gvs[0].y
     line = QtGui.QFontMetricsF(small).height()
     top = round(gps[0].y * lod - 2 * line) - 3       # above the two lines of numbers: the groups' line
     for first in (28, 56):                           # web and batch: written from their first column

@@ -5,7 +5,8 @@ its band's width is shortened (the size first, then the VM's name alone, a small
 then elided); ``paint_labels`` returns every label's scene rect and full text, so the view
 can show the whole text as a tooltip. At host scale a VM's column keeps at least its number,
 and (in the window) each run of VMs named alike gets a group label on the heading's line
-("sql01–28"), so numbers that repeat across groups still say which VM.
+("sql01–28") of the VMs' row and of their processes' row, so numbers that repeat across
+groups, and process names that repeat across VMs ("java"), still say which VM.
 """
 from __future__ import annotations
 
@@ -127,33 +128,47 @@ def staggered(gps, font: QtGui.QFont, lod: float) -> dict:
     return out
 
 
-def _unnamed(gps, two: dict, font: QtGui.QFont, lod: float, font_key: str) -> bool:
-    """Whether some VM column (``gps``) shows less than its name (its number, or nothing)."""
-    for b in gps:
+def _unnamed(cols, names, two: dict, font: QtGui.QFont, lod: float, font_key: str) -> bool:
+    """Whether some column (``cols``: VM columns, or processes' columns; ``names``: their VMs'
+    names) shows less than its VM's name (its number, its process alone, or nothing)."""
+    for b, name in zip(cols, names):
         shown = two[b.key][0] if b.key in two else (fitted(b, font, b.cols * lod, font_key) or ("",))[0]
-        if not shown.startswith(b.title):
+        if not shown.startswith(name):
             return True
     return False
 
 
-def _paint_groups(painter: QtGui.QPainter, gps, font: QtGui.QFont, xf: QtGui.QTransform, base: float,
-                  after: float, lab: float, rule: QtGui.QColor) -> list:
-    """Label each run of VMs named alike (``vm_groups``) on the heading's line (device y
+def vm_runs(cols, names) -> list:
+    """(first column, last column, label, VMs) of each run of VMs named alike (``vm_groups``)
+    among ``cols`` (left to right; ``names``: each one's VM, so a VM's processes are one)."""
+    spans, vms = [], []
+    for i, name in enumerate(names):
+        if vms and vms[-1] == name:
+            spans[-1][1] = i
+        else:
+            vms.append(name)
+            spans.append([i, i])
+    return [(cols[spans[a][0]], cols[spans[b][1]], text, b - a + 1) for a, b, text in vm_groups(vms)]
+
+
+def _paint_groups(painter: QtGui.QPainter, runs, font: QtGui.QFont, xf: QtGui.QTransform, base: float,
+                  after: float, lab: float, rule: QtGui.QColor, what: str = "{} VMs") -> list:
+    """Label each run of VMs named alike (``vm_runs``) on the heading's line (device y
     ``base``): from its first column, or right of device x ``after`` (the heading's end,
     the group before) or of the device's left edge, while inside its run, else its stem alone ("sql"), else not at all,
-    and a ``rule`` on to the run's end; ``(scene rect, text)`` of each run."""
+    and a ``rule`` on to the run's end; ``(scene rect, text)`` of each run (``what``: how
+    its tooltip counts the VMs)."""
     fm = QtGui.QFontMetricsF(font)
     painter.setFont(font)
     pen = QtGui.QPen(rule, 1)
     pen.setCosmetic(True)
     mid, space = base - fm.xHeight() / 2, fm.averageCharWidth()
     out = []
-    for i0, i1, text in vm_groups([b.title for b in gps]):
-        first, last = gps[i0], gps[i1]
+    for first, last, text, vms in runs:
         start = xf.map(QtCore.QPointF(first.x, first.y)).x()
         x = max(start, after + 2 * space, space)        # a run that starts out of sight: at the edge
         end = xf.map(QtCore.QPointF(last.x + last.cols, last.y)).x()
-        for t in dict.fromkeys((text, first.title.rstrip(DIGITS))):
+        for t in dict.fromkeys((text, text.rstrip(DIGITS + "–"))):
             w = fm.horizontalAdvance(t)
             if t and x + w <= end:
                 painter.drawText(QtCore.QPointF(x, base), t)
@@ -166,8 +181,8 @@ def _paint_groups(painter: QtGui.QPainter, gps, font: QtGui.QFont, xf: QtGui.QTr
                     painter.restore()
                 after = x + w
                 break
-        out.append((QtCore.QRectF(first.x, first.y - 2 * lab, last.x + last.cols - first.x, lab),
-                    f"{text}: {i1 - i0 + 1} VMs" if i1 > i0 else text))
+        out.append((QtCore.QRectF(first.x, min(first.y, last.y) - 2 * lab, last.x + last.cols - first.x, lab),
+                    f"{text}: {what.format(vms)}" if vms > 1 else text))
     return out
 
 
@@ -192,6 +207,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
     small = QtGui.QFont(font)
     small.setPixelSize(MIN_PX + 1)
     gps = sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x)
+    gvs = sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
     two = staggered(gps, small, lod) if stagger else {}
     if headings:
         bold = QtGui.QFont(font)
@@ -211,9 +227,12 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             painter.setPen(QtGui.QColor(t["fg"]))
             painter.drawText(QtCore.QPointF(p.x(), base), LAYER_TITLES[row])
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
-            if row == "gp" and stagger and _unnamed(gps, two, font, lod, font_key):
+            cols = gps if row == "gp" else gvs if row == "gv" else ()
+            names = [b.title.split(" / ")[0] for b in cols]
+            if cols and stagger and _unnamed(cols, names, two, font, lod, font_key):
                 end = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
-                out[:0] = _paint_groups(painter, gps, font, xf, base, end, lab, QtGui.QColor(t["muted"]))
+                out[:0] = _paint_groups(painter, vm_runs(cols, names), font, xf, base, end, lab,
+                                        QtGui.QColor(t["muted"]), "{} VMs" if row == "gp" else "the processes of {} VMs")
     device = QtCore.QRectF(painter.window()) if painter.device() is not None else None
     for b in bands:
         if b.layer == "mp":
