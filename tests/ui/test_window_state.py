@@ -199,6 +199,7 @@ def test_tours_get_a_chapter_at_every_host_state_change(qtbot, tmp_path):
     changes = np.flatnonzero(tl.log.rows()["kind"] == apply_host_state.code)
     assert len(changes) > 3 and len(ch.placed) == len(tl.sc.chapters) + len(changes)
     assert set(changes + 1) <= set(ch.positions())
+    assert ch.at(0) is not None and ch.at(0) == ch.at(1)     # before the first event: the tour's opening
     inside = ch.at(int(changes[2]) + 2)          # inside an authored chapter: named after both
     assert "Host state" in inside.title and "·" in inside.title and "Now free memory" in inside.text
     last_story = max(i for i, authored, _ in ch.placed if authored)

@@ -113,10 +113,11 @@ class Chapters:
 
     def at(self, pos: int):
         """The chapter of position ``pos``: the authored chapter begun by then and the host state
-        the host is in, named after both."""
+        the host is in, named after both. Position 0 (no event yet) shows the first event's: a
+        tour opens on what it is about, not on the empty room kept for its chapters."""
         story = state = None
         for i, authored, c in self.placed:
-            if i >= pos:
+            if i >= max(pos, 1):
                 break
             if authored:
                 story = c
