@@ -207,7 +207,6 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
     small = QtGui.QFont(font)
     small.setPixelSize(MIN_PX + 1)
     gps = sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x)
-    gvs = sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
     two = staggered(gps, small, lod) if stagger else {}
     if headings:
         bold = QtGui.QFont(font)
@@ -227,9 +226,11 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             painter.setPen(QtGui.QColor(t["fg"]))
             painter.drawText(QtCore.QPointF(p.x(), base), LAYER_TITLES[row])
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
-            cols = gps if row == "gp" else gvs if row == "gv" else ()
+            if not stagger or row not in ("gp", "gv"):
+                continue
+            cols = gps if row == "gp" else sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
             names = [b.title.split(" / ")[0] for b in cols]
-            if cols and stagger and _unnamed(cols, names, two, font, lod, font_key):
+            if _unnamed(cols, names, two, font, lod, font_key):
                 end = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
                 out[:0] = _paint_groups(painter, vm_runs(cols, names), font, xf, base, end, lab,
                                         QtGui.QColor(t["muted"]), "{} VMs" if row == "gp" else "the processes of {} VMs")
