@@ -259,3 +259,18 @@ def test_a_reclaimed_page_never_looks_like_a_vm_s_page():
             others = vms + [P.colour(o, theme) for o in codes if o != c]
             near = min(others, key=lambda o: np.linalg.norm(mine - _lab(o)))
             assert np.linalg.norm(mine - _lab(near)) >= 20, (theme, P.colour(c, theme), near)
+
+
+def test_a_process_band_is_read_by_its_vms_name_when_either_holds_the_separator():
+    """VM and process names may hold " / " (the separator of a process band's title): the
+    process's name is read after its VM's, not split off the title."""
+    from vmmemviz.scene.compare import ident
+    vms = (("a / b", 64, (("c / d", 32), ("httpd", 16)), ()),)
+    slots = B.layout(256, vms, 1.4)
+    bands = [B.Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
+                    np.zeros((-(-s.count // s.cols), s.cols), np.uint8), owner=s.owner) for s in slots]
+    gv = [b for b in bands if b.layer == "gv"]
+    assert [b.title for b in gv] == ["a / b / c / d", "a / b / httpd"]
+    assert [ident(b, ["a / b"]) for b in gv] == [("gv", "a / b", "c / d"), ("gv", "a / b", "httpd")]
+    assert B._shape(bands, True)[2] == vms        # what relayout lays out again: the same names
+    assert next(b for b in bands if b.layer == "mp").proc_name is None

@@ -280,7 +280,8 @@ def test_where_names_the_pages_in_sight_their_band_size_and_whose_they_are(tl):
 
 def test_vm_names_too_wide_for_their_column_take_two_lines(qtbot):
     from vmmemviz.paint.labels import staggered
-    gps = [B.Band(f"gp.{i}", "gp", i, None, f"lnx{i:02d}", 400, 20, 22.0 * i, 50.0, np.zeros((20, 20), np.uint8))
+    gps = [B.Band(f"gp.{i}", "gp", i, None, f"lnx{i:02d}", 400, 20, 22.0 * i, 50.0, np.zeros((20, 20), np.uint8),
+                  owner=f"lnx{i:02d}")
            for i in range(12)]
     font = QtGui.QFont()
     font.setPixelSize(9)
@@ -312,7 +313,7 @@ def test_host_scale_vm_columns_are_numbered_under_their_group(qtbot):
     vms = tuple((n, 4096, (("app", 2048),), ()) for n in names)
     slots = B.layout(64 * 4096, vms, 1.4)
     bands = [B.Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                    np.zeros((-(-s.count // s.cols), s.cols), np.uint8)) for s in slots]
+                    np.zeros((-(-s.count // s.cols), s.cols), np.uint8), owner=s.owner) for s in slots]
     gps = sorted((b for b in bands if b.layer == "gp"), key=lambda b: b.x)
     width = max(b.x + b.cols for b in bands)
     img = QtGui.QImage(700, 500, QtGui.QImage.Format.Format_RGB32)

@@ -52,7 +52,7 @@ def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
     then a process's name alone, smaller, elided, or (a VM's column) the digits of its name;
     None when not even that fits (the tooltip still has it). ``font_key``: the font's
     ``toString()`` when the caller has it."""
-    short = b.title.split(" / ")[-1] if b.layer == "gv" else b.title
+    short = b.proc_name if b.layer == "gv" else b.title
     digits = number(short, b.vm) if b.layer == "gp" else ""
     fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
     if fit is None:
@@ -229,7 +229,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             if not stagger or row not in ("gp", "gv"):
                 continue
             cols = gps if row == "gp" else sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
-            names = [b.title.split(" / ")[0] for b in cols]
+            names = [b.owner for b in cols]
             if _unnamed(cols, names, two, font, lod, font_key):
                 end = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
                 out[:0] = _paint_groups(painter, vm_runs(cols, names), font, xf, base, end, lab,

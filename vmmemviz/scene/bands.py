@@ -35,6 +35,7 @@ from . import parallel
 BADGE_MAX = 20000       # shared-frame count badges are sent only up to this many
 ASPECT = 1.4            # default width / height of the picture (the view asks for its own)
 TITLE_WIDTH = 8         # label heights of width a store's title needs to show
+PROC_SEP = " / "        # a process band's title: its VM's name, this, the process's name
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ class Band:
     total: int = 0           # a store's full size in slots (0: the band shows all pages)
     slot_kib: int = 4        # KiB a cell stands for (the compression cache counts 1 KiB units)
     owners: np.ndarray | None = field(default=None, repr=False)   # a host store: the VM per slot
+    owner: str = ""          # the VM's name, for a VM's bands ("" for the host's)
+
+    @property
+    def proc_name(self) -> str | None:
+        """A process band's process name (its title is the VM's name, ``PROC_SEP``, the
+        process's: read by the VM's name, as either may hold the separator), else None."""
+        return self.title[len(self.owner) + len(PROC_SEP):] if self.layer == "gv" else None
 
     @property
     def rows(self) -> int:
@@ -259,6 +267,7 @@ class Slot:
     x: float
     y: float
     total: int = 0           # a store's full size, when the band shows only its used part
+    owner: str = ""          # the VM's name, for a VM's bands (Band.owner)
 
 
 def label_height(width: int) -> float:
@@ -309,15 +318,15 @@ def _place(mp_pages: int, vms: tuple, w: int, host: tuple = (), make: bool = Tru
         pw = max(2, int((cw - g * (len(procs) - 1)) // len(procs)))
         for j, (pname, pages) in enumerate(procs):
             if make:
-                slots.append(Slot(f"gv.{i}.{j}", "gv", i, j, f"{name} / {pname}", pages, pw,
-                                  x0 + j * (pw + g), y + lab))
+                slots.append(Slot(f"gv.{i}.{j}", "gv", i, j, f"{name}{PROC_SEP}{pname}", pages, pw,
+                                  x0 + j * (pw + g), y + lab, owner=name))
             row_h = max(row_h, -(-pages // pw))
     if row_h:
         y += lab + row_h + 2 * g + lab
     row_h = 0
     for i, (name, pages, _, _) in enumerate(vms):
         if make:
-            slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab))
+            slots.append(Slot(f"gp.{i}", "gp", i, None, name, pages, cw, i * (cw + g), y + lab, owner=name))
         row_h = max(row_h, -(-pages // cw))
     y += lab + row_h + 2 * g + lab
     mw = n * cw + g * (n - 1)
@@ -363,7 +372,7 @@ def _stores_placed(i: int, vm: tuple, cw: int, g: int, lab: float, x0: float, y:
         rows = -(-shown // sw)
         if make:
             slots.append(Slot(f"{layer}.{i}", layer, i, None, f"{name} {title}", shown, sw,
-                              x0 + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size))
+                              x0 + (j * (sw + g) if side else 0), y + lab + (0 if side else h), size, name))
         h = max(h, lab + rows + g) if side else h + lab + rows + g
     return slots, h
 
@@ -430,7 +439,7 @@ def store_band(state, s: Slot, occupied: dict) -> Band:
     if not store.per_host:
         _two_kib(flat, store.wide(state, state.vms[s.vm], len(flat)))
     return Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y, _grid(flat, s.cols),
-                (), (), s.total, store.slot_kib, owners)
+                (), (), s.total, store.slot_kib, owners, s.owner)
 
 
 def _grid_for(s: Slot) -> tuple:
@@ -484,7 +493,8 @@ def assemble(state, slots, grids: dict, occupied: dict, outlines: tuple) -> tupl
             continue
         mp = s.layer == "mp"
         out.append(Band(s.key, s.layer, s.vm, s.proc, s.title, s.count, s.cols, s.x, s.y,
-                        grids[s.key], _badges(state.host) if mp else (), outlines if mp else (), s.total))
+                        grids[s.key], _badges(state.host) if mp else (), outlines if mp else (), s.total,
+                        owner=s.owner))
     return tuple(out)
 
 
@@ -496,7 +506,7 @@ def _shape(bands, empty_stores: bool) -> tuple:
     keep = {b.key: b for b in bands if empty_stores or not empty(b)}
     gps = sorted((b for b in keep.values() if b.layer == "gp"), key=lambda b: b.vm)
     vms = tuple((g.title, g.count,
-                 tuple((b.title.split(" / ", 1)[-1], b.count)
+                 tuple((b.proc_name, b.count)
                        for b in sorted((b for b in keep.values() if b.layer == "gv" and b.vm == g.vm),
                                        key=lambda b: b.proc)),
                  tuple((b.layer, b.title, b.total or b.count, b.count)
@@ -534,7 +544,7 @@ def relayout(bands, aspect: float = ASPECT, empty_stores: bool = True, width: in
             owners = np.full(s.count, H.NO_VM, np.uint8)
             owners[:n] = old.owners[:n]
         out.append(Band(s.key, s.layer, s.vm, s.proc, old.title, s.count, s.cols, s.x, s.y,
-                        _grid(flat, s.cols), old.badges, old.outlines, s.total, old.slot_kib, owners))
+                        _grid(flat, s.cols), old.badges, old.outlines, s.total, old.slot_kib, owners, old.owner))
     return tuple(out)
 
 
@@ -544,7 +554,7 @@ def reflow(band: Band, aspect: float = 2.4) -> Band:
     cols = 1 << max(2, round(np.log2(max(4.0, np.sqrt(band.count * aspect)))))
     flat = band.codes.ravel()[:band.count]
     return Band(band.key, band.layer, band.vm, band.proc, band.title, band.count, cols, 0, 0,
-                _grid(flat, cols), band.badges, band.outlines, band.total, band.slot_kib, band.owners)
+                _grid(flat, cols), band.badges, band.outlines, band.total, band.slot_kib, band.owners, band.owner)
 
 
 def _two_kib(flat: np.ndarray, wide) -> None:

@@ -66,8 +66,7 @@ class FrameDiff:
 def ident(band, vm_names) -> tuple:
     """What a band shows, independent of its run's VM order: (layer, VM name, process name)."""
     vm = vm_names[band.vm] if band.vm is not None else None
-    proc = band.title.split(" / ", 1)[1] if band.layer == "gv" else None
-    return band.layer, vm, proc
+    return band.layer, vm, band.proc_name
 
 
 def vm_lut(names_a, names_b) -> np.ndarray:
