@@ -52,7 +52,8 @@ from vmmemviz.model.reclaim import tps
 LP = H.LARGE_PAGES
 CANDIDATE_CHECKS = 16      # large pages per VM examined a tick for break candidates
 CONTENTION, CANDIDATE, ZEROS, RECLAIM = 0, 1, 2, 3
-WHY = ("host free memory is below minFree (clear state or lower)",
+WHY = ("the host is in the clear state or lower (entered when free memory falls below minFree, "
+       "left only above 400% of it)",
        "host free memory is below 400% of minFree and some of its small pages can be shared",
        "host free memory is below 400% of minFree and it holds more than LPage.MaxSharedPages zero pages",
        "part of it is about to be ballooned, compressed or swapped")
