@@ -426,7 +426,23 @@ def test_the_gauge_always_shows_minfree_under_clear(qtbot):
         assert all(b - a > 10 for a, b in zip(left, left[1:]))     # no two overlap
 
 
-def test_host_figures_are_whole_mb_from_10000_mb():
+def test_host_figures_are_whole_mb_from_1000_mb():
     from vmmemviz.ui.counters import mb_text
-    assert [mb_text(v) for v in (262144.0, 10000.0, 9999.5, 1.92, 7)] == \
-        ["262,144", "10,000", "9,999.50", "1.92", "7"]
+    assert [mb_text(v) for v in (262144.0, 3235.0, 1000.0, 999.5, 1.92, 7)] == \
+        ["262,144", "3,235", "1,000", "999.50", "1.92", "7"]
+
+
+def test_a_256_gib_hosts_block_fits_the_panels_least_width(qtbot, tl):
+    """The datacenter's host figures (262,144 MB managed and free, minfree 3,235 MB, max
+    298,189 MB) fit the counters' host block into the panels' least width, with room for the
+    dock's margins and scroll bar: none is cut at the panel's edge."""
+    from vmmemviz.ui.mainwindow import PANELS_MIN_W
+    panel = CountersPanel()
+    qtbot.addWidget(panel)
+    f = build_frame(tl, len(tl))
+    big = {"managed_mb": 262144.0, "free_mb": 262144.0, "minfree_mb": 3235.0, "memctl_max_mb": 298189.0}
+    host = {k: (big.get(k, 1000.0 * v + 123456.78) if isinstance(v, float) else v)
+            for k, v in f.counters["host"].items()}
+    panel.show_frame(dataclasses.replace(f, counters={**f.counters, "host": host}))
+    box = panel.layout().itemAt(0).widget()
+    assert box.minimumSizeHint().width() <= PANELS_MIN_W - 24

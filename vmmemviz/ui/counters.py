@@ -77,9 +77,9 @@ def fmt(value) -> str:
 
 
 def mb_text(mb) -> str:
-    """A host figure in MB: two decimals as esxtop prints them, whole from 10,000 MB up (a
-    host's 262,144 MB and its minfree side by side fit the panel)."""
-    return f"{mb:,.0f}" if isinstance(mb, float) and mb >= 10_000 else fmt(mb)
+    """A host figure in MB: two decimals as esxtop prints them, whole from 1,000 MB up (a
+    host's 262,144 MB, its minfree and its max side by side fit the panel)."""
+    return f"{mb:,.0f}" if isinstance(mb, float) and mb >= 1_000 else fmt(mb)
 
 
 def threshold_lines(host: dict, host_settings: dict) -> list[tuple[str, float]]:
@@ -339,7 +339,7 @@ class CountersPanel(QtWidgets.QWidget):
         self.gauge = FreeGauge()
         hl.addWidget(self.gauge)
         self.host_grid = QtWidgets.QGridLayout()
-        self.host_grid.setHorizontalSpacing(14)
+        self.host_grid.setHorizontalSpacing(8)
         hl.addLayout(self.host_grid)
         self.host_values: dict[str, QtWidgets.QLabel] = {}
 
