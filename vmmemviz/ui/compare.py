@@ -34,7 +34,7 @@ from ..engine.worker import Engine
 from ..scene import palette as P
 from ..scene.compare import diff_frames, grid_mask
 from .comparestate import CompareState
-from .counters import fmt
+from .counters import counter_name, fmt
 from .layerview import LayerView
 from .settingsdialog import changed_from
 
@@ -129,7 +129,7 @@ class CompareCounters(QtWidgets.QWidget):
         bold = self.font()
         bold.setBold(True)
         for i, (who, k, a, b, d) in enumerate(shown):
-            cells = (f"{who} {k}", "–" if a is None else fmt(a), "–" if b is None else fmt(b),
+            cells = (counter_name(who, k), "–" if a is None else fmt(a), "–" if b is None else fmt(b),
                      "" if d is None else f"{d:+,.2f}" if isinstance(d, float) else f"{d:+,}")
             for j, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)

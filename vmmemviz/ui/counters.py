@@ -65,6 +65,15 @@ def host_counter_info(key: str) -> tuple[str, str, str]:
     return block, label, f"{block} {label}"
 
 
+def counter_name(who: str, key: str) -> str:
+    """A counter as the panels name it: a host one by its esxtop block and label ("VMKMEM
+    free", "PSHARE/MB shared"), a VM's by the VM and its esxtop column ("web01 SZTGT")."""
+    if who == "host":
+        block, label, _ = host_counter_info(key)
+        return f"{block} {label}"
+    return f"{who} {key}"
+
+
 def fmt(value) -> str:
     """A counter as esxtop prints it: MB with two decimals, counts whole, flags Y/N."""
     if isinstance(value, bool):

@@ -21,6 +21,7 @@ from vmmemviz.model.config import compare as C
 from vmmemviz.model.core import events as E
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import settings as S
+from .counters import counter_name
 from .eventlist import mono_font
 
 INT_MAX = 2 ** 31 - 1
@@ -133,7 +134,7 @@ def changes_html(settings: list[str], changes, pos: int, old_log=None, new_log=N
     out = f"Re-ran with {html.escape(', '.join(settings))}. "
     if changes:
         out += f"At event {pos:,}, before → after: " + "; ".join(
-            f"{html.escape(who)} <b>{html.escape(k)}</b> {show(x)} → <b>{show(y)}</b>" for who, k, x, y in changes)
+            f"<b>{html.escape(counter_name(who, k))}</b> {show(x)} → <b>{show(y)}</b>" for who, k, x, y in changes)
     else:
         out += f"At event {pos:,} no counter changed."
     if old_log is not None and new_log is not None:
