@@ -264,7 +264,10 @@ def test_inspector_chain_content_and_history(qtbot, tl, names):
     panel = InspectorPanel()
     qtbot.addWidget(panel)
     panel.set_source(tl.log, names)
+    hidden = (panel.sharers_label, panel.history_label, panel.history)
+    assert not any(w.isVisibleTo(panel) for w in hidden)        # no page: no "Not shared", no history
     panel.show_inspection(info)
+    assert all(w.isVisibleTo(panel) for w in hidden)
     assert [b.text() for b in panel.links] == [f"GVPN 0x{gvpn:x}", f"GPPN 0x{gppn:x}", f"MPN 0x{mpn:x}"]
     theme = "dark" if panel.palette().color(QtGui.QPalette.ColorRole.Window).lightnessF() < 0.5 else "light"
     colour = P.colour(P.SHARED if vm.gp_state[gppn] == V.SHARED else

@@ -91,7 +91,9 @@ class InspectorPanel(QtWidgets.QWidget):
         lay.addWidget(self.sharers, 1)
         lay.addWidget(self.history_label)
         lay.addWidget(self.history, 3)
+        lay.addStretch(0)           # the room below while nothing is inspected
         self._show_sharers([])
+        self._shown(False)
 
     def changeEvent(self, event) -> None:
         """A theme change: colour the links for the new palette."""
@@ -117,7 +119,13 @@ class InspectorPanel(QtWidgets.QWidget):
         self.content.setText("")
         self._show_sharers([])
         self._show_history([])
-        self.history_label.setText("History")
+        self._shown(False)
+
+    def _shown(self, on: bool) -> None:
+        """The sharing and history sections only while a page is inspected (with none, "Not
+        shared" and an empty history said something about no page)."""
+        for w in (self.sharers_label, self.history_label, self.history):
+            w.setVisible(on)
 
     # -- colours and names -----------------------------------------------------------------
     def _theme(self) -> str:
@@ -165,6 +173,7 @@ class InspectorPanel(QtWidgets.QWidget):
         if info == self.info and other is self.other:   # re-inspected on every frame; most change nothing
             return
         self.info, self.other = info, other
+        self._shown(True)
         self.title.setText(info.get("what", "?") if other is None else f"Run B: {info.get('what', '?')}")
         self.state.setText(f"State: {info.get('state', '?')}")
         self._show_chain(info.get("chain", []))
