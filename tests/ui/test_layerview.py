@@ -426,3 +426,27 @@ def test_a_process_label_keeps_its_vm_in_a_smaller_font_before_its_bare_name(qtb
     assert QtGui.QFontMetricsF(font).horizontalAdvance("db01 / postgres") > room
     text, px = L._fitted("db01 / postgres  ·  18 MiB", "db01 / postgres", "postgres", "", font.toString(), room)
     assert (text, px) == ("db01 / postgres", 11)
+
+
+def test_a_heading_over_the_first_group_of_vms_is_shortened_so_the_group_is_named(qtbot):
+    """The datacenter's 20 sql VMs lie under "Guest physical memory (per VM)": the heading
+    says "Guest physical" so "sql01–20" is written in their run (its tooltip keeps the whole);
+    where the whole heading leaves room (28 of 64 VMs in a group) it stays whole."""
+    from vmmemviz.paint.labels import LAYER_TITLES, _heading, vm_runs
+    font = QtGui.QFont()
+    font.setPixelSize(11)
+    bold = QtGui.QFont(font)
+    bold.setBold(True)
+    bold.setPixelSize(13)
+    got = {}
+    for sql in (20, 28):
+        names = [f"sql{i:02d}" for i in range(1, sql + 1)] + [f"web{i:02d}" for i in range(1, 57 - sql)] + \
+            [f"batch{i:02d}" for i in range(1, 9)]
+        slots = B.layout(64 * 4096, tuple((n, 4096, (("app", 2048),), ()) for n in names), 1.4)
+        gps = sorted((s for s in slots if s.layer == "gp"), key=lambda s: s.x)
+        width = max(s.x + s.cols for s in slots)
+        xf = QtGui.QTransform.fromScale(700 / width, 700 / width)
+        runs = vm_runs(gps, [s.owner for s in gps])
+        assert runs[0][2] == f"sql01–{sql}"
+        got[sql] = _heading("gp", runs[0], bold, font, xf, 0.0)
+    assert got == {20: "Guest physical", 28: LAYER_TITLES["gp"]}

@@ -21,6 +21,7 @@ from .grid import lod_of
 
 LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physical memory (per VM)",
                 "mp": "Machine memory (host physical)", "store": "Backing stores"}
+SHORT_TITLES = {"gv": "Guest virtual", "gp": "Guest physical"}   # where a group of VMs needs the room
 MIN_PX = 8           # labels are never smaller than this
 
 
@@ -151,6 +152,18 @@ def vm_runs(cols, names) -> list:
     return [(cols[spans[a][0]], cols[spans[b][1]], text, b - a + 1) for a, b, text in vm_groups(vms)]
 
 
+def _heading(row: str, first_run, bold: QtGui.QFont, font: QtGui.QFont, xf: QtGui.QTransform, x0: float) -> str:
+    """The title of a row of VM columns (device x ``x0``): its short form (``SHORT_TITLES``,
+    the tooltip keeps the whole) where the whole one would cover the first group of VMs
+    (``vm_runs``) and leave its label no room; ``font``: the groups'."""
+    first, last, text, _ = first_run
+    end = xf.map(QtCore.QPointF(last.x + last.cols, last.y)).x()
+    fm = QtGui.QFontMetricsF(font)
+    need = 2 * fm.averageCharWidth() + fm.horizontalAdvance(text)
+    whole = LAYER_TITLES[row]
+    return SHORT_TITLES[row] if x0 + QtGui.QFontMetricsF(bold).horizontalAdvance(whole) + need > end else whole
+
+
 def _paint_groups(painter: QtGui.QPainter, runs, font: QtGui.QFont, xf: QtGui.QTransform, base: float,
                   after: float, lab: float, rule: QtGui.QColor, what: str = "{} VMs") -> list:
     """Label each run of VMs named alike (``vm_runs``) on the heading's line (device y
@@ -222,17 +235,20 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             if row == "gp" and two:        # over the two lines of VM names
                 base = min(base, xf.map(QtCore.QPointF(0, y)).y() - 2 * QtGui.QFontMetricsF(small).height()
                            - fm_b.descent() - 3)
+            runs, title = (), LAYER_TITLES[row]
+            if stagger and row in ("gp", "gv"):
+                cols = gps if row == "gp" else sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
+                names = [b.owner for b in cols]
+                if _unnamed(cols, names, two, font, lod, font_key):
+                    runs = vm_runs(cols, names)
+                    title = _heading(row, runs[0], bold, font, xf, p.x())
             painter.setFont(bold)
             painter.setPen(QtGui.QColor(t["fg"]))
-            painter.drawText(QtCore.QPointF(p.x(), base), LAYER_TITLES[row])
+            painter.drawText(QtCore.QPointF(p.x(), base), title)
             out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
-            if not stagger or row not in ("gp", "gv"):
-                continue
-            cols = gps if row == "gp" else sorted((b for b in bands if b.layer == "gv"), key=lambda b: (b.x, b.y))
-            names = [b.owner for b in cols]
-            if _unnamed(cols, names, two, font, lod, font_key):
-                end = p.x() + fm_b.horizontalAdvance(LAYER_TITLES[row])
-                out[:0] = _paint_groups(painter, vm_runs(cols, names), font, xf, base, end, lab,
+            if runs:
+                end = p.x() + fm_b.horizontalAdvance(title)
+                out[:0] = _paint_groups(painter, runs, font, xf, base, end, lab,
                                         QtGui.QColor(t["muted"]), "{} VMs" if row == "gp" else "the processes of {} VMs")
     device = QtCore.QRectF(painter.window()) if painter.device() is not None else None
     for b in bands:
