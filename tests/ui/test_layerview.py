@@ -450,3 +450,18 @@ def test_a_heading_over_the_first_group_of_vms_is_shortened_so_the_group_is_name
         assert runs[0][2] == f"sql01–{sql}"
         got[sql] = _heading("gp", runs[0], bold, font, xf, 0.0)
     assert got == {20: "Guest physical", 28: LAYER_TITLES["gp"]}
+
+
+def test_a_store_too_narrow_for_the_part_shown_keeps_its_size(qtbot):
+    """A 24 MiB .vswp showing 2 MiB whose label cannot say both says its size before it says
+    its title alone."""
+    from vmmemviz.paint.labels import band_text, fitted
+    b = B.Band("vswp.0", "vswp", 0, None, "db01 .vswp", 512, 64, 0, 0, np.zeros((8, 64), np.uint8),
+               total=6144, owner="db01")
+    font = QtGui.QFont()
+    font.setPixelSize(12)
+    fm = QtGui.QFontMetricsF(font)
+    assert band_text(b) == "db01 .vswp  ·  24 MiB, 2 MiB shown"
+    room = int(fm.horizontalAdvance("db01 .vswp  ·  24 MiB")) + 1
+    assert fitted(b, font, room)[0] == "db01 .vswp  ·  24 MiB"
+    assert fitted(b, font, int(fm.horizontalAdvance("db01 .vswp")) + 1)[0] == "db01 .vswp"

@@ -48,14 +48,16 @@ def _band_text(title: str, total: int, count: int, kib: int) -> str:
 
 
 def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
-    """(text, font) of a band's label in ``room`` pixels: the full text, the title alone,
+    """(text, font) of a band's label in ``room`` pixels: the full text, the title with the
+    store's size but not the part shown (a 24 MiB .vswp showing 2 MiB), the title alone,
     both in smaller fonts (a process keeps its VM's name: "db01 / postgres", not "postgres"),
     then a process's name alone, smaller, elided, or (a VM's column) the digits of its name;
     None when not even that fits (the tooltip still has it). ``font_key``: the font's
     ``toString()`` when the caller has it."""
     short = b.proc_name if b.layer == "gv" else b.title
     digits = number(short, b.vm) if b.layer == "gp" else ""
-    fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room))
+    sized = _band_text(b.title, 0, b.total, B.band_kib(b)) if b.total > b.count else ""
+    fit = _fitted(band_text(b), b.title, short, digits, font_key or font.toString(), int(room), sized)
     if fit is None:
         return None
     f = QtGui.QFont(font)
@@ -64,13 +66,13 @@ def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
 
 
 @lru_cache(maxsize=4096)
-def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room: int):
+def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room: int, sized: str = ""):
     """(text, pixel size) or None: ``fitted`` for one font and width (labels are painted
     on every frame; measuring text is what costs)."""
     font = QtGui.QFont()
     font.fromString(font_key)
     small = QtGui.QFont(font)
-    for texts in ((full, title), (short,)):
+    for texts in ((full, sized, title) if sized else (full, title), (short,)):
         for px in range(font.pixelSize(), MIN_PX - 1, -1):
             small.setPixelSize(px)
             for text in texts:
