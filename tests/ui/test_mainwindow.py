@@ -356,3 +356,17 @@ def test_the_tours_menu_groups_tours_comparisons_and_plain_scenarios(win):
     assert all(t.startswith("Compare:") for t in groups["Two runs side by side"])
     assert {scenario.load(n).name for n in ("default", "hostscale", "datacenter")} <= set(groups["Scenarios to explore"])
     assert scenario.load("swap").name in groups["Guided tours (chapters)"]
+
+
+def test_a_long_message_is_elided_in_the_status_bar_not_cut_under_the_position(qtbot, win):
+    """The message strip has it whole; the status bar's copy ends in "…" left of the
+    permanent position text (Qt cut it mid-word, flush against "event 0 / …")."""
+    win.resize(900, 600)
+    win.show()
+    qtbot.waitUntil(lambda: win.status_pos.text() != "", timeout=20000)
+    text = "Comparing A (this run, solid) with B (dashed). " * 6
+    win.message(text)
+    shown = win.statusBar().currentMessage()
+    room = win.statusBar().width() - win.status_pos.width()
+    assert shown.endswith("…") and shown.startswith("Comparing A")
+    assert win.statusBar().fontMetrics().horizontalAdvance(shown) < room

@@ -420,7 +420,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def message(self, rich: str, error: bool = False):
         """``rich`` (rich text) in the message strip and, plain, in the status bar."""
         self.banner.show_message(rich, error, self.state.theme)
-        self.statusBar().showMessage(QtGui.QTextDocumentFragment.fromHtml(rich).toPlainText(), 10000)
+        bar = self.statusBar()          # elided left of the position (and compare's run B): Qt cuts it mid-word
+        room = bar.width() - sum(w.width() for w in bar.findChildren(
+            QtWidgets.QWidget, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly) if w.isVisible()) - 24
+        plain = QtGui.QTextDocumentFragment.fromHtml(rich).toPlainText()
+        bar.showMessage(bar.fontMetrics().elidedText(plain, QtCore.Qt.TextElideMode.ElideRight, max(room, 40)), 10000)
 
     def toggle_play(self):
         self.set_playing(not self.playing)
