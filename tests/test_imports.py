@@ -1,6 +1,6 @@
 """The import graph of vmmemviz, computed from the source: no cycles, and imports point down.
 
-Layers, bottom to top: importers and model (with the shared errors, assets, inputfile and
+Layers, bottom to top: importers and model (with the shared errors, assets, inputfile, outputfile and
 argparsing), then scene, paint, engine, export, ui, cli. A module
 may import its own layer and the ones below it; export never imports ui, nor the engine's
 QThread module (engine.worker). Every import counts, also one inside a function.
@@ -13,7 +13,7 @@ from pathlib import Path
 import vmmemviz
 
 ROOT = Path(vmmemviz.__file__).resolve().parent
-LAYERS = {"errors": 0, "assets": 0, "inputfile": 0, "argparsing": 0, "importers": 0, "model": 0,
+LAYERS = {"errors": 0, "assets": 0, "inputfile": 0, "outputfile": 0, "argparsing": 0, "importers": 0, "model": 0,
           "scene": 1, "paint": 2, "engine": 3, "export": 4, "ui": 5, "cli": 6, "__main__": 7,
           "__init__": 0}
 

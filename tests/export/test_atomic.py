@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from vmmemviz.export.atomic import atomic_dir, atomic_file
+from vmmemviz.outputfile import atomic_dir, atomic_file
 
 
 def test_file_appears_only_at_the_end(tmp_path):
@@ -68,7 +68,7 @@ def test_the_umask_is_never_read_or_changed_and_still_applies(tmp_path):
         "import os, sys\n"
         "def no(*a): raise AssertionError('os.umask called')\n"
         "os.umask(0o077); os.umask = no\n"
-        "from vmmemviz.export.atomic import atomic_file, atomic_dir\n"
+        "from vmmemviz.outputfile import atomic_file, atomic_dir\n"
         "with atomic_file(sys.argv[1] + '/f') as t: t.write_bytes(b'x')\n"
         "with atomic_dir(sys.argv[1] + '/d') as t: pass\n"
         "print(oct(os.stat(sys.argv[1] + '/f').st_mode & 0o777), oct(os.stat(sys.argv[1] + '/d').st_mode & 0o777))\n")

@@ -27,7 +27,7 @@ from ..scene import bands as B
 from ..scene import palette as P
 from ..scene.compare import position_at
 from ..scene.palette import THEMES
-from .atomic import atomic_file
+from ..outputfile import atomic_file
 
 DEFAULT_WIDTH = 1280
 MAX_BODY_HEIGHT = 1000       # a taller picture (one VM's band) is centred in a body this high

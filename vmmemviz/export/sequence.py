@@ -8,7 +8,7 @@ So a range of n positions gives n + (n - 1) x t frames.
 Frames are rendered lazily, one at a time, by a caller-supplied function; a progress
 callback is told after each frame and once more when the file is complete (frames + 1
 units), and cancels the export by returning False, up to the last moment. Pillow
-encodes GIF and APNG; every output is written atomically (``atomic.py``).
+encodes GIF and APNG; every output is written atomically (``outputfile.py``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from PIL import Image
 from PySide6.QtGui import QImage
 
 from ..errors import InputError
-from .atomic import atomic_dir, atomic_file
+from ..outputfile import atomic_dir, atomic_file
 from .render import png_bytes
 
 TRANSITION_S = 0.4           # length of one event's transition animation

@@ -15,7 +15,7 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.config import compare as CMP
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import session as SS
-from .atomic import atomic_file
+from ..outputfile import atomic_file
 
 
 def save(path, session: SS.Session) -> None:

@@ -11,11 +11,9 @@ system groups as esxtop does. Kernel State is written with ESXi 6.x numbering (0
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from datetime import datetime, timedelta, timezone
 
-from vmmemviz.errors import InputError
+from vmmemviz.outputfile import out_file
 from vmmemviz.importers.esxtop import BY_KEY, MAGIC, STATES_6
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -49,10 +47,11 @@ def alloc_columns(scenario) -> dict:
 
 
 def write_esxtop(path, history: list, host: str = "vmmemviz", start: datetime = START,
-                 alloc: dict | None = None) -> int:
+                 alloc: dict | None = None, what: str = "esxtop CSV") -> int:
     """Write ``history`` (per tick: {"tick", "host": {...}, "vms": {...}}, as Timeline.history
     and ``run --json``) to ``path``, with each VM's ``alloc`` columns (:func:`alloc_columns`)
-    in every row; returns the number of rows."""
+    in every row; returns the number of rows. An error writing it is one line naming
+    ``what`` (``outputfile.out_file``), and ``path`` is left as it was."""
     if not history:
         raise ValueError("no ticks to write")
     if alloc:
@@ -67,28 +66,16 @@ def write_esxtop(path, history: list, host: str = "vmmemviz", start: datetime = 
     for n in vms:
         head += [f"\\\\{host}\\Group Memory({gid[n]}:{n})\\{_name('vm', k)}" for k in vm_keys]
     head += [f"\\\\{host}\\Vcpu({gid[n]}:{n}:{gid[n] + 1}:vmx)\\% Used" for n in vms]
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write there: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-            w.writerow(head)
-            for h in history:
-                t = start + timedelta(seconds=int(h["tick"]))
-                row = [t.strftime("%m/%d/%Y %H:%M:%S")]
-                row += [_cell("host", k, h["host"][k]) if k in h["host"] else "" for k in host_keys]
-                for n in vms:
-                    v = h["vms"].get(n, {})
-                    row += [_cell("vm", k, v[k]) if k in v else "" for k in vm_keys]
-                row += ["0"] * len(vms)
-                w.writerow(row)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with out_file(path, what) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        w.writerow(head)
+        for h in history:
+            t = start + timedelta(seconds=int(h["tick"]))
+            row = [t.strftime("%m/%d/%Y %H:%M:%S")]
+            row += [_cell("host", k, h["host"][k]) if k in h["host"] else "" for k in host_keys]
+            for n in vms:
+                v = h["vms"].get(n, {})
+                row += [_cell("vm", k, v[k]) if k in v else "" for k in vm_keys]
+            row += ["0"] * len(vms)
+            w.writerow(row)
     return len(history)

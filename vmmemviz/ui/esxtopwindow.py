@@ -278,7 +278,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
 
     def _calibrated(self, cal) -> None:
         from vmmemviz.model.config.calibrate import compare_table
-        from ..export.atomic import atomic_file
+        from ..outputfile import atomic_file
 
         self.calibration = cal
         with atomic_file(self._out) as tmp:

@@ -1,11 +1,12 @@
-"""Atomic output: a reader never sees a half-written export, whatever happens.
+"""Output files, atomic: a reader never sees a half-written export, whatever happens.
 
 Every file is written to a hidden temp file in the same folder and renamed over the
 target at the end; a set of numbered PNGs is written into a hidden temp folder that then
 takes the target folder's place. On an error or a cancel the temp file or folder is
 removed and the target is left as it was. Temp files and folders are created with the
 usual modes (0o666 / 0o777), so the process umask applies as to any new file; the umask
-is never read or changed.
+is never read or changed. ``out_file`` is ``atomic_file`` for an option or field the user
+named: checked before any work (``check_out``), and any error writing it one line.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+
+from vmmemviz.errors import InputError
 
 
 def _parent(path: Path) -> Path:
@@ -49,6 +52,31 @@ def atomic_file(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_out(path, what: str) -> None:
+    """Before any work: one line naming ``what`` (an option, a field) where ``path`` cannot
+    become a file: an empty name, no such folder, or a folder there already."""
+    text = os.fspath(path)
+    if not text:
+        raise InputError(f"{what}: expected a file name, got an empty one")
+    p = Path(text)
+    if p.is_dir():
+        raise InputError(f"{what}: cannot write {text}: a folder is there")
+    if not p.parent.is_dir():
+        raise InputError(f"{what}: cannot write {text}: no such folder {p.parent}")
+
+
+@contextmanager
+def out_file(path, what: str):
+    """``atomic_file`` checked first (``check_out``), and any error writing it (no permission,
+    disk full, a name too long) one line naming ``what``: the target is left as it was."""
+    check_out(path, what)
+    try:
+        with atomic_file(path) as tmp:
+            yield tmp
+    except OSError as e:
+        raise InputError(f"{what}: cannot write {os.fspath(path)}: {e.strerror or e}") from None
 
 
 @contextmanager
