@@ -334,3 +334,58 @@ def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys):
         cli.main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and needle in err and err.count("\n") == 1 and "usage" not in err
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("capture") / "run.csv"
+    assert cli.main(["run", "default", "--ticks", "4", "--esxtop", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--scale", "0"], "--scale: expected a number from 1 to 1,024"),
+    (["--scale", "nan"], "--scale: expected a number from 1 to 1,024"),
+    (["--scale", "inf"], "--scale: expected a number from 1 to 1,024"),
+    (["--rounds", "-1"], "--rounds: expected an integer from 1 to 64"),
+    (["--scale", "100"], "scale 100: the captured host (16.00 MB, its smallest VM"),
+    (["--out", "{tmp}"], "--out: cannot write {tmp}: a folder is there"),
+    (["--out", "{tmp}/no/o.toml"], "--out: cannot write {tmp}/no/o.toml: no such folder"),
+    (["--out", ""], "--out: expected a file name, got an empty one"),
+])
+def test_calibrate_refuses_bad_numbers_and_outputs_in_one_line_before_it_runs(capture, tmp_path, capsys, args, needle):
+    """Found by fuzzing: these were tracebacks (ZeroDivisionError, NaN to int, an --out that
+    could not be written only after the whole search ran) or a line that named no option."""
+    args = [a.format(tmp=tmp_path) for a in args]
+    argv = ["calibrate", str(capture), "--rounds", "1", "--out", str(tmp_path / "o.toml"), *args]
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and needle.format(tmp=tmp_path) in err and err.count("\n") == 1, err
+    assert "run 1/1" not in err and not list(tmp_path.glob(".*.part"))
+
+
+def test_run_esxtop_into_a_folder_or_nowhere_is_one_line_before_the_run(tmp_path, capsys):
+    for out, needle in ((tmp_path, "a folder is there"), ("", "expected a file name")):
+        assert cli.main(["run", "default", "--ticks", "2", "--esxtop", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"--esxtop: " in err and needle in err and err.count("\n") == 1
+
+
+def test_a_kernel_state_past_every_numbering_reads_as_unknown(tmp_path, capsys):
+    path = tmp_path / "state5.csv"
+    path.write_text('"(PDH-CSV 4.0) (UTC)(0)","\\\\h\\Memory\\Free MBytes","\\\\h\\Memory\\Kernel MinFree MBytes",'
+                    '"\\\\h\\Memory\\Kernel State","\\\\h\\Group Memory(100:vm1)\\Memory Size MBytes",'
+                    '"\\\\h\\Vcpu(100:vm1:101:vmx)\\% Used"\r\n"11/27/2026 08:00:00","1000","100","5","1024","1"\r\n')
+    assert cli.main(["esxtop", str(path)]) == 0         # was: ValueError from min() of nothing
+    assert "state: unknown (5)" in capsys.readouterr().out
+
+
+def test_a_compare_change_to_a_vm_written_as_an_inline_table(tmp_path, capsys):
+    path = tmp_path / "inl.toml"
+    path.write_text('duration = 3\nvm = [{name = "a", memory_mb = 4}]\n[host]\nmemory_mb = 16\n')
+    for change in ("vm[a].sched.mem.maxmemctl=0", "vm[a].sched.mem.pshare.salt=7", "vm[a].sched.mem.pshare.salt="):
+        assert cli.main(["run", str(path), "--compare-set", change, "--json"]) == 0, capsys.readouterr().err
+        assert '"delta"' in capsys.readouterr().out

@@ -2,8 +2,8 @@
 
 argparse prints the usage and then the error; ``ArgumentParser`` here prints only
 ``PROG: error`` (control characters escaped), as every other bad input does. Sub-parsers
-made with ``add_subparsers`` are of the same class. ``bounded_int(lo, hi, why)`` is an
-argument type that names its limit.
+made with ``add_subparsers`` are of the same class. ``bounded_int(lo, hi, why)`` and
+``bounded_float`` are argument types that name their limits.
 """
 from __future__ import annotations
 
@@ -31,6 +31,22 @@ def bounded_int(lo: int, hi: int, why: str = ""):
                                              f"got {text!r}")
         return v
     parse.__name__ = "integer"
+    return parse
+
+
+def bounded_float(lo: float, hi: float, why: str = ""):
+    """An argparse type: a finite number from ``lo`` to ``hi`` (no NaN, no infinity); ``why``
+    says where the limits come from."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = None
+        if v is None or not lo <= v <= hi:        # NaN compares false: refused too
+            limit = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"expected a number from {lo:,g} to {hi:,g}{limit}, got {text!r}")
+        return v
+    parse.__name__ = "number"
     return parse
 
 

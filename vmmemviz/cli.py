@@ -19,9 +19,12 @@ import json
 import sys
 
 from . import __version__
-from .argparsing import ArgumentParser, bounded_int, print_error
+from .argparsing import ArgumentParser, bounded_float, bounded_int, print_error
 from .errors import InputError
 from .model.config.scenario import MAX_TICKS
+
+MAX_ROUNDS = 64             # calibrate --rounds: each is a run of the simulator
+MAX_SCALE = 1024.0          # calibrate --scale: a 1 TiB host simulated as 1 GiB
 
 # (module, function) pairs: function(subparsers) adds a subcommand with func=handler
 SUBCOMMANDS = [
@@ -36,6 +39,9 @@ def _run(args) -> int:
     from vmmemviz.model.core.timeline import Timeline
 
     sc = scenario.load(args.scenario)
+    if args.esxtop is not None:
+        from vmmemviz.outputfile import check_out
+        check_out(args.esxtop, "--esxtop")          # before the run, not after
     if args.compare_set or args.compare or (sc.compare_sets and not (args.jsonl or args.esxtop)):
         return _run_compare(args, sc)
     if args.ticks is not None:
@@ -51,10 +57,10 @@ def _run(args) -> int:
     rec = run_record(tl, end)
     if args.events:
         _print_events(tl, end)
-    if args.esxtop:
+    if args.esxtop is not None:
         from vmmemviz.importers.esxtop_out import alloc_columns, write_esxtop
         ticks = [h for h in tl.history if h["events"] <= end] or tl.history[:1]
-        write_esxtop(args.esxtop, ticks, alloc=alloc_columns(sc))
+        write_esxtop(args.esxtop, ticks, alloc=alloc_columns(sc), what="--esxtop")
     if args.json:
         print(json.dumps(rec))
     elif not args.events:
@@ -150,18 +156,19 @@ def _esxtop(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from vmmemviz.export.atomic import atomic_file
+    from vmmemviz.outputfile import check_out, out_file
     from vmmemviz.importers.esxtop import read_esxtop
     from vmmemviz.model.config.calibrate import calibrate, compare_table
 
+    check_out(args.out, "--out")       # before the simulator runs, not after
     cap = read_esxtop(args.capture, esxi=args.esxi)
     i = cap.index(args.sample)
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",
                        name=f"calibrated from {cap.host_name or 'an esxtop capture'}",
                        rounds=args.rounds, scale=args.scale, swap_mbps=cap.swap_out_mbps(i),
                        progress=lambda m: print(m, file=sys.stderr))
-    with atomic_file(args.out) as tmp:
-        tmp.write_text(result.text)
+    with out_file(args.out, "--out") as tmp:
+        tmp.write_text(result.text, encoding="utf-8")
     print(compare_table(result))
     print(f"wrote {args.out}")
     return 0
@@ -219,8 +226,10 @@ def parser(commands: set | None = None) -> ArgumentParser:
     cb.add_argument("--sample", type=int, help="sample number (default the last)")
     cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
-    cb.add_argument("--rounds", type=int, default=8, help="simulator runs to search with (default 8)")
-    cb.add_argument("--scale", type=float, default=1.0, help="simulate the host N times smaller "
+    cb.add_argument("--rounds", type=bounded_int(1, MAX_ROUNDS, "each is a run of the simulator"), default=8,
+                    help="simulator runs to search with (default 8)")
+    cb.add_argument("--scale", type=bounded_float(1, MAX_SCALE, "a 1 TiB host simulated as 1 GiB"), default=1.0,
+                    help="simulate the host N times smaller "
                     "(every size divided by N; a real 8 GB host runs faster at --scale 8)")
     cb.set_defaults(func=_calibrate)
     ls = sub.add_parser("list", help="list the built-in scenarios and tours")

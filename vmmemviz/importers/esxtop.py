@@ -296,6 +296,8 @@ def _state_numbering(state, free, minfree) -> str:
         for s, f, m in zip(state, free, minfree):
             if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
                 miss[esxi] += min(abs(int(s) - j) for j, n in enumerate(names) if fits(esxi, n, f, m))
+    if not miss:        # a state past every numbering's last: read as 6.x (as --esxi 6 reads it)
+        return "6.x"
     return min(miss, key=lambda k: (miss[k], k != "6.x"))
 
 

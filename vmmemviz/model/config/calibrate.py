@@ -53,6 +53,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from vmmemviz.errors import InputError
+
 TARGETS = ("pshare_saving_mb", "memctl_curr_mb", "swap_curr_mb", "zip_zipped_mb")
 END_SPAN = 30                         # ticks run past ramp + 60 to choose the end from
 
@@ -279,12 +281,26 @@ def _worst(cal: Calibration) -> float:
     return max(abs(s - c) / b for _, c, s, b, _ in cal.rows())
 
 
+def _check_scale(sample: dict, scale: float) -> None:
+    """``scale`` leaves the host at least 1 MB and every VM at least 0.25 MB (a scenario's
+    least), else one line that says the largest scale the capture takes."""
+    h = sample["host"]
+    host = (_f(h, "managed_mb") or _f(h, "pmem_mb") or sum(_f(v, "MEMSZ") for v in sample["vms"].values())) \
+        - _f(h, "system_mb")
+    vm = min((_f(v, "MEMSZ") for v in sample["vms"].values() if _f(v, "MEMSZ") > 0), default=math.inf)
+    most = min(max(host, 1.0), vm / 0.25)
+    if scale > most:
+        raise InputError(f"scale {scale:g}: the captured host ({host:,.2f} MB, its smallest VM "
+                         f"{vm:,.2f} MB) takes a scale of at most {math.floor(most * 100) / 100:g}")
+
+
 def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "calibrated host",
               rounds: int = 8, scale: float = 1.0, progress=None, swap_mbps: float = 0.0) -> Calibration:
     """Search the inferred part against the simulator; the best of ``rounds`` runs.
     ``swap_mbps``: how fast the captured host swapped (``EsxtopCapture.swap_out_mbps``),
     the speed of its swap device (``Sim.SwapRate``); 0 = unknown."""
     managed = _f(sample["host"], "managed_mb") or sum(_f(v, "MEMSZ") for v in sample["vms"].values())
+    _check_scale(sample, scale)
     target = {"host": sample["host"], "vms": sample["vms"]}
     guess = first_guess(sample)
     guess.swap_rate = round(swap_mbps * 256)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import InlineTable
 
 from vmmemviz.errors import InputError
 from vmmemviz.model.config import scenario as SC
@@ -34,8 +35,10 @@ def _put(table, key: str, value) -> None:
 
 
 def _sub(parent, name: str):
+    """``parent``'s table ``name``, made when missing: inline in an inline table (``vm =
+    [{name = "a", ...}]``), which cannot hold a table of the other kind."""
     if name not in parent:
-        parent[name] = tomlkit.table()
+        parent[name] = tomlkit.inline_table() if isinstance(parent, InlineTable) else tomlkit.table()
     return parent[name]
 
 
@@ -53,18 +56,25 @@ def apply_text(text: str, changes: list[Change], src: str = "<scenario>") -> str
     except TOMLKitError as e:
         raise InputError(f"{src}: not valid TOML ({e})") from None
     for ch in changes:
-        if ch.table in ("", "host"):
-            _put(doc if not ch.table else _sub(doc, ch.table), ch.key, ch.value)
-        elif ch.table == "settings":
-            _put_setting(doc, ch.key, ch.value)
-        else:
-            vms = [vm for vm in doc.get("vm", []) if ch.vm in ("*", vm.get("name"))]
-            if not vms:
-                names = ", ".join(str(vm.get("name")) for vm in doc.get("vm", []))
-                raise InputError(f"{src}: {ch.text}: no VM named {ch.vm!r} (VMs: {names})")
-            for vm in vms:
-                (_put if ch.table == "vm" else _put_setting)(vm, ch.key, ch.value)
+        try:
+            _change(doc, ch, src)
+        except (TOMLKitError, ValueError, TypeError) as e:     # a layout tomlkit cannot edit
+            raise InputError(f"{src}: {ch.text}: cannot be made in this file's TOML ({e})") from None
     return tomlkit.dumps(doc)
+
+
+def _change(doc, ch: Change, src: str) -> None:
+    if ch.table in ("", "host"):
+        _put(doc if not ch.table else _sub(doc, ch.table), ch.key, ch.value)
+    elif ch.table == "settings":
+        _put_setting(doc, ch.key, ch.value)
+    else:
+        vms = [vm for vm in doc.get("vm", []) if isinstance(vm, dict) and ch.vm in ("*", vm.get("name"))]
+        if not vms:
+            names = ", ".join(str(vm.get("name")) for vm in doc.get("vm", []) if isinstance(vm, dict))
+            raise InputError(f"{src}: {ch.text}: no VM named {ch.vm!r} (VMs: {names})")
+        for vm in vms:
+            (_put if ch.table == "vm" else _put_setting)(vm, ch.key, ch.value)
 
 
 def apply(text: str, changes: list[Change], src: str = "<scenario>") -> SC.Scenario:
