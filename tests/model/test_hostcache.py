@@ -116,3 +116,11 @@ def test_the_band_and_the_inspector_show_the_cache_through_the_store_registry(tl
     gv = np.flatnonzero((p.pt_state == 1))
     gv = gv[vm.gp_state[p.pt[gv]] == HC.CACHED]
     assert (invariants.guest_content(st, vm, p, gv) == st.extra[HC.CONTENT][vm.gp_loc[p.pt[gv]]]).all()
+
+
+def test_a_cache_slot_costs_what_the_scenario_check_counts():
+    """scenario._fits_machine counts HOST_CACHE_SLOT_BYTES a slot: the arrays made here."""
+    sc = scenario.load("hostcache")
+    state = build_state(sc)
+    made = state.extra[HC.CONTENT].nbytes + state.extra[HC.OWNER].nbytes
+    assert made == sc.host_cache_pages * scenario.HOST_CACHE_SLOT_BYTES > 0

@@ -104,6 +104,7 @@ MAX_CHANGES = 100                 # KEY=VALUE changes of a [compare] table
 MAX_FILE = 16 << 20               # bytes of TOML (the largest built-in is 7 KB)
 MAX_NAME = 80                     # vSphere limits VM names to 80 characters
 KEEP_FACTOR = 2                   # the view state the window seeks in, keyframes, history, temporaries
+HOST_CACHE_SLOT_BYTES = 5         # a host cache slot's content id (uint32) and VM (uint8): hostcache.py
 REQUIRED = object()
 
 
@@ -672,10 +673,12 @@ def _fits_machine(src: str, sc: Scenario) -> None:
     per_host, per_gp, per_gv = _bytes_per_page()
     gp = sum(vm.pages for vm in sc.vms)
     gv = sum(p.size_pages for vm in sc.vms for p in vm.processes)
-    need = KEEP_FACTOR * (sc.host_pages * per_host + gp * per_gp + gv * per_gv)
+    cache = sc.host_cache_pages
+    need = KEEP_FACTOR * (sc.host_pages * per_host + gp * per_gp + gv * per_gv + cache * HOST_CACHE_SLOT_BYTES)
     if need > have:
         raise InputError(
-            f"{src}: host.memory_mb / vm.memory_mb / process.size_mb: expected a scenario this machine "
-            f"can simulate (its {have / 2**30:,.1f} GiB of memory), got one that needs about "
-            f"{need / 2**30:,.1f} GiB ({sc.host_pages:,} machine pages x {per_host} B + {gp:,} guest "
-            f"pages x {per_gp} B + {gv:,} process pages x {per_gv} B, x{KEEP_FACTOR} for keyframes)")
+            f"{src}: host.memory_mb / host.host_cache_mb / vm.memory_mb / process.size_mb: expected a "
+            f"scenario this machine can simulate (its {have / 2**30:,.1f} GiB of memory), got one that needs "
+            f"about {need / 2**30:,.1f} GiB ({sc.host_pages:,} machine pages x {per_host} B + {gp:,} guest "
+            f"pages x {per_gp} B + {gv:,} process pages x {per_gv} B + {cache:,} host cache slots x "
+            f"{HOST_CACHE_SLOT_BYTES} B, x{KEEP_FACTOR} for keyframes)")
