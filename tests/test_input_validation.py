@@ -296,3 +296,17 @@ def test_elf_truncated_header_is_one_line(tmp_path):
     p.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HH", 4, 62))
     with pytest.raises(InputError, match="truncated"):
         open_image(p)
+
+
+def test_text_that_is_not_utf8_says_where_and_a_bom_is_read(tmp_path):
+    """UTF-16 and a stray Latin-1 byte are one line with what was expected (the line and
+    column of the byte); a UTF-8 byte-order mark, as Windows editors write, is read."""
+    text = BASE.format(top="", host="", vm="", proc="")
+    (tmp_path / "u16.toml").write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputError, match=r"u16\.toml: expected UTF-8 text, got UTF-16"):
+        scenario.load(tmp_path / "u16.toml")
+    (tmp_path / "lat1.toml").write_bytes(text.replace('"httpd"', '"caf\xe9"').encode("latin-1"))
+    with pytest.raises(InputError, match=r"lat1\.toml: line 10, column 12: expected UTF-8 text, got the byte 0xe9"):
+        scenario.load(tmp_path / "lat1.toml")
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert [vm.name for vm in scenario.load(tmp_path / "bom.toml").vms] == ["web01"]

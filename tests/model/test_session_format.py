@@ -117,7 +117,7 @@ def test_files_that_are_not_sessions(tmp_path, text):
     cut = tmp_path / "c.vmmemviz"
     cut.write_text(SS.dumps(SS.Session(text=text))[:200])
     for p, why in ((fifo, "expected a regular file, got a FIFO"), (tmp_path, "expected a regular file, got a directory"),
-                   (latin, "cannot read: 'utf-8' codec"), (huge, "size: expected a session of at most 33 MB"),
+                   (latin, "line 2, column 6: expected UTF-8 text, got the byte 0xe9"), (huge, "size: expected a session of at most 33 MB"),
                    (cut, "not valid TOML"), (tmp_path / "none.vmmemviz", "no such session file")):
         with pytest.raises(InputError) as e:
             SS.load(p)

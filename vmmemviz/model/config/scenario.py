@@ -335,9 +335,24 @@ def read_text(path, limit: int, what: str, hint: str = "", missing: str = "") ->
             raise InputError(f"{path}: size: expected {what} of at most {limit >> 20} MB of TOML"
                              f"{' ' + hint if hint else ''}, got {size:,} bytes")
         try:
-            return f.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: cannot read: {e}") from None
+            data = f.read()
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    return _utf8(data, path)
+
+
+def _utf8(data: bytes, path) -> str:
+    """``data`` as UTF-8 (a byte-order mark allowed, as editors on Windows write one); else
+    one line with the line and column of the first byte that is not."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}: expected UTF-8 text, got UTF-16 (save the file as UTF-8)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputError(f"{path}: line {line}, column {col}: expected UTF-8 text, got the byte "
+                         f"0x{data[e.start]:02x}") from None
 
 
 def toml(text: str, src: str) -> dict:
