@@ -48,7 +48,7 @@ def bad(needle: str, top="", host="", vm="", proc="", src="s.toml") -> str:
     ({"vm": "settings = 5"}, "vm[web01].settings: expected a table"),
     ({"proc": "step = 5"}, "vm[web01].process[0].step: expected [[step]] tables, got 5"),
     ({"top": "chapter = 5"}, "chapter: expected [[chapter]] tables, got 5"),
-    ({"top": "chapter = [5]"}, "chapter: expected [[chapter]] tables, got [5]"),
+    ({"top": "chapter = [5]"}, "chapter[0]: expected a table (as [[chapter]] writes one), got 5"),
     ({"top": "vm = 5"}, "not valid TOML"),
     ({"host": "tlb_entries = {a = 1}"}, "host.tlb_entries: expected an integer from 1 to 4,096"),
 ])
@@ -310,3 +310,17 @@ def test_text_that_is_not_utf8_says_where_and_a_bom_is_read(tmp_path):
         scenario.load(tmp_path / "lat1.toml")
     (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert [vm.name for vm in scenario.load(tmp_path / "bom.toml").vms] == ["web01"]
+
+
+def test_an_array_of_tables_names_the_element_that_is_not_one():
+    text = 'vm = [{name = "web01", memory_mb = 8}, "x"]\n[host]\nmemory_mb = 64\n'
+    with pytest.raises(InputError, match=r"s\.toml: vm\[1\]: expected a table \(as \[\[vm\]\] writes one\), got 'x'"):
+        scenario.parse(text, "s.toml")
+
+
+def test_too_many_vms_counts_the_ones_before_the_table():
+    text = BASE.format(top="", host="", vm="", proc="") + \
+        '[[vm]]\nname = "v{:03d}"\ncount = 250\nmemory_mb = 0.25\n'
+    with pytest.raises(InputError, match=r"vm\[v\{:03d\}\]\.count: expected at most 250 VMs in all .*; 1 before "
+                                         r"this table\), got 250"):
+        scenario.parse(text, "s.toml")

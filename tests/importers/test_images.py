@@ -75,6 +75,16 @@ def test_truncated_real_elf_rejected(images, tmp_path):
     assert "program header" in msg and "past the end" in msg
 
 
+def test_an_elf_cut_inside_its_header_says_so(tmp_path):
+    """Only the magic left (was: "expected ELF magic 7f 45 4c 46, got 7f 45 4c 46")."""
+    cut = tmp_path / "magic.elf"
+    cut.write_bytes(b"\x7fELF")
+    with pytest.raises(InputError) as ei:
+        open_image(cut)
+    assert "e_ident: expected an ELF header of at least 16 bytes, got a file of 4 (cut short)" in \
+        one_line_error(ei, cut)
+
+
 # ---------------------------------------------------------------- synthetic ELF
 def pages_of(*vals):
     return b"".join(bytes([v]) * PAGE for v in vals)

@@ -40,9 +40,12 @@ class ElfCoreImage(GuestImage):
         size = file_size(path)
         with open_input(path) as f:
             ident = f.read(64)
-            if len(ident) < 16 or ident[:4] != b"\x7fELF":
+            if ident[:4] != b"\x7fELF":
                 raise InputError(f"{path}: offset 0: expected ELF magic 7f 45 4c 46, "
                                  f"got {ident[:4].hex(' ') or 'an empty file'}")
+            if len(ident) < 16:
+                raise InputError(f"{path}: e_ident: expected an ELF header of at least 16 bytes, got a "
+                                 f"file of {len(ident)} (cut short)")
             cls, data = ident[4], ident[5]
             if cls not in (1, 2):
                 raise InputError(f"{path}: e_ident[EI_CLASS] (offset 4): expected 1 (ELF32) or 2 "

@@ -461,8 +461,12 @@ class _Check:
         if k == "table":
             return self.table(path, spec.fields, v)
         if k == "tables":
-            if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-                raise self.fail(path, f"[[{path.rsplit('.', 1)[-1].split('[')[0]}]] tables", v)
+            name = path.rsplit('.', 1)[-1].split('[')[0]
+            if not isinstance(v, list):
+                raise self.fail(path, f"[[{name}]] tables", v)
+            odd = next((i for i, x in enumerate(v) if not isinstance(x, dict)), None)
+            if odd is not None:         # which one, and what it is
+                raise self.fail(f"{path}[{odd}]", f"a table (as [[{name}]] writes one)", v[odd])
             if not spec.lo <= len(v) <= spec.hi:
                 raise self.fail(path, f"{self._range(spec)} tables", v)
             return v            # each one is checked by the caller, which knows its label
@@ -568,8 +572,8 @@ def _vms(ck: _Check, tables: list) -> list[VMConfig]:
         d = ck.table(label, VM, t)
         names = _names(ck, label, name, d["count"] if "count" in t else None)
         if len(vms) + len(names) > MAX_VMS:
-            raise ck.fail(f"{label}.count", f"at most {MAX_VMS} VMs in all "
-                          f"({VM['count'].limit})", d["count"])
+            raise ck.fail(f"{label}.count", f"at most {MAX_VMS} VMs in all ({VM['count'].limit}; "
+                          f"{len(vms)} before this table)", d["count"] if "count" in t else 1)
         cfg = VMConfig(
             name=names[0], memory_mb=d["memory_mb"], guest_os=d["guest_os"], tools=d["tools"],
             mmu=d["mmu"], reservation_mb=d["reservation_mb"], limit_mb=d["limit_mb"],
