@@ -324,3 +324,15 @@ def test_too_many_vms_counts_the_ones_before_the_table():
     with pytest.raises(InputError, match=r"vm\[v\{:03d\}\]\.count: expected at most 250 VMs in all .*; 1 before "
                                          r"this table\), got 250"):
         scenario.parse(text, "s.toml")
+
+
+def test_a_missing_trace_or_image_is_named_by_its_field(tmp_path):
+    """The file's own error comes under the scenario and the field that named it."""
+    text = BASE.format(top="duration = 2", host="", vm='image = "none.elf"', proc='trace = "none.lackey"')
+    for kind, field in (("image", "vm[web01].image"), ("trace", "vm[web01].process[0].trace")):
+        path = tmp_path / f"{kind}.toml"
+        path.write_text(text.replace('image = "none.elf"', "") if kind == "trace" else
+                        text.replace('trace = "none.lackey"', ""))
+        with pytest.raises(InputError) as e:
+            Simulator(scenario.load(path))
+        assert str(e.value).startswith(f"{path}: {field}: ") and "cannot open" in str(e.value), str(e.value)

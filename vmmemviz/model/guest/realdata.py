@@ -35,7 +35,10 @@ def load_images(sim) -> None:
         path = vm.cfg.image
         if not path:
             continue
-        img = open_image(path)
+        try:
+            img = open_image(path)
+        except InputError as e:          # the image's own error, under the field that named it
+            raise InputError(f"{sim.sc.path}: vm[{vm.name}].image: {e}") from None
         g = img.page_numbers()
         if len(g) and int(g.max()) >= vm.n:
             raise InputError(f"{sim.sc.path}: vm[{vm.name}].image: expected an image that fits in memory_mb "
@@ -80,7 +83,10 @@ class Trace:
     def __init__(self, path: str, where: str, size_pages: int):
         from vmmemviz.importers.traces import read_trace
 
-        t = read_trace(path)
+        try:
+            t = read_trace(path)
+        except InputError as e:          # the trace's own error, under the field that named it
+            raise InputError(f"{where}.trace: {e}") from None
         uniq, first, inv = np.unique(t.vpn, return_index=True, return_inverse=True)
         rank = np.empty(len(uniq), np.int64)
         rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
