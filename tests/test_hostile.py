@@ -389,3 +389,18 @@ def test_a_compare_change_to_a_vm_written_as_an_inline_table(tmp_path, capsys):
     for change in ("vm[a].sched.mem.maxmemctl=0", "vm[a].sched.mem.pshare.salt=7", "vm[a].sched.mem.pshare.salt="):
         assert cli.main(["run", str(path), "--compare-set", change, "--json"]) == 0, capsys.readouterr().err
         assert '"delta"' in capsys.readouterr().out
+
+
+def test_an_output_onto_its_own_input_is_refused_and_the_input_kept(capture, tmp_path, capsys):
+    """--out (or --esxtop) naming the file the command reads replaced it (found by fuzzing)."""
+    src = tmp_path / "s.toml"
+    src.write_text(scenario.load("default").text)
+    before, cap = src.read_bytes(), capture.read_bytes()
+    for argv, inp in ((["run", str(src), "--ticks", "2", "--esxtop", str(src)], src),
+                      (["export", str(src), "--at", "3", "--format", "png", "--out", str(src)], src),
+                      (["session", str(src), "--out", str(src)], src),
+                      (["calibrate", str(capture), "--rounds", "1", "--out", str(capture)], capture)):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"is the input {inp}; writing it would replace it" in err and err.count("\n") == 1, err
+    assert src.read_bytes() == before and capture.read_bytes() == cap

@@ -41,7 +41,7 @@ def _run(args) -> int:
     sc = scenario.load(args.scenario)
     if args.esxtop is not None:
         from vmmemviz.outputfile import check_out
-        check_out(args.esxtop, "--esxtop")          # before the run, not after
+        check_out(args.esxtop, "--esxtop", (sc.path,))     # before the run, not after
     if args.compare_set or args.compare or (sc.compare_sets and not (args.jsonl or args.esxtop)):
         return _run_compare(args, sc)
     if args.ticks is not None:
@@ -160,7 +160,7 @@ def _calibrate(args) -> int:
     from vmmemviz.importers.esxtop import read_esxtop
     from vmmemviz.model.config.calibrate import calibrate, compare_table
 
-    check_out(args.out, "--out")       # before the simulator runs, not after
+    check_out(args.out, "--out", (args.capture,))       # before the simulator runs, not after
     cap = read_esxtop(args.capture, esxi=args.esxi)
     i = cap.index(args.sample)
     result = calibrate(cap.sample(i), source=f"{cap.path} sample {i} ({cap.times[i]} UTC)",

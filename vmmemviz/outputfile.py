@@ -54,12 +54,25 @@ def atomic_file(path):
         raise
 
 
-def check_out(path, what: str) -> None:
+def not_an_input(path, what: str, *inputs) -> None:
+    """One line naming ``what`` where ``path`` is one of the files ``inputs`` read (names of
+    built-in scenarios are not files): writing it would replace what it was made from."""
+    if not os.path.exists(path):
+        return
+    for inp in inputs:
+        if inp is not None and os.path.isfile(inp) and os.path.samefile(path, inp):
+            raise InputError(f"{what}: {os.fspath(path)} is the input {os.fspath(inp)}; writing it would "
+                             f"replace it: choose another file")
+
+
+def check_out(path, what: str, inputs=()) -> None:
     """Before any work: one line naming ``what`` (an option, a field) where ``path`` cannot
-    become a file: an empty name, no such folder, or a folder there already."""
+    become a file: an empty name, no such folder, a folder there already, or one of the
+    files ``inputs`` (``not_an_input``)."""
     text = os.fspath(path)
     if not text:
         raise InputError(f"{what}: expected a file name, got an empty one")
+    not_an_input(text, what, *inputs)
     p = Path(text)
     if p.is_dir():
         raise InputError(f"{what}: cannot write {text}: a folder is there")

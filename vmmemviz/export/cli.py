@@ -24,6 +24,7 @@ import os
 import sys
 
 from ..errors import InputError
+from ..outputfile import not_an_input
 
 STILL, ANIMATED = ("png", "svg"), ("gif", "apng")
 
@@ -151,6 +152,7 @@ def _check(args) -> None:
         raise InputError(f"--out: {parent}: no such folder")
     if os.path.isdir(args.out) and not (args.format == "png" and args.range is not None):
         raise InputError(f"--out: {args.out} is a folder; give a file name")
+    not_an_input(args.out, "--out", args.scenario)
     if args.size:                 # before simulating anything: the figure is this size
         from .render import check_pixels
         check_pixels(*args.size, args.scale)
