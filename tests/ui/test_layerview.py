@@ -1,7 +1,7 @@
 """The layer view off-screen: colours of known cells, rendering to images and SVG, transitions."""
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui, QtSvg
+from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.core import events as E
@@ -465,3 +465,20 @@ def test_a_store_too_narrow_for_the_part_shown_keeps_its_size(qtbot):
     room = int(fm.horizontalAdvance("db01 .vswp  ·  24 MiB")) + 1
     assert fitted(b, font, room)[0] == "db01 .vswp  ·  24 MiB"
     assert fitted(b, font, int(fm.horizontalAdvance("db01 .vswp")) + 1)[0] == "db01 .vswp"
+
+
+def test_every_legend_row_says_what_its_pages_are_in_its_tooltip(qtbot):
+    """Hovering a row of the legend explained nothing (its label again): each fixed colour has a
+    meaning in ESXi's terms, shown in its tooltip."""
+    from vmmemviz.ui.legend import LegendWidget
+    rows = [label for label, _, style in Legend(("web01",), "dark").entries() if style != "note"][1:]
+    assert rows and all(label in P.MEANING for label in rows), set(rows) - set(P.MEANING)
+    w = LegendWidget()
+    qtbot.addWidget(w)
+    w.resize(700, 100)
+    w.set_vms(("web01",), "dark")
+    w.show()
+    x, y = next((ex, ey) for ex, ey, _, label, _, _ in w.legend._places(700 - 2 * 6)[0] if label == "ballooned / pinned")
+    pos = QtCore.QPoint(int(x + 6 + 2), int(y + 3 + 2))
+    QtWidgets.QApplication.sendEvent(w, QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, pos, w.mapToGlobal(pos)))
+    assert QtWidgets.QToolTip.text().startswith("ballooned / pinned: guest pages the balloon driver (vmmemctl")

@@ -153,6 +153,33 @@ KEYED = ((SHARED, "shared (TPS)", "fill"), (BALLOON, "ballooned / pinned", "hatc
          (HV, "hypervisor overhead", "fill"), (FREE, "free / not backed", "fill"),
          (UNMAPPED, "unmapped (guest virtual)", "fill"))
 
+# what each legend row means, for its tooltip (ESXi's names and counters)
+MEANING = {
+    "shared (TPS)": "one read-only machine page (MPN) that transparent page sharing maps several guest "
+                    "pages to; a write to it breaks the sharing (copy-on-write). Counters: SHRD, PSHARE/MB",
+    "ballooned / pinned": "guest pages the balloon driver (vmmemctl, VMware Tools) took from the guest OS "
+                          "and pinned; ESXi unmapped them and freed their machine pages. Counters: MCTLSZ, "
+                          "MEMCTL/MB",
+    "compressed (1 KiB in the cache)": "a page chosen for swapping that LZ4 shrank to 1 KiB or less, kept in "
+                                       "the VM's compression cache (Mem.MemZipMaxPct). Counters: ZIP/s, ZIP/MB",
+    "compressed to 2 KiB (two 1 KiB units)": "a page chosen for swapping that LZ4 shrank to 2 KiB or less "
+                                             "(at least 50%): two 1 KiB units of the compression cache",
+    "swapped (.vswp)": "a page ESXi swapped to the VM's swap file (.vswp), chosen at random: the hypervisor "
+                       "cannot tell which pages the guest uses. Counters: SWCUR, SWR/s, SWW/s",
+    "swapped (host cache)": "a page swapped to the host cache (swap to SSD), the faster tier tried first. "
+                            "Counters: LLSWR/s, LLSWW/s, LLSWAP/MB",
+    "guest-swapped": "a process page the guest OS paged out to its own swap device (a balloon inflating "
+                     "with no free guest memory left makes the guest page)",
+    "hypervisor overhead": "machine memory ESXi keeps for itself and each VM's overhead (page tables, PMAP, "
+                           "frame buffer): not guest memory",
+    "free / not backed": "a machine page nobody holds, or a guest page with no machine page behind it yet",
+    "unmapped (guest virtual)": "a process's virtual page the guest OS has not mapped to guest physical memory",
+    "zero page (pale VM colour)": "a guest page holding only zeros (a fresh or zeroed page): under TPS "
+                                  "all of them share one machine page. Counter: ZERO",
+    "large page (2 MB)": "512 contiguous machine pages backing a 2 MB guest range (Mem.AllocGuestLargePage), "
+                         "broken into small pages under contention (then TPS can share them) and before any "
+                         "part is ballooned, compressed or swapped",
+}
 
 DIFF_LABEL = "differs from the other run"
 HUES_NOTE = "VM hues, repeating past 24 VMs: hover one for its VMs"

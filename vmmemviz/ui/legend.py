@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..paint.legend import PAD, Legend
+from ..scene.palette import MEANING
 
 __all__ = ["Legend", "LegendWidget"]
 
@@ -35,10 +36,13 @@ class LegendWidget(QtWidgets.QWidget):
             self.update()
 
     def event(self, ev):
-        """A swatch's tooltip names its VMs; elsewhere the legend's own tooltip."""
+        """A swatch's tooltip names its VMs, or says what its pages are (``palette.MEANING``);
+        elsewhere the legend's own tooltip."""
         if ev.type() == QtCore.QEvent.Type.ToolTip:
             p = ev.position() if hasattr(ev, "position") else ev.pos()
             label = self.legend.label_at(self.width() - 2 * PAD, p.x() - PAD, p.y() - PAD / 2)
+            if label in MEANING:
+                label = f"{label}: {MEANING[label]}"
             QtWidgets.QToolTip.showText(ev.globalPos(), label or self.toolTip(), self)
             return True
         return super().event(ev)
