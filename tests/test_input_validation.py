@@ -88,7 +88,8 @@ def test_content_weights_must_be_finite():
     ({"proc": "size_mb = 1e12"}, "process[0].size_mb: expected a number from 0.00390625 to 16,777,215 (32-bit"),
     ({"vm": "overhead_mb = 1e12"}, "vm[web01].overhead_mb: expected a number from 0 to 25,165,824 (ESXi 8's largest VM"),
     ({"proc": "[[vm.process.step]]\nat = 1\nop = 'write'\npages = 18446744073709551616"},
-     "step[0].pages: expected a page count"),
+     "step[0].pages: expected a page count from 1 to 4,294,967,040 or a GVPN range like \"0x0-0xf\" below "
+     "0xffffff00 (a process's largest size)"),
     ({"proc": "[[vm.process.step]]\nat = 1\nop = 'write'\npages = 5000"},
      "step[0].pages: expected a count of at most the process's 1,024 pages"),
     ({"proc": "[[vm.process.step]]\nat = 18446744073709551616\nop = 'write'\npages = 5"},

@@ -484,7 +484,9 @@ class _Check:
                 lo = hi = -1
             if 0 <= lo <= hi < MAX_PROC_MB * PAGES_PER_MB:
                 return None, lo, hi + 1
-        raise self.fail(path, "a page count or a GVPN range like \"0x0-0xf\"", v)
+        most = MAX_PROC_MB * PAGES_PER_MB
+        raise self.fail(path, f"a page count from 1 to {most:,} or a GVPN range like \"0x0-0xf\" below "
+                              f"{most:#x} (a process's largest size)", v)
 
     def table(self, path: str, schema: dict, t) -> dict:
         """A table checked key by key, defaults filled in; unknown and missing keys refused."""
