@@ -328,6 +328,9 @@ def test_cli_argument_fuzz(tmp_path, monkeypatch, capsys):
     (["run"], "the following arguments are required: scenario"),
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["snapshot", "0"], "PID: expected an integer from 1 to 4,194,304"),
+    (["export", "default", "--range", "-1:2", "--format", "gif", "--out", "o.gif"],
+     "--range: expected A:B with 0 <= A < B, got '-1:2'"),          # was "expected one argument"
+    (["export", "default", "--at", "3", "--size", "-300x300", "--out", "o.png"], "--size: expected WxH"),
 ])
 def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys):
     with pytest.raises(SystemExit) as e:

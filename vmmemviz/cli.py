@@ -248,12 +248,30 @@ def parser(commands: set | None = None) -> ArgumentParser:
     return p
 
 
+DASHED_VALUES = ("--range", "--size")   # values that may start with "-" (a mistyped -1:2, -300x300)
+
+
+def _joined(argv: list) -> list:
+    """``--range -1:2`` as ``--range=-1:2``: argparse takes "-1:2" for an option and says only
+    "expected one argument"; joined, the option's own check names what it expects."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in DASHED_VALUES and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit():
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     commands: set = set()
     p = parser(commands)
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         argv = ["gui", *argv]          # `vmmemviz` and `vmmemviz FILE.toml` open the app
+    argv = _joined(argv)
     args = p.parse_args(argv)
     try:
         return args.func(args)
