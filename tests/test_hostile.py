@@ -407,3 +407,25 @@ def test_an_output_onto_its_own_input_is_refused_and_the_input_kept(capture, tmp
         err = capsys.readouterr().err
         assert f"is the input {inp}; writing it would replace it" in err and err.count("\n") == 1, err
     assert src.read_bytes() == before and capture.read_bytes() == cap
+
+
+def test_outputs_that_are_not_new_or_regular_files_are_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    """Found by the second fuzz: a 300-character name was a traceback (stat's ENAMETOOLONG),
+    a FIFO or a device as --out was replaced by a regular file (a rename over /dev/null, as
+    root), and an empty --out for session or export said "Device or resource busy"."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("fifo")
+    long = "n" * 300 + ".png"
+    cases = [(["run", "default", "--ticks", "2", "--esxtop", "fifo"], "--esxtop: cannot write fifo: a FIFO (named pipe) is there"),
+             (["export", "default", "--at", "3", "--format", "png", "--out", "/dev/null"],
+              "--out: cannot write /dev/null: a character device is there"),
+             (["export", "default", "--range", "0:3", "--format", "png", "--out", "fifo"], "a FIFO (named pipe) is there"),
+             (["export", "default", "--at", "3", "--format", "png", "--out", long], "File name too long"),
+             (["run", "default", "--ticks", "2", "--esxtop", long], "File name too long"),
+             (["session", "default", "--at", "5", "--out", ""], "--out: expected a file name, got an empty one"),
+             (["export", "default", "--range", "0:3", "--format", "png", "--out", ""], "expected a file name")]
+    for argv, needle in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1, (argv, err)
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null") and not os.path.isfile("fifo")

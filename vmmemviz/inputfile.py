@@ -14,9 +14,9 @@ import stat
 
 from vmmemviz.errors import InputError
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"))
+KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),     # (outputfile's too)
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISSOCK, "a socket"))
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -38,7 +38,7 @@ def open_input(path: str | os.PathLike, missing: str = "", denied: str = "") -> 
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
             raise InputError(f"{p}: expected a regular file, got {kind}")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 from vmmemviz.errors import InputError
+from vmmemviz.inputfile import KINDS
 
 
 def _parent(path: Path) -> Path:
@@ -65,19 +67,31 @@ def not_an_input(path, what: str, *inputs) -> None:
                              f"replace it: choose another file")
 
 
-def check_out(path, what: str, inputs=()) -> None:
+def check_out(path, what: str, inputs=(), folder: bool = False) -> None:
     """Before any work: one line naming ``what`` (an option, a field) where ``path`` cannot
-    become a file: an empty name, no such folder, a folder there already, or one of the
-    files ``inputs`` (``not_an_input``)."""
+    become a file (``folder``: or a folder of frames): an empty or unusable name, no such
+    folder or none that may be written in, a folder, FIFO or device there already (a rename
+    would replace it with a file), or one of the files ``inputs`` (``not_an_input``)."""
     text = os.fspath(path)
     if not text:
         raise InputError(f"{what}: expected a file name, got an empty one")
-    not_an_input(text, what, *inputs)
-    p = Path(text)
-    if p.is_dir():
+    try:
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:                # a name too long, a loop of links, ...
+        raise InputError(f"{what}: cannot write {text}: {e.strerror or e}") from None
+    if mode is not None and stat.S_ISDIR(mode) and not folder:
         raise InputError(f"{what}: cannot write {text}: a folder is there")
-    if not p.parent.is_dir():
-        raise InputError(f"{what}: cannot write {text}: no such folder {p.parent}")
+    if mode is not None and not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
+        raise InputError(f"{what}: cannot write {text}: {kind} is there (expected a new name or a regular file)")
+    parent = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(parent):
+        raise InputError(f"{what}: cannot write {text}: no such folder {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{what}: cannot write {text}: no permission to write in {parent}")
+    not_an_input(text, what, *inputs)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import os
 import sys
 
 from ..errors import InputError
-from ..outputfile import not_an_input
+from ..outputfile import check_out
 
 STILL, ANIMATED = ("png", "svg"), ("gif", "apng")
 
@@ -147,12 +147,7 @@ def _check(args) -> None:
         raise InputError("--format svg: a still image; use --at N (or gif, apng, png with --range)")
     if args.at is not None and args.at < 0:
         raise InputError(f"--at: expected an event number >= 0, got {args.at}")
-    parent = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(parent):
-        raise InputError(f"--out: {parent}: no such folder")
-    if os.path.isdir(args.out) and not (args.format == "png" and args.range is not None):
-        raise InputError(f"--out: {args.out} is a folder; give a file name")
-    not_an_input(args.out, "--out", args.scenario)
+    check_out(args.out, "--out", (args.scenario,), folder=args.format == "png" and args.range is not None)
     if args.size:                 # before simulating anything: the figure is this size
         from .render import check_pixels
         check_pixels(*args.size, args.scale)

@@ -15,7 +15,7 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.config import compare as CMP
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import session as SS
-from ..outputfile import atomic_file, not_an_input
+from ..outputfile import atomic_file, check_out
 
 
 def save(path, session: SS.Session) -> None:
@@ -135,7 +135,7 @@ def make(scenario: str, at: int = 0, sets=(), other: str | None = None, theme: s
 
 
 def _session(args) -> int:
-    not_an_input(args.out, "--out", args.scenario)
+    check_out(args.out, "--out", (args.scenario,))
     s = make(args.scenario, args.at, args.compare_set or (), args.compare, args.theme, args.band)
     try:
         save(args.out, s)
