@@ -120,14 +120,17 @@ def test_a_scenario_larger_than_this_machine_is_refused_before_memory_error(monk
 
 
 def test_a_host_cache_larger_than_this_machine_can_hold_is_refused_too(monkeypatch):
-    """The host cache's slots (5 B each) count: an 8 TB cache on a 64 MB host took 70 s and
-    12.6 GB before; on a machine of 16 GiB it is refused at once, naming host_cache_mb."""
-    monkeypatch.setattr(scenario, "machine_bytes", lambda: 16 << 30)
+    """The host cache's slots (5 B each) count, and the cache is at most 1 TB: an 8 TB cache
+    on a 64 MB host took 70 s and 12.6 GB a run (a comparison's two ran out of memory); a
+    1 TB one on a machine of 2 GiB is refused at once, naming host_cache_mb."""
     text = BASE.format(top="", host="", vm="", proc="")
+    with pytest.raises(InputError, match=r"host\.host_cache_mb: expected a number from 0 to 1,048,576 \(1 TB"):
+        scenario.parse(text.replace("memory_mb = 64", "memory_mb = 64\nhost_cache_mb = 8388608"), "s.toml")
+    monkeypatch.setattr(scenario, "machine_bytes", lambda: 2 << 30)
     scenario.parse(text.replace("memory_mb = 64", "memory_mb = 64\nhost_cache_mb = 1024"), "s.toml")
     with pytest.raises(InputError) as e:
-        scenario.parse(text.replace("memory_mb = 64", "memory_mb = 64\nhost_cache_mb = 8388608"), "s.toml")
-    assert "host.host_cache_mb" in str(e.value) and "2,147,483,648 host cache slots x 5 B" in str(e.value)
+        scenario.parse(text.replace("memory_mb = 64", "memory_mb = 64\nhost_cache_mb = 1048576"), "s.toml")
+    assert "host.host_cache_mb" in str(e.value) and "268,435,456 host cache slots x 5 B" in str(e.value)
 
 
 def test_admission_control_refuses_with_the_numbers():
@@ -322,8 +325,8 @@ def test_an_array_of_tables_names_the_element_that_is_not_one():
 def test_too_many_vms_counts_the_ones_before_the_table():
     text = BASE.format(top="", host="", vm="", proc="") + \
         '[[vm]]\nname = "v{:03d}"\ncount = 250\nmemory_mb = 0.25\n'
-    with pytest.raises(InputError, match=r"vm\[v\{:03d\}\]\.count: expected at most 250 VMs in all .*; 1 before "
-                                         r"this table\), got 250"):
+    with pytest.raises(InputError, match=r"vm\[v\{:03d\}\]\.count: expected at most 250 VMs in all \(.*\), got 251 "
+                                         r"\(1 before this table and 250 here\)"):
         scenario.parse(text, "s.toml")
 
 

@@ -91,6 +91,7 @@ MAX_HOST_MB = 8 * TB              # machine pages are numbered in 31 bits (ESXi 
 MAX_VM_MB = 24 * TB               # ESXi 8: largest VM (the host bound comes first)
 MAX_VMS = 250                     # VM index is 8 bits here (ESXi 8 allows 1,024 VMs per host)
 MAX_PROCS = 250                   # process index is 8 bits per VM
+MAX_HOST_CACHE_MB = TB             # an 8 TB cache took 21 GB a run: two runs of a comparison, OOM
 MAX_PROC_MB = 16 * TB - 1         # guest virtual page numbers are 32 bits: 2**32 - 2 pages
 MAX_TOUCHES = 1 << 20             # accesses a second per process: one array element each a tick
 MAX_TOUCHES_ALL = 1 << 24         # ... and in all processes of all VMs
@@ -186,8 +187,8 @@ HOST = {
                      limit="8 TB: machine pages are numbered in 31 bits here (ESXi 8 allows 24 TB)"),
     "tlb_entries": Key("int", "size of each VM's TLB model", 64, 1, MAX_TLB,
                        "x86 second-level TLBs hold 1,536-2,048 entries"),
-    "host_cache_mb": _mb("host cache (swap to SSD), 0 = none", 0, hi=MAX_HOST_MB,
-                         limit="8 TB, the largest host here"),
+    "host_cache_mb": _mb("host cache (swap to SSD), 0 = none", 0, hi=MAX_HOST_CACHE_MB,
+                         limit="1 TB: each slot costs this machine 5 B, in each run of a comparison"),
 }
 CHAPTER = {
     "at": _tick("the tick the chapter starts at"),
@@ -574,8 +575,9 @@ def _vms(ck: _Check, tables: list) -> list[VMConfig]:
         d = ck.table(label, VM, t)
         names = _names(ck, label, name, d["count"] if "count" in t else None)
         if len(vms) + len(names) > MAX_VMS:
-            raise ck.fail(f"{label}.count", f"at most {MAX_VMS} VMs in all ({VM['count'].limit}; "
-                          f"{len(vms)} before this table)", d["count"] if "count" in t else 1)
+            raise InputError(f"{ck.src}: {label}.count: expected at most {MAX_VMS} VMs in all "
+                             f"({VM['count'].limit}), got {len(vms) + len(names)} ({len(vms)} before this "
+                             f"table and {len(names)} here)")
         cfg = VMConfig(
             name=names[0], memory_mb=d["memory_mb"], guest_os=d["guest_os"], tools=d["tools"],
             mmu=d["mmu"], reservation_mb=d["reservation_mb"], limit_mb=d["limit_mb"],
