@@ -340,3 +340,16 @@ def test_a_missing_trace_or_image_is_named_by_its_field(tmp_path):
         with pytest.raises(InputError) as e:
             Simulator(scenario.load(path))
         assert str(e.value).startswith(f"{path}: {field}: ") and "cannot open" in str(e.value), str(e.value)
+
+
+def test_a_comparison_whose_two_runs_do_not_fit_together_is_refused(monkeypatch):
+    """Each run alone fits; a comparison simulates both at once (an 8 TB host cache passed
+    alone and was killed out of memory as a pair)."""
+    from vmmemviz.model.config import compare
+    sc = scenario.parse(BASE.format(top="", host="", vm="", proc="").replace("memory_mb = 64", "memory_mb = 4096"),
+                        "s.toml")
+    monkeypatch.setattr(scenario, "machine_bytes", lambda: int(scenario._need(sc)[0] * 1.5))
+    scenario.parse(sc.text, "s.toml")                               # alone: it fits
+    with pytest.raises(InputError, match=r"s\.toml: compare: expected runs A and B that this machine can simulate "
+                                         r"side by side"):
+        compare.pair(sc, ["Mem.ShareForceSalting=0"])

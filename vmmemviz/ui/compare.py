@@ -452,6 +452,7 @@ def with_settings(win, host: dict, vms: dict) -> None:
         return
     try:
         b = C.apply(sc.text, changes, sc.path or sc.name)
+        S.pair_fits_machine(sc.path or sc.name, sc, b)
     except InputError as e:
         win.message(f"Cannot compare: {html.escape(str(e))}", error=True)
         return

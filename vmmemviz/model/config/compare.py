@@ -89,7 +89,13 @@ def label(changes: list[Change]) -> str:
 
 def pair(sc: SC.Scenario, sets: list[str] = (), other: str | None = None) -> tuple[SC.Scenario, SC.Scenario, str]:
     """Runs A and B and what B is (``sets`` changes, or the ``other`` scenario file or name;
-    with neither, the scenario's own ``[compare]`` table)."""
+    with neither, the scenario's own ``[compare]`` table); both must fit this machine together."""
+    a, b, what = _pair(sc, sets, other)
+    SC.pair_fits_machine(sc.path or sc.name, a, b)
+    return a, b, what
+
+
+def _pair(sc: SC.Scenario, sets, other) -> tuple[SC.Scenario, SC.Scenario, str]:
     if not sets and not other and sc.compare_sets:
         changes = [parse_change(s, f"{sc.path or sc.name}: compare.set") for s in sc.compare_sets]
         return sc, apply(sc.text, changes, sc.path or sc.name), sc.compare_title or label(changes)

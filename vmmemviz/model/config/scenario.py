@@ -688,20 +688,35 @@ def _bytes_per_page() -> tuple[int, int, int]:
             vm.nbytes() - vm.tlb.nbytes, proc.nbytes())
 
 
-def _fits_machine(src: str, sc: Scenario) -> None:
-    """Refuse a scenario whose arrays would not fit in this machine's memory (MemoryError)."""
-    have = machine_bytes()
-    if not have:
-        return
+def _need(sc: Scenario) -> tuple[int, str]:
+    """The bytes of arrays ``sc`` needs at most (with keyframes), and how they add up."""
     per_host, per_gp, per_gv = _bytes_per_page()
     gp = sum(vm.pages for vm in sc.vms)
     gv = sum(p.size_pages for vm in sc.vms for p in vm.processes)
     cache = sc.host_cache_pages
     need = KEEP_FACTOR * (sc.host_pages * per_host + gp * per_gp + gv * per_gv + cache * HOST_CACHE_SLOT_BYTES)
-    if need > have:
+    return need, (f"{sc.host_pages:,} machine pages x {per_host} B + {gp:,} guest pages x {per_gp} B + {gv:,} "
+                  f"process pages x {per_gv} B + {cache:,} host cache slots x {HOST_CACHE_SLOT_BYTES} B, "
+                  f"x{KEEP_FACTOR} for keyframes")
+
+
+def _fits_machine(src: str, sc: Scenario) -> None:
+    """Refuse a scenario whose arrays would not fit in this machine's memory (MemoryError)."""
+    have = machine_bytes()
+    need, how = _need(sc)
+    if have and need > have:
         raise InputError(
             f"{src}: host.memory_mb / host.host_cache_mb / vm.memory_mb / process.size_mb: expected a "
             f"scenario this machine can simulate (its {have / 2**30:,.1f} GiB of memory), got one that needs "
-            f"about {need / 2**30:,.1f} GiB ({sc.host_pages:,} machine pages x {per_host} B + {gp:,} guest "
-            f"pages x {per_gp} B + {gv:,} process pages x {per_gv} B + {cache:,} host cache slots x "
-            f"{HOST_CACHE_SLOT_BYTES} B, x{KEEP_FACTOR} for keyframes)")
+            f"about {need / 2**30:,.1f} GiB ({how})")
+
+
+def pair_fits_machine(src: str, a: Scenario, b: Scenario) -> None:
+    """Refuse a comparison whose two runs would not fit in this machine's memory together
+    (each alone passed ``_fits_machine``)."""
+    have, na, nb = machine_bytes(), _need(a)[0], _need(b)[0]
+    if have and na + nb > have:
+        raise InputError(
+            f"{src}: compare: expected runs A and B that this machine can simulate side by side (its "
+            f"{have / 2**30:,.1f} GiB of memory), got two that need about {(na + nb) / 2**30:,.1f} GiB "
+            f"together ({na / 2**30:,.1f} + {nb / 2**30:,.1f})")
