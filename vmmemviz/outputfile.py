@@ -56,22 +56,12 @@ def atomic_file(path):
         raise
 
 
-def not_an_input(path, what: str, *inputs) -> None:
-    """One line naming ``what`` where ``path`` is one of the files ``inputs`` read (names of
-    built-in scenarios are not files): writing it would replace what it was made from."""
-    if not os.path.exists(path):
-        return
-    for inp in inputs:
-        if inp is not None and os.path.isfile(inp) and os.path.samefile(path, inp):
-            raise InputError(f"{what}: {os.fspath(path)} is the input {os.fspath(inp)}; writing it would "
-                             f"replace it: choose another file")
-
-
 def check_out(path, what: str, inputs=(), folder: bool = False) -> None:
     """Before any work: one line naming ``what`` (an option, a field) where ``path`` cannot
     become a file (``folder``: or a folder of frames): an empty or unusable name, no such
     folder or none that may be written in, a folder, FIFO or device there already (a rename
-    would replace it with a file), or one of the files ``inputs`` (``not_an_input``)."""
+    would replace it with a file), or one of the files ``inputs`` the command reads (names of
+    built-in scenarios are not files): writing it would replace what it was made from."""
     text = os.fspath(path)
     if not text:
         raise InputError(f"{what}: expected a file name, got an empty one")
@@ -91,7 +81,12 @@ def check_out(path, what: str, inputs=(), folder: bool = False) -> None:
         raise InputError(f"{what}: cannot write {text}: no such folder {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{what}: cannot write {text}: no permission to write in {parent}")
-    not_an_input(text, what, *inputs)
+    if mode is None:
+        return                          # a new name is none of the inputs
+    for inp in inputs:
+        if inp is not None and os.path.isfile(inp) and os.path.samefile(text, inp):
+            raise InputError(f"{what}: {text} is the input {os.fspath(inp)}; writing it would replace it: "
+                             f"choose another file")
 
 
 @contextmanager

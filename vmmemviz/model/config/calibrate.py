@@ -155,12 +155,17 @@ def _zipped(sample: dict, name: str) -> float:
         if used else 0.0
 
 
+def _managed(sample: dict) -> float:
+    """The captured host's managed memory in MB (else PMEM, else its VMs' MEMSZ)."""
+    h = sample["host"]
+    return _f(h, "managed_mb") or _f(h, "pmem_mb") or sum(_f(v, "MEMSZ") for v in sample["vms"].values())
+
+
 def scenario_text(sample: dict, guess: Guess, name: str, source: str, scale: float = 1.0) -> str:
     """The scenario for ``guess``; sizes divided by ``scale`` (1 = the host's real size)."""
     h = sample["host"]
     vms = sample["vms"]
-    managed = _f(h, "managed_mb") or _f(h, "pmem_mb") or sum(_f(v, "MEMSZ") for v in vms.values())
-    system = _f(h, "system_mb")
+    managed, system = _managed(sample), _f(h, "system_mb")
     zip_pct = [100 * _f(v, "CACHESZ") / _f(v, "MEMSZ") for v in vms.values()
                if _f(v, "CACHESZ") > 0 and _f(v, "MEMSZ") > 0]
     burst_at, free_at = guess.ramp + 10, guess.ramp + 55
@@ -284,9 +289,7 @@ def _worst(cal: Calibration) -> float:
 def _check_scale(sample: dict, scale: float) -> None:
     """``scale`` leaves the host at least 1 MB and every VM at least 0.25 MB (a scenario's
     least), else one line that says the largest scale the capture takes."""
-    h = sample["host"]
-    host = (_f(h, "managed_mb") or _f(h, "pmem_mb") or sum(_f(v, "MEMSZ") for v in sample["vms"].values())) \
-        - _f(h, "system_mb")
+    host = _managed(sample) - _f(sample["host"], "system_mb")      # scenario_text's host.memory_mb
     vm = min((_f(v, "MEMSZ") for v in sample["vms"].values() if _f(v, "MEMSZ") > 0), default=math.inf)
     most = min(max(host, 1.0), vm / 0.25)
     if scale > most:
