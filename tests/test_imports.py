@@ -105,3 +105,16 @@ def test_the_checker_finds_a_cycle():
 def test_production_code_never_imports_the_invariant_checker():
     users = [m for m, deps in graph().items() if "vmmemviz.model.views.invariants" in deps]
     assert users == []
+
+
+def test_chapters_are_named_without_qt_so_export_can_find_them():
+    """``export --chapter`` names the window's chapters: their module imports no Qt, nor the
+    engine's QThread module (it lived in engine.worker, out of export's reach)."""
+    path = ROOT / "engine" / "chapters.py"
+    tree = ast.parse(path.read_text(), str(path))
+    mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m.split(".")[0] == "PySide6" for m in mods)
+    g = graph()
+    assert "vmmemviz.engine.worker" not in g["vmmemviz.engine.chapters"]
+    assert "vmmemviz.engine.chapters" in g["vmmemviz.engine.worker"]

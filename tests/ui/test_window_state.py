@@ -189,13 +189,12 @@ def test_chapters_and_events_of_a_kind(qtbot, tmp_path):
 
 
 def test_tours_get_a_chapter_at_every_host_state_change(qtbot, tmp_path):
-    from vmmemviz.engine.worker import Chapters
+    from vmmemviz.engine.chapters import Chapters
     from vmmemviz.model.config import scenario
     from vmmemviz.model.core.timeline import Timeline
     tl = Timeline(scenario.load("compression"))
     tl.run_to_end()
-    ch = Chapters(tl.sc, [vm.name for vm in tl.view.vms])
-    ch.update(tl.log.snapshot())
+    ch = Chapters.of(tl)
     changes = np.flatnonzero(tl.log.rows()["kind"] == apply_host_state.code)
     assert len(changes) > 3 and len(ch.placed) == len(tl.sc.chapters) + len(changes)
     assert set(changes + 1) <= set(ch.positions())

@@ -42,7 +42,8 @@ from . import compare
 from .timelinebar import TimelineBar
 from . import help as H
 from . import session as SE
-from ..engine.worker import Chapters, Engine
+from ..engine.chapters import Chapters
+from ..engine.worker import Engine
 
 ORG = "vmmemviz"
 RECENT_MAX = 8
