@@ -195,13 +195,12 @@ def test_caption_is_the_narration_and_legend_can_be_left_out(stage):
 
 def test_a_chapter_by_name_is_the_end_of_the_chapter(qapp):
     st = render.Stage(scenario.load("balloon"))
-    ch = render.find_chapter(st.sc, "balloon inflates")
-    pos = render.chapter_span(st.tl, ch)
+    ch, pos = render.find_chapter(st.tl, "balloon inflates")
     later = min(c.at for c in st.sc.chapters if c.at > ch.at)
     ticks = st.tl.log.rows(0, len(st.tl))["tick"]
     assert ticks[pos - 1] < later <= ticks[pos]
     with pytest.raises(InputError, match="not a chapter .*chapters: Two guests"):
-        render.find_chapter(st.sc, "no such thing")
+        render.find_chapter(st.tl, "no such thing")
 
 
 @pytest.mark.parametrize("package, above", [("export", ("ui", "cli")), ("paint", ("engine", "export", "ui", "cli"))])

@@ -89,4 +89,16 @@ class Chapters:
         return [_both(c, state) for c in scenario.chapters]
 
     def summary(self) -> list[tuple[int, str, str]]:
+        """The chapter list (the timeline bar's sections): (position of its first event, title, text)."""
         return [(i + 1, c.title, c.text) for i, _, c in self.placed]
+
+    def spans(self, total: int) -> list[tuple[int, int, Chapter]]:
+        """Every chapter the window names, with the positions that show it: (first, last,
+        chapter), by first position. Each chapter of the list lasts until the next of its kind
+        (authored, host state; the last until position ``total``), and where an authored
+        chapter and a host state overlap, the two named as one (the chapter line's title)."""
+        kinds = [[(i, c) for i, k, c in self.placed if k == kind] for kind in (0, 1)]
+        own = [[(i + 1, nxt[0], c) for (i, c), nxt in zip(mine, mine[1:] + [(total, None)])] for mine in kinds]
+        both = [(max(s0, a0), min(s1, a1), _both(a, s)) for s0, s1, s in own[0] for a0, a1, a in own[1]
+                if max(s0, a0) <= min(s1, a1)]
+        return sorted(own[0] + own[1] + both, key=lambda x: x[0])

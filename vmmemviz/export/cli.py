@@ -7,7 +7,8 @@
     vmmemviz export FILE.vmmemviz --format png|svg --out PATH [options]
 
 ``--at N`` draws the state after event N (0 = before the first) as one PNG or SVG;
-``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption.
+``--chapter NAME`` the state at the end of a tour's chapter, its text as the caption: any
+chapter the window names, authored or a host state (``render.find_chapter``).
 ``--range A:B`` animates events A..B: a GIF, an APNG, or (png) a folder of numbered PNGs.
 A session file (``.vmmemviz``, docs/sessions.md) draws exactly its saved view at its
 position; an option given on the command line overrides the session's.
@@ -79,8 +80,11 @@ def parser() -> ExportParser:
     when = p.add_mutually_exclusive_group()         # required, but for a session (parse)
     when.add_argument("--at", type=int, metavar="N", help="the state after event N (0 = before the first)")
     when.add_argument("--chapter", metavar="NAME",
-                      help="the state at the end of a tour's chapter (its title, or a unique part of it); "
-                           "the chapter's text is the caption and its title the default title")
+                      help="the state at the end of a tour's chapter, named as the window names it: an "
+                           "authored chapter, a host state ('Host state hard') or both ('TITLE · Host "
+                           "state hard'); any case, or a unique part of a title of the chapter list. A name "
+                           "several chapters have is the first of them; NAME#N is the N-th ('Host state "
+                           "soft#2'). The chapter's text is the caption and its title the default title")
     when.add_argument("--range", type=_range, metavar="A:B", help="animate from event A to event B")
     p.add_argument("--format", required=True, choices=STILL + ANIMATED,
                    help="png or svg with --at / --chapter; gif, apng or png (a folder of numbered frames) with --range")
@@ -153,7 +157,7 @@ def _check(args) -> None:
         check_pixels(*args.size, args.scale)
 
 
-def _export_compare(args, sc, chapter, opts) -> int:
+def _export_compare(args, sc, chapter, tick, opts) -> int:
     from vmmemviz.model.config import compare
     from .compare import export_compare
 
@@ -163,7 +167,7 @@ def _export_compare(args, sc, chapter, opts) -> int:
     opts.caption = True              # a compare figure says what differs
     try:
         export_compare(a, b, what, args.out, args.format, opts, at=args.at, chapter=chapter,
-                       span=args.range, fps=args.fps, progress=_Progress())
+                       span=args.range, fps=args.fps, progress=_Progress(), tick=tick)
     except OSError as e:
         raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
     return 0
@@ -192,18 +196,18 @@ def _export(args) -> int:
     from . import render, sequence
 
     sc = args.session.a if args.session is not None else scenario.load(args.scenario)
-    chapter = render.find_chapter(sc, args.chapter) if args.chapter is not None else None
+    stage = render.Stage(sc)             # run A's own timeline: where its chapters are
+    chapter, at = render.find_chapter(stage.tl, args.chapter) if args.chapter is not None else (None, None)
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
     title = args.title if args.title is not None else chapter.title if chapter is not None else ""
-    opts = render.FigureOptions(title=title, legend=args.legend, caption=args.caption or chapter is not None,
-                                transparent=args.transparent, scale=args.scale, band=args.band,
-                                theme=args.theme, size=args.size, empty_stores=args.empty_stores)
+    stage.opts = opts = render.FigureOptions(
+        title=title, legend=args.legend, caption=args.caption or chapter is not None, transparent=args.transparent,
+        scale=args.scale, band=args.band, theme=args.theme, size=args.size, empty_stores=args.empty_stores)
     if args.compare_set or args.compare or sc.compare_sets or (args.session is not None and args.session.b is not None):
-        return _export_compare(args, sc, chapter, opts)
-    stage = render.Stage(sc, opts)
-    if chapter is not None:
-        at = render.chapter_span(stage.tl, chapter)
-    else:
+        auto = chapter is not None and chapter not in sc.chapters      # ends at an event: at its second
+        tick = int(stage.tl.log[at - 1]["tick"]) if auto else None
+        return _export_compare(args, sc, chapter, tick, opts)
+    if chapter is None:
         at = args.at
         last = args.at if args.at is not None else args.range[1]
         total = stage.tl.ensure(last)          # simulate only as far as the export needs

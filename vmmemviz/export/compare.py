@@ -83,6 +83,7 @@ class CompareStage:
         self.opts = opts or R.FigureOptions()
         self.ta, self.tb = Timeline(a), Timeline(b)
         self.tick = None
+        self.chapter = None             # a still's chapter (else the authored one of its second)
         self.frames = self.diff = self.body = None
 
     # -- time ---------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class CompareStage:
         only = "".join(f"; only in {run}: {', '.join(n)}" for run, n in (("A", d["only_a"]), ("B", d["only_b"])) if n)
         text = (f"After {self.tick + 1} s (A: {fa.pos:,} events, B: {fb.pos:,}): {d['pages']:,} pages differ "
                 f"between the runs (outlined), {d['layers'].get('mp', 0):,} of them machine pages{only}.")
-        chapter = chapter_at(self.a, self.tick)
+        chapter = self.chapter or chapter_at(self.a, self.tick)
         return f"{chapter.title}: {chapter.text}\n{text}" if chapter is not None and chapter.text else text
 
     # -- files --------------------------------------------------------------------------------
@@ -193,13 +194,15 @@ def export_compare(a, b, label: str, out, fmt: str, opts: R.FigureOptions | None
                    tick: int | None = None) -> None:
     """Write a compare figure of runs A and B (``compare.pair``) to ``out``: a still (png,
     svg) at the end of simulated second ``tick``, at the second of run A's event ``at`` or
-    at the end of ``chapter``; or an animation (gif, apng, png = a folder of frames) over
+    at the end of authored ``chapter`` (a still's caption names ``chapter``, also one of run
+    A's host states with its ``tick``); or an animation (gif, apng, png = a folder of frames) over
     the seconds of run A's events ``span`` = (first, last), one simulated second a step."""
     stage = CompareStage(a, b, label, opts)
     opts = stage.opts
     if span is None:
         if tick is None:
             tick = stage.chapter_tick(chapter) if chapter is not None else stage.tick_of(at or 0)
+        stage.chapter = chapter
         stage.write_still(out, fmt, tick)
         return
     t0, t1 = stage.tick_of(span[0]), stage.tick_of(span[1])

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextO
 from PySide6.QtSvg import QSvgGenerator
 
 from vmmemviz.model.core import events
+from ..engine.chapters import Chapters
 from ..engine.frame import build_frame
 from ..errors import InputError
 from ..paint.legend import Legend
@@ -332,16 +333,40 @@ def chapter_start(tl, chapter) -> int:
     return position_at(tl, chapter.at - 1) if chapter.at else 0
 
 
-def find_chapter(sc, name: str):
-    """The chapter of ``sc`` titled ``name`` (any case; a unique part of a title will do)."""
+def find_chapter(tl, name: str) -> tuple:
+    """(chapter, the position at its end) of ``tl``'s scenario named ``name`` as the window names
+    it: an authored chapter, a host state ("Host state hard"), or both as the chapter line shows
+    them ("TITLE · Host state hard"); any case; a unique part of a title of the chapter list will
+    do. A name several chapters have is the first of them, ``NAME#N`` the N-th. Simulates to the
+    end, but for an authored chapter's whole title (to its end only)."""
     low = name.strip().lower()
-    exact = [c for c in sc.chapters if c.title.lower() == low]
-    part = exact or [c for c in sc.chapters if low in c.title.lower()]
-    if len(part) == 1:
-        return part[0]
-    titles = "; ".join(c.title for c in sc.chapters) or "it has none"
-    why = "matches several" if part else "is not a chapter"
-    raise InputError(f"--chapter: {name!r} {why} of {sc.name} (chapters: {titles})")
+    mine = [c for c in tl.sc.chapters if c.title.lower() == low]
+    if len(mine) == 1:
+        return mine[0], chapter_span(tl, mine[0])
+    if tl.sc.chapters:                  # only tours get host-state chapters
+        tl.run_to_end()
+    chapters = Chapters.of(tl)
+    named = chapters.spans(len(tl))
+    title, n = low, 1
+    nth = re.fullmatch(r"(.*?)\s*#(\d+)", low)
+    if nth and not any(c.title.lower() == low for _, _, c in named):
+        title, n = nth[1], int(nth[2])
+    same = [(last, c) for _, last, c in named if c.title.lower() == title]
+    if not same:
+        listed = dict.fromkeys(t for _, t, _ in chapters.summary())
+        part = [t for t in listed if title in t.lower()]
+        if len(part) != 1:
+            counts = {t: sum(t == u for _, u, _ in chapters.summary()) for t in (part or listed)}
+            titles = "; ".join(f"{t} ({k} times)" if k > 1 else t for t, k in counts.items()) or "it has none"
+            why = "matches several chapters" if part else "is not a chapter"
+            raise InputError(f"--chapter: {name!r} {why} of {tl.sc.name} (chapters: {titles}; "
+                             "NAME#N for the N-th of a name)")
+        same = [(last, c) for _, last, c in named if c.title == part[0]]
+    if not 1 <= n <= len(same):
+        raise InputError(f"--chapter: {name!r}: {tl.sc.name} has {len(same)} chapters named "
+                         f"{same[0][1].title!r} (expected #1 to #{len(same)})")
+    last, chapter = same[n - 1]
+    return chapter, last
 
 
 class Stage:

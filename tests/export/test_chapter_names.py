@@ -1,0 +1,75 @@
+"""``export --chapter`` names the chapters the window names: authored ones, the automatic
+host-state chapters of a tour, and both as the chapter line shows them."""
+import pytest
+from PIL import Image
+
+from vmmemviz.engine.chapters import Chapters
+from vmmemviz.errors import InputError
+from vmmemviz.export import cli, render
+from vmmemviz.export import compare as XC
+from vmmemviz.model.config import scenario
+from vmmemviz.model.core.timeline import Timeline
+
+
+@pytest.fixture(scope="module")
+def overcommit():
+    tl = Timeline(scenario.load("overcommit"))
+    tl.run_to_end()
+    return tl, Chapters.of(tl)
+
+
+def captured(monkeypatch, module):
+    """The (title, caption) of every still ``module.write_still`` writes."""
+    seen, write = [], module.write_still
+
+    def spy(path, fmt, opts, body, legend, caption=""):
+        seen.append((opts.title, caption))
+        write(path, fmt, opts, body, legend, caption)
+    monkeypatch.setattr(module, "write_still", spy)
+    return seen
+
+
+def test_a_host_state_chapter_is_exported_with_its_text_as_caption(qapp, tmp_path, monkeypatch, overcommit):
+    tl, ch = overcommit
+    seen = captured(monkeypatch, render)
+    out = tmp_path / "hard.png"
+    assert cli._export(cli.parse(["overcommit", "--chapter", "Host state hard", "--format", "png",
+                                  "--out", str(out)])) == 0
+    with Image.open(out) as im:
+        assert im.size[0] == 1280
+    first = next(c for _, t, c in ch.summary() if t == "Host state hard")
+    assert seen == [("Host state hard", first)] and first.startswith("free memory ")
+    chapter, end = render.find_chapter(tl, "Host state hard")
+    assert chapter.text == first
+    assert ch.at(end).title.endswith("Host state hard") and not ch.at(end + 1).title.endswith("Host state hard")
+
+
+def test_names_as_the_window_shows_them(overcommit):
+    tl, ch = overcommit
+    lows = [(p, c) for p, c in zip(ch.positions(), (c for _, _, c in ch.placed)) if c.title == "Host state low"]
+    chapter, end = render.find_chapter(tl, "host state LOW#2")        # any case; the second of a name
+    assert chapter == lows[1][1] and lows[1][0] <= end and ch.at(end).title.endswith("Host state low")
+    both = "Low: VMs above target are blocked · Host state hard"     # the chapter line's title
+    chapter, end = render.find_chapter(tl, both)
+    assert chapter.title == both and ch.at(end).title == both and chapter.text.startswith("db01's batch job")
+    chapter, end = render.find_chapter(tl, "above target are")        # a unique part of a listed title
+    assert chapter.title == "Low: VMs above target are blocked" and end == len(tl)
+    soft = sum(t == "Host state soft" for _, t, _ in ch.summary())
+    for name, says in ((f"Host state soft#{soft + 1}", f"has {soft} chapters named 'Host state soft' "
+                        f"\\(expected #1 to #{soft}\\)"),
+                       ("Host state soft#0", "expected #1 to"),
+                       ("host state", "'host state' matches several chapters of .*Host state soft \\("),
+                       ("nope", "'nope' is not a chapter of .*chapters: Overcommitted; Host state clear")):
+        with pytest.raises(InputError, match=f"^--chapter: .*{says}") as e:
+            render.find_chapter(tl, name)
+        assert "\n" not in str(e.value)
+
+
+def test_a_comparison_names_run_a_s_host_states(qapp, tmp_path, monkeypatch):
+    seen = captured(monkeypatch, XC.R)
+    out = tmp_path / "c.png"
+    assert cli._export(cli.parse(["compare-tools", "--chapter", "Host state soft#2", "--format", "png",
+                                  "--out", str(out)])) == 0
+    assert out.exists() and len(seen) == 1
+    title, caption = seen[0]
+    assert title == "Host state soft" and caption.startswith("Host state soft: free memory ")
