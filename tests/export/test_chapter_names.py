@@ -46,9 +46,10 @@ def test_a_host_state_chapter_is_exported_with_its_text_as_caption(qapp, tmp_pat
 
 def test_names_as_the_window_shows_them(overcommit):
     tl, ch = overcommit
-    lows = [(p, c) for p, c in zip(ch.positions(), (c for _, _, c in ch.placed)) if c.title == "Host state low"]
-    chapter, end = render.find_chapter(tl, "host state LOW#2")        # any case; the second of a name
-    assert chapter == lows[1][1] and lows[1][0] <= end and ch.at(end).title.endswith("Host state low")
+    softs = [(p, c) for p, c in zip(ch.positions(), (c for _, _, c in ch.placed)) if c.title == "Host state soft"]
+    chapter, end = render.find_chapter(tl, "host state SOFT#2")        # any case; the second of a name
+    assert chapter == softs[1][1] and softs[1][0] <= end < softs[2][0]
+    assert ch.at(end).title.endswith("Host state soft")
     both = "Low: VMs above target are blocked · Host state hard"     # the chapter line's title
     chapter, end = render.find_chapter(tl, both)
     assert chapter.title == both and ch.at(end).title == both and chapter.text.startswith("db01's batch job")
@@ -68,8 +69,8 @@ def test_names_as_the_window_shows_them(overcommit):
 def test_a_comparison_names_run_a_s_host_states(qapp, tmp_path, monkeypatch):
     seen = captured(monkeypatch, XC.R)
     out = tmp_path / "c.png"
-    assert cli._export(cli.parse(["compare-tools", "--chapter", "Host state soft#2", "--format", "png",
+    assert cli._export(cli.parse(["compare-tools", "--chapter", "Host state clear ⇄ soft", "--format", "png",
                                   "--out", str(out)])) == 0
     assert out.exists() and len(seen) == 1
     title, caption = seen[0]
-    assert title == "Host state soft" and caption.startswith("Host state soft: free memory ")
+    assert title == "Host state clear ⇄ soft" and caption.startswith("Host state clear ⇄ soft: free memory ")

@@ -2,6 +2,15 @@
 grows, and one at every host state change (HOST_STATE), so a long run of reclamation is cut
 where the host's behaviour changes. No Qt: the window's simulation thread (``engine.worker``)
 and the headless export (``export --chapter``) name the same chapters.
+
+A host that flaps, leaving a state and coming back to it within FLAP_S simulated seconds again
+and again (overcommit: 21 changes between low and hard from 110 s to 129 s, back each time
+within 2 s), gets one chapter for the episode, "Host state low ⇄ hard", whose text says how
+many changes it saw; the timeline bar's marks still show every change. The state model's
+hysteresis (``Sim.StateModel`` esxi6: low is left for hard only above 32% of minFree, entered
+below 16%) makes each flap a real round trip, not a threshold jitter. A stay of FLAP_S or more
+keeps its own chapter: the shortest stays the built-in tours narrate last 3 s (overcommit's
+ballooning in soft from 105 s, hostcache's "Hard state" from 81 s).
 """
 from __future__ import annotations
 
@@ -11,23 +20,54 @@ from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core.events import LogSnapshot
 from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state, free_text
 
+FLAP_S = 3          # a state left and entered again in less than this (simulated seconds): a flap
+
 
 def _both(story: Chapter, state: Chapter) -> Chapter:
     """An authored chapter in a host state: named after both."""
     return Chapter(at=state.at, title=f"{story.title} · {state.title}", text=f"{story.text} Now {state.text}")
 
 
+def _state_chapter(at: int, states: tuple, free: tuple, changes: str = "") -> Chapter:
+    """One host state (``free``: its free memory in words), or an episode of flaps between two
+    (``free``: the lowest and highest free memory at its changes; ``changes``: how many, when)."""
+    names = [STATE_NAMES[s] for s in states]
+    if len(states) == 1:
+        return Chapter(at=at, title=f"Host state {names[0]}", text=f"free memory {free[0]}: {WHAT_RUNS[states[0]]}.")
+    runs = " and ".join(f"{n} ({WHAT_RUNS[s]})" for n, s in zip(names, states))
+    return Chapter(at=at, title="Host state " + " ⇄ ".join(names),
+                   text=f"free memory {free[0]} to {free[1]}, {changes}: {runs} in turn.")
+
+
+def _episodes(ticks: list, states: list) -> list[tuple[int, int]]:
+    """(first, last) of each run of host state changes that reads as one chapter: a change
+    alone, or an episode between two states whose every return is a flap (the stay it ends
+    lasted less than FLAP_S). Only the last one or two may still grow as the log does."""
+    out, i = [], 0
+    while i < len(states):
+        last, k = i, i + 2
+        while k < len(states) and states[k] == states[k - 2] and k - 2 <= last:
+            if ticks[k] - ticks[k - 1] < FLAP_S:
+                last = k
+            k += 1
+        out.append((i, last))
+        i = last + 1
+    return out
+
+
 class Chapters:
-    """A scenario's chapters placed on the event log as it grows: ``(index of the first event,
-    Chapter)``. Tours also get one at every host state change (HOST_STATE), so a long run
-    of reclamation is cut where the host's behaviour changes."""
+    """A scenario's chapters placed on the event log as it grows: ``placed``, (index of the
+    first event, 0 host state / 1 authored, Chapter). Tours also get one at every host state
+    change (HOST_STATE), and one for each episode of flaps (FLAP_S)."""
 
     def __init__(self, scenario):
         self.authored = sorted(scenario.chapters, key=lambda c: c.at)
         self.auto = bool(scenario.chapters)
-        self.placed: list[tuple[int, int, Chapter]] = []     # (index, 0 state / 1 authored, chapter)
+        self.placed: list[tuple[int, int, Chapter]] = []
         self.scanned = 0
         self._next = 0                                       # authored chapters placed so far
+        self._stories: list[tuple[int, int, Chapter]] = []   # the authored ones placed
+        self._changes: list[tuple[int, np.void]] = []        # (index, HOST_STATE row) of every change
 
     @classmethod
     def of(cls, timeline) -> "Chapters":
@@ -37,26 +77,40 @@ class Chapters:
         return chapters
 
     def update(self, log: LogSnapshot) -> bool:
-        """Place the chapters the rows since the last call reach; True if any was added."""
+        """Place the chapters the rows since the last call reach; True if a state change or an
+        authored chapter was added (a change may join the last episode: ``placed`` can shrink)."""
         n = len(log)
         if n <= self.scanned:
             return False
         rows = log.rows(self.scanned, n)
-        added = []
+        added = 0
         if self.auto:
             for i in np.flatnonzero(rows["kind"] == apply_host_state.code):
-                r = rows[i]
-                state = int(r["aux"])
-                added.append((self.scanned + int(i), 0, Chapter(
-                    at=int(r["tick"]), title=f"Host state {STATE_NAMES[state]}",
-                    text=f"free memory {free_text(r)}: {WHAT_RUNS[state]}.")))
+                self._changes.append((self.scanned + int(i), rows[i].copy()))
+                added += 1
         while self._next < len(self.authored) and int(rows["tick"][-1]) >= self.authored[self._next].at:
             c = self.authored[self._next]
-            added.append((self.scanned + int(np.searchsorted(rows["tick"], c.at, side="left")), 1, c))
+            self._stories.append((self.scanned + int(np.searchsorted(rows["tick"], c.at, side="left")), 1, c))
             self._next += 1
+            added += 1
         self.scanned = n
-        self.placed = sorted(self.placed + added, key=lambda x: x[:2])
+        if added:
+            self.placed = sorted(self._stories + self._states(), key=lambda x: x[:2])
         return bool(added)
+
+    def _states(self) -> list[tuple[int, int, Chapter]]:
+        """The host state chapters: one a change, one an episode of flaps."""
+        rows = [r for _, r in self._changes]
+        out = []
+        for first, last in _episodes([int(r["tick"]) for r in rows], [int(r["aux"]) for r in rows]):
+            ep = rows[first:last + 1]
+            t0, t1 = int(ep[0]["tick"]), int(ep[-1]["tick"])
+            free = sorted(ep, key=lambda r: int(r["slot"]))
+            when = f"at {t0} s" if t0 == t1 else f"from {t0} s to {t1} s"
+            out.append((self._changes[first][0], 0, _state_chapter(
+                t0, tuple(int(r["aux"]) for r in ep[:2]), (free_text(free[0]), free_text(free[-1])),
+                f"{len(ep) - 1} changes {when}")))
+        return out
 
     def positions(self) -> list[int]:
         """The position that shows each chapter's first event."""
@@ -82,11 +136,12 @@ class Chapters:
 
     @staticmethod
     def longest(scenario) -> list:
-        """Each authored chapter of ``scenario`` as ``at`` names it in the host state whose
-        text is longest (what the window makes room for)."""
-        state = Chapter(at=0, title="Host state clear",
-                        text=f"free memory 9,999.99 MB: {max(WHAT_RUNS, key=len)}.") if scenario.chapters else None
-        return [_both(c, state) for c in scenario.chapters]
+        """Each authored chapter of ``scenario`` as ``at`` names it in the host state, and in the
+        episode of flaps, whose text is longest (what the window makes room for)."""
+        big, wordy = "9,999.99 MB", sorted(range(len(WHAT_RUNS)), key=lambda s: len(WHAT_RUNS[s]))
+        states = (_state_chapter(0, wordy[-1:], (big,)),
+                  _state_chapter(0, tuple(wordy[-2:]), (big, big), "9999 changes from 99999 s to 99999 s"))
+        return [_both(c, s) for c in scenario.chapters for s in states]
 
     def summary(self) -> list[tuple[int, str, str]]:
         """The chapter list (the timeline bar's sections): (position of its first event, title, text)."""
