@@ -429,3 +429,26 @@ def test_outputs_that_are_not_new_or_regular_files_are_one_line_before_any_work(
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1, (argv, err)
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null") and not os.path.isfile("fifo")
+
+
+def test_an_output_that_fails_only_when_written_is_one_line_on_every_export_path(tmp_path, monkeypatch, capsys):
+    """A folder or a missing parent is refused before any work; a 250-character name passes
+    that check but its hidden temp name (".NAME.xxxxxxxx.part") is too long for the file
+    system, so it fails only when written: each path says one line and leaves nothing."""
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("taken.png")
+    paths = {"export --at": (["export", "default", "--at", "3", "--format", "png"], "png"),
+             "export --range": (["export", "default", "--range", "0:2", "--format", "gif", "--size", "400x300"], "gif"),
+             "export png --range": (["export", "default", "--range", "0:2", "--format", "png", "--size", "400x300"], ""),
+             "export --compare-set": (["export", "default", "--at", "3", "--format", "png",
+                                       "--compare-set", "Mem.ShareForceSalting=0"], "png"),
+             "session": (["session", "default", "--at", "3"], "vmmemviz")}
+    for what, (argv, suffix) in paths.items():
+        long = "n" * (250 - len(suffix) - 1) + "." + suffix if suffix else "n" * 250
+        for out, needle in (("taken.png", "a folder is there") if suffix else ("no/frames", "no such folder"),
+                            ("no/o." + (suffix or "png"), "no such folder"),
+                            (long, "File name too long")):
+            assert cli.main([*argv, "--out", out]) == 2, (what, out)
+            err = capsys.readouterr().err
+            assert f"--out: cannot write {out}: " in err and needle in err and err.count("\n") == 1, (what, err)
+        assert sorted(os.listdir()) == ["taken.png"], what

@@ -187,3 +187,24 @@ def test_a_bad_session_on_the_command_line_is_one_line(tmp_path, capsys):
     bad.write_bytes(b"format = 1\n[scenario]\ntext = 7\n")
     assert main([str(bad)]) == 2
     assert capsys.readouterr().err == f"vmmemviz: {bad}: scenario.text: expected a string, got 7\n"
+
+
+def test_a_session_that_cannot_be_saved_is_a_message_and_the_window_keeps_its_work(qtbot, tmp_path, monkeypatch):
+    """File > Save session onto a folder, into a missing folder or under a name whose temp
+    file is too long: a message box naming the file, nothing written, the window as it was."""
+    from PySide6 import QtWidgets
+    w = make(qtbot, tmp_path)
+    w.seek(12)
+    qtbot.waitUntil(lambda: w.frame.pos == 12, timeout=20000)
+    (tmp_path / "taken.vmmemviz").mkdir()
+    said = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: said.append(a[2]))
+    for target in ("taken.vmmemviz", "no/s.vmmemviz", "n" * 240 + ".vmmemviz"):
+        path = str(tmp_path / target)
+        monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, p=path: (p, SE.FILTER))
+        SE.save_dialog(w)
+        assert len(said) == 1 and path in said[0] and "\n" not in said[0], said
+        said.clear()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.ini", "taken.vmmemviz"]
+    assert w.frame.pos == 12 and w.scenario.name
+    w.close()
