@@ -6,7 +6,8 @@ takes the target folder's place. On an error or a cancel the temp file or folder
 removed and the target is left as it was. Temp files and folders are created with the
 usual modes (0o666 / 0o777), so the process umask applies as to any new file; the umask
 is never read or changed. ``out_file`` is ``atomic_file`` for an option or field the user
-named: checked before any work (``check_out``), and any error writing it one line.
+named: checked before any work (``check_out``), and any error writing it one line
+(``writing``, also for the exports that write through ``atomic_file`` / ``atomic_dir``).
 """
 from __future__ import annotations
 
@@ -90,15 +91,22 @@ def check_out(path, what: str, inputs=(), folder: bool = False) -> None:
 
 
 @contextmanager
-def out_file(path, what: str):
-    """``atomic_file`` checked first (``check_out``), and any error writing it (no permission,
-    disk full, a name too long) one line naming ``what``: the target is left as it was."""
-    check_out(path, what)
+def writing(path, what: str):
+    """Any error writing ``path`` in the block (no permission, disk full, a name too long)
+    as one line naming ``what``."""
     try:
-        with atomic_file(path) as tmp:
-            yield tmp
+        yield
     except OSError as e:
         raise InputError(f"{what}: cannot write {os.fspath(path)}: {e.strerror or e}") from None
+
+
+@contextmanager
+def out_file(path, what: str):
+    """``atomic_file`` checked first (``check_out``), and any error writing it one line naming
+    ``what`` (``writing``): the target is left as it was."""
+    check_out(path, what)
+    with writing(path, what), atomic_file(path) as tmp:
+        yield tmp
 
 
 @contextmanager

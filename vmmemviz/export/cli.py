@@ -25,7 +25,7 @@ import os
 import sys
 
 from ..errors import InputError
-from ..outputfile import check_out
+from ..outputfile import check_out, writing
 
 STILL, ANIMATED = ("png", "svg"), ("gif", "apng")
 
@@ -165,11 +165,9 @@ def _export_compare(args, sc, chapter, tick, opts) -> int:
     a, b, what = (s.a, s.b, s.label) if s is not None and s.b is not None and not args.compare_set \
         and not args.compare else compare.pair(sc, args.compare_set, args.compare)
     opts.caption = True              # a compare figure says what differs
-    try:
+    with writing(args.out, "--out"):
         export_compare(a, b, what, args.out, args.format, opts, at=args.at, chapter=chapter,
                        span=args.range, fps=args.fps, progress=_Progress(), tick=tick)
-    except OSError as e:
-        raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
     return 0
 
 
@@ -217,7 +215,7 @@ def _export(args) -> int:
     if args.band is not None and args.band not in stage.band_keys():
         raise InputError(f"--band: {args.band!r} is not a band of {args.scenario} "
                          f"(bands: {', '.join(stage.band_keys())})")
-    try:
+    with writing(args.out, "--out"):      # no permission, disk full, ...: nothing is left behind
         if at is not None and args.session is not None:
             from .session import write_still
             write_still(args.session, stage.tl, args.out, args.format, opts, at)
@@ -232,6 +230,4 @@ def _export(args) -> int:
                               round(page.height * opts.scale))
         sequence.write(args.out, args.format, shots, render_shot, opts.transparent, progress=_Progress(),
                        colours=render.figure_colours(opts.theme))
-    except OSError as e:            # no permission, disk full, ...: nothing was left behind
-        raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
     return 0

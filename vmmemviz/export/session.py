@@ -15,13 +15,14 @@ from vmmemviz.errors import InputError
 from vmmemviz.model.config import compare as CMP
 from vmmemviz.model.config import scenario as SC
 from vmmemviz.model.config import session as SS
-from ..outputfile import atomic_file, check_out
+from ..outputfile import check_out, out_file
 
 
-def save(path, session: SS.Session) -> None:
-    """``session`` to ``path`` as TOML, atomically."""
+def save(path, session: SS.Session, what: str = "Save session") -> None:
+    """``session`` to ``path`` as TOML, atomically (``outputfile.out_file``: a path that
+    cannot be written is one line naming ``what``, and is left as it was)."""
     text = SS.dumps(session)
-    with atomic_file(path) as tmp:
+    with out_file(path, what) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
@@ -135,12 +136,9 @@ def make(scenario: str, at: int = 0, sets=(), other: str | None = None, theme: s
 
 
 def _session(args) -> int:
-    check_out(args.out, "--out", (args.scenario,))
+    check_out(args.out, "--out", (args.scenario,))      # before the run, not after
     s = make(args.scenario, args.at, args.compare_set or (), args.compare, args.theme, args.band)
-    try:
-        save(args.out, s)
-    except OSError as e:
-        raise InputError(f"--out: cannot write {args.out}: {e.strerror or e}") from None
+    save(args.out, s, "--out")
     print(f"wrote {args.out}")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from ..errors import InputError
 from ..export import session as XS
 from vmmemviz.model.config import session as SS
 from . import compare
@@ -77,7 +78,9 @@ def save_dialog(win) -> None:
         path += SS.SUFFIX
     try:
         save(win, path)
-    except (OSError, ValueError) as e:
+    except InputError as e:         # the file cannot be written (outputfile.out_file): it names it
+        QtWidgets.QMessageBox.warning(win, "Cannot save session", str(e))
+    except ValueError as e:
         QtWidgets.QMessageBox.warning(win, "Cannot save session", f"{path}: {e}")
 
 
