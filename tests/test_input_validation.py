@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from vmmemviz import cli
 from vmmemviz.errors import InputError
+from vmmemviz.importers.esxtop import read_esxtop
 from vmmemviz.importers.images import open_image
 from vmmemviz.importers.traces import read_trace
 from vmmemviz.model.config import scenario
@@ -353,3 +355,38 @@ def test_a_comparison_whose_two_runs_do_not_fit_together_is_refused(monkeypatch)
     with pytest.raises(InputError, match=r"s\.toml: compare: expected runs A and B that this machine can simulate "
                                          r"side by side"):
         compare.pair(sc, ["Mem.ShareForceSalting=0"])
+
+
+ESXTOP_HEAD = ('"(PDH-CSV 4.0) (UTC)(0)","\\\\h\\Memory\\Free MBytes","\\\\h\\Group Memory(100:vm1)\\Memory Size MBytes",'
+               '"\\\\h\\Group Memory(100:vm1)\\Memctl Installed?","\\\\h\\Vcpu(100:vm1:101:vmx)\\% Used"\r\n')
+
+
+def esxtop_rows(*cells) -> str:
+    """A capture: the header, then one row per (free, memsz, mctl) with a blank line after the first."""
+    rows = [f'"11/27/2026 08:00:{i:02d}","{f}","{m}","{c}","1"\r\n' for i, (f, m, c) in enumerate(cells)]
+    return ESXTOP_HEAD + rows[0] + "\r\n" + "".join(rows[1:])
+
+
+def test_an_esxtop_cell_that_is_not_a_number_names_its_line_and_column(tmp_path, capsys):
+    """Empty cells and N/A, as real captures have, stay missing; any other word (it was read as
+    missing too), or an infinity (an OverflowError later), is one line: the file, the line as an
+    editor numbers it (a blank line counted: a bad timestamp said the line before), the
+    column's header and what was expected."""
+    good = tmp_path / "good.csv"
+    good.write_text(esxtop_rows(("1000", "1024", "Y"), ("", "N/A", "N"), ("n/a", "1024.5", "")), newline="")
+    cap = read_esxtop(good)
+    assert [cap.sample(i)["host"].get("free_mb") for i in range(3)] == [1000, None, None]
+    assert [cap.sample(i)["vms"]["vm1"]["MEMSZ"] for i in range(3)] == [1024, None, 1024.5]
+    assert [cap.sample(i)["vms"]["vm1"]["MCTL?"] for i in range(3)] == ["Y", "N", None]
+    col = "\\\\h\\Group Memory(100:vm1)\\"
+    for cells, line, needle in ((("1000", "abc", "Y"), 4, f"{col}Memory Size MBytes: expected a number (or an "
+                                                        "empty cell or N/A where esxtop has none), got 'abc'"),
+                                (("inf", "1", "Y"), 4, "\\\\h\\Memory\\Free MBytes: expected a number"),
+                                (("1", "1", "maybe"), 4, f"{col}Memctl Installed?: expected Y or N"),
+                                (("1", "1", "Y"), 5, "timestamp: expected MM/DD/YYYY hh:mm:ss, got 'x'")):
+        bad = tmp_path / "bad.csv"
+        text = esxtop_rows(("1", "1", "Y"), cells) if line == 4 else esxtop_rows(("1", "1", "Y"), cells, cells)
+        bad.write_text(text.replace('"11/27/2026 08:00:02"', '"x"'), newline="")
+        assert cli.main(["esxtop", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"vmmemviz: {bad}:{line}: ") and needle in err and err.count("\n") == 1, err

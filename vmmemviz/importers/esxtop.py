@@ -269,16 +269,25 @@ def _value(scope, key, v, esxi):
     return int(v) if u == "count" and v == int(v) else round(v, 2)
 
 
-def _num(s: str) -> float:
+MISSING = ("", "n/a")               # how esxtop writes a counter it has none of (any case)
+
+
+def _num(s: str) -> float | None:
+    """A cell's value: a finite number, Y/N words as 1/0, NaN for none (:data:`MISSING`, or
+    nan as float() reads it); None for anything else (text, an infinity): the reader refuses it."""
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         low = s.strip().lower()
-        if low in ("y", "yes", "true"):
-            return 1.0
-        if low in ("n", "no", "false"):
-            return 0.0
-        return math.nan
+        return 1.0 if low in ("y", "yes", "true") else 0.0 if low in ("n", "no", "false") else \
+            math.nan if low in MISSING else None
+    return None if math.isinf(v) else v
+
+
+def _bad_cell(path, line: int, column: str, scope: str, key: str, cell: str) -> InputError:
+    what = "Y or N" if unit(scope, key) == "Y/N" else "a number"
+    return InputError(f"{path}:{line}: {column}: expected {what} (or an empty cell or N/A where esxtop "
+                      f"has none), got {cell[:40]!r}")
 
 
 def _state_numbering(state, free, minfree) -> str:
@@ -355,6 +364,7 @@ def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCaptu
                 columns[(who, key)] = col
                 keep.append((j, who, key))
             rows_t: list[str] = []
+            lines: list[int] = []                   # each row's line, as an editor numbers it
             values: list[list[float]] = []
             idx = [j for j, _, _ in keep]
             for row in reader:
@@ -364,7 +374,13 @@ def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCaptu
                     raise InputError(f"{path}:{reader.line_num}: expected {ncol} fields (as in the "
                                      f"header), got {len(row)} (truncated or corrupt row)")
                 rows_t.append(row[0])
-                values.append([_num(row[j]) for j in idx])
+                lines.append(reader.line_num)
+                vals = [_num(row[j]) for j in idx]
+                if None in vals:
+                    j, who, key = keep[vals.index(None)]
+                    raise _bad_cell(path, reader.line_num, header[j], "host" if who == "host" else "vm",
+                                    key, row[j])
+                values.append(vals)
         except csv.Error as e:
             raise InputError(f"{path}:{reader.line_num}: expected quoted CSV fields, got a CSV error: "
                              f"{e}") from None
@@ -378,7 +394,7 @@ def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCaptu
         try:
             dt = datetime.strptime(t.strip(), "%m/%d/%Y %H:%M:%S").replace(tzinfo=timezone.utc)
         except ValueError:
-            raise InputError(f"{path}:{i + 2}: timestamp: expected MM/DD/YYYY hh:mm:ss, "
+            raise InputError(f"{path}:{lines[i]}: timestamp: expected MM/DD/YYYY hh:mm:ss, "
                              f"got {t[:40]!r}") from None
         times[i] = np.datetime64(int(dt.timestamp()), "s")
     data = np.array(values, dtype=np.float64).reshape(len(values), len(keep))
