@@ -390,3 +390,20 @@ def test_an_esxtop_cell_that_is_not_a_number_names_its_line_and_column(tmp_path,
         assert cli.main(["esxtop", str(bad)]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"vmmemviz: {bad}:{line}: ") and needle in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("tail,says", [
+    ('description = """A long text\nthat runs on\n\n\n', 'Unterminated string (at line 2, column 15: opened there'),
+    ("description = 'one line", """Expected "'" (at line 2, column 15: opened there"""),
+    ('chapter = [\n  {at = 0, title = "a # ]"},  # ]\n\n', "(at line 2, column 11: opened there"),
+    ("[[chapter", "Expected ']]' at the end of an array declaration (at line 2, column 1: opened there"),
+    ("seed", "Expected '=' after a key in a key/value pair (at the end of the file, line 2)"),
+])
+def test_toml_open_at_the_end_of_the_file_names_the_line_it_was_opened_on(tmp_path, tail, says):
+    """tomllib says "(at end of document)" for a string, array or header never closed: the line
+    and column where it was opened (or the last line) are said instead, like its other errors."""
+    p = tmp_path / "open.toml"
+    p.write_text('name = "t"\n' + tail)
+    with pytest.raises(InputError) as e:
+        scenario.load(p)
+    assert str(e.value).startswith(f"{p}: not valid TOML: ") and says in str(e.value), str(e.value)

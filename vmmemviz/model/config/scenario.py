@@ -357,14 +357,60 @@ def _utf8(data: bytes, path) -> str:
 
 
 def toml(text: str, src: str) -> dict:
-    """``text`` parsed as TOML; InputError (one line naming ``src``) if it is not."""
+    """``text`` parsed as TOML; InputError (one line naming ``src`` and the line) if it is not."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{src}: not valid TOML: {e}") from None
+        raise InputError(f"{src}: not valid TOML: {_where(str(e), text)}") from None
     except RecursionError:
         raise InputError(f"{src}: not valid TOML: expected arrays and tables nested at most a few "
                          f"hundred deep, got deeper") from None
+
+
+_AT_END = " (at end of document)"
+_SPECIAL = re.compile(r"[#\"'\[\]{}]")      # what opens or closes a string, an array or a table
+
+
+def _where(msg: str, text: str) -> str:
+    """tomllib's message with its "(at end of document)" made a line like its other errors':
+    where the string, array, inline table or table header left open begins, else the last line."""
+    if not msg.endswith(_AT_END):
+        return msg
+    msg, at = msg[:-len(_AT_END)], _unclosed(text)
+    if at is None:
+        return f"{msg} (at the end of the file, line {text.rstrip().count(chr(10)) + 1})"
+    line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    return f"{msg} (at line {line}, column {col}: opened there and not closed by the end of the file)"
+
+
+def _unclosed(text: str) -> int | None:
+    """Where in ``text`` a string left open at its end begins, else its outermost ``[`` or ``{``
+    left open (a table header's too), else None. Comments and closed strings are skipped; TOML
+    allows one or two quotes more before a multi-line string's closing three."""
+    depth, opened, i = 0, 0, 0
+    while (m := _SPECIAL.search(text, i)) is not None:
+        i, c = m.start(), m.group()
+        if c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+        elif c in "\"'":
+            q = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(q)
+            while j < len(text) and not text.startswith(q, j):
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            if j >= len(text):
+                return i
+            i = j + len(q)
+            while len(q) == 3 and text.startswith(c, i) and i < j + 5:
+                i += 1
+            continue
+        elif c in "[{":
+            opened, depth = (i if depth == 0 else opened), depth + 1
+        else:
+            depth -= 1
+        i += 1
+    return opened if depth > 0 else None
 
 
 # -- checking a document against the schema ----------------------------------------------
