@@ -407,3 +407,20 @@ def test_toml_open_at_the_end_of_the_file_names_the_line_it_was_opened_on(tmp_pa
     with pytest.raises(InputError) as e:
         scenario.load(p)
     assert str(e.value).startswith(f"{p}: not valid TOML: ") and says in str(e.value), str(e.value)
+
+
+def test_a_scenario_given_as_a_path_is_named_as_typed_not_as_the_built_in(tmp_path, monkeypatch, capsys):
+    """``./default`` was echoed as ``default`` (pathlib drops "./"), the built-in's name: a
+    missing ./default now says that file is missing, and a bad one names ./default."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "./default", "--ticks", "2"]) == 2
+    assert capsys.readouterr().err == ("vmmemviz: ./default: no such scenario file (the built-in scenario is "
+                                       "named default, without a folder or .toml)\n")
+    with pytest.raises(InputError, match=r"^\./nope\.toml: no such scenario file$"):
+        scenario.load("./nope.toml")
+    (tmp_path / "default").write_text(BASE.format(top="duration = 0", host="", vm="", proc=""))
+    with pytest.raises(InputError, match=r"^\./default: duration: expected an integer from 1 to 86,400"):
+        scenario.load("./default")
+    (tmp_path / "default").write_text(BASE.format(top='name = "mine"', host="", vm="", proc=""))
+    sc = scenario.load("./default")
+    assert sc.name == "mine" and sc.path == "./default"

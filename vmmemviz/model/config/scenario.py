@@ -322,10 +322,17 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
 
 
 def load(name_or_path: str | os.PathLike) -> Scenario:
+    """A scenario file, or a built-in by name. A file is named in messages as it was given
+    (``./default``, not ``default``: that is the built-in's name, and a missing ``./default``
+    is not read as it)."""
     path = resolve(name_or_path)
-    text = read_text(path, MAX_FILE, "a scenario", "(count = N makes many VMs from one table)",
-                     "no such scenario file")
-    return parse(text, str(path))
+    typed = os.fspath(name_or_path)
+    src = typed if path == Path(typed) else str(path)
+    stem = Path(typed).stem
+    missing = "no such scenario file" + (f" (the built-in scenario is named {stem}, without a folder or "
+                                         f".toml)" if src == typed and stem in builtin_names() else "")
+    text = read_text(src, MAX_FILE, "a scenario", "(count = N makes many VMs from one table)", missing)
+    return parse(text, src)
 
 
 def read_text(path, limit: int, what: str, hint: str = "", missing: str = "") -> str:
