@@ -424,3 +424,23 @@ def test_a_scenario_given_as_a_path_is_named_as_typed_not_as_the_built_in(tmp_pa
     (tmp_path / "default").write_text(BASE.format(top='name = "mine"', host="", vm="", proc=""))
     sc = scenario.load("./default")
     assert sc.name == "mine" and sc.path == "./default"
+
+
+def test_a_session_whose_two_runs_do_not_fit_together_is_refused_on_load(tmp_path, monkeypatch):
+    """A session may embed a comparison; its runs A and B were not checked together (compare.pair
+    checks --compare and --compare-set): a window or an export would run out of memory."""
+    from vmmemviz.model.config import session
+    text = BASE.format(top="", host="", vm="", proc="").replace("memory_mb = 64", "memory_mb = 4096")
+    sc = scenario.parse(text, "s.toml")
+    monkeypatch.setattr(scenario, "machine_bytes", lambda: int(scenario._need(sc)[0] * 1.5))
+    for compare in ({"sets": ["Mem.ShareForceSalting=0"], "name": None, "text": None},
+                    {"sets": None, "name": "B", "text": text}):
+        p = tmp_path / "two.vmmemviz"
+        p.write_text(session.dumps(session.Session(text=text, compare=compare)))
+        assert session.parse(session.dumps(session.Session(text=text))).b is None       # run A alone fits
+        with pytest.raises(InputError) as e:
+            session.load(p)
+        assert str(e.value).startswith(f"{p}: compare: expected runs A and B that this machine can simulate "
+                                       "side by side"), str(e.value)
+        assert cli.main(["export", str(p), "--format", "png", "--out", str(tmp_path / "o.png")]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["two.vmmemviz"]

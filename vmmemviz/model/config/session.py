@@ -182,7 +182,8 @@ def _check_rules(ck: _Check, s: Session) -> None:
 
 
 def _runs(s: Session) -> None:
-    """Parse the embedded scenarios (their errors name the session and the key)."""
+    """Parse the embedded scenarios (their errors name the session and the key); runs A and B
+    must fit this machine together, as a comparison simulates both (``pair_fits_machine``)."""
     s.a = SC.parse(s.text, f"{s.src}: scenario.text")
     s.a.path = s.src                   # where it came from (the window's recent files, figure names)
     if s.name is not None:
@@ -199,6 +200,7 @@ def _runs(s: Session) -> None:
         if c["name"] is not None:
             s.b.name = c["name"]
         s.label = s.b.name
+    SC.pair_fits_machine(s.src, s.a, s.b)
 
 
 def parse(text: str, src: str = "<session>") -> Session:
