@@ -369,7 +369,7 @@ def esxtop_rows(*cells) -> str:
 
 def test_an_esxtop_cell_that_is_not_a_number_names_its_line_and_column(tmp_path, capsys):
     """Empty cells and N/A, as real captures have, stay missing; any other word (it was read as
-    missing too), or an infinity (an OverflowError later), is one line: the file, the line as an
+    missing too), an infinity or a number no host comes near (OverflowErrors in calibrate) is one line: the file, the line as an
     editor numbers it (a blank line counted: a bad timestamp said the line before), the
     column's header and what was expected."""
     good = tmp_path / "good.csv"
@@ -379,9 +379,10 @@ def test_an_esxtop_cell_that_is_not_a_number_names_its_line_and_column(tmp_path,
     assert [cap.sample(i)["vms"]["vm1"]["MEMSZ"] for i in range(3)] == [1024, None, 1024.5]
     assert [cap.sample(i)["vms"]["vm1"]["MCTL?"] for i in range(3)] == ["Y", "N", None]
     col = "\\\\h\\Group Memory(100:vm1)\\"
-    for cells, line, needle in ((("1000", "abc", "Y"), 4, f"{col}Memory Size MBytes: expected a number (or an "
-                                                        "empty cell or N/A where esxtop has none), got 'abc'"),
+    for cells, line, needle in ((("1000", "abc", "Y"), 4, f"{col}Memory Size MBytes: expected a number from -1e+15 "
+                                                        "to 1e+15 (or an empty cell or N/A where esxtop has none), got 'abc'"),
                                 (("inf", "1", "Y"), 4, "\\\\h\\Memory\\Free MBytes: expected a number"),
+                                (("1", "-1e308", "Y"), 4, f"{col}Memory Size MBytes: expected a number from -1e+15"),
                                 (("1", "1", "maybe"), 4, f"{col}Memctl Installed?: expected Y or N"),
                                 (("1", "1", "Y"), 5, "timestamp: expected MM/DD/YYYY hh:mm:ss, got 'x'")):
         bad = tmp_path / "bad.csv"
@@ -444,3 +445,14 @@ def test_a_session_whose_two_runs_do_not_fit_together_is_refused_on_load(tmp_pat
                                        "side by side"), str(e.value)
         assert cli.main(["export", str(p), "--format", "png", "--out", str(tmp_path / "o.png")]) == 2
     assert sorted(os.listdir(tmp_path)) == ["two.vmmemviz"]
+
+
+def test_negative_free_memory_says_nothing_of_the_kernel_state_numbering(tmp_path, capsys):
+    """Found by fuzzing: Free MBytes -1 fitted no state of either numbering (min() of nothing);
+    such a sample is not counted, and the capture reads."""
+    path = tmp_path / "neg.csv"
+    path.write_text('"(PDH-CSV 4.0) (UTC)(0)","\\\\h\\Memory\\Free MBytes","\\\\h\\Memory\\Kernel MinFree MBytes",'
+                    '"\\\\h\\Memory\\Kernel State","\\\\h\\Group Memory(100:vm1)\\Memory Size MBytes"\r\n'
+                    '"11/27/2026 08:00:00","-1","100","3","1024"\r\n"11/27/2026 08:00:01","50","100","3","1024"\r\n')
+    assert cli.main(["esxtop", str(path), "--json"]) == 0, capsys.readouterr().err
+    assert '"state": "hard"' in capsys.readouterr().out     # 3 read as ESXi 6.x hard: 50 MB is 50% of minFree

@@ -270,29 +270,32 @@ def _value(scope, key, v, esxi):
 
 
 MISSING = ("", "n/a")               # how esxtop writes a counter it has none of (any case)
+MAX_CELL = 1e15                     # no counter of a real host comes near (1e15 MB is 1 ZB)
 
 
 def _num(s: str) -> float | None:
-    """A cell's value: a finite number, Y/N words as 1/0, NaN for none (:data:`MISSING`, or
-    nan as float() reads it); None for anything else (text, an infinity): the reader refuses it."""
+    """A cell's value: a number of at most :data:`MAX_CELL` either way, Y/N words as 1/0, NaN for
+    none (:data:`MISSING`, or nan as float() reads it); None for anything else (text, 1e308, an
+    infinity): the reader refuses it."""
     try:
         v = float(s)
     except ValueError:
         low = s.strip().lower()
         return 1.0 if low in ("y", "yes", "true") else 0.0 if low in ("n", "no", "false") else \
             math.nan if low in MISSING else None
-    return None if math.isinf(v) else v
+    return v if not abs(v) > MAX_CELL else None
 
 
 def _bad_cell(path, line: int, column: str, scope: str, key: str, cell: str) -> InputError:
-    what = "Y or N" if unit(scope, key) == "Y/N" else "a number"
+    what = "Y or N" if unit(scope, key) == "Y/N" else f"a number from {-MAX_CELL:g} to {MAX_CELL:g}"
     return InputError(f"{path}:{line}: {column}: expected {what} (or an empty cell or N/A where esxtop "
                       f"has none), got {cell[:40]!r}")
 
 
 def _state_numbering(state, free, minfree) -> str:
     """The reading of Kernel State (a key of BANDS) that fits free/minFree best: least
-    distance in states between each reported state and the nearest state that fits."""
+    distance in states between each reported state and the nearest state that fits (a sample
+    with negative free memory, which no real host reports, fits none and is not counted)."""
     raw = state[np.isfinite(state)]
     if free is None or minfree is None:
         return "6.x"
@@ -303,7 +306,7 @@ def _state_numbering(state, free, minfree) -> str:
             continue
         miss[esxi] = 0
         for s, f, m in zip(state, free, minfree):
-            if math.isfinite(s) and math.isfinite(f) and m > 0 and 0 <= s < len(names):
+            if math.isfinite(s) and math.isfinite(f) and f >= 0 and m > 0 and 0 <= s < len(names):
                 miss[esxi] += min(abs(int(s) - j) for j, n in enumerate(names) if fits(esxi, n, f, m))
     if not miss:        # a state past every numbering's last: read as 6.x (as --esxi 6 reads it)
         return "6.x"
