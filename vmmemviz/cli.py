@@ -116,8 +116,9 @@ def _run_compare(args, sc) -> int:
     if args.json:
         print(json.dumps({"a": ra, "b": rb, "delta": d, "b_is": what, "tick": tick}))
     elif not args.events:
-        print("\n\n".join((table(ra, f"A: {a.name}: {ends[0]} events, {tick + 1} s"),
-                            table(rb, f"B: {what}: {ends[1]} events, {tick + 1} s"),
+        la, lb = compare.run_labels(a, b, what)
+        print("\n\n".join((table(ra, f"A: {la}: {ends[0]} events, {tick + 1} s"),
+                            table(rb, f"B: {lb}: {ends[1]} events, {tick + 1} s"),
                             table(d, "B - A"))))
     return 0
 

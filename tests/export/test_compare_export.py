@@ -48,7 +48,8 @@ def test_compare_still_is_stage_at_one_simulated_second(tmp_path):
     body = st.show(tick)
     fa, fb = st.frames
     assert fa.tick <= tick and fb.tick <= tick and st.diff.pages > 0
-    assert body.labels[1].startswith("B: Mem.ShareForceSalting=0")
+    # each run is named by the setting compared, its value in that run (compare.run_labels)
+    assert body.labels == ("A: Mem.ShareForceSalting = 1", "B: Mem.ShareForceSalting = 0")
     assert sum(m.count for m in body.pictures[0].marks.values()) == st.diff.pages    # every band is drawn
     assert "pages differ between the runs" in st.caption()
 
@@ -60,8 +61,8 @@ def test_svg_and_gif_compare(tmp_path, fmt, argv):
     data = open(out, "rb").read()
     if fmt == "svg":
         text = data.decode()
-        assert text.startswith("<?xml") and "A: Tour: transparent page sharing" in text
-        assert "differs from the other run" in text and "B: Mem.ShareForceSalting=0" in text
+        assert text.startswith("<?xml") and "A: Mem.ShareForceSalting = 1" in text
+        assert "differs from the other run" in text and "B: Mem.ShareForceSalting = 0" in text
     else:
         with Image.open(out) as im:
             assert im.n_frames >= 2 and im.size == SIZE

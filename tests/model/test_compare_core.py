@@ -10,7 +10,7 @@ def test_changes_land_where_named():
     sc = SC.load("tps")
     a, b, what = C.pair(sc, ["Mem.ShareForceSalting=0", "vm.tools=false", "vm[lin01].mmu=shadow",
                              "host.memory_mb=32", "sched.mem.pshare.enable=false", "duration=20"])
-    assert what.startswith("Mem.ShareForceSalting=0")
+    assert what.startswith("Mem.ShareForceSalting = 0, vm.tools = false")
     assert a.settings.get("Mem.ShareForceSalting") != 0 and b.settings["Mem.ShareForceSalting"] == 0
     assert all(not vm.tools for vm in b.vms) and any(vm.tools for vm in a.vms)
     assert {vm.name: vm.mmu for vm in b.vms}["lin01"] == "shadow"
@@ -33,6 +33,29 @@ def test_bad_changes_are_one_line(bad, says):
     with pytest.raises(InputError) as e:
         C.pair(SC.load("tps"), [bad])
     assert says in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name, label_a", [
+    ("compare-salting", "Mem.ShareForceSalting = 0"), ("compare-idletax", "Mem.IdleTax = 0"),
+    ("compare-largepages", "Mem.AllocGuestLargePage = 1"), ("compare-tools", "vm.tools = true"),
+    ("compare-mmu", "vm.mmu = ept")])
+def test_run_a_is_named_by_the_compared_setting_in_a(name, label_a):
+    a, b, what = C.pair(SC.load(name))
+    assert C.run_labels(a, b, what) == (label_a, a.compare_title)
+
+
+@pytest.mark.parametrize("sets, label_a, label_b", [
+    (["vm.tools=false", "duration=20"], "vm.tools = true, duration = 150", "vm.tools = false, duration = 20"),
+    (["vm[lin01].mmu=shadow"], "vm[lin01].mmu = ept", "vm[lin01].mmu = shadow"),
+    (["host.memory_mb=32"], "host.memory_mb = 24", "host.memory_mb = 32"),
+    # nothing differs, or not in every VM alike past a few keys: the scenario's name
+    (["description=copy"], "Tour: transparent page sharing", "description = copy"),
+    (["sched.mem.pshare.enable=false"], "Tour: transparent page sharing", "sched.mem.pshare.enable = false"),
+])
+def test_run_labels_of_changes(sets, label_a, label_b):
+    a, b, what = C.pair(SC.load("tps"), sets)
+    assert C.run_labels(a, b, what) == (label_a, label_b)
+    assert C.run_labels(a, C.pair(a, other="translation")[1], "x")[0] == a.name    # other VMs
 
 
 def test_delta_is_b_minus_a():

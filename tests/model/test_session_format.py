@@ -38,7 +38,7 @@ def test_a_session_round_trips(tmp_path, text):
     back = SS.load(p)
     for k in ("text", "name", "compare", "position", "view", "figure", "selection", "filters"):
         assert getattr(back, k) == getattr(s, k), k
-    assert back.a.name == "Shown name" and back.b is not None and back.label == "Mem.ShareForceSalting=0, vm.tools=false"
+    assert back.a.name == "Shown name" and back.b is not None and back.label == "Mem.ShareForceSalting = 0, vm.tools = false"
     assert back.b.settings["Mem.ShareForceSalting"] == 0 and not back.b.vms[0].tools
     assert back.ref == ("gv", 1, 0, 5) and back.region() == (0.1, 0.2, 0.6, 0.7)
     assert [p.name for p in tmp_path.iterdir()] == ["s.vmmemviz"]       # no temp file left

@@ -40,7 +40,10 @@ def from_cli(argv) -> CompareState:
 def test_compare_set_opens_two_runs_aligned_by_time(qtbot, win):
     w = win
     cmp = compare.start(w, from_cli(["tps", "--compare-set", "Mem.ShareForceSalting=0"]))
-    assert cmp.state.label == "Mem.ShareForceSalting=0" and cmp.view_b.isVisible()
+    assert cmp.state.label == "Mem.ShareForceSalting = 0" and cmp.view_b.isVisible()
+    # run A's head names the same setting, with its value in A (as the figures do)
+    assert "A</b> Mem.ShareForceSalting = 1 ·" in cmp.head_a.text()
+    assert "B</b> Mem.ShareForceSalting = 0 ·" in cmp.head_b.text()
     assert SC.parse(cmp.state.text_b).settings["Mem.ShareForceSalting"] == 0
     for pos in (400, 150):                      # forwards and back: B follows A's simulated second
         w.seek(pos)
@@ -107,13 +110,13 @@ def test_settings_dialog_compare_goes_through_compare_apply(qtbot, win):
     vms = {vm.name: dict(vm.settings) for vm in w.scenario.vms}
     compare.with_settings(w, {**w.scenario.settings, "Mem.ShareForceSalting": 2}, vms)
     cmp = w.comparison
-    assert cmp is not None and cmp.state.label == "Mem.ShareForceSalting=2"
+    assert cmp is not None and cmp.state.label == "Mem.ShareForceSalting = 2"
     assert cmp.state.text_b == C.apply_text(w.scenario.text, [C.parse_change("Mem.ShareForceSalting=2")])
     compare.with_settings(w, dict(w.scenario.settings), vms)     # nothing changed: a message, B stays
     assert w.comparison is cmp and "Change a setting first" in w.statusBar().currentMessage()
     w.apply_settings({**w.scenario.settings, "Mem.ShareForceSalting": 0}, vms)   # A re-run in place
     qtbot.waitUntil(lambda: "ShareForceSalting\" = 0" in cmp.state.text_a, timeout=10000)
-    assert w.comparison is cmp and cmp.state.label == "Mem.ShareForceSalting=2"
+    assert w.comparison is cmp and cmp.state.label == "Mem.ShareForceSalting = 2"
 
 
 def test_a_compare_tour_opens_in_compare_mode(qtbot, win, tmp_path):

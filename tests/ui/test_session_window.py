@@ -154,7 +154,7 @@ def test_compare_mode_is_saved_and_restored(qtbot, tmp_path, shown):
     p = tmp_path / "cmp.vmmemviz"
     SE.save(w, p)
     s = SS.load(p)
-    assert s.label == "Mem.ShareForceSalting=0" and s.b.settings["Mem.ShareForceSalting"] == 0
+    assert s.label == "Mem.ShareForceSalting = 0" and s.b.settings["Mem.ShareForceSalting"] == 0
     other = make(qtbot, tmp_path, "allocation")
     other.open_scenario(str(p))
     qtbot.waitUntil(lambda: other.comparison is not None and other.comparison.frame_b is not None

@@ -4,7 +4,8 @@ Both runs are drawn at the same simulated time (the end of one second, ``scene.c
 position_at``): a still at the second of run A's event N (``--at N``) or at the end of a
 chapter; an animation steps both runs one simulated second at a time, over the seconds of
 run A's events A..B (``--range A:B``). Each half is laid out for half the figure's aspect,
-headed "A: scenario" / "B: what changed", and outlines the pages that differ from the
+headed by what each run is (``compare.run_labels``: "A: Mem.ShareForceSalting = 0" /
+"B: Mem.ShareForceSalting = 2"), and outlines the pages that differ from the
 other half (``paint.marks``; "differs from the other run" in the legend). Run B's VM
 colours are run A's for the same VM name, so one legend names both.
 
@@ -18,6 +19,7 @@ import dataclasses
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
+from vmmemviz.model.config.compare import run_labels
 from vmmemviz.model.core.timeline import Timeline
 from ..engine.frame import build_frame, chapter_at
 from ..errors import InputError
@@ -80,6 +82,7 @@ class CompareStage:
 
     def __init__(self, a, b, label: str, opts: R.FigureOptions | None = None):
         self.a, self.b, self.label = a, b, label
+        self.heads = tuple(f"{run}: {text}" for run, text in zip("AB", run_labels(a, b, label)))
         self.opts = opts or R.FigureOptions()
         self.ta, self.tb = Timeline(a), Timeline(b)
         self.tick = None
@@ -135,7 +138,7 @@ class CompareStage:
                 pic = R.figure_picture(f, o, bands=bands, width=width)
                 pic.set_marks({k: d.mask for k, d in masks.items()})
                 pics.append(pic)
-            self.body = CompareBody(pics, (f"A: {self.a.name}", f"B: {self.label}"), keys, self.opts.theme)
+            self.body = CompareBody(pics, self.heads, keys, self.opts.theme)
         for pic in self.body.pictures:
             pic.progress = progress
         return self.body

@@ -203,7 +203,9 @@ class Comparison(QtCore.QObject):
         win.state.frameChanged.connect(self._follow)
         win.state.themeChanged.connect(self._themed)
         win.state.sourceChanged.connect(self._source_a)
-        self.engine = Engine(state.scenario_b(), win)
+        self.scenario_b = state.scenario_b()
+        self.labels = C.run_labels(win.scenario, self.scenario_b, state.label)    # what A and B are
+        self.engine = Engine(self.scenario_b, win)
         w = self.worker
         w.tickSought.connect(self._sought)
         w.frameReady.connect(self._show_b)
@@ -293,6 +295,8 @@ class Comparison(QtCore.QObject):
         """Run A was loaded again (its settings changed in place): the state says so."""
         sc = src.scenario
         self.state = dataclasses.replace(self.state, text_a=sc.text, src_a=sc.path or "<scenario>")
+        self.labels = C.run_labels(sc, self.scenario_b, self.state.label)
+        self._heads()
 
     def _sought(self, tick: int, pos: int) -> None:
         self.sought = (tick, pos)
@@ -363,12 +367,12 @@ class Comparison(QtCore.QObject):
             host = f.counters.get("host", {})
             return (f"event {f.pos:,} / {f.total:,}{'' if f.finished else '+'} · t = {f.tick} s · "
                     f"{host.get('state', '?')} · free {host.get('free_mb', 0):,.1f} MB")
-        a_name = html.escape(Path(self.state.src_a).stem if self.state.src_a != "<scenario>" else "this run")
+        a_name, b_name = (html.escape(x) for x in self.labels)
         t_a = f" · t = {fa.tick} s" if fa is not None else ""
         t_b = f" · t = {fb.tick} s" if fb is not None else " · loading…"
         self.head_a.setText(f"<span style='color:{t['fg']}'><b>━━ A</b> {a_name}{t_a}</span> · "
                             f"<b style='color:{t['diff']}'>▢ {n:,}</b> pages differ")
-        self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {html.escape(self.state.label)}{t_b}</span>")
+        self.head_b.setText(f"<span style='color:{t['fg']}'><b>┅┅ B</b> {b_name}{t_b}</span>")
         self.head_a.setToolTip(f"Run A: {where(fa)}\n{STEP_TIP}")
         self.head_b.setToolTip(f"Run B: {where(fb)}\n{STEP_TIP}" + (f"\nIts event: {fb.narration}" if fb else ""))
         self.status_b.setText(f"B: {where(fb)}")
@@ -413,7 +417,8 @@ def start(win, state: CompareState) -> Comparison:
     """Open compare mode with ``state`` (a running one closes first)."""
     close(win)
     win.comparison = Comparison(win, state)
-    win.message(f"Comparing <b>A</b> (this run, solid) with <b>B</b>: {html.escape(state.label)} (dashed). "
+    a, b = (html.escape(x) for x in win.comparison.labels)
+    win.message(f"Comparing <b>A</b>: {a} (this run, solid) with <b>B</b>: {b} (dashed). "
                 "Pages that differ are outlined in both; stepping moves A and B follows to the same "
                 "simulated second. File &gt; Close comparison (Ctrl+Shift+W) goes back to one run.")
     return win.comparison

@@ -17,12 +17,15 @@ scenario's own one-line error, named after the change.
 """
 from __future__ import annotations
 
+import tomllib
+
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import InlineTable
 
 from vmmemviz.errors import InputError
 from vmmemviz.model.config import scenario as SC
+from vmmemviz.model.config import settings as S
 from vmmemviz.model.config.scenario import Change, parse_change  # noqa: F401 (the grammar of a key is the schema's)
 
 
@@ -83,8 +86,72 @@ def apply(text: str, changes: list[Change], src: str = "<scenario>") -> SC.Scena
 
 
 def label(changes: list[Change]) -> str:
-    """What run B changes, in words: ``Mem.ShareForceSalting=0, vm.tools=false``."""
-    return ", ".join(c.text.replace(" ", "") for c in changes)
+    """What run B changes, in words: ``Mem.ShareForceSalting = 0, vm.tools = false``."""
+    return ", ".join(" = ".join(p.strip() for p in c.text.split("=", 1)) for c in changes)
+
+
+LABEL_KEYS = 3          # more keys differ than this: run A is named by its scenario's name
+
+
+def _said(v) -> str:
+    """A value as a change writes it: ``0``, ``false``, ``shadow``; ``unset`` for no value."""
+    return "unset" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _keys(text: str) -> tuple[list, dict]:
+    """A scenario text's VM names and every key a change can name, with its value there or
+    its default (``Mem.ShareForceSalting``, ``host.memory_mb``, ``vm[web01].mmu``, ...)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return [], {}
+    out = {k: doc.get(k, SC.SCHEMA[k].default) for k in SC._TOP if k not in ("name", "description")}
+    out |= {f"host.{k}": doc.get("host", {}).get(k, key.default) for k, key in SC.HOST.items()}
+    out |= S.defaults(S.HOST_SETTINGS) | doc.get("settings", {})
+    vms = [vm for vm in doc.get("vm", []) if isinstance(vm, dict)]
+    for vm in vms:
+        name = vm.get("name")
+        out |= {f"vm[{name}].{k}": vm.get(k, key.default) for k, key in SC.VM.items()
+                if key.kind not in ("tables", "settings") and k not in ("name", "count")}
+        out |= {f"vm[{name}].{k}": v for k, v in (S.defaults(S.VM_SETTINGS) | vm.get("settings", {})).items()}
+    return [vm.get("name") for vm in vms], out
+
+
+def _differing(a_text: str, b_text: str) -> dict | None:
+    """The keys whose values differ from run A to run B, with run A's value; a key that
+    differs in every VM alike is said once (``vm.tools``, ``sched.mem.pshare.enable``).
+    None when the runs have other VMs."""
+    names_a, ka = _keys(a_text)
+    names_b, kb = _keys(b_text)
+    if names_a != names_b:
+        return None
+    out, per_vm = {}, {}
+    for k, v in ka.items():
+        if kb.get(k, v) != v:
+            if k.startswith("vm["):
+                name, key = k[3:].split("].", 1)
+                per_vm.setdefault(key, {})[name] = v
+            else:
+                out[k] = v
+    for key, vals in per_vm.items():
+        if len(vals) == len(names_a) and len(set(map(repr, vals.values()))) == 1:
+            out[key if key in S.VM_SETTINGS else f"vm.{key}"] = next(iter(vals.values()))
+        else:
+            out |= {f"vm[{name}].{key}": v for name, v in vals.items()}
+    return out
+
+
+def run_labels(a: SC.Scenario, b: SC.Scenario, what: str) -> tuple[str, str]:
+    """What runs A and B are, for the window's compare heads, compare figures and ``run``
+    tables: run B is ``what`` (its changes, a tour's title, another scenario's name); run A
+    is named by the same settings' values in A (``Mem.ShareForceSalting = 0``), or by its
+    scenario's name when the runs differ in more than a few keys, in none, or in their VMs.
+    Read from the two texts, so a session (which keeps run B's text) says the same."""
+    diff = _differing(a.text, b.text)
+    if not diff or len(diff) > LABEL_KEYS:
+        return a.name, what
+    keys = sorted(diff, key=lambda k: (what.find(k) % (len(what) + 1), k))    # in B's order
+    return ", ".join(f"{k} = {_said(diff[k])}" for k in keys), what
 
 
 def pair(sc: SC.Scenario, sets: list[str] = (), other: str | None = None) -> tuple[SC.Scenario, SC.Scenario, str]:
