@@ -43,11 +43,11 @@ from .timelinebar import TimelineBar
 from . import help as H
 from . import session as SE
 from ..engine.chapters import Chapters
-from ..engine.worker import Engine
+from ..engine.worker import AUTO, Engine
 
 ORG = "vmmemviz"
 RECENT_MAX = 8
-SPEEDS = (0.5, 1, 2, 4, 8, 16, 50, 200, 1000, 10000)
+SPEEDS = (AUTO, 0.5, 1, 2, 4, 8, 16, 50, 200, 1000, 10000)    # events per second; AUTO: the run in ~2 min
 PANELS_MIN_W = 560       # px: the esxtop VM table's main columns and the event list's narration
 PANELS_EVERY_S = 0.2     # while playing, the panels follow at most this often (input stays quick)
 
@@ -116,7 +116,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layer_view.aspectChanged.connect(w.set_aspect)
         self._loading(self.scenario)
         self.engine.start()                 # only now: no signal of the first load is missed
-        self.set_speed_index(int(self.qsettings.value("speed_index", 3)))
+        speed = float(self.qsettings.value("speed", AUTO))
+        self.set_speed_index(SPEEDS.index(speed) if speed in SPEEDS else 0)
         self._title()
         self.set_theme(self.state.theme)
         geo = self.qsettings.value("geometry")
@@ -275,6 +276,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                 icon=SP.SP_MediaSeekBackward)
         self.a_step10 = self._act("Ten forward", lambda: self.step(10), ["Shift+Right"], "Ten events forward (Shift+Right)")
         self.a_back10 = self._act("Ten back", lambda: self.step(-10), ["Shift+Left"], "Ten events back (Shift+Left)")
+        self.a_faster = self._act("Faster", lambda: self.nudge_speed(1), ["]"], "Play faster: the next speed (])")
+        self.a_slower = self._act("Slower", lambda: self.nudge_speed(-1), ["["], "Play slower: the speed before ([)")
         self.a_start = self._act("Jump to start", lambda: self.seek(0), ["Home"], "Back to the start (Home)",
                                  icon=SP.SP_MediaSkipBackward)
         self.a_end = self._act("Jump to end", self.to_end, ["End"], "Run to the end of the scenario (End)",
@@ -323,8 +326,9 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" Speed "))
         self.speed = QtWidgets.QComboBox()
-        self.speed.addItems([f"{s:g} events/s" for s in SPEEDS])
-        self.speed.setToolTip("Events per second while playing; fast speeds skip the animation")
+        self.speed.addItems([f"{s:g} events/s" if s != AUTO else "auto" for s in SPEEDS])
+        self.speed.setToolTip("Events per second while playing; fast speeds skip the animation. auto: "
+                              "the whole run in about two minutes, at least 4 events/s ([ slower, ] faster)")
         self.speed.currentIndexChanged.connect(self.set_speed_index)
         tb.addWidget(self.speed)
         tb.addWidget(QtWidgets.QLabel("  Animation "))
@@ -371,7 +375,8 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addAction(self.a_quit)
         s = mb.addMenu("&Simulation")
         s.setToolTipsVisible(True)
-        for a in (self.a_play, self.a_step, self.a_back, self.a_step10, self.a_back10, self.a_start, self.a_end):
+        for a in (self.a_play, self.a_step, self.a_back, self.a_step10, self.a_back10, self.a_start, self.a_end,
+                  self.a_faster, self.a_slower):
             s.addAction(a)
         s.addSeparator()
         for a in (self.a_next_chapter, self.a_prev_chapter, self.a_next_kind, self.a_prev_kind):
@@ -473,12 +478,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self._pending = None
         self.worker.find_kind(int(f.event["kind"]), direction)
 
+    def nudge_speed(self, step: int):
+        """The next speed up (+1) or down (-1) the box; from auto, the fixed speed next to
+        the rate auto plays at (auto itself is chosen in the box)."""
+        i = self.speed.currentIndex()
+        if SPEEDS[i] == AUTO:
+            rate = self.worker.rate
+            near = [k for k in range(1, len(SPEEDS)) if (SPEEDS[k] > rate if step > 0 else SPEEDS[k] < rate)]
+            i = (near[0] if step > 0 else near[-1]) if near else (len(SPEEDS) - 1 if step > 0 else 1)
+        else:
+            i = max(1, i + step)
+        self.set_speed_index(i)
+
     def set_speed_index(self, i: int):
         i = max(0, min(len(SPEEDS) - 1, int(i)))
         if self.speed.currentIndex() != i:
             self.speed.setCurrentIndex(i)
         self.worker.set_speed(SPEEDS[i])
-        self.qsettings.setValue("speed_index", i)
+        self.qsettings.setValue("speed", SPEEDS[i])
 
     def _set_anim(self, ms):
         self.anim_ms = int(ms)
@@ -672,7 +689,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._pending == frame.pos:
             self._pending = None
         step = prev is not None and abs(frame.pos - prev.pos) == 1
-        fast = (self.playing and 1000.0 / self.worker.speed < self.anim_ms * 1.2) or \
+        fast = (self.playing and 1000.0 / self.worker.rate < self.anim_ms * 1.2) or \
             (not self.playing and time.monotonic() - self._last_step < self.anim_ms / 1000.0 * 0.5 and
              prev is not None and self.animation.state() == QtCore.QAbstractAnimation.State.Running)
         animate = step and not fast and self.anim_ms > 0 and bool(frame.arrows)
