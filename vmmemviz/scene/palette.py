@@ -2,8 +2,10 @@
 
 Band images hold one uint8 code per page; the views colour them through a lookup table
 (``lut(theme)``). Okabe-Ito based: one hue per VM for its private pages (a pale tint of
-it for the VM's zero pages), yellow for shared (TPS) pages, orange for ballooned pages
-(hatched by the views), free frames dark. Compressed pages are violet (a page compressed
+it for the VM's zero pages), yellow for shared (TPS) pages, golden amber for ballooned
+pages (hatched by the views), slate teal for guest-swapped ones, free frames dark. Every
+reclaimed state stays apart from every VM hue (CIEDE2000, also as deuteranopes, protanopes and
+tritanopes see them: tests/scene/test_palette.py). Compressed pages are violet (a page compressed
 to 2 KiB takes two 1 KiB units of the cache, drawn deep plum); pages swapped to the host cache
 (a store for the whole host) are maroon, a darker kin of the .vswp's brown, chosen to stay apart from
 every VM hue and tint in both themes, also as seen with deuteranopia, protanopia and
@@ -24,7 +26,9 @@ VM_SLOTS = (256 - VM_BASE) // 2
 
 # Okabe-Ito: orange E69F00, sky blue 56B4E9, bluish green 009E73, yellow F0E442,
 # blue 0072B2, vermillion D55E00, reddish purple CC79A7.
-VM_HUES = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8F6BB3", "#5E8C31", "#B0413E")
+# The eighth is aquamarine, not brick red (#B0413E): that was the .vswp's brown to deuteranopes
+# (CIEDE2000 2.4) and near the host cache's maroon.
+VM_HUES = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8F6BB3", "#5E8C31", "#00D8A8")
 
 THEMES = {
     "dark": {
@@ -40,16 +44,19 @@ THEMES = {
         "diff": "#FF00FF",
     },
 }
-COMMON = {SHARED: "#F0E442", BALLOON: "#E69F00", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
-          GSWAP: "#A89040", HOSTCACHE: "#660000"}
+# Ballooned: golden amber, yellower than Okabe-Ito's orange (#E69F00, CIEDE2000 22 from the third VM's
+# vermillion, 12.5 to deuteranopes), still apart from shared yellow; guest-swapped: slate teal (was
+# khaki #A89040, 4.4 from the seventh VM's olive to protanopes, 15 from ballooned).
+COMMON = {SHARED: "#F0E442", BALLOON: "#F0A800", ZIP: "#6A2BE0", ZIP2: "#440055", SWAP: "#8C5A3C",
+          GSWAP: "#306058", HOSTCACHE: "#660000"}
 
 # arrow / flow colours by arrow kind (scene.arrows)
-ARROW_COLOURS = {"share": "#F0E442", "balloon": "#E69F00", "zip": "#8F5CFF", "swap": "#C07A4F",
-                 "gswap": "#A89040", "free": "#9AA3AD"}
+ARROW_COLOURS = {"share": "#F0E442", "balloon": "#F0A800", "zip": "#8F5CFF", "swap": "#C07A4F",
+                 "gswap": "#109890", "free": "#9AA3AD"}
 
 # event groups (events.Kind.group) -> marker colour on the timeline
 GROUP_COLOURS = {"core": "#0072B2", "access": "#56B4E9", "guest": "#009E73", "tps": "#F0E442",
-                 "lpage": "#CC79A7", "balloon": "#E69F00", "swap": "#8C5A3C", "zip": "#8F5CFF",
+                 "lpage": "#CC79A7", "balloon": "#F0A800", "swap": "#8C5A3C", "zip": "#8F5CFF",
                  "state": "#D55E00"}
 GROUP_ORDER = ("access", "core", "guest", "lpage", "tps", "zip", "swap", "balloon", "state")
 
