@@ -482,3 +482,44 @@ def test_every_legend_row_says_what_its_pages_are_in_its_tooltip(qtbot):
     pos = QtCore.QPoint(int(x + 6 + 2), int(y + 3 + 2))
     QtWidgets.QApplication.sendEvent(w, QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, pos, w.mapToGlobal(pos)))
     assert QtWidgets.QToolTip.text().startswith("ballooned / pinned: guest pages the balloon driver (vmmemctl")
+
+
+def test_arrow_labels_keep_apart_and_off_the_grids_where_there_is_room():
+    """Was: each label right of its arrow's middle, whatever was there: two arrows' middles
+    10 px apart put their labels one over the other."""
+    from vmmemviz.paint.arrows import place_labels
+
+    P_, R_ = QtCore.QPointF, QtCore.QRectF
+    anchors = [P_(200, 100), P_(204, 110), P_(198, 95), P_(210, 104)]
+    sizes = [(120, 18)] * 4
+    boxes = place_labels([[a] for a in anchors], sizes, R_(0, 0, 800, 600))
+    for i, a in enumerate(boxes):
+        assert all(not a.intersects(b) for b in boxes[i + 1:]), (i, boxes)
+        assert a.top() < anchors[i].y() + 50 and abs(a.center().x() - anchors[i].x()) < 150    # still by its arrow
+    # the old placement: all four at (x + 8, y - h / 2) overlapped
+    old = [R_(a.x() + 8, a.y() - 9, 120, 18) for a in anchors]
+    assert old[0].intersects(old[1])
+    # a grid right of the point and a free margin left of it: the label goes left, off the grid
+    grid = R_(170, 50, 400, 200)
+    box, = place_labels([[P_(175, 150)]], [(100, 18)], R_(0, 0, 800, 600), [grid])
+    assert not box.intersects(grid) and box.right() == 167
+    # no room anywhere off the grid: still placed, by its point, inside the picture
+    box, = place_labels([[P_(300, 150)]], [(100, 18)], R_(170, 50, 400, 200), [grid])
+    assert R_(170, 50, 400, 200).contains(box) and box.left() == 308
+    # along its arrow, a point off the grid is taken before a place on it
+    box, = place_labels([[P_(300, 150), P_(300, 280)]], [(100, 18)], R_(0, 0, 800, 600), [grid])
+    assert not box.intersects(grid) and box.top() > 250
+
+
+def test_zoomed_in_the_minimap_and_the_plate_take_different_corners():
+    """Was: the plate saying which pages are in sight sat just above the minimap, bottom right,
+    where the cursor's tooltip lands too when a page there is hovered."""
+    from vmmemviz.ui.layerview import overlay_rects
+
+    vp = QtCore.QRectF(0, 0, 900, 600)
+    box, plate = overlay_rects(vp, QtCore.QSizeF(200, 120), QtCore.QSizeF(420, 24))
+    assert vp.contains(box) and vp.contains(plate) and not box.intersects(plate)
+    assert box.right() > vp.width() - 20 and box.bottom() > vp.height() - 20        # bottom right
+    assert plate.left() < 20 and plate.bottom() > vp.height() - 20                  # bottom left
+    box, plate = overlay_rects(QtCore.QRectF(0, 0, 500, 400), QtCore.QSizeF(200, 120), QtCore.QSizeF(420, 24))
+    assert not box.intersects(plate) and plate.top() < 20                          # narrow: top left

@@ -11,6 +11,7 @@ import math
 
 from PySide6 import QtCore, QtGui
 
+from ..scene import bands as B
 from ..scene import palette as P
 from .grid import lod_of
 
@@ -26,6 +27,30 @@ def range_box(band, lo: int, hi: int) -> QtCore.QRectF:
     for x in rects[1:]:
         r = r.united(QtCore.QRectF(*x))
     return r
+
+
+def place_labels(anchors, sizes, bounds: QtCore.QRectF | None = None, grids=()) -> list:
+    """Device rects for labels of ``sizes`` (w, h) beside their ``anchors`` (each a list of
+    points along its arrow, the middle first): right of a point, else left, else above or
+    below it, then further out in rows, the first place that overlaps no label placed
+    before; among those next to a point (the first row out), the first off the page grids
+    (``grids``: device rects) when there is one. Inside ``bounds`` when given."""
+    placed = []
+    for points, (w, h) in zip(anchors, sizes):
+        tries = []
+        for k, a in ((k, a) for k in range(4) for a in points):   # rows further out
+            x, y, dy = a.x(), a.y(), k * (h + 2)
+            for cx, cy in ((x + 8, y - h / 2 + dy), (x - 8 - w, y - h / 2 + dy),
+                           (x - w / 2, y - h - 8 - dy), (x - w / 2, y + 8 + dy), (x + 8, y - h / 2 - dy)):
+                r = QtCore.QRectF(cx, cy, w, h)
+                if bounds is not None:          # keep it inside the picture
+                    r.moveLeft(min(max(r.left(), bounds.left()), bounds.right() - w))
+                    r.moveTop(min(max(r.top(), bounds.top()), bounds.bottom() - h))
+                tries.append((k, r))
+        free = [(k, r) for k, r in tries if not any(r.intersects(p) for p in placed)] or tries[:1]
+        clear = [(k, r) for k, r in free if k <= 1 and not any(r.intersects(g) for g in grids)]
+        placed.append((clear or free)[0][1])
+    return placed
 
 
 def arrow_colour(kind: str, theme: str) -> QtGui.QColor:
@@ -109,7 +134,7 @@ class ArrowPainter:
             if a.kind == "split":
                 self._split(painter, a, p, lod)
                 if p >= 0.6 and a.label:
-                    labels.append((src.topRight(), a.label))
+                    labels.append(([src.topRight()], a.label))
                 continue
             if pts is None:
                 boxes.setdefault(a.kind, []).append(src)
@@ -133,7 +158,8 @@ class ArrowPainter:
                     if 0 <= t <= 1:
                         dots.append((a.kind, self._at(pts, t)))
             if p >= 0.6 and len(self._geo) <= LABELS_MAX and (a.label or a.count > 1):
-                labels.append((P_(*self._at(pts, 0.5)), a.label or f"{a.count} pages"))
+                labels.append(([P_(*self._at(pts, t)) for t in (0.5, 0.4, 0.6, 0.3, 0.7)],
+                               a.label or f"{a.count} pages"))
         for kind, rects in boxes.items():
             for pen in self._pens(kind, WIDTH_PX["mark"]):
                 painter.setPen(pen)
@@ -165,8 +191,10 @@ class ArrowPainter:
             painter.setPen(QtGui.QPen(QtGui.QColor(P.THEMES[self.theme]["bg"]), 1.0 * px))
             painter.setBrush(arrow_colour(kind, self.theme))
             painter.drawEllipse(P_(x, y), 4 * px, 4 * px)
-        if labels:
-            self._labels(painter, labels, bounds)
+        if labels:              # off the grids and the band labels over them, where there is room
+            lab = B.label_height(int(max(b.x + b.cols for b in self.bands.values())))
+            self._labels(painter, labels, bounds, [QtCore.QRectF(b.x, b.y - lab, b.cols, b.rows + lab)
+                                                   for b in self.bands.values()])
         painter.restore()
 
     def _split(self, painter, a, p: float, lod: float) -> None:
@@ -216,8 +244,10 @@ class ArrowPainter:
                 pen.setStyle(QtCore.Qt.PenStyle.DashLine)
         return pens
 
-    def _labels(self, painter, labels, bounds):
-        """Text at a fixed pixel size, on a translucent plate so it reads over the grids."""
+    def _labels(self, painter, labels, bounds, grids):
+        """Text at a fixed pixel size, on a translucent plate so it reads over the grids;
+        the labels kept apart, and off the grids (scene rects) where there is room
+        (``place_labels``)."""
         t = P.THEMES[self.theme]
         xf = painter.worldTransform()
         painter.save()
@@ -226,12 +256,11 @@ class ArrowPainter:
         font.setPixelSize(12)
         painter.setFont(font)
         fm = QtGui.QFontMetricsF(font)
-        for pt, text in labels[:40]:
-            d = xf.map(pt)
-            w = fm.horizontalAdvance(text) + 10
-            box = QtCore.QRectF(d.x() + 8, d.y() - fm.height() / 2 - 2, w, fm.height() + 4)
-            if bounds is not None and box.right() > bounds.right():     # keep it inside the picture
-                box.moveRight(d.x() - 8)
+        labels = labels[:40]
+        boxes = place_labels([[xf.map(pt) for pt in pts] for pts, _ in labels],
+                             [(fm.horizontalAdvance(text) + 10, fm.height() + 4) for _, text in labels],
+                             bounds, [xf.mapRect(g) for g in grids])
+        for (_, text), box in zip(labels, boxes):
             painter.setPen(QtCore.Qt.PenStyle.NoPen)
             plate = QtGui.QColor(t["bg"])
             plate.setAlpha(215)

@@ -28,6 +28,19 @@ MINIMAP_PX = 200         # the minimap's longer side
 MINIMAP_MARK = 7         # px: the view's outline in the minimap is at least this large
 
 
+def overlay_rects(vp: QtCore.QRectF, minimap: QtCore.QSizeF, plate: QtCore.QSizeF) -> tuple:
+    """(minimap rect, plate rect) zoomed in: the minimap in the viewport's bottom right
+    corner, the plate saying which pages are in sight in the bottom left one, or the top
+    left one when the viewport is too narrow for both side by side."""
+    m = 12
+    box = QtCore.QRectF(vp.right() - minimap.width() - m, vp.bottom() - minimap.height() - m,
+                        minimap.width(), minimap.height())
+    r = QtCore.QRectF(vp.left() + m, vp.bottom() - plate.height() - m, plate.width(), plate.height())
+    if r.right() + m > box.left():
+        r.moveTop(vp.top() + m)
+    return box, r
+
+
 class PictureItem(QtWidgets.QGraphicsObject):
     """The grids, headings and labels of the picture, in scene coordinates."""
 
@@ -304,10 +317,9 @@ class LayerView(QtWidgets.QGraphicsView):
 
     def _plate(self, painter, text: str, at, anchor: str, alpha: int = 220) -> None:
         """``text`` on a rounded plate of the background colour, its ``anchor`` corner
-        ("bottomRight" or "center") at ``at`` (viewport coordinates)."""
+        ("topLeft" or "center") at ``at`` (viewport coordinates)."""
         t = P.THEMES[self.theme]
-        fm = QtGui.QFontMetricsF(painter.font())
-        plate = QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+        plate = self._plate_rect(painter, text)
         getattr(plate, "move" + anchor[0].upper() + anchor[1:])(at)
         bg = QtGui.QColor(t["bg"])
         bg.setAlpha(alpha)
@@ -317,9 +329,15 @@ class LayerView(QtWidgets.QGraphicsView):
         painter.setPen(QtGui.QColor(t["fg"]))
         painter.drawText(plate, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
+    @staticmethod
+    def _plate_rect(painter, text: str) -> QtCore.QRectF:
+        fm = QtGui.QFontMetricsF(painter.font())
+        return QtCore.QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+
     def drawForeground(self, painter, rect):
         """While loading, what loads (over the last picture, dimmed); zoomed in, a minimap
-        (bottom right) with the part in view outlined, and the page numbers in sight above it."""
+        (bottom right) with the part in view outlined, and the page numbers in sight in
+        another corner (``overlay_rects``), where a tooltip at the cursor does not pile on both."""
         if self.loading:
             painter.save()
             painter.resetTransform()
@@ -336,8 +354,9 @@ class LayerView(QtWidgets.QGraphicsView):
         t = P.THEMES[self.theme]
         img = self.minimap_image()
         vp = self.viewport().rect()
-        box = QtCore.QRectF(vp.width() - img.width() - 12, vp.height() - img.height() - 12, img.width(), img.height())
         pic, vis = self.picture_rect(), self.visible_rect()
+        text = where(self.frame.bands, vis, self.frame.vm_names)
+        box, plate = overlay_rects(QtCore.QRectF(vp), QtCore.QSizeF(img.size()), self._plate_rect(painter, text).size())
         k = img.width() / pic.width()
         view = QtCore.QRectF(box.left() + (vis.left() - pic.left()) * k, box.top() + (vis.top() - pic.top()) * k,
                              vis.width() * k, vis.height() * k).intersected(box)
@@ -355,8 +374,7 @@ class LayerView(QtWidgets.QGraphicsView):
         painter.drawRect(box.adjusted(-1, -1, 0, 0))
         painter.setPen(QtGui.QPen(QtGui.QColor(t["chain"]), 2))
         painter.drawRect(view.adjusted(0, 0, -1, -1))
-        self._plate(painter, where(self.frame.bands, vis, self.frame.vm_names),
-                    QtCore.QPointF(box.right(), box.top() - 6), "bottomRight")
+        self._plate(painter, text, plate.topLeft(), "topLeft")
         painter.restore()
 
     def scrollContentsBy(self, dx, dy):
