@@ -53,7 +53,7 @@ COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a f
 END_FRAME_COST = 3         # going to the end, frames take at most a third of the time (host scale)
 AUTO = 0                   # speed: play the whole run in about PLAY_S seconds (``SimWorker.rate``)
 PLAY_S = 120               # ... two minutes: the tours run 150 to 82,000 events over 14 to 150 simulated s
-AUTO_MIN = 4               # ... but no faster than this for a short tour, whose events animate one by one
+AUTO_MIN = 4               # ... and never slower than this (a short tour: its events still animate one by one)
 SPLIT_PAGES = 1 << 22      # on a host of this many machine pages (16 GiB) or more, a move shows its
 #                            picture first, with the counters it had; its own follow in the next
 #                            frame (a counters pass at 64 GiB costs as much as a far seek's picture)
