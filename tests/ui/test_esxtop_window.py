@@ -115,3 +115,34 @@ def test_file_export_esxtop_csv(qtbot, tmp_path, monkeypatch):
     last = w.frame.history[-1]
     assert cap.sample()["vms"]["web01"]["GRANT"] == last["vms"]["web01"]["GRANT"]
     w.close()
+
+
+def test_calibrate_onto_a_folder_is_refused_before_the_search(qtbot, tmp_path):
+    """Save calibrated scenario onto a folder: one line in the status bar, no search started."""
+    w = _window(qtbot, tmp_path)
+    assert w.calibrate(str(tmp_path), rounds=1) is None
+    assert "Save calibrated scenario" in w.status.text() and "folder" in w.status.text()
+    assert w.calibrate_button.isEnabled()
+
+
+def test_calibration_kept_when_its_file_cannot_be_written(qtbot, wait_worker, tmp_path):
+    """The target's folder gone during the search: the status says so in one line, the table
+    shows, and Save scenario as… writes the same calibration elsewhere (the search is not lost)."""
+    import shutil
+
+    from vmmemviz.cli import main
+
+    cap = tmp_path / "run.csv"
+    assert main(["run", "default", "--ticks", "20", "--esxtop", str(cap)]) == 0
+    w = CaptureWindow(read_esxtop(cap))
+    qtbot.addWidget(w)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with wait_worker(w._worker.done, timeout=120_000):
+        w.calibrate(str(gone / "cal.toml"), rounds=1)
+        shutil.rmtree(gone)
+    assert "cannot write" in w.status.text() and "Save scenario as" in w.status.text()
+    assert not gone.exists() and "web01 GRANT" in w.compare_text.toPlainText()
+    again = tmp_path / "again.toml"
+    assert w.save_calibrated(str(again))
+    assert tomllib.loads(again.read_text())["vm"] and "Saved" in w.status.text()

@@ -17,9 +17,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..errors import InputError
 from ..importers.esxtop import host_label, threshold_lines, unit
+from ..outputfile import check_out, out_file
 from ..scene import palette as P
 from .counters import FreeGauge, state_pill
+
+SAVE_CALIBRATED = "Save calibrated scenario"
 
 HOST_PLOT = (("free_mb", "free", "#56B4E9"), ("memctl_curr_mb", "Memctl", "#E69F00"),
              ("swap_curr_mb", "Swap", "#8C5A3C"), ("zip_zipped_mb", "Zip", "#7FD4C1"),
@@ -263,6 +267,11 @@ class CaptureWindow(QtWidgets.QMainWindow):
                                                             "calibrated.vmmemviz.toml", "Scenarios (*.toml)")
         if not path:
             return None
+        try:
+            check_out(path, SAVE_CALIBRATED)
+        except InputError as e:
+            self.status.setText(str(e))
+            return None
         i = self.slider.value()
         s = self.cap.sample(i)
         managed = s["host"].get("managed_mb") or 0
@@ -278,22 +287,42 @@ class CaptureWindow(QtWidgets.QMainWindow):
 
     def _calibrated(self, cal) -> None:
         from vmmemviz.model.config.calibrate import compare_table
-        from ..outputfile import atomic_file
 
         self.calibration = cal
-        with atomic_file(self._out) as tmp:
-            tmp.write_text(cal.text)
-        self._finish(f"Saved {self._out}. " + ("Within the bounds." if cal.ok else
-                                               "Not within every bound: see the table."))
+        self.save_calibrated(self._out)
         box = QtWidgets.QDialog(self)
         box.setWindowTitle("Calibration: capture against simulated")
         text = QtWidgets.QPlainTextEdit(compare_table(cal))
         text.setReadOnly(True)
         text.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
-        QtWidgets.QVBoxLayout(box).addWidget(text)
+        save = QtWidgets.QPushButton("Save scenario as…")
+        save.setToolTip("Save the calibrated scenario (TOML) under another name")
+        save.clicked.connect(self._save_as)
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.addWidget(text)
+        lay.addWidget(save, 0, QtCore.Qt.AlignmentFlag.AlignRight)
         box.resize(760, 360)
         box.show()
         self.compare_dialog, self.compare_text = box, text
+
+    def save_calibrated(self, path: str) -> bool:
+        """The last calibration's scenario to ``path``; a path that cannot be written is one
+        line in the status bar, and the calibration stays to be saved elsewhere."""
+        bounds = "Within the bounds." if self.calibration.ok else "Not within every bound: see the table."
+        try:
+            with out_file(path, SAVE_CALIBRATED) as tmp:
+                tmp.write_text(self.calibration.text)
+        except InputError as e:
+            self._finish(f"{e}. {bounds} Save it with Save scenario as….")
+            return False
+        self._finish(f"Saved {path}. {bounds}")
+        return True
+
+    def _save_as(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, SAVE_CALIBRATED, "calibrated.vmmemviz.toml",
+                                                        "Scenarios (*.toml)")
+        if path:
+            self.save_calibrated(path)
 
     def _finish(self, msg: str) -> None:
         self.status.setText(msg)
@@ -302,7 +331,6 @@ class CaptureWindow(QtWidgets.QMainWindow):
 
 def export_esxtop(parent, frame, scenario=None) -> str | None:
     """File -> Export esxtop CSV…: the run so far, one row per tick."""
-    from ..errors import InputError
     from ..importers.esxtop_out import alloc_columns, write_esxtop
 
     if frame is None or not frame.history:
