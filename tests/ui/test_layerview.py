@@ -523,3 +523,19 @@ def test_zoomed_in_the_minimap_and_the_plate_take_different_corners():
     assert plate.left() < 20 and plate.bottom() > vp.height() - 20                  # bottom left
     box, plate = overlay_rects(QtCore.QRectF(0, 0, 500, 400), QtCore.QSizeF(200, 120), QtCore.QSizeF(420, 24))
     assert not box.intersects(plate) and plate.top() < 20                          # narrow: top left
+
+
+def test_a_label_takes_its_short_name_at_a_readable_size_before_its_whole_title_in_a_tiny_one(qtbot):
+    """At 1280x800 the process columns read "db01 / postgres" at 8 px: where only "postgres"
+    fits at READABLE_PX or more, it is that (the tooltip keeps the whole)."""
+    from vmmemviz.paint import labels as L
+    font = QtGui.QFont()
+    font.setPixelSize(12)
+    at = QtGui.QFont(font)
+    at.setPixelSize(L.READABLE_PX)
+    room = int(QtGui.QFontMetricsF(at).horizontalAdvance("db01 / postgres")) - 1      # fits below it only
+    tiny = QtGui.QFont(font)
+    tiny.setPixelSize(L.MIN_PX)
+    assert QtGui.QFontMetricsF(tiny).horizontalAdvance("db01 / postgres") <= room
+    text, px = L._fitted("db01 / postgres  ·  18 MiB", "db01 / postgres", "postgres", "", font.toString(), room)
+    assert text == "postgres" and px >= L.READABLE_PX

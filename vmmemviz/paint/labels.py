@@ -23,6 +23,7 @@ LAYER_TITLES = {"gv": "Guest virtual memory (per process)", "gp": "Guest physica
                 "mp": "Machine memory (host physical)", "store": "Backing stores"}
 SHORT_TITLES = {"gv": "Guest virtual", "gp": "Guest physical"}   # where a group of VMs needs the room
 MIN_PX = 8           # labels are never smaller than this
+READABLE_PX = 10     # ... and a shorter text at this size or more goes before a longer one below it
 
 
 def row_of(band) -> str:
@@ -68,12 +69,17 @@ def fitted(b, font: QtGui.QFont, room: float, font_key: str | None = None):
 @lru_cache(maxsize=4096)
 def _fitted(full: str, title: str, short: str, digits: str, font_key: str, room: int, sized: str = ""):
     """(text, pixel size) or None: ``fitted`` for one font and width (labels are painted
-    on every frame; measuring text is what costs)."""
+    on every frame; measuring text is what costs). The whole title at READABLE_PX or more,
+    else the short one there (a 1280x800 window read "db01 / postgres" at 8 px), else either
+    down to MIN_PX."""
     font = QtGui.QFont()
     font.fromString(font_key)
     small = QtGui.QFont(font)
-    for texts in ((full, sized, title) if sized else (full, title), (short,)):
-        for px in range(font.pixelSize(), MIN_PX - 1, -1):
+    whole = (full, sized, title) if sized else (full, title)
+    top = font.pixelSize()
+    readable, tiny = range(top, READABLE_PX - 1, -1), range(min(top, READABLE_PX - 1), MIN_PX - 1, -1)
+    for texts, sizes in ((whole, readable), ((short,), readable), (whole, tiny), ((short,), tiny)):
+        for px in sizes:
             small.setPixelSize(px)
             for text in texts:
                 if QtGui.QFontMetricsF(small).horizontalAdvance(text) <= room:
