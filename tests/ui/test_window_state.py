@@ -262,3 +262,17 @@ def test_the_app_state_signals_only_changes(qtbot):
     st.select(["mp", None, None, 3])
     assert seen == [Filters(text="web01"), ("mp", None, None, 3)]
     assert not Filters(text="q").active() and Filters(text="qq").active()
+
+
+def test_the_chapter_line_counts_the_chapters_of_a_summary_that_comes_after_its_frame(qtbot, tmp_path):
+    """At the end of a run the last chapter's summary came after the last frame: the line said
+    "Chapter 13 of 13" where the bar had 14. A summary with the same events but more chapters
+    counts them on the line."""
+    w = make(qtbot, tmp_path, "allocation")
+    qtbot.waitUntil(lambda: len(w.timeline_bar.summary["chapters"]) == 7, timeout=20000)
+    w.seek(w.timeline_bar.summary["chapters"][-1][0])
+    qtbot.waitUntil(lambda: "of 7" in w.chapter_label.text(), timeout=20000)
+    summary = dict(w.timeline_bar.summary, total=w.frame.total, finished=w.frame.finished)
+    summary["chapters"] = list(summary["chapters"]) + [(w.frame.pos, "Host state low", "a late one")]
+    w.engine.worker.timelineChanged.emit(summary)
+    qtbot.waitUntil(lambda: "of 8" in w.chapter_label.text(), timeout=5000)

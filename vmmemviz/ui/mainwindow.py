@@ -749,14 +749,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self._after_paint.post(lambda panel=panel, f=self.frame: panel.show_frame(f))
 
     def _summary(self, summary):
-        """The log grew in the background: the event list and the status bar follow."""
+        """The log grew in the background: the event list, the status bar and the chapter line
+        follow (its "chapter k of n" counts this summary's chapters, which may come after the
+        frame: the last one at the end of a run did, and the line said 13 of 13 of 14)."""
         f = self.frame
-        if f is None or (f.total, f.finished) == (summary["total"], summary["finished"]):
+        if f is None:
             return
-        self.state.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
-        self.events.show_frame(self.frame)
-        self._caption(self.frame)               # "chapter k of n" counts the chapters found since
-        self._status()
+        if (f.total, f.finished) != (summary["total"], summary["finished"]):
+            self.state.frame = dataclasses.replace(f, total=summary["total"], finished=summary["finished"])
+            self.events.show_frame(self.frame)
+            self._status()
+        self._caption(self.frame)
 
     def _inspected(self, info):
         if self.state.selection is None:
