@@ -8,7 +8,7 @@ import contextlib
 import gc
 
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 
 class _Catch(QtCore.QObject):
@@ -47,6 +47,12 @@ def collect_in_the_gui_thread():
     whichever thread allocates next, a later test's simulation thread too, which deletes Qt
     objects from the wrong thread. (One fresh-clone CI run segfaulted in the GUI thread's
     event loop while two windows' simulations ran, in test_compare_mode_is_saved_and_restored;
-    this is the suspected cause, not a proven one.)"""
+    this is the suspected cause, not a proven one.) A top-level window a test left open (a
+    dialog a window showed) is closed first: offscreen it would lie over the next test's
+    window and take its mouse (a hover test timed out after the calibration dialog)."""
     yield
+    app = QtWidgets.QApplication.instance()
+    for w in app.topLevelWidgets() if app is not None else ():
+        if w.isVisible():
+            w.close()
     gc.collect()
