@@ -74,3 +74,34 @@ def test_a_comparison_names_run_a_s_host_states(qapp, tmp_path, monkeypatch):
     assert out.exists() and len(seen) == 1
     title, caption = seen[0]
     assert title == "Host state clear ⇄ soft" and caption.startswith("Host state clear ⇄ soft: free memory ")
+
+
+def test_a_comparison_of_a_host_state_chapter_shows_run_a_inside_it(qapp, tmp_path, monkeypatch):
+    """A comparison shows both runs at the end of a second; a host state ends at an event, often
+    inside a second: the still is the last second's end inside the chapter (it was the end of
+    the chapter's last second, after run A had left the state), or one line when none is."""
+    import re
+    tl = Timeline(scenario.load("compare-idletax"))
+    tl.run_to_end()
+    spans = {c.title: (first, last) for first, last, c in Chapters.of(tl).spans(len(tl))}
+    seen = captured(monkeypatch, XC.R)
+    out = tmp_path / "c.png"
+    assert cli._export(cli.parse(["compare-idletax", "--chapter", "Host state soft ⇄ hard", "--format", "png",
+                                  "--out", str(out)])) == 0
+    shown = int(re.search(r"\(A: ([\d,]+) events", seen[0][1])[1].replace(",", ""))
+    first, last = spans["Host state soft ⇄ hard"]
+    assert first <= shown <= last and last > shown                 # the chapter's last second goes on
+    with pytest.raises(InputError, match=r"^--chapter: 'Host state hard' lies within run A's second at \d+ s"):
+        cli._export(cli.parse(["compare-idletax", "--chapter", "Host state hard", "--format", "png",
+                               "--out", str(tmp_path / "h.png")]))
+    assert not (tmp_path / "h.png").exists()
+
+
+def test_a_comparison_without_chapter_builds_no_third_run(qapp, tmp_path, monkeypatch):
+    """Run A's own Stage is for finding a chapter: a comparison at --at builds only A and B
+    (a third timeline held one more copy of A's arrays, beside the pair the fit check counts)."""
+    made = []
+    monkeypatch.setattr(render, "Stage", lambda *a, **k: made.append(a))
+    assert cli._export(cli.parse(["compare-tools", "--at", "50", "--format", "png",
+                                  "--out", str(tmp_path / "c.png")])) == 0
+    assert made == [] and (tmp_path / "c.png").exists()

@@ -157,6 +157,23 @@ def _check(args) -> None:
         check_pixels(*args.size, args.scale)
 
 
+def _last_second(tl, chapter, last: int) -> int:
+    """The last simulated second whose end run A (``tl``) shows inside ``chapter``, which ends
+    at position ``last``: a comparison shows both runs at the end of a second, and a host state
+    ends at an event, often inside one."""
+    from vmmemviz.engine.chapters import Chapters
+    from vmmemviz.scene.compare import position_at
+
+    first = next(f for f, end, c in Chapters.of(tl).spans(len(tl)) if c == chapter and end == last)
+    tick = int(tl.log[last - 1]["tick"])
+    if position_at(tl, tick) > last:        # the second goes on past the chapter
+        tick -= 1
+    if tick < 0 or position_at(tl, tick) < first:
+        raise InputError(f"--chapter: {chapter.title!r} lies within run A's second at {tick + 1} s, and a "
+                         "comparison shows both runs at the end of a second: no second ends inside it")
+    return tick
+
+
 def _export_compare(args, sc, chapter, tick, opts) -> int:
     from vmmemviz.model.config import compare
     from .compare import export_compare
@@ -194,17 +211,18 @@ def _export(args) -> int:
     from . import render, sequence
 
     sc = args.session.a if args.session is not None else scenario.load(args.scenario)
-    stage = render.Stage(sc)             # run A's own timeline: where its chapters are
+    pair = args.compare_set or args.compare or sc.compare_sets or (args.session is not None and args.session.b is not None)
+    stage = render.Stage(sc) if args.chapter is not None or not pair else None   # run A: where its chapters are
     chapter, at = render.find_chapter(stage.tl, args.chapter) if args.chapter is not None else (None, None)
     app = QApplication.instance() or QApplication(["vmmemviz"])   # noqa: F841 (keeps Qt alive)
     title = args.title if args.title is not None else chapter.title if chapter is not None else ""
-    stage.opts = opts = render.FigureOptions(
+    opts = render.FigureOptions(
         title=title, legend=args.legend, caption=args.caption or chapter is not None, transparent=args.transparent,
         scale=args.scale, band=args.band, theme=args.theme, size=args.size, empty_stores=args.empty_stores)
-    if args.compare_set or args.compare or sc.compare_sets or (args.session is not None and args.session.b is not None):
-        auto = chapter is not None and chapter not in sc.chapters      # ends at an event: at its second
-        tick = int(stage.tl.log[at - 1]["tick"]) if auto else None
-        return _export_compare(args, sc, chapter, tick, opts)
+    if pair:
+        auto = chapter is not None and chapter not in sc.chapters      # ends at an event, not a second
+        return _export_compare(args, sc, chapter, _last_second(stage.tl, chapter, at) if auto else None, opts)
+    stage.opts = opts
     if chapter is None:
         at = args.at
         last = args.at if args.at is not None else args.range[1]
