@@ -13,8 +13,11 @@ from vmmemviz.model.reclaim.freestates import apply_host_state
 
 
 @pytest.mark.parametrize("ticks, states, episodes", [
-    # overcommit's pattern: five seconds in low, then back within a second or two, again and again
-    ([110, 115, 116, 118, 119, 120, 130], [4, 3, 4, 3, 4, 3, 1], [(0, 5), (6, 6)]),
+    # overcommit's pattern: five seconds in low, hard for a second or two, again and again; the
+    # last stay in hard (ten seconds) is a chapter of its own
+    ([110, 115, 116, 118, 119, 120, 130], [4, 3, 4, 3, 4, 3, 1], [(0, 4), (5, 5), (6, 6)]),
+    # an excursion of FLAP_S or more ends the episode (17 s in state 1): the return is not a flap
+    ([0, 1, 2, 3, 20, 21], [0, 1, 0, 1, 0, 1], [(0, 2), (3, 5)]),
     # balloon's: long stays in clear, a second in soft each time: every return is a flap
     ([10, 15, 16, 20, 21, 24, 25], [1, 2, 1, 2, 1, 2, 1], [(0, 6)]),
     # stays of FLAP_S or more each: a chapter each (overcommit's ballooning in soft at 105 s)
@@ -42,12 +45,13 @@ def test_the_overcommit_flaps_are_one_chapter(overcommit):
     rows = tl.log.rows()
     changes = np.flatnonzero(rows["kind"] == apply_host_state.code)
     titles = [t for _, t, _ in ch.summary()]
-    assert len(changes) == 33 and len(titles) == 14          # 35 chapters before: 22 of them flaps
+    assert len(changes) == 33 and len(titles) == 15          # 35 chapters before: 21 of them flaps
     k = titles.index("Host state low ⇄ hard")
     start, _, text = ch.summary()[k]
-    assert "21 changes from 110 s to 129 s" in text and "VMs above target are blocked" in text
+    assert "20 changes from 110 s to 128 s" in text and "VMs above target are blocked" in text
     inside = [int(i) + 1 for i in changes if start <= i + 1 < ch.summary()[k + 1][0]]
-    assert len(inside) == 22 and inside[0] == start
+    assert len(inside) == 21 and inside[0] == start
+    assert titles[k + 1] == "Host state hard"                 # then 7 s in hard: a chapter of its own
     assert {ch.at(p).title for p in inside} == {"Low: VMs above target are blocked · Host state low ⇄ hard"}
     summary = timeline_summary(tl, ch)                       # the bar: a section, and a mark per change
     assert [t for _, t, _ in summary["chapters"]] == titles

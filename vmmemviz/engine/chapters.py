@@ -3,14 +3,15 @@ grows, and one at every host state change (HOST_STATE), so a long run of reclama
 where the host's behaviour changes. No Qt: the window's simulation thread (``engine.worker``)
 and the headless export (``export --chapter``) name the same chapters.
 
-A host that flaps, leaving a state and coming back to it within FLAP_S simulated seconds again
-and again (overcommit: 21 changes between low and hard from 110 s to 129 s, back each time
-within 2 s), gets one chapter for the episode, "Host state low ⇄ hard", whose text says how
-many changes it saw; the timeline bar's marks still show every change. The state model's
-hysteresis (``Sim.StateModel`` esxi6: low is left for hard only above 32% of minFree, entered
-below 16%) makes each flap a real round trip, not a threshold jitter. A stay of FLAP_S or more
-keeps its own chapter: the shortest stays the built-in tours narrate last 3 s (overcommit's
-ballooning in soft from 105 s, hostcache's "Hard state" from 81 s).
+A host that flaps, leaving a state for another and coming back within FLAP_S simulated
+seconds again and again (overcommit: low for seconds at a time, hard for a second or two,
+from 110 s), gets one chapter for the episode, "Host state low ⇄ hard", whose text says how
+many changes it saw; the timeline bar's marks still show every change. Its stays in the state
+it comes back to may be long; a stay of FLAP_S or more in the other state ends the episode
+and keeps its own chapter: the shortest stays the built-in tours narrate last 3 s
+(overcommit's ballooning in soft from 105 s, hostcache's "Hard state" from 81 s). The state
+model's hysteresis (``Sim.StateModel`` esxi6: low is left for hard only above 32% of minFree,
+entered below 16%) makes each flap a real round trip, not a threshold jitter.
 """
 from __future__ import annotations
 
@@ -41,15 +42,15 @@ def _state_chapter(at: int, states: tuple, free: tuple, changes: str = "") -> Ch
 
 def _episodes(ticks: list, states: list) -> list[tuple[int, int]]:
     """(first, last) of each run of host state changes that reads as one chapter: a change
-    alone, or an episode between two states whose every return is a flap (the stay it ends
-    lasted less than FLAP_S). Only the last one or two may still grow as the log does."""
+    alone, or an episode: a change into a state (its home) and then excursions to one other
+    state, each back home within FLAP_S (its stays at home may be long). Only the last
+    episode may still grow as the log does."""
     out, i = [], 0
     while i < len(states):
         last, k = i, i + 2
-        while k < len(states) and states[k] == states[k - 2] and k - 2 <= last:
-            if ticks[k] - ticks[k - 1] < FLAP_S:
-                last = k
-            k += 1
+        while k < len(states) and states[k] == states[i] and states[k - 1] == states[i + 1] and \
+                ticks[k] - ticks[k - 1] < FLAP_S:
+            last, k = k, k + 2
         out.append((i, last))
         i = last + 1
     return out
