@@ -1,7 +1,7 @@
 """Colours stay apart where meaning differs, in both themes and for colour-blind readers.
 
-Distances are CIE76 delta-E in CIELAB; colour-blind vision is simulated with the Machado,
-Oliveira and Fernandes (2009) matrices at full severity.
+Distances are CIE76 delta-E in CIELAB, and CIEDE2000 where a test says so; colour-blind
+vision is simulated with the Machado, Oliveira and Fernandes (2009) matrices at full severity.
 """
 import numpy as np
 import pytest

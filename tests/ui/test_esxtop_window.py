@@ -146,3 +146,21 @@ def test_calibration_kept_when_its_file_cannot_be_written(qtbot, wait_worker, tm
     again = tmp_path / "again.toml"
     assert w.save_calibrated(str(again))
     assert tomllib.loads(again.read_text())["vm"] and "Saved" in w.status.text()
+
+
+def test_calibrate_onto_its_own_capture_is_refused(qtbot, tmp_path):
+    """The capture chosen as the target would be overwritten after the search, as the CLI's
+    calibrate --out refuses."""
+    w = _window(qtbot, tmp_path)
+    before = (tmp_path / "field.csv").read_bytes()
+    assert w.calibrate(str(tmp_path / "field.csv"), rounds=1) is None
+    assert "Save calibrated scenario" in w.status.text() and (tmp_path / "field.csv").read_bytes() == before
+
+
+def test_the_host_plot_draws_each_mechanism_in_the_windows_colour():
+    from vmmemviz.scene import palette as P
+    from vmmemviz.ui.esxtopwindow import HOST_PLOT
+    colour = {label: c for _, label, c in HOST_PLOT}
+    assert (colour["Memctl"], colour["Swap"], colour["PShare saving"]) == \
+        (P.COMMON[P.BALLOON], P.COMMON[P.SWAP], P.COMMON[P.SHARED])
+    assert colour["Zip"] == P.GROUP_COLOURS["zip"]

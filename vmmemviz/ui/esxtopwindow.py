@@ -25,9 +25,9 @@ from .counters import FreeGauge, state_pill
 
 SAVE_CALIBRATED = "Save calibrated scenario"
 
-HOST_PLOT = (("free_mb", "free", "#56B4E9"), ("memctl_curr_mb", "Memctl", "#E69F00"),
-             ("swap_curr_mb", "Swap", "#8C5A3C"), ("zip_zipped_mb", "Zip", "#7FD4C1"),
-             ("pshare_saving_mb", "PShare saving", "#F0E442"))
+HOST_PLOT = (("free_mb", "free", "#56B4E9"), ("memctl_curr_mb", "Memctl", P.GROUP_COLOURS["balloon"]),
+             ("swap_curr_mb", "Swap", P.GROUP_COLOURS["swap"]), ("zip_zipped_mb", "Zip", P.GROUP_COLOURS["zip"]),
+             ("pshare_saving_mb", "PShare saving", P.GROUP_COLOURS["tps"]))     # the mechanisms' colours
 VM_PLOT = ("GRANT", "TCHD", "MCTLSZ", "SWCUR", "CACHEUSD", "SHRD", "ZERO", "SZTGT", "%ACTV")
 TABLE = ("MEMSZ", "GRANT", "TCHD", "%ACTV", "MCTL?", "MCTLSZ", "SWCUR", "CACHEUSD", "ZERO",
          "SHRD", "COWH", "OVHD", "RESV", "LIMIT", "SHARES", "MEMBERS")
@@ -268,7 +268,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
         if not path:
             return None
         try:
-            check_out(path, SAVE_CALIBRATED)
+            check_out(path, SAVE_CALIBRATED, (self.cap.path,))
         except InputError as e:
             self.status.setText(str(e))
             return None
@@ -311,7 +311,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
         bounds = "Within the bounds." if self.calibration.ok else "Not within every bound: see the table."
         try:
             with out_file(path, SAVE_CALIBRATED) as tmp:
-                tmp.write_text(self.calibration.text)
+                tmp.write_text(self.calibration.text, encoding="utf-8")
         except InputError as e:
             self._finish(f"{e}. {bounds} Save it with Save scenario as….")
             return False

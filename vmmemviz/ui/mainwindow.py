@@ -3,8 +3,8 @@
 The model runs in the simulation thread (engine.worker); this window only sends commands
 (play, step, seek, inspect) and shows what comes back through the application state
 (:mod:`vmmemviz.ui.appstate`), which the panels observe. Keys: Space play/pause, Right/Left
-step (through the events the filters show), Shift+Right/Left ten steps, Page Down/Up next /
-previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
+step (through the events the filters show), Shift+Right/Left ten steps, ] / [ faster /
+slower, Page Down/Up next / previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
 Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open (scenarios and
 sessions), Ctrl+S save, Ctrl+Shift+S save session, Ctrl+E export, F1 help.
 """
