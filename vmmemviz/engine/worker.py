@@ -181,16 +181,18 @@ class SimWorker(QtCore.QObject):
             self.rate = self.speed
 
     def auto_rate(self) -> float:
-        """AUTO's events per second: the whole run in about PLAY_S seconds, at least AUTO_MIN.
-        Until the run is simulated to its end, its length is estimated from its events per
-        simulated second so far (a tour of 150 events plays at 4 a second, overcommit's
-        82,000 at about 690, so either is over in two minutes, not one in 6 hours)."""
+        """AUTO's events per second: each simulated second of the run in PLAY_S / duration
+        seconds (the whole run in about PLAY_S), at least AUTO_MIN: a busy second plays fast,
+        a quiet one slowly, and nothing needs the run's length (estimated from its first
+        seconds, a boot's burst made balloon play 9x too fast). Overcommit's 82,000 events play
+        in about two minutes, not six hours; a tour of 150 events one by one."""
         tl = self.timeline
         n = len(tl)
         if not n:
             return float(AUTO_MIN)
-        total = n if tl.finished() else n * tl.sc.duration / (int(tl.log[n - 1]["tick"]) + 1)
-        return max(float(AUTO_MIN), total / PLAY_S)
+        tick = int(tl.log[min(tl.pos, n - 1)]["tick"])          # the second being played
+        events = tl.log.tick_index(tick, "right") - tl.log.tick_index(tick)
+        return max(float(AUTO_MIN), events * tl.sc.duration / PLAY_S)
 
     def inspect(self, ref):
         self._post("inspect", ref)
@@ -243,6 +245,8 @@ class SimWorker(QtCore.QObject):
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
                             (last.counters_pos, last.counters) if reuse else None)
             self._built = now, time.monotonic() - now
+            if self.speed == AUTO:     # what auto plays here at ("]" steps up from it, played or not)
+                self.rate = self.auto_rate()
             if not reuse:
                 self._counted, self._counting = self._built
             self._grew()
