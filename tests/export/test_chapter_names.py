@@ -105,3 +105,14 @@ def test_a_comparison_without_chapter_builds_no_third_run(qapp, tmp_path, monkey
     assert cli._export(cli.parse(["compare-tools", "--at", "50", "--format", "png",
                                   "--out", str(tmp_path / "c.png")])) == 0
     assert made == [] and (tmp_path / "c.png").exists()
+
+
+def test_chapter_names_as_typed(overcommit):
+    """'<->' for '⇄' as a keyboard has it; one line for a scenario without chapters and for
+    a number past the only chapter of a name."""
+    tl, ch = overcommit
+    assert render.find_chapter(tl, "host state LOW <-> hard")[0].title == "Host state low ⇄ hard"
+    with pytest.raises(InputError, match=r"has 1 chapter named 'Overcommitted' \(expected #1\)$"):
+        render.find_chapter(tl, "Overcommitted#2")
+    with pytest.raises(InputError, match=r"^--chapter: .* has no chapters \(the tours have them\)"):
+        render.find_chapter(Timeline(scenario.load("default")), "anything")

@@ -339,12 +339,13 @@ def find_chapter(tl, name: str) -> tuple:
     them ("TITLE · Host state hard"); any case; a unique part of a title of the chapter list will
     do. A name several chapters have is the first of them, ``NAME#N`` the N-th. Simulates to the
     end, but for an authored chapter's whole title (to its end only)."""
-    low = name.strip().lower()
+    low = re.sub(r"\s*<-?>\s*", " ⇄ ", name.strip().lower())     # "low <-> hard" as typed for "low ⇄ hard"
+    if not tl.sc.chapters:
+        raise InputError(f"--chapter: {tl.sc.name} has no chapters (the tours have them); use --at N or --range A:B")
     mine = [c for c in tl.sc.chapters if c.title.lower() == low]
     if len(mine) == 1:
         return mine[0], chapter_span(tl, mine[0])
-    if tl.sc.chapters:                  # only tours get host-state chapters
-        tl.run_to_end()
+    tl.run_to_end()                     # the host-state chapters are known at the end
     chapters = Chapters.of(tl)
     named = chapters.spans(len(tl))
     title, n = low, 1
@@ -357,14 +358,14 @@ def find_chapter(tl, name: str) -> tuple:
         part = [t for t in listed if title in t.lower()]
         if len(part) != 1:
             counts = {t: sum(t == u for _, u, _ in chapters.summary()) for t in (part or listed)}
-            titles = "; ".join(f"{t} ({k} times)" if k > 1 else t for t, k in counts.items()) or "it has none"
+            titles = "; ".join(f"{t} ({k} times)" if k > 1 else t for t, k in counts.items())
             why = "matches several chapters" if part else "is not a chapter"
             raise InputError(f"--chapter: {name!r} {why} of {tl.sc.name} (chapters: {titles}; "
                              "NAME#N for the N-th of a name)")
         same = [(last, c) for _, last, c in named if c.title == part[0]]
     if not 1 <= n <= len(same):
-        raise InputError(f"--chapter: {name!r}: {tl.sc.name} has {len(same)} chapters named "
-                         f"{same[0][1].title!r} (expected #1 to #{len(same)})")
+        raise InputError(f"--chapter: {name!r}: {tl.sc.name} has {len(same)} chapter{'s' * (len(same) > 1)} named "
+                         f"{same[0][1].title!r} (expected " + (f"#1 to #{len(same)})" if len(same) > 1 else "#1)"))
     last, chapter = same[n - 1]
     return chapter, last
 

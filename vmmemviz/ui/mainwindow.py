@@ -328,7 +328,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed = QtWidgets.QComboBox()
         self.speed.addItems([f"{s:g} events/s" if s != AUTO else "auto" for s in SPEEDS])
         self.speed.setToolTip("Events per second while playing; fast speeds skip the animation. auto: "
-                              "the whole run in about two minutes, at least 4 events/s ([ slower, ] faster)")
+                              "every simulated second in the same time, the whole run in about two minutes, at least "
+                              "4 events/s ([ slower, ] faster)")
         self.speed.currentIndexChanged.connect(self.set_speed_index)
         tb.addWidget(self.speed)
         tb.addWidget(QtWidgets.QLabel("  Animation "))
