@@ -7,6 +7,7 @@ from PIL import Image
 from PySide6 import QtWidgets
 from PySide6.QtGui import QColor, QImage
 
+from vmmemviz.engine.chapters import Chapters
 from vmmemviz.engine.worker import build_frame
 from vmmemviz.model.config import scenario
 from vmmemviz.model.core.timeline import Timeline
@@ -29,6 +30,12 @@ class Window(QtWidgets.QMainWindow):
         tl.ensure(pos)
         self.frame = build_frame(tl, pos)
         self.layer_view.set_frame(self.frame)
+        self.tl = tl
+
+    def chapter_list(self) -> list:
+        """As the main window's timeline bar lists them, the whole run simulated."""
+        self.tl.run_to_end()
+        return Chapters.of(self.tl).summary()
 
 
 @pytest.fixture

@@ -328,11 +328,6 @@ def chapter_span(tl, chapter) -> int:
     return position_at(tl, later[0] - 1) if later else tl.run_to_end()
 
 
-def chapter_start(tl, chapter) -> int:
-    """The position where ``chapter`` starts (before its first second's events)."""
-    return position_at(tl, chapter.at - 1) if chapter.at else 0
-
-
 def find_chapter(tl, name: str) -> tuple:
     """(chapter, the position at its end) of ``tl``'s scenario named ``name`` as the window names
     it: an authored chapter, a host state ("Host state hard"), or both as the chapter line shows

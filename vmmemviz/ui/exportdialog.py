@@ -184,12 +184,12 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("Range", rng)
         self.chapter = QtWidgets.QComboBox()
         self.chapter.addItem("Events as set above", None)
-        for i, c in enumerate(self.win.scenario.chapters):
-            self.chapter.addItem(f"{c.title} (from {c.at} s)", i)
+        self._chapters = self.win.chapter_list()      # as the window lists them, host states too
+        for k, (first, title, _) in enumerate(self._chapters):
+            self.chapter.addItem(f"{title} (from event {first:,})", k)
         self.chapter.setToolTip("Animate one chapter of the tour: from its start to its end")
         self.chapter.currentIndexChanged.connect(self._pick_chapter)
-        self._chapter_tl = None
-        if self.win.scenario.chapters:
+        if self._chapters:
             form.addRow("Chapter", self.chapter)
 
         out = QtWidgets.QHBoxLayout()
@@ -241,18 +241,15 @@ class ExportDialog(QtWidgets.QDialog):
             self.path.setText(str(p.with_name(stem + SUFFIX[self.fmt()])))
 
     def _pick_chapter(self, *_):
-        """Set the range to the chosen chapter, from its start to its end, and its title."""
-        i = self.chapter.currentData()
-        if i is None:
+        """Set the range to the chosen chapter, from before its first event to before the next
+        chapter's (the last: to the events known), and its title."""
+        k = self.chapter.currentData()
+        if k is None:
             return
-        from vmmemviz.model.core.timeline import Timeline
-        c = self.win.scenario.chapters[i]
-        if self._chapter_tl is None:          # the scenario's own timeline, simulated as far as asked
-            self._chapter_tl = Timeline(self.win.scenario)
-        start, end = render.chapter_start(self._chapter_tl, c), render.chapter_span(self._chapter_tl, c)
-        self.start.setValue(start)
-        self.end.setValue(end)
-        self.title.setText(c.title)
+        first, title, _ = self._chapters[k]
+        self.start.setValue(first - 1)
+        self.end.setValue(self._chapters[k + 1][0] - 1 if k + 1 < len(self._chapters) else self.win.frame.total)
+        self.title.setText(title)
 
     def _browse(self):
         if self.fmt() == "frames":

@@ -749,6 +749,11 @@ class MainWindow(QtWidgets.QMainWindow):
         for panel in (self.counters, self.plots, self.events):
             self._after_paint.post(lambda panel=panel, f=self.frame: panel.show_frame(f))
 
+    def chapter_list(self) -> list:
+        """The chapters as the timeline bar lists them: (position of its first event, title,
+        text), the host states' too (the export dialog's chapter picker)."""
+        return list(self.timeline_bar.summary.get("chapters", ()))
+
     def _summary(self, summary):
         """The log grew in the background: the event list, the status bar and the chapter line
         follow (its "chapter k of n" counts this summary's chapters, which may come after the
