@@ -539,3 +539,43 @@ def test_a_label_takes_its_short_name_at_a_readable_size_before_its_whole_title_
     assert QtGui.QFontMetricsF(tiny).horizontalAdvance("db01 / postgres") <= room
     text, px = L._fitted("db01 / postgres  ·  18 MiB", "db01 / postgres", "postgres", "", font.toString(), room)
     assert text == "postgres" and px >= L.READABLE_PX
+
+
+def test_an_arrow_label_keeps_off_the_row_headings(qtbot, tl):
+    """Balloon's "10 pages" label lay over "Guest physical memory (per VM)": the headings are
+    obstacles like the grids. Each heading's line lies above its row's band labels, across the
+    picture, and a label whose arrow passes through it is placed off it where there is room."""
+    from vmmemviz.paint.arrows import place_labels
+    from vmmemviz.paint.labels import heading_rects, row_tops
+    bands = build_frame(tl, 200).bands
+    heads = heading_rects(bands)
+    lab = B.label_height(int(max(b.x + b.cols for b in bands)))
+    assert len(heads) == len(row_tops(bands)) == 4
+    for r, top in zip(heads, row_tops(bands).values()):
+        assert r.bottom() <= top - lab + 1e-9 and r.left() <= min(b.x for b in bands) and \
+            r.right() >= max(b.x + b.cols for b in bands) - 1e-9
+    gp = heads[list(row_tops(bands)).index("gp")]
+    on = QtCore.QPointF(gp.left() + 40, gp.center().y())
+    box, = place_labels([[on]], [(30, 4)], _scene_rect(bands), heads)
+    assert not box.intersects(gp)
+
+
+def test_a_painted_arrow_label_is_placed_off_the_headings_too(qtbot, tl, monkeypatch):
+    from vmmemviz.paint import arrows as A
+    from vmmemviz.paint.labels import row_tops
+    pos = next(p for p in range(1, 300) if any(a.label for a in build_frame(tl, p).arrows))
+    seen, place = [], A.place_labels
+    monkeypatch.setattr(A, "place_labels", lambda anchors, sizes, bounds=None, grids=():
+                        seen.append(len(grids)) or place(anchors, sizes, bounds, grids))
+    v = LayerView()
+    qtbot.addWidget(v)
+    v.resize(900, 600)
+    f = build_frame(tl, pos)
+    v.set_frame(f)
+    v.grab()
+    assert seen and seen[-1] == len(f.bands) + len(row_tops(f.bands))     # the grids, and the headings
+
+
+def _scene_rect(bands):
+    x, y, w, h = B.scene_rect(bands)
+    return QtCore.QRectF(x, y, w, h)

@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtGui
 from ..scene import bands as B
 from ..scene import palette as P
 from .grid import lod_of
+from .labels import heading_rects
 
 WIDTH_PX = {"translate": 1.3, "shortcut": 1.6, "chain": 2.5, "mark": 2.0}
 LABELS_MAX = 8       # more arrows than this (a bundle while playing): no labels
@@ -191,10 +192,11 @@ class ArrowPainter:
             painter.setPen(QtGui.QPen(QtGui.QColor(P.THEMES[self.theme]["bg"]), 1.0 * px))
             painter.setBrush(arrow_colour(kind, self.theme))
             painter.drawEllipse(P_(x, y), 4 * px, 4 * px)
-        if labels:              # off the grids and the band labels over them, where there is room
-            lab = B.label_height(int(max(b.x + b.cols for b in self.bands.values())))
+        if labels:              # off the grids, the band labels and the row headings, where there is room
+            bands = list(self.bands.values())
+            lab = B.label_height(int(max(b.x + b.cols for b in bands)))
             self._labels(painter, labels, bounds, [QtCore.QRectF(b.x, b.y - lab, b.cols, b.rows + lab)
-                                                   for b in self.bands.values()])
+                                                   for b in bands] + heading_rects(bands))
         painter.restore()
 
     def _split(self, painter, a, p: float, lod: float) -> None:

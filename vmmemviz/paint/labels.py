@@ -30,6 +30,23 @@ def row_of(band) -> str:
     return "store" if B.is_store(band) else band.layer
 
 
+def row_tops(bands) -> dict:
+    """{row: the top of its highest band}: its heading is the line above that band's label."""
+    tops = {}
+    for b in bands:
+        tops[row_of(b)] = min(tops.get(row_of(b), b.y), b.y)
+    return tops
+
+
+def heading_rects(bands) -> list:
+    """Scene rects of the rows' heading lines, the picture's width each (what an arrow's label
+    keeps off, as it keeps off the grids)."""
+    lab = B.label_height(int(max(b.x + b.cols for b in bands)))
+    x0 = min(b.x for b in bands)
+    w = max(b.x + b.cols for b in bands) - x0
+    return [QtCore.QRectF(x0, y - 2 * lab, w, lab) for y in row_tops(bands).values()]
+
+
 def size_text(cells: int, kib: int = 4) -> str:
     mb = cells * kib / 1024
     if mb >= 1024:
@@ -233,9 +250,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
         bold = QtGui.QFont(font)
         bold.setBold(True)
         bold.setPixelSize(px + 2)
-        heads = {}
-        for b in bands:                    # each row of bands has a heading: its layer
-            heads[row_of(b)] = min(heads.get(row_of(b), b.y), b.y)
+        heads = row_tops(bands)            # each row of bands has a heading: its layer
         fm_b = QtGui.QFontMetricsF(bold)
         for row, y in heads.items():
             p = xf.map(QtCore.QPointF(0, y - lab))
