@@ -456,10 +456,3 @@ def test_negative_free_memory_says_nothing_of_the_kernel_state_numbering(tmp_pat
                     '"11/27/2026 08:00:00","-1","100","3","1024"\r\n"11/27/2026 08:00:01","50","100","3","1024"\r\n')
     assert cli.main(["esxtop", str(path), "--json"]) == 0, capsys.readouterr().err
     assert '"state": "hard"' in capsys.readouterr().out     # 3 read as ESXi 6.x hard: 50 MB is 50% of minFree
-
-
-def test_a_chapter_after_the_last_second_is_refused():
-    """A chapter the run never reaches would be in no list the window shows, nor one export finds."""
-    late = 'duration = 20\nchapter = [{at = 0, title = "first"}, {at = 20, title = "never"}]'
-    bad("chapter[1].at: expected a second below duration (20), which the run reaches, got 20", top=late)
-    scenario.parse(BASE.format(top=late.replace("at = 20", "at = 19"), host="", vm="", proc=""), "s.toml")
