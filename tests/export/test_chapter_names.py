@@ -116,3 +116,14 @@ def test_chapter_names_as_typed(overcommit):
         render.find_chapter(tl, "Overcommitted#2")
     with pytest.raises(InputError, match=r"^--chapter: .* has no chapters \(the tours have them\)"):
         render.find_chapter(Timeline(scenario.load("default")), "anything")
+
+
+def test_a_chapter_the_run_never_reaches_is_one_line():
+    """A comparison's --compare-set duration=20 may leave a tour's chapters past its end: one
+    line names when the chapter begins and when the run ends (the still drew the run's end
+    under that chapter's caption)."""
+    from vmmemviz.model.config import compare
+    _, sc, _ = compare.pair(scenario.load("tps"), ["duration=20"])
+    late = next(c for c in sc.chapters if c.at >= 20)
+    with pytest.raises(InputError, match=rf"^--chapter: '{late.title}' begins at {late.at} s, after the last second"):
+        render.find_chapter(Timeline(sc), late.title)

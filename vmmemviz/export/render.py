@@ -338,6 +338,9 @@ def find_chapter(tl, name: str) -> tuple:
     if not tl.sc.chapters:
         raise InputError(f"--chapter: {tl.sc.name} has no chapters (the tours have them); use --at N or --range A:B")
     mine = [c for c in tl.sc.chapters if c.title.lower() == low]
+    if len(mine) == 1 and mine[0].at >= tl.sc.duration:     # (a comparison's run B may be shorter)
+        raise InputError(f"--chapter: {name!r} begins at {mine[0].at} s, after the last second of "
+                         f"{tl.sc.name} ({tl.sc.duration - 1} s)")
     if len(mine) == 1:
         return mine[0], chapter_span(tl, mine[0])
     tl.run_to_end()                     # the host-state chapters are known at the end
