@@ -127,3 +127,15 @@ def test_a_chapter_the_run_never_reaches_is_one_line():
     late = next(c for c in sc.chapters if c.at >= 20)
     with pytest.raises(InputError, match=rf"^--chapter: '{late.title}' begins at {late.at} s, after the last second"):
         render.find_chapter(Timeline(sc), late.title)
+
+
+def test_an_animation_footer_names_the_chapter_as_the_window_does(qapp, overcommit):
+    """The footer named only the authored chapter: over a host state change it said
+    'Overcommitted' where the window's chapter line said 'Overcommitted · Host state clear'."""
+    tl, ch = overcommit
+    first = next(p for p, t, _ in ch.summary() if t == "Host state clear")
+    stage = render.Stage(scenario.load("overcommit"))
+    stage.tl.ensure(first + 1)                     # as an export of --range simulates: that far only
+    for pos in (first - 1, first):
+        assert stage.show(pos).chapter.title == ch.at(pos).title      # what the footer names
+    assert ch.at(first).title == "Overcommitted · Host state clear" and ch.at(first - 1).title == "Overcommitted"
