@@ -139,3 +139,14 @@ def test_an_animation_footer_names_the_chapter_as_the_window_does(qapp, overcomm
     for pos in (first - 1, first):
         assert stage.show(pos).chapter.title == ch.at(pos).title      # what the footer names
     assert ch.at(first).title == "Overcommitted · Host state clear" and ch.at(first - 1).title == "Overcommitted"
+
+
+def test_a_comparison_names_run_a_s_chapter_as_the_window_does(qapp):
+    """Its caption and footers named only the authored chapter of the second."""
+    from vmmemviz.model.config import compare
+    a, b, what = compare.pair(scenario.load("compare-idletax"))
+    stage = XC.CompareStage(a, b, what)
+    stage.show(15)
+    pos = stage.frames[0].pos
+    own = Chapters.of(stage.ta).at(pos)
+    assert "Host state" in own.title and stage.caption().startswith(f"{own.title}: ")

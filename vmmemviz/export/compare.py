@@ -21,7 +21,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from vmmemviz.model.config.compare import run_labels
 from vmmemviz.model.core.timeline import Timeline
-from ..engine.frame import build_frame, chapter_at
+from ..engine.chapters import Chapters
+from ..engine.frame import build_frame
 from ..errors import InputError
 from ..paint.picture import fit_rect
 from ..scene import bands as B
@@ -86,7 +87,8 @@ class CompareStage:
         self.opts = opts or R.FigureOptions()
         self.ta, self.tb = Timeline(a), Timeline(b)
         self.tick = None
-        self.chapter = None             # a still's chapter (else the authored one of its second)
+        self.chapter = None             # a still's chapter (else run A's, as the window names it)
+        self.chapters = Chapters(a)
         self.frames = self.diff = self.body = None
 
     # -- time ---------------------------------------------------------------------------------
@@ -159,8 +161,16 @@ class CompareStage:
         only = "".join(f"; only in {run}: {', '.join(n)}" for run, n in (("A", d["only_a"]), ("B", d["only_b"])) if n)
         text = (f"After {self.tick + 1} s (A: {fa.pos:,} events, B: {fb.pos:,}): {d['pages']:,} pages differ "
                 f"between the runs (outlined), {d['layers'].get('mp', 0):,} of them machine pages{only}.")
-        chapter = self.chapter or chapter_at(self.a, self.tick)
+        chapter = self._chapter()
         return f"{chapter.title}: {chapter.text}\n{text}" if chapter is not None and chapter.text else text
+
+    def _chapter(self):
+        """A still's chapter, else run A's where it is shown, as the window's chapter line names
+        it (engine.chapters: the host state too)."""
+        if self.chapter is not None:
+            return self.chapter
+        self.chapters.update(self.ta.log.snapshot())
+        return self.chapters.at(self.frames[0].pos)
 
     # -- files --------------------------------------------------------------------------------
     def write_still(self, path, fmt: str, tick: int) -> None:
@@ -177,14 +187,14 @@ class CompareStage:
         if opts.caption:          # room for the longest chapter text above the last line
             w = R.layout(opts, body.aspect(opts.band)).width - 2 * R.MARGIN
             last = self.caption().rsplit("\n", 1)[-1]
-            texts = [last, *(f"{c.title}: {c.text}\n{last}" for c in self.a.chapters)]
+            texts = [last, *(f"{c.title}: {c.text}\n{last}" for c in self.a.chapters + Chapters.longest(self.a))]
             cap = max(R.text_height(R.font("caption"), t, w) for t in texts)
         page = R.layout(opts, body.aspect(opts.band), legend, "", R.Footer("", 0), cap, body.header(opts.band))
 
         def render(shot) -> QImage:
             body = self.show(shot.pos, shot.progress, shot.pos - 1 if shot.pos > t0 else None)
             fa, fb = self.frames
-            chapter = chapter_at(self.a, shot.pos)
+            chapter = self._chapter()
             foot = R.Footer(f"{shot.pos + 1} s · A event {fa.pos} · B event {fb.pos}"
                             + (f" · {chapter.title}" if chapter is not None else ""),
                             (shot.pos - 1 + shot.progress - t0) / max(1, t1 - t0))
