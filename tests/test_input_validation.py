@@ -456,3 +456,11 @@ def test_negative_free_memory_says_nothing_of_the_kernel_state_numbering(tmp_pat
                     '"11/27/2026 08:00:00","-1","100","3","1024"\r\n"11/27/2026 08:00:01","50","100","3","1024"\r\n')
     assert cli.main(["esxtop", str(path), "--json"]) == 0, capsys.readouterr().err
     assert '"state": "hard"' in capsys.readouterr().out     # 3 read as ESXi 6.x hard: 50 MB is 50% of minFree
+
+
+def test_a_chapter_text_wrapped_in_the_file_is_one_paragraph():
+    """Exported captions kept the file's line breaks (compare-idletax's caption broke its lines at
+    90 characters inside a 1,200-pixel-wide text); a blank line is a new paragraph."""
+    top = 'chapter = [{at = 0, title = "t", text = """one two\nthree  \n  four\n\nnext"""}]'
+    sc = scenario.parse(BASE.format(top=top, host="", vm="", proc=""), "s.toml")
+    assert sc.chapters[0].text == "one two three four\n\nnext"

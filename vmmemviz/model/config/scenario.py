@@ -72,7 +72,7 @@ import os
 import re
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vmmemviz.assets import asset
@@ -274,6 +274,13 @@ class Chapter:
     at: int
     title: str
     text: str = ""
+
+
+def _reflowed(c: Chapter) -> Chapter:
+    """A chapter whose text's single line breaks (a TOML multi-line string wrapped to fit the
+    file) are spaces: the window and the figures wrap it to their own width. A blank line
+    stays: a new paragraph."""
+    return replace(c, text=re.sub(r"[ \t]*(?<!\n)\n(?!\n)[ \t]*", " ", c.text.strip()))
 
 
 @dataclass
@@ -660,7 +667,7 @@ def parse(text: str, src: str = "<scenario>") -> Scenario:
     ck = _Check(src)
     d = ck.table("", SCHEMA, doc)
     vms = _vms(ck, d["vm"])
-    chapters = [Chapter(**ck.table(f"chapter[{i}]", CHAPTER, c)) for i, c in enumerate(d["chapter"])]
+    chapters = [_reflowed(Chapter(**ck.table(f"chapter[{i}]", CHAPTER, c))) for i, c in enumerate(d["chapter"])]
     h = d["host"]
     sc = Scenario(
         name=d["name"] if d["name"] is not None else Path(src).stem,
