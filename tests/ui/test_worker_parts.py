@@ -132,3 +132,26 @@ def test_the_timeline_summary_is_sent_again_only_when_the_log_changed(monkeypatc
     w.ack()
     w._play()
     assert len(sent) == 2
+
+
+def test_speed_and_play_reach_the_worker_as_commands(qtbot):
+    """The window wrote the worker's speed, rate and playing from its own thread and read its
+    rate back: now they are posted and served in the worker's thread (this one here, so what
+    happens before the event loop runs is deterministic), and the frames carry the rate."""
+    w = W.SimWorker(scenario.load("translation"))
+    frames = []
+
+    def shown(f):                   # as the window does once it has painted a frame
+        frames.append(f)
+        w.ack()
+    w.frameReady.connect(shown)
+    w.start()
+    try:
+        qtbot.waitUntil(lambda: bool(frames), timeout=10000)
+        w.set_speed(8)
+        w.set_playing(True)
+        assert (w.speed, w.playing) == (W.AUTO, False)        # nothing written from the caller
+        qtbot.waitUntil(lambda: (w.speed, w.playing) == (8, True), timeout=5000)
+        qtbot.waitUntil(lambda: frames[-1].rate == 8 and frames[-1].pos > 0, timeout=5000)
+    finally:
+        w.stop()

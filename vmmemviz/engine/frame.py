@@ -45,6 +45,7 @@ class Frame:
     changes: dict | None = None         # {band key: flat indices, may repeat (None: all)} since base;
     base: int | None = None             # None: every band is new
     counters_pos: int | None = None     # the position ``counters`` describe (pos, or earlier while playing)
+    rate: float | None = None           # events per second playing goes at here (the worker's speed, or auto's)
 
 
 STEP_ARROWS_MAX = 4096     # a jump longer than this shows only the last event's arrows

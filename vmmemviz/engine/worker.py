@@ -167,7 +167,6 @@ class SimWorker(QtCore.QObject):
         self._wake.emit()
 
     def set_playing(self, on: bool):
-        self.playing = on
         self._post("play", on)
 
     def set_aspect(self, aspect: float):
@@ -175,10 +174,8 @@ class SimWorker(QtCore.QObject):
         self._post("aspect", float(aspect))
 
     def set_speed(self, events_per_s: float):
-        """Events per second while playing; AUTO (0): ``auto_rate``, as the run grows."""
-        self.speed = AUTO if events_per_s == AUTO else max(0.1, float(events_per_s))
-        if self.speed != AUTO:
-            self.rate = self.speed
+        """Events per second while playing; AUTO (0): ``auto_rate``, as the run goes."""
+        self._post("speed", AUTO if events_per_s == AUTO else max(0.1, float(events_per_s)))
 
     def auto_rate(self) -> float:
         """AUTO's events per second: each simulated second of the run in PLAY_S / duration
@@ -250,8 +247,8 @@ class SimWorker(QtCore.QObject):
             if not reuse:
                 self._counted, self._counting = self._built
             self._grew()
-            if self.chapters.auto:
-                f = dataclasses.replace(f, chapter=self.chapters.at(f.pos))
+            f = dataclasses.replace(f, rate=self.rate, chapter=self.chapters.at(f.pos) if self.chapters.auto
+                                    else f.chapter)
         except Exception as e:
             self._fail(e)
             return
@@ -329,6 +326,12 @@ class SimWorker(QtCore.QObject):
     def _serve_cmds(self, cmds):
         if "aspect" in cmds:
             self.aspect = cmds["aspect"]
+        if "speed" in cmds:
+            self.speed = cmds["speed"]
+            if self.speed != AUTO:
+                self.rate = self.speed
+        if "play" in cmds:
+            self.playing = cmds["play"]
         if "load" in cmds:
             self._load(*cmds["load"])
         tl = self.timeline

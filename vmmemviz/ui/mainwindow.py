@@ -43,7 +43,7 @@ from .timelinebar import TimelineBar
 from . import help as H
 from . import session as SE
 from ..engine.chapters import Chapters
-from ..engine.worker import AUTO, Engine
+from ..engine.worker import AUTO, AUTO_MIN, Engine
 
 ORG = "vmmemviz"
 RECENT_MAX = 8
@@ -484,7 +484,7 @@ class MainWindow(QtWidgets.QMainWindow):
         the rate auto plays at (auto itself is chosen in the box)."""
         i = self.speed.currentIndex()
         if SPEEDS[i] == AUTO:
-            rate = self.worker.rate
+            rate = self.frame.rate if self.frame is not None and self.frame.rate else AUTO_MIN
             near = [k for k in range(1, len(SPEEDS)) if (SPEEDS[k] > rate if step > 0 else SPEEDS[k] < rate)]
             i = (near[0] if step > 0 else near[-1]) if near else (len(SPEEDS) - 1 if step > 0 else 1)
         else:
@@ -690,7 +690,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._pending == frame.pos:
             self._pending = None
         step = prev is not None and abs(frame.pos - prev.pos) == 1
-        fast = (self.playing and 1000.0 / self.worker.rate < self.anim_ms * 1.2) or \
+        fast = (self.playing and 1000.0 / (frame.rate or AUTO_MIN) < self.anim_ms * 1.2) or \
             (not self.playing and time.monotonic() - self._last_step < self.anim_ms / 1000.0 * 0.5 and
              prev is not None and self.animation.state() == QtCore.QAbstractAnimation.State.Running)
         animate = step and not fast and self.anim_ms > 0 and bool(frame.arrows)
