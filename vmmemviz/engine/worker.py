@@ -386,6 +386,10 @@ class SimWorker(QtCore.QObject):
             self.described.emit(ref, text)
 
     def _tick(self):
+        with self._lock:
+            pending = bool(self._cmds)
+        if pending:                 # a command posted before this tick (a pause) goes first
+            self._serve()
         if self.timeline is None:
             return
         try:
