@@ -39,12 +39,11 @@ def row_tops(bands) -> dict:
 
 
 def heading_rects(bands) -> list:
-    """Scene rects of the rows' heading lines, the picture's width each (what an arrow's label
-    keeps off, as it keeps off the grids)."""
-    lab = B.label_height(int(max(b.x + b.cols for b in bands)))
-    x0 = min(b.x for b in bands)
-    w = max(b.x + b.cols for b in bands) - x0
-    return [QtCore.QRectF(x0, y - 2 * lab, w, lab) for y in row_tops(bands).values()]
+    """Scene rects of the rows' heading lines, the picture's width each, in ``row_tops``'
+    order: where ``paint_labels`` writes them, and what an arrow's label keeps off."""
+    width = max(b.x + b.cols for b in bands)
+    lab = B.label_height(int(width))
+    return [QtCore.QRectF(0, y - 2 * lab, width, lab) for y in row_tops(bands).values()]
 
 
 def size_text(cells: int, kib: int = 4) -> str:
@@ -252,7 +251,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
         bold.setPixelSize(px + 2)
         heads = row_tops(bands)            # each row of bands has a heading: its layer
         fm_b = QtGui.QFontMetricsF(bold)
-        for row, y in heads.items():
+        for (row, y), head in zip(heads.items(), heading_rects(bands)):
             p = xf.map(QtCore.QPointF(0, y - lab))
             base = p.y() - fm_b.descent() - 2
             if row == "gp" and two:        # over the two lines of VM names
@@ -268,7 +267,7 @@ def paint_labels(painter: QtGui.QPainter, bands, theme: str, headings: bool = Tr
             painter.setFont(bold)
             painter.setPen(QtGui.QColor(t["fg"]))
             painter.drawText(QtCore.QPointF(p.x(), base), title)
-            out.append((QtCore.QRectF(0, y - 2 * lab, width, lab), LAYER_TITLES[row]))
+            out.append((head, LAYER_TITLES[row]))
             if runs:
                 end = p.x() + fm_b.horizontalAdvance(title)
                 out[:0] = _paint_groups(painter, runs, font, xf, base, end, lab,
