@@ -101,10 +101,10 @@ def writing(path, what: str):
 
 
 @contextmanager
-def out_file(path, what: str):
-    """``atomic_file`` checked first (``check_out``), and any error writing it one line naming
-    ``what`` (``writing``): the target is left as it was."""
-    check_out(path, what)
+def out_file(path, what: str, inputs=()):
+    """``atomic_file`` checked first (``check_out``, against the files ``inputs`` too), and any
+    error writing it one line naming ``what`` (``writing``): the target is left as it was."""
+    check_out(path, what, inputs)
     with writing(path, what), atomic_file(path) as tmp:
         yield tmp
 

@@ -146,6 +146,8 @@ def test_calibration_kept_when_its_file_cannot_be_written(qtbot, wait_worker, tm
     again = tmp_path / "again.toml"
     assert w.save_calibrated(str(again))
     assert tomllib.loads(again.read_text())["vm"] and "Saved" in w.status.text()
+    before = cap.read_bytes()                     # Save scenario as… onto the capture: refused as Calibrate does
+    assert not w.save_calibrated(str(cap)) and "is the input" in w.status.text() and cap.read_bytes() == before
 
 
 def test_calibrate_onto_its_own_capture_is_refused(qtbot, tmp_path):

@@ -263,8 +263,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
     def calibrate(self, path: str | None = None, rounds: int = 8, scale: float | None = None):
         """Ask where to save, then search in a thread; the result is saved and shown."""
         if not path:
-            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save calibrated scenario",
-                                                            "calibrated.vmmemviz.toml", "Scenarios (*.toml)")
+            path = self._ask_path()
         if not path:
             return None
         try:
@@ -310,7 +309,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
         line in the status bar, and the calibration stays to be saved elsewhere."""
         bounds = "Within the bounds." if self.calibration.ok else "Not within every bound: see the table."
         try:
-            with out_file(path, SAVE_CALIBRATED) as tmp:
+            with out_file(path, SAVE_CALIBRATED, (self.cap.path,)) as tmp:
                 tmp.write_text(self.calibration.text, encoding="utf-8")
         except InputError as e:
             self._finish(f"{e}. {bounds} Save it with Save scenario as….")
@@ -318,9 +317,13 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self._finish(f"Saved {path}. {bounds}")
         return True
 
+    def _ask_path(self) -> str:
+        """Where to save the calibrated scenario ("" when cancelled)."""
+        return QtWidgets.QFileDialog.getSaveFileName(self, SAVE_CALIBRATED, "calibrated.vmmemviz.toml",
+                                                     "Scenarios (*.toml)")[0]
+
     def _save_as(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, SAVE_CALIBRATED, "calibrated.vmmemviz.toml",
-                                                        "Scenarios (*.toml)")
+        path = self._ask_path()
         if path:
             self.save_calibrated(path)
 
