@@ -4,9 +4,9 @@ The model runs in the simulation thread (engine.worker); this window only sends 
 (play, step, seek, inspect) and shows what comes back through the application state
 (:mod:`vmmemviz.ui.appstate`), which the panels observe. Keys: Space play/pause, Right/Left
 step (through the events the filters show), Shift+Right/Left ten steps, ] / [ faster /
-slower, Page Down/Up next / previous chapter, Ctrl+Right/Left next / previous event of the current kind, Home/End,
-Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open (scenarios and
-sessions), Ctrl+S save, Ctrl+Shift+S save session, Ctrl+E export, F1 help.
+slower, Page Down/Up next / previous chapter, Ctrl+Right/Left next / previous event of the
+current kind, Home/End, Ctrl+F search the events, Esc keys back to the picture, Ctrl+O open
+(scenarios and sessions), Ctrl+S save, Ctrl+Shift+S save session, Ctrl+E export, F1 help.
 """
 from __future__ import annotations
 
@@ -329,7 +329,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed.addItems([f"{s:g} events/s" if s != AUTO else "auto" for s in SPEEDS])
         self.speed.setToolTip("Events per second while playing; fast speeds skip the animation. auto: "
                               "every simulated second in the same time, the whole run in about two minutes, at least "
-                              "4 events/s ([ slower, ] faster)")
+                              f"{AUTO_MIN} events/s ([ slower, ] faster)")
         self.speed.currentIndexChanged.connect(self.set_speed_index)
         tb.addWidget(self.speed)
         tb.addWidget(QtWidgets.QLabel("  Animation "))
