@@ -78,8 +78,9 @@ class Chapters:
         return chapters
 
     def update(self, log: LogSnapshot) -> bool:
-        """Place the chapters the rows since the last call reach; True if a state change or an
-        authored chapter was added (a change may join the last episode: ``placed`` can shrink)."""
+        """Place the chapters the rows since the last call reach (``log``: a snapshot, or the
+        live EventLog in the thread that grows it); True if a state change or an authored
+        chapter was added (a change may join the last episode: ``placed`` can shrink)."""
         n = len(log)
         if n <= self.scanned:
             return False

@@ -65,11 +65,12 @@ def chapter_at(scenario, tick: int):
 
 
 def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: float = B.ASPECT,
-                builder: BandBuilder | None = None, counters: tuple | None = None) -> Frame:
+                builder: BandBuilder | None = None, counters: tuple | None = None, chapters=None) -> Frame:
     """The Frame at ``pos`` (seeks the timeline's view); arrows of the events prev..pos;
     bands laid out for a picture of about ``aspect`` (width / height), from ``builder``'s
     last ones when given; ``counters``: (position, counters) to pass on instead of computing
-    them."""
+    them; ``chapters``: the timeline's ``engine.chapters.Chapters``, placed as far as its log
+    goes, for the chapter as the window's chapter line names it (else the authored one)."""
     timeline.seek(pos)
     pos = timeline.pos
     state = timeline.view
@@ -90,13 +91,15 @@ def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: f
     lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
     arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
     tick = int(row["tick"]) if row is not None else 0
+    if chapters is not None:
+        chapters.update(timeline.log)
     return Frame(
         pos=pos, total=len(timeline), finished=timeline.finished(), tick=tick,
         event=row.copy() if row is not None else None,
         kind=kind.name if kind else None, group=kind.group if kind else None,
         narration=E.narrate(row, names) if row is not None else
         f"{timeline.sc.name}: press Space to play, Right to step one event.",
-        chapter=chapter_at(timeline.sc, tick), vm_names=names,
+        chapter=chapter_at(timeline.sc, tick) if chapters is None else chapters.at(pos), vm_names=names,
         counters=counts, counters_pos=counters_pos,
         history=tuple(h for h in timeline.history if pos and h["tick"] <= tick),
         bands=bands, arrows=arrows, changes=changes, base=base if changes is not None else None)

@@ -51,7 +51,7 @@ PLAY_SLICE_S = 0.004       # ... while playing: the UI thread paints, and both n
 COUNTERS_EVERY_S = 0.2     # while playing, counters are computed at most this often (the panels' pace)
 COUNTERS_COST = 5          # ... and at host scale (a second a pass) at most a fifth of the time
 END_FRAME_COST = 3         # going to the end, frames take at most a third of the time (host scale)
-AUTO = 0                   # speed: play the whole run in about PLAY_S seconds (``SimWorker.rate``)
+AUTO = 0                   # speed: play the whole run in about PLAY_S seconds (``SimWorker.auto_rate``)
 PLAY_S = 120               # ... two minutes: the tours run 150 to 82,000 events over 14 to 150 simulated s
 AUTO_MIN = 4               # ... and never slower than this (a short tour: its events still animate one by one)
 SPLIT_PAGES = 1 << 22      # on a host of this many machine pages (16 GiB) or more, a move shows its
@@ -109,7 +109,6 @@ class SimWorker(QtCore.QObject):
         self._inflight = False
         self.playing = False
         self.speed = AUTO             # events per second while playing, or AUTO
-        self.rate = float(AUTO_MIN)   # events per second the last play step went at (the window reads it)
         self.timeline = None
         self.chapters = None
         self.builder = None
@@ -177,6 +176,11 @@ class SimWorker(QtCore.QObject):
         """Events per second while playing; AUTO (0): ``auto_rate``, as the run goes."""
         self._post("speed", AUTO if events_per_s == AUTO else max(0.1, float(events_per_s)))
 
+    def rate(self) -> float:
+        """Events per second playing goes at now: the speed, or auto's here (each frame says
+        it: "]" steps up from auto's, played or not)."""
+        return self.auto_rate() if self.speed == AUTO else self.speed
+
     def auto_rate(self) -> float:
         """AUTO's events per second: each simulated second of the run in PLAY_S / duration
         seconds (the whole run in about PLAY_S), at least AUTO_MIN: a busy second plays fast,
@@ -240,15 +244,12 @@ class SimWorker(QtCore.QObject):
                 now - self._counted < max(COUNTERS_EVERY_S, COUNTERS_COST * self._counting) or
                 split and self.timeline.sim.state.host.n_mpn >= SPLIT_PAGES)
             f = build_frame(self.timeline, pos, prev, self.aspect, self.builder,
-                            (last.counters_pos, last.counters) if reuse else None)
+                            (last.counters_pos, last.counters) if reuse else None, self.chapters)
             self._built = now, time.monotonic() - now
-            if self.speed == AUTO:     # what auto plays here at ("]" steps up from it, played or not)
-                self.rate = self.auto_rate()
             if not reuse:
                 self._counted, self._counting = self._built
             self._grew()
-            f = dataclasses.replace(f, rate=self.rate, chapter=self.chapters.at(f.pos) if self.chapters.auto
-                                    else f.chapter)
+            f = dataclasses.replace(f, rate=self.rate())
         except Exception as e:
             self._fail(e)
             return
@@ -328,8 +329,6 @@ class SimWorker(QtCore.QObject):
             self.aspect = cmds["aspect"]
         if "speed" in cmds:
             self.speed = cmds["speed"]
-            if self.speed != AUTO:
-                self.rate = self.speed
         if "play" in cmds:
             self.playing = cmds["play"]
         if "load" in cmds:
@@ -402,8 +401,7 @@ class SimWorker(QtCore.QObject):
         now = time.monotonic()
         dt, self._last = now - self._last, now
         if self.playing:
-            self.rate = self.auto_rate() if self.speed == AUTO else self.speed
-            self._play_pos += self.rate * dt
+            self._play_pos += self.rate() * dt
             if int(self._play_pos) > len(tl) and not tl.finished() and tl.pos >= len(tl):
                 self._simulate(SLICE_S)   # once the events known are shown: frames keep coming
                 #                           while a host-scale tick (seconds) runs

@@ -125,7 +125,7 @@ class CompareStage:
             fr = []
             for tl in (self.ta, self.tb):
                 p0 = D.position_at(tl, prev) if prev is not None else None
-                fr.append(build_frame(tl, D.position_at(tl, tick), p0))
+                fr.append(build_frame(tl, D.position_at(tl, tick), p0, chapters=self.chapters if tl is self.ta else None))
             self.frames, self.tick = tuple(fr), tick
             self.diff = D.diff_frames(*fr)
             fa, fb = fr
@@ -167,10 +167,7 @@ class CompareStage:
     def _chapter(self):
         """A still's chapter, else run A's where it is shown, as the window's chapter line names
         it (engine.chapters: the host state too)."""
-        if self.chapter is not None:
-            return self.chapter
-        self.chapters.update(self.ta.log.snapshot())
-        return self.chapters.at(self.frames[0].pos)
+        return self.chapter if self.chapter is not None else self.frames[0].chapter
 
     # -- files --------------------------------------------------------------------------------
     def write_still(self, path, fmt: str, tick: int) -> None:

@@ -12,7 +12,7 @@ the window's, and their legend names only the colours they show.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QBuffer, QIODevice, QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QTextOption
@@ -389,9 +389,7 @@ class Stage:
     def show(self, pos: int, progress: float = 1.0):
         """Put the picture at ``pos`` (``progress`` into the transition from pos - 1); the Frame."""
         if self.frame is None or self.frame.pos != pos:
-            self.frame = build_frame(self.tl, pos)
-            self.chapters.update(self.tl.log.snapshot())
-            self.frame = replace(self.frame, chapter=self.chapters.at(pos))
+            self.frame = build_frame(self.tl, pos, chapters=self.chapters)
             self.picture = None
         key = (pos, self.opts.theme, self.opts.transparent, self.opts.empty_stores, self.opts.band)
         if self.picture is None or self._shown != key:
