@@ -58,3 +58,17 @@ def test_simulating_is_written_on_a_plate_over_the_marks(qtbot):
     edge = 420 - PAD - 2                             # inside the plate, right of the word
     assert img.pixelColor(edge, y).name().upper() == P.THEMES[bar.theme]["bg"].upper()
     assert img.pixelColor(PAD + 20, y).name().upper() == P.GROUP_COLOURS["swap"].upper()
+
+
+def test_a_narrow_section_names_its_host_state_not_host_stat(qtbot):
+    """At 1280 px the bar's sections read "Host stat…": a title that does not fit gives its
+    short form (the states alone; an authored title's words before its colon) before eliding."""
+    from vmmemviz.ui.timelinebar import fit_title
+    bar = TimelineBar()
+    qtbot.addWidget(bar)
+    fm = QtGui.QFontMetricsF(bar.font())
+    room = fm.horizontalAdvance("low ⇄ hard") + 1
+    assert fit_title("Host state low ⇄ hard", room, fm) == "low ⇄ hard"
+    assert fit_title("Host state soft", 1000, fm) == "Host state soft"
+    assert fit_title("Low: VMs above target are blocked", fm.horizontalAdvance("Low") + 1, fm) == "Low"
+    assert fit_title("Overcommitted", fm.horizontalAdvance("Over…") + 1, fm).endswith("…")

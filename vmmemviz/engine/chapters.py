@@ -21,6 +21,7 @@ from vmmemviz.model.config.scenario import Chapter
 from vmmemviz.model.core.events import LogSnapshot
 from vmmemviz.model.reclaim.freestates import STATE_NAMES, WHAT_RUNS, apply_host_state, free_text
 
+HOST_STATE = "Host state "     # the title of a host state's chapter begins so
 FLAP_S = 3          # a state left and entered again in less than this (simulated seconds): a flap
 
 
@@ -34,9 +35,9 @@ def _state_chapter(at: int, states: tuple, free: tuple, changes: str = "") -> Ch
     (``free``: the lowest and highest free memory at its changes; ``changes``: how many, when)."""
     names = [STATE_NAMES[s] for s in states]
     if len(states) == 1:
-        return Chapter(at=at, title=f"Host state {names[0]}", text=f"free memory {free[0]}: {WHAT_RUNS[states[0]]}.")
+        return Chapter(at=at, title=HOST_STATE + names[0], text=f"free memory {free[0]}: {WHAT_RUNS[states[0]]}.")
     runs = " and ".join(f"{n} ({WHAT_RUNS[s]})" for n, s in zip(names, states))
-    return Chapter(at=at, title="Host state " + " ⇄ ".join(names),
+    return Chapter(at=at, title=HOST_STATE + " ⇄ ".join(names),
                    text=f"free memory {free[0]} to {free[1]}, {changes}: {runs} in turn.")
 
 

@@ -10,9 +10,21 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..engine.chapters import HOST_STATE
 from ..scene import palette as P
 
 CHAPTER_H, MARK_H, PAD = 18, 14, 6
+
+
+def fit_title(title: str, width: float, fm: QtGui.QFontMetricsF) -> str:
+    """A chapter's title as its section has room for: whole, else its short form (a host
+    state chapter's states alone, "low ⇄ hard"; an authored title's words before its colon),
+    elided if even that is too wide: at 1280 px "Host stat…" named no state."""
+    short = title.removeprefix(HOST_STATE).split(": ")[0]
+    for text in (title, short):
+        if fm.horizontalAdvance(text) <= width:
+            return text
+    return fm.elidedText(short, QtCore.Qt.TextElideMode.ElideRight, width)
 
 
 class TimelineBar(QtWidgets.QWidget):
@@ -99,7 +111,7 @@ class TimelineBar(QtWidgets.QWidget):
             p.setPen(QtGui.QColor(t["fg"]))
             if sec.width() > 4 * fm.averageCharWidth():     # narrower: the tooltip names it
                 p.drawText(sec.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter,
-                           fm.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, sec.width() - 6))
+                           fit_title(title, sec.width() - 6, fm))
             p.setPen(QtGui.QPen(QtGui.QColor(t["fg"]), 1))
             p.drawLine(QtCore.QPointF(x0, tr.top()), QtCore.QPointF(x0, tr.bottom()))
         marks = self.summary["marks"]
