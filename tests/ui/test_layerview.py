@@ -560,20 +560,35 @@ def test_an_arrow_label_keeps_off_the_row_headings(qtbot, tl):
     assert not box.intersects(gp)
 
 
+def test_an_arrow_label_with_no_room_off_the_grids_lies_over_cells_not_over_a_heading():
+    """Compare at 1280x800: every place by the arrow touched a grid, and the label took the
+    first free one, right of its point, over "Guest physical memory (per VM)". Text is kept
+    off before cells are."""
+    from vmmemviz.paint.arrows import place_labels
+    R_ = QtCore.QRectF
+    heading = R_(0, 90, 350, 14)                 # a row heading across the picture
+    grids = [R_(0, 40, 350, 48), R_(0, 106, 350, 60)]      # the rows above and below it
+    box, = place_labels([[QtCore.QPointF(120, 96)]], [(70, 18)], R_(0, 0, 350, 400), grids, [heading])
+    assert not box.intersects(heading)
+    assert abs(box.center().x() - 120) < 80 and abs(box.center().y() - 96) < 60    # still by its arrow
+    old, = place_labels([[QtCore.QPointF(120, 96)]], [(70, 18)], R_(0, 0, 350, 400), grids + [heading])
+    assert old.intersects(heading)              # as it was: headings among the grids
+
+
 def test_a_painted_arrow_label_is_placed_off_the_headings_too(qtbot, tl, monkeypatch):
     from vmmemviz.paint import arrows as A
     from vmmemviz.paint.labels import row_tops
     pos = next(p for p in range(1, 300) if any(a.label for a in build_frame(tl, p).arrows))
     seen, place = [], A.place_labels
-    monkeypatch.setattr(A, "place_labels", lambda anchors, sizes, bounds=None, grids=():
-                        seen.append(len(grids)) or place(anchors, sizes, bounds, grids))
+    monkeypatch.setattr(A, "place_labels", lambda anchors, sizes, bounds=None, grids=(), text=():
+                        seen.append((len(grids), len(text))) or place(anchors, sizes, bounds, grids, text))
     v = LayerView()
     qtbot.addWidget(v)
     v.resize(900, 600)
     f = build_frame(tl, pos)
     v.set_frame(f)
     v.grab()
-    assert seen and seen[-1] == len(f.bands) + len(row_tops(f.bands))     # the grids, and the headings
+    assert seen and seen[-1] == (len(f.bands), len(f.bands) + len(row_tops(f.bands)))   # grids; labels, headings
 
 
 def _scene_rect(bands):

@@ -30,12 +30,14 @@ def range_box(band, lo: int, hi: int) -> QtCore.QRectF:
     return r
 
 
-def place_labels(anchors, sizes, bounds: QtCore.QRectF | None = None, grids=()) -> list:
+def place_labels(anchors, sizes, bounds: QtCore.QRectF | None = None, grids=(), text=()) -> list:
     """Device rects for labels of ``sizes`` (w, h) beside their ``anchors`` (each a list of
     points along its arrow, the middle first): right of a point, else left, else above or
     below it, then further out in rows, the first place that overlaps no label placed
     before; among those next to a point (the first row out), the first off the page grids
-    (``grids``: device rects) when there is one. Inside ``bounds`` when given."""
+    and the text (``grids``, ``text``: device rects) when there is one, else the first off
+    the text (a label over cells still reads; over a heading neither does). Inside
+    ``bounds`` when given."""
     placed = []
     for points, (w, h) in zip(anchors, sizes):
         tries = []
@@ -49,8 +51,9 @@ def place_labels(anchors, sizes, bounds: QtCore.QRectF | None = None, grids=()) 
                     r.moveTop(min(max(r.top(), bounds.top()), bounds.bottom() - h))
                 tries.append((k, r))
         free = [(k, r) for k, r in tries if not any(r.intersects(p) for p in placed)] or tries[:1]
-        clear = [(k, r) for k, r in free if k <= 1 and not any(r.intersects(g) for g in grids)]
-        placed.append((clear or free)[0][1])
+        legible = [(k, r) for k, r in free if not any(r.intersects(g) for g in text)]
+        clear = [(k, r) for k, r in legible if k <= 1 and not any(r.intersects(g) for g in grids)]
+        placed.append((clear or legible or free)[0][1])
     return placed
 
 
@@ -195,8 +198,8 @@ class ArrowPainter:
         if labels:              # off the grids, the band labels and the row headings, where there is room
             bands = list(self.bands.values())
             lab = B.label_height(int(max(b.x + b.cols for b in bands)))
-            self._labels(painter, labels, bounds, [QtCore.QRectF(b.x, b.y - lab, b.cols, b.rows + lab)
-                                                   for b in bands] + heading_rects(bands))
+            self._labels(painter, labels, bounds, [QtCore.QRectF(b.x, b.y, b.cols, b.rows) for b in bands],
+                         [QtCore.QRectF(b.x, b.y - lab, b.cols, lab) for b in bands] + heading_rects(bands))
         painter.restore()
 
     def _split(self, painter, a, p: float, lod: float) -> None:
@@ -246,10 +249,10 @@ class ArrowPainter:
                 pen.setStyle(QtCore.Qt.PenStyle.DashLine)
         return pens
 
-    def _labels(self, painter, labels, bounds, grids):
+    def _labels(self, painter, labels, bounds, grids, text):
         """Text at a fixed pixel size, on a translucent plate so it reads over the grids;
-        the labels kept apart, and off the grids (scene rects) where there is room
-        (``place_labels``)."""
+        the labels kept apart, and off the grids and the text (scene rects: the band labels
+        and row headings) where there is room (``place_labels``)."""
         t = P.THEMES[self.theme]
         xf = painter.worldTransform()
         painter.save()
@@ -261,7 +264,7 @@ class ArrowPainter:
         labels = labels[:40]
         boxes = place_labels([[xf.map(pt) for pt in pts] for pts, _ in labels],
                              [(fm.horizontalAdvance(text) + 10, fm.height() + 4) for _, text in labels],
-                             bounds, [xf.mapRect(g) for g in grids])
+                             bounds, [xf.mapRect(g) for g in grids], [xf.mapRect(g) for g in text])
         for (_, text), box in zip(labels, boxes):
             painter.setPen(QtCore.Qt.PenStyle.NoPen)
             plate = QtGui.QColor(t["bg"])
