@@ -115,3 +115,18 @@ def test_walks_while_the_run_goes_leave_the_segments_whole_and_exact():
     assert segs <= len(trail.anchors) // SEGMENT + 1, segs
     for at in trail.anchors[::37]:
         assert_codes_at(tl, trail, at)
+
+
+def test_a_frame_built_from_the_trail_or_from_scratch_is_read_only():
+    """The UI thread paints a frame's bands while the worker builds the next: bands from the
+    trail and from scratch were writable (only the copies of a near step were frozen), so
+    nothing stopped a later build from writing cells the window was painting."""
+    from vmmemviz.engine.frame import build_frame
+    tl, trail = trail_run("overcommit", 20000, every=512)
+    builder = BandBuilder(trail)
+    for k, how in ((len(tl), "scratch"), (3000, "trail"), (3010, "near")):
+        bands = build_frame(tl, k, None, B.ASPECT, builder).bands
+        assert all(not b.codes.flags.writeable for b in bands), how
+        with pytest.raises(ValueError):
+            bands[0].codes[0, 0] = 0
+    assert not any(b.codes.flags.writeable for b in build_frame(tl, 100).bands)    # no builder

@@ -88,6 +88,8 @@ def build_frame(timeline: Timeline, pos: int, prev: int | None = None, aspect: f
         if counting is not None:
             futures.wait([counting])
     counters_pos, counts = counters or (pos, counting.result())
+    for b in bands:         # the UI thread paints them while the worker builds the next frame
+        b.codes.setflags(write=False)
     lo = prev if prev is not None and 0 <= pos - prev <= STEP_ARROWS_MAX else pos - 1
     arrows = event_arrows(timeline.log.rows(max(lo, 0), pos), state, bands) if pos else ()
     tick = int(row["tick"]) if row is not None else 0
