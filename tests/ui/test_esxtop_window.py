@@ -58,7 +58,7 @@ def test_real_time_and_one_sample_as_points(qtbot, tmp_path):
     w = _window(qtbot, tmp_path, samples=1)
     assert isinstance(w.host_plot.getAxis("bottom"), pg.DateAxisItem)
     items = w.host_plot.listDataItems()
-    assert items and all(i.opts["symbol"] == "o" for i in items if i.name() != "minFree")
+    assert items and all(i.opts["symbol"] is not None for i in items if i.name() != "minFree")
     x, y = items[0].getData()
     assert len(x) == 1 and x[0] == w.cap.times[0].astype("datetime64[s]").astype(int)
     lo, hi = w.host_plot.viewRange()[0]
@@ -162,7 +162,25 @@ def test_calibrate_onto_its_own_capture_is_refused(qtbot, tmp_path):
 def test_the_host_plot_draws_each_mechanism_in_the_windows_colour():
     from vmmemviz.scene import palette as P
     from vmmemviz.ui.esxtopwindow import HOST_PLOT
-    colour = {label: c for _, label, c in HOST_PLOT}
+    colour = {label: c for _, label, c, _ in HOST_PLOT}
     assert (colour["Memctl"], colour["Swap"], colour["PShare saving"]) == \
         (P.COMMON[P.BALLOON], P.COMMON[P.SWAP], P.COMMON[P.SHARED])
     assert colour["Zip"] == P.GROUP_COLOURS["zip"]
+
+
+def test_a_long_capture_marks_each_series_with_its_own_symbol_not_every_sample(qtbot, tmp_path):
+    """150 samples drew 150 symbols a series, one thick smear in which Memctl's amber and
+    PShare's yellow read alike: each series has a symbol of its own, at most MARKS of them,
+    and its line still goes through every sample; the legend shows line and symbol."""
+    from vmmemviz.ui.esxtopwindow import MARKS
+    w = _window(qtbot, tmp_path, samples=150)
+    items = w.host_plot.listDataItems()
+    lines = [i for i in items if i.opts["pen"] is not None and i.opts["symbol"] is None]
+    marks = [i for i in items if i.opts["pen"] is None]
+    assert {len(i.getData()[0]) for i in lines} == {150}
+    assert marks and all(len(i.getData()[0]) <= MARKS for i in marks)
+    symbols = [i.opts["symbol"] for i in marks]
+    assert len(set(symbols)) == len(symbols)             # one shape a mechanism
+    legend = {label.text: sample.item.opts["symbol"] for sample, label in w.host_plot.plotItem.legend.items}
+    assert legend["Memctl"] != legend["PShare saving"] and legend["Memctl"] is not None
+    assert all(len(i.getData()[0]) <= MARKS for i in w.vm_plot.listDataItems() if i.opts["symbol"] is not None)

@@ -4,12 +4,14 @@ One sample at a time (slider, real UTC timestamps): the host's counters once eac
 their units, its Kernel State as esxtop reported it (pill, with the raw number and the
 ESXi numbering it was read with) over a free-memory gauge whose zones use the same
 reading; a table of the VMs, then ESXi's own groups, greyed; plots of the host and of one
-counter per VM against the capture's time, with a point per sample (one sample is a
-point, not an empty plot); and Calibrate, which searches a scenario that reproduces the
+counter per VM against the capture's time, each series marked with its own symbol at
+its samples, or at MARKS of them on a long capture (one sample is a point, not an empty
+plot); and Calibrate, which searches a scenario that reproduces the
 sample (model.config.calibrate) in a thread and shows capture against simulated.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 
@@ -25,9 +27,10 @@ from .counters import FreeGauge, state_pill
 
 SAVE_CALIBRATED = "Save calibrated scenario"
 
-HOST_PLOT = (("free_mb", "free", "#56B4E9"), ("memctl_curr_mb", "Memctl", P.GROUP_COLOURS["balloon"]),
-             ("swap_curr_mb", "Swap", P.GROUP_COLOURS["swap"]), ("zip_zipped_mb", "Zip", P.GROUP_COLOURS["zip"]),
-             ("pshare_saving_mb", "PShare saving", P.GROUP_COLOURS["tps"]))     # the mechanisms' colours
+HOST_PLOT = (("free_mb", "free", "#56B4E9", "o"), ("memctl_curr_mb", "Memctl", P.GROUP_COLOURS["balloon"], "t"),
+             ("swap_curr_mb", "Swap", P.GROUP_COLOURS["swap"], "s"), ("zip_zipped_mb", "Zip", P.GROUP_COLOURS["zip"], "d"),
+             ("pshare_saving_mb", "PShare saving", P.GROUP_COLOURS["tps"], "star"))   # the mechanisms' colours
+MARKS = 40          # a series shows its symbol at most this many times (at every sample up to it)
 VM_PLOT = ("GRANT", "TCHD", "MCTLSZ", "SWCUR", "CACHEUSD", "SHRD", "ZERO", "SZTGT", "%ACTV")
 TABLE = ("MEMSZ", "GRANT", "TCHD", "%ACTV", "MCTL?", "MCTLSZ", "SWCUR", "CACHEUSD", "ZERO",
          "SHRD", "COWH", "OVHD", "RESV", "LIMIT", "SHARES", "MEMBERS")
@@ -62,6 +65,22 @@ class _Calibrator(QtCore.QObject):
         t = threading.Thread(target=work, daemon=True)
         t.start()
         return t
+
+
+def plot_series(plot, t, y, colour: str, symbol: str, width: float, name: str | None = None, size: int = 6) -> None:
+    """A counter against time: a line through every sample, and ``symbol`` at each sample, or
+    at MARKS of them evenly spread on a long capture (150 samples' symbols were one thick
+    smear, in which Memctl's amber read as PShare's yellow: shapes tell them apart)."""
+    pen = pg.mkPen(colour, width=width)
+    marks = dict(symbol=symbol, symbolSize=size, symbolBrush=colour, symbolPen=colour)
+    if len(t) <= MARKS:
+        plot.plot(t, y, pen=pen, name=name, **marks)
+        return
+    plot.plot(t, y, pen=pen)
+    k = math.ceil(len(t) / MARKS)
+    plot.plot(t[::k], y[::k], pen=None, **marks)
+    if name is not None:                # the legend shows the line with its symbol
+        plot.plotItem.legend.addItem(pg.PlotDataItem(pen=pen, **marks), name)
 
 
 class CaptureWindow(QtWidgets.QMainWindow):
@@ -151,10 +170,9 @@ class CaptureWindow(QtWidgets.QMainWindow):
         self.vm_counter.addItems([c for c in VM_PLOT if any(c in g for g in cap.vms.values())] or ["GRANT"])
         self.vm_counter.currentTextChanged.connect(lambda _: self.draw_vm_plot())
         self.t = cap.times.astype("datetime64[s]").astype(np.int64).astype(float)
-        for key, label, colour in HOST_PLOT:
+        for key, label, colour, symbol in HOST_PLOT:
             if key in cap.host:
-                self.host_plot.plot(self.t, cap.host[key], name=label, pen=pg.mkPen(colour, width=2),
-                                    symbol="o", symbolSize=6, symbolBrush=colour)
+                plot_series(self.host_plot, self.t, cap.host[key], colour, symbol, 2, label)
         if "minfree_mb" in cap.host:
             self.host_plot.plot(self.t, cap.host["minfree_mb"], name="minFree",
                                 pen=pg.mkPen("#9AA3AD", width=1, style=QtCore.Qt.PenStyle.DashLine))
@@ -215,8 +233,7 @@ class CaptureWindow(QtWidgets.QMainWindow):
             if self.vm_list.item(i).checkState() != QtCore.Qt.CheckState.Checked or key not in groups[n]:
                 continue
             c = self._colour(i)
-            self.vm_plot.plot(self.t, groups[n][key], pen=pg.mkPen(c, width=1.5), symbol="o",
-                              symbolSize=5, symbolBrush=c)
+            plot_series(self.vm_plot, self.t, groups[n][key], c, "o", 1.5, size=5)
 
     def sample_dict(self) -> dict:
         return self.cap.sample(self.slider.value())
