@@ -177,7 +177,9 @@ def test_the_overcommit_tour_shows_blocking_in_its_low_chapter():
 
 
 def test_every_tick_reports_a_state_that_fits_its_free_memory():
-    """The state a tick reports is re-read after reclamation: ``next_state`` leaves it as it is."""
+    """The state a tick reports is re-read after reclamation: ``next_state`` leaves it as it is
+    (for the free memory the record rounds to 0.01 MB: a page either side of a threshold may
+    round across it)."""
     from vmmemviz.model.reclaim import freestates as states
     for name in ("overcommit", "balloon"):
         for r in tick_records(name):
@@ -185,7 +187,8 @@ def test_every_tick_reports_a_state_that_fits_its_free_memory():
             managed, minfree = h["managed_mb"], h["minfree_mb"]
             th, mark = states.thresholds_mb("esxi6", managed, minfree), states.high_mark_mb("esxi6", minfree)
             s = states.STATE_NAMES.index(h["state"])
-            assert states.next_state(s, h["free_mb"], th, mark) == s, (name, r["tick"], h)
+            assert any(states.next_state(s, h["free_mb"] + d, th, mark) == s for d in (-0.005, 0.005)), \
+                (name, r["tick"], h)
 
 
 def test_low_lasts_until_the_host_is_back_in_hard():
