@@ -221,3 +221,20 @@ def test_sztgt_includes_the_vm_overhead():
         shown = r["vms"][vm.name]
         assert shown["OVHD"] > 0
         assert abs(shown["SZTGT"] - shown["OVHD"] - sztgt(tl.sim.state, vm) / 256) <= 0.011
+
+
+@pytest.mark.parametrize("name", ["balloon", "tps", "compression"])
+def test_while_memory_is_plentiful_no_target_is_below_what_a_vm_holds(name):
+    """Waldspurger 2002 s.5 (min-funding revocation): memory is taken from a VM only when it is
+    short. With the host in high and free memory above the 400% mark, every VM's target is its
+    demand, what it would hold without reclamation: at least what it consumes (SZTGT less OVHD
+    >= CNSM), also just after its consumption fell (pages shared, its balloon deflated)."""
+    checked = 0
+    for r in tick_records(name):
+        h = r["host"]
+        if h["state"] != "high" or h["free_mb"] < 4 * h["minfree_mb"]:
+            continue
+        for vm, v in r["vms"].items():
+            assert v["SZTGT"] - v["OVHD"] >= v["CNSM"] - 0.02, (name, r["tick"], vm, v["SZTGT"], v["CNSM"])
+            checked += 1
+    assert checked

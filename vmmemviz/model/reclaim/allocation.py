@@ -173,9 +173,11 @@ class Allocation(Mechanism):
     def growth(self, vm) -> int:
         """Pages the VM's demand grew by over the last ``GROWTH_WINDOW`` seconds (what it took,
         and what it waited for): a busy VM whose working set grows gets a target above what it
-        holds when memory allows (Waldspurger's min-funding revocation: targets from demand)."""
+        holds when memory allows (Waldspurger's min-funding revocation: targets from demand).
+        Never less than 0: what it holds fell (pages shared, its balloon deflated) does not
+        make its demand less than what it holds."""
         held = self.held[vm.index]
-        return (held[-1] - held[0] if held else 0) + sum(self.waited[vm.index])
+        return max(0, held[-1] - held[0] if held else 0) + sum(self.waited[vm.index])
 
     def tick(self):
         sim = self.sim
