@@ -61,6 +61,11 @@ def test_declarations_name_their_esxtop_group_and_unit():
         else:
             assert c.label and "/" in c.group or c.group == "VMKMEM"
     assert counters.VM["TCHD"].batch == "Touched MBytes"
+    # esxtop's lines: "PMEM /MB: total, vmk, other, free" and "VMKMEM/MB: managed, minfree, ...
+    # state" (ESXI-FACTS.md, esxtop: VMKMEM (managed, minfree, state))
+    assert {(c.group, c.label) for c in counters.DECLARED if c.host and c.group == "VMKMEM"} == {
+        ("VMKMEM", "managed"), ("VMKMEM", "minfree"), ("VMKMEM", "state")}
+    assert (counters.HOST["free_mb"].group, counters.HOST["free_mb"].label) == ("PMEM/MB", "free")
     assert counters.VM["MCTLSZ"].group == "mctl" and counters.VM["SWR/s"].unit == "MB/s"
 
 

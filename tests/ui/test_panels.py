@@ -453,7 +453,7 @@ def test_a_256_gib_hosts_block_fits_the_panels_least_width(qtbot, tl):
 
 def test_compare_and_rerun_name_host_counters_as_esxtop_does(qtbot):
     """The compare panel and a re-run's message name a host counter by its esxtop block and
-    label (VMKMEM free, PSHARE/MB shared), not by its key (host free_mb)."""
+    label (PMEM/MB free, PSHARE/MB shared), not by its key (host free_mb)."""
     from vmmemviz.ui.compare import CompareCounters
     from vmmemviz.ui.settingsdialog import changes_html
     panel = CompareCounters()
@@ -462,6 +462,6 @@ def test_compare_and_rerun_name_host_counters_as_esxtop_does(qtbot):
     b = {"host": {"free_mb": 10.57, "pshare_shared_mb": 0.11}, "vms": {"lin01": {"SHRD": 0.04}}}
     panel.show_counters(a, b)
     names = [panel.table.item(i, 0).text() for i in range(panel.table.rowCount())]
-    assert names == ["VMKMEM free", "PSHARE/MB shared", "lin01 SHRD"]
+    assert names == ["PMEM/MB free", "PSHARE/MB shared", "lin01 SHRD"]
     text = changes_html(["Mem.ShareForceSalting=2"], [("host", "free_mb", 10.62, 10.57)], 5)
-    assert "VMKMEM free" in text and "free_mb" not in text
+    assert "PMEM/MB free" in text and "free_mb" not in text

@@ -34,7 +34,7 @@ BASE = (
                "shadow tables)"),
     counter.vm("VM_EXITS", "", "mmu", "exits to the VMM to re-sync shadow page tables (software MMU only)"),
     counter.host("managed_mb", "VMKMEM", "managed", "machine memory the VMkernel manages", "Kernel Managed MBytes"),
-    counter.host("free_mb", "VMKMEM", "free", "free memory; compared with minFree it decides the host state",
+    counter.host("free_mb", "PMEM/MB", "free", "free memory; compared with minFree it decides the host state",
                  "Free MBytes"),
 )
 DECLARED = BASE + tuple(c for m in MECHANISMS for c in m.counters)
