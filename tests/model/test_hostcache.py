@@ -124,3 +124,27 @@ def test_a_cache_slot_costs_what_the_scenario_check_counts():
     state = build_state(sc)
     made = state.extra[HC.CONTENT].nbytes + state.extra[HC.OWNER].nbytes
     assert made == sc.host_cache_pages * scenario.HOST_CACHE_SLOT_BYTES > 0
+
+
+def test_pages_evicted_from_a_full_compression_cache_go_to_the_host_cache_first():
+    """ESXI-FACTS.md: swapped pages go to the host cache first while it has room, and a full
+    compression cache's oldest page is "decompressed and swapped out": so it too goes to the
+    host cache before any .vswp. The compression tour (whose caches fill) with a host cache,
+    replayed run by run: whenever a page is written to a .vswp, the host cache is full."""
+    sc = scenario.load("compression")
+    sc.host_cache_pages = 96
+    tl = Timeline(sc)
+    tl.seek(tl.run_to_end())
+    to_vswp, evict_to_cache = set(E.writing("vswp")), {c for c, k in E.KINDS.items()
+                                                        if k.src == "zip" and k.dst == "hostcache"}
+    st = build_state(tl.sc)
+    rows = tl.log.rows()
+    evicted = 0
+    for a, b in runs(rows):
+        if rows["kind"][a] in to_vswp:
+            assert HC.CACHE.free(st) == 0, E.KINDS[int(rows["kind"][a])].name
+        evicted += (b - a) * (rows["kind"][a] in evict_to_cache)
+        E.apply_rows(st, rows[a:b])
+        invariants.check(st)
+    assert evicted and st.digest() == tl.view.digest()
+    assert any(h["vms"][n]["SWW/s"] > 0 for h in tl.history for n in h["vms"])      # the .vswp too, once full

@@ -84,10 +84,11 @@ def _tps_cow(row, n):
 
 
 def _zip_evict(row, n):
-    """The oldest compressed page goes from its cache slot to a .vswp slot (``aux``)."""
-    v = int(row["vm"])
-    return [Arrow("swap", _one(f"zip.{v}", row["slot"]), _one(f"vswp.{v}", row["aux"]), "cache full: to .vswp",
-                  flow=True)]
+    """The oldest compressed page goes from its cache slot to a slot (``aux``) of the store its
+    kind writes (the .vswp, or the host cache while it has room)."""
+    v, to = int(row["vm"]), E.KINDS[int(row["kind"])].dst
+    return [Arrow("swap", _one(B.store_key("zip", v), row["slot"]), _one(B.store_key(to, v), row["aux"]),
+                  f"cache full: to {'.vswp' if to == 'vswp' else 'the host cache'}", flow=True)]
 
 
 def _scan(row, n):
@@ -104,7 +105,7 @@ def _large_break(row, n):
 
 # kinds whose columns mean more than the generic reading below can know
 BY_KIND = {"TPS_SHARE": _tps_share, "TPS_COW": _tps_cow, "TPS_HINT": _scan, "ZIP_EVICT": _zip_evict,
-           "LP_BREAK": _large_break}
+           "ZIP_EVICT_LL": _zip_evict, "LP_BREAK": _large_break}
 
 
 def row_arrows(row, state) -> list:

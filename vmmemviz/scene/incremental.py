@@ -31,8 +31,8 @@ from . import bands as B
 NO_PAGES = frozenset({"HOST_STATE", "ACTIVE_SAMPLE", "ACTIVE_ESTIMATE", "MEM_WAIT", "MEM_TARGET",
                       "SWAP_TARGET", "BALLOON_TARGET", "TPS_HINT", "LP_BREAK"})
 ONE_PAGE = frozenset({"ACCESS", "BALLOON_PIN", "BALLOON_UNPIN", "SWAP_OUT", "SWAP_IN", "LLSWAP_OUT",
-                      "LLSWAP_IN", "ZIP", "UNZIP", "ZIP_EVICT", "ZIP_GROW", "ZIP_SHRINK", "TPS_SHARE",
-                      "TPS_COW", "GUEST_PAGEOUT", "GUEST_PAGEIN"})
+                      "LLSWAP_IN", "ZIP", "UNZIP", "ZIP_EVICT", "ZIP_EVICT_LL", "ZIP_GROW", "ZIP_SHRINK",
+                      "TPS_SHARE", "TPS_COW", "GUEST_PAGEOUT", "GUEST_PAGEIN"})
 GV_RANGE = frozenset({"ALLOC", "FREE"})                       # aux GVPNs from gvpn
 BACKED = frozenset({"BACK", "KERNEL_LOAD", "BOOT_ZERO"})      # MPNs: the lowest free, not in the row
 HANDLED = NO_PAGES | ONE_PAGE | GV_RANGE | BACKED | {"LP_BACK"}

@@ -18,8 +18,9 @@ the frames it holds (``ZIP_GROW``); a frame it no longer uses is given back at t
 second (``ZIP_SHRINK``). A frame is four 1 KiB units; a 2 KiB page takes two units starting
 at an even one. Slots are unit indices (frame * 4 + unit) and are taken first fit. When the
 cache holds all the frames it may and a page fits nowhere, the oldest compressed page is
-decompressed and written to the .vswp (``ZIP_EVICT``, counted in SWW/s) until it fits (only
-pages compressed in earlier passes are evicted). The cache's frames count against the VM
+decompressed and swapped out until it fits (only pages compressed in earlier passes are
+evicted): to the host cache while it has room (``ZIP_EVICT_LL``, counted in LLSWW/s; hostcache.py),
+else to the .vswp (``ZIP_EVICT``, counted in SWW/s). The cache's frames count against the VM
 (allocation.consumed). CACHESZ is the frames the cache holds, CACHEUSD the units in use;
 host ZIP/MB zipped is the uncompressed size of the compressed pages, saved that less the
 units they use.
@@ -42,7 +43,8 @@ from vmmemviz.model.core.events import NONE, by_vm, hx, kind
 from vmmemviz.model.core.mechanism import Mechanism
 from vmmemviz.model.core.store import Store
 from vmmemviz.model.core.units import PAGES_PER_MB, mb
-from vmmemviz.model.core.vm import COMPRESSED, MAPPED, SWAPPED, restore
+from vmmemviz.model.core.vm import COMPRESSED, MAPPED, restore
+from vmmemviz.model.reclaim.hostcache import HostCache
 
 UNITS_PER_FRAME = 4             # 1 KiB units in a 4 KiB frame
 FREE, ONE_K, TWO_K, TAIL = 0, 1, 2, 3
@@ -190,27 +192,50 @@ def _(row, names):
             f"cache slot {hx(row['slot'])} into MPN {hx(row['mpn'])}.")
 
 
-@kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
-      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp", flow="swap")
-def apply_zip_evict(state, rows):
+def evict(state, rows, store: str) -> None:
+    """Swap out the compressed pages in the rows' cache ``slot``s to the lowest free slots of
+    ``store`` (the rows learn them in ``aux``, and the GPPN and content)."""
+    to = state.stores[store]
     for vm, sel in by_vm(state, rows):
         slots = rows["slot"][sel].astype(np.int64)
         g = vm.zip_gppn[slots].astype(np.int64)
         assert (vm.gp_state[g] == COMPRESSED).all() and (vm.gp_loc[g] == slots).all(), "eviction of a free slot"
         content = vm.zip_content[slots]
-        vslots = state.stores["vswp"].put(state, vm, content)
+        out = to.put(state, vm, content)
         release(vm, slots)
-        vm.gp_state[g] = SWAPPED
-        vm.gp_loc[g] = vslots
+        vm.gp_state[g] = to.page_state
+        vm.gp_loc[g] = out
         rows["gppn"][sel] = g
         rows["content"][sel] = content
-        rows["aux"][sel] = vslots
+        rows["aux"][sel] = out
+
+
+def evicted(row, names, where: str) -> str:
+    return (f"{names[row['vm']]}'s compression cache was full: its oldest page, GPPN {hx(row['gppn'])} in slot "
+            f"{hx(row['slot'])}, was decompressed and swapped out to {where} slot {hx(row['aux'])}.")
+
+
+@kind(83, "ZIP_EVICT", "zip", "Memory compression: the compression cache is full, so its oldest "
+      "compressed page is decompressed and written to the swap file to make room.", src="zip", dst="vswp", flow="swap")
+def apply_zip_evict(state, rows):
+    evict(state, rows, "vswp")
 
 
 @apply_zip_evict.narrator
 def _(row, names):
-    return (f"{names[row['vm']]}'s compression cache was full: its oldest page, GPPN {hx(row['gppn'])} in slot "
-            f"{hx(row['slot'])}, was decompressed and swapped out to .vswp slot {hx(row['aux'])}.")
+    return evicted(row, names, ".vswp")
+
+
+@kind(85, "ZIP_EVICT_LL", "zip", "Memory compression: the compression cache is full, so its oldest "
+      "compressed page is decompressed and swapped out to make room: to the host cache (SSD) while it has "
+      "room, as every page the hypervisor swaps.", src="zip", dst="hostcache", flow="swap")
+def apply_zip_evict_ll(state, rows):
+    evict(state, rows, "hostcache")
+
+
+@apply_zip_evict_ll.narrator
+def _(row, names):
+    return evicted(row, names, "host cache")
 
 
 @kind(84, "ZIP_SHRINK", "zip", "Memory compression: a frame of the compression cache holds no compressed "
@@ -287,8 +312,11 @@ def compress(sim, vm, gppns) -> np.ndarray:
             break
         plan.place.append((i, s))
         kept[i] = True
-    if plan.evict:
-        sim.emit(sim.rows(len(plan.evict), apply_zip_evict.code, vm.index, slot=plan.evict))
+    if plan.evict:      # swapped out: to the host cache while it has room, then the .vswp
+        cache = sim.mechanism(HostCache)
+        k = min(len(plan.evict), cache.room() if cache else 0)
+        sim.emit(sim.rows(k, apply_zip_evict_ll.code, vm.index, slot=plan.evict[:k]))
+        sim.emit(sim.rows(len(plan.evict) - k, apply_zip_evict.code, vm.index, slot=plan.evict[k:]))
     if plan.grow:
         sim.emit(sim.rows(len(plan.grow), apply_zip_grow.code, vm.index, aux=plan.grow))
     if plan.place:

@@ -4,9 +4,10 @@ Configured per host as an amount of SSD datastore (vSphere: Host Cache Configura
 vmmemviz: ``[host] host_cache_mb``, 0 = none). Pages the hypervisor swaps go to the host
 cache first while it has room, then to the VM's .vswp (swap.py): this mechanism takes them in
 the ``before_swap`` chain, after page sharing and compression had their go, so compression
-still comes first. A guest access to a page in the host cache faults and the hypervisor
-reads it back from the SSD into a fresh MPN (``LLSWAP_IN``). VMware reports swapping to the
-host cache about 30% better than ordinary swapping.
+still comes first; a full compression cache swaps its oldest pages out here too while it has
+room (compression.py, ``ZIP_EVICT_LL``). A guest access to a page in the host cache faults
+and the hypervisor reads it back from the SSD into a fresh MPN (``LLSWAP_IN``). VMware
+reports swapping to the host cache about 30% better than ordinary swapping.
 
 The cache is one store for the whole host: per slot the content id and the VM that owns it
 (``state.extra``: ``hostcache.content``, ``hostcache.owner``); a page in it has ``gp_state``
@@ -123,8 +124,12 @@ class HostCache(Mechanism):
     def enabled(self):
         return CACHE.exists(self.sim.state)
 
+    def room(self) -> int:
+        """Pages the host cache can still take (compression evicts there first too)."""
+        return CACHE.free(self.sim.state)
+
     def before_swap(self, vm, gppns, urgent):
-        k = min(len(gppns), CACHE.free(self.sim.state))
+        k = min(len(gppns), self.room())
         if k:
             self.sim.emit(self.sim.rows(k, apply_llswap_out.code, vm.index, gppn=gppns[:k]))
         return gppns[k:]
