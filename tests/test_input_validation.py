@@ -393,6 +393,22 @@ def test_an_esxtop_cell_that_is_not_a_number_names_its_line_and_column(tmp_path,
         assert err.startswith(f"vmmemviz: {bad}:{line}: ") and needle in err and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("free,memsz,mctl", [
+    ("1_000", "1", "Y"), ("1", "1_024", "Y"), ("\uff11\uff12", "1", "Y"), ("1", "\u0663", "Y"),
+    ("\u00a05", "1", "Y"), ("Y", "1", "Y"), ("1", "yes", "Y"), ("1", "1", "1_0"),
+])
+def test_an_esxtop_cell_esxtop_never_writes_is_refused_not_read_as_a_number(tmp_path, capsys, free, memsz, mctl):
+    """float() reads 1_000, full-width and Arabic-Indic digits and a no-break space, and the
+    reader read Y / yes / true as 1 in any column: esxtop writes none of them, so such a cell
+    is a corrupt or hand-edited capture, one line naming its line and column."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(esxtop_rows(("1", "1", "Y"), (free, memsz, mctl)), newline="", encoding="utf-8")
+    assert cli.main(["esxtop", str(bad)]) == 2
+    err = capsys.readouterr().err
+    column = "Free MBytes" if free != "1" else "Memory Size MBytes" if memsz != "1" else "Memctl Installed?"
+    assert err.startswith(f"vmmemviz: {bad}:4: ") and f"{column}: expected" in err and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize("tail,says", [
     ('description = """A long text\nthat runs on\n\n\n', 'Unterminated string (at line 2, column 15: opened there'),
     ("description = 'one line", """Expected "'" (at line 2, column 15: opened there"""),

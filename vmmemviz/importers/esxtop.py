@@ -269,21 +269,29 @@ def _value(scope, key, v, esxi):
     return int(v) if u == "count" and v == int(v) else round(v, 2)
 
 
-MISSING = ("", "n/a")               # how esxtop writes a counter it has none of (any case)
+MISSING = ("", "n/a", "nan", "+nan", "-nan")   # how esxtop writes a counter it has none of (any case)
 MAX_CELL = 1e15                     # no counter of a real host comes near (1e15 MB is 1 ZB)
+# a number as esxtop writes one: ASCII digits, a point, an exponent; not what float() reads
+# besides (1_000, full-width or Arabic-Indic digits, a no-break space, inf)
+_NUMBER = re.compile(r"[ \t]*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ \t]*", re.ASCII)
+_WORDS = {"y": 1.0, "yes": 1.0, "true": 1.0, "n": 0.0, "no": 0.0, "false": 0.0}
 
 
-def _num(s: str) -> float | None:
-    """A cell's value: a number of at most :data:`MAX_CELL` either way, Y/N words as 1/0, NaN for
-    none (:data:`MISSING`, or nan as float() reads it); None for anything else (text, 1e308, an
-    infinity): the reader refuses it."""
-    try:
+def _num(s: str, words: bool = True) -> float | None:
+    """A cell's value: a number (:data:`_NUMBER`) of at most :data:`MAX_CELL` either way, NaN for
+    none (:data:`MISSING`), with ``words`` Y/N words as 1/0; None for anything else (text, 1e308,
+    1_000): the reader refuses it."""
+    if _NUMBER.fullmatch(s):
         v = float(s)
-    except ValueError:
-        low = s.strip().lower()
-        return 1.0 if low in ("y", "yes", "true") else 0.0 if low in ("n", "no", "false") else \
-            math.nan if low in MISSING else None
-    return v if not abs(v) > MAX_CELL else None
+        return v if abs(v) <= MAX_CELL else None
+    low = s.strip(" \t").lower()
+    return math.nan if low in MISSING else _WORDS.get(low) if words else None
+
+
+def _words(scope: str, key: str) -> bool:
+    """Whether a column may hold Y/N words: a Y/N counter, or one we do not know."""
+    c = BY_KEY.get((scope, key))
+    return c is None or c.unit == "Y/N"
 
 
 def _bad_cell(path, line: int, column: str, scope: str, key: str, cell: str) -> InputError:
@@ -369,7 +377,7 @@ def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCaptu
             rows_t: list[str] = []
             lines: list[int] = []                   # each row's line, as an editor numbers it
             values: list[list[float]] = []
-            idx = [j for j, _, _ in keep]
+            idx = [(j, _words("host" if who == "host" else "vm", key)) for j, who, key in keep]
             for row in reader:
                 if not row or row == [""]:
                     continue
@@ -378,7 +386,7 @@ def read_esxtop(path: str | os.PathLike, esxi: str | None = None) -> EsxtopCaptu
                                      f"header), got {len(row)} (truncated or corrupt row)")
                 rows_t.append(row[0])
                 lines.append(reader.line_num)
-                vals = [_num(row[j]) for j in idx]
+                vals = [_num(row[j], words) for j, words in idx]
                 if None in vals:
                     j, who, key = keep[vals.index(None)]
                     raise _bad_cell(path, reader.line_num, header[j], "host" if who == "host" else "vm",
