@@ -331,6 +331,10 @@ def test_cli_argument_fuzz(tmp_path, monkeypatch, capsys):
     (["export", "default", "--range", "-1:2", "--format", "gif", "--out", "o.gif"],
      "--range: expected A:B with 0 <= A < B, got '-1:2'"),          # was "expected one argument"
     (["export", "default", "--at", "3", "--size", "-300x300", "--out", "o.png"], "--size: expected WxH"),
+    (["export", "default", "--at", "3", "--format", "png", "--out", "o.png", "a\nb"],
+     "unrecognized arguments: a\\nb"),                                  # was two lines
+    (["export", "default", "--at", "3", "--format", "png", "--out", "o.png", "--bogus\r\nx"],
+     "unrecognized arguments: --bogus\\r\\nx"),
 ])
 def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys):
     with pytest.raises(SystemExit) as e:

@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 
+from ..argparsing import ArgumentParser
 from ..errors import InputError
 from ..outputfile import check_out, writing
 
@@ -63,11 +64,9 @@ def _scale(text: str) -> float:
     return s
 
 
-class ExportParser(argparse.ArgumentParser):
-    """The export command's parser: a bad argument is one line (no usage block), exit 2."""
-
-    def error(self, message):
-        self.exit(2, f"vmmemviz export: {message} (see vmmemviz export --help)\n")
+class ExportParser(ArgumentParser):
+    """The export command's parser: a bad argument is one line (no usage block, control
+    characters escaped as the main CLI's are), exit 2."""
 
 
 def parser() -> ExportParser:
