@@ -427,12 +427,18 @@ def test_outputs_that_are_not_new_or_regular_files_are_one_line_before_any_work(
              (["export", "default", "--at", "3", "--format", "png", "--out", long], "File name too long"),
              (["run", "default", "--ticks", "2", "--esxtop", long], "File name too long"),
              (["session", "default", "--at", "5", "--out", ""], "--out: expected a file name, got an empty one"),
-             (["export", "default", "--range", "0:3", "--format", "png", "--out", ""], "expected a file name")]
+             (["export", "default", "--range", "0:3", "--format", "png", "--out", ""], "expected a file name"),
+             # a new name ending in "/" (a folder the user meant) was written as a file "new"
+             (["export", "default", "--at", "3", "--format", "png", "--out", "new/"],
+              "--out: cannot write new/: expected a file name, got a folder's (it ends in /)"),
+             (["run", "default", "--ticks", "2", "--esxtop", "new/"], "--esxtop: cannot write new/: expected a file name"),
+             (["session", "default", "--out", "new/"], "--out: cannot write new/: expected a file name")]
     for argv, needle in cases:
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1, (argv, err)
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null") and not os.path.isfile("fifo")
+    assert not os.path.exists("new")
 
 
 def test_an_output_that_fails_only_when_written_is_one_line_on_every_export_path(tmp_path, monkeypatch, capsys):

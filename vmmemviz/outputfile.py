@@ -74,6 +74,8 @@ def check_out(path, what: str, inputs=(), folder: bool = False) -> None:
         raise InputError(f"{what}: cannot write {text}: {e.strerror or e}") from None
     if mode is not None and stat.S_ISDIR(mode) and not folder:
         raise InputError(f"{what}: cannot write {text}: a folder is there")
+    if not folder and text.endswith((os.sep, os.altsep or os.sep)):     # "new/" was written as "new"
+        raise InputError(f"{what}: cannot write {text}: expected a file name, got a folder's (it ends in {os.sep})")
     if mode is not None and not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
         kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
         raise InputError(f"{what}: cannot write {text}: {kind} is there (expected a new name or a regular file)")
