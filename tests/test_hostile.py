@@ -374,6 +374,28 @@ def test_calibrate_refuses_bad_numbers_and_outputs_in_one_line_before_it_runs(ca
     assert "run 1/1" not in err and not list(tmp_path.glob(".*.part"))
 
 
+@pytest.mark.parametrize("counter,factor,field", [
+    ("Memory Size MBytes", 0, "vm[web01].memory_mb: expected a number from 0.25"),
+    ("Kernel Managed MBytes", 1e9, "host.memory_mb: expected a number from 1 to 8,388,608"),
+])
+def test_calibrate_names_the_capture_when_its_sample_makes_no_scenario(capture, tmp_path, capsys, counter, factor, field):
+    """Found by the third fuzz: a VM with MEMSZ 0 or a host a billion times larger was refused by
+    the scenario check as "<calibrated>: ...", naming no file: now the capture, its sample and
+    the field of the scenario made from it."""
+    rows = capture.read_text().splitlines()
+    head = rows[0].split('","')
+    j = next(i for i, c in enumerate(head) if c.endswith("\\" + counter) and "web01" in c or
+             c.endswith("\\Memory\\" + counter))
+    last = rows[-1].split('","')
+    last[j] = f"{float(last[j]) * factor:g}"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\r\n".join(rows[:-1] + ['","'.join(last)]) + "\r\n")
+    assert cli.main(["calibrate", str(bad), "--rounds", "1", "--out", str(tmp_path / "o.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vmmemviz: {bad} sample {len(rows) - 2} (") and field in err, err
+    assert "<calibrated>" not in err and err.count("\n") == 1 and not (tmp_path / "o.toml").exists(), err
+
+
 def test_run_esxtop_into_a_folder_or_nowhere_is_one_line_before_the_run(tmp_path, capsys):
     for out, needle in ((tmp_path, "a folder is there"), ("", "expected a file name")):
         assert cli.main(["run", "default", "--ticks", "2", "--esxtop", str(out)]) == 2

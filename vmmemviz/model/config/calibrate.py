@@ -274,12 +274,14 @@ def simulate(text: str) -> dict:
     return tl.counters()
 
 
-def _ticks(text: str) -> list:
-    """Run a scenario text to its end; each tick's counters ({"tick", "host", "vms"})."""
+def _ticks(text: str, source: str = "<calibrated>") -> list:
+    """Run a scenario text to its end; each tick's counters ({"tick", "host", "vms"}). A text
+    the scenario check refuses (a VM of MEMSZ 0, a host larger than one here) is one line naming
+    ``source``, the capture and sample it was made from."""
     from vmmemviz.model.config.scenario import parse
     from vmmemviz.model.core.timeline import Timeline
 
-    return list(Timeline(parse(text, "<calibrated>")).records())
+    return list(Timeline(parse(text, source)).records())
 
 
 def _worst(cal: Calibration) -> float:
@@ -311,7 +313,7 @@ def calibrate(sample: dict, source: str = "an esxtop capture", name: str = "cali
     for r in range(max(1, rounds)):
         # run past the usual end and take the tick after the burst that matches best
         guess.end = guess.ramp + 60 + END_SPAN
-        ticks = _ticks(scenario_text(sample, guess, name, source, scale))[guess.ramp + 10:]
+        ticks = _ticks(scenario_text(sample, guess, name, source, scale), source)[guess.ramp + 10:]
         sims = [_unscale({"host": t["host"], "vms": t["vms"]}, scale) for t in ticks]
         i = min(range(len(sims)), key=lambda j: _worst(Calibration("", target, sims[j], managed)))
         sim, guess.end = sims[i], ticks[i]["tick"] + 1
