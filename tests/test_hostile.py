@@ -335,12 +335,19 @@ def test_cli_argument_fuzz(tmp_path, monkeypatch, capsys):
      "unrecognized arguments: a\\nb"),                                  # was two lines
     (["export", "default", "--at", "3", "--format", "png", "--out", "o.png", "--bogus\r\nx"],
      "unrecognized arguments: --bogus\\r\\nx"),
+    # found by the third fuzz: an empty --compare was taken for none (one run, exit 0)
+    (["run", "default", "--compare", ""], "--compare: expected a scenario file or name, got an empty one"),
+    (["export", "default", "--at", "3", "--format", "png", "--out", "o.png", "--compare", ""],
+     "--compare: expected a scenario file or name, got an empty one"),
+    (["session", "default", "--out", "o.vmmemviz", "--compare", ""], "--compare: expected a scenario file or name"),
 ])
-def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys):
+def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         cli.main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and needle in err and err.count("\n") == 1 and "usage" not in err
+    assert not os.listdir(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 argparse prints the usage and then the error; ``ArgumentParser`` here prints only
 ``PROG: error`` (control characters escaped), as every other bad input does. Sub-parsers
 made with ``add_subparsers`` are of the same class. ``bounded_int(lo, hi, why)`` and
-``bounded_float`` are argument types that name their limits.
+``bounded_float`` are argument types that name their limits; ``scenario_name`` one that is
+not empty.
 """
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def bounded_float(lo: float, hi: float, why: str = ""):
         return v
     parse.__name__ = "number"
     return parse
+
+
+def scenario_name(text: str) -> str:
+    """An argparse type: a scenario file or built-in name, not empty (an empty ``--compare ""``
+    was taken for none, and one run made where two were asked for)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a scenario file or name, got an empty one")
+    return text
+
+
+scenario_name.__name__ = "scenario"
 
 
 def print_error(prog: str, err: Exception) -> int:

@@ -19,7 +19,7 @@ import json
 import sys
 
 from . import __version__
-from .argparsing import ArgumentParser, bounded_float, bounded_int, print_error
+from .argparsing import ArgumentParser, bounded_float, bounded_int, print_error, scenario_name
 from .errors import InputError
 from .model.config.scenario import MAX_TICKS
 
@@ -211,7 +211,7 @@ def parser(commands: set | None = None) -> ArgumentParser:
                         "Mem.ShareForceSalting=0, vm.tools=false, vm[web01].mmu=shadow, ...; "
                         "prints both runs and the delta B - A at the same simulated time (the end of "
                         "the shorter run); with --json: {\"a\", \"b\", \"delta\"}")
-    r.add_argument("--compare", metavar="OTHER.toml",
+    r.add_argument("--compare", type=scenario_name, metavar="OTHER.toml",
                    help="compare with run B, another scenario (file or built-in name); VMs pair by name. "
                         "A compare tour (a scenario with a [compare] table) compares without either "
                         "flag; its --jsonl and --esxtop write run A alone")
@@ -239,7 +239,7 @@ def parser(commands: set | None = None) -> ArgumentParser:
     g.add_argument("scenario", nargs="?", default="default")
     g.add_argument("--compare-set", action="append", default=[], metavar="KEY=VALUE",
                    help="open in compare mode: run B is SCENARIO with this change (repeatable)")
-    g.add_argument("--compare", metavar="OTHER.toml", help="open in compare mode: run B is this scenario")
+    g.add_argument("--compare", type=scenario_name, metavar="OTHER.toml", help="open in compare mode: run B is this scenario")
     g.set_defaults(func=_gui)
     import importlib
     for mod, fn in SUBCOMMANDS:

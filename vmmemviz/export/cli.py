@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 
-from ..argparsing import ArgumentParser
+from ..argparsing import ArgumentParser, scenario_name
 from ..errors import InputError
 from ..outputfile import check_out, writing
 
@@ -105,7 +105,7 @@ def parser() -> ExportParser:
                         "simulated time: --at N at the end of the second of A's event N, --range A:B one "
                         "step per simulated second over A's events A..B. A compare tour (a [compare] "
                         "table) compares without this flag")
-    p.add_argument("--compare", metavar="OTHER.toml",
+    p.add_argument("--compare", type=scenario_name, metavar="OTHER.toml",
                    help="draw run B from another scenario (file or built-in name) beside run A; VMs pair by name")
     return p
 

@@ -144,7 +144,7 @@ def _session(args) -> int:
 
 
 def register(subparsers) -> None:
-    from ..argparsing import bounded_int
+    from ..argparsing import bounded_int, scenario_name
 
     p = subparsers.add_parser("session", help="write a session file (.vmmemviz): a scenario at an event, "
                               "for `vmmemviz FILE.vmmemviz` and `vmmemviz export FILE.vmmemviz`")
@@ -154,7 +154,7 @@ def register(subparsers) -> None:
     b = p.add_mutually_exclusive_group()
     b.add_argument("--compare-set", action="append", metavar="KEY=VALUE",
                    help="run B is the scenario with this change (repeat for more)")
-    b.add_argument("--compare", metavar="OTHER.toml", help="run B is another scenario (embedded)")
+    b.add_argument("--compare", type=scenario_name, metavar="OTHER.toml", help="run B is another scenario (embedded)")
     p.add_argument("--theme", choices=("light", "dark"), default="light", help="colours (default light)")
     p.add_argument("--band", metavar="KEY", help="one band only: mp, gp.0, gv.0.1, ...")
     p.add_argument("--out", required=True, metavar="FILE.vmmemviz")
