@@ -104,6 +104,22 @@ def test_upper_bounds_name_their_limit(kw, needle):
     bad(needle, **kw)
 
 
+@pytest.mark.parametrize("pages", ["\u0663-\u0664", "0_0-0x1", "0x0-0x_f", "\u00a00-1", "\uff10-\uff11"])
+def test_a_gvpn_range_is_ascii_digits_as_written_not_what_int_reads(pages):
+    """Found by the third fuzz: int(text, 0) reads Arabic-Indic and full-width digits, underscores
+    and a no-break space around the numbers, so "\u0663-\u0664" was the range 3-4."""
+    bad(f"step[0].pages: expected a page count from 1 to 4,294,967,040 or a GVPN range like \"0x0-0xf\"",
+        proc=f"[[vm.process.step]]\nat = 1\nop = 'write'\npages = \"{pages}\"")
+
+
+def test_a_gvpn_range_in_hex_decimal_octal_or_binary_is_still_read():
+    text = BASE.format(top="", host="", vm="", proc="".join(
+        f"[[vm.process.step]]\nat = 1\nop = 'write'\npages = \"{p}\"\n" for p in
+        ("0x0-0xf", " 0X10 - 0x1F ", "32-47", "0o60-0o77", "0b1000000-0b1001111")))
+    steps = scenario.parse(text, "s.toml").vms[0].processes[0].steps
+    assert [(st.start, st.stop) for st in steps] == [(0, 16), (16, 32), (32, 48), (48, 64), (64, 80)]
+
+
 def test_host_and_vm_memory_bounds():
     text = BASE.format(top="", host="", vm="", proc="")
     with pytest.raises(InputError, match=r"host\.memory_mb: expected a number from 1 to 8,388,608 \(8 TB"):

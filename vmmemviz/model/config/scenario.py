@@ -437,6 +437,12 @@ def _show(v) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+_INT = r"[ \t]*(0[xXoObB][0-9a-fA-F]+|[0-9]+)[ \t]*"
+# a GVPN range "0x0-0xf": ASCII digits as written, not all int(text, 0) reads (1_0, Arabic-Indic
+# or full-width digits, a no-break space)
+_GVPN = re.compile(f"{_INT}-{_INT}", re.ASCII)
+
+
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -537,11 +543,11 @@ class _Check:
         """A count (int) or a GVPN range "0x10-0x1f" (inclusive) -> (count, start, stop)."""
         if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_PROC_MB * PAGES_PER_MB:
             return v, None, None
-        if isinstance(v, str) and "-" in v:
-            a, b = v.split("-", 1)
+        m = _GVPN.fullmatch(v) if isinstance(v, str) else None
+        if m:
             try:
-                lo, hi = int(a.strip(), 0), int(b.strip(), 0)
-            except ValueError:
+                lo, hi = int(m[1], 0), int(m[2], 0)
+            except ValueError:          # 010, 0o9: not what int(text, 0) reads
                 lo = hi = -1
             if 0 <= lo <= hi < MAX_PROC_MB * PAGES_PER_MB:
                 return None, lo, hi + 1
