@@ -340,6 +340,18 @@ def test_cli_argument_fuzz(tmp_path, monkeypatch, capsys):
     (["export", "default", "--at", "3", "--format", "png", "--out", "o.png", "--compare", ""],
      "--compare: expected a scenario file or name, got an empty one"),
     (["session", "default", "--out", "o.vmmemviz", "--compare", ""], "--compare: expected a scenario file or name"),
+    # int() and float() read 1_000, Arabic-Indic and full-width digits: a number is ASCII digits
+    (["run", "default", "--ticks", "1_000"], "--ticks: expected an integer from 1 to 86,400"),
+    (["run", "default", "--steps", "\u0663"], "--steps: expected an integer from 0"),
+    (["esxtop", "capture.csv", "--sample", "1_0"], "--sample: expected an integer, got '1_0'"),
+    (["calibrate", "capture.csv", "--out", "o.toml", "--sample", "\uff11"], "--sample: expected an integer"),
+    (["calibrate", "capture.csv", "--out", "o.toml", "--scale", "1_0"], "--scale: expected a number from 1 to 1,024"),
+    (["export", "default", "--at", "1_0", "--format", "png", "--out", "o.png"], "--at: expected an integer, got '1_0'"),
+    (["export", "default", "--range", "0:1_0", "--format", "gif", "--out", "o.gif"], "--range: expected A:B"),
+    (["export", "default", "--at", "3", "--size", "4_00x300", "--format", "png", "--out", "o.png"], "--size: expected WxH"),
+    (["session", "default", "--at", "\u0663", "--out", "o.vmmemviz"], "--at: expected an integer from 0"),
+    (["export", "default", "--range", "0:3", "--fps", "1_0", "--format", "gif", "--out", "o.gif"],
+     "--fps: expected a number, got '1_0'"),
 ])
 def test_argument_errors_are_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -19,7 +19,7 @@ import json
 import sys
 
 from . import __version__
-from .argparsing import ArgumentParser, bounded_float, bounded_int, print_error, scenario_name
+from .argparsing import ArgumentParser, bounded_float, bounded_int, integer, print_error, scenario_name
 from .errors import InputError
 from .model.config.scenario import MAX_TICKS
 
@@ -218,13 +218,13 @@ def parser(commands: set | None = None) -> ArgumentParser:
     r.set_defaults(func=_run)
     e = sub.add_parser("esxtop", help="one sample of an esxtop batch capture (esxtop -b)")
     e.add_argument("capture", metavar="CAPTURE.csv")
-    e.add_argument("--sample", type=int, help="sample number (0 = first, -1 = last; default last)")
+    e.add_argument("--sample", type=integer, help="sample number (0 = first, -1 = last; default last)")
     e.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     e.add_argument("--json", action="store_true", help="print one JSON object (run --json's shape)")
     e.set_defaults(func=_esxtop)
     cb = sub.add_parser("calibrate", help="a scenario that reproduces a host from an esxtop capture")
     cb.add_argument("capture", metavar="CAPTURE.csv")
-    cb.add_argument("--sample", type=int, help="sample number (default the last)")
+    cb.add_argument("--sample", type=integer, help="sample number (default the last)")
     cb.add_argument("--esxi", choices=("5", "6"), help="Kernel State numbering (default: inferred)")
     cb.add_argument("--out", required=True, metavar="SCENARIO.toml")
     cb.add_argument("--rounds", type=bounded_int(1, MAX_ROUNDS, "each is a run of the simulator"), default=8,

@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 
-from ..argparsing import ArgumentParser, scenario_name
+from ..argparsing import ArgumentParser, ascii_float, ascii_int, decimal, integer, scenario_name
 from ..errors import InputError
 from ..outputfile import check_out, writing
 
@@ -33,10 +33,9 @@ STILL, ANIMATED = ("png", "svg"), ("gif", "apng")
 
 def _range(text: str) -> tuple:
     a, sep, b = text.partition(":")
-    try:
-        lo, hi = int(a), int(b)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected A:B (two event numbers), got {text!r}") from None
+    lo, hi = ascii_int(a), ascii_int(b)
+    if lo is None or hi is None:
+        raise argparse.ArgumentTypeError(f"expected A:B (two event numbers), got {text!r}")
     if not sep or not 0 <= lo < hi:
         raise argparse.ArgumentTypeError(f"expected A:B with 0 <= A < B, got {text!r}")
     return lo, hi
@@ -44,10 +43,9 @@ def _range(text: str) -> tuple:
 
 def _size(text: str) -> tuple:
     w, sep, h = text.lower().partition("x")
-    try:
-        size = int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH in pixels like 1280x800, got {text!r}") from None
+    size = ascii_int(w), ascii_int(h)
+    if None in size:
+        raise argparse.ArgumentTypeError(f"expected WxH in pixels like 1280x800, got {text!r}")
     if not sep or not all(200 <= v <= 8000 for v in size):
         raise argparse.ArgumentTypeError(f"expected WxH, each from 200 to 8000 pixels, got {text!r}")
     return size
@@ -55,11 +53,8 @@ def _size(text: str) -> tuple:
 
 def _scale(text: str) -> float:
     from .render import SCALES
-    try:
-        s = float(text)
-    except ValueError:
-        s = -1
-    if not SCALES[0] <= s <= SCALES[1]:
+    s = ascii_float(text)
+    if s is None or not SCALES[0] <= s <= SCALES[1]:
         raise argparse.ArgumentTypeError(f"expected a number from {SCALES[0]} to {SCALES[1]}, got {text!r}")
     return s
 
@@ -77,7 +72,7 @@ def parser() -> ExportParser:
     p.add_argument("scenario", help="a .toml file, the name of a built-in scenario or tour, or a "
                    ".vmmemviz session")
     when = p.add_mutually_exclusive_group()         # required, but for a session (parse)
-    when.add_argument("--at", type=int, metavar="N", help="the state after event N (0 = before the first)")
+    when.add_argument("--at", type=integer, metavar="N", help="the state after event N (0 = before the first)")
     when.add_argument("--chapter", metavar="NAME",
                       help="the state at the end of a tour's chapter, named as the window names it: an "
                            "authored chapter, a host state ('Host state hard') or both ('TITLE · Host "
@@ -97,7 +92,7 @@ def parser() -> ExportParser:
     p.add_argument("--band", metavar="KEY", help="one band only: mp, gp.0, gv.0.1, ... (default: every band)")
     p.add_argument("--no-empty-stores", dest="empty_stores", action="store_false",
                    help="leave out backing stores that hold nothing")
-    p.add_argument("--fps", type=float, default=10, metavar="F", help="animation frame rate (default 10)")
+    p.add_argument("--fps", type=decimal, default=10, metavar="F", help="animation frame rate (default 10)")
     p.add_argument("--theme", choices=("light", "dark"), default="light", help="colours (default light)")
     p.add_argument("--compare-set", action="append", default=[], metavar="KEY=VALUE",
                    help="draw run B beside the scenario's run A: the scenario with KEY=VALUE changed "
