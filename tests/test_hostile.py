@@ -454,6 +454,33 @@ def test_an_output_onto_its_own_input_is_refused_and_the_input_kept(capture, tmp
     assert src.read_bytes() == before and capture.read_bytes() == cap
 
 
+def test_an_output_onto_a_file_the_scenarios_read_is_refused_and_the_file_kept(tmp_path, monkeypatch, capsys):
+    """Found by the third fuzz: --out was checked against the scenario named first only, so
+    the --compare scenario, a process's trace or a VM's guest image (read as the run goes)
+    was replaced by the PNG, the capture or the session written (exit 0, the input lost)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.trace").write_bytes(b"".join(b" L %010x,8\n" % (0x1000 + i * 64) for i in range(200)))
+    (tmp_path / "im.raw").write_bytes(bytes(range(256)) * 16 * 32)
+    text = scenario.load("default").text
+    (tmp_path / "s.toml").write_text(text.replace("write_fraction = 0.3\n", "write_fraction = 0.3\ntrace = \"t.trace\"\n", 1))
+    (tmp_path / "i.toml").write_text(text.replace('guest_os = "windows"', 'guest_os = "windows"\nimage = "im.raw"'))
+    (tmp_path / "other.toml").write_text(text)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    png = ["--at", "3", "--format", "png"]
+    for argv, inp in ((["export", "s.toml", *png, "--out", "t.trace"], "t.trace"),
+                      (["export", "i.toml", *png, "--out", "im.raw"], "im.raw"),
+                      (["export", "default", *png, "--compare", "other.toml", "--out", "other.toml"], "other.toml"),
+                      (["export", "default", *png, "--compare", "s.toml", "--out", "t.trace"], "t.trace"),
+                      (["run", "s.toml", "--ticks", "2", "--esxtop", "t.trace"], "t.trace"),
+                      (["session", "s.toml", "--out", "t.trace"], "t.trace"),
+                      (["session", "default", "--compare", "other.toml", "--out", "other.toml"], "other.toml"),
+                      (["session", "default", "--compare", "i.toml", "--out", "im.raw"], "im.raw")):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"{inp} is the input " in err and "writing it would replace it" in err and err.count("\n") == 1, err
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, argv
+
+
 def test_outputs_that_are_not_new_or_regular_files_are_one_line_before_any_work(tmp_path, monkeypatch, capsys):
     """Found by the second fuzz: a 300-character name was a traceback (stat's ENAMETOOLONG),
     a FIFO or a device as --out was replaced by a regular file (a rename over /dev/null, as

@@ -41,7 +41,7 @@ def _run(args) -> int:
     sc = scenario.load(args.scenario)
     if args.esxtop is not None:
         from vmmemviz.outputfile import check_out
-        check_out(args.esxtop, "--esxtop", (sc.path,))     # before the run, not after
+        check_out(args.esxtop, "--esxtop", sc.files)       # before the run, not after
     if args.compare_set or args.compare or (sc.compare_sets and not (args.jsonl or args.esxtop)):
         return _run_compare(args, sc)
     if args.ticks is not None:

@@ -145,10 +145,17 @@ def _check(args) -> None:
         raise InputError("--format svg: a still image; use --at N (or gif, apng, png with --range)")
     if args.at is not None and args.at < 0:
         raise InputError(f"--at: expected an event number >= 0, got {args.at}")
-    check_out(args.out, "--out", (args.scenario,), folder=args.format == "png" and args.range is not None)
+    _check_out(args)
     if args.size:                 # before simulating anything: the figure is this size
         from .render import check_pixels
         check_pixels(*args.size, args.scale)
+
+
+def _check_out(args, *runs) -> None:
+    """--out checked (``check_out``) against every file the export reads: the scenarios named
+    and the images and traces of the scenarios ``runs``."""
+    inputs = (args.scenario, args.compare, *(f for sc in runs for f in sc.files))
+    check_out(args.out, "--out", inputs, folder=args.format == "png" and args.range is not None)
 
 
 def _last_second(tl, chapter, last: int) -> int:
@@ -175,6 +182,7 @@ def _export_compare(args, sc, chapter, tick, opts) -> int:
     s = args.session
     a, b, what = (s.a, s.b, s.label) if s is not None and s.b is not None and not args.compare_set \
         and not args.compare else compare.pair(sc, args.compare_set, args.compare)
+    _check_out(args, b)
     opts.caption = True              # a compare figure says what differs
     with writing(args.out, "--out"):
         export_compare(a, b, what, args.out, args.format, opts, at=args.at, chapter=chapter,
@@ -205,6 +213,7 @@ def _export(args) -> int:
     from . import render, sequence
 
     sc = args.session.a if args.session is not None else scenario.load(args.scenario)
+    _check_out(args, sc)                   # its images and traces too, before any run
     pair = args.compare_set or args.compare or sc.compare_sets or (args.session is not None and args.session.b is not None)
     stage = render.Stage(sc) if args.chapter is not None or not pair else None   # run A: where its chapters are
     chapter, at = render.find_chapter(stage.tl, args.chapter) if args.chapter is not None else (None, None)

@@ -18,11 +18,12 @@ from vmmemviz.model.config import session as SS
 from ..outputfile import check_out, out_file
 
 
-def save(path, session: SS.Session, what: str = "Save session") -> None:
+def save(path, session: SS.Session, what: str = "Save session", inputs=()) -> None:
     """``session`` to ``path`` as TOML, atomically (``outputfile.out_file``: a path that
-    cannot be written is one line naming ``what``, and is left as it was)."""
+    cannot be written, or one of the files ``inputs``, is one line naming ``what``, and is
+    left as it was)."""
     text = SS.dumps(session)
-    with out_file(path, what) as tmp:
+    with out_file(path, what, inputs) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
@@ -136,9 +137,9 @@ def make(scenario: str, at: int = 0, sets=(), other: str | None = None, theme: s
 
 
 def _session(args) -> int:
-    check_out(args.out, "--out", (args.scenario,))      # before the run, not after
+    check_out(args.out, "--out", (args.scenario, args.compare))     # before the run, not after
     s = make(args.scenario, args.at, args.compare_set or (), args.compare, args.theme, args.band)
-    save(args.out, s, "--out")
+    save(args.out, s, "--out", (*s.a.files, *(s.b.files if s.b is not None else ())))   # their traces, images
     print(f"wrote {args.out}")
     return 0
 

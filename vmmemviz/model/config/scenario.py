@@ -304,6 +304,12 @@ class Scenario:
     def host_mb(self) -> float:
         return self.host_pages / PAGES_PER_MB
 
+    @property
+    def files(self) -> tuple:
+        """The files a run of it reads: its own and its VMs' images and processes' traces (an
+        output written over one would replace what the run is made from)."""
+        return (self.path, *(vm.image for vm in self.vms), *(p.trace for vm in self.vms for p in vm.processes))
+
 
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
