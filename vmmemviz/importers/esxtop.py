@@ -49,6 +49,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from vmmemviz.argparsing import ascii_float
 from vmmemviz.errors import InputError
 from vmmemviz.inputfile import open_input
 from vmmemviz.model.reclaim.freestates import band
@@ -271,18 +272,16 @@ def _value(scope, key, v, esxi):
 
 MISSING = ("", "n/a", "nan", "+nan", "-nan")   # how esxtop writes a counter it has none of (any case)
 MAX_CELL = 1e15                     # no counter of a real host comes near (1e15 MB is 1 ZB)
-# a number as esxtop writes one: ASCII digits, a point, an exponent; not what float() reads
-# besides (1_000, full-width or Arabic-Indic digits, a no-break space, inf)
-_NUMBER = re.compile(r"[ \t]*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ \t]*", re.ASCII)
 _WORDS = {"y": 1.0, "yes": 1.0, "true": 1.0, "n": 0.0, "no": 0.0, "false": 0.0}
 
 
 def _num(s: str, words: bool = True) -> float | None:
-    """A cell's value: a number (:data:`_NUMBER`) of at most :data:`MAX_CELL` either way, NaN for
-    none (:data:`MISSING`), with ``words`` Y/N words as 1/0; None for anything else (text, 1e308,
-    1_000): the reader refuses it."""
-    if _NUMBER.fullmatch(s):
-        v = float(s)
+    """A cell's value: a number as esxtop writes one (ASCII digits, a point, an exponent:
+    ``ascii_float``) of at most :data:`MAX_CELL` either way, NaN for none (:data:`MISSING`), with
+    ``words`` Y/N words as 1/0; None for anything else (text, 1e308, 1_000, full-width digits):
+    the reader refuses it."""
+    v = ascii_float(s)
+    if v is not None:
         return v if abs(v) <= MAX_CELL else None
     low = s.strip(" \t").lower()
     return math.nan if low in MISSING else _WORDS.get(low) if words else None
